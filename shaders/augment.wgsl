@@ -1,0 +1,334 @@
+// augtrain fused augmentation kernel.
+//
+// One invocation per output pixel of one sample: a single gather through the sample's inverse
+// affine map (fixed point, bilinear or nearest, constant / replicate / reflect-101 border),
+// then colour ops, noise, erasing, batch mixing and normalization in registers, and one write
+// of every channel into the f32 NCHW output.
+//
+// Bindings (all storage, read_write: cubecl may pack several into one wgpu buffer):
+//   @binding(0) header : array<u32>  batch + pipeline description (layout: src/augment/layout.rs)
+//   @binding(1) params : array<u32>  per-sample parameter blocks, header[H_STRIDE] words each
+//   @binding(2) pixels : array<u32>  the u8 HWC batch, packed 4 bytes per word (little-endian)
+//   @binding(3) out    : array<f32>  n × c × out_h × out_w, normalized
+//
+// CPU twin: src/augment/cpu.rs (same maths, same order of operations). Hash and polynomial
+// twins: src/util/rng.rs (mix32, pixel_hash, unit_f32), src/augment/fastmath.rs.
+// Dispatch: workgroups of 256 along x; 2-D grid (header[H_GRID_X] groups per row) for batches
+// needing more than 65,535 groups.
+
+@group(0) @binding(0) var<storage, read_write> header: array<u32>;
+@group(0) @binding(1) var<storage, read_write> params: array<u32>;
+@group(0) @binding(2) var<storage, read_write> pixels: array<u32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+const H_N: u32 = 0u;
+const H_IN_H: u32 = 1u;
+const H_IN_W: u32 = 2u;
+const H_C: u32 = 3u;
+const H_OUT_H: u32 = 4u;
+const H_OUT_W: u32 = 5u;
+const H_INTERP: u32 = 6u;
+const H_BORDER: u32 = 7u;
+const H_FILL: u32 = 8u;
+const H_SCALE: u32 = 12u;
+const H_BIAS: u32 = 16u;
+const H_N_COLOUR: u32 = 20u;
+const H_N_NOISE: u32 = 21u;
+const H_N_BOXES: u32 = 22u;
+const H_STRIDE: u32 = 23u;
+const H_MIX: u32 = 24u;
+const H_GRID_X: u32 = 25u;
+const H_OFF_COLOUR: u32 = 26u;
+const H_OFF_NOISE: u32 = 27u;
+const H_OFF_ERASE: u32 = 28u;
+const H_OFF_MIX: u32 = 29u;
+const H_COLOUR_KINDS: u32 = 32u;
+const H_NOISE_KINDS: u32 = 40u;
+
+const P_AFFINE: u32 = 0u;
+const P_FRAC: u32 = 6u;
+const NOISE_WORDS: u32 = 2u;
+const BOX_WORDS: u32 = 10u;
+
+const COLOUR_BRIGHTNESS: u32 = 0u;
+const COLOUR_CONTRAST: u32 = 1u;
+const COLOUR_SATURATION: u32 = 2u;
+const COLOUR_GAMMA: u32 = 3u;
+const COLOUR_GRAYSCALE: u32 = 4u;
+
+const NOISE_GAUSSIAN: u32 = 0u;
+const NOISE_GAUSSIAN_SHARED: u32 = 1u;
+const NOISE_SALT_PEPPER: u32 = 2u;
+const NOISE_SPECKLE: u32 = 3u;
+
+const INV_255: f32 = 1.0 / 255.0;
+const LN2: f32 = 0.6931472;
+const TAU: f32 = 6.2831855;
+const SQRT2: f32 = 1.4142135;
+const LUMA_R: f32 = 0.299;
+const LUMA_G: f32 = 0.587;
+const LUMA_B: f32 = 0.114;
+
+// ---- hashing (twin: src/util/rng.rs) ----
+
+fn mix32(x_in: u32) -> u32 {
+    var x = x_in;
+    x = x ^ (x >> 16u);
+    x = x * 0x7feb352du;
+    x = x ^ (x >> 15u);
+    x = x * 0x846ca68bu;
+    x = x ^ (x >> 16u);
+    return x;
+}
+
+fn pixel_hash(key: u32, index: u32) -> u32 {
+    return mix32(key ^ mix32(index));
+}
+
+fn unit_f32(h: u32) -> f32 {
+    return f32(h >> 8u) * (1.0 / 16777216.0);
+}
+
+// ---- polynomials (twin: src/augment/fastmath.rs) ----
+
+fn fast_ln(x: f32) -> f32 {
+    let bits = bitcast<u32>(x);
+    var e = i32((bits >> 23u) & 0xffu) - 127;
+    var m = bitcast<f32>((bits & 0x007fffffu) | 0x3f800000u);
+    if (m > SQRT2) {
+        m = m * 0.5;
+        e = e + 1;
+    }
+    let t = (m - 1.0) / (m + 1.0);
+    let t2 = t * t;
+    let p = t * (2.0 + t2 * (0.6666667 + t2 * (0.4 + t2 * (0.2857143 + t2 * 0.22222222))));
+    return f32(e) * LN2 + p;
+}
+
+fn cos_2pi(u: f32) -> f32 {
+    let z = abs(u - 0.5) - 0.25;
+    let x = z * TAU;
+    let x2 = x * x;
+    return x * (1.0 + x2 * (-0.16666667 + x2 * (0.008333334 + x2 * (-0.0001984127 + x2 * (2.7557319e-6 + x2 * -2.5052108e-8)))));
+}
+
+fn gaussian(key: u32, j: u32) -> f32 {
+    let u1 = 1.0 - unit_f32(pixel_hash(key, j * 2u));
+    let u2 = unit_f32(pixel_hash(key, j * 2u + 1u));
+    return sqrt(-2.0 * fast_ln(u1)) * cos_2pi(u2);
+}
+
+// ---- sampling ----
+
+fn pword(s: u32, k: u32) -> u32 {
+    return params[s * header[H_STRIDE] + k];
+}
+
+fn pfloat(s: u32, k: u32) -> f32 {
+    return bitcast<f32>(pword(s, k));
+}
+
+fn reflect101(i_in: i32, n: i32) -> i32 {
+    if (n == 1) {
+        return 0;
+    }
+    let period = 2 * n - 2;
+    var i = i_in % period;
+    if (i < 0) {
+        i = i + period;
+    }
+    if (i >= n) {
+        i = period - i;
+    }
+    return i;
+}
+
+fn texel(s: u32, x_in: i32, y_in: i32, ch: u32) -> f32 {
+    let iw = i32(header[H_IN_W]);
+    let ih = i32(header[H_IN_H]);
+    var x = x_in;
+    var y = y_in;
+    if (x < 0 || x >= iw || y < 0 || y >= ih) {
+        let border = header[H_BORDER];
+        if (border == 0u) {
+            return bitcast<f32>(header[H_FILL + ch]);
+        } else if (border == 1u) {
+            x = clamp(x, 0, iw - 1);
+            y = clamp(y, 0, ih - 1);
+        } else {
+            x = reflect101(x, iw);
+            y = reflect101(y, ih);
+        }
+    }
+    let c = header[H_C];
+    let i = s * (header[H_IN_H] * header[H_IN_W] * c) + (u32(y) * u32(iw) + u32(x)) * c + ch;
+    let b = (pixels[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu;
+    return f32(b) * INV_255;
+}
+
+// Everything before mixing and normalization for one pixel of sample s.
+fn sample_pixel(s: u32, xo: u32, yo: u32) -> array<f32, 4> {
+    var v: array<f32, 4>;
+    let c = header[H_C];
+    let ow = header[H_OUT_W];
+    let frac = pword(s, P_FRAC);
+    let a = i32(pword(s, P_AFFINE));
+    let b = i32(pword(s, P_AFFINE + 1u));
+    let cc = i32(pword(s, P_AFFINE + 2u));
+    let d = i32(pword(s, P_AFFINE + 3u));
+    let e = i32(pword(s, P_AFFINE + 4u));
+    let f = i32(pword(s, P_AFFINE + 5u));
+    // Fixed point, wrapping i32 arithmetic (as the twin's incremental sums).
+    let u = a * i32(xo) + b * i32(yo) + cc;
+    let w = d * i32(xo) + e * i32(yo) + f;
+    if (header[H_INTERP] == 1u) {
+        let half = 1 << (frac - 1u);
+        let x0 = (u + half) >> frac;
+        let y0 = (w + half) >> frac;
+        for (var ch = 0u; ch < c; ch = ch + 1u) {
+            v[ch] = texel(s, x0, y0, ch);
+        }
+    } else {
+        let mask = i32((1u << frac) - 1u);
+        let inv = 1.0 / f32(1u << frac);
+        let x0 = u >> frac;
+        let y0 = w >> frac;
+        let fx = f32(u & mask) * inv;
+        let fy = f32(w & mask) * inv;
+        for (var ch = 0u; ch < c; ch = ch + 1u) {
+            let p00 = texel(s, x0, y0, ch);
+            let p01 = texel(s, x0 + 1, y0, ch);
+            let p10 = texel(s, x0, y0 + 1, ch);
+            let p11 = texel(s, x0 + 1, y0 + 1, ch);
+            let top = p00 + (p01 - p00) * fx;
+            let bot = p10 + (p11 - p10) * fx;
+            v[ch] = top + (bot - top) * fy;
+        }
+    }
+
+    // Colour ops, in pipeline order.
+    let off_colour = header[H_OFF_COLOUR];
+    for (var k = 0u; k < header[H_N_COLOUR]; k = k + 1u) {
+        let fac = pfloat(s, off_colour + k);
+        let kind = header[H_COLOUR_KINDS + k];
+        if (kind == COLOUR_BRIGHTNESS && fac != 1.0) {
+            for (var ch = 0u; ch < c; ch = ch + 1u) {
+                v[ch] = clamp(v[ch] * fac, 0.0, 1.0);
+            }
+        } else if (kind == COLOUR_CONTRAST && fac != 1.0) {
+            for (var ch = 0u; ch < c; ch = ch + 1u) {
+                v[ch] = clamp((v[ch] - 0.5) * fac + 0.5, 0.0, 1.0);
+            }
+        } else if (kind == COLOUR_SATURATION && fac != 1.0 && c >= 3u) {
+            let g = LUMA_R * v[0] + LUMA_G * v[1] + LUMA_B * v[2];
+            for (var ch = 0u; ch < 3u; ch = ch + 1u) {
+                v[ch] = clamp(g + (v[ch] - g) * fac, 0.0, 1.0);
+            }
+        } else if (kind == COLOUR_GAMMA && fac != 1.0) {
+            for (var ch = 0u; ch < c; ch = ch + 1u) {
+                v[ch] = pow(v[ch], fac);
+            }
+        } else if (kind == COLOUR_GRAYSCALE && fac >= 0.5 && c >= 3u) {
+            let g = LUMA_R * v[0] + LUMA_G * v[1] + LUMA_B * v[2];
+            v[0] = g;
+            v[1] = g;
+            v[2] = g;
+        }
+    }
+
+    // Noise ops, in pipeline order.
+    let pix = yo * ow + xo;
+    let off_noise = header[H_OFF_NOISE];
+    for (var k = 0u; k < header[H_N_NOISE]; k = k + 1u) {
+        let strength = pfloat(s, off_noise + NOISE_WORDS * k);
+        if (strength == 0.0) {
+            continue;
+        }
+        let key = pword(s, off_noise + NOISE_WORDS * k + 1u);
+        let kind = header[H_NOISE_KINDS + k];
+        if (kind == NOISE_GAUSSIAN || kind == NOISE_SPECKLE) {
+            for (var ch = 0u; ch < c; ch = ch + 1u) {
+                let z = gaussian(key, pix * c + ch);
+                var delta = strength * z;
+                if (kind == NOISE_SPECKLE) {
+                    delta = v[ch] * strength * z;
+                }
+                v[ch] = clamp(v[ch] + delta, 0.0, 1.0);
+            }
+        } else if (kind == NOISE_GAUSSIAN_SHARED) {
+            let z = gaussian(key, pix);
+            for (var ch = 0u; ch < c; ch = ch + 1u) {
+                v[ch] = clamp(v[ch] + strength * z, 0.0, 1.0);
+            }
+        } else {
+            let r = unit_f32(pixel_hash(key, pix));
+            if (r < strength * 0.5) {
+                for (var ch = 0u; ch < c; ch = ch + 1u) {
+                    v[ch] = 0.0;
+                }
+            } else if (r < strength) {
+                for (var ch = 0u; ch < c; ch = ch + 1u) {
+                    v[ch] = 1.0;
+                }
+            }
+        }
+    }
+
+    // Erase boxes.
+    let off_erase = header[H_OFF_ERASE];
+    for (var k = 0u; k < header[H_N_BOXES]; k = k + 1u) {
+        let o = off_erase + BOX_WORDS * k;
+        if (xo >= pword(s, o) && yo >= pword(s, o + 1u) && xo < pword(s, o + 2u) && yo < pword(s, o + 3u)) {
+            let random = pword(s, o + 4u) != 0u;
+            let key = pword(s, o + 5u);
+            for (var ch = 0u; ch < c; ch = ch + 1u) {
+                if (random) {
+                    v[ch] = unit_f32(pixel_hash(key, pix * c + ch));
+                } else {
+                    v[ch] = pfloat(s, o + 6u + ch);
+                }
+            }
+        }
+    }
+    return v;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let gid = (wg.y * header[H_GRID_X] + wg.x) * 256u + li;
+    let oh = header[H_OUT_H];
+    let ow = header[H_OUT_W];
+    let plane = oh * ow;
+    if (gid >= header[H_N] * plane) {
+        return;
+    }
+    let s = gid / plane;
+    let rem = gid - s * plane;
+    let yo = rem / ow;
+    let xo = rem - yo * ow;
+    let c = header[H_C];
+    var v = sample_pixel(s, xo, yo);
+
+    let mix = header[H_MIX];
+    if (mix != 0u) {
+        let om = header[H_OFF_MIX];
+        let partner = pword(s, om);
+        if (partner != s) {
+            let lambda = pfloat(s, om + 1u);
+            if (mix == 1u) {
+                let pv = sample_pixel(partner, xo, yo);
+                for (var ch = 0u; ch < c; ch = ch + 1u) {
+                    v[ch] = v[ch] * lambda + pv[ch] * (1.0 - lambda);
+                }
+            } else if (xo >= pword(s, om + 2u) && yo >= pword(s, om + 3u) && xo < pword(s, om + 4u) && yo < pword(s, om + 5u)) {
+                v = sample_pixel(partner, xo, yo);
+            }
+        }
+    }
+
+    for (var ch = 0u; ch < c; ch = ch + 1u) {
+        let scale = bitcast<f32>(header[H_SCALE + ch]);
+        let bias = bitcast<f32>(header[H_BIAS + ch]);
+        out[(s * c + ch) * plane + rem] = v[ch] * scale + bias;
+    }
+}

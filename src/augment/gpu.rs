@@ -1,0 +1,122 @@
+//! Launching `shaders/augment.wgsl` on burn's own wgpu device: the batch is uploaded once
+//! (packed four bytes per word), the kernel writes straight into the buffer of a new burn
+//! tensor, and the tensor goes to the model without a CPU round trip.
+
+use burn::backend::wgpu::{CubeBackend, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
+use burn::cubecl::prelude::KernelId;
+use burn::cubecl::server::KernelArguments;
+use burn::cubecl::{CubeCount, CubeDim};
+use burn::tensor::{DType, Device, Shape, Tensor};
+
+use super::AugmentError;
+use super::layout::{H_C, H_GRID_X, H_N, H_OUT_H, H_OUT_W};
+
+/// Threads per workgroup; must equal `@workgroup_size` in the shader.
+pub const WORKGROUP: u32 = 256;
+/// Most workgroups per dispatch dimension (WebGPU's limit).
+pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
+
+struct AugmentKernel;
+
+impl KernelSource for AugmentKernel {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(include_str!("../../shaders/augment.wgsl"))
+    }
+
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>()
+    }
+
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+/// The grid `(x, y)` of workgroups covering `threads` invocations: 1-D up to 65,535 groups,
+/// then 2-D.
+pub fn grid(threads: u64) -> (u32, u32) {
+    let groups = threads.div_ceil(WORKGROUP as u64).max(1);
+    let x = groups.min(MAX_GROUPS_PER_DIM as u64);
+    let y = groups.div_ceil(x);
+    (x as u32, y as u32)
+}
+
+/// The fused kernel bound to one wgpu device of burn.
+#[derive(Clone)]
+pub struct GpuAugment {
+    template: CubeTensor,
+}
+
+impl GpuAugment {
+    /// Prepare the kernel for `device` (a wgpu device; autodiff is stripped).
+    pub fn new(device: &Device) -> Result<Self, AugmentError> {
+        let inner = device.clone().inner();
+        let probe = Tensor::<1>::zeros([1], &inner);
+        let template = probe
+            .try_into_primitive::<CubeBackend>()
+            .map_err(|e| AugmentError::Gpu(format!("the device is not a wgpu device ({e:?})")))?;
+        Ok(Self { template })
+    }
+
+    /// Run the kernel: `header` and `params` as built by [`super::params::Program`], `images`
+    /// one HWC slice per sample. Returns the `f32` NCHW tensor on the (non-autodiff) device.
+    pub fn run(&self, header: &[u32], params: &[u32], images: &[&[u8]]) -> Result<Tensor<4>, AugmentError> {
+        let n = header[H_N] as usize;
+        let c = header[H_C] as usize;
+        let (oh, ow) = (header[H_OUT_H] as usize, header[H_OUT_W] as usize);
+        let client = &self.template.client;
+        let out_elems = n * c * oh * ow;
+        if out_elems == 0 {
+            return Err(AugmentError::Shape("empty batch".into()));
+        }
+        let mut header = header.to_vec();
+        let (gx, gy) = grid((n * oh * ow) as u64);
+        header[H_GRID_X] = gx;
+
+        let bytes: usize = images.iter().map(|i| i.len()).sum();
+        let mut packed = vec![0u32; bytes.div_ceil(4).max(1)];
+        {
+            let dst: &mut [u8] = bytemuck::cast_slice_mut(&mut packed);
+            let mut at = 0;
+            for img in images {
+                dst[at..at + img.len()].copy_from_slice(img);
+                at += img.len();
+            }
+        }
+        let params = if params.is_empty() { &[0u32][..] } else { params };
+        let h_header = client.create_from_slice(bytemuck::cast_slice(&header));
+        let h_params = client.create_from_slice(bytemuck::cast_slice(params));
+        let h_pixels = client.create_from_slice(bytemuck::cast_slice(&packed));
+        let h_out = client.empty(out_elems * std::mem::size_of::<f32>());
+        let out = CubeTensor::new_contiguous(
+            client.clone(),
+            self.template.device.clone(),
+            Shape::new([n, c, oh, ow]),
+            h_out.clone(),
+            DType::F32,
+        );
+        client.launch(
+            Box::new(SourceKernel::new(AugmentKernel, CubeDim::new_1d(WORKGROUP))),
+            CubeCount::Static(gx, gy, 1),
+            KernelArguments::new().with_buffers(vec![
+                h_header.binding(),
+                h_params.binding(),
+                h_pixels.binding(),
+                h_out.binding(),
+            ]),
+        );
+        Ok(Tensor::<4>::from_primitive::<CubeBackend>(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_switches_to_two_dimensions() {
+        assert_eq!(grid(1), (1, 1));
+        assert_eq!(grid(256 * 65_535), (65_535, 1));
+        assert_eq!(grid(256 * 65_535 + 1), (65_535, 2));
+    }
+}

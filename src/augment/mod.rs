@@ -1,0 +1,175 @@
+//! Augmentation: the pipeline spec, per-sample parameters, the fused WGSL kernel and its CPU
+//! twin.
+//!
+//! Flow for one batch: [`params::Program::draw`] draws every sample's parameters from
+//! `(seed, epoch, sample id, op index)`; [`params::Program::pack`] lays them out as words; the
+//! GPU kernel ([`gpu`]) or the CPU twin ([`cpu`]) reads the `u8` HWC images once and writes the
+//! normalized `f32` NCHW tensor once.
+
+pub mod cpu;
+pub mod fastmath;
+pub mod gpu;
+pub mod layout;
+pub mod params;
+pub mod spec;
+
+use std::path::Path;
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+pub use params::{MixParams, Program, SampleParams};
+pub use spec::PipelineSpec;
+
+/// A failure to parse a pipeline or to augment a batch.
+#[derive(Debug, thiserror::Error)]
+pub enum AugmentError {
+    /// The pipeline spec is invalid (the message names the file, op and key).
+    #[error("{0}")]
+    Spec(String),
+    /// The images cannot go through the pipeline.
+    #[error("{0}")]
+    Shape(String),
+    /// The GPU kernel could not run.
+    #[error("GPU augmentation failed: {0}")]
+    Gpu(String),
+    /// A pipeline file could not be read.
+    #[error("cannot read pipeline {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Read a pipeline spec from a `.toml` or `.json` file.
+pub fn load_spec(path: &Path) -> Result<PipelineSpec, AugmentError> {
+    let text = std::fs::read_to_string(path).map_err(|source| AugmentError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let origin = path.display().to_string();
+    let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if is_json {
+        PipelineSpec::from_json(&text, &origin)
+    } else {
+        PipelineSpec::from_toml(&text, &origin)
+    }
+    .map_err(AugmentError::Spec)
+}
+
+/// Where a batch is augmented.
+#[derive(Clone)]
+pub enum Engine {
+    /// The multi-threaded CPU twin; the result is uploaded to the device.
+    Cpu,
+    /// The fused WGSL kernel on burn's wgpu device.
+    Gpu(gpu::GpuAugment),
+}
+
+/// An augmented batch ready for the model.
+pub struct AugmentedBatch {
+    /// `f32` NCHW images on the requested device.
+    pub images: Tensor<4>,
+    /// Per-sample mixing (partner position and own weight λ) when the pipeline mixes.
+    pub mix: Option<Vec<MixParams>>,
+    /// The parameters that were applied (for recording and replay).
+    pub params: Vec<SampleParams>,
+}
+
+/// A compiled pipeline bound to an engine and a seed.
+#[derive(Clone)]
+pub struct Augmenter {
+    /// The compiled program.
+    pub program: Program,
+    /// Seed of every random draw.
+    pub seed: u64,
+    engine: Engine,
+}
+
+impl Augmenter {
+    /// Compile `spec` for `width × height × channels` inputs on `engine`.
+    pub fn new(
+        spec: &PipelineSpec,
+        width: usize,
+        height: usize,
+        channels: usize,
+        seed: u64,
+        engine: Engine,
+    ) -> Result<Self, AugmentError> {
+        Ok(Self {
+            program: Program::new(spec, width, height, channels)?,
+            seed,
+            engine,
+        })
+    }
+
+    /// `(channels, height, width)` of the output.
+    pub fn output_shape(&self) -> (usize, usize, usize) {
+        (self.program.input.2, self.program.output.1, self.program.output.0)
+    }
+
+    /// Whether batches run on the GPU kernel.
+    pub fn on_gpu(&self) -> bool {
+        matches!(self.engine, Engine::Gpu(_))
+    }
+
+    /// Augment one batch: `images[i]` is the HWC image of the sample with id `ids[i]`.
+    /// The tensor is created on `device` (an autodiff device gets an autodiff tensor).
+    pub fn batch(
+        &self,
+        images: &[&[u8]],
+        ids: &[u64],
+        epoch: usize,
+        device: &Device,
+    ) -> Result<AugmentedBatch, AugmentError> {
+        let params = self.program.draw(self.seed, epoch, ids);
+        self.batch_with(images, params, device)
+    }
+
+    /// Augment one batch with given parameters (replay).
+    pub fn batch_with(
+        &self,
+        images: &[&[u8]],
+        params: Vec<SampleParams>,
+        device: &Device,
+    ) -> Result<AugmentedBatch, AugmentError> {
+        let n = images.len();
+        let header = self.program.header(n);
+        let words = self.program.pack(&params)?;
+        let (c, h, w) = self.output_shape();
+        let tensor = match &self.engine {
+            Engine::Cpu => {
+                let mut out = vec![0f32; n * c * h * w];
+                cpu::run(&header, &words, images, &mut out);
+                Tensor::<4>::from_data(TensorData::new(out, [n, c, h, w]), &device.clone().inner())
+            }
+            Engine::Gpu(kernel) => kernel.run(&header, &words, images)?,
+        };
+        let images = if device.is_autodiff() {
+            tensor.autodiff()
+        } else {
+            tensor
+        };
+        let mix = if self.program.mixes() {
+            Some(params.iter().filter_map(|p| p.mix.clone()).collect())
+        } else {
+            None
+        };
+        Ok(AugmentedBatch {
+            images,
+            mix,
+            params,
+        })
+    }
+
+    /// Run the CPU twin directly, returning `f32` NCHW values (for previews and tests).
+    pub fn cpu_values(&self, images: &[&[u8]], params: &[SampleParams]) -> Result<Vec<f32>, AugmentError> {
+        let n = images.len();
+        let (c, h, w) = self.output_shape();
+        let mut out = vec![0f32; n * c * h * w];
+        cpu::run(&self.program.header(n), &self.program.pack(params)?, images, &mut out);
+        Ok(out)
+    }
+}

@@ -1,0 +1,50 @@
+//! Command-line interface: one module per subcommand. Each parses its flags (clap derive),
+//! calls the library and prints. Exit codes: 0 success, 1 runtime error, 2 usage error.
+
+mod devices;
+mod eval;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::Error;
+
+/// augtrain: labelled images to a trained, evaluated classifier, with augmentation on the GPU.
+#[derive(Parser, Debug)]
+#[command(name = "augtrain", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a classifier (default: the built-in synthetic data, GPU if present).
+    Train(train::TrainArgs),
+    /// Re-evaluate a finished run's checkpoint on its test split (or other data).
+    Eval(eval::EvalArgs),
+    /// List GPU adapters and say which device `--device auto` picks.
+    Devices(devices::DevicesArgs),
+}
+
+/// Parse the command line, run the subcommand, turn errors into a message and an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Devices(args) => devices::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            match e {
+                Error::Usage(_) => ExitCode::from(2),
+                _ => ExitCode::from(1),
+            }
+        }
+    }
+}

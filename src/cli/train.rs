@@ -1,0 +1,195 @@
+//! `augtrain train`: train a classifier and write a run directory.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::data;
+use crate::device::{self, DeviceChoice};
+use crate::metrics::ZeroDivision;
+use crate::model::ModelKind;
+use crate::train::config::{AugmentConfig, LossKind, OptimizerKind, ScheduleKind, TrainConfig};
+use crate::train::progress::{Reporter, Verbosity};
+use crate::train::{self, RunOptions};
+use crate::{Error, augment};
+
+/// Flags of `augtrain train`. Every flag overrides the config file (`--config`) or, with
+/// `--resume`, the run's saved config.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  augtrain train                                   # built-in synthetic data, GPU if present
+  augtrain train --data ../shared/data/mnist-10k --model cnn --epochs 5
+  augtrain train --data DIR --augment pipeline.toml --device gpu
+  augtrain train --resume runs/mnist-10k-cnn-20261123-140509")]
+pub struct TrainArgs {
+    /// Dataset directory (IDX files); omit for the built-in synthetic dataset.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// A run config file (TOML); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Continue the run in this directory from its last checkpoint.
+    #[arg(long, conflicts_with = "config")]
+    resume: Option<PathBuf>,
+    /// Compute device: auto (real GPU if present, else CPU), gpu (software adapters too), cpu.
+    #[arg(long)]
+    device: Option<DeviceChoice>,
+    /// Model: cnn (LeNet-style) or mlp.
+    #[arg(long)]
+    model: Option<ModelKind>,
+    /// Hidden units (MLP hidden layer / CNN fully connected layer).
+    #[arg(long)]
+    hidden: Option<usize>,
+    /// Loss: cross-entropy or mse.
+    #[arg(long)]
+    loss: Option<LossKind>,
+    /// Optimizer: sgd (with momentum) or adam.
+    #[arg(long)]
+    optimizer: Option<OptimizerKind>,
+    /// Learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// SGD momentum (0 = none).
+    #[arg(long)]
+    momentum: Option<f64>,
+    /// L2 weight decay.
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// Learning-rate schedule: constant, step or cosine.
+    #[arg(long)]
+    schedule: Option<ScheduleKind>,
+    /// Step schedule: epochs between decays.
+    #[arg(long)]
+    step_size: Option<usize>,
+    /// Step schedule: decay factor.
+    #[arg(long)]
+    gamma: Option<f64>,
+    /// Cosine schedule: final learning rate.
+    #[arg(long)]
+    min_lr: Option<f64>,
+    /// Images per batch.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Seed of every random choice.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Fraction of training images held out for validation.
+    #[arg(long)]
+    val_fraction: Option<f64>,
+    /// Augmentation: default (for the data), none, or a pipeline file (.toml / .json).
+    #[arg(long)]
+    augment: Option<String>,
+    /// Synthetic data: training images.
+    #[arg(long)]
+    synthetic_train: Option<usize>,
+    /// Synthetic data: test images.
+    #[arg(long)]
+    synthetic_test: Option<usize>,
+    /// Synthetic data: image side in pixels.
+    #[arg(long)]
+    synthetic_size: Option<usize>,
+    /// Metric value for an undefined ratio: 0, 1 or nan (excluded from averages).
+    #[arg(long, value_parser = parse_zero_division)]
+    zero_division: Option<ZeroDivision>,
+    /// Parent directory of run directories.
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
+    /// Run name (directory under --runs-dir); default <data>-<model>-<time>.
+    #[arg(long)]
+    name: Option<String>,
+    /// Print nothing.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn parse_zero_division(s: &str) -> Result<ZeroDivision, String> {
+    ZeroDivision::parse(s).ok_or_else(|| format!("'{s}': use 0, 1 or nan"))
+}
+
+fn read_config(path: &PathBuf) -> crate::Result<TrainConfig> {
+    let text = crate::util::fs::read(path)?;
+    let text = String::from_utf8(text)
+        .map_err(|_| Error::Usage(format!("{}: not UTF-8 text", path.display())))?;
+    TrainConfig::from_toml(&text, &path.display().to_string()).map_err(Error::Usage)
+}
+
+impl TrainArgs {
+    /// The config: the file's (or the resumed run's, or the defaults), with flags applied.
+    fn config(&self) -> crate::Result<TrainConfig> {
+        let mut c = match (&self.resume, &self.config) {
+            (Some(dir), _) => {
+                let path = dir.join("config.toml");
+                if !path.exists() {
+                    return Err(Error::Usage(format!(
+                        "{}: no config.toml; --resume takes a run directory written by augtrain train",
+                        dir.display()
+                    )));
+                }
+                read_config(&path)?
+            }
+            (None, Some(path)) => read_config(path)?,
+            (None, None) => TrainConfig::default(),
+        };
+        macro_rules! set {
+            ($field:expr, $flag:expr) => {
+                if let Some(v) = $flag.clone() {
+                    $field = v;
+                }
+            };
+        }
+        if let Some(p) = &self.data {
+            c.data.path = Some(p.clone());
+        }
+        set!(c.device, self.device);
+        set!(c.model.kind, self.model);
+        set!(c.model.hidden, self.hidden);
+        set!(c.loss, self.loss);
+        set!(c.optimizer.kind, self.optimizer);
+        set!(c.optimizer.lr, self.lr);
+        set!(c.optimizer.momentum, self.momentum);
+        set!(c.optimizer.weight_decay, self.weight_decay);
+        set!(c.schedule.kind, self.schedule);
+        set!(c.schedule.step_size, self.step_size);
+        set!(c.schedule.gamma, self.gamma);
+        set!(c.schedule.min_lr, self.min_lr);
+        set!(c.batch_size, self.batch_size);
+        set!(c.epochs, self.epochs);
+        set!(c.seed, self.seed);
+        set!(c.data.val_fraction, self.val_fraction);
+        set!(c.data.synthetic_train, self.synthetic_train);
+        set!(c.data.synthetic_test, self.synthetic_test);
+        set!(c.data.synthetic_size, self.synthetic_size);
+        set!(c.zero_division, self.zero_division);
+        if let Some(a) = &self.augment {
+            c.augment = match a.as_str() {
+                "default" => AugmentConfig::Default,
+                "none" => AugmentConfig::None,
+                path => AugmentConfig::Pipeline {
+                    spec: augment::load_spec(std::path::Path::new(path))?,
+                },
+            };
+        }
+        c.validate().map_err(Error::Usage)?;
+        Ok(c)
+    }
+}
+
+pub fn run(args: TrainArgs) -> crate::Result<()> {
+    let cfg = args.config()?;
+    let reporter = Reporter::new(Verbosity::detect(args.quiet));
+    // Data first: malformed input fails before anything is created.
+    let source = cfg.data.source()?;
+    let splits = data::load(&source, cfg.data.val_fraction, cfg.seed)?;
+    let device = device::open(cfg.device)?;
+    let opts = RunOptions {
+        runs_dir: args.runs_dir.clone(),
+        name: args.name.clone(),
+        resume: args.resume.clone(),
+    };
+    let _ = DeviceChoice::Auto;
+    train::run(&cfg, &splits, &device, &opts, &reporter)?;
+    Ok(())
+}

@@ -1,0 +1,255 @@
+//! Choosing the compute device without ever panicking.
+//!
+//! `auto` takes a real (non-software) GPU adapter when there is one, else the CPU (burn's Flex
+//! backend). `gpu` also accepts software adapters (Mesa lavapipe / llvmpipe), which is how tests
+//! exercise the WGSL path on machines without a GPU. `cpu` always takes Flex.
+
+use std::fmt;
+
+use burn::tensor::wgpu::{WgpuBackend, wgpu};
+use burn::tensor::{Device, DeviceKind};
+
+/// What the user asked for (`--device`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// A real GPU if present, else the CPU.
+    #[default]
+    Auto,
+    /// Any wgpu adapter, software ones included; an error if there is none.
+    Gpu,
+    /// The CPU (burn Flex).
+    Cpu,
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(DeviceChoice::Auto),
+            "gpu" => Ok(DeviceChoice::Gpu),
+            "cpu" => Ok(DeviceChoice::Cpu),
+            other => Err(format!("unknown device '{other}': use auto, gpu or cpu")),
+        }
+    }
+}
+
+/// A failure to provide the requested device.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    /// `--device gpu` but no adapter exists.
+    #[error(
+        "no GPU adapter found (Vulkan, Metal, DX12 or OpenGL); install a GPU driver (or Mesa's software Vulkan driver: apt-get install mesa-vulkan-drivers), or use --device cpu"
+    )]
+    NoAdapter,
+    /// The adapter exists but could not be started.
+    #[error("cannot start GPU adapter '{adapter}': {reason}; try --device cpu")]
+    Init {
+        /// The adapter's name.
+        adapter: String,
+        /// wgpu's / cubecl's reason.
+        reason: String,
+    },
+}
+
+/// One wgpu adapter as the system reports it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AdapterInfo {
+    /// Adapter name, e.g. "NVIDIA H100 80GB HBM3" or "llvmpipe (LLVM 15.0.6, 256 bits)".
+    pub name: String,
+    /// Graphics API: Vulkan, Metal, Dx12, Gl.
+    pub api: String,
+    /// Discrete, integrated, virtual, CPU (software) or other.
+    pub kind: String,
+    /// Driver name and version.
+    pub driver: String,
+    /// Whether it is a software rasterizer (wgpu reports `DeviceType::Cpu`).
+    pub software: bool,
+    #[serde(skip)]
+    backend: wgpu::Backend,
+    #[serde(skip)]
+    device_type: wgpu::DeviceType,
+    /// Index among adapters of the same API and type (burn's `DeviceKind` index).
+    #[serde(skip)]
+    index: usize,
+}
+
+/// Every adapter wgpu can see, over Vulkan, Metal, DX12 and OpenGL, in that order.
+pub fn list_adapters() -> Vec<AdapterInfo> {
+    let mut out = Vec::new();
+    for backend in [
+        wgpu::Backend::Vulkan,
+        wgpu::Backend::Metal,
+        wgpu::Backend::Dx12,
+        wgpu::Backend::Gl,
+    ] {
+        if !wgpu::Instance::enabled_backend_features().contains(backend.into()) {
+            continue;
+        }
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends: backend.into(),
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        let adapters = crate::util::block_on(instance.enumerate_adapters(backend.into()));
+        let mut counts = std::collections::HashMap::new();
+        for adapter in adapters {
+            let info = adapter.get_info();
+            let index = counts.entry(format!("{:?}", info.device_type)).or_insert(0usize);
+            let kind = match info.device_type {
+                wgpu::DeviceType::DiscreteGpu => "discrete GPU",
+                wgpu::DeviceType::IntegratedGpu => "integrated GPU",
+                wgpu::DeviceType::VirtualGpu => "virtual GPU",
+                wgpu::DeviceType::Cpu => "software (CPU)",
+                wgpu::DeviceType::Other => "other",
+            };
+            let driver = [info.driver.as_str(), info.driver_info.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+            out.push(AdapterInfo {
+                name: info.name.clone(),
+                api: format!("{:?}", info.backend),
+                kind: kind.into(),
+                driver,
+                software: info.device_type == wgpu::DeviceType::Cpu,
+                backend: info.backend,
+                device_type: info.device_type,
+                index: *index,
+            });
+            *index += 1;
+        }
+    }
+    out
+}
+
+/// The adapter `choice` selects among `adapters`, with the reason, or `None` for the CPU.
+pub fn pick(choice: DeviceChoice, adapters: &[AdapterInfo]) -> (Option<usize>, String) {
+    let rank = |a: &AdapterInfo| match a.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    };
+    let best = |allow_software: bool| {
+        adapters
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| allow_software || !a.software)
+            .min_by_key(|(i, a)| (rank(a), *i))
+            .map(|(i, _)| i)
+    };
+    match choice {
+        DeviceChoice::Cpu => (None, "--device cpu: the CPU (burn Flex)".into()),
+        DeviceChoice::Gpu => match best(true) {
+            Some(i) => (
+                Some(i),
+                format!(
+                    "--device gpu: the best adapter, '{}' ({}){}",
+                    adapters[i].name,
+                    adapters[i].kind,
+                    if adapters[i].software { ", a software adapter: correct but slow" } else { "" }
+                ),
+            ),
+            None => (None, "--device gpu: no adapter at all".into()),
+        },
+        DeviceChoice::Auto => match best(false) {
+            Some(i) => (
+                Some(i),
+                format!("auto: the hardware GPU '{}' ({})", adapters[i].name, adapters[i].kind),
+            ),
+            None if adapters.is_empty() => {
+                (None, "auto: no GPU adapter, so the CPU (burn Flex)".into())
+            }
+            None => (
+                None,
+                "auto: only software adapters (slower than the CPU backend), so the CPU (burn Flex); --device gpu would take them".into(),
+            ),
+        },
+    }
+}
+
+/// The device training runs on.
+#[derive(Clone)]
+pub struct ComputeDevice {
+    /// The burn device (without autodiff).
+    pub device: Device,
+    /// The adapter, when on a GPU.
+    pub adapter: Option<AdapterInfo>,
+    /// Why this device was chosen.
+    pub reason: String,
+}
+
+impl ComputeDevice {
+    /// Whether this is a wgpu device (the fused kernel can run on it).
+    pub fn is_gpu(&self) -> bool {
+        self.adapter.is_some()
+    }
+
+    /// A one-line description, e.g. "GPU 'NVIDIA H100' (Vulkan, discrete GPU)" or "CPU (Flex)".
+    pub fn describe(&self) -> String {
+        match &self.adapter {
+            Some(a) => format!("GPU '{}' ({}, {})", a.name, a.api, a.kind),
+            None => "CPU (burn Flex)".into(),
+        }
+    }
+}
+
+impl fmt::Debug for ComputeDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+/// Open the device `choice` asks for. Never panics: no adapter with `gpu` is an error, and
+/// `auto` falls back to the CPU when the GPU cannot start.
+pub fn open(choice: DeviceChoice) -> Result<ComputeDevice, DeviceError> {
+    let cpu = |reason: String| ComputeDevice {
+        device: Device::flex(),
+        adapter: None,
+        reason,
+    };
+    if choice == DeviceChoice::Cpu {
+        return Ok(cpu("--device cpu".into()));
+    }
+    let adapters = list_adapters();
+    let (picked, reason) = pick(choice, &adapters);
+    let Some(i) = picked else {
+        return match choice {
+            DeviceChoice::Gpu => Err(DeviceError::NoAdapter),
+            _ => Ok(cpu(reason)),
+        };
+    };
+    let adapter = adapters[i].clone();
+    let kind = match adapter.device_type {
+        wgpu::DeviceType::DiscreteGpu => DeviceKind::DiscreteGpu(adapter.index),
+        wgpu::DeviceType::IntegratedGpu => DeviceKind::IntegratedGpu(adapter.index),
+        wgpu::DeviceType::VirtualGpu => DeviceKind::VirtualGpu(adapter.index),
+        wgpu::DeviceType::Cpu => DeviceKind::Cpu,
+        wgpu::DeviceType::Other => DeviceKind::DefaultDevice,
+    };
+    let api = match adapter.backend {
+        wgpu::Backend::Vulkan => WgpuBackend::Vulkan,
+        wgpu::Backend::Metal => WgpuBackend::Metal,
+        wgpu::Backend::Dx12 => WgpuBackend::Dx12,
+        wgpu::Backend::Gl => WgpuBackend::Gl,
+        _ => WgpuBackend::Auto,
+    };
+    match Device::wgpu_options().device_kind(kind).graphics_api(api).init() {
+        Ok(device) => Ok(ComputeDevice {
+            device,
+            adapter: Some(adapter),
+            reason,
+        }),
+        Err(e) if choice == DeviceChoice::Auto => Ok(cpu(format!(
+            "auto: the GPU '{}' failed to start ({e}), so the CPU (burn Flex)",
+            adapter.name
+        ))),
+        Err(e) => Err(DeviceError::Init {
+            adapter: adapter.name,
+            reason: e.to_string(),
+        }),
+    }
+}

@@ -1,0 +1,30 @@
+//! The crate-wide error type. Library functions return [`Result`]; only `main` turns an error
+//! into a message (one line: what went wrong, which file, what to do) and an exit code.
+
+use crate::{augment, data, device, train, util};
+
+/// Every error augtrain can report. Each variant's message is a complete sentence for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or validating a dataset failed.
+    #[error(transparent)]
+    Data(#[from] data::DataError),
+    /// An augmentation pipeline spec is invalid, or augmentation failed.
+    #[error(transparent)]
+    Augment(#[from] augment::AugmentError),
+    /// The compute device could not be chosen or started.
+    #[error(transparent)]
+    Device(#[from] device::DeviceError),
+    /// Training, evaluation or checkpointing failed.
+    #[error(transparent)]
+    Train(#[from] train::TrainError),
+    /// A file could not be read or written.
+    #[error(transparent)]
+    Io(#[from] util::fs::IoError),
+    /// The user asked for something inconsistent (bad flag combination, bad value).
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Shorthand for results carrying [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

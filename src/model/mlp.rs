@@ -1,0 +1,34 @@
+//! The multi-layer perceptron: flatten → Linear(hidden) → ReLU → Linear(classes).
+//! For MNIST-shaped input with hidden 128 this is the classic 784-128-10.
+
+use burn::nn::{Linear, LinearConfig, Relu};
+use burn::prelude::*;
+
+use super::InputShape;
+
+/// A one-hidden-layer MLP.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    hidden: Linear,
+    activation: Relu,
+    output: Linear,
+}
+
+impl Mlp {
+    /// Input size `channels × height × width`, `hidden` units, `classes` outputs.
+    pub fn new(shape: InputShape, hidden: usize, device: &Device) -> Self {
+        let inputs = shape.channels * shape.height * shape.width;
+        Self {
+            hidden: LinearConfig::new(inputs, hidden).init(device),
+            activation: Relu::new(),
+            output: LinearConfig::new(hidden, shape.classes).init(device),
+        }
+    }
+
+    /// Logits for a batch of images.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let x: Tensor<2> = images.flatten(1, 3);
+        let x = self.activation.forward(self.hidden.forward(x));
+        self.output.forward(x)
+    }
+}

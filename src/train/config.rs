@@ -1,0 +1,381 @@
+//! The resolved configuration of a training run. It is saved as `config.toml` in the run
+//! directory; passing it back (`--resume`, or `--config`) reproduces the run.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::augment::PipelineSpec;
+use crate::data::DataSource;
+use crate::device::DeviceChoice;
+use crate::metrics::ZeroDivision;
+use crate::model::ModelKind;
+
+/// Where the data comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// A dataset directory; absent = the built-in synthetic dataset.
+    pub path: Option<PathBuf>,
+    /// Synthetic training images.
+    pub synthetic_train: usize,
+    /// Synthetic test images.
+    pub synthetic_test: usize,
+    /// Side of the synthetic images, pixels.
+    pub synthetic_size: usize,
+    /// Fraction of the training images held out for validation (stratified).
+    pub val_fraction: f64,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            synthetic_train: 6000,
+            synthetic_test: 1000,
+            synthetic_size: 32,
+            val_fraction: 0.1,
+        }
+    }
+}
+
+impl DataConfig {
+    /// The data source this config names.
+    pub fn source(&self) -> Result<DataSource, crate::data::DataError> {
+        match &self.path {
+            Some(p) => DataSource::from_path(p),
+            None => Ok(DataSource::Synthetic {
+                train: self.synthetic_train,
+                test: self.synthetic_test,
+                size: self.synthetic_size,
+            }),
+        }
+    }
+}
+
+/// The model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// `mlp` or `cnn`.
+    pub kind: ModelKind,
+    /// Hidden units of the MLP's hidden layer / the CNN's first fully connected layer.
+    pub hidden: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            kind: ModelKind::Cnn,
+            hidden: 128,
+        }
+    }
+}
+
+/// Optimizer family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// SGD with momentum, PyTorch semantics (dampening 0).
+    #[default]
+    Sgd,
+    /// Adam.
+    Adam,
+}
+
+impl std::str::FromStr for OptimizerKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "sgd" => Ok(OptimizerKind::Sgd),
+            "adam" => Ok(OptimizerKind::Adam),
+            other => Err(format!("unknown optimizer '{other}': use sgd or adam")),
+        }
+    }
+}
+
+/// Optimizer settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptimizerConfig {
+    /// `sgd` or `adam`.
+    pub kind: OptimizerKind,
+    /// Base learning rate.
+    pub lr: f64,
+    /// SGD momentum (0 = plain SGD).
+    pub momentum: f64,
+    /// L2 penalty added to the gradient (PyTorch's `weight_decay`).
+    pub weight_decay: f64,
+    /// Adam β1.
+    pub beta1: f64,
+    /// Adam β2.
+    pub beta2: f64,
+    /// Adam ε.
+    pub eps: f64,
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        Self {
+            kind: OptimizerKind::Sgd,
+            lr: 0.05,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+}
+
+/// Learning-rate schedule family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    /// The base rate throughout.
+    #[default]
+    Constant,
+    /// Multiply by `gamma` every `step_size` epochs (PyTorch `StepLR`).
+    Step,
+    /// Cosine from the base rate down to `min_lr` over the run (PyTorch `CosineAnnealingLR`
+    /// with `T_max` = epochs, stepped per epoch).
+    Cosine,
+}
+
+impl std::str::FromStr for ScheduleKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "constant" | "none" => Ok(ScheduleKind::Constant),
+            "step" => Ok(ScheduleKind::Step),
+            "cosine" => Ok(ScheduleKind::Cosine),
+            other => Err(format!("unknown schedule '{other}': use constant, step or cosine")),
+        }
+    }
+}
+
+/// Learning-rate schedule settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    /// `constant`, `step` or `cosine`.
+    pub kind: ScheduleKind,
+    /// Epochs between decays (step).
+    pub step_size: usize,
+    /// Decay factor (step).
+    pub gamma: f64,
+    /// Final learning rate (cosine).
+    pub min_lr: f64,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        Self {
+            kind: ScheduleKind::Constant,
+            step_size: 3,
+            gamma: 0.1,
+            min_lr: 0.0,
+        }
+    }
+}
+
+impl ScheduleConfig {
+    /// The learning rate of `epoch` (0-based) out of `epochs`, from base rate `lr`.
+    pub fn lr_at(&self, lr: f64, epoch: usize, epochs: usize) -> f64 {
+        match self.kind {
+            ScheduleKind::Constant => lr,
+            ScheduleKind::Step => lr * self.gamma.powi((epoch / self.step_size.max(1)) as i32),
+            ScheduleKind::Cosine => {
+                let t = epoch as f64 / epochs.max(1) as f64;
+                self.min_lr + (lr - self.min_lr) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
+            }
+        }
+    }
+}
+
+/// Loss function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    /// Cross-entropy on logits (accepts soft targets from mixup / cutmix).
+    #[default]
+    CrossEntropy,
+    /// Mean squared error between softmax outputs and one-hot (or soft) targets.
+    Mse,
+}
+
+impl std::str::FromStr for LossKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().replace('-', "_").as_str() {
+            "cross_entropy" | "ce" => Ok(LossKind::CrossEntropy),
+            "mse" => Ok(LossKind::Mse),
+            other => Err(format!("unknown loss '{other}': use cross-entropy or mse")),
+        }
+    }
+}
+
+/// Augmentation for training batches.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "mode", deny_unknown_fields)]
+pub enum AugmentConfig {
+    /// The default pipeline for the data (gray or colour).
+    Default,
+    /// No augmentation (images only scaled to [0, 1]).
+    None,
+    /// This pipeline.
+    Pipeline {
+        /// The resolved pipeline spec.
+        spec: PipelineSpec,
+    },
+}
+
+impl Default for AugmentConfig {
+    fn default() -> Self {
+        AugmentConfig::Default
+    }
+}
+
+/// Everything a training run needs, with defaults for `augtrain train` on the built-in data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Seed of every random choice: data split, weights, epoch order, augmentation.
+    pub seed: u64,
+    /// `auto`, `gpu` or `cpu`.
+    pub device: DeviceChoice,
+    /// Training epochs.
+    pub epochs: usize,
+    /// Images per training batch.
+    pub batch_size: usize,
+    /// Loss function.
+    pub loss: LossKind,
+    /// Zero-division value of the metrics.
+    pub zero_division: ZeroDivision,
+    /// The data.
+    pub data: DataConfig,
+    /// The model.
+    pub model: ModelConfig,
+    /// The optimizer.
+    pub optimizer: OptimizerConfig,
+    /// The learning-rate schedule.
+    pub schedule: ScheduleConfig,
+    /// Training-batch augmentation.
+    pub augment: AugmentConfig,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            device: DeviceChoice::Auto,
+            epochs: 5,
+            batch_size: 64,
+            loss: LossKind::CrossEntropy,
+            zero_division: ZeroDivision::Zero,
+            data: DataConfig::default(),
+            model: ModelConfig::default(),
+            optimizer: OptimizerConfig::default(),
+            schedule: ScheduleConfig::default(),
+            augment: AugmentConfig::Default,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Check values that serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.epochs == 0 {
+            return Err("epochs must be at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return Err("batch size must be at least 1".into());
+        }
+        if !(self.optimizer.lr > 0.0 && self.optimizer.lr.is_finite()) {
+            return Err(format!("learning rate {} must be > 0", self.optimizer.lr));
+        }
+        if !(0.0..1.0).contains(&self.optimizer.momentum) {
+            return Err(format!("momentum {} must be in [0, 1)", self.optimizer.momentum));
+        }
+        if !(0.0..1.0).contains(&self.data.val_fraction) {
+            return Err(format!(
+                "validation fraction {} must be in [0, 1)",
+                self.data.val_fraction
+            ));
+        }
+        if self.model.hidden == 0 {
+            return Err("hidden units must be at least 1".into());
+        }
+        if self.schedule.kind == ScheduleKind::Step && self.schedule.step_size == 0 {
+            return Err("schedule step_size must be at least 1".into());
+        }
+        if let AugmentConfig::Pipeline { spec } = &self.augment {
+            spec.validate()?;
+        }
+        Ok(())
+    }
+
+    /// The config as TOML text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a TrainConfig always serializes")
+    }
+
+    /// Parse a config from TOML text (`origin` names the file in errors).
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
+        let cfg: TrainConfig = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            match line {
+                Some(l) => format!("{origin}: line {l}: {}", e.message()),
+                None => format!("{origin}: {}", e.message()),
+            }
+        })?;
+        cfg.validate().map_err(|e| format!("{origin}: {e}"))?;
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_toml() {
+        let mut c = TrainConfig::default();
+        c.augment = AugmentConfig::Pipeline {
+            spec: PipelineSpec::default_colour(32, 32),
+        };
+        c.data.path = Some("some/dir".into());
+        let text = c.to_toml();
+        assert_eq!(TrainConfig::from_toml(&text, "x").unwrap(), c);
+        let d = TrainConfig::default();
+        assert_eq!(TrainConfig::from_toml(&d.to_toml(), "x").unwrap(), d);
+    }
+
+    #[test]
+    fn schedules() {
+        let s = ScheduleConfig {
+            kind: ScheduleKind::Step,
+            step_size: 2,
+            gamma: 0.5,
+            min_lr: 0.0,
+        };
+        assert_eq!(s.lr_at(1.0, 0, 10), 1.0);
+        assert_eq!(s.lr_at(1.0, 2, 10), 0.5);
+        assert_eq!(s.lr_at(1.0, 5, 10), 0.25);
+        let c = ScheduleConfig {
+            kind: ScheduleKind::Cosine,
+            min_lr: 0.1,
+            ..s
+        };
+        assert!((c.lr_at(1.0, 0, 4) - 1.0).abs() < 1e-12);
+        assert!((c.lr_at(1.0, 2, 4) - 0.55).abs() < 1e-12);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let e = TrainConfig::from_toml("epochz = 3\n", "run.toml").unwrap_err();
+        assert!(e.contains("epochz"), "{e}");
+    }
+}

@@ -1,0 +1,451 @@
+//! Training and evaluation: the loop, losses, optimizers, schedules, checkpoints and resume.
+//!
+//! One epoch: the epoch order comes from `(seed, epoch)`; each batch is gathered as `u8` HWC
+//! slices, augmented on the training device (fused kernel or CPU twin), pushed through the
+//! model, the loss is back-propagated and the optimizer steps. After each epoch the model is
+//! validated, `metrics.jsonl` is rewritten and the checkpoint replaced, all atomically. At the
+//! end the test split is evaluated and the report, predictions and confusion matrix written.
+
+pub mod checkpoint;
+pub mod config;
+pub mod loss;
+pub mod optim;
+pub mod progress;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use burn::tensor::activation::softmax;
+
+use crate::augment::{Augmenter, Engine, PipelineSpec, gpu::GpuAugment};
+use crate::data::{Dataset, Splits, sampler};
+use crate::device::ComputeDevice;
+use crate::metrics::{ClassificationReport, ConfusionMatrix};
+use crate::model::{InputShape, Model};
+use crate::report::{RunDir, predictions_csv};
+use checkpoint::{EpochRecord, Progress};
+use config::{AugmentConfig, TrainConfig};
+use progress::Reporter;
+
+/// A failure during training or evaluation.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The configuration is unusable.
+    #[error("{0}")]
+    Config(String),
+    /// The loss became NaN or infinite.
+    #[error(
+        "the loss became {value} at epoch {epoch}, batch {batch}; training stopped and the last good checkpoint (epoch {last_good}) was kept; try a lower learning rate (--lr)"
+    )]
+    NonFinite {
+        /// Epoch (1-based).
+        epoch: usize,
+        /// Batch (1-based).
+        batch: usize,
+        /// The offending value.
+        value: f64,
+        /// Last epoch whose checkpoint is on disk (0 = none).
+        last_good: usize,
+    },
+    /// A checkpoint could not be read or applied.
+    #[error("checkpoint {0}")]
+    Checkpoint(String),
+    /// A tensor operation failed.
+    #[error("tensor operation failed: {0}")]
+    Tensor(String),
+    /// A file could not be written.
+    #[error(transparent)]
+    Io(#[from] crate::util::fs::IoError),
+    /// Augmentation failed.
+    #[error(transparent)]
+    Augment(#[from] crate::augment::AugmentError),
+}
+
+/// The pipeline the config asks for, resolved for this data.
+pub fn resolve_pipeline(cfg: &TrainConfig, data: &Dataset) -> PipelineSpec {
+    match &cfg.augment {
+        AugmentConfig::Default => {
+            PipelineSpec::default_for(data.channels, data.width as u32, data.height as u32)
+        }
+        AugmentConfig::None => {
+            // Keep normalization out: images in [0, 1].
+            PipelineSpec::identity()
+        }
+        AugmentConfig::Pipeline { spec } => spec.clone(),
+    }
+}
+
+/// Training and evaluation augmenters for `spec` on `device`.
+pub fn augmenters(
+    spec: &PipelineSpec,
+    data: &Dataset,
+    seed: u64,
+    device: &ComputeDevice,
+) -> Result<(Augmenter, Augmenter), TrainError> {
+    let engine = if device.is_gpu() {
+        Engine::Gpu(GpuAugment::new(&device.device)?)
+    } else {
+        Engine::Cpu
+    };
+    let (w, h, c) = (data.width, data.height, data.channels);
+    let train = Augmenter::new(spec, w, h, c, seed, engine.clone())?;
+    let eval = Augmenter::new(&spec.eval_version(), w, h, c, seed, engine)?;
+    if train.output_shape() != eval.output_shape() {
+        return Err(TrainError::Config(format!(
+            "the pipeline's training output {:?} and its deterministic (evaluation) output {:?} differ in shape; end random crops with a fixed output size",
+            train.output_shape(),
+            eval.output_shape()
+        )));
+    }
+    Ok((train, eval))
+}
+
+/// A model shaped for the augmented images of `aug`, freshly initialized from `seed`.
+pub fn build_model(cfg: &TrainConfig, aug: &Augmenter, classes: usize, device: &Device) -> Result<Model, TrainError> {
+    let (channels, height, width) = aug.output_shape();
+    device.seed(cfg.seed);
+    Model::new(
+        cfg.model.kind,
+        InputShape {
+            channels,
+            height,
+            width,
+            classes,
+        },
+        cfg.model.hidden,
+        device,
+    )
+    .map_err(TrainError::Config)
+}
+
+/// The result of evaluating a model on a dataset.
+pub struct Evaluation {
+    /// Mean loss per sample.
+    pub loss: f64,
+    /// Confusion matrix over the dataset.
+    pub confusion: ConfusionMatrix,
+    /// Predicted class per sample (argmax; ties go to the lowest class).
+    pub predictions: Vec<usize>,
+    /// Softmax probabilities, `len × classes`, when asked for.
+    pub probabilities: Option<Vec<f32>>,
+}
+
+fn to_vec(t: Tensor<2>) -> Result<Vec<f32>, TrainError> {
+    t.into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| TrainError::Tensor(format!("{e:?}")))
+}
+
+fn argmax_rows(values: &[f32], k: usize) -> Vec<usize> {
+    values
+        .chunks_exact(k)
+        .map(|row| {
+            let mut best = 0;
+            for (j, v) in row.iter().enumerate() {
+                if *v > row[best] {
+                    best = j;
+                }
+            }
+            best
+        })
+        .collect()
+}
+
+/// Evaluate `model` (validation mode, plain device) on `data` with the deterministic pipeline.
+pub fn evaluate(
+    model: &Model,
+    data: &Dataset,
+    aug: &Augmenter,
+    batch_size: usize,
+    cfg: &TrainConfig,
+    device: &Device,
+    keep_probabilities: bool,
+) -> Result<Evaluation, TrainError> {
+    let k = data.num_classes();
+    let mut confusion = ConfusionMatrix::new(k);
+    let mut predictions = Vec::with_capacity(data.len());
+    let mut probabilities = keep_probabilities.then(|| Vec::with_capacity(data.len() * k));
+    let mut loss_sum = 0.0;
+    let order: Vec<usize> = (0..data.len()).collect();
+    for range in sampler::batches(data.len(), batch_size) {
+        let idx = &order[range];
+        let images: Vec<&[u8]> = idx.iter().map(|&i| data.image(i)).collect();
+        let ids: Vec<u64> = idx.iter().map(|&i| data.ids[i]).collect();
+        let labels: Vec<u32> = idx.iter().map(|&i| data.labels[i]).collect();
+        let batch = aug.batch(&images, &ids, 0, device)?;
+        let logits = model.forward(batch.images);
+        let targets = loss::target_rows(&labels, None, k);
+        let l: f32 = loss::loss(cfg.loss, logits.clone(), &targets, None, device).into_scalar();
+        loss_sum += l as f64 * idx.len() as f64;
+        let probs = to_vec(softmax(logits, 1))?;
+        let pred = argmax_rows(&probs, k);
+        for (&t, &p) in labels.iter().zip(&pred) {
+            confusion.add(t as usize, p);
+        }
+        predictions.extend_from_slice(&pred);
+        if let Some(all) = probabilities.as_mut() {
+            all.extend_from_slice(&probs);
+        }
+    }
+    Ok(Evaluation {
+        loss: if data.is_empty() { f64::NAN } else { loss_sum / data.len() as f64 },
+        confusion,
+        predictions,
+        probabilities,
+    })
+}
+
+/// Options of a training run that are not part of its config.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Parent of run directories (`runs/`).
+    pub runs_dir: PathBuf,
+    /// Run name; default `<data>-<model>-<time>`.
+    pub name: Option<String>,
+    /// Continue this run directory from its checkpoint.
+    pub resume: Option<PathBuf>,
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// Final test report.
+    pub report: ClassificationReport,
+    /// Per-epoch history.
+    pub history: Vec<EpochRecord>,
+    /// Device description.
+    pub device: String,
+    /// Whether augmentation ran on the GPU kernel.
+    pub augment_on_gpu: bool,
+}
+
+/// Train from `cfg` on already loaded `data`, on `device`, writing the run directory.
+pub fn run(
+    cfg: &TrainConfig,
+    data: &Splits,
+    device: &ComputeDevice,
+    opts: &RunOptions,
+    reporter: &Reporter,
+) -> Result<RunSummary, TrainError> {
+    cfg.validate().map_err(TrainError::Config)?;
+    let spec = resolve_pipeline(cfg, &data.train);
+    let (train_aug, eval_aug) = augmenters(&spec, &data.train, cfg.seed, device)?;
+    let classes = data.train.num_classes();
+    let ad_device = device.device.clone().autodiff();
+    let mut model = build_model(cfg, &train_aug, classes, &ad_device)?;
+    let mut optimizer: ModuleOptimizer = optim::build(&cfg.optimizer);
+
+    // The run directory: a resumed run continues in place.
+    let (run_dir, mut progress) = match &opts.resume {
+        Some(dir) => {
+            let run_dir = RunDir::open(dir);
+            crate::util::fs::check_writable_dir(dir)?;
+            let ckpt = checkpoint::load(&run_dir.file(checkpoint::FILE_NAME))?;
+            let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ckpt.model))
+                .map_err(|e| TrainError::Checkpoint(format!("model weights: {e}")))?;
+            model = model
+                .try_load_record(record)
+                .map_err(|e| TrainError::Checkpoint(format!("model weights do not fit the model: {e}")))?;
+            optimizer = optimizer
+                .from_bytes(Bytes::from_bytes_vec(ckpt.optimizer))
+                .map_err(|e| TrainError::Checkpoint(format!("optimizer state: {e}")))?;
+            (run_dir, ckpt.progress)
+        }
+        None => {
+            let name = opts.name.clone().unwrap_or_else(|| {
+                format!("{}-{}-{}", data.name, cfg.model.kind, crate::util::time::compact_now())
+            });
+            let run_dir = RunDir::create(&opts.runs_dir, &name, opts.name.is_none())?;
+            if run_dir.file(checkpoint::FILE_NAME).exists() {
+                return Err(TrainError::Config(format!(
+                    "{} already holds a run; use --resume {} to continue it, or another --name",
+                    run_dir.path().display(),
+                    run_dir.path().display()
+                )));
+            }
+            (
+                run_dir,
+                Progress {
+                    epochs_done: 0,
+                    history: Vec::new(),
+                },
+            )
+        }
+    };
+    // The resolved config, with the pipeline written out, reproduces the run.
+    let mut resolved = cfg.clone();
+    resolved.augment = AugmentConfig::Pipeline { spec: spec.clone() };
+    run_dir.write("config.toml", &resolved.to_toml())?;
+
+    reporter.line(&format!(
+        "augtrain: {} ({} train / {} val / {} test, {}x{}x{}, {} classes) | {} | {} | augmentation on {}",
+        data.name,
+        data.train.len(),
+        data.val.len(),
+        data.test.len(),
+        data.train.width,
+        data.train.height,
+        data.train.channels,
+        classes,
+        cfg.model.kind,
+        device.describe(),
+        if train_aug.on_gpu() { "the GPU (fused WGSL kernel)" } else { "the CPU (twin)" },
+    ));
+    reporter.line(&format!("run directory: {}", run_dir.path().display()));
+
+    let n = data.train.len();
+    for epoch in progress.epochs_done..cfg.epochs {
+        let started = Instant::now();
+        let lr = cfg.schedule.lr_at(cfg.optimizer.lr, epoch, cfg.epochs);
+        let order = sampler::epoch_order(n, cfg.seed, epoch);
+        let batches: Vec<_> = sampler::batches(n, cfg.batch_size).collect();
+        let mut bar = reporter.epoch(epoch + 1, cfg.epochs, batches.len());
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        for (b, range) in batches.iter().enumerate() {
+            let idx = &order[range.clone()];
+            let images: Vec<&[u8]> = idx.iter().map(|&i| data.train.image(i)).collect();
+            let ids: Vec<u64> = idx.iter().map(|&i| data.train.ids[i]).collect();
+            let labels: Vec<u32> = idx.iter().map(|&i| data.train.labels[i]).collect();
+            let batch = train_aug.batch(&images, &ids, epoch, &ad_device)?;
+            let logits = model.forward(batch.images);
+            let targets = loss::target_rows(&labels, batch.mix.as_deref(), classes);
+            let loss = loss::loss(cfg.loss, logits.clone(), &targets, None, &ad_device);
+            let value: f32 = loss.clone().into_scalar();
+            if !value.is_finite() {
+                bar.finish();
+                return Err(TrainError::NonFinite {
+                    epoch: epoch + 1,
+                    batch: b + 1,
+                    value: value as f64,
+                    last_good: progress.epochs_done,
+                });
+            }
+            let logits_host = to_vec(logits.inner())?;
+            correct += argmax_rows(&logits_host, classes)
+                .iter()
+                .zip(&labels)
+                .filter(|(p, t)| **p == **t as usize)
+                .count();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(lr, model, grads);
+            loss_sum += value as f64 * idx.len() as f64;
+            seen += idx.len();
+            bar.batch(b + 1, loss_sum / seen as f64, seen);
+        }
+        let train_seconds = started.elapsed().as_secs_f64();
+        bar.finish();
+
+        let (val_loss, val_acc, val_f1) = if data.val.is_empty() {
+            (f64::NAN, f64::NAN, f64::NAN)
+        } else {
+            let ev = evaluate(&model.valid(), &data.val, &eval_aug, cfg.batch_size.max(256), cfg, &device.device, false)?;
+            let rep = ClassificationReport::new(&ev.confusion, None, &data.val.class_names, cfg.zero_division);
+            (ev.loss, ev.confusion.accuracy(), rep.macro_avg.f1)
+        };
+        let record = EpochRecord {
+            epoch: epoch + 1,
+            lr,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_accuracy: correct as f64 / seen.max(1) as f64,
+            val_loss,
+            val_accuracy: val_acc,
+            val_macro_f1: val_f1,
+            images_per_second: seen as f64 / train_seconds.max(1e-9),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        reporter.line(&format!(
+            "epoch {}/{}  lr {:.4}  train loss {:.4} acc {:.4}  val loss {:.4} acc {:.4}  {:.0} img/s  {:.1} s",
+            record.epoch,
+            cfg.epochs,
+            record.lr,
+            record.train_loss,
+            record.train_accuracy,
+            record.val_loss,
+            record.val_accuracy,
+            record.images_per_second,
+            record.seconds
+        ));
+        progress.history.push(record);
+        progress.epochs_done = epoch + 1;
+        let jsonl: String = progress
+            .history
+            .iter()
+            .map(|r| serde_json::to_string(r).expect("record serializes") + "\n")
+            .collect();
+        run_dir.write("metrics.jsonl", &jsonl)?;
+        save_checkpoint(&run_dir, &progress, &model, &optimizer)?;
+    }
+
+    // Final test evaluation.
+    let eval = evaluate(&model.valid(), &data.test, &eval_aug, cfg.batch_size.max(256), cfg, &device.device, true)?;
+    let report = write_test_outputs(&run_dir, cfg, &data.test, &eval)?;
+    reporter.line("");
+    reporter.line(&report.to_text(4));
+    reporter.line(&format!("test accuracy {:.4}  ({} images)", report.accuracy, report.samples));
+    Ok(RunSummary {
+        dir: run_dir.path().to_path_buf(),
+        report,
+        history: progress.history,
+        device: device.describe(),
+        augment_on_gpu: train_aug.on_gpu(),
+    })
+}
+
+fn save_checkpoint(run_dir: &RunDir, progress: &Progress, model: &Model, optimizer: &ModuleOptimizer) -> Result<(), TrainError> {
+    let model_bytes = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| TrainError::Checkpoint(format!("cannot serialize the model: {e}")))?;
+    let optim_bytes = optimizer
+        .into_bytes()
+        .map_err(|e| TrainError::Checkpoint(format!("cannot serialize the optimizer: {e}")))?;
+    checkpoint::save(&run_dir.file(checkpoint::FILE_NAME), progress, &model_bytes, &optim_bytes)
+}
+
+/// Write `report.txt`, `report.json`, `predictions.csv` and `confusion.csv` for a test
+/// evaluation; returns the report.
+pub fn write_test_outputs(
+    run_dir: &RunDir,
+    cfg: &TrainConfig,
+    test: &Dataset,
+    eval: &Evaluation,
+) -> Result<ClassificationReport, TrainError> {
+    let report = ClassificationReport::new(&eval.confusion, None, &test.class_names, cfg.zero_division);
+    run_dir.write("report.txt", &report.to_text(4))?;
+    let json = serde_json::json!({
+        "accuracy": report.accuracy,
+        "samples": report.samples,
+        "loss": eval.loss,
+        "zero_division": cfg.zero_division,
+        "classification_report": report.to_sklearn_json(),
+        "report": report,
+    });
+    run_dir.write("report.json", &serde_json::to_string_pretty(&json).expect("json"))?;
+    if let Some(p) = &eval.probabilities {
+        run_dir.write("predictions.csv", &predictions_csv(&test.labels, &eval.predictions, p, &test.class_names))?;
+    }
+    run_dir.write("confusion.csv", &eval.confusion.to_csv(&test.class_names))?;
+    Ok(report)
+}
+
+/// Load a run directory's config and trained model for evaluation on `device`.
+pub fn load_run(dir: &Path, device: &ComputeDevice, data: &Splits, cfg: &TrainConfig) -> Result<(Model, Augmenter), TrainError> {
+    let spec = resolve_pipeline(cfg, &data.train);
+    let (train_aug, eval_aug) = augmenters(&spec, &data.train, cfg.seed, device)?;
+    let model = build_model(cfg, &train_aug, data.train.num_classes(), &device.device)?;
+    let ckpt = checkpoint::load(&dir.join(checkpoint::FILE_NAME))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ckpt.model))
+        .map_err(|e| TrainError::Checkpoint(format!("model weights: {e}")))?;
+    let model = model
+        .try_load_record(record)
+        .map_err(|e| TrainError::Checkpoint(format!("model weights do not fit the model: {e}")))?;
+    Ok((model, eval_aug))
+}

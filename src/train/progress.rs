@@ -1,0 +1,99 @@
+//! Progress output: an `indicatif` bar per epoch (loss and images/s) on a terminal, one plain
+//! line per epoch otherwise, nothing with `--quiet`.
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// How much to print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Nothing.
+    Quiet,
+    /// Plain lines (stdout is not a terminal).
+    Plain,
+    /// Progress bars.
+    Bar,
+}
+
+impl Verbosity {
+    /// Bars on a terminal, plain lines otherwise, nothing when `quiet`.
+    pub fn detect(quiet: bool) -> Self {
+        if quiet {
+            Verbosity::Quiet
+        } else if std::io::stdout().is_terminal() {
+            Verbosity::Bar
+        } else {
+            Verbosity::Plain
+        }
+    }
+}
+
+/// Prints run progress at the chosen verbosity.
+pub struct Reporter {
+    verbosity: Verbosity,
+}
+
+impl Reporter {
+    /// A reporter printing at `verbosity`.
+    pub fn new(verbosity: Verbosity) -> Self {
+        Self { verbosity }
+    }
+
+    /// Print one line (not in quiet mode).
+    pub fn line(&self, text: &str) {
+        if self.verbosity != Verbosity::Quiet {
+            println!("{text}");
+        }
+    }
+
+    /// Start an epoch of `batches` batches.
+    pub fn epoch(&self, epoch: usize, epochs: usize, batches: usize) -> EpochProgress {
+        let bar = (self.verbosity == Verbosity::Bar).then(|| {
+            let bar = ProgressBar::new(batches as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "epoch {prefix} [{bar:30}] {pos}/{len} batches  {msg}  eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(format!("{epoch}/{epochs}"));
+            bar
+        });
+        EpochProgress {
+            bar,
+            start: Instant::now(),
+            last_draw: Instant::now(),
+        }
+    }
+}
+
+/// Progress of one epoch.
+pub struct EpochProgress {
+    bar: Option<ProgressBar>,
+    start: Instant,
+    last_draw: Instant,
+}
+
+impl EpochProgress {
+    /// Report a finished batch: running mean loss and images so far.
+    pub fn batch(&mut self, done: usize, mean_loss: f64, images: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done as u64);
+            if self.last_draw.elapsed().as_millis() >= 100 {
+                let rate = images as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
+                bar.set_message(format!("loss {mean_loss:.4}  {rate:.0} img/s"));
+                self.last_draw = Instant::now();
+            }
+        }
+    }
+
+    /// Finish the epoch's bar (the caller prints the summary line).
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -94,7 +94,9 @@ pub fn list_adapters() -> Vec<AdapterInfo> {
         let mut counts = std::collections::HashMap::new();
         for adapter in adapters {
             let info = adapter.get_info();
-            let index = counts.entry(format!("{:?}", info.device_type)).or_insert(0usize);
+            let index = counts
+                .entry(format!("{:?}", info.device_type))
+                .or_insert(0usize);
             let kind = match info.device_type {
                 wgpu::DeviceType::DiscreteGpu => "discrete GPU",
                 wgpu::DeviceType::IntegratedGpu => "integrated GPU",
@@ -142,30 +144,30 @@ pub fn pick(choice: DeviceChoice, adapters: &[AdapterInfo]) -> (Option<usize>, S
             .map(|(i, _)| i)
     };
     match choice {
-        DeviceChoice::Cpu => (None, "--device cpu: the CPU (burn Flex)".into()),
+        DeviceChoice::Cpu => (None, "the CPU (burn Flex)".into()),
         DeviceChoice::Gpu => match best(true) {
             Some(i) => (
                 Some(i),
                 format!(
-                    "--device gpu: the best adapter, '{}' ({}){}",
+                    "the best adapter, '{}' ({}){}",
                     adapters[i].name,
                     adapters[i].kind,
                     if adapters[i].software { ", a software adapter: correct but slow" } else { "" }
                 ),
             ),
-            None => (None, "--device gpu: no adapter at all".into()),
+            None => (None, "no adapter at all".into()),
         },
         DeviceChoice::Auto => match best(false) {
             Some(i) => (
                 Some(i),
-                format!("auto: the hardware GPU '{}' ({})", adapters[i].name, adapters[i].kind),
+                format!("the hardware GPU '{}' ({})", adapters[i].name, adapters[i].kind),
             ),
             None if adapters.is_empty() => {
-                (None, "auto: no GPU adapter, so the CPU (burn Flex)".into())
+                (None, "no GPU adapter, so the CPU (burn Flex)".into())
             }
             None => (
                 None,
-                "auto: only software adapters (slower than the CPU backend), so the CPU (burn Flex); --device gpu would take them".into(),
+                "only software adapters (slower than the CPU backend), so the CPU (burn Flex); --device gpu would take them".into(),
             ),
         },
     }
@@ -203,6 +205,24 @@ impl fmt::Debug for ComputeDevice {
     }
 }
 
+/// wgpu runtimes can be initialized once per process: remember the devices opened so far.
+static OPENED: std::sync::Mutex<Vec<(String, Device)>> = std::sync::Mutex::new(Vec::new());
+
+fn init_once(kind: DeviceKind, api: WgpuBackend) -> Result<Device, String> {
+    let key = format!("{kind:?}/{api:?}");
+    let mut opened = OPENED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, d)) = opened.iter().find(|(k, _)| *k == key) {
+        return Ok(d.clone());
+    }
+    let device = Device::wgpu_options()
+        .device_kind(kind)
+        .graphics_api(api)
+        .init()
+        .map_err(|e| e.to_string())?;
+    opened.push((key, device.clone()));
+    Ok(device)
+}
+
 /// Open the device `choice` asks for. Never panics: no adapter with `gpu` is an error, and
 /// `auto` falls back to the CPU when the GPU cannot start.
 pub fn open(choice: DeviceChoice) -> Result<ComputeDevice, DeviceError> {
@@ -237,19 +257,19 @@ pub fn open(choice: DeviceChoice) -> Result<ComputeDevice, DeviceError> {
         wgpu::Backend::Gl => WgpuBackend::Gl,
         _ => WgpuBackend::Auto,
     };
-    match Device::wgpu_options().device_kind(kind).graphics_api(api).init() {
+    match init_once(kind, api) {
         Ok(device) => Ok(ComputeDevice {
             device,
             adapter: Some(adapter),
             reason,
         }),
         Err(e) if choice == DeviceChoice::Auto => Ok(cpu(format!(
-            "auto: the GPU '{}' failed to start ({e}), so the CPU (burn Flex)",
+            "the GPU '{}' failed to start ({e}), so the CPU (burn Flex)",
             adapter.name
         ))),
-        Err(e) => Err(DeviceError::Init {
+        Err(reason) => Err(DeviceError::Init {
             adapter: adapter.name,
-            reason: e.to_string(),
+            reason,
         }),
     }
 }

@@ -202,7 +202,11 @@ impl Batch<'_> {
                             pixel_hash(key, j.wrapping_mul(2)),
                             pixel_hash(key, j.wrapping_mul(2).wrapping_add(1)),
                         );
-                        let delta = if speckle { *v * strength * z } else { strength * z };
+                        let delta = if speckle {
+                            *v * strength * z
+                        } else {
+                            strength * z
+                        };
                         *v = (*v + delta).clamp(0.0, 1.0);
                     }
                 }
@@ -253,7 +257,10 @@ impl Batch<'_> {
                 let pix = (yo * self.ow) as u32 + x;
                 for ch in 0..c {
                     row[x as usize * c + ch] = if random {
-                        unit_f32(pixel_hash(key, pix.wrapping_mul(c as u32).wrapping_add(ch as u32)))
+                        unit_f32(pixel_hash(
+                            key,
+                            pix.wrapping_mul(c as u32).wrapping_add(ch as u32),
+                        ))
                     } else {
                         self.fword(s, o + 6 + ch)
                     };
@@ -310,6 +317,18 @@ struct OutPtr(*mut f32);
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
+impl OutPtr {
+    /// The `len` values starting at `offset`.
+    ///
+    /// # Safety
+    /// The range must lie inside the output buffer and no other task may touch it.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn row(&self, offset: usize, len: usize) -> &mut [f32] {
+        // SAFETY: guaranteed by the caller.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(offset), len) }
+    }
+}
+
 /// Run the pipeline described by `header` / `params` on `images` (one HWC `u8` slice per
 /// sample, `H_IN_H × H_IN_W × H_C` bytes each), writing `f32` NCHW into `out`
 /// (`n × c × out_h × out_w`), normalized.
@@ -365,19 +384,211 @@ pub fn run(header: &[u32], params: &[u32], images: &[&[u8]], out: &mut [f32]) {
         .for_each_init(
             || (vec![0f32; ow * c], vec![0f32; ow * c]),
             |(row, partner_row), task| {
-                let ptr = ptr;
                 let (s, yo) = (task / oh, task % oh);
                 batch.full_row(s, yo, row, partner_row);
                 for ch in 0..c {
                     let (scale, bias) = (batch.scale[ch], batch.bias[ch]);
                     // SAFETY: this task alone writes row `yo` of plane (s, ch).
-                    let dst = unsafe {
-                        std::slice::from_raw_parts_mut(ptr.0.add((s * c + ch) * plane + yo * ow), ow)
-                    };
+                    let dst = unsafe { ptr.row((s * c + ch) * plane + yo * ow, ow) };
                     for (x, d) in dst.iter_mut().enumerate() {
                         *d = row[x * c + ch] * scale + bias;
                     }
                 }
             },
         );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::augment::Program;
+    use crate::augment::spec::PipelineSpec;
+
+    fn run_spec(
+        toml: &str,
+        img: &[u8],
+        w: usize,
+        h: usize,
+        c: usize,
+    ) -> (Vec<f32>, (usize, usize)) {
+        let spec = PipelineSpec::from_toml(toml, "test").unwrap();
+        let prog = Program::new(&spec, w, h, c).unwrap();
+        let params = prog.draw(1, 0, &[0]);
+        let (ow, oh) = prog.output;
+        let mut out = vec![0f32; c * oh * ow];
+        run(
+            &prog.header(1),
+            &prog.pack(&params).unwrap(),
+            &[img],
+            &mut out,
+        );
+        (out, (ow, oh))
+    }
+
+    fn ramp(w: usize, h: usize, c: usize) -> Vec<u8> {
+        (0..w * h * c).map(|i| (i * 37 % 251) as u8).collect()
+    }
+
+    /// HWC u8 → CHW values in [0, 1].
+    fn chw(img: &[u8], w: usize, h: usize, c: usize) -> Vec<f32> {
+        let mut out = vec![0f32; w * h * c];
+        for y in 0..h {
+            for x in 0..w {
+                for ch in 0..c {
+                    out[(ch * h + y) * w + x] = img[(y * w + x) * c + ch] as f32 * INV_255;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn identity_is_exact() {
+        let (w, h, c) = (5, 3, 3);
+        let img = ramp(w, h, c);
+        let (out, size) = run_spec("version = 1\n", &img, w, h, c);
+        assert_eq!(size, (w, h));
+        assert_eq!(out, chw(&img, w, h, c));
+    }
+
+    #[test]
+    fn flips_are_exact() {
+        let (w, h, c) = (7, 4, 3);
+        let img = ramp(w, h, c);
+        let src = chw(&img, w, h, c);
+        let (out, _) = run_spec(
+            "version = 1\n[[ops]]\nop = \"hflip\"\np = 1.0\n",
+            &img,
+            w,
+            h,
+            c,
+        );
+        for ch in 0..c {
+            for y in 0..h {
+                for x in 0..w {
+                    assert_eq!(
+                        out[(ch * h + y) * w + x],
+                        src[(ch * h + y) * w + (w - 1 - x)]
+                    );
+                }
+            }
+        }
+        let (out, _) = run_spec(
+            "version = 1\n[[ops]]\nop = \"vflip\"\np = 1.0\n",
+            &img,
+            w,
+            h,
+            c,
+        );
+        for ch in 0..c {
+            for y in 0..h {
+                for x in 0..w {
+                    assert_eq!(
+                        out[(ch * h + y) * w + x],
+                        src[(ch * h + (h - 1 - y)) * w + x]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rotation_by_90_degrees_is_the_exact_transpose_and_flip() {
+        for n in [4usize, 5] {
+            let img = ramp(n, n, 1);
+            let src = chw(&img, n, n, 1);
+            for interp in ["bilinear", "nearest"] {
+                let (out, _) = run_spec(
+                    &format!(
+                        "version = 1\ninterpolation = \"{interp}\"\n[[ops]]\nop = \"rotate\"\ndegrees = [90.0, 90.0]\n"
+                    ),
+                    &img,
+                    n,
+                    n,
+                    1,
+                );
+                // Counter-clockwise (numpy's rot90): out[i][j] = in[j][n-1-i].
+                for i in 0..n {
+                    for j in 0..n {
+                        assert_eq!(
+                            out[i * n + j],
+                            src[j * n + (n - 1 - i)],
+                            "{interp} n={n} ({i},{j})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn small_rotation_matches_the_opencv_convention() {
+        // Reference: M = getRotationMatrix2D(((w-1)/2, (h-1)/2), angle, 1); warpAffine maps each
+        // destination pixel (x, y) (integer coordinates at pixel centres) through M⁻¹ and
+        // samples bilinearly, constant border 0. Computed here in f64.
+        let (w, h) = (6usize, 5usize);
+        let img = ramp(w, h, 1);
+        let angle = 17.0f64;
+        let (out, _) = run_spec(
+            &format!("version = 1\n[[ops]]\nop = \"rotate\"\ndegrees = [{angle}, {angle}]\n"),
+            &img,
+            w,
+            h,
+            1,
+        );
+        let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
+        let (a, b) = (angle.to_radians().cos(), angle.to_radians().sin());
+        let m = [
+            a,
+            b,
+            (1.0 - a) * cx - b * cy,
+            -b,
+            a,
+            b * cx + (1.0 - a) * cy,
+        ];
+        let det = m[0] * m[4] - m[1] * m[3];
+        let inv = [m[4] / det, -m[1] / det, -m[3] / det, m[0] / det];
+        let px = |x: i64, y: i64| -> f64 {
+            if x < 0 || y < 0 || x >= w as i64 || y >= h as i64 {
+                0.0
+            } else {
+                img[y as usize * w + x as usize] as f64 / 255.0
+            }
+        };
+        for y in 0..h {
+            for x in 0..w {
+                let (dx, dy) = (x as f64 - m[2], y as f64 - m[5]);
+                let sx = inv[0] * dx + inv[1] * dy;
+                let sy = inv[2] * dx + inv[3] * dy;
+                let (x0, y0) = (sx.floor(), sy.floor());
+                let (fx, fy) = (sx - x0, sy - y0);
+                let (x0, y0) = (x0 as i64, y0 as i64);
+                let expect = (px(x0, y0) * (1.0 - fx) + px(x0 + 1, y0) * fx) * (1.0 - fy)
+                    + (px(x0, y0 + 1) * (1.0 - fx) + px(x0 + 1, y0 + 1) * fx) * fy;
+                let got = out[y * w + x] as f64;
+                assert!((got - expect).abs() < 1e-4, "({x},{y}): {got} vs {expect}");
+            }
+        }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_thread_count() {
+        let spec = PipelineSpec::default_colour(20, 20);
+        let prog = Program::new(&spec, 24, 24, 3).unwrap();
+        let imgs: Vec<Vec<u8>> = (0..6)
+            .map(|s| ramp(24, 24, 3).iter().map(|v| v.wrapping_add(s)).collect())
+            .collect();
+        let refs: Vec<&[u8]> = imgs.iter().map(|v| v.as_slice()).collect();
+        let params = prog.draw(3, 0, &[1, 2, 3, 4, 5, 6]);
+        let words = prog.pack(&params).unwrap();
+        let mut a = vec![0f32; 6 * 3 * 20 * 20];
+        let mut b = a.clone();
+        run(&prog.header(6), &words, &refs, &mut a);
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| run(&prog.header(6), &words, &refs, &mut b));
+        assert_eq!(a, b);
+    }
 }

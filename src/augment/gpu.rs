@@ -60,7 +60,12 @@ impl GpuAugment {
 
     /// Run the kernel: `header` and `params` as built by [`super::params::Program`], `images`
     /// one HWC slice per sample. Returns the `f32` NCHW tensor on the (non-autodiff) device.
-    pub fn run(&self, header: &[u32], params: &[u32], images: &[&[u8]]) -> Result<Tensor<4>, AugmentError> {
+    pub fn run(
+        &self,
+        header: &[u32],
+        params: &[u32],
+        images: &[&[u8]],
+    ) -> Result<Tensor<4>, AugmentError> {
         let n = header[H_N] as usize;
         let c = header[H_C] as usize;
         let (oh, ow) = (header[H_OUT_H] as usize, header[H_OUT_W] as usize);
@@ -83,7 +88,11 @@ impl GpuAugment {
                 at += img.len();
             }
         }
-        let params = if params.is_empty() { &[0u32][..] } else { params };
+        let params = if params.is_empty() {
+            &[0u32][..]
+        } else {
+            params
+        };
         let h_header = client.create_from_slice(bytemuck::cast_slice(&header));
         let h_params = client.create_from_slice(bytemuck::cast_slice(params));
         let h_pixels = client.create_from_slice(bytemuck::cast_slice(&packed));

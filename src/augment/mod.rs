@@ -50,7 +50,9 @@ pub fn load_spec(path: &Path) -> Result<PipelineSpec, AugmentError> {
         source,
     })?;
     let origin = path.display().to_string();
-    let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     if is_json {
         PipelineSpec::from_json(&text, &origin)
     } else {
@@ -65,7 +67,7 @@ pub enum Engine {
     /// The multi-threaded CPU twin; the result is uploaded to the device.
     Cpu,
     /// The fused WGSL kernel on burn's wgpu device.
-    Gpu(gpu::GpuAugment),
+    Gpu(Box<gpu::GpuAugment>),
 }
 
 /// An augmented batch ready for the model.
@@ -107,7 +109,11 @@ impl Augmenter {
 
     /// `(channels, height, width)` of the output.
     pub fn output_shape(&self) -> (usize, usize, usize) {
-        (self.program.input.2, self.program.output.1, self.program.output.0)
+        (
+            self.program.input.2,
+            self.program.output.1,
+            self.program.output.0,
+        )
     }
 
     /// Whether batches run on the GPU kernel.
@@ -165,11 +171,20 @@ impl Augmenter {
     }
 
     /// Run the CPU twin directly, returning `f32` NCHW values (for previews and tests).
-    pub fn cpu_values(&self, images: &[&[u8]], params: &[SampleParams]) -> Result<Vec<f32>, AugmentError> {
+    pub fn cpu_values(
+        &self,
+        images: &[&[u8]],
+        params: &[SampleParams],
+    ) -> Result<Vec<f32>, AugmentError> {
         let n = images.len();
         let (c, h, w) = self.output_shape();
         let mut out = vec![0f32; n * c * h * w];
-        cpu::run(&self.program.header(n), &self.program.pack(params)?, images, &mut out);
+        cpu::run(
+            &self.program.header(n),
+            &self.program.pack(params)?,
+            images,
+            &mut out,
+        );
         Ok(out)
     }
 }

@@ -9,9 +9,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::layout::*;
-use super::spec::{Border, CropPlace, CropPosition, EraseFill, Interpolation, OpSpec, PipelineSpec};
 use super::AugmentError;
+use super::layout::*;
+use super::spec::{
+    Border, CropPlace, CropPosition, EraseFill, Interpolation, OpSpec, PipelineSpec,
+};
 use crate::util::rng::{Domain, Stream};
 
 /// A 2×3 affine map `[a, b, c, d, e, f]`: `x' = a·x + b·y + c`, `y' = d·x + e·y + f`.
@@ -197,7 +199,11 @@ impl Program {
                 | OpSpec::Rotate { .. }
                 | OpSpec::Affine { .. } => {}
             }
-            if w == 0 || h == 0 || w > super::spec::MAX_SIDE as u64 || h > super::spec::MAX_SIDE as u64 {
+            if w == 0
+                || h == 0
+                || w > super::spec::MAX_SIDE as u64
+                || h > super::spec::MAX_SIDE as u64
+            {
                 return Err(AugmentError::Spec(format!(
                     "{} makes the image {w}x{h}; sides must be in 1..={}",
                     op.name(),
@@ -573,7 +579,9 @@ fn to_fixed(m: &Affine, out_w: usize, out_h: usize) -> ([i32; 6], u32) {
     ];
     let mut extent: f64 = 1.0;
     for (x, y) in corners {
-        extent = extent.max((a * x + b * y + c).abs()).max((d * x + e * y + f).abs());
+        extent = extent
+            .max((a * x + b * y + c).abs())
+            .max((d * x + e * y + f).abs());
         extent = extent.max(a.abs()).max(b.abs()).max(d.abs()).max(e.abs());
     }
     let bits_int = (extent + 2.0).log2().ceil() as i32 + 1;
@@ -586,7 +594,13 @@ fn to_fixed(m: &Affine, out_w: usize, out_h: usize) -> ([i32; 6], u32) {
 }
 
 /// torchvision's `RandomResizedCrop.get_params`: (x0, y0, w, h) of the crop window.
-fn rrc_window(rng: &mut Stream, w: f64, h: f64, scale: [f64; 2], ratio: [f64; 2]) -> (f64, f64, f64, f64) {
+fn rrc_window(
+    rng: &mut Stream,
+    w: f64,
+    h: f64,
+    scale: [f64; 2],
+    ratio: [f64; 2],
+) -> (f64, f64, f64, f64) {
     let area = w * h;
     let (lr0, lr1) = (ratio[0].ln(), ratio[1].ln());
     for _ in 0..10 {
@@ -673,11 +687,17 @@ mod tests {
         // source when rotating counter-clockwise by 90° (the source's bottom goes right).
         let m = rotation_inverse(90.0, 10.0, 10.0);
         let (x, y) = apply(&m, 8.0, 5.0);
-        assert!((x - 5.0).abs() < 1e-12 && (y - 8.0).abs() < 1e-12, "{x} {y}");
+        assert!(
+            (x - 5.0).abs() < 1e-12 && (y - 8.0).abs() < 1e-12,
+            "{x} {y}"
+        );
         // A source point right of centre ends up above the centre.
         let fwd = invert(&m);
         let (x, y) = apply(&fwd, 8.0, 5.0);
-        assert!((x - 5.0).abs() < 1e-12 && (y - 2.0).abs() < 1e-12, "{x} {y}");
+        assert!(
+            (x - 5.0).abs() < 1e-12 && (y - 2.0).abs() < 1e-12,
+            "{x} {y}"
+        );
     }
 
     #[test]

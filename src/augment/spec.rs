@@ -699,10 +699,16 @@ impl PipelineSpec {
     /// Check every value's range and the stage order. Messages name the op and key.
     pub fn validate(&self) -> Result<(), String> {
         if self.version != 1 {
-            return Err(format!("version = {}: only version 1 is supported", self.version));
+            return Err(format!(
+                "version = {}: only version 1 is supported",
+                self.version
+            ));
         }
         if self.fill.len() > 4 {
-            return Err(format!("fill has {} values; give one, or one per channel", self.fill.len()));
+            return Err(format!(
+                "fill has {} values; give one, or one per channel",
+                self.fill.len()
+            ));
         }
         for (i, v) in self.fill.iter().enumerate() {
             if !(0.0..=1.0).contains(v) {
@@ -770,7 +776,10 @@ fn check_range(key: &str, r: Range, lo: f64, hi: f64, lo_open: bool) -> Result<(
         return Err(format!("{key} = [{}, {}] must be finite", r[0], r[1]));
     }
     if r[0] > r[1] {
-        return Err(format!("{key} = [{}, {}]: the low end exceeds the high end", r[0], r[1]));
+        return Err(format!(
+            "{key} = [{}, {}]: the low end exceeds the high end",
+            r[0], r[1]
+        ));
     }
     if !ok_lo(r[0]) || r[1] > hi {
         let open = if lo_open { "(" } else { "[" };
@@ -839,7 +848,10 @@ fn validate_op(op: &OpSpec) -> Result<(), String> {
         OpSpec::Resize { width, height } => check_size(*width, *height),
         OpSpec::Pad { pixels } => {
             if pixels.sides().iter().any(|&v| v > MAX_SIDE) {
-                return Err(format!("pixels = {:?}: at most {MAX_SIDE} per side", pixels.sides()));
+                return Err(format!(
+                    "pixels = {:?}: at most {MAX_SIDE} per side",
+                    pixels.sides()
+                ));
             }
             Ok(())
         }
@@ -883,7 +895,7 @@ fn validate_op(op: &OpSpec) -> Result<(), String> {
             if mean.is_empty() || std.is_empty() || mean.len() > 4 || std.len() > 4 {
                 return Err("mean and std: give one value, or one per channel".into());
             }
-            if let Some(s) = std.iter().find(|s| !(**s > 0.0) || !s.is_finite()) {
+            if let Some(s) = std.iter().find(|s| !s.is_finite() || **s <= 0.0) {
                 return Err(format!("std = {s}: every std must be > 0"));
             }
             if let Some(m) = mean.iter().find(|m| !m.is_finite()) {
@@ -933,7 +945,13 @@ std = [0.5]
         let s = PipelineSpec::from_toml(t, "p.toml").unwrap();
         assert_eq!(s.ops.len(), 6);
         assert_eq!(s.border, Border::Reflect);
-        assert_eq!(s.ops[0], OpSpec::Hflip { p: 0.5, same_on_batch: false });
+        assert_eq!(
+            s.ops[0],
+            OpSpec::Hflip {
+                p: 0.5,
+                same_on_batch: false
+            }
+        );
         let j = serde_json::to_string(&s).unwrap();
         assert_eq!(PipelineSpec::from_json(&j, "p.json").unwrap(), s);
         let back = PipelineSpec::from_toml(&s.to_toml(), "round-trip").unwrap();
@@ -942,11 +960,18 @@ std = [0.5]
 
     #[test]
     fn unknown_keys_and_bad_values_name_the_key() {
-        let e = PipelineSpec::from_toml("version = 1\n[[ops]]\nop = \"rotate\"\ndegress = [1, 2]\n", "a.toml")
-            .unwrap_err();
-        assert!(e.contains("degress") && e.contains("a.toml") && e.contains("line"), "{e}");
-        let e = PipelineSpec::from_toml("version = 1\n[[ops]]\nop = \"hflip\"\np = 1.5\n", "b.toml")
-            .unwrap_err();
+        let e = PipelineSpec::from_toml(
+            "version = 1\n[[ops]]\nop = \"rotate\"\ndegress = [1, 2]\n",
+            "a.toml",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("degress") && e.contains("a.toml") && e.contains("line"),
+            "{e}"
+        );
+        let e =
+            PipelineSpec::from_toml("version = 1\n[[ops]]\nop = \"hflip\"\np = 1.5\n", "b.toml")
+                .unwrap_err();
         assert!(e.contains("ops[0] (hflip)") && e.contains("p = 1.5"), "{e}");
         let e = PipelineSpec::from_toml("version = 2\n", "c.toml").unwrap_err();
         assert!(e.contains("version"), "{e}");
@@ -956,7 +981,8 @@ std = [0.5]
         )
         .unwrap_err();
         assert!(e.contains("std"), "{e}");
-        let e = PipelineSpec::from_toml("version = 1\nbordr = \"reflect\"\n", "e.toml").unwrap_err();
+        let e =
+            PipelineSpec::from_toml("version = 1\nbordr = \"reflect\"\n", "e.toml").unwrap_err();
         assert!(e.contains("bordr"), "{e}");
     }
 
@@ -972,13 +998,19 @@ std = [0.5]
 
     #[test]
     fn defaults_validate_and_eval_versions_are_deterministic() {
-        for s in [PipelineSpec::default_gray(), PipelineSpec::default_colour(32, 32)] {
+        for s in [
+            PipelineSpec::default_gray(),
+            PipelineSpec::default_colour(32, 32),
+        ] {
             s.validate().unwrap();
             let e = s.eval_version();
             e.validate().unwrap();
             assert!(e.ops.iter().all(|op| matches!(
                 op,
-                OpSpec::Resize { .. } | OpSpec::Normalize { .. } | OpSpec::Crop { .. } | OpSpec::Pad { .. }
+                OpSpec::Resize { .. }
+                    | OpSpec::Normalize { .. }
+                    | OpSpec::Crop { .. }
+                    | OpSpec::Pad { .. }
             )));
         }
     }

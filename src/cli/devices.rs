@@ -31,10 +31,18 @@ pub fn run(args: DevicesArgs) -> crate::Result<()> {
     if adapters.is_empty() {
         println!("no GPU adapters found");
     } else {
-        let w = adapters.iter().map(|a| a.name.len()).max().unwrap_or(4).max(4);
+        let w = adapters
+            .iter()
+            .map(|a| a.name.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
         println!("  #  {:<w$}  {:<7}  {:<15}  driver", "name", "api", "type");
         for (i, a) in adapters.iter().enumerate() {
-            println!("  {i}  {:<w$}  {:<7}  {:<15}  {}", a.name, a.api, a.kind, a.driver);
+            println!(
+                "  {i}  {:<w$}  {:<7}  {:<15}  {}",
+                a.name, a.api, a.kind, a.driver
+            );
         }
     }
     println!();

@@ -44,7 +44,8 @@ pub fn run(args: EvalArgs) -> crate::Result<()> {
     }
     let text = String::from_utf8(util::fs::read(&cfg_path)?)
         .map_err(|_| Error::Usage(format!("{}: not UTF-8 text", cfg_path.display())))?;
-    let mut cfg = TrainConfig::from_toml(&text, &cfg_path.display().to_string()).map_err(Error::Usage)?;
+    let mut cfg =
+        TrainConfig::from_toml(&text, &cfg_path.display().to_string()).map_err(Error::Usage)?;
     if let Some(p) = &args.data {
         cfg.data.path = Some(p.clone());
     }
@@ -54,11 +55,27 @@ pub fn run(args: EvalArgs) -> crate::Result<()> {
     let splits = data::load(&cfg.data.source()?, cfg.data.val_fraction, cfg.seed)?;
     let device = device::open(cfg.device)?;
     let (model, eval_aug) = train::load_run(&args.run, &device, &splits, &cfg)?;
-    let ev = evaluate(&model, &splits.test, &eval_aug, cfg.batch_size.max(256), &cfg, &device.device, false)?;
-    let report = ClassificationReport::new(&ev.confusion, None, &splits.test.class_names, cfg.zero_division);
+    let ev = evaluate(
+        &model,
+        &splits.test,
+        &eval_aug,
+        cfg.batch_size.max(256),
+        &cfg,
+        &device.device,
+        false,
+    )?;
+    let report = ClassificationReport::new(
+        &ev.confusion,
+        None,
+        &splits.test.class_names,
+        cfg.zero_division,
+    );
     if !args.quiet {
         print!("{}", report.to_text(4));
-        println!("test accuracy {:.4}  ({} images)", report.accuracy, report.samples);
+        println!(
+            "test accuracy {:.4}  ({} images)",
+            report.accuracy, report.samples
+        );
     }
     if let Some(path) = &args.json {
         let json = serde_json::json!({
@@ -68,7 +85,12 @@ pub fn run(args: EvalArgs) -> crate::Result<()> {
             "classification_report": report.to_sklearn_json(),
             "report": report,
         });
-        util::fs::write_atomic(path, serde_json::to_string_pretty(&json).expect("json").as_bytes())?;
+        util::fs::write_atomic(
+            path,
+            serde_json::to_string_pretty(&json)
+                .expect("json")
+                .as_bytes(),
+        )?;
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 enum Command {
     /// Train a classifier (default: the built-in synthetic data, GPU if present).
     Train(train::TrainArgs),

@@ -109,7 +109,7 @@ fn parse_zero_division(s: &str) -> Result<ZeroDivision, String> {
     ZeroDivision::parse(s).ok_or_else(|| format!("'{s}': use 0, 1 or nan"))
 }
 
-fn read_config(path: &PathBuf) -> crate::Result<TrainConfig> {
+fn read_config(path: &std::path::Path) -> crate::Result<TrainConfig> {
     let text = crate::util::fs::read(path)?;
     let text = String::from_utf8(text)
         .map_err(|_| Error::Usage(format!("{}: not UTF-8 text", path.display())))?;

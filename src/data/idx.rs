@@ -89,8 +89,7 @@ fn read_header(path: &Path, r: &mut dyn Read, words: usize) -> Result<Vec<u32>, 
 }
 
 fn decode_error(path: &Path, e: std::io::Error) -> DataError {
-    if e.kind() == std::io::ErrorKind::InvalidInput || e.kind() == std::io::ErrorKind::InvalidData
-    {
+    if e.kind() == std::io::ErrorKind::InvalidInput || e.kind() == std::io::ErrorKind::InvalidData {
         malformed(path, format!("corrupt gzip stream ({e})"))
     } else if e.kind() == std::io::ErrorKind::UnexpectedEof {
         malformed(path, "gzip stream is truncated")
@@ -106,7 +105,9 @@ fn read_payload(path: &Path, r: &mut dyn Read, len: u64, what: &str) -> Result<V
     if len > MAX_PAYLOAD {
         return Err(malformed(
             path,
-            format!("header announces {len} bytes of {what}, more than the {MAX_PAYLOAD}-byte limit; the header is corrupt"),
+            format!(
+                "header announces {len} bytes of {what}, more than the {MAX_PAYLOAD}-byte limit; the header is corrupt"
+            ),
         ));
     }
     let len = len as usize;
@@ -151,7 +152,9 @@ pub fn read_images(path: &Path) -> Result<IdxImages, DataError> {
         other => {
             return Err(malformed(
                 path,
-                format!("wrong magic number {other:#010x}: expected 0x00000803 (2051) for IDX u8 images"),
+                format!(
+                    "wrong magic number {other:#010x}: expected 0x00000803 (2051) for IDX u8 images"
+                ),
             ));
         }
     };
@@ -200,7 +203,9 @@ pub fn read_labels(path: &Path) -> Result<Vec<u8>, DataError> {
         other => {
             return Err(malformed(
                 path,
-                format!("wrong magic number {other:#010x}: expected 0x00000801 (2049) for IDX u8 labels"),
+                format!(
+                    "wrong magic number {other:#010x}: expected 0x00000801 (2049) for IDX u8 labels"
+                ),
             ));
         }
     }
@@ -229,7 +234,11 @@ pub fn find_files(dir: &Path) -> Result<IdxFiles, DataError> {
     })?;
     let mut names: Vec<String> = entries
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().map(|t| t.is_file() || t.is_symlink()).unwrap_or(false))
+        .filter(|e| {
+            e.file_type()
+                .map(|t| t.is_file() || t.is_symlink())
+                .unwrap_or(false)
+        })
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
@@ -247,7 +256,10 @@ pub fn find_files(dir: &Path) -> Result<IdxFiles, DataError> {
                 path: dir.to_path_buf(),
                 problem: format!(
                     "several {prefix}* files ({}); keep exactly one",
-                    many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    many.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             }),
         }

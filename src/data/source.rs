@@ -92,7 +92,9 @@ pub fn load(source: &DataSource, val_fraction: f64, seed: u64) -> Result<Splits,
     };
     let (kept, held) = split::stratified_holdout(&train_all.labels, val_fraction, seed);
     if kept.is_empty() {
-        return Err(DataError::Invalid("no training images left after the validation split".into()));
+        return Err(DataError::Invalid(
+            "no training images left after the validation split".into(),
+        ));
     }
     Ok(Splits {
         name: source.name(),
@@ -102,7 +104,11 @@ pub fn load(source: &DataSource, val_fraction: f64, seed: u64) -> Result<Splits,
     })
 }
 
-fn idx_dataset(images: &Path, labels: &Path, id_base: u64) -> Result<(Dataset, Vec<u8>), DataError> {
+fn idx_dataset(
+    images: &Path,
+    labels: &Path,
+    id_base: u64,
+) -> Result<(Dataset, Vec<u8>), DataError> {
     let img = idx::read_images(images)?;
     let lab = idx::read_labels(labels)?;
     if img.count != lab.len() {
@@ -137,7 +143,8 @@ fn idx_dataset(images: &Path, labels: &Path, id_base: u64) -> Result<(Dataset, V
 fn load_idx(dir: &Path) -> Result<(Dataset, Dataset), DataError> {
     let files = idx::find_files(dir)?;
     let (mut train, train_labels) = idx_dataset(&files.train_images, &files.train_labels, 0)?;
-    let (mut test, test_labels) = idx_dataset(&files.test_images, &files.test_labels, 1_000_000_000)?;
+    let (mut test, test_labels) =
+        idx_dataset(&files.test_images, &files.test_labels, 1_000_000_000)?;
     if (train.height, train.width, train.channels) != (test.height, test.width, test.channels) {
         return Err(DataError::Malformed {
             path: files.test_images.clone(),
@@ -155,7 +162,12 @@ fn load_idx(dir: &Path) -> Result<(Dataset, Dataset), DataError> {
     }
     // Classes are 0..K-1 with K = 1 + the largest label; every class must have training images,
     // so a stray large label (corruption) is reported instead of silently adding empty classes.
-    let k = train_labels.iter().chain(test_labels.iter()).map(|&l| l as usize + 1).max().unwrap_or(0);
+    let k = train_labels
+        .iter()
+        .chain(test_labels.iter())
+        .map(|&l| l as usize + 1)
+        .max()
+        .unwrap_or(0);
     let mut counts = vec![0usize; k];
     for &l in &train_labels {
         counts[l as usize] += 1;
@@ -171,7 +183,10 @@ fn load_idx(dir: &Path) -> Result<(Dataset, Dataset), DataError> {
         let max = (k - 1) as u8;
         let (path, pos) = match train_labels.iter().position(|&l| l == max) {
             Some(p) => (&files.train_labels, p),
-            None => (&files.test_labels, test_labels.iter().position(|&l| l == max).unwrap_or(0)),
+            None => (
+                &files.test_labels,
+                test_labels.iter().position(|&l| l == max).unwrap_or(0),
+            ),
         };
         return Err(DataError::Malformed {
             path: path.clone(),

@@ -26,7 +26,9 @@ pub fn stratified_holdout(labels: &[u32], fraction: f64, seed: u64) -> (Vec<usiz
     order.sort_by(|&a, &b| {
         let ra = exact[a] - exact[a].floor();
         let rb = exact[b] - exact[b].floor();
-        rb.partial_cmp(&ra).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b))
+        rb.partial_cmp(&ra)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
     });
     let mut missing = total.saturating_sub(take.iter().sum());
     for &c in order.iter().cycle().take(k * 2) {
@@ -57,7 +59,17 @@ mod tests {
 
     #[test]
     fn proportions_per_class_and_disjoint_cover() {
-        let labels: Vec<u32> = (0..1000).map(|i| if i < 700 { 0 } else if i < 950 { 1 } else { 2 }).collect();
+        let labels: Vec<u32> = (0..1000)
+            .map(|i| {
+                if i < 700 {
+                    0
+                } else if i < 950 {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
         let (kept, held) = stratified_holdout(&labels, 0.1, 3);
         assert_eq!(held.len(), 100);
         assert_eq!(kept.len() + held.len(), 1000);

@@ -49,7 +49,12 @@ pub fn generate(n: usize, size: usize, seed: u64, split: SynthSplit) -> Dataset 
         .enumerate()
         .for_each(|(i, out)| {
             let label = i % CLASS_NAMES.len();
-            draw(out, size, label, &mut Stream::new(Domain::Synth, &[seed, split as u64, i as u64]));
+            draw(
+                out,
+                size,
+                label,
+                &mut Stream::new(Domain::Synth, &[seed, split as u64, i as u64]),
+            );
         });
     let id_base = match split {
         SynthSplit::Train => 0,
@@ -92,7 +97,11 @@ fn draw(out: &mut [u8], size: usize, label: usize, rng: &mut Stream) {
         fg = random_colour(rng);
     }
     if (luminance(fg) - bg_lum).abs() < 0.3 {
-        fg = if bg_lum > 0.5 { [0.05, 0.05, 0.1] } else { [0.95, 0.95, 0.9] };
+        fg = if bg_lum > 0.5 {
+            [0.05, 0.05, 0.1]
+        } else {
+            [0.95, 0.95, 0.9]
+        };
     }
     let cx = s * rng.range(0.38, 0.62);
     let cy = s * rng.range(0.38, 0.62);
@@ -159,7 +168,11 @@ static TRIANGLE: LazyLock<Vec<(f64, f64)>> =
 
 static STAR: LazyLock<Vec<(f64, f64)>> = LazyLock::new(|| {
     let outer = regular(5, 1.1, -std::f64::consts::FRAC_PI_2);
-    let inner = regular(5, 0.45, -std::f64::consts::FRAC_PI_2 + std::f64::consts::PI / 5.0);
+    let inner = regular(
+        5,
+        0.45,
+        -std::f64::consts::FRAC_PI_2 + std::f64::consts::PI / 5.0,
+    );
     outer
         .iter()
         .zip(inner.iter())
@@ -181,7 +194,10 @@ fn inside(label: usize, u: f64, v: f64) -> bool {
         6 => r2 <= 1.0 && (u - 0.5) * (u - 0.5) + v * v > 0.8 * 0.8,
         7 => r2 <= 1.0 && v >= 0.1,
         8 => u.abs() <= 1.05 && v.abs() <= 0.26,
-        _ => (u - 0.55) * (u - 0.55) + v * v <= 0.4 * 0.4 || (u + 0.55) * (u + 0.55) + v * v <= 0.4 * 0.4,
+        _ => {
+            (u - 0.55) * (u - 0.55) + v * v <= 0.4 * 0.4
+                || (u + 0.55) * (u + 0.55) + v * v <= 0.4 * 0.4
+        }
     }
 }
 

@@ -23,7 +23,11 @@ impl ConfusionMatrix {
     /// # Panics
     /// If the vectors differ in length or a label is out of range.
     pub fn from_labels(y_true: &[usize], y_pred: &[usize], num_classes: usize) -> Self {
-        assert_eq!(y_true.len(), y_pred.len(), "y_true and y_pred differ in length");
+        assert_eq!(
+            y_true.len(),
+            y_pred.len(),
+            "y_true and y_pred differ in length"
+        );
         let mut cm = Self::new(num_classes);
         for (&t, &p) in y_true.iter().zip(y_pred) {
             cm.add(t, p);
@@ -103,7 +107,11 @@ impl ConfusionMatrix {
 
     /// True positives of class `k` (0 for a class outside the matrix).
     pub fn true_positives(&self, k: usize) -> u64 {
-        if k >= self.num_classes { 0 } else { self.get(k, k) }
+        if k >= self.num_classes {
+            0
+        } else {
+            self.get(k, k)
+        }
     }
 
     /// Classes that occur as a true or a predicted label, ascending (scikit-learn's
@@ -164,6 +172,9 @@ mod tests {
     fn csv_has_names_and_rows() {
         let cm = ConfusionMatrix::from_labels(&[0, 1], &[1, 1], 2);
         let names = vec!["a,b".to_string(), "c".to_string()];
-        assert_eq!(cm.to_csv(&names), "true\\pred,\"a,b\",c\n\"a,b\",0,1\nc,0,1\n");
+        assert_eq!(
+            cm.to_csv(&names),
+            "true\\pred,\"a,b\",c\n\"a,b\",0,1\nc,0,1\n"
+        );
     }
 }

@@ -45,7 +45,11 @@ impl ZeroDivision {
 }
 
 fn divide(num: f64, den: f64, zero_division: ZeroDivision) -> f64 {
-    if den == 0.0 { zero_division.value() } else { num / den }
+    if den == 0.0 {
+        zero_division.value()
+    } else {
+        num / den
+    }
 }
 
 /// Scores of one class.
@@ -132,7 +136,9 @@ impl ClassificationReport {
         zero_division: ZeroDivision,
     ) -> Self {
         let present = cm.present_labels();
-        let labels: Vec<usize> = labels.map(|l| l.to_vec()).unwrap_or_else(|| present.clone());
+        let labels: Vec<usize> = labels
+            .map(|l| l.to_vec())
+            .unwrap_or_else(|| present.clone());
         let micro_is_accuracy = present.iter().all(|p| labels.contains(p));
         let name = |k: usize| class_names.get(k).cloned().unwrap_or_else(|| k.to_string());
 
@@ -148,7 +154,11 @@ impl ClassificationReport {
                 name: name(k),
                 precision: divide(tp[i] as f64, pred[i] as f64, zero_division),
                 recall: divide(tp[i] as f64, truth[i] as f64, zero_division),
-                f1: divide(2.0 * tp[i] as f64, (truth[i] + pred[i]) as f64, zero_division),
+                f1: divide(
+                    2.0 * tp[i] as f64,
+                    (truth[i] + pred[i]) as f64,
+                    zero_division,
+                ),
                 support: truth[i],
             })
             .collect();
@@ -166,7 +176,11 @@ impl ClassificationReport {
             support,
         };
         let column = |f: fn(&ClassScores) -> f64| classes.iter().map(f).collect::<Vec<f64>>();
-        let (p, r, f) = (column(|c| c.precision), column(|c| c.recall), column(|c| c.f1));
+        let (p, r, f) = (
+            column(|c| c.precision),
+            column(|c| c.recall),
+            column(|c| c.f1),
+        );
         let macro_avg = Averages {
             precision: nan_average(&p, None),
             recall: nan_average(&r, None),
@@ -195,7 +209,12 @@ impl ClassificationReport {
     /// `digits` decimals.
     pub fn to_text(&self, digits: usize) -> String {
         let heading = "weighted avg";
-        let name_width = self.classes.iter().map(|c| c.name.chars().count()).max().unwrap_or(0);
+        let name_width = self
+            .classes
+            .iter()
+            .map(|c| c.name.chars().count())
+            .max()
+            .unwrap_or(0);
         let width = name_width.max(heading.len()).max(digits);
         let num = |v: f64| {
             if v.is_nan() {
@@ -241,9 +260,7 @@ impl ClassificationReport {
     pub fn to_sklearn_json(&self) -> serde_json::Value {
         use serde_json::{Map, Value, json};
         let num = |v: f64| if v.is_nan() { Value::Null } else { json!(v) };
-        let row = |p: f64, r: f64, f: f64, s: u64| {
-            json!({"precision": num(p), "recall": num(r), "f1-score": num(f), "support": s})
-        };
+        let row = |p: f64, r: f64, f: f64, s: u64| json!({"precision": num(p), "recall": num(r), "f1-score": num(f), "support": s});
         let mut map = Map::new();
         for c in &self.classes {
             map.insert(c.name.clone(), row(c.precision, c.recall, c.f1, c.support));
@@ -252,12 +269,21 @@ impl ClassificationReport {
             map.insert("accuracy".into(), num(self.micro.f1));
         } else {
             let m = &self.micro;
-            map.insert("micro avg".into(), row(m.precision, m.recall, m.f1, m.support));
+            map.insert(
+                "micro avg".into(),
+                row(m.precision, m.recall, m.f1, m.support),
+            );
         }
         let m = &self.macro_avg;
-        map.insert("macro avg".into(), row(m.precision, m.recall, m.f1, m.support));
+        map.insert(
+            "macro avg".into(),
+            row(m.precision, m.recall, m.f1, m.support),
+        );
         let w = &self.weighted;
-        map.insert("weighted avg".into(), row(w.precision, w.recall, w.f1, w.support));
+        map.insert(
+            "weighted avg".into(),
+            row(w.precision, w.recall, w.f1, w.support),
+        );
         Value::Object(map)
     }
 }

@@ -47,8 +47,12 @@ impl Cnn {
 
     /// Logits for a batch of images.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(self.activation.forward(self.conv1.forward(images)));
-        let x = self.pool.forward(self.activation.forward(self.conv2.forward(x)));
+        let x = self
+            .pool
+            .forward(self.activation.forward(self.conv1.forward(images)));
+        let x = self
+            .pool
+            .forward(self.activation.forward(self.conv2.forward(x)));
         let x: Tensor<2> = x.flatten(1, 3);
         let x = self.activation.forward(self.fc1.forward(x));
         self.fc2.forward(x)

@@ -56,6 +56,7 @@ pub struct InputShape {
 
 /// A classifier of either architecture.
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)] // one model per run; boxing would complicate the record paths
 pub enum Model {
     /// The MLP.
     Mlp(Mlp),
@@ -65,7 +66,12 @@ pub enum Model {
 
 impl Model {
     /// Build a freshly initialized model on `device` (weights drawn from the device's seed).
-    pub fn new(kind: ModelKind, shape: InputShape, hidden: usize, device: &Device) -> Result<Self, String> {
+    pub fn new(
+        kind: ModelKind,
+        shape: InputShape,
+        hidden: usize,
+        device: &Device,
+    ) -> Result<Self, String> {
         match kind {
             ModelKind::Mlp => Ok(Model::Mlp(Mlp::new(shape, hidden, device))),
             ModelKind::Cnn => Cnn::new(shape, hidden, device).map(Model::Cnn),

@@ -50,6 +50,7 @@ pub struct Progress {
 }
 
 /// A loaded checkpoint.
+#[derive(Debug)]
 pub struct Checkpoint {
     /// Progress.
     pub progress: Progress,
@@ -60,9 +61,15 @@ pub struct Checkpoint {
 }
 
 /// Write a checkpoint atomically.
-pub fn save(path: &Path, progress: &Progress, model: &[u8], optimizer: &[u8]) -> Result<(), TrainError> {
+pub fn save(
+    path: &Path,
+    progress: &Progress,
+    model: &[u8],
+    optimizer: &[u8],
+) -> Result<(), TrainError> {
     let json = serde_json::to_vec(progress).expect("progress serializes");
-    let mut bytes = Vec::with_capacity(MAGIC.len() + 24 + json.len() + model.len() + optimizer.len());
+    let mut bytes =
+        Vec::with_capacity(MAGIC.len() + 24 + json.len() + model.len() + optimizer.len());
     bytes.extend_from_slice(MAGIC);
     for section in [&json[..], model, optimizer] {
         bytes.extend_from_slice(&(section.len() as u64).to_le_bytes());

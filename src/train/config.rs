@@ -149,7 +149,9 @@ impl std::str::FromStr for ScheduleKind {
             "constant" | "none" => Ok(ScheduleKind::Constant),
             "step" => Ok(ScheduleKind::Step),
             "cosine" => Ok(ScheduleKind::Cosine),
-            other => Err(format!("unknown schedule '{other}': use constant, step or cosine")),
+            other => Err(format!(
+                "unknown schedule '{other}': use constant, step or cosine"
+            )),
         }
     }
 }
@@ -171,7 +173,7 @@ pub struct ScheduleConfig {
 impl Default for ScheduleConfig {
     fn default() -> Self {
         Self {
-            kind: ScheduleKind::Constant,
+            kind: ScheduleKind::Cosine,
             step_size: 3,
             gamma: 0.1,
             min_lr: 0.0,
@@ -216,10 +218,11 @@ impl std::str::FromStr for LossKind {
 }
 
 /// Augmentation for training batches.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case", tag = "mode", deny_unknown_fields)]
 pub enum AugmentConfig {
     /// The default pipeline for the data (gray or colour).
+    #[default]
     Default,
     /// No augmentation (images only scaled to [0, 1]).
     None,
@@ -228,12 +231,6 @@ pub enum AugmentConfig {
         /// The resolved pipeline spec.
         spec: PipelineSpec,
     },
-}
-
-impl Default for AugmentConfig {
-    fn default() -> Self {
-        AugmentConfig::Default
-    }
 }
 
 /// Everything a training run needs, with defaults for `augtrain train` on the built-in data.
@@ -269,7 +266,7 @@ impl Default for TrainConfig {
         Self {
             seed: 42,
             device: DeviceChoice::Auto,
-            epochs: 5,
+            epochs: 10,
             batch_size: 64,
             loss: LossKind::CrossEntropy,
             zero_division: ZeroDivision::Zero,
@@ -295,7 +292,10 @@ impl TrainConfig {
             return Err(format!("learning rate {} must be > 0", self.optimizer.lr));
         }
         if !(0.0..1.0).contains(&self.optimizer.momentum) {
-            return Err(format!("momentum {} must be in [0, 1)", self.optimizer.momentum));
+            return Err(format!(
+                "momentum {} must be in [0, 1)",
+                self.optimizer.momentum
+            ));
         }
         if !(0.0..1.0).contains(&self.data.val_fraction) {
             return Err(format!(
@@ -342,11 +342,16 @@ mod tests {
 
     #[test]
     fn round_trips_through_toml() {
-        let mut c = TrainConfig::default();
-        c.augment = AugmentConfig::Pipeline {
-            spec: PipelineSpec::default_colour(32, 32),
+        let c = TrainConfig {
+            augment: AugmentConfig::Pipeline {
+                spec: PipelineSpec::default_colour(32, 32),
+            },
+            data: DataConfig {
+                path: Some("some/dir".into()),
+                ..DataConfig::default()
+            },
+            ..TrainConfig::default()
         };
-        c.data.path = Some("some/dir".into());
         let text = c.to_toml();
         assert_eq!(TrainConfig::from_toml(&text, "x").unwrap(), c);
         let d = TrainConfig::default();

@@ -51,7 +51,9 @@ pub fn loss(
                         .collect();
                     let total: f32 = sw.iter().sum();
                     let sw = Tensor::<2>::from_data(TensorData::new(sw, [batch, 1]), device);
-                    (per_sample * sw).sum().div_scalar(total.max(f32::MIN_POSITIVE))
+                    (per_sample * sw)
+                        .sum()
+                        .div_scalar(total.max(f32::MIN_POSITIVE))
                 }
             }
         }
@@ -66,8 +68,16 @@ mod tests {
     #[test]
     fn targets_mix_labels() {
         let mix = [
-            MixParams { partner: 1, lambda: 0.75, rect: [0; 4] },
-            MixParams { partner: 1, lambda: 1.0, rect: [0; 4] },
+            MixParams {
+                partner: 1,
+                lambda: 0.75,
+                rect: [0; 4],
+            },
+            MixParams {
+                partner: 1,
+                lambda: 1.0,
+                rect: [0; 4],
+            },
         ];
         let t = target_rows(&[0, 2], Some(&mix), 3);
         assert_eq!(t, vec![0.75, 0.0, 0.25, 0.0, 0.0, 1.0]);
@@ -76,7 +86,10 @@ mod tests {
     #[test]
     fn cross_entropy_matches_hand_computation() {
         let device = Device::flex();
-        let logits = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 0.5, 0.0], [2, 2]), &device);
+        let logits = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 0.5, 0.0], [2, 2]),
+            &device,
+        );
         let t = target_rows(&[1, 0], None, 2);
         let l: f32 = loss(LossKind::CrossEntropy, logits.clone(), &t, None, &device).into_scalar();
         let ce = |z: [f64; 2], y: usize| -> f64 {
@@ -88,7 +101,14 @@ mod tests {
         assert!((l as f64 - expect).abs() < 1e-6, "{l} vs {expect}");
         // Class weights: PyTorch's weighted mean.
         let w = [1.0f32, 3.0];
-        let lw: f32 = loss(LossKind::CrossEntropy, logits.clone(), &t, Some(&w), &device).into_scalar();
+        let lw: f32 = loss(
+            LossKind::CrossEntropy,
+            logits.clone(),
+            &t,
+            Some(&w),
+            &device,
+        )
+        .into_scalar();
         let expect_w = (3.0 * ce([1.0, 2.0], 1) + ce([0.5, 0.0], 0)) / 4.0;
         assert!((lw as f64 - expect_w).abs() < 1e-6, "{lw} vs {expect_w}");
         let m: f32 = loss(LossKind::Mse, logits, &t, None, &device).into_scalar();

@@ -87,7 +87,7 @@ pub fn augmenters(
     device: &ComputeDevice,
 ) -> Result<(Augmenter, Augmenter), TrainError> {
     let engine = if device.is_gpu() {
-        Engine::Gpu(GpuAugment::new(&device.device)?)
+        Engine::Gpu(Box::new(GpuAugment::new(&device.device)?))
     } else {
         Engine::Cpu
     };
@@ -105,7 +105,12 @@ pub fn augmenters(
 }
 
 /// A model shaped for the augmented images of `aug`, freshly initialized from `seed`.
-pub fn build_model(cfg: &TrainConfig, aug: &Augmenter, classes: usize, device: &Device) -> Result<Model, TrainError> {
+pub fn build_model(
+    cfg: &TrainConfig,
+    aug: &Augmenter,
+    classes: usize,
+    device: &Device,
+) -> Result<Model, TrainError> {
     let (channels, height, width) = aug.output_shape();
     device.seed(cfg.seed);
     Model::new(
@@ -193,7 +198,11 @@ pub fn evaluate(
         }
     }
     Ok(Evaluation {
-        loss: if data.is_empty() { f64::NAN } else { loss_sum / data.len() as f64 },
+        loss: if data.is_empty() {
+            f64::NAN
+        } else {
+            loss_sum / data.len() as f64
+        },
         confusion,
         predictions,
         probabilities,
@@ -250,9 +259,9 @@ pub fn run(
             let ckpt = checkpoint::load(&run_dir.file(checkpoint::FILE_NAME))?;
             let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ckpt.model))
                 .map_err(|e| TrainError::Checkpoint(format!("model weights: {e}")))?;
-            model = model
-                .try_load_record(record)
-                .map_err(|e| TrainError::Checkpoint(format!("model weights do not fit the model: {e}")))?;
+            model = model.try_load_record(record).map_err(|e| {
+                TrainError::Checkpoint(format!("model weights do not fit the model: {e}"))
+            })?;
             optimizer = optimizer
                 .from_bytes(Bytes::from_bytes_vec(ckpt.optimizer))
                 .map_err(|e| TrainError::Checkpoint(format!("optimizer state: {e}")))?;
@@ -260,7 +269,12 @@ pub fn run(
         }
         None => {
             let name = opts.name.clone().unwrap_or_else(|| {
-                format!("{}-{}-{}", data.name, cfg.model.kind, crate::util::time::compact_now())
+                format!(
+                    "{}-{}-{}",
+                    data.name,
+                    cfg.model.kind,
+                    crate::util::time::compact_now()
+                )
             });
             let run_dir = RunDir::create(&opts.runs_dir, &name, opts.name.is_none())?;
             if run_dir.file(checkpoint::FILE_NAME).exists() {
@@ -345,8 +359,21 @@ pub fn run(
         let (val_loss, val_acc, val_f1) = if data.val.is_empty() {
             (f64::NAN, f64::NAN, f64::NAN)
         } else {
-            let ev = evaluate(&model.valid(), &data.val, &eval_aug, cfg.batch_size.max(256), cfg, &device.device, false)?;
-            let rep = ClassificationReport::new(&ev.confusion, None, &data.val.class_names, cfg.zero_division);
+            let ev = evaluate(
+                &model.valid(),
+                &data.val,
+                &eval_aug,
+                cfg.batch_size.max(256),
+                cfg,
+                &device.device,
+                false,
+            )?;
+            let rep = ClassificationReport::new(
+                &ev.confusion,
+                None,
+                &data.val.class_names,
+                cfg.zero_division,
+            );
             (ev.loss, ev.confusion.accuracy(), rep.macro_avg.f1)
         };
         let record = EpochRecord {
@@ -384,11 +411,22 @@ pub fn run(
     }
 
     // Final test evaluation.
-    let eval = evaluate(&model.valid(), &data.test, &eval_aug, cfg.batch_size.max(256), cfg, &device.device, true)?;
+    let eval = evaluate(
+        &model.valid(),
+        &data.test,
+        &eval_aug,
+        cfg.batch_size.max(256),
+        cfg,
+        &device.device,
+        true,
+    )?;
     let report = write_test_outputs(&run_dir, cfg, &data.test, &eval)?;
     reporter.line("");
     reporter.line(&report.to_text(4));
-    reporter.line(&format!("test accuracy {:.4}  ({} images)", report.accuracy, report.samples));
+    reporter.line(&format!(
+        "test accuracy {:.4}  ({} images)",
+        report.accuracy, report.samples
+    ));
     Ok(RunSummary {
         dir: run_dir.path().to_path_buf(),
         report,
@@ -398,7 +436,12 @@ pub fn run(
     })
 }
 
-fn save_checkpoint(run_dir: &RunDir, progress: &Progress, model: &Model, optimizer: &ModuleOptimizer) -> Result<(), TrainError> {
+fn save_checkpoint(
+    run_dir: &RunDir,
+    progress: &Progress,
+    model: &Model,
+    optimizer: &ModuleOptimizer,
+) -> Result<(), TrainError> {
     let model_bytes = model
         .clone()
         .into_record()
@@ -407,7 +450,12 @@ fn save_checkpoint(run_dir: &RunDir, progress: &Progress, model: &Model, optimiz
     let optim_bytes = optimizer
         .into_bytes()
         .map_err(|e| TrainError::Checkpoint(format!("cannot serialize the optimizer: {e}")))?;
-    checkpoint::save(&run_dir.file(checkpoint::FILE_NAME), progress, &model_bytes, &optim_bytes)
+    checkpoint::save(
+        &run_dir.file(checkpoint::FILE_NAME),
+        progress,
+        &model_bytes,
+        &optim_bytes,
+    )
 }
 
 /// Write `report.txt`, `report.json`, `predictions.csv` and `confusion.csv` for a test
@@ -418,7 +466,8 @@ pub fn write_test_outputs(
     test: &Dataset,
     eval: &Evaluation,
 ) -> Result<ClassificationReport, TrainError> {
-    let report = ClassificationReport::new(&eval.confusion, None, &test.class_names, cfg.zero_division);
+    let report =
+        ClassificationReport::new(&eval.confusion, None, &test.class_names, cfg.zero_division);
     run_dir.write("report.txt", &report.to_text(4))?;
     let json = serde_json::json!({
         "accuracy": report.accuracy,
@@ -428,16 +477,27 @@ pub fn write_test_outputs(
         "classification_report": report.to_sklearn_json(),
         "report": report,
     });
-    run_dir.write("report.json", &serde_json::to_string_pretty(&json).expect("json"))?;
+    run_dir.write(
+        "report.json",
+        &serde_json::to_string_pretty(&json).expect("json"),
+    )?;
     if let Some(p) = &eval.probabilities {
-        run_dir.write("predictions.csv", &predictions_csv(&test.labels, &eval.predictions, p, &test.class_names))?;
+        run_dir.write(
+            "predictions.csv",
+            &predictions_csv(&test.labels, &eval.predictions, p, &test.class_names),
+        )?;
     }
     run_dir.write("confusion.csv", &eval.confusion.to_csv(&test.class_names))?;
     Ok(report)
 }
 
 /// Load a run directory's config and trained model for evaluation on `device`.
-pub fn load_run(dir: &Path, device: &ComputeDevice, data: &Splits, cfg: &TrainConfig) -> Result<(Model, Augmenter), TrainError> {
+pub fn load_run(
+    dir: &Path,
+    device: &ComputeDevice,
+    data: &Splits,
+    cfg: &TrainConfig,
+) -> Result<(Model, Augmenter), TrainError> {
     let spec = resolve_pipeline(cfg, &data.train);
     let (train_aug, eval_aug) = augmenters(&spec, &data.train, cfg.seed, device)?;
     let model = build_model(cfg, &train_aug, data.train.num_classes(), &device.device)?;

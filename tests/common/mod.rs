@@ -1,0 +1,97 @@
+//! Helpers shared by the integration tests: finding real data and GPU adapters (skipping
+//! loudly without them, failing on CI), running the binary, scratch directories.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `true` when the environment variable is set to `1`.
+pub fn required(var: &str) -> bool {
+    std::env::var(var).map(|v| v == "1").unwrap_or(false)
+}
+
+/// The real-data directory (`AUGTRAIN_TEST_DATA`, default `../shared/data`) if it holds `sub`;
+/// otherwise skip loudly, or fail when `AUGTRAIN_REQUIRE_DATA=1`.
+pub fn data(sub: &str) -> Option<PathBuf> {
+    let base = std::env::var_os("AUGTRAIN_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    let base = if base.is_relative() {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(base)
+    } else {
+        base
+    };
+    let dir = base.join(sub);
+    if dir.exists() {
+        return Some(dir);
+    }
+    if required("AUGTRAIN_REQUIRE_DATA") {
+        panic!(
+            "AUGTRAIN_REQUIRE_DATA=1 but {} is missing; set AUGTRAIN_TEST_DATA",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED: real data {} not found (set AUGTRAIN_TEST_DATA)",
+        dir.display()
+    );
+    None
+}
+
+/// Whether a GPU adapter (software ones count) exists; skip loudly without one, or fail when
+/// `AUGTRAIN_REQUIRE_GPU=1`.
+pub fn gpu() -> bool {
+    if !augtrain::device::list_adapters().is_empty() {
+        return true;
+    }
+    if required("AUGTRAIN_REQUIRE_GPU") {
+        panic!("AUGTRAIN_REQUIRE_GPU=1 but no GPU adapter was found; install mesa-vulkan-drivers");
+    }
+    eprintln!("SKIPPED: no GPU adapter (install mesa-vulkan-drivers for the software one)");
+    false
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("augtrain-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Run the `augtrain` binary.
+pub fn augtrain(args: &[&str]) -> Output {
+    augtrain_env(args, &[])
+}
+
+/// Run the `augtrain` binary with extra environment variables.
+pub fn augtrain_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_augtrain"));
+    cmd.args(args).env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the augtrain binary runs")
+}
+
+/// Panic with the output unless the command succeeded.
+pub fn ok(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "augtrain failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Read a JSON file.
+pub fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
+}

@@ -1,0 +1,339 @@
+//! The fused WGSL kernel against its CPU twin: every op alone and the full pipeline, at odd
+//! sizes, batch 1 and a batch big enough for the 2-D dispatch, on random images and real
+//! photos; determinism and batch-split invariance on the GPU. Needs a GPU adapter (Mesa's
+//! lavapipe is enough); skips loudly without one, fails without one on CI.
+
+mod common;
+
+use augtrain::augment::gpu::GpuAugment;
+use augtrain::augment::layout::H_SCALE;
+use augtrain::augment::spec::PipelineSpec;
+use augtrain::augment::{Program, cpu};
+use augtrain::device::{self, DeviceChoice};
+use augtrain::util::rng::pixel_hash;
+use burn::tensor::Device;
+
+/// Largest allowed difference between GPU and CPU, in [0, 1] units before normalization.
+const TOLERANCE: f32 = 1.0 / 255.0;
+
+struct Gpu {
+    kernel: GpuAugment,
+}
+
+fn open() -> Option<Gpu> {
+    if !common::gpu() {
+        return None;
+    }
+    let dev = device::open(DeviceChoice::Gpu).expect("the GPU adapter starts");
+    let device: Device = dev.device.clone();
+    Some(Gpu {
+        kernel: GpuAugment::new(&device).expect("kernel"),
+    })
+}
+
+fn random_images(n: usize, w: usize, h: usize, c: usize, key: u32) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|s| {
+            (0..w * h * c)
+                .map(|i| (pixel_hash(key ^ (s as u32 * 7919), i as u32) >> 24) as u8)
+                .collect()
+        })
+        .collect()
+}
+
+/// Run `spec` on both engines; return (max difference in [0, 1] units, gpu output).
+fn compare(
+    gpu: &Gpu,
+    spec: &PipelineSpec,
+    images: &[Vec<u8>],
+    w: usize,
+    h: usize,
+    c: usize,
+    seed: u64,
+) -> (f32, Vec<f32>) {
+    let prog = Program::new(spec, w, h, c).unwrap_or_else(|e| panic!("{e}"));
+    let n = images.len();
+    let ids: Vec<u64> = (0..n as u64).collect();
+    let params = prog.draw(seed, 3, &ids);
+    let header = prog.header(n);
+    let words = prog.pack(&params).unwrap();
+    let refs: Vec<&[u8]> = images.iter().map(|i| i.as_slice()).collect();
+    let (oh, ow) = (prog.output.1, prog.output.0);
+    let mut expect = vec![0f32; n * c * oh * ow];
+    cpu::run(&header, &words, &refs, &mut expect);
+    let got: Vec<f32> = gpu
+        .kernel
+        .run(&header, &words, &refs)
+        .unwrap()
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap();
+    assert_eq!(got.len(), expect.len());
+    let plane = oh * ow;
+    let mut worst = 0f32;
+    for (i, (a, b)) in got.iter().zip(&expect).enumerate() {
+        let ch = (i / plane) % c;
+        let scale = f32::from_bits(header[H_SCALE + ch]);
+        let d = (a - b).abs() / scale;
+        assert!(a.is_finite(), "non-finite GPU output at {i}");
+        worst = worst.max(d);
+    }
+    (worst, got)
+}
+
+fn spec(ops: &str, extra: &str) -> PipelineSpec {
+    let text = format!("version = 1\n{extra}\n{ops}");
+    PipelineSpec::from_toml(&text, "test").unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// Every op alone (with the options that change the kernel's path).
+fn single_ops(w: usize, h: usize) -> Vec<(String, PipelineSpec)> {
+    let (hw, hh) = ((w / 2).max(1), (h / 2).max(1));
+    let op = |body: &str| format!("[[ops]]\n{body}\n");
+    let mut v: Vec<(String, PipelineSpec)> = Vec::new();
+    let mut add =
+        |name: &str, ops: String, extra: &str| v.push((name.to_string(), spec(&ops, extra)));
+    add("identity", String::new(), "");
+    add("hflip", op("op = \"hflip\"\np = 1.0"), "");
+    add("vflip", op("op = \"vflip\"\np = 1.0"), "");
+    for border in ["constant", "replicate", "reflect"] {
+        add(
+            &format!("rotate-bilinear-{border}"),
+            op("op = \"rotate\"\ndegrees = [-40.0, 40.0]"),
+            &format!("border = \"{border}\"\nfill = [0.25]"),
+        );
+    }
+    add(
+        "rotate-nearest",
+        op("op = \"rotate\"\ndegrees = [-40.0, 40.0]"),
+        "interpolation = \"nearest\"",
+    );
+    add(
+        "affine",
+        op(
+            "op = \"affine\"\ndegrees = [-20.0, 20.0]\nscale = [0.7, 1.3]\ntranslate = [0.2, 0.1]\nshear = [-10.0, 10.0]",
+        ),
+        "border = \"reflect\"",
+    );
+    add(
+        "crop-random",
+        op(&format!(
+            "op = \"crop\"\nwidth = {hw}\nheight = {hh}\nposition = \"random\""
+        )),
+        "",
+    );
+    add(
+        "crop-center",
+        op(&format!("op = \"crop\"\nwidth = {hw}\nheight = {hh}")),
+        "",
+    );
+    add(
+        "random-resized-crop",
+        op("op = \"random_resized_crop\"\nwidth = 17\nheight = 13\nscale = [0.3, 1.0]"),
+        "",
+    );
+    add(
+        "resize-up",
+        op(&format!(
+            "op = \"resize\"\nwidth = {}\nheight = {}",
+            w * 2 + 1,
+            h + 3
+        )),
+        "",
+    );
+    add(
+        "resize-nearest",
+        op("op = \"resize\"\nwidth = 9\nheight = 5"),
+        "interpolation = \"nearest\"",
+    );
+    for border in ["constant", "replicate", "reflect"] {
+        add(
+            &format!("pad-{border}"),
+            op("op = \"pad\"\npixels = [3, 1, 2, 4]"),
+            &format!("border = \"{border}\""),
+        );
+    }
+    add(
+        "brightness",
+        op("op = \"brightness\"\nfactor = [0.5, 1.5]"),
+        "",
+    );
+    add("contrast", op("op = \"contrast\"\nfactor = [0.5, 1.5]"), "");
+    add(
+        "saturation",
+        op("op = \"saturation\"\nfactor = [0.0, 2.0]"),
+        "",
+    );
+    add("gamma", op("op = \"gamma\"\ngamma = [0.5, 2.0]"), "");
+    add("grayscale", op("op = \"grayscale\"\np = 1.0"), "");
+    add(
+        "gaussian-noise",
+        op("op = \"gaussian_noise\"\nsigma = [0.05, 0.2]"),
+        "",
+    );
+    add(
+        "gaussian-noise-shared",
+        op("op = \"gaussian_noise\"\nsigma = [0.05, 0.2]\nper_channel = false"),
+        "",
+    );
+    add(
+        "salt-pepper",
+        op("op = \"salt_pepper\"\namount = [0.05, 0.3]"),
+        "",
+    );
+    add("speckle", op("op = \"speckle\"\nsigma = [0.1, 0.3]"), "");
+    add(
+        "erase-value",
+        op("op = \"erase\"\np = 1.0\ncount = [1, 3]\nfill = 0.5"),
+        "",
+    );
+    add(
+        "erase-random",
+        op("op = \"erase\"\np = 1.0\nfill = \"random\""),
+        "",
+    );
+    add(
+        "normalize",
+        op("op = \"normalize\"\nmean = [0.4]\nstd = [0.2]"),
+        "",
+    );
+    add("mixup", op("op = \"mixup\"\nalpha = 0.4"), "");
+    add("cutmix", op("op = \"cutmix\"\nalpha = 1.0"), "");
+    v
+}
+
+fn full_pipeline(w: usize, h: usize) -> PipelineSpec {
+    spec(
+        &format!(
+            "[[ops]]\nop = \"hflip\"\n[[ops]]\nop = \"rotate\"\ndegrees = [-15.0, 15.0]\n\
+             [[ops]]\nop = \"random_resized_crop\"\nwidth = {w}\nheight = {h}\nscale = [0.5, 1.0]\n\
+             [[ops]]\nop = \"brightness\"\nfactor = [0.8, 1.2]\n[[ops]]\nop = \"saturation\"\nfactor = [0.8, 1.2]\n\
+             [[ops]]\nop = \"gaussian_noise\"\nsigma = [0.0, 0.1]\n[[ops]]\nop = \"erase\"\n\
+             [[ops]]\nop = \"normalize\"\nmean = [0.5]\nstd = [0.25]\n"
+        ),
+        "border = \"reflect\"",
+    )
+}
+
+#[test]
+fn every_op_matches_the_cpu_twin_at_odd_sizes() {
+    let Some(gpu) = open() else { return };
+    let mut failures = Vec::new();
+    for (w, h) in [(1, 1), (3, 7), (28, 28), (224, 224), (513, 301)] {
+        for c in [1, 3] {
+            let n = if w * h > 100_000 { 1 } else { 3 };
+            let images = random_images(n, w, h, c, (w * 31 + h) as u32);
+            for (name, s) in single_ops(w, h) {
+                let (diff, _) = compare(&gpu, &s, &images, w, h, c, 11);
+                if diff > TOLERANCE {
+                    failures.push(format!("{name} at {w}x{h}x{c}: {diff}"));
+                }
+            }
+            let (diff, _) = compare(
+                &gpu,
+                &full_pipeline(w.max(2), h.max(2)),
+                &images,
+                w,
+                h,
+                c,
+                5,
+            );
+            if diff > TOLERANCE {
+                failures.push(format!("full pipeline at {w}x{h}x{c}: {diff}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "GPU differs from the CPU twin:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn batch_of_one_and_a_batch_needing_the_two_dimensional_dispatch() {
+    let Some(gpu) = open() else { return };
+    let s = full_pipeline(28, 28);
+    let one = random_images(1, 28, 28, 1, 3);
+    let (diff, _) = compare(&gpu, &s, &one, 28, 28, 1, 1);
+    assert!(diff <= TOLERANCE, "batch 1: {diff}");
+    // 21,500 × 28 × 28 = 16.9 M invocations > 65,535 workgroups of 256.
+    let n = 21_500;
+    assert!(augtrain::augment::gpu::grid((n * 28 * 28) as u64).1 > 1);
+    let many = random_images(n, 28, 28, 1, 4);
+    let (diff, _) = compare(&gpu, &s, &many, 28, 28, 1, 2);
+    assert!(diff <= TOLERANCE, "2-D dispatch: {diff}");
+}
+
+#[test]
+fn real_photos_match_the_cpu_twin() {
+    let Some(photos) = common::data("photos") else {
+        return;
+    };
+    let Some(gpu) = open() else { return };
+    let mut names: Vec<_> = std::fs::read_dir(&photos)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 10);
+    for path in names {
+        let img = image::open(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .to_rgb8();
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let pixels = img.into_raw();
+        let (diff, _) = compare(
+            &gpu,
+            &full_pipeline(224, 224),
+            std::slice::from_ref(&pixels),
+            w,
+            h,
+            3,
+            9,
+        );
+        assert!(diff <= TOLERANCE, "{}: {diff}", path.display());
+        let rot = spec(
+            "[[ops]]\nop = \"rotate\"\ndegrees = [-30.0, 30.0]\n",
+            "interpolation = \"nearest\"",
+        );
+        let (diff, _) = compare(&gpu, &rot, &[pixels], w, h, 3, 9);
+        assert!(diff <= TOLERANCE, "{} nearest: {diff}", path.display());
+    }
+}
+
+#[test]
+fn gpu_output_is_deterministic_and_independent_of_batch_split() {
+    let Some(gpu) = open() else { return };
+    let s = full_pipeline(20, 20);
+    let images = random_images(8, 24, 24, 3, 77);
+    let prog = Program::new(&s, 24, 24, 3).unwrap();
+    let run = |ids: &[u64], imgs: &[Vec<u8>]| -> Vec<f32> {
+        let params = prog.draw(42, 1, ids);
+        let refs: Vec<&[u8]> = imgs.iter().map(|i| i.as_slice()).collect();
+        gpu.kernel
+            .run(&prog.header(ids.len()), &prog.pack(&params).unwrap(), &refs)
+            .unwrap()
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .unwrap()
+    };
+    let ids: Vec<u64> = (100..108).collect();
+    let a = run(&ids, &images);
+    let b = run(&ids, &images);
+    assert_eq!(
+        a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        b.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        "same seed, same bytes"
+    );
+    let first = run(&ids[..3], &images[..3]);
+    let rest = run(&ids[3..], &images[3..]);
+    let joined: Vec<f32> = first.into_iter().chain(rest).collect();
+    assert_eq!(
+        a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        joined.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        "per-sample output must not depend on the batch split"
+    );
+}

@@ -1,6 +1,7 @@
 //! Command-line interface: one module per subcommand. Each parses its flags (clap derive),
 //! calls the library and prints. Exit codes: 0 success, 1 runtime error, 2 usage error.
 
+mod augment;
 mod devices;
 mod eval;
 mod train;
@@ -28,6 +29,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// List GPU adapters and say which device `--device auto` picks.
     Devices(devices::DevicesArgs),
+    /// Preview a pipeline (contact sheet), write augmented images with their parameters, replay them.
+    Augment(augment::AugmentArgs),
 }
 
 /// Parse the command line, run the subcommand, turn errors into a message and an exit code.
@@ -37,6 +40,7 @@ pub fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Devices(args) => devices::run(args),
+        Command::Augment(args) => augment::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

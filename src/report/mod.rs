@@ -4,6 +4,8 @@
 //! epoch), `report.txt` and `report.json` (final test metrics), `predictions.csv` (index,
 //! y_true, y_pred, one probability column per class), `confusion.csv` and `checkpoint.bin`.
 
+pub mod images;
+
 use std::path::{Path, PathBuf};
 
 use crate::metrics::confusion::csv_field;

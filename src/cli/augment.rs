@@ -1,0 +1,314 @@
+//! `augtrain augment`: see what a pipeline does. A contact sheet (`--preview`), the augmented
+//! images as PNG with one JSON line of applied parameters each (`--out`), and an exact replay of
+//! such a record (`--replay`).
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use crate::augment::layout::{H_BIAS, H_SCALE};
+use crate::augment::{self, Augmenter, Engine, PipelineSpec, SampleParams, gpu::GpuAugment};
+use crate::data::{self, Dataset};
+use crate::device::{self, DeviceChoice};
+use crate::report::images::{Picture, contact_sheet};
+use crate::train::config::DataConfig;
+use crate::util::fs::{create_dir_all, write_atomic};
+use crate::{Error, util};
+
+/// Flags of `augtrain augment`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  augtrain augment --preview grid.png                       # default pipeline on the built-in data
+  augtrain augment --data ../shared/data/mnist-10k --pipeline gray.toml --preview grid.png --n 16
+  augtrain augment --pipeline p.toml --out aug/ --n 100      # PNGs + aug/params.jsonl
+  augtrain augment --pipeline p.toml --replay aug/params.jsonl --out again/")]
+pub struct AugmentArgs {
+    /// Dataset directory; omit for the built-in synthetic dataset.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Pipeline file (.toml / .json), or `default` for the data's default pipeline.
+    #[arg(long, default_value = "default")]
+    pipeline: String,
+    /// Number of training images to augment (the first N).
+    #[arg(long, default_value_t = 16)]
+    n: usize,
+    /// Augmented versions per image (epochs E, E+1, ...).
+    #[arg(long, default_value_t = 7)]
+    versions: usize,
+    /// Seed of the random draws.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// First epoch to draw parameters for.
+    #[arg(long, default_value_t = 0)]
+    epoch: usize,
+    /// Write a contact sheet PNG: each original beside its augmented versions.
+    #[arg(long)]
+    preview: Option<PathBuf>,
+    /// Write every augmented image as PNG, plus params.jsonl with the parameters applied.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Re-create the images recorded in a params.jsonl (needs --out).
+    #[arg(long, requires = "out")]
+    replay: Option<PathBuf>,
+    /// Compute device: auto, gpu or cpu.
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// One line of params.jsonl.
+#[derive(Serialize, Deserialize)]
+struct Record {
+    /// Batch number (one batch per version).
+    batch: usize,
+    /// Position in the batch.
+    position: usize,
+    /// Index of the image in the training split.
+    index: usize,
+    /// The image's sample id.
+    id: u64,
+    /// Epoch the parameters were drawn for.
+    epoch: usize,
+    /// Seed of the draw.
+    seed: u64,
+    /// PNG file written.
+    file: String,
+    /// The parameters applied.
+    params: SampleParams,
+}
+
+fn load_train(path: &Option<PathBuf>) -> crate::Result<Dataset> {
+    let cfg = DataConfig {
+        path: path.clone(),
+        ..DataConfig::default()
+    };
+    Ok(data::load(&cfg.source()?, 0.0, 42)?.train)
+}
+
+/// Un-normalize kernel output back to [0, 1] pictures, one per sample.
+fn pictures(
+    values: &[f32],
+    header: &[u32],
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+) -> Vec<Picture> {
+    (0..n)
+        .map(|s| {
+            let mut raw = values[s * c * h * w..(s + 1) * c * h * w].to_vec();
+            for ch in 0..c {
+                let scale = f32::from_bits(header[H_SCALE + ch]);
+                let bias = f32::from_bits(header[H_BIAS + ch]);
+                for v in &mut raw[ch * h * w..(ch + 1) * h * w] {
+                    *v = (*v - bias) / scale;
+                }
+            }
+            Picture::from_chw(&raw, c, h, w)
+        })
+        .collect()
+}
+
+fn run_batch(
+    aug: &Augmenter,
+    images: &[&[u8]],
+    params: Vec<SampleParams>,
+    dev: &burn::tensor::Device,
+) -> crate::Result<Vec<Picture>> {
+    let n = images.len();
+    let header = aug.program.header(n);
+    let batch = aug.batch_with(images, params, dev)?;
+    let values = batch
+        .images
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| Error::Usage(format!("cannot read the augmented batch: {e:?}")))?;
+    let (c, h, w) = aug.output_shape();
+    Ok(pictures(&values, &header, n, c, h, w))
+}
+
+fn spec_for(arg: &str, data: &Dataset, record_dir: Option<&Path>) -> crate::Result<PipelineSpec> {
+    match arg {
+        "default" => match record_dir.map(|d| d.join("pipeline.toml")) {
+            Some(p) if p.exists() => Ok(augment::load_spec(&p)?),
+            _ => Ok(PipelineSpec::default_for(
+                data.channels,
+                data.width as u32,
+                data.height as u32,
+            )),
+        },
+        "none" => Ok(PipelineSpec::identity()),
+        path => Ok(augment::load_spec(Path::new(path))?),
+    }
+}
+
+pub fn run(args: AugmentArgs) -> crate::Result<()> {
+    if args.preview.is_none() && args.out.is_none() {
+        return Err(Error::Usage(
+            "nothing to do: give --preview FILE.png and/or --out DIR".into(),
+        ));
+    }
+    let data = load_train(&args.data)?;
+    let record_dir = args
+        .replay
+        .as_ref()
+        .and_then(|p| p.parent().map(Path::to_path_buf));
+    let spec = spec_for(&args.pipeline, &data, record_dir.as_deref())?;
+    let dev = device::open(args.device)?;
+    let engine = if dev.is_gpu() {
+        Engine::Gpu(Box::new(GpuAugment::new(&dev.device)?))
+    } else {
+        Engine::Cpu
+    };
+    let aug = Augmenter::new(
+        &spec,
+        data.width,
+        data.height,
+        data.channels,
+        args.seed,
+        engine,
+    )?;
+
+    if let Some(replay) = &args.replay {
+        return replay_records(&args, replay, &data, &aug, &dev.device, &spec);
+    }
+    let n = args.n.min(data.len()).max(1);
+    let images: Vec<&[u8]> = (0..n).map(|i| data.image(i)).collect();
+    let ids: Vec<u64> = data.ids[..n].to_vec();
+    let mut versions: Vec<Vec<Picture>> = Vec::new();
+    let mut records = Vec::new();
+    for v in 0..args.versions.max(1) {
+        let epoch = args.epoch + v;
+        let params = aug.program.draw(args.seed, epoch, &ids);
+        for (i, p) in params.iter().enumerate() {
+            records.push(Record {
+                batch: v,
+                position: i,
+                index: i,
+                id: ids[i],
+                epoch,
+                seed: args.seed,
+                file: format!("{i:05}-v{v}.png"),
+                params: p.clone(),
+            });
+        }
+        versions.push(run_batch(&aug, &images, params, &dev.device)?);
+    }
+    let originals: Vec<Picture> = images
+        .iter()
+        .map(|img| Picture {
+            width: data.width,
+            height: data.height,
+            channels: data.channels,
+            pixels: img.to_vec(),
+        })
+        .collect();
+    if let Some(out) = &args.out {
+        create_dir_all(out)?;
+        write_atomic(&out.join("pipeline.toml"), spec.to_toml().as_bytes())?;
+        let mut lines = String::new();
+        for r in &records {
+            versions[r.batch][r.position].save_png(&out.join(&r.file))?;
+            lines.push_str(&serde_json::to_string(r).expect("record serializes"));
+            lines.push('\n');
+        }
+        write_atomic(&out.join("params.jsonl"), lines.as_bytes())?;
+        if !args.quiet {
+            println!(
+                "wrote {} images and params.jsonl to {}",
+                records.len(),
+                out.display()
+            );
+        }
+    }
+    if let Some(path) = &args.preview {
+        let (_, oh, ow) = aug.output_shape();
+        let (cw, ch) = (ow.max(data.width), oh.max(data.height));
+        // Scale small images up so the sheet is readable.
+        let zoom = (96 / cw.max(ch)).max(1);
+        let rows: Vec<Vec<Picture>> = (0..n)
+            .map(|i| {
+                std::iter::once(originals[i].clone())
+                    .chain(versions.iter().map(|v| v[i].clone()))
+                    .collect()
+            })
+            .collect();
+        contact_sheet(&rows, cw * zoom, ch * zoom, 4).save_png(path)?;
+        if !args.quiet {
+            println!(
+                "wrote {} ({} images x {} versions, first column = original, {} on {})",
+                path.display(),
+                n,
+                versions.len(),
+                if aug.on_gpu() {
+                    "fused kernel"
+                } else {
+                    "CPU twin"
+                },
+                dev.describe()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn replay_records(
+    args: &AugmentArgs,
+    replay: &Path,
+    data: &Dataset,
+    aug: &Augmenter,
+    dev: &burn::tensor::Device,
+    spec: &PipelineSpec,
+) -> crate::Result<()> {
+    let text = String::from_utf8(util::fs::read(replay)?)
+        .map_err(|_| Error::Usage(format!("{}: not UTF-8 text", replay.display())))?;
+    let mut records: Vec<Record> = Vec::new();
+    for (k, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let r: Record = serde_json::from_str(line)
+            .map_err(|e| Error::Usage(format!("{}: line {}: {e}", replay.display(), k + 1)))?;
+        if r.index >= data.len() {
+            return Err(Error::Usage(format!(
+                "{}: line {}: image index {} is beyond the dataset ({} images); replay with the same --data",
+                replay.display(),
+                k + 1,
+                r.index,
+                data.len()
+            )));
+        }
+        records.push(r);
+    }
+    let out = args
+        .out
+        .as_ref()
+        .expect("clap requires --out with --replay");
+    create_dir_all(out)?;
+    write_atomic(&out.join("pipeline.toml"), spec.to_toml().as_bytes())?;
+    let batches = records.iter().map(|r| r.batch + 1).max().unwrap_or(0);
+    let mut written = 0;
+    for b in 0..batches {
+        let mut group: Vec<&Record> = records.iter().filter(|r| r.batch == b).collect();
+        group.sort_by_key(|r| r.position);
+        if group.is_empty() {
+            continue;
+        }
+        let images: Vec<&[u8]> = group.iter().map(|r| data.image(r.index)).collect();
+        let params: Vec<SampleParams> = group.iter().map(|r| r.params.clone()).collect();
+        let pics = run_batch(aug, &images, params, dev)?;
+        for (r, p) in group.iter().zip(&pics) {
+            p.save_png(&out.join(&r.file))?;
+            written += 1;
+        }
+    }
+    if !args.quiet {
+        println!("replayed {written} images into {}", out.display());
+    }
+    Ok(())
+}

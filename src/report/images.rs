@@ -1,0 +1,136 @@
+//! Pictures: PNG encoding (atomic) and contact sheets of original and augmented images.
+
+use std::path::Path;
+
+use crate::util::fs::{IoError, write_atomic};
+
+/// An 8-bit image, height × width × channels (1 or 3), row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Picture {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// 1 (gray) or 3 (RGB).
+    pub channels: usize,
+    /// The pixels.
+    pub pixels: Vec<u8>,
+}
+
+impl Picture {
+    /// A picture filled with one gray level.
+    pub fn blank(width: usize, height: usize, channels: usize, level: u8) -> Self {
+        Self {
+            width,
+            height,
+            channels,
+            pixels: vec![level; width * height * channels],
+        }
+    }
+
+    /// From `f32` CHW values in [0, 1] (clamped, rounded).
+    pub fn from_chw(values: &[f32], channels: usize, height: usize, width: usize) -> Self {
+        let mut pixels = vec![0u8; width * height * channels];
+        for c in 0..channels {
+            for i in 0..width * height {
+                let v = values[c * width * height + i];
+                pixels[i * channels + c] = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+            }
+        }
+        Self {
+            width,
+            height,
+            channels,
+            pixels,
+        }
+    }
+
+    /// Encode as PNG.
+    pub fn png_bytes(&self) -> Vec<u8> {
+        use image::ImageEncoder;
+        let mut out = Vec::new();
+        let colour = if self.channels == 1 {
+            image::ExtendedColorType::L8
+        } else {
+            image::ExtendedColorType::Rgb8
+        };
+        image::codecs::png::PngEncoder::new(&mut out)
+            .write_image(&self.pixels, self.width as u32, self.height as u32, colour)
+            .expect("encoding a PNG into memory cannot fail for a well-formed picture");
+        out
+    }
+
+    /// Write as PNG, atomically.
+    pub fn save_png(&self, path: &Path) -> Result<(), IoError> {
+        write_atomic(path, &self.png_bytes())
+    }
+
+    /// Copy `src` into this picture at (x, y), scaled by nearest neighbour to `w × h`;
+    /// gray sources are replicated into colour targets.
+    pub fn paste(&mut self, src: &Picture, x: usize, y: usize, w: usize, h: usize) {
+        for dy in 0..h {
+            for dx in 0..w {
+                let sx = dx * src.width / w.max(1);
+                let sy = dy * src.height / h.max(1);
+                let (tx, ty) = (x + dx, y + dy);
+                if tx >= self.width || ty >= self.height {
+                    continue;
+                }
+                for c in 0..self.channels {
+                    let sc = if src.channels == 1 {
+                        0
+                    } else {
+                        c.min(src.channels - 1)
+                    };
+                    self.pixels[(ty * self.width + tx) * self.channels + c] =
+                        src.pixels[(sy * src.width + sx) * src.channels + sc];
+                }
+            }
+        }
+    }
+}
+
+/// A grid of rows; each row shows an original and then its augmented versions, with a gap of
+/// `gap` pixels between cells. Every cell is `cell_w × cell_h` (pictures are scaled to fit).
+pub fn contact_sheet(rows: &[Vec<Picture>], cell_w: usize, cell_h: usize, gap: usize) -> Picture {
+    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    let width = cols * cell_w + (cols + 1) * gap;
+    let height = rows.len() * cell_h + (rows.len() + 1) * gap;
+    let mut sheet = Picture::blank(width.max(1), height.max(1), 3, 255);
+    for (r, row) in rows.iter().enumerate() {
+        for (c, pic) in row.iter().enumerate() {
+            // A thicker gap after the original column.
+            let x = gap + c * (cell_w + gap);
+            let y = gap + r * (cell_h + gap);
+            sheet.paste(pic, x, y, cell_w, cell_h);
+        }
+    }
+    sheet
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn png_round_trip() {
+        let p = Picture {
+            width: 3,
+            height: 2,
+            channels: 3,
+            pixels: (0..18).map(|i| i as u8 * 10).collect(),
+        };
+        let bytes = p.png_bytes();
+        let back = image::load_from_memory(&bytes).unwrap().to_rgb8();
+        assert_eq!(back.into_raw(), p.pixels);
+    }
+
+    #[test]
+    fn contact_sheet_places_cells() {
+        let a = Picture::blank(2, 2, 1, 0);
+        let sheet = contact_sheet(&[vec![a.clone(), a]], 2, 2, 1);
+        assert_eq!((sheet.width, sheet.height), (7, 4));
+        assert_eq!(sheet.pixels[(1 * 7 + 1) * 3], 0);
+        assert_eq!(sheet.pixels[0], 255);
+    }
+}

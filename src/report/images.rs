@@ -130,7 +130,7 @@ mod tests {
         let a = Picture::blank(2, 2, 1, 0);
         let sheet = contact_sheet(&[vec![a.clone(), a]], 2, 2, 1);
         assert_eq!((sheet.width, sheet.height), (7, 4));
-        assert_eq!(sheet.pixels[(1 * 7 + 1) * 3], 0);
+        assert_eq!(sheet.pixels[(7 + 1) * 3], 0);
         assert_eq!(sheet.pixels[0], 255);
     }
 }

@@ -224,7 +224,8 @@ pub enum AugmentConfig {
     /// The default pipeline for the data (gray or colour).
     #[default]
     Default,
-    /// No augmentation (images only scaled to [0, 1]).
+    /// No augmentation: only the deterministic part of the data's default pipeline
+    /// (normalization). For raw [0, 1] input, pass a pipeline with no ops.
     None,
     /// This pipeline.
     Pipeline {

@@ -72,8 +72,9 @@ pub fn resolve_pipeline(cfg: &TrainConfig, data: &Dataset) -> PipelineSpec {
             PipelineSpec::default_for(data.channels, data.width as u32, data.height as u32)
         }
         AugmentConfig::None => {
-            // Keep normalization out: images in [0, 1].
-            PipelineSpec::identity()
+            // No random ops, but the data's usual deterministic part (normalization), so that
+            // runs with and without augmentation differ only in the augmentation.
+            PipelineSpec::default_for(data.channels, data.width as u32, data.height as u32).eval_version()
         }
         AugmentConfig::Pipeline { spec } => spec.clone(),
     }
@@ -387,15 +388,19 @@ pub fn run(
             images_per_second: seen as f64 / train_seconds.max(1e-9),
             seconds: started.elapsed().as_secs_f64(),
         };
+        let val = if data.val.is_empty() {
+            "no validation split".to_string()
+        } else {
+            format!("val loss {:.4} acc {:.4}", record.val_loss, record.val_accuracy)
+        };
         reporter.line(&format!(
-            "epoch {}/{}  lr {:.4}  train loss {:.4} acc {:.4}  val loss {:.4} acc {:.4}  {:.0} img/s  {:.1} s",
+            "epoch {}/{}  lr {:.4}  train loss {:.4} acc {:.4}  {}  {:.0} img/s  {:.1} s",
             record.epoch,
             cfg.epochs,
             record.lr,
             record.train_loss,
             record.train_accuracy,
-            record.val_loss,
-            record.val_accuracy,
+            val,
             record.images_per_second,
             record.seconds
         ));

@@ -112,10 +112,17 @@ fn cos_2pi(u: f32) -> f32 {
     return x * (1.0 + x2 * (-0.16666667 + x2 * (0.008333334 + x2 * (-0.0001984127 + x2 * (2.7557319e-6 + x2 * -2.5052108e-8)))));
 }
 
+// Value j of the normal stream `key`: the cosine (even j) or sine (odd j) half of one
+// Box-Muller pair drawn from one hash of j / 2 (two 16-bit uniforms).
 fn gaussian(key: u32, j: u32) -> f32 {
-    let u1 = 1.0 - unit_f32(pixel_hash(key, j * 2u));
-    let u2 = unit_f32(pixel_hash(key, j * 2u + 1u));
-    return sqrt(-2.0 * fast_ln(u1)) * cos_2pi(u2);
+    let h = pixel_hash(key, j >> 1u);
+    let u1 = 1.0 - f32(h >> 16u) * (1.0 / 65536.0);
+    let u2 = f32(h & 0xffffu) * (1.0 / 65536.0);
+    var u = u2 + 0.75 * f32(j & 1u);
+    if (u >= 1.0) {
+        u = u - 1.0;
+    }
+    return sqrt(-2.0 * fast_ln(u1)) * cos_2pi(u);
 }
 
 // ---- sampling ----
@@ -143,6 +150,7 @@ fn reflect101(i_in: i32, n: i32) -> i32 {
     return i;
 }
 
+// Source value on the 0..=255 scale (the constant fill is scaled up to match).
 fn texel(s: u32, x_in: i32, y_in: i32, ch: u32) -> f32 {
     let iw = i32(header[H_IN_W]);
     let ih = i32(header[H_IN_H]);
@@ -151,7 +159,7 @@ fn texel(s: u32, x_in: i32, y_in: i32, ch: u32) -> f32 {
     if (x < 0 || x >= iw || y < 0 || y >= ih) {
         let border = header[H_BORDER];
         if (border == 0u) {
-            return bitcast<f32>(header[H_FILL + ch]);
+            return bitcast<f32>(header[H_FILL + ch]) * 255.0;
         } else if (border == 1u) {
             x = clamp(x, 0, iw - 1);
             y = clamp(y, 0, ih - 1);
@@ -163,7 +171,7 @@ fn texel(s: u32, x_in: i32, y_in: i32, ch: u32) -> f32 {
     let c = header[H_C];
     let i = s * (header[H_IN_H] * header[H_IN_W] * c) + (u32(y) * u32(iw) + u32(x)) * c + ch;
     let b = (pixels[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu;
-    return f32(b) * INV_255;
+    return f32(b);
 }
 
 // Everything before mixing and normalization for one pixel of sample s.
@@ -186,7 +194,7 @@ fn sample_pixel(s: u32, xo: u32, yo: u32) -> array<f32, 4> {
         let x0 = (u + half) >> frac;
         let y0 = (w + half) >> frac;
         for (var ch = 0u; ch < c; ch = ch + 1u) {
-            v[ch] = texel(s, x0, y0, ch);
+            v[ch] = texel(s, x0, y0, ch) * INV_255;
         }
     } else {
         let mask = i32((1u << frac) - 1u);
@@ -202,7 +210,7 @@ fn sample_pixel(s: u32, xo: u32, yo: u32) -> array<f32, 4> {
             let p11 = texel(s, x0 + 1, y0 + 1, ch);
             let top = p00 + (p01 - p00) * fx;
             let bot = p10 + (p11 - p10) * fx;
-            v[ch] = top + (bot - top) * fy;
+            v[ch] = (top + (bot - top) * fy) * INV_255;
         }
     }
 

@@ -4,12 +4,12 @@
 
 use burn::backend::wgpu::{CubeBackend, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use burn::cubecl::prelude::KernelId;
-use burn::cubecl::server::KernelArguments;
+use burn::cubecl::server::{Handle, KernelArguments};
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Device, Shape, Tensor};
 
 use super::AugmentError;
-use super::layout::{H_C, H_GRID_X, H_N, H_OUT_H, H_OUT_W};
+use super::layout::{H_C, H_GRID_X, H_IN_H, H_IN_W, H_N, H_OUT_H, H_OUT_W};
 
 /// Threads per workgroup; must equal `@workgroup_size` in the shader.
 pub const WORKGROUP: u32 = 256;
@@ -45,6 +45,7 @@ pub fn grid(threads: u64) -> (u32, u32) {
 #[derive(Clone)]
 pub struct GpuAugment {
     template: CubeTensor,
+    device: Device,
 }
 
 impl GpuAugment {
@@ -55,29 +56,14 @@ impl GpuAugment {
         let template = probe
             .try_into_primitive::<CubeBackend>()
             .map_err(|e| AugmentError::Gpu(format!("the device is not a wgpu device ({e:?})")))?;
-        Ok(Self { template })
+        Ok(Self {
+            template,
+            device: inner,
+        })
     }
 
-    /// Run the kernel: `header` and `params` as built by [`super::params::Program`], `images`
-    /// one HWC slice per sample. Returns the `f32` NCHW tensor on the (non-autodiff) device.
-    pub fn run(
-        &self,
-        header: &[u32],
-        params: &[u32],
-        images: &[&[u8]],
-    ) -> Result<Tensor<4>, AugmentError> {
-        let n = header[H_N] as usize;
-        let c = header[H_C] as usize;
-        let (oh, ow) = (header[H_OUT_H] as usize, header[H_OUT_W] as usize);
-        let client = &self.template.client;
-        let out_elems = n * c * oh * ow;
-        if out_elems == 0 {
-            return Err(AugmentError::Shape("empty batch".into()));
-        }
-        let mut header = header.to_vec();
-        let (gx, gy) = grid((n * oh * ow) as u64);
-        header[H_GRID_X] = gx;
-
+    /// Upload a batch of HWC images once (packed four bytes per word).
+    pub fn upload(&self, images: &[&[u8]]) -> DeviceImages {
         let bytes: usize = images.iter().map(|i| i.len()).sum();
         let mut packed = vec![0u32; bytes.div_ceil(4).max(1)];
         {
@@ -88,6 +74,52 @@ impl GpuAugment {
                 at += img.len();
             }
         }
+        DeviceImages {
+            handle: self
+                .template
+                .client
+                .create_from_slice(bytemuck::cast_slice(&packed)),
+            bytes,
+        }
+    }
+
+    /// Run the kernel: `header` and `params` as built by [`super::params::Program`], `images`
+    /// one HWC slice per sample. Returns the `f32` NCHW tensor on the (non-autodiff) device.
+    pub fn run(
+        &self,
+        header: &[u32],
+        params: &[u32],
+        images: &[&[u8]],
+    ) -> Result<Tensor<4>, AugmentError> {
+        let uploaded = self.upload(images);
+        self.run_uploaded(header, params, &uploaded)
+    }
+
+    /// Run the kernel on images already on the device.
+    pub fn run_uploaded(
+        &self,
+        header: &[u32],
+        params: &[u32],
+        images: &DeviceImages,
+    ) -> Result<Tensor<4>, AugmentError> {
+        let n = header[H_N] as usize;
+        let c = header[H_C] as usize;
+        let (oh, ow) = (header[H_OUT_H] as usize, header[H_OUT_W] as usize);
+        let client = &self.template.client;
+        let out_elems = n * c * oh * ow;
+        if out_elems == 0 {
+            return Err(AugmentError::Shape("empty batch".into()));
+        }
+        let need = n * (header[H_IN_H] * header[H_IN_W]) as usize * c;
+        if images.bytes < need {
+            return Err(AugmentError::Shape(format!(
+                "the uploaded batch holds {} bytes, the header needs {need}",
+                images.bytes
+            )));
+        }
+        let mut header = header.to_vec();
+        let (gx, gy) = grid((n * oh * ow) as u64);
+        header[H_GRID_X] = gx;
         let params = if params.is_empty() {
             &[0u32][..]
         } else {
@@ -95,7 +127,6 @@ impl GpuAugment {
         };
         let h_header = client.create_from_slice(bytemuck::cast_slice(&header));
         let h_params = client.create_from_slice(bytemuck::cast_slice(params));
-        let h_pixels = client.create_from_slice(bytemuck::cast_slice(&packed));
         let h_out = client.empty(out_elems * std::mem::size_of::<f32>());
         let out = CubeTensor::new_contiguous(
             client.clone(),
@@ -110,11 +141,68 @@ impl GpuAugment {
             KernelArguments::new().with_buffers(vec![
                 h_header.binding(),
                 h_params.binding(),
-                h_pixels.binding(),
+                images.handle.clone().binding(),
                 h_out.binding(),
             ]),
         );
         Ok(Tensor::<4>::from_primitive::<CubeBackend>(out))
+    }
+
+    /// Allocate a device buffer of `bytes` (rounded up to 16) for bandwidth probes.
+    pub fn buffer(&self, bytes: usize) -> DeviceImages {
+        let bytes = bytes.div_ceil(16) * 16;
+        DeviceImages {
+            handle: self.template.client.create_from_slice(&vec![0u8; bytes]),
+            bytes,
+        }
+    }
+
+    /// Copy `src` into `dst` on the device with `shaders/copy.wgsl` (16 bytes per invocation).
+    pub fn copy(&self, src: &DeviceImages, dst: &DeviceImages) {
+        let n = (src.bytes.min(dst.bytes) / 16) as u64;
+        let (gx, gy) = grid(n);
+        let client = &self.template.client;
+        let info = client.create_from_slice(bytemuck::cast_slice(&[n as u32, gx]));
+        client.launch(
+            Box::new(SourceKernel::new(CopyKernel, CubeDim::new_1d(WORKGROUP))),
+            CubeCount::Static(gx, gy, 1),
+            KernelArguments::new().with_buffers(vec![
+                info.binding(),
+                src.handle.clone().binding(),
+                dst.handle.clone().binding(),
+            ]),
+        );
+    }
+
+    /// Wait for all queued GPU work.
+    pub fn sync(&self) -> Result<(), AugmentError> {
+        self.device
+            .sync()
+            .map_err(|e| AugmentError::Gpu(format!("device sync failed: {e:?}")))
+    }
+}
+
+/// A buffer of `u8` pixels (or any bytes) resident on the device.
+#[derive(Clone)]
+pub struct DeviceImages {
+    handle: Handle,
+    /// Meaningful bytes in the buffer.
+    pub bytes: usize,
+}
+
+struct CopyKernel;
+
+impl KernelSource for CopyKernel {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(include_str!("../../shaders/copy.wgsl"))
+    }
+
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>()
+    }
+
+    fn lang(&self) -> &'static str {
+        "wgsl"
     }
 }
 

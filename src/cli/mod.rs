@@ -2,6 +2,7 @@
 //! calls the library and prints. Exit codes: 0 success, 1 runtime error, 2 usage error.
 
 mod augment;
+mod bench;
 mod devices;
 mod eval;
 mod train;
@@ -31,6 +32,8 @@ enum Command {
     Devices(devices::DevicesArgs),
     /// Preview a pipeline (contact sheet), write augmented images with their parameters, replay them.
     Augment(augment::AugmentArgs),
+    /// Measure throughput against the machine's own bandwidth ceiling.
+    Bench(bench::BenchArgs),
 }
 
 /// Parse the command line, run the subcommand, turn errors into a message and an exit code.
@@ -41,6 +44,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Devices(args) => devices::run(args),
         Command::Augment(args) => augment::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

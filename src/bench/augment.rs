@@ -1,0 +1,221 @@
+//! Augmentation throughput: every op alone and the full pipeline, on the CPU twin and (when
+//! the device is a GPU) the fused kernel, at 224×224 RGB (batch 256) and 28×28 gray
+//! (batch 8,000).
+
+use super::{Measurement, Options, time};
+use crate::augment::gpu::GpuAugment;
+use crate::augment::spec::PipelineSpec;
+use crate::augment::{Program, cpu};
+use crate::util::rng::pixel_hash;
+
+/// The pipeline of the throughput targets: flip → rotate ±15° bilinear → random resized crop →
+/// gaussian noise → normalize, output the input size.
+pub fn full_pipeline(w: usize, h: usize, c: usize) -> PipelineSpec {
+    let (mean, std) = if c == 1 {
+        ("[0.1307]", "[0.3081]")
+    } else {
+        ("[0.485, 0.456, 0.406]", "[0.229, 0.224, 0.225]")
+    };
+    PipelineSpec::from_toml(
+        &format!(
+            "version = 1\n[[ops]]\nop = \"hflip\"\n[[ops]]\nop = \"rotate\"\ndegrees = [-15.0, 15.0]\n\
+             [[ops]]\nop = \"random_resized_crop\"\nwidth = {w}\nheight = {h}\nscale = [0.5, 1.0]\n\
+             [[ops]]\nop = \"gaussian_noise\"\nsigma = [0.01, 0.05]\n\
+             [[ops]]\nop = \"normalize\"\nmean = {mean}\nstd = {std}\n"
+        ),
+        "bench",
+    )
+    .expect("the benchmark pipeline is valid")
+}
+
+/// `(name, spec)` for every op alone and the full pipeline.
+pub fn cases(w: usize, h: usize, c: usize, quick: bool) -> Vec<(String, PipelineSpec)> {
+    let one = |body: &str| {
+        PipelineSpec::from_toml(&format!("version = 1\n[[ops]]\n{body}\n"), "bench").expect("valid")
+    };
+    let mut v = vec![("full pipeline".to_string(), full_pipeline(w, h, c))];
+    let mut ops: Vec<(&str, String)> = vec![
+        ("identity (u8 -> f32)", String::new()),
+        ("hflip", "op = \"hflip\"\np = 1.0".into()),
+        (
+            "rotate ±15 bilinear",
+            "op = \"rotate\"\ndegrees = [-15.0, 15.0]".into(),
+        ),
+        (
+            "gaussian_noise",
+            "op = \"gaussian_noise\"\nsigma = [0.01, 0.05]".into(),
+        ),
+    ];
+    if !quick {
+        ops.extend([
+            ("vflip", "op = \"vflip\"\np = 1.0".into()),
+            ("affine", "op = \"affine\"\ndegrees = [-10.0, 10.0]\nscale = [0.9, 1.1]\ntranslate = [0.1, 0.1]\nshear = [-5.0, 5.0]".into()),
+            ("crop (7/8 centre)", format!("op = \"crop\"\nwidth = {}\nheight = {}", w * 7 / 8, h * 7 / 8)),
+            ("random_resized_crop", format!("op = \"random_resized_crop\"\nwidth = {w}\nheight = {h}")),
+            ("resize (1/2)", format!("op = \"resize\"\nwidth = {}\nheight = {}", w / 2, h / 2)),
+            ("pad 4", "op = \"pad\"\npixels = 4".into()),
+            ("brightness", "op = \"brightness\"\nfactor = [0.8, 1.2]".into()),
+            ("contrast", "op = \"contrast\"\nfactor = [0.8, 1.2]".into()),
+            ("saturation", "op = \"saturation\"\nfactor = [0.8, 1.2]".into()),
+            ("gamma", "op = \"gamma\"\ngamma = [0.8, 1.25]".into()),
+            ("grayscale", "op = \"grayscale\"\np = 1.0".into()),
+            ("salt_pepper", "op = \"salt_pepper\"\namount = [0.01, 0.05]".into()),
+            ("speckle", "op = \"speckle\"\nsigma = [0.05, 0.1]".into()),
+            ("erase", "op = \"erase\"\np = 1.0".into()),
+            ("normalize", "op = \"normalize\"\nmean = [0.5]\nstd = [0.25]".into()),
+            ("mixup", "op = \"mixup\"\nalpha = 0.4".into()),
+            ("cutmix", "op = \"cutmix\"\nalpha = 1.0".into()),
+        ]);
+    }
+    for (name, body) in ops {
+        let spec = if body.is_empty() {
+            PipelineSpec::identity()
+        } else {
+            one(&body)
+        };
+        v.push((name.to_string(), spec));
+    }
+    v
+}
+
+fn images(n: usize, bytes: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|s| {
+            (0..bytes)
+                .map(|i| (pixel_hash(s as u32, i as u32) >> 24) as u8)
+                .collect()
+        })
+        .collect()
+}
+
+/// Run the augmentation benchmarks.
+pub fn run(
+    opts: &Options,
+    cpu_bw: f64,
+    gpu: Option<(&GpuAugment, f64)>,
+    log: &dyn Fn(&str),
+) -> crate::Result<Vec<Measurement>> {
+    let mut out = Vec::new();
+    let sizes: [(&str, usize, usize, usize, usize); 2] = [
+        (
+            "224x224 RGB",
+            224,
+            224,
+            3,
+            if opts.quick { 64 } else { 256 },
+        ),
+        (
+            "28x28 gray",
+            28,
+            28,
+            1,
+            if opts.quick { 2000 } else { 8000 },
+        ),
+    ];
+    for (label, w, h, c, n) in sizes {
+        let imgs = images(n, w * h * c);
+        let refs: Vec<&[u8]> = imgs.iter().map(|v| v.as_slice()).collect();
+        let ids: Vec<u64> = (0..n as u64).collect();
+        let uploaded = gpu.map(|(k, _)| k.upload(&refs));
+        for (case, spec) in cases(w, h, c, opts.quick) {
+            let prog = Program::new(&spec, w, h, c)?;
+            let (ow, oh) = prog.output;
+            let header = prog.header(n);
+            let moved = n as f64 * ((w * h * c) as f64 + (c * oh * ow * 4) as f64);
+            let name = format!("{label} {case}");
+            let mut buf = vec![0f32; n * c * oh * ow];
+            let mut epoch = 0;
+            let stats = time(1, opts.reps(), || {
+                epoch += 1;
+                let params = prog.draw(1, epoch, &ids);
+                let words = prog.pack(&params).expect("params fit their program");
+                cpu::run(&header, &words, &refs, &mut buf);
+                std::hint::black_box(&buf);
+            });
+            let m = measurement(&name, "cpu", n, stats, moved, cpu_bw, None);
+            log(&format!(
+                "augment {name} cpu: {:.0} images/s",
+                m.items_per_second
+            ));
+            out.push(m);
+            if let (Some((kernel, gpu_bw)), Some(up)) = (gpu, uploaded.as_ref()) {
+                let mut failed = None;
+                let mut epoch = 0;
+                let stats = time(2, opts.reps(), || {
+                    epoch += 1;
+                    let params = prog.draw(1, epoch, &ids);
+                    let words = prog.pack(&params).expect("params fit their program");
+                    let result = if opts.with_upload {
+                        kernel.run(&header, &words, &refs)
+                    } else {
+                        kernel.run_uploaded(&header, &words, up)
+                    };
+                    match result.and_then(|t| {
+                        drop(t);
+                        kernel.sync()
+                    }) {
+                        Ok(()) => {}
+                        Err(e) => failed = Some(e),
+                    }
+                });
+                if let Some(e) = failed {
+                    return Err(e.into());
+                }
+                let note = if opts.with_upload {
+                    "includes the image upload"
+                } else {
+                    "images already on the device"
+                };
+                let m = measurement(&name, "gpu", n, stats, moved, gpu_bw, Some(note));
+                log(&format!(
+                    "augment {name} gpu: {:.0} images/s",
+                    m.items_per_second
+                ));
+                out.push(m);
+            }
+        }
+        if let Some((kernel, gpu_bw)) = gpu {
+            let stats = time(1, opts.reps(), || {
+                let up = kernel.upload(&refs);
+                let _ = kernel.sync();
+                std::hint::black_box(up.bytes);
+            });
+            let bytes = (n * w * h * c) as f64;
+            let mut m = measurement(
+                &format!("{label} upload (host -> device)"),
+                "gpu",
+                n,
+                stats,
+                bytes,
+                gpu_bw,
+                None,
+            );
+            m.group = "upload".into();
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+fn measurement(
+    name: &str,
+    engine: &str,
+    n: usize,
+    stats: super::Stats,
+    moved: f64,
+    ceiling: f64,
+    note: Option<&str>,
+) -> Measurement {
+    let bps = moved / stats.median;
+    Measurement {
+        group: "augment".into(),
+        name: name.into(),
+        engine: engine.into(),
+        batch: n,
+        items_per_second: n as f64 / stats.median,
+        bytes_per_second: Some(bps),
+        ceiling_fraction: Some(bps / ceiling),
+        stats,
+        note: note.map(str::to_string),
+    }
+}

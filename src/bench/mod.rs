@@ -1,0 +1,279 @@
+//! The benchmark harness behind `augtrain bench`: throughput of augmentation, loading and
+//! training, each against a ceiling measured in the same run (CPU: multi-threaded `memcpy`
+//! bandwidth; GPU: a buffer-to-buffer copy kernel on the same device), with the median and
+//! spread of repeated timed runs after warm-up.
+
+pub mod augment;
+pub mod ceiling;
+pub mod load;
+pub mod train;
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::device::ComputeDevice;
+
+/// Which benchmarks to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Suite {
+    /// Every augmentation op alone and the full pipeline.
+    Augment,
+    /// Dataset parsing and generation.
+    Load,
+    /// Training steps and one end-to-end epoch.
+    Train,
+    /// All of the above.
+    All,
+}
+
+/// Options of a benchmark run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The suite.
+    pub suite: Suite,
+    /// Fewer repetitions and cases (a smoke run; still after warm-up).
+    pub quick: bool,
+    /// GPU augmentation timing includes the image upload.
+    pub with_upload: bool,
+    /// Profile one training epoch by phase.
+    pub breakdown: bool,
+    /// Real data directory (`mnist-10k` is used when present).
+    pub data: Option<std::path::PathBuf>,
+}
+
+impl Options {
+    /// Timed repetitions per measurement.
+    pub fn reps(&self) -> usize {
+        if self.quick { 5 } else { 9 }
+    }
+}
+
+/// Timing statistics of repeated runs, in seconds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Stats {
+    /// Median.
+    pub median: f64,
+    /// Fastest.
+    pub min: f64,
+    /// Slowest.
+    pub max: f64,
+    /// Interquartile range divided by the median.
+    pub spread: f64,
+    /// Timed repetitions.
+    pub samples: usize,
+}
+
+/// Run `f` `warmup` times untimed, then `reps` times timed.
+pub fn time<F: FnMut()>(warmup: usize, reps: usize, mut f: F) -> Stats {
+    for _ in 0..warmup {
+        f();
+    }
+    let mut t: Vec<f64> = (0..reps.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let q = |p: f64| t[((t.len() - 1) as f64 * p).round() as usize];
+    let median = q(0.5);
+    Stats {
+        median,
+        min: t[0],
+        max: t[t.len() - 1],
+        spread: (q(0.75) - q(0.25)) / median.max(1e-12),
+        samples: t.len(),
+    }
+}
+
+/// One measured case.
+#[derive(Clone, Debug, Serialize)]
+pub struct Measurement {
+    /// `augment`, `load`, `train`, `ceiling`.
+    pub group: String,
+    /// What was measured.
+    pub name: String,
+    /// Where: `cpu` or `gpu`.
+    pub engine: String,
+    /// Items per timed run (images, or bytes for ceilings).
+    pub batch: usize,
+    /// Timing of one run.
+    pub stats: Stats,
+    /// Items (images) per second at the median.
+    pub items_per_second: f64,
+    /// Bytes read + written per second at the median, where meaningful.
+    pub bytes_per_second: Option<f64>,
+    /// `bytes_per_second` over the same engine's ceiling measured in this run.
+    pub ceiling_fraction: Option<f64>,
+    /// Anything worth knowing about the case.
+    pub note: Option<String>,
+}
+
+/// Where and when the numbers were taken.
+#[derive(Clone, Debug, Serialize)]
+pub struct Machine {
+    /// UTC time of the run.
+    pub date: String,
+    /// augtrain's version.
+    pub version: String,
+    /// Git commit the binary was built from.
+    pub commit: String,
+    /// CPU model.
+    pub cpu: String,
+    /// Logical cores.
+    pub cores: usize,
+    /// Worker threads used by the CPU paths.
+    pub threads: usize,
+    /// The GPU adapter, when one was used.
+    pub gpu: Option<crate::device::AdapterInfo>,
+    /// The compute device in words.
+    pub device: String,
+}
+
+impl Machine {
+    /// Describe this machine and `device`.
+    pub fn detect(device: &ComputeDevice) -> Self {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split(':').nth(1))
+                    .map(|s| s.trim().to_string())
+            })
+            .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+        Machine {
+            date: crate::util::time::iso8601_now(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            commit: env!("AUGTRAIN_GIT_COMMIT").into(),
+            cpu,
+            cores: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            threads: rayon::current_num_threads(),
+            gpu: device.adapter.clone(),
+            device: device.describe(),
+        }
+    }
+}
+
+/// Everything a benchmark run produced.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// The machine.
+    pub machine: Machine,
+    /// All measurements, ceilings first.
+    pub measurements: Vec<Measurement>,
+    /// Per-phase profile of one CPU training epoch, when asked for.
+    pub breakdown: Option<train::EpochProfile>,
+}
+
+impl Report {
+    /// The report as an aligned text table.
+    pub fn to_table(&self) -> String {
+        let m = &self.machine;
+        let mut out = format!(
+            "augtrain {} ({}) on {}: {} ({} cores, {} threads); device {}\n\n",
+            m.version, m.commit, m.date, m.cpu, m.cores, m.threads, m.device
+        );
+        out.push_str(&format!(
+            "{:<8} {:<36} {:<4} {:>6} {:>11} {:>7} {:>13} {:>10} {:>8}\n",
+            "group", "case", "on", "batch", "median", "spread", "items/s", "GB/s", "ceiling"
+        ));
+        for r in &self.measurements {
+            let gbs = r
+                .bytes_per_second
+                .map(|b| format!("{:.2}", b / 1e9))
+                .unwrap_or_default();
+            let frac = r
+                .ceiling_fraction
+                .map(|f| format!("{:.1}%", 100.0 * f))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "{:<8} {:<36} {:<4} {:>6} {:>9.3}ms {:>6.1}% {:>13.0} {:>10} {:>8}\n",
+                r.group,
+                r.name,
+                r.engine,
+                r.batch,
+                r.stats.median * 1e3,
+                100.0 * r.stats.spread,
+                r.items_per_second,
+                gbs,
+                frac
+            ));
+        }
+        if let Some(b) = &self.breakdown {
+            out.push('\n');
+            out.push_str(&b.to_table());
+        }
+        out
+    }
+}
+
+/// Run the benchmarks `opts` ask for on `device`.
+pub fn run(opts: &Options, device: &ComputeDevice, log: &dyn Fn(&str)) -> crate::Result<Report> {
+    let mut measurements = Vec::new();
+    let cpu_ceiling = ceiling::cpu_memcpy(opts);
+    log(&format!(
+        "ceiling: CPU memcpy {:.2} GB/s (read + write, {} threads)",
+        cpu_ceiling.bytes_per_second.unwrap_or(0.0) / 1e9,
+        rayon::current_num_threads()
+    ));
+    let cpu_bw = cpu_ceiling.bytes_per_second.unwrap_or(f64::NAN);
+    measurements.push(cpu_ceiling);
+    let gpu = if device.is_gpu() {
+        let kernel = crate::augment::gpu::GpuAugment::new(&device.device)?;
+        let c = ceiling::gpu_copy(&kernel, opts)?;
+        log(&format!(
+            "ceiling: GPU buffer copy {:.2} GB/s (read + write)",
+            c.bytes_per_second.unwrap_or(0.0) / 1e9
+        ));
+        let bw = c.bytes_per_second.unwrap_or(f64::NAN);
+        measurements.push(c);
+        Some((kernel, bw))
+    } else {
+        None
+    };
+    let wants = |s: Suite| opts.suite == s || opts.suite == Suite::All;
+    if wants(Suite::Augment) {
+        measurements.extend(augment::run(
+            opts,
+            cpu_bw,
+            gpu.as_ref().map(|(k, bw)| (k, *bw)),
+            log,
+        )?);
+    }
+    if wants(Suite::Load) {
+        measurements.extend(load::run(opts, log)?);
+    }
+    let mut breakdown = None;
+    if wants(Suite::Train) {
+        let (m, b) = train::run(opts, device, log)?;
+        measurements.extend(m);
+        breakdown = b;
+    }
+    Ok(Report {
+        machine: Machine::detect(device),
+        measurements,
+        breakdown,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_are_ordered() {
+        let mut k = 0u64;
+        let s = time(1, 5, || {
+            k += 1;
+            std::hint::black_box(k);
+        });
+        assert_eq!(s.samples, 5);
+        assert!(s.min <= s.median && s.median <= s.max);
+        assert!(s.spread >= 0.0);
+    }
+}

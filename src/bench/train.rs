@@ -1,0 +1,213 @@
+//! Training throughput: forward + backward + optimizer step for the MLP and the CNN at batch
+//! 64 and 256, one end-to-end epoch (load → augment → train), and the per-phase profile.
+
+use std::time::Instant;
+
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Distribution, Tensor};
+use serde::Serialize;
+
+use super::{Measurement, Options, time};
+use crate::data::{self, DataSource, Splits};
+use crate::device::ComputeDevice;
+use crate::model::{InputShape, Model, ModelKind};
+use crate::train::config::{LossKind, TrainConfig};
+use crate::train::{self as training, Breakdown, EpochContext, loss, optim};
+
+/// Where the time of one training epoch goes.
+#[derive(Clone, Debug, Serialize)]
+pub struct EpochProfile {
+    /// What was trained on what.
+    pub what: String,
+    /// Images in the epoch.
+    pub images: usize,
+    /// Wall time of the profiled epoch.
+    pub seconds: f64,
+    /// Seconds per phase.
+    pub phases: Breakdown,
+}
+
+impl EpochProfile {
+    /// The profile as a small table with shares of the total.
+    pub fn to_table(&self) -> String {
+        let p = &self.phases;
+        let rows = [
+            ("loading (order, gather)", p.loading),
+            ("augmentation", p.augmentation),
+            ("forward + loss", p.forward),
+            ("backward", p.backward),
+            ("optimizer step", p.optimizer),
+            ("metrics (read back)", p.metrics),
+        ];
+        let total: f64 = rows.iter().map(|r| r.1).sum();
+        let mut out = format!(
+            "epoch profile: {} ({} images, {:.2} s, {:.0} images/s)\n",
+            self.what,
+            self.images,
+            self.seconds,
+            self.images as f64 / self.seconds
+        );
+        for (name, s) in rows {
+            out.push_str(&format!(
+                "  {:<26} {:>8.3} s  {:>5.1}%\n",
+                name,
+                s,
+                100.0 * s / total.max(1e-12)
+            ));
+        }
+        out
+    }
+}
+
+fn measurement(
+    name: &str,
+    engine: &str,
+    n: usize,
+    stats: super::Stats,
+    note: Option<String>,
+) -> Measurement {
+    Measurement {
+        group: "train".into(),
+        name: name.into(),
+        engine: engine.into(),
+        batch: n,
+        items_per_second: n as f64 / stats.median,
+        bytes_per_second: None,
+        ceiling_fraction: None,
+        stats,
+        note,
+    }
+}
+
+/// The data for the epoch benchmarks: mnist-10k when present, else synthetic.
+fn epoch_data(opts: &Options) -> crate::Result<(Splits, f64)> {
+    let start = Instant::now();
+    let source = opts
+        .data
+        .as_ref()
+        .map(|d| d.join("mnist-10k"))
+        .filter(|d| d.exists())
+        .map(DataSource::Idx)
+        .unwrap_or(DataSource::Synthetic {
+            train: 8000,
+            test: 2000,
+            size: 32,
+        });
+    let splits = data::load(&source, 0.0, 1)?;
+    Ok((splits, start.elapsed().as_secs_f64()))
+}
+
+/// Run the training benchmarks on `device`.
+pub fn run(
+    opts: &Options,
+    device: &ComputeDevice,
+    log: &dyn Fn(&str),
+) -> crate::Result<(Vec<Measurement>, Option<EpochProfile>)> {
+    let engine = if device.is_gpu() { "gpu" } else { "cpu" };
+    let ad = device.device.clone().autodiff();
+    let mut out = Vec::new();
+    let shape = InputShape {
+        channels: 1,
+        height: 28,
+        width: 28,
+        classes: 10,
+    };
+    for kind in [ModelKind::Mlp, ModelKind::Cnn] {
+        for batch in [64usize, 256] {
+            ad.seed(1);
+            let mut model = Model::new(kind, shape, 128, &ad).map_err(crate::Error::Usage)?;
+            let mut optimizer = optim::build(&TrainConfig::default().optimizer);
+            let x = Tensor::<4>::random([batch, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &ad);
+            let labels: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();
+            let targets = loss::target_rows(&labels, None, 10);
+            let mut step = || {
+                let logits = model.clone().forward(x.clone());
+                let l = loss::loss(LossKind::CrossEntropy, logits, &targets, None, &ad);
+                let grads = GradientsParams::from_grads(l.clone().backward(), &model);
+                model = optimizer.step(0.01, model.clone(), grads);
+                std::hint::black_box(l.into_scalar::<f32>());
+            };
+            let reps = if opts.quick { 5 } else { 15 };
+            let stats = time(3, reps, &mut step);
+            let name = format!("{kind} 28x28 step (fwd+bwd+opt)");
+            let m = measurement(&name, engine, batch, stats, None);
+            log(&format!(
+                "train {name} batch {batch} {engine}: {:.0} images/s",
+                m.items_per_second
+            ));
+            out.push(m);
+        }
+    }
+
+    // One end-to-end epoch: load → augment (default pipeline) → train, CNN batch 64.
+    let (splits, load_seconds) = epoch_data(opts)?;
+    let cfg = TrainConfig {
+        seed: 1,
+        batch_size: 64,
+        ..TrainConfig::default()
+    };
+    let spec = training::resolve_pipeline(&cfg, &splits.train);
+    let (train_aug, _) = training::augmenters(&spec, &splits.train, cfg.seed, device)?;
+    let epoch_run = |breakdown: Option<&mut Breakdown>| -> crate::Result<f64> {
+        let model = training::build_model(&cfg, &train_aug, splits.train.num_classes(), &ad)?;
+        let mut optimizer = optim::build(&cfg.optimizer);
+        let mut ctx = EpochContext {
+            data: &splits.train,
+            aug: &train_aug,
+            cfg: &cfg,
+            device: &ad,
+            epoch: 0,
+            lr: cfg.optimizer.lr,
+        };
+        let start = Instant::now();
+        let _ = training::train_epoch(&mut ctx, model, &mut optimizer, None, breakdown)?;
+        Ok(start.elapsed().as_secs_f64())
+    };
+    let seconds = epoch_run(None)?;
+    let n = splits.train.len();
+    let what = format!(
+        "{} cnn batch 64, default augmentation on {}",
+        splits.name,
+        if train_aug.on_gpu() {
+            "the GPU kernel"
+        } else {
+            "the CPU twin"
+        }
+    );
+    let stats = super::Stats {
+        median: seconds + load_seconds,
+        min: seconds + load_seconds,
+        max: seconds + load_seconds,
+        spread: 0.0,
+        samples: 1,
+    };
+    let m = measurement(
+        &format!("epoch end to end ({})", splits.name),
+        engine,
+        n,
+        stats,
+        Some(format!(
+            "{what}; load {load_seconds:.2} s + train {seconds:.2} s"
+        )),
+    );
+    log(&format!(
+        "train epoch end to end {engine}: {:.0} images/s",
+        m.items_per_second
+    ));
+    out.push(m);
+
+    let profile = if opts.breakdown {
+        let mut phases = Breakdown::default();
+        let seconds = epoch_run(Some(&mut phases))?;
+        Some(EpochProfile {
+            what,
+            images: n,
+            seconds,
+            phases,
+        })
+    } else {
+        None
+    };
+    let _ = Device::flex;
+    Ok((out, profile))
+}

@@ -1,0 +1,75 @@
+//! `augtrain bench`: throughput against the machine's own ceilings.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::bench::{self, Options, Suite};
+use crate::device::{self, DeviceChoice};
+use crate::util::fs::write_atomic;
+
+/// Flags of `augtrain bench`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  augtrain bench --quick                              # all suites, fewer repetitions
+  augtrain bench augment --device gpu --json gpu.json
+  augtrain bench train --breakdown --device cpu")]
+pub struct BenchArgs {
+    /// Which suite to run.
+    #[arg(value_enum, default_value = "all")]
+    suite: Suite,
+    /// Compute device: auto, gpu or cpu.
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
+    /// Also write the report as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Fewer repetitions and cases.
+    #[arg(long)]
+    quick: bool,
+    /// Include the image upload in GPU augmentation timings.
+    #[arg(long)]
+    with_upload: bool,
+    /// Profile one training epoch by phase (with `train` or `all`).
+    #[arg(long)]
+    breakdown: bool,
+    /// Real data directory holding mnist-10k (default: $AUGTRAIN_TEST_DATA or ../shared/data).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Print only the final table.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn run(args: BenchArgs) -> crate::Result<()> {
+    let data = args
+        .data
+        .clone()
+        .or_else(|| std::env::var_os("AUGTRAIN_TEST_DATA").map(PathBuf::from))
+        .or_else(|| Some(PathBuf::from("../shared/data")));
+    let opts = Options {
+        suite: args.suite,
+        quick: args.quick,
+        with_upload: args.with_upload,
+        breakdown: args.breakdown,
+        data,
+    };
+    let dev = device::open(args.device)?;
+    let quiet = args.quiet;
+    let log = move |s: &str| {
+        if !quiet {
+            eprintln!("{s}");
+        }
+    };
+    let report = bench::run(&opts, &dev, &log)?;
+    print!("{}", report.to_table());
+    if let Some(path) = &args.json {
+        write_atomic(
+            path,
+            serde_json::to_string_pretty(&report)
+                .expect("json")
+                .as_bytes(),
+        )?;
+    }
+    Ok(())
+}

@@ -61,11 +61,7 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> crate::Result<Vec<Measurement>
     }
     let n = if opts.quick { 1000 } else { 4000 };
     let stats = time(1, opts.reps(), || {
-        std::hint::black_box(
-            synth::generate(n, 32, 1, synth::SynthSplit::Train)
-                .images
-                .len(),
-        );
+        std::hint::black_box(synth::generate(n, 32, 1, synth::SynthSplit::Train).len());
     });
     let m = measurement("synthetic generation 32x32 RGB", n, stats, None);
     log(&format!(

@@ -127,12 +127,24 @@ pub fn run(
                 model = optimizer.step(0.01, model.clone(), grads);
                 std::hint::black_box(l.into_scalar::<f32>());
             };
-            let reps = if opts.quick { 5 } else { 15 };
-            let stats = time(3, reps, &mut step);
-            let name = format!("{kind} 28x28 step (fwd+bwd+opt)");
-            let m = measurement(&name, engine, batch, stats, None);
+            // Several steps per timed run: single steps are too short to time steadily.
+            let steps = (4096 / batch).max(4);
+            let stats = time(1, opts.reps(), || {
+                for _ in 0..steps {
+                    step();
+                }
+            });
+            let name = format!("{kind} 28x28 step, batch {batch}");
+            let mut m = measurement(
+                &name,
+                engine,
+                batch,
+                stats,
+                Some(format!("{steps} steps per timed run")),
+            );
+            m.items_per_second = (batch * steps) as f64 / m.stats.median;
             log(&format!(
-                "train {name} batch {batch} {engine}: {:.0} images/s",
+                "train {name} {engine}: {:.0} images/s",
                 m.items_per_second
             ));
             out.push(m);

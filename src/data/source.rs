@@ -128,15 +128,16 @@ fn idx_dataset(
             problem: "the file holds no image".into(),
         });
     }
-    let ds = Dataset {
-        height: img.rows,
-        width: img.cols,
-        channels: img.channels,
-        class_names: Vec::new(),
-        images: img.pixels,
-        labels: lab.iter().map(|&l| l as u32).collect(),
-        ids: (0..img.count as u64).map(|i| id_base + i).collect(),
-    };
+    let ds = Dataset::from_pixels(
+        img.rows,
+        img.cols,
+        img.channels,
+        Vec::new(),
+        img.pixels,
+        lab.iter().map(|&l| l as u32).collect(),
+        (0..img.count as u64).map(|i| id_base + i).collect(),
+        Vec::new(),
+    );
     Ok((ds, lab))
 }
 

@@ -60,15 +60,16 @@ pub fn generate(n: usize, size: usize, seed: u64, split: SynthSplit) -> Dataset 
         SynthSplit::Train => 0,
         SynthSplit::Test => 1_000_000_000,
     };
-    Dataset {
-        height: size,
-        width: size,
-        channels: 3,
-        class_names: CLASS_NAMES.iter().map(|s| s.to_string()).collect(),
+    Dataset::from_pixels(
+        size,
+        size,
+        3,
+        CLASS_NAMES.iter().map(|s| s.to_string()).collect(),
         images,
-        labels: (0..n).map(|i| (i % CLASS_NAMES.len()) as u32).collect(),
-        ids: (0..n as u64).map(|i| id_base + i).collect(),
-    }
+        (0..n).map(|i| (i % CLASS_NAMES.len()) as u32).collect(),
+        (0..n as u64).map(|i| id_base + i).collect(),
+        Vec::new(),
+    )
 }
 
 fn luminance(c: [f64; 3]) -> f64 {
@@ -211,11 +212,11 @@ mod tests {
         let b = generate(50, 32, 7, SynthSplit::Train);
         let c = generate(50, 32, 8, SynthSplit::Train);
         let t = generate(50, 32, 7, SynthSplit::Test);
-        assert_eq!(a.images, b.images);
-        assert_ne!(a.images, c.images);
-        assert_ne!(a.images, t.images);
+        assert_eq!(a.pixels(), b.pixels());
+        assert_ne!(a.pixels(), c.pixels());
+        assert_ne!(a.pixels(), t.pixels());
         assert_eq!(a.class_counts(), vec![5; 10]);
-        assert_eq!(a.images.len(), 50 * 32 * 32 * 3);
+        assert_eq!(a.pixels().len(), 50 * 32 * 32 * 3);
     }
 
     #[test]

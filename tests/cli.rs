@@ -533,3 +533,622 @@ fn augment_preview_out_and_exact_replay() {
         assert_eq!((png.width(), png.height()), (24, 24));
     }
 }
+
+// ---------------------------------------------------------------- [data]
+
+/// `n` real JPEGs of each hymenoptera class copied into `root/<class>/` (renamed per class).
+fn real_folder(root: &Path, classes: &[&str], n: usize) -> Option<()> {
+    let hym = data("hymenoptera")?;
+    let ants: Vec<_> = std::fs::read_dir(hym.join("train/ants"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let bees: Vec<_> = std::fs::read_dir(hym.join("train/bees"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    for (k, class) in classes.iter().enumerate() {
+        let dir = root.join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = if k % 2 == 0 { &ants } else { &bees };
+        let mut src = src.clone();
+        src.sort();
+        for (i, p) in src.iter().skip(k * n).take(n).enumerate() {
+            std::fs::copy(p, dir.join(format!("{class}-{i}.jpg"))).unwrap();
+        }
+    }
+    Some(())
+}
+
+/// A PNG whose header claims `w × h` pixels with almost no data: a decompression bomb.
+fn bomb_png(w: u32, h: u32) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        out.extend_from_slice(&crc.sum().to_be_bytes());
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(
+        &mut out,
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+fn stdout_json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(&ok(out)).unwrap()
+}
+
+#[test]
+fn inspect_real_image_folder() {
+    let Some(hym) = data("hymenoptera") else {
+        return;
+    };
+    let v = stdout_json(&augtrain(&["inspect", hym.to_str().unwrap(), "--json"]));
+    assert_eq!(v["images"], 398);
+    assert_eq!(v["classes"], serde_json::json!(["ants", "bees"]));
+    assert_eq!(v["counts"]["train"], serde_json::json!([124, 121]));
+    assert_eq!(v["counts"]["val"], serde_json::json!([70, 83]));
+    assert_eq!(
+        v["skipped"].as_array().unwrap().len(),
+        0,
+        "every real photo loads, the name with a space too"
+    );
+    assert!(v["formats"]["jpeg"].as_u64().unwrap() >= 390);
+    let text = ok(&augtrain(&["inspect", hym.to_str().unwrap()]));
+    assert!(
+        text.contains("image sizes") && text.contains("median"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_files_are_reported_per_file_and_skipped_or_fatal() {
+    let root = scratch("bad-files");
+    let ds = root.join("ds");
+    if real_folder(&ds, &["cats", "dogs"], 8).is_none() {
+        return;
+    }
+    let good = std::fs::read(ds.join("cats/cats-0.jpg")).unwrap();
+    std::fs::write(ds.join("cats/zero.jpg"), []).unwrap();
+    std::fs::write(ds.join("cats/notes.txt"), "not an image").unwrap();
+    std::fs::write(ds.join("dogs/truncated.jpg"), &good[..good.len() / 3]).unwrap();
+    std::fs::write(ds.join("dogs/bomb.png"), bomb_png(60_000, 60_000)).unwrap();
+    std::fs::write(ds.join(".hidden"), "ignored").unwrap();
+    let v = stdout_json(&augtrain(&["inspect", ds.to_str().unwrap(), "--json"]));
+    let skipped: Vec<(String, String)> = v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["path"].as_str().unwrap().to_string(),
+                s["reason"]["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let reason = |p: &str| {
+        skipped
+            .iter()
+            .find(|(f, _)| f == p)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| panic!("{p} not reported: {skipped:?}"))
+    };
+    assert_eq!(reason("cats/zero.jpg"), "zero_bytes");
+    assert_eq!(reason("cats/notes.txt"), "not_an_image");
+    assert!(["truncated", "corrupt"].contains(&reason("dogs/truncated.jpg").as_str()));
+    assert_eq!(reason("dogs/bomb.png"), "too_large");
+    assert_eq!(skipped.len(), 4, "{skipped:?}");
+    assert_eq!(v["images"], 16);
+
+    // --on-error fail: exit 1, one line naming the file, nothing written.
+    let runs = root.join("runs-fail");
+    let out = augtrain(&[
+        "train",
+        "--data",
+        ds.to_str().unwrap(),
+        "--on-error",
+        "fail",
+        "--model",
+        "mlp",
+        "--size",
+        "16x16",
+        "--runs-dir",
+        runs.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.lines().filter(|l| !l.trim().is_empty()).count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("zero.jpg")
+            || stderr.contains("notes.txt")
+            || stderr.contains("truncated.jpg")
+            || stderr.contains("bomb.png"),
+        "{stderr}"
+    );
+    assert!(!runs.exists());
+
+    // Default (skip): trains and lists every skipped file in the run directory.
+    let runs = root.join("runs");
+    ok(&augtrain(&[
+        "train",
+        "--data",
+        ds.to_str().unwrap(),
+        "--model",
+        "mlp",
+        "--size",
+        "16x16",
+        "--epochs",
+        "1",
+        "--test-fraction",
+        "0.25",
+        "--runs-dir",
+        runs.to_str().unwrap(),
+        "--name",
+        "r",
+        "--quiet",
+    ]));
+    let listed = std::fs::read_to_string(runs.join("r/skipped.csv")).unwrap();
+    for f in ["zero.jpg", "notes.txt", "truncated.jpg", "bomb.png"] {
+        assert!(
+            listed.contains(f),
+            "{f} missing from skipped.csv:\n{listed}"
+        );
+    }
+}
+
+#[test]
+fn manifest_rows_with_missing_files_and_unknown_labels_are_reported() {
+    let root = scratch("manifest");
+    let ds = root.join("imgs");
+    if real_folder(&ds, &["ants", "bees"], 5).is_none() {
+        return;
+    }
+    let mut csv = String::from("path,label,split\n");
+    for class in ["ants", "bees"] {
+        for i in 0..5 {
+            let split = if i < 3 { "train" } else { "test" };
+            csv.push_str(&format!("imgs/{class}/{class}-{i}.jpg,{class},{split}\n"));
+        }
+    }
+    csv.push_str("imgs/ants/missing.jpg,ants,train\n");
+    csv.push_str("imgs/bees/bees-0.jpg,wasps,train\n");
+    csv.push_str("\"imgs/ants/ants-1.jpg\",\"ants\",train\n");
+    let manifest = root.join("manifest.csv");
+    std::fs::write(&manifest, csv).unwrap();
+    let v = stdout_json(&augtrain(&[
+        "inspect",
+        manifest.to_str().unwrap(),
+        "--classes",
+        "ants,bees",
+        "--json",
+    ]));
+    let skipped = v["skipped"].as_array().unwrap();
+    let kinds: Vec<&str> = skipped
+        .iter()
+        .map(|s| s["reason"]["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"missing") && kinds.contains(&"unknown_label"),
+        "{skipped:?}"
+    );
+    assert_eq!(v["counts"]["test"], serde_json::json!([2, 2]));
+    let bad = root.join("bad.csv");
+    std::fs::write(&bad, "file,class\na.jpg,x\n").unwrap();
+    let out = augtrain(&["inspect", bad.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("bad.csv") && stderr.contains("'path' and 'label'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn cifar_binary_batches_written_by_the_test_train() {
+    let root = scratch("cifar");
+    let dir = root.join("cifar");
+    std::fs::create_dir_all(&dir).unwrap();
+    let n = 200;
+    let pixels: Vec<u8> = (0..n * 3072)
+        .map(|i| ((i * 31 + i / 3072 * 17) % 256) as u8)
+        .collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    augtrain::data::cifar::write_cifar10_batch(&dir.join("data_batch_1.bin"), &pixels, &labels)
+        .unwrap();
+    augtrain::data::cifar::write_cifar10_batch(
+        &dir.join("test_batch.bin"),
+        &pixels[..50 * 3072],
+        &labels[..50],
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("batches.meta.txt"),
+        "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n",
+    )
+    .unwrap();
+    let runs = root.join("runs");
+    ok(&augtrain(&[
+        "train",
+        "--data",
+        dir.to_str().unwrap(),
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--runs-dir",
+        runs.to_str().unwrap(),
+        "--name",
+        "c",
+        "--quiet",
+    ]));
+    let report = json(&runs.join("c/report.json"));
+    assert_eq!(report["samples"], 50);
+    assert!(report["classification_report"]["truck"].is_object());
+    // A truncated batch is one clear error naming it.
+    let bytes = std::fs::read(dir.join("test_batch.bin")).unwrap();
+    std::fs::write(dir.join("test_batch.bin"), &bytes[..bytes.len() - 7]).unwrap();
+    let out = augtrain(&[
+        "train",
+        "--data",
+        dir.to_str().unwrap(),
+        "--runs-dir",
+        runs.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("test_batch.bin") && stderr.contains("truncated"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn split_is_stratified_keeps_duplicates_together_and_train_reuses_it() {
+    let root = scratch("split");
+    let ds = root.join("ds");
+    if real_folder(&ds, &["ants", "bees"], 30).is_none() {
+        return;
+    }
+    // Exact duplicates under other names (re-saved bytes are equal, so pixels are equal).
+    for i in 0..5 {
+        std::fs::copy(
+            ds.join(format!("ants/ants-{i}.jpg")),
+            ds.join(format!("ants/copy-{i}.jpg")),
+        )
+        .unwrap();
+    }
+    let file = root.join("s.csv");
+    ok(&augtrain(&[
+        "split",
+        ds.to_str().unwrap(),
+        "--val",
+        "0.2",
+        "--test",
+        "0.2",
+        "--seed",
+        "3",
+        "--folds",
+        "3",
+        "--out",
+        file.to_str().unwrap(),
+        "--size",
+        "24x24",
+        "--quiet",
+    ]));
+    let rows: Vec<Vec<String>> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| augtrain::data::files::csv_fields(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 65);
+    let split_of = |name: &str| rows.iter().find(|r| r[4].ends_with(name)).unwrap()[1].clone();
+    for i in 0..5 {
+        assert_eq!(
+            split_of(&format!("ants-{i}.jpg")),
+            split_of(&format!("copy-{i}.jpg")),
+            "duplicate {i} split apart"
+        );
+    }
+    for class in ["ants", "bees"] {
+        let members: Vec<&Vec<String>> = rows.iter().filter(|r| r[3] == class).collect();
+        let n = members.len() as f64;
+        for (split, frac) in [("val", 0.2), ("test", 0.2)] {
+            let got = members.iter().filter(|r| r[1] == split).count() as f64;
+            assert!(
+                (got - frac * n).abs() <= 2.0,
+                "{class} {split}: {got} of {n}"
+            );
+        }
+        assert!(
+            members
+                .iter()
+                .filter(|r| r[1] == "train")
+                .all(|r| !r[2].is_empty()),
+            "train rows have folds"
+        );
+    }
+    let test_rows = rows.iter().filter(|r| r[1] == "test").count();
+    let runs = root.join("runs");
+    ok(&augtrain(&[
+        "train",
+        "--data",
+        ds.to_str().unwrap(),
+        "--split",
+        file.to_str().unwrap(),
+        "--size",
+        "24x24",
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--runs-dir",
+        runs.to_str().unwrap(),
+        "--name",
+        "r",
+        "--quiet",
+    ]));
+    assert_eq!(
+        json(&runs.join("r/report.json"))["samples"]
+            .as_u64()
+            .unwrap() as usize,
+        test_rows
+    );
+
+    // A class with a single image cannot be stratified: scikit-learn's error.
+    let lonely = root.join("lonely");
+    real_folder(&lonely, &["many", "one"], 6).unwrap();
+    for i in 1..6 {
+        std::fs::remove_file(lonely.join(format!("one/one-{i}.jpg"))).unwrap();
+    }
+    let out = augtrain(&[
+        "split",
+        lonely.to_str().unwrap(),
+        "--out",
+        root.join("x.csv").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("The least populated class in y has only 1 member")
+            && stderr.contains("'one'"),
+        "{stderr}"
+    );
+    assert!(!root.join("x.csv").exists());
+}
+
+#[test]
+fn pack_round_trips_and_trains() {
+    let Some(hym) = data("hymenoptera") else {
+        return;
+    };
+    let root = scratch("pack");
+    let pack = root.join("hym.pack");
+    ok(&augtrain(&[
+        "pack",
+        hym.to_str().unwrap(),
+        "--out",
+        pack.to_str().unwrap(),
+        "--size",
+        "32x32",
+        "--shard-mb",
+        "1",
+        "--quiet",
+    ]));
+    let m = json(&pack.join("manifest.json"));
+    assert_eq!(m["count"], 398);
+    assert!(
+        m["shards"].as_array().unwrap().len() >= 2,
+        "1 MiB shards: several"
+    );
+    let index = std::fs::read_to_string(pack.join("index.csv")).unwrap();
+    assert!(index.contains("train/ants/ant photos.jpg"));
+    // The pack holds exactly the pixels a direct load produces.
+    let opts = augtrain::data::source::LoadOptions {
+        size: (32, 32),
+        ..Default::default()
+    };
+    let direct =
+        augtrain::data::source::load_whole(&augtrain::data::DataSource::Folder(hym.clone()), &opts)
+            .unwrap();
+    let (packed, splits, _) = augtrain::data::pack::open(&pack).unwrap();
+    assert_eq!(packed.pixels(), direct.data.pixels());
+    assert_eq!(packed.labels, direct.data.labels);
+    assert_eq!(splits, direct.splits);
+    // Every command that takes data takes a pack.
+    let v = stdout_json(&augtrain(&["inspect", pack.to_str().unwrap(), "--json"]));
+    assert_eq!(v["counts"]["val"], serde_json::json!([70, 83]));
+    let runs = root.join("runs");
+    ok(&augtrain(&[
+        "train",
+        "--data",
+        pack.to_str().unwrap(),
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--runs-dir",
+        runs.to_str().unwrap(),
+        "--quiet",
+    ]));
+    // Never over an existing pack.
+    let out = augtrain(&[
+        "pack",
+        hym.to_str().unwrap(),
+        "--out",
+        pack.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+}
+
+#[test]
+fn export_is_privacy_clean_and_checksummed() {
+    let Some(hym) = data("hymenoptera") else {
+        return;
+    };
+    use sha2::Digest;
+    let root = scratch("export");
+    let out = root.join("clean");
+    ok(&augtrain(&[
+        "export",
+        hym.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]));
+    let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
+    assert_eq!(sums.lines().count(), 398);
+    let mut chunk_kinds = std::collections::BTreeSet::new();
+    for line in sums.lines() {
+        let (sha, path) = line.split_once("  ").unwrap();
+        let bytes = std::fs::read(out.join(path)).unwrap();
+        assert_eq!(
+            augtrain::data::files::hex(&sha2::Sha256::digest(&bytes)),
+            sha,
+            "{path}"
+        );
+        let name = path.rsplit('/').next().unwrap();
+        assert!(
+            name.len() == 20
+                && name.ends_with(".png")
+                && name[..16].chars().all(|c| c.is_ascii_hexdigit()),
+            "{name}"
+        );
+        // Walk the PNG chunks: nothing but image data may be present.
+        let mut i = 8;
+        while i + 8 <= bytes.len() {
+            let len = u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap()) as usize;
+            chunk_kinds.insert(String::from_utf8_lossy(&bytes[i + 4..i + 8]).into_owned());
+            i += 12 + len;
+        }
+    }
+    for k in &chunk_kinds {
+        assert!(
+            ["IHDR", "IDAT", "IEND", "PLTE", "tRNS"].contains(&k.as_str()),
+            "metadata chunk {k} survived"
+        );
+    }
+    if std::process::Command::new("sha256sum")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let check = std::process::Command::new("sha256sum")
+            .args(["-c", "--quiet", "SHA256SUMS"])
+            .current_dir(&out)
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
+    let card = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(
+        card.contains("| ants | 124 | 70 | 194 |") && card.contains("GPS"),
+        "{card}"
+    );
+    let manifest = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
+    assert!(!manifest.contains(".jpg"), "original names must not leak");
+    assert!(!out.join("mapping.csv").exists());
+    let entries: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        entries.iter().all(|e| !e.contains("partial")),
+        "{entries:?}"
+    );
+    // The mapping only on request, and never inside the export.
+    let out2 = root.join("clean2");
+    let mapping = root.join("mapping.csv");
+    let bad = augtrain(&[
+        "export",
+        hym.to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+        "--keep-mapping",
+        out2.join("m.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    ok(&augtrain(&[
+        "export",
+        hym.to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+        "--keep-mapping",
+        mapping.to_str().unwrap(),
+        "--quiet",
+    ]));
+    assert!(
+        std::fs::read_to_string(&mapping)
+            .unwrap()
+            .contains("train/ants/ant photos.jpg")
+    );
+}
+
+#[test]
+fn balancing_changes_only_the_training_split() {
+    let root = scratch("balance");
+    let ds = root.join("ds");
+    if real_folder(&ds, &["big", "small"], 20).is_none() {
+        return;
+    }
+    for i in 6..20 {
+        std::fs::remove_file(ds.join(format!("small/small-{i}.jpg"))).unwrap();
+    }
+    let runs = root.join("runs");
+    for (mode, expect) in [("oversample", "[16, 16]"), ("undersample", "[5, 5]")] {
+        let stdout = ok(&augtrain(&[
+            "train",
+            "--data",
+            ds.to_str().unwrap(),
+            "--balance",
+            mode,
+            "--size",
+            "16x16",
+            "--model",
+            "mlp",
+            "--epochs",
+            "1",
+            "--val-fraction",
+            "0.1",
+            "--test-fraction",
+            "0.1",
+            "--seed",
+            "1",
+            "--runs-dir",
+            runs.to_str().unwrap(),
+            "--name",
+            mode,
+        ]));
+        assert!(
+            stdout.contains(&format!("class counts {expect}")),
+            "{mode}: {stdout}"
+        );
+        // The test split is untouched: 2 big + 1 small (10% of 20 and 6, rounded per class).
+        assert_eq!(
+            json(&runs.join(mode).join("report.json"))["samples"],
+            3,
+            "{mode}"
+        );
+    }
+}

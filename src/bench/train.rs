@@ -93,7 +93,12 @@ fn epoch_data(opts: &Options) -> crate::Result<(Splits, f64)> {
             test: 2000,
             size: 32,
         });
-    let splits = data::load(&source, 0.0, 1)?;
+    let opts = data::source::LoadOptions {
+        val_fraction: 0.0,
+        seed: 1,
+        ..Default::default()
+    };
+    let splits = data::load(&source, &opts)?;
     Ok((splits, start.elapsed().as_secs_f64()))
 }
 
@@ -170,6 +175,7 @@ pub fn run(
             device: &ad,
             epoch: 0,
             lr: cfg.optimizer.lr,
+            class_weights: None,
         };
         let start = Instant::now();
         let _ = training::train_epoch(&mut ctx, model, &mut optimizer, None, breakdown)?;

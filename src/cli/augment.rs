@@ -85,7 +85,11 @@ fn load_train(path: &Option<PathBuf>) -> crate::Result<Dataset> {
         path: path.clone(),
         ..DataConfig::default()
     };
-    Ok(data::load(&cfg.source()?, 0.0, 42)?.train)
+    let opts = crate::data::source::LoadOptions {
+        val_fraction: 0.0,
+        ..cfg.load_options(42)
+    };
+    Ok(data::load(&cfg.source()?, &opts)?.train)
 }
 
 /// Un-normalize kernel output back to [0, 1] pictures, one per sample.

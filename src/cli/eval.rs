@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::data;
 use crate::device::{self, DeviceChoice};
 use crate::metrics::ClassificationReport;
 use crate::train::config::TrainConfig;
@@ -52,7 +51,7 @@ pub fn run(args: EvalArgs) -> crate::Result<()> {
     if let Some(d) = args.device {
         cfg.device = d;
     }
-    let splits = data::load(&cfg.data.source()?, cfg.data.val_fraction, cfg.seed)?;
+    let splits = cfg.data.load(cfg.seed)?;
     let device = device::open(cfg.device)?;
     let (model, eval_aug) = train::load_run(&args.run, &device, &splits, &cfg)?;
     let ev = evaluate(

@@ -3,8 +3,13 @@
 
 mod augment;
 mod bench;
+mod data_args;
 mod devices;
 mod eval;
+mod export;
+mod inspect;
+mod pack;
+mod split;
 mod train;
 
 use std::process::ExitCode;
@@ -34,6 +39,14 @@ enum Command {
     Augment(augment::AugmentArgs),
     /// Measure throughput against the machine's own bandwidth ceiling.
     Bench(bench::BenchArgs),
+    /// Counts per class and split, image sizes, channels, formats, unusable files.
+    Inspect(inspect::InspectArgs),
+    /// Write a dataset as a memory-mapped pack of fixed-size records.
+    Pack(pack::PackArgs),
+    /// Make a stratified train/val/test split (and folds) that keeps duplicates together.
+    Split(split::SplitArgs),
+    /// Write a privacy-clean copy: metadata stripped, names anonymised, checksummed.
+    Export(export::ExportArgs),
 }
 
 /// Parse the command line, run the subcommand, turn errors into a message and an exit code.
@@ -45,6 +58,10 @@ pub fn main() -> ExitCode {
         Command::Devices(args) => devices::run(args),
         Command::Augment(args) => augment::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Pack(args) => pack::run(args),
+        Command::Split(args) => split::run(args),
+        Command::Export(args) => export::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::data;
+use super::data_args::LoadArgs;
+use crate::data::balance::{Balance, SamplingStrategy};
 use crate::device::{self, DeviceChoice};
 use crate::metrics::ZeroDivision;
 use crate::model::ModelKind;
@@ -22,7 +23,8 @@ use crate::{Error, augment};
   augtrain train --data DIR --augment pipeline.toml --device gpu
   augtrain train --resume runs/mnist-10k-cnn-20261123-140509")]
 pub struct TrainArgs {
-    /// Dataset directory (IDX files); omit for the built-in synthetic dataset.
+    /// Dataset: IDX or CIFAR directory, image folder, CSV manifest or pack; omit for the
+    /// built-in synthetic dataset.
     #[arg(long)]
     data: Option<PathBuf>,
     /// A run config file (TOML); flags override it.
@@ -82,6 +84,18 @@ pub struct TrainArgs {
     /// Augmentation: default (for the data), none, or a pipeline file (.toml / .json).
     #[arg(long)]
     augment: Option<String>,
+    #[command(flatten)]
+    load: LoadArgs,
+    /// Fraction held out for testing when the data has neither a test nor a val split.
+    #[arg(long)]
+    test_fraction: Option<f64>,
+    /// Class balancing of the training split: none, weights, oversample, undersample, sampler.
+    #[arg(long)]
+    balance: Option<Balance>,
+    /// imbalanced-learn sampling_strategy for oversample / undersample: auto, minority, majority,
+    /// "not minority", "not majority", all, or CLASS=COUNT,CLASS=COUNT.
+    #[arg(long)]
+    sampling_strategy: Option<String>,
     /// Synthetic data: training images.
     #[arg(long)]
     synthetic_train: Option<usize>,
@@ -103,6 +117,25 @@ pub struct TrainArgs {
     /// Print nothing.
     #[arg(long, short)]
     quiet: bool,
+}
+
+fn parse_strategy(s: &str) -> crate::Result<SamplingStrategy> {
+    if !s.contains('=') {
+        return Ok(SamplingStrategy::Named(s.to_string()));
+    }
+    let mut map = std::collections::BTreeMap::new();
+    for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+        let (k, v) = part.split_once('=').ok_or_else(|| {
+            Error::Usage(format!("--sampling-strategy '{part}': use CLASS=COUNT"))
+        })?;
+        let n: usize = v.trim().parse().map_err(|_| {
+            Error::Usage(format!(
+                "--sampling-strategy '{part}': COUNT must be a whole number"
+            ))
+        })?;
+        map.insert(k.trim().to_string(), n);
+    }
+    Ok(SamplingStrategy::Counts(map))
 }
 
 fn parse_zero_division(s: &str) -> Result<ZeroDivision, String> {
@@ -163,6 +196,12 @@ impl TrainArgs {
         set!(c.data.synthetic_test, self.synthetic_test);
         set!(c.data.synthetic_size, self.synthetic_size);
         set!(c.zero_division, self.zero_division);
+        set!(c.data.test_fraction, self.test_fraction);
+        set!(c.balance, self.balance);
+        if let Some(s) = &self.sampling_strategy {
+            c.sampling_strategy = parse_strategy(s)?;
+        }
+        self.load.apply(&mut c.data);
         if let Some(a) = &self.augment {
             c.augment = match a.as_str() {
                 "default" => AugmentConfig::Default,
@@ -181,8 +220,7 @@ pub fn run(args: TrainArgs) -> crate::Result<()> {
     let cfg = args.config()?;
     let reporter = Reporter::new(Verbosity::detect(args.quiet));
     // Data first: malformed input fails before anything is created.
-    let source = cfg.data.source()?;
-    let splits = data::load(&source, cfg.data.val_fraction, cfg.seed)?;
+    let splits = cfg.data.load(cfg.seed)?;
     let device = device::open(cfg.device)?;
     let opts = RunOptions {
         runs_dir: args.runs_dir.clone(),

@@ -142,6 +142,18 @@ fn classify(e: image::ImageError) -> BadReason {
     }
 }
 
+/// Whether a JPEG's last scan is followed by an end-of-image marker (`FF D9`). Entropy-coded
+/// data stuffs `FF` bytes, so these markers cannot occur inside a scan; an embedded EXIF
+/// thumbnail's markers come before the main image's scans.
+pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last = |m: u8| bytes.windows(2).rposition(|w| w[0] == 0xFF && w[1] == m);
+    match (last(0xDA), last(0xD9)) {
+        (Some(sos), Some(eoi)) => eoi > sos,
+        (None, Some(_)) => true,
+        _ => false,
+    }
+}
+
 /// Decode the image in `bytes`, apply its orientation, and return it full size.
 pub fn decode_full(
     bytes: &[u8],
@@ -156,6 +168,12 @@ pub fn decode_full(
     let Some(format) = reader.format() else {
         return Err(BadReason::NotAnImage);
     };
+    if format == image::ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        // The JPEG decoder pads a cut-off scan with gray instead of failing.
+        return Err(BadReason::Truncated(
+            "no end-of-image marker after the last scan".into(),
+        ));
+    }
     let mut limits = Limits::default();
     limits.max_alloc = Some(max_pixels.saturating_mul(16).max(1 << 20));
     reader.limits(limits);

@@ -4,9 +4,13 @@
 //! same size, one contiguous buffer, with labels and stable sample ids. Sources turn files into
 //! datasets ([`idx`], [`synth`]); [`split`] carves validation sets; [`sampler`] orders epochs.
 
+pub mod balance;
+pub mod cifar;
 pub mod decode;
+pub mod export;
 pub mod files;
 pub mod idx;
+pub mod pack;
 pub mod sampler;
 pub mod source;
 pub mod split;

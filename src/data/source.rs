@@ -1,8 +1,17 @@
 //! Where a dataset comes from, and loading it into train / validation / test [`Dataset`]s.
+//!
+//! Sources: the built-in synthetic shapes, IDX directories, CIFAR-10/100 binary batches, image
+//! folders, CSV manifests and packs. Splits named by the source (IDX and CIFAR train/test,
+//! folder layouts, manifest columns, pack index) are honoured; a missing validation split is
+//! carved from training (stratified); a missing test split is the validation split when the
+//! source has one, else carved from training too. A split file written by `augtrain split`
+//! overrides all of that.
 
 use std::path::{Path, PathBuf};
 
-use super::{DataError, Dataset, idx, split, synth};
+use super::decode::{DEFAULT_MAX_PIXELS, DecodeOptions, ResizePolicy};
+use super::files::{LoadReport, OnError, SplitName};
+use super::{DataError, Dataset, cifar, files, idx, pack, split, synth};
 
 /// A dataset source, as named on the command line (`--data`) or in a config file.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,39 +27,126 @@ pub enum DataSource {
     },
     /// A directory of IDX files (`train-images*`, `train-labels*`, `t10k-images*`, `t10k-labels*`).
     Idx(PathBuf),
+    /// A directory of CIFAR-10 or CIFAR-100 binary batches.
+    Cifar(PathBuf, cifar::Variant),
+    /// An image folder: `root/<class>/*` or `root/{train,val,test}/<class>/*`.
+    Folder(PathBuf),
+    /// A CSV manifest `path,label[,split]`.
+    Manifest(PathBuf),
+    /// A pack written by `augtrain pack`.
+    Pack(PathBuf),
 }
 
 impl DataSource {
-    /// Interpret a `--data` path: a directory of IDX files.
+    /// Interpret a `--data` path.
     pub fn from_path(path: &Path) -> Result<Self, DataError> {
         if !path.exists() {
             return Err(DataError::Missing {
                 path: path.to_path_buf(),
-                problem: "no such file or directory; pass a dataset directory to --data, or omit --data to use the built-in synthetic dataset".into(),
+                problem: "no such file or directory; pass a dataset to --data, or omit --data to use the built-in synthetic dataset".into(),
             });
         }
-        if path.is_dir() && idx::looks_like_idx_dir(path) {
+        if path.is_file() {
+            let is_csv = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+            if is_csv {
+                return Ok(DataSource::Manifest(path.to_path_buf()));
+            }
+        } else if pack::looks_like_pack(path) {
+            return Ok(DataSource::Pack(path.to_path_buf()));
+        } else if idx::looks_like_idx_dir(path) {
             return Ok(DataSource::Idx(path.to_path_buf()));
+        } else if let Some(v) = cifar::detect(path) {
+            return Ok(DataSource::Cifar(path.to_path_buf(), v));
+        } else if files::looks_like_folder(path) {
+            return Ok(DataSource::Folder(path.to_path_buf()));
         }
         Err(DataError::Missing {
             path: path.to_path_buf(),
-            problem: "not a dataset augtrain can read: expected a directory with IDX files (train-images*, train-labels*, t10k-images*, t10k-labels*)".into(),
+            problem: "not a dataset augtrain can read: expected an IDX directory, CIFAR batches, an image folder (root/<class>/...), a CSV manifest (path,label[,split]) or a pack".into(),
         })
     }
 
     /// A short name for run directories and reports.
     pub fn name(&self) -> String {
+        let base = |p: &Path| {
+            p.file_stem()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "data".into())
+        };
         match self {
             DataSource::Synthetic { .. } => "synthetic".into(),
-            DataSource::Idx(p) => p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "idx".into()),
+            DataSource::Idx(p)
+            | DataSource::Cifar(p, _)
+            | DataSource::Folder(p)
+            | DataSource::Manifest(p)
+            | DataSource::Pack(p) => base(p),
+        }
+    }
+
+    /// Whether images are decoded from files (and so take the target size and channels).
+    pub fn is_files(&self) -> bool {
+        matches!(self, DataSource::Folder(_) | DataSource::Manifest(_))
+    }
+}
+
+/// How to load: split fractions, target shape for image files, error policy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadOptions {
+    /// Fraction of the training pool held out for validation when the source has no val split.
+    pub val_fraction: f64,
+    /// Fraction held out for testing when the source has neither test nor val split.
+    pub test_fraction: f64,
+    /// Seed of the split shuffles.
+    pub seed: u64,
+    /// Target width × height of decoded image files.
+    pub size: (u32, u32),
+    /// Target channels of decoded image files (1 or 3).
+    pub channels: usize,
+    /// Resize policy for image files.
+    pub resize: ResizePolicy,
+    /// Largest decoded image accepted (pixels).
+    pub max_pixels: u64,
+    /// Skip or fail on unusable files.
+    pub on_error: OnError,
+    /// A split file from `augtrain split`, overriding the source's splits.
+    pub split_file: Option<PathBuf>,
+    /// The class list for image files (others are unknown labels); None = the labels found.
+    pub classes: Option<Vec<String>>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            val_fraction: 0.1,
+            test_fraction: 0.1,
+            seed: 42,
+            size: (64, 64),
+            channels: 3,
+            resize: ResizePolicy::CenterCrop,
+            max_pixels: DEFAULT_MAX_PIXELS,
+            on_error: OnError::Skip,
+            split_file: None,
+            classes: None,
         }
     }
 }
 
-/// A dataset split three ways. `val` is carved from the training data (stratified).
+impl LoadOptions {
+    /// The decode options for image files.
+    pub fn decode(&self) -> DecodeOptions {
+        DecodeOptions {
+            width: self.size.0,
+            height: self.size.1,
+            channels: self.channels,
+            resize: self.resize,
+            max_pixels: self.max_pixels,
+        }
+    }
+}
+
+/// A dataset split three ways.
 #[derive(Clone, Debug)]
 pub struct Splits {
     /// Short name of the source.
@@ -61,17 +157,51 @@ pub struct Splits {
     pub val: Dataset,
     /// Test images.
     pub test: Dataset,
+    /// How the splits were made, in words.
+    pub provenance: String,
+    /// What loading found (skipped files, sizes, formats).
+    pub report: LoadReport,
 }
 
-/// Load `source`, holding out `val_fraction` of the training images (stratified, from `seed`)
-/// for validation.
-pub fn load(source: &DataSource, val_fraction: f64, seed: u64) -> Result<Splits, DataError> {
-    if !(0.0..1.0).contains(&val_fraction) {
-        return Err(DataError::Invalid(format!(
-            "validation fraction {val_fraction} is outside [0, 1)"
-        )));
-    }
-    let (train_all, test) = match source {
+/// A whole dataset with each sample's split as the source names it (None = unassigned).
+#[derive(Clone, Debug)]
+pub struct Whole {
+    /// Every usable sample.
+    pub data: Dataset,
+    /// Split per sample.
+    pub splits: Vec<Option<SplitName>>,
+    /// What loading found.
+    pub report: LoadReport,
+}
+
+fn concat(a: &Dataset, b: &Dataset) -> Dataset {
+    let mut pixels = a.pixels();
+    pixels.extend_from_slice(&b.pixels());
+    Dataset::from_pixels(
+        a.height,
+        a.width,
+        a.channels,
+        a.class_names.clone(),
+        pixels,
+        a.labels.iter().chain(&b.labels).copied().collect(),
+        a.ids.iter().chain(&b.ids).copied().collect(),
+        a.paths.iter().chain(&b.paths).cloned().collect(),
+    )
+}
+
+/// Load every sample of `source` with the split the source assigns it.
+pub fn load_whole(source: &DataSource, opts: &LoadOptions) -> Result<Whole, DataError> {
+    let two = |train: Dataset, test: Dataset| {
+        let splits = std::iter::repeat_n(Some(SplitName::Train), train.len())
+            .chain(std::iter::repeat_n(Some(SplitName::Test), test.len()))
+            .collect();
+        Whole {
+            data: concat(&train, &test),
+            splits,
+            report: LoadReport::default(),
+        }
+    };
+    let whole = match source {
         DataSource::Synthetic { train, test, size } => {
             if *size < 8 {
                 return Err(DataError::Invalid(format!(
@@ -83,25 +213,201 @@ pub fn load(source: &DataSource, val_fraction: f64, seed: u64) -> Result<Splits,
                     "synthetic dataset of {train} training / {test} test images is too small; use at least 20 / 1"
                 )));
             }
-            (
-                synth::generate(*train, *size, seed, synth::SynthSplit::Train),
-                synth::generate(*test, *size, seed, synth::SynthSplit::Test),
+            two(
+                synth::generate(*train, *size, opts.seed, synth::SynthSplit::Train),
+                synth::generate(*test, *size, opts.seed, synth::SynthSplit::Test),
             )
         }
-        DataSource::Idx(dir) => load_idx(dir)?,
+        DataSource::Idx(dir) => {
+            let (train, test) = load_idx(dir)?;
+            two(train, test)
+        }
+        DataSource::Cifar(dir, v) => {
+            let (train, test) = cifar::load(dir, *v)?;
+            two(train, test)
+        }
+        DataSource::Folder(dir) => {
+            let (items, classes) = files::scan_folder(dir)?;
+            let (data, splits, report) = files::load_items(
+                &items,
+                &classes,
+                opts.classes.as_deref(),
+                &opts.decode(),
+                opts.on_error,
+            )?;
+            Whole {
+                data,
+                splits,
+                report,
+            }
+        }
+        DataSource::Manifest(path) => {
+            let (items, classes) = files::read_manifest(path)?;
+            let (data, splits, report) = files::load_items(
+                &items,
+                &classes,
+                opts.classes.as_deref(),
+                &opts.decode(),
+                opts.on_error,
+            )?;
+            Whole {
+                data,
+                splits,
+                report,
+            }
+        }
+        DataSource::Pack(dir) => {
+            let (data, splits, _) = pack::open(dir)?;
+            Whole {
+                data,
+                splits,
+                report: LoadReport::default(),
+            }
+        }
     };
-    let (kept, held) = split::stratified_holdout(&train_all.labels, val_fraction, seed);
-    if kept.is_empty() {
+    match &opts.split_file {
+        Some(f) => apply_split_file(whole, f),
+        None => Ok(whole),
+    }
+}
+
+/// Load `source` and split it three ways (see the module docs for the rules).
+pub fn load(source: &DataSource, opts: &LoadOptions) -> Result<Splits, DataError> {
+    for (what, f) in [
+        ("validation", opts.val_fraction),
+        ("test", opts.test_fraction),
+    ] {
+        if !(0.0..1.0).contains(&f) {
+            return Err(DataError::Invalid(format!(
+                "{what} fraction {f} is outside [0, 1)"
+            )));
+        }
+    }
+    let whole = load_whole(source, opts)?;
+    assemble(source.name(), whole, opts)
+}
+
+/// Split a whole dataset three ways.
+pub fn assemble(name: String, whole: Whole, opts: &LoadOptions) -> Result<Splits, DataError> {
+    let Whole {
+        data,
+        splits,
+        report,
+    } = whole;
+    let idx_of = |s: Option<SplitName>| -> Vec<usize> {
+        (0..data.len()).filter(|&i| splits[i] == s).collect()
+    };
+    let mut pool: Vec<usize> = (0..data.len())
+        .filter(|&i| matches!(splits[i], None | Some(SplitName::Train)))
+        .collect();
+    let explicit_val = idx_of(Some(SplitName::Val));
+    let explicit_test = idx_of(Some(SplitName::Test));
+    let carve =
+        |pool: &[usize], fraction: f64, salt: u64| -> Result<(Vec<usize>, Vec<usize>), DataError> {
+            let labels: Vec<u32> = pool.iter().map(|&i| data.labels[i]).collect();
+            if fraction > 0.0 {
+                split::check_stratifiable(&labels, &data.class_names)?;
+            }
+            let (keep, held) = split::stratified_holdout(&labels, fraction, opts.seed ^ salt);
+            Ok((
+                keep.iter().map(|&k| pool[k]).collect(),
+                held.iter().map(|&k| pool[k]).collect(),
+            ))
+        };
+    let mut notes = Vec::new();
+    let test = if !explicit_test.is_empty() {
+        notes.push("test split from the source".to_string());
+        explicit_test
+    } else if !explicit_val.is_empty() {
+        notes.push("no test split in the source: the val split is also the test split".to_string());
+        explicit_val.clone()
+    } else {
+        let (keep, held) = carve(&pool, opts.test_fraction, 0x7e57)?;
+        pool = keep;
+        notes.push(format!(
+            "test = {:.0}% of the training images (stratified)",
+            100.0 * opts.test_fraction
+        ));
+        held
+    };
+    let val = if !explicit_val.is_empty() {
+        notes.push("val split from the source".to_string());
+        explicit_val
+    } else {
+        let (keep, held) = carve(&pool, opts.val_fraction, 0)?;
+        pool = keep;
+        notes.push(format!(
+            "val = {:.0}% of the training images (stratified)",
+            100.0 * opts.val_fraction
+        ));
+        held
+    };
+    if pool.is_empty() {
         return Err(DataError::Invalid(
-            "no training images left after the validation split".into(),
+            "no training images left after the splits".into(),
+        ));
+    }
+    if test.is_empty() {
+        return Err(DataError::Invalid(
+            "the test split is empty; raise --test-fraction".into(),
         ));
     }
     Ok(Splits {
-        name: source.name(),
-        train: train_all.subset(&kept),
-        val: train_all.subset(&held),
-        test,
+        name,
+        train: data.subset(&pool),
+        val: data.subset(&val),
+        test: data.subset(&test),
+        provenance: notes.join("; "),
+        report,
     })
+}
+
+/// Replace the splits of `whole` by those of a split file (`id,split,...` CSV from
+/// `augtrain split`). Every sample must be listed with the same label.
+pub fn apply_split_file(mut whole: Whole, path: &Path) -> Result<Whole, DataError> {
+    let rows = split::read_split_file(path)?;
+    let by_id: std::collections::HashMap<u64, usize> = whole
+        .data
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, i))
+        .collect();
+    let mut assigned = vec![None; whole.data.len()];
+    for r in &rows {
+        let Some(&i) = by_id.get(&r.id) else {
+            return Err(DataError::Malformed {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "id {} is not in the dataset; was this split made for another dataset?",
+                    r.id
+                ),
+            });
+        };
+        if let Some(label) = &r.label
+            && whole.data.class_names[whole.data.labels[i] as usize] != *label
+        {
+            return Err(DataError::Malformed {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "id {} has label '{}' here but '{}' in the dataset; was this split made for another dataset?",
+                    r.id, label, whole.data.class_names[whole.data.labels[i] as usize]
+                ),
+            });
+        }
+        assigned[i] = Some(r.split);
+    }
+    if let Some(missing) = assigned.iter().position(|a| a.is_none()) {
+        return Err(DataError::Malformed {
+            path: path.to_path_buf(),
+            problem: format!(
+                "sample id {} ({}) has no split; re-run augtrain split for this dataset",
+                whole.data.ids[missing], whole.data.paths[missing]
+            ),
+        });
+    }
+    whole.splits = assigned;
+    Ok(whole)
 }
 
 fn idx_dataset(
@@ -128,6 +434,10 @@ fn idx_dataset(
             problem: "the file holds no image".into(),
         });
     }
+    let name = images
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let ds = Dataset::from_pixels(
         img.rows,
         img.cols,
@@ -136,7 +446,7 @@ fn idx_dataset(
         img.pixels,
         lab.iter().map(|&l| l as u32).collect(),
         (0..img.count as u64).map(|i| id_base + i).collect(),
-        Vec::new(),
+        (0..img.count).map(|i| format!("{name}#{i}")).collect(),
     );
     Ok((ds, lab))
 }
@@ -180,7 +490,6 @@ fn load_idx(dir: &Path) -> Result<(Dataset, Dataset), DataError> {
         });
     }
     if let Some(empty) = counts.iter().position(|&c| c == 0) {
-        // Name the offending label: the largest one and where it occurs.
         let max = (k - 1) as u8;
         let (path, pos) = match train_labels.iter().position(|&l| l == max) {
             Some(p) => (&files.train_labels, p),

@@ -7,15 +7,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::augment::PipelineSpec;
 use crate::data::DataSource;
+use crate::data::balance::{Balance, SamplingStrategy};
+use crate::data::decode::{DEFAULT_MAX_PIXELS, ResizePolicy};
+use crate::data::files::OnError;
+use crate::data::source::LoadOptions;
 use crate::device::DeviceChoice;
 use crate::metrics::ZeroDivision;
 use crate::model::ModelKind;
 
-/// Where the data comes from.
+/// Where the data comes from and how it is loaded.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
-    /// A dataset directory; absent = the built-in synthetic dataset.
+    /// A dataset (IDX or CIFAR directory, image folder, CSV manifest, pack); absent = the
+    /// built-in synthetic dataset.
     pub path: Option<PathBuf>,
     /// Synthetic training images.
     pub synthetic_train: usize,
@@ -23,8 +28,25 @@ pub struct DataConfig {
     pub synthetic_test: usize,
     /// Side of the synthetic images, pixels.
     pub synthetic_size: usize,
-    /// Fraction of the training images held out for validation (stratified).
+    /// Fraction of the training images held out for validation (stratified) when the source
+    /// has no validation split.
     pub val_fraction: f64,
+    /// Fraction held out for testing when the source has neither a test nor a val split.
+    pub test_fraction: f64,
+    /// Width and height image files are brought to at load time, pixels.
+    pub size: [u32; 2],
+    /// Channels image files are converted to (1 or 3).
+    pub channels: usize,
+    /// How image files reach `size`: center-crop, stretch or letterbox.
+    pub resize: ResizePolicy,
+    /// Largest image accepted, in pixels (width × height); larger files are skipped as too large.
+    pub max_pixels: u64,
+    /// Skip unusable files (reported) or stop at the first.
+    pub on_error: OnError,
+    /// A split file from `augtrain split`, overriding the source's splits.
+    pub split_file: Option<PathBuf>,
+    /// The class list for image files; other labels are reported as unknown and skipped.
+    pub classes: Option<Vec<String>>,
 }
 
 impl Default for DataConfig {
@@ -35,6 +57,14 @@ impl Default for DataConfig {
             synthetic_test: 1000,
             synthetic_size: 32,
             val_fraction: 0.1,
+            test_fraction: 0.1,
+            size: [64, 64],
+            channels: 3,
+            resize: ResizePolicy::CenterCrop,
+            max_pixels: DEFAULT_MAX_PIXELS,
+            on_error: OnError::Skip,
+            split_file: None,
+            classes: None,
         }
     }
 }
@@ -50,6 +80,27 @@ impl DataConfig {
                 size: self.synthetic_size,
             }),
         }
+    }
+
+    /// Loading options for `seed`.
+    pub fn load_options(&self, seed: u64) -> LoadOptions {
+        LoadOptions {
+            val_fraction: self.val_fraction,
+            test_fraction: self.test_fraction,
+            seed,
+            size: (self.size[0], self.size[1]),
+            channels: self.channels,
+            resize: self.resize,
+            max_pixels: self.max_pixels,
+            on_error: self.on_error,
+            split_file: self.split_file.clone(),
+            classes: self.classes.clone(),
+        }
+    }
+
+    /// Load the data this config names, split three ways.
+    pub fn load(&self, seed: u64) -> Result<crate::data::Splits, crate::data::DataError> {
+        crate::data::load(&self.source()?, &self.load_options(seed))
     }
 }
 
@@ -260,6 +311,10 @@ pub struct TrainConfig {
     pub schedule: ScheduleConfig,
     /// Training-batch augmentation.
     pub augment: AugmentConfig,
+    /// Class balancing of the training split.
+    pub balance: Balance,
+    /// imbalanced-learn `sampling_strategy` for `oversample` / `undersample`.
+    pub sampling_strategy: SamplingStrategy,
 }
 
 impl Default for TrainConfig {
@@ -276,6 +331,8 @@ impl Default for TrainConfig {
             optimizer: OptimizerConfig::default(),
             schedule: ScheduleConfig::default(),
             augment: AugmentConfig::Default,
+            balance: Balance::None,
+            sampling_strategy: SamplingStrategy::default(),
         }
     }
 }
@@ -296,6 +353,25 @@ impl TrainConfig {
             return Err(format!(
                 "momentum {} must be in [0, 1)",
                 self.optimizer.momentum
+            ));
+        }
+        if !(0.0..1.0).contains(&self.data.test_fraction) {
+            return Err(format!(
+                "test fraction {} must be in [0, 1)",
+                self.data.test_fraction
+            ));
+        }
+        if !(self.data.channels == 1 || self.data.channels == 3) {
+            return Err(format!("channels {} must be 1 or 3", self.data.channels));
+        }
+        if self.data.size[0] == 0
+            || self.data.size[1] == 0
+            || self.data.size[0] > 4096
+            || self.data.size[1] > 4096
+        {
+            return Err(format!(
+                "size {}x{} must be within 1..=4096 per side",
+                self.data.size[0], self.data.size[1]
             ));
         }
         if !(0.0..1.0).contains(&self.data.val_fraction) {

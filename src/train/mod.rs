@@ -22,6 +22,7 @@ use burn::tensor::Bytes;
 use burn::tensor::activation::softmax;
 
 use crate::augment::{Augmenter, Engine, PipelineSpec, gpu::GpuAugment};
+use crate::data::balance::{self, Balance};
 use crate::data::{Dataset, Splits, sampler};
 use crate::device::ComputeDevice;
 use crate::metrics::{ClassificationReport, ConfusionMatrix};
@@ -316,18 +317,46 @@ pub fn run(
     ));
     reporter.line(&format!("run directory: {}", run_dir.path().display()));
 
+    let (train_set, class_weights) = balanced_train(cfg, &data.train)?;
+    reporter.line(&format!("splits: {}", data.provenance));
+    if cfg.balance != Balance::None {
+        reporter.line(&format!(
+            "balance: {:?} on the training split ({} images per epoch, class counts {:?})",
+            cfg.balance,
+            train_set.len(),
+            train_set.class_counts()
+        ));
+    }
+    if !data.report.skipped.is_empty() {
+        let mut csv = String::from("path,reason\n");
+        for s in &data.report.skipped {
+            csv.push_str(&format!(
+                "{},{}\n",
+                crate::metrics::confusion::csv_field(&s.path),
+                crate::metrics::confusion::csv_field(&s.reason.to_string())
+            ));
+        }
+        run_dir.write("skipped.csv", &csv)?;
+        reporter.line(&format!(
+            "skipped {} unusable files (listed in skipped.csv), e.g. {}: {}",
+            data.report.skipped.len(),
+            data.report.skipped[0].path,
+            data.report.skipped[0].reason
+        ));
+    }
     for epoch in progress.epochs_done..cfg.epochs {
         let started = Instant::now();
         let lr = cfg.schedule.lr_at(cfg.optimizer.lr, epoch, cfg.epochs);
-        let batches = data.train.len().div_ceil(cfg.batch_size);
+        let batches = train_set.len().div_ceil(cfg.batch_size);
         let mut bar = reporter.epoch(epoch + 1, cfg.epochs, batches);
         let mut ctx = EpochContext {
-            data: &data.train,
+            data: &train_set,
             aug: &train_aug,
             cfg,
             device: &ad_device,
             epoch,
             lr,
+            class_weights: class_weights.as_deref(),
         };
         let outcome = train_epoch(&mut ctx, model, &mut optimizer, Some(&mut bar), None);
         let (trained, stats) = match outcome {
@@ -440,6 +469,44 @@ pub fn run(
     })
 }
 
+/// The training split after `cfg.balance` (over- or under-sampled indices; copies get their own
+/// augmentation keys), and the cross-entropy class weights for `--balance weights`.
+pub fn balanced_train(
+    cfg: &TrainConfig,
+    train: &Dataset,
+) -> Result<(Dataset, Option<Vec<f32>>), TrainError> {
+    let names = &train.class_names;
+    let resampled = |idx: Vec<usize>| {
+        let mut ds = train.subset(&idx);
+        let mut seen = std::collections::HashMap::new();
+        for id in ds.ids.iter_mut() {
+            let copy = seen.entry(*id).or_insert(0u64);
+            if *copy > 0 {
+                *id = crate::util::rng::mix64(id.wrapping_add(*copy << 48));
+            }
+            *copy += 1;
+        }
+        ds
+    };
+    match cfg.balance {
+        Balance::None | Balance::Sampler => Ok((train.clone(), None)),
+        Balance::Weights => Ok((
+            train.clone(),
+            Some(balance::balanced_class_weights(&train.class_counts())),
+        )),
+        Balance::Oversample => {
+            let idx = balance::oversample(&train.labels, names, &cfg.sampling_strategy, cfg.seed)
+                .map_err(TrainError::Config)?;
+            Ok((resampled(idx), None))
+        }
+        Balance::Undersample => {
+            let idx = balance::undersample(&train.labels, names, &cfg.sampling_strategy, cfg.seed)
+                .map_err(TrainError::Config)?;
+            Ok((resampled(idx), None))
+        }
+    }
+}
+
 /// What one training epoch needs besides the model and the optimizer.
 pub struct EpochContext<'a> {
     /// Training images.
@@ -454,6 +521,8 @@ pub struct EpochContext<'a> {
     pub epoch: usize,
     /// Learning rate of this epoch.
     pub lr: f64,
+    /// Cross-entropy class weights (`--balance weights`).
+    pub class_weights: Option<&'a [f32]>,
 }
 
 /// Totals of one training epoch.
@@ -514,7 +583,11 @@ pub fn train_epoch(
         }
         Ok(())
     };
-    let order = sampler::epoch_order(data.len(), cfg.seed, ctx.epoch);
+    let order = if cfg.balance == Balance::Sampler {
+        balance::balanced_epoch(&data.labels, data.num_classes(), cfg.seed, ctx.epoch)
+    } else {
+        sampler::epoch_order(data.len(), cfg.seed, ctx.epoch)
+    };
     let mut stats = EpochStats::default();
     for (b, range) in sampler::batches(data.len(), cfg.batch_size).enumerate() {
         let idx = &order[range];
@@ -526,7 +599,13 @@ pub fn train_epoch(
         lap(|b| &mut b.augmentation, &mut breakdown)?;
         let logits = model.forward(batch.images);
         let targets = loss::target_rows(&labels, batch.mix.as_deref(), classes);
-        let loss = loss::loss(cfg.loss, logits.clone(), &targets, None, ctx.device);
+        let loss = loss::loss(
+            cfg.loss,
+            logits.clone(),
+            &targets,
+            ctx.class_weights,
+            ctx.device,
+        );
         lap(|b| &mut b.forward, &mut breakdown)?;
         let grads = GradientsParams::from_grads(loss.clone().backward(), &model);
         lap(|b| &mut b.backward, &mut breakdown)?;

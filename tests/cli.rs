@@ -871,10 +871,9 @@ fn split_is_stratified_keeps_duplicates_together_and_train_reuses_it() {
         let n = members.len() as f64;
         for (split, frac) in [("val", 0.2), ("test", 0.2)] {
             let got = members.iter().filter(|r| r[1] == split).count() as f64;
-            assert!(
-                (got - frac * n).abs() <= 2.0,
-                "{class} {split}: {got} of {n}"
-            );
+            // Exact ratio ±1 per class; a class with duplicate groups may miss by one group more.
+            let tolerance = if class == "bees" { 1.0 } else { 2.0 };
+            assert!((got - frac * n).abs() <= tolerance, "{class} {split}: {got} of {n}");
         }
         assert!(
             members
@@ -1098,10 +1097,49 @@ fn export_is_privacy_clean_and_checksummed() {
         mapping.to_str().unwrap(),
         "--quiet",
     ]));
+    let map = std::fs::read_to_string(&mapping).unwrap();
+    assert!(map.contains("train/ants/ant photos.jpg"));
+    // Exported pixels equal the oriented source pixels.
+    for line in map.lines().skip(1).step_by(40) {
+        let f = augtrain::data::files::csv_fields(line).unwrap();
+        let src = std::fs::read(hym.join(&f[0])).unwrap();
+        let (oriented, _, _) = augtrain::data::decode::decode_full(&src, 100_000_000).unwrap();
+        let exported = image::open(out2.join(&f[1])).unwrap();
+        assert_eq!(oriented.to_rgba8(), exported.to_rgba8(), "{}", f[0]);
+    }
+}
+
+#[test]
+fn export_bakes_exif_orientation_into_the_pixels() {
+    let root = scratch("export-orientation");
+    let ds = root.join("ds");
+    for class in ["a", "b"] {
+        std::fs::create_dir_all(ds.join(class)).unwrap();
+        for i in 0..2u8 {
+            let jpeg = augtrain::data::decode::jpeg_with_orientation(
+                8 + i as u32 + 2 * (class == "b") as u32,
+                4,
+                6,
+            );
+            std::fs::write(ds.join(class).join(format!("{i}.jpg")), jpeg).unwrap();
+        }
+    }
+    let out = root.join("clean");
+    let stdout = ok(&augtrain(&[
+        "export",
+        ds.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert!(stdout.contains("4 carried metadata, 4 rotated"), "{stdout}");
+    let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
+    let (_, first) = sums.lines().next().unwrap().split_once("  ").unwrap();
+    let png = image::open(out.join(first)).unwrap();
     assert!(
-        std::fs::read_to_string(&mapping)
-            .unwrap()
-            .contains("train/ants/ant photos.jpg")
+        png.width() == 4 && png.height() >= 8,
+        "rotated into the pixels: {}x{}",
+        png.width(),
+        png.height()
     );
 }
 

@@ -69,5 +69,131 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> crate::Result<Vec<Measurement>
         m.items_per_second
     ));
     out.push(m);
+    out.extend(pack_reads(opts, log)?);
+    if let Some(hym) = opts
+        .data
+        .as_ref()
+        .map(|d| d.join("hymenoptera"))
+        .filter(|d| d.exists())
+    {
+        out.push(pack_folder(opts, &hym, log)?);
+    }
     Ok(out)
+}
+
+fn scratch_dir(tag: &str) -> crate::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("augtrain-bench-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    crate::util::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Sequential and random-batch reads of a 224×224 RGB pack (memory-mapped).
+fn pack_reads(opts: &Options, log: &dyn Fn(&str)) -> crate::Result<Vec<Measurement>> {
+    use crate::data::{Dataset, pack};
+    use crate::util::rng::{Domain, Stream};
+    let n = if opts.quick { 1000 } else { 2000 };
+    let bytes = 224 * 224 * 3;
+    let pixels: Vec<u8> = (0..n * bytes).map(|i| (i % 251) as u8).collect();
+    let ds = Dataset::from_pixels(
+        224,
+        224,
+        3,
+        vec!["a".into(), "b".into()],
+        pixels,
+        (0..n as u32).map(|i| i % 2).collect(),
+        (0..n as u64).collect(),
+        Vec::new(),
+    );
+    let dir = scratch_dir("pack")?;
+    let path = dir.join("p");
+    pack::write(&path, &ds, &vec![None; n], &[], "bench", "none", 64 << 20)?;
+    drop(ds);
+    let (packed, _, _) = pack::open(&path)?;
+    let total = (n * bytes) as f64;
+    // Both reads build batches of 256 in one contiguous buffer, as training does; they differ
+    // only in the order of the records.
+    let batch = 256;
+    let mut buf = vec![0u8; batch * bytes];
+    let stats = time(1, opts.reps(), || {
+        for start in (0..packed.len()).step_by(batch) {
+            for (k, i) in (start..(start + batch).min(packed.len())).enumerate() {
+                buf[k * bytes..(k + 1) * bytes].copy_from_slice(packed.image(i));
+            }
+            std::hint::black_box(&buf);
+        }
+    });
+    let seq = measurement("pack read sequential batches of 256", n, stats, Some(total));
+    let mut rng = Stream::new(Domain::Shuffle, &[7]);
+    let batches = n / batch;
+    let stats = time(1, opts.reps(), || {
+        for _ in 0..batches {
+            for k in 0..batch {
+                let i = rng.below(packed.len() as u64) as usize;
+                buf[k * bytes..(k + 1) * bytes].copy_from_slice(packed.image(i));
+            }
+            std::hint::black_box(&buf);
+        }
+    });
+    let random = measurement(
+        "pack read random batches of 256",
+        batches * batch,
+        stats,
+        Some((batches * batch * bytes) as f64),
+    );
+    log(&format!(
+        "load pack: sequential {:.2} GB/s, random batches {:.2} GB/s",
+        seq.bytes_per_second.unwrap_or(0.0) / 1e9,
+        random.bytes_per_second.unwrap_or(0.0) / 1e9
+    ));
+    drop(packed);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(vec![seq, random])
+}
+
+/// `augtrain pack` of the real hymenoptera folder at 224×224 (decode, resize, write).
+fn pack_folder(
+    opts: &Options,
+    hym: &std::path::Path,
+    log: &dyn Fn(&str),
+) -> crate::Result<Measurement> {
+    use crate::data::source::{DataSource, LoadOptions, load_whole};
+    let dir = scratch_dir("hym")?;
+    let mut k = 0;
+    let mut count = 0;
+    let mut failed = None;
+    let stats = time(0, opts.reps().min(3), || {
+        k += 1;
+        let lo = LoadOptions {
+            size: (224, 224),
+            ..LoadOptions::default()
+        };
+        let result = load_whole(&DataSource::Folder(hym.to_path_buf()), &lo).and_then(|w| {
+            count = w.data.len();
+            crate::data::pack::write(
+                &dir.join(format!("p{k}")),
+                &w.data,
+                &w.splits,
+                &w.report.sha256,
+                "bench",
+                "center-crop",
+                256 << 20,
+            )
+        });
+        if let Err(e) = result {
+            failed = Some(e);
+        }
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    let m = measurement(
+        "pack hymenoptera at 224x224 (decode+write)",
+        count,
+        stats,
+        None,
+    );
+    log(&format!("load pack hymenoptera: {:.2} s", m.stats.median));
+    Ok(m)
 }

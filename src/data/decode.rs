@@ -262,6 +262,26 @@ pub fn decode_file(path: &Path, opts: &DecodeOptions) -> Result<(Decoded, Vec<u8
     Ok((decoded, bytes))
 }
 
+/// A small JPEG carrying an EXIF orientation tag (an APP1 segment inserted after SOI); for
+/// tests of orientation handling and metadata removal.
+pub fn jpeg_with_orientation(w: u32, h: u32, orientation: u16) -> Vec<u8> {
+    let img = DynamicImage::ImageRgb8(image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x * 30) as u8, (y * 30) as u8, 128])
+    }));
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 100)
+        .encode_image(&img)
+        .unwrap();
+    let mut app1 = vec![0xFF, 0xE1, 0, 34];
+    app1.extend_from_slice(b"Exif\0\0II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0");
+    app1.extend_from_slice(&orientation.to_le_bytes());
+    app1.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +334,20 @@ mod tests {
         assert_eq!(g.source_channels, 1);
         let c = decode_bytes(&bytes, &opts(8, 8, 1, ResizePolicy::Stretch)).unwrap();
         assert_eq!(c.pixels.len(), 64);
+    }
+
+    #[test]
+    fn exif_orientation_is_applied() {
+        let plain = decode_full(&jpeg_with_orientation(8, 4, 1), DEFAULT_MAX_PIXELS).unwrap();
+        assert!(!plain.2);
+        assert_eq!((plain.0.width(), plain.0.height()), (8, 4));
+        let turned = decode_full(&jpeg_with_orientation(8, 4, 6), DEFAULT_MAX_PIXELS).unwrap();
+        assert!(turned.2, "orientation 6 must be applied");
+        assert_eq!((turned.0.width(), turned.0.height()), (4, 8));
+        assert_eq!(turned.0.to_rgb8(), plain.0.rotate90().to_rgb8());
+        assert!(crate::data::export::has_metadata(&jpeg_with_orientation(
+            8, 4, 6
+        )));
     }
 
     #[test]

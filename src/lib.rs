@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod augment;
 pub mod bench;
 pub mod cli;

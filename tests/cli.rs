@@ -873,7 +873,10 @@ fn split_is_stratified_keeps_duplicates_together_and_train_reuses_it() {
             let got = members.iter().filter(|r| r[1] == split).count() as f64;
             // Exact ratio ±1 per class; a class with duplicate groups may miss by one group more.
             let tolerance = if class == "bees" { 1.0 } else { 2.0 };
-            assert!((got - frac * n).abs() <= tolerance, "{class} {split}: {got} of {n}");
+            assert!(
+                (got - frac * n).abs() <= tolerance,
+                "{class} {split}: {got} of {n}"
+            );
         }
         assert!(
             members

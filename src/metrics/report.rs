@@ -344,6 +344,73 @@ weighted avg       1.00      0.67      0.80         3
         assert_eq!(r.to_text(2), expected);
     }
 
+    /// scikit-learn 1.9's outputs on random cases (tests/fixtures/make_fixtures.py), to 1e-12.
+    #[test]
+    fn matches_sklearn_on_reference_cases() {
+        let cases: Vec<serde_json::Value> =
+            serde_json::from_str(include_str!("../../tests/fixtures/sklearn.json")).unwrap();
+        let ints = |v: &serde_json::Value| -> Vec<usize> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as usize)
+                .collect()
+        };
+        let num = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
+        for (c, case) in cases.iter().enumerate() {
+            let (t, p) = (ints(&case["y_true"]), ints(&case["y_pred"]));
+            let k = t.iter().chain(&p).max().map(|m| m + 1).unwrap_or(1);
+            let cm = ConfusionMatrix::from_labels(&t, &p, k);
+            let labels = case["labels"].as_array().map(|_| ints(&case["labels"]));
+            let zd = ZeroDivision::parse(case["zero_division"].as_str().unwrap()).unwrap();
+            let r = ClassificationReport::new(&cm, labels.as_deref(), &[], zd);
+            assert!(
+                close(r.accuracy, num(&case["accuracy"])),
+                "case {c} accuracy"
+            );
+            let pc = &case["per_class"];
+            for (i, cls) in r.classes.iter().enumerate() {
+                assert!(
+                    close(cls.precision, num(&pc["precision"][i])),
+                    "case {c} precision {i}"
+                );
+                assert!(
+                    close(cls.recall, num(&pc["recall"][i])),
+                    "case {c} recall {i}"
+                );
+                assert!(close(cls.f1, num(&pc["f1"][i])), "case {c} f1 {i}");
+                assert_eq!(
+                    cls.support,
+                    pc["support"][i].as_u64().unwrap(),
+                    "case {c} support {i}"
+                );
+            }
+            for (name, avg) in [
+                ("micro", &r.micro),
+                ("macro", &r.macro_avg),
+                ("weighted", &r.weighted),
+            ] {
+                let e = &case[name];
+                assert!(
+                    close(avg.precision, num(&e[0])),
+                    "case {c} {name} precision {} vs {}",
+                    avg.precision,
+                    e[0]
+                );
+                assert!(close(avg.recall, num(&e[1])), "case {c} {name} recall");
+                assert!(close(avg.f1, num(&e[2])), "case {c} {name} f1");
+            }
+            // The text report, with labels named by number as scikit-learn does.
+            let names: Vec<String> = (0..k + 3).map(|i| i.to_string()).collect();
+            let r = ClassificationReport::new(&cm, labels.as_deref(), &names, zd);
+            assert_eq!(
+                r.to_text(4),
+                case["report"].as_str().unwrap(),
+                "case {c} text report"
+            );
+        }
+    }
+
     #[test]
     fn zero_division_policies() {
         // Class 1 is never predicted: its precision is undefined.

@@ -259,8 +259,8 @@ pub fn find_label_issues(labels: &[usize], p: &PredProbs, filter: Filter) -> Vec
             if m.len() <= 1 {
                 continue;
             }
-            for j in 0..k {
-                let prune = pcm[j][c];
+            for (j, row) in pcm.iter().enumerate() {
+                let prune = row[c];
                 if j == c || prune <= 0 {
                     continue;
                 }

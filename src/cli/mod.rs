@@ -1,6 +1,7 @@
 //! Command-line interface: one module per subcommand. Each parses its flags (clap derive),
 //! calls the library and prints. Exit codes: 0 success, 1 runtime error, 2 usage error.
 
+mod audit;
 mod augment;
 mod bench;
 mod data_args;
@@ -47,6 +48,8 @@ enum Command {
     Split(split::SplitArgs),
     /// Write a privacy-clean copy: metadata stripped, names anonymised, checksummed.
     Export(export::ExportArgs),
+    /// Find corrupt files, duplicates, leaks between splits, unhealthy images, class imbalance.
+    Audit(audit::AuditArgs),
 }
 
 /// Parse the command line, run the subcommand, turn errors into a message and an exit code.
@@ -62,6 +65,7 @@ pub fn main() -> ExitCode {
         Command::Pack(args) => pack::run(args),
         Command::Split(args) => split::run(args),
         Command::Export(args) => export::run(args),
+        Command::Audit(args) => audit::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

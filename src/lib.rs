@@ -26,6 +26,7 @@ pub mod cli;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod label;
 pub mod metrics;
 pub mod model;
 pub mod report;

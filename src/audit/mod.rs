@@ -9,6 +9,7 @@
 pub mod confident;
 pub mod health;
 pub mod phash;
+pub mod pred_probs;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -4,12 +4,15 @@
 mod audit;
 mod augment;
 mod bench;
+mod cv;
 mod data_args;
 mod devices;
 mod eval;
 mod export;
 mod inspect;
+mod label_issues;
 mod pack;
+mod predict;
 mod split;
 mod train;
 
@@ -50,6 +53,12 @@ enum Command {
     Export(export::ExportArgs),
     /// Find corrupt files, duplicates, leaks between splits, unhealthy images, class imbalance.
     Audit(audit::AuditArgs),
+    /// Stratified k-fold cross-validation with out-of-sample predicted probabilities.
+    Cv(cv::CvArgs),
+    /// Find mislabelled examples by confident learning; ranked CSV and review queue.
+    LabelIssues(label_issues::LabelIssuesArgs),
+    /// Predict unlabelled images; pseudo-labels and a review queue of the most uncertain.
+    Predict(predict::PredictArgs),
 }
 
 /// Parse the command line, run the subcommand, turn errors into a message and an exit code.
@@ -66,6 +75,9 @@ pub fn main() -> ExitCode {
         Command::Split(args) => split::run(args),
         Command::Export(args) => export::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Cv(args) => cv::run(args),
+        Command::LabelIssues(args) => label_issues::run(args),
+        Command::Predict(args) => predict::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

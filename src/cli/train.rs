@@ -26,13 +26,13 @@ pub struct TrainArgs {
     /// Dataset: IDX or CIFAR directory, image folder, CSV manifest or pack; omit for the
     /// built-in synthetic dataset.
     #[arg(long)]
-    data: Option<PathBuf>,
+    pub(crate) data: Option<PathBuf>,
     /// A run config file (TOML); flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Continue the run in this directory from its last checkpoint.
     #[arg(long, conflicts_with = "config")]
-    resume: Option<PathBuf>,
+    pub(crate) resume: Option<PathBuf>,
     /// Compute device: auto (real GPU if present, else CPU), gpu (software adapters too), cpu.
     #[arg(long)]
     device: Option<DeviceChoice>,
@@ -110,13 +110,13 @@ pub struct TrainArgs {
     zero_division: Option<ZeroDivision>,
     /// Parent directory of run directories.
     #[arg(long, default_value = "runs")]
-    runs_dir: PathBuf,
+    pub(crate) runs_dir: PathBuf,
     /// Run name (directory under --runs-dir); default <data>-<model>-<time>.
     #[arg(long)]
-    name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Print nothing.
     #[arg(long, short)]
-    quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 fn parse_strategy(s: &str) -> crate::Result<SamplingStrategy> {
@@ -151,7 +151,7 @@ fn read_config(path: &std::path::Path) -> crate::Result<TrainConfig> {
 
 impl TrainArgs {
     /// The config: the file's (or the resumed run's, or the defaults), with flags applied.
-    fn config(&self) -> crate::Result<TrainConfig> {
+    pub(crate) fn config(&self) -> crate::Result<TrainConfig> {
         let mut c = match (&self.resume, &self.config) {
             (Some(dir), _) => {
                 let path = dir.join("config.toml");

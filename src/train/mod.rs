@@ -8,6 +8,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod cv;
 pub mod loss;
 pub mod optim;
 pub mod progress;
@@ -300,6 +301,16 @@ pub fn run(
     let mut resolved = cfg.clone();
     resolved.augment = AugmentConfig::Pipeline { spec: spec.clone() };
     run_dir.write("config.toml", &resolved.to_toml())?;
+    let card = ModelCard {
+        width: data.train.width,
+        height: data.train.height,
+        channels: data.train.channels,
+        class_names: data.train.class_names.clone(),
+    };
+    run_dir.write(
+        "model.json",
+        &serde_json::to_string_pretty(&card).expect("json"),
+    )?;
 
     reporter.line(&format!(
         "augtrain: {} ({} train / {} val / {} test, {}x{}x{}, {} classes) | {} | {} | augmentation on {}",
@@ -689,6 +700,107 @@ pub fn write_test_outputs(
     }
     run_dir.write("confusion.csv", &eval.confusion.to_csv(&test.class_names))?;
     Ok(report)
+}
+
+/// What a trained model expects: the raw input shape (before augmentation) and the classes.
+/// Written as `model.json` in the run directory.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelCard {
+    /// Input width in pixels.
+    pub width: usize,
+    /// Input height in pixels.
+    pub height: usize,
+    /// Input channels.
+    pub channels: usize,
+    /// Class names in label order.
+    pub class_names: Vec<String>,
+}
+
+/// Load a run directory for inference: its config, model card, trained model (validation
+/// mode, on `device`) and the deterministic (evaluation) augmenter.
+pub fn load_for_inference(
+    dir: &Path,
+    device: &ComputeDevice,
+) -> Result<(TrainConfig, ModelCard, Model, Augmenter), TrainError> {
+    let read = |name: &str| -> Result<String, TrainError> {
+        let path = dir.join(name);
+        let bytes = crate::util::fs::read(&path)?;
+        String::from_utf8(bytes)
+            .map_err(|_| TrainError::Config(format!("{}: not UTF-8 text", path.display())))
+    };
+    let cfg = TrainConfig::from_toml(
+        &read("config.toml")?,
+        &dir.join("config.toml").display().to_string(),
+    )
+    .map_err(TrainError::Config)?;
+    let card: ModelCard = serde_json::from_str(&read("model.json")?)
+        .map_err(|e| TrainError::Config(format!("{}: {e}", dir.join("model.json").display())))?;
+    let probe = Dataset::from_pixels(
+        card.height,
+        card.width,
+        card.channels,
+        card.class_names.clone(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    let spec = resolve_pipeline(&cfg, &probe);
+    let (train_aug, eval_aug) = augmenters(&spec, &probe, cfg.seed, device)?;
+    let model = build_model(&cfg, &train_aug, card.class_names.len(), &device.device)?;
+    let ckpt = checkpoint::load(&dir.join(checkpoint::FILE_NAME))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ckpt.model))
+        .map_err(|e| TrainError::Checkpoint(format!("model weights: {e}")))?;
+    let model = model
+        .try_load_record(record)
+        .map_err(|e| TrainError::Checkpoint(format!("model weights do not fit the model: {e}")))?;
+    Ok((cfg, card, model, eval_aug))
+}
+
+/// Train a fresh model on `train` for `cfg.epochs` epochs, without validation or files (used by
+/// cross-validation). Returns the model in validation mode and the evaluation augmenter.
+pub fn fit(
+    cfg: &TrainConfig,
+    train: &Dataset,
+    device: &ComputeDevice,
+    reporter: &Reporter,
+    what: &str,
+) -> Result<(Model, Augmenter), TrainError> {
+    cfg.validate().map_err(TrainError::Config)?;
+    let spec = resolve_pipeline(cfg, train);
+    let (train_aug, eval_aug) = augmenters(&spec, train, cfg.seed, device)?;
+    let ad = device.device.clone().autodiff();
+    let mut model = build_model(cfg, &train_aug, train.num_classes(), &ad)?;
+    let mut optimizer = optim::build(&cfg.optimizer);
+    let (train_set, class_weights) = balanced_train(cfg, train)?;
+    for epoch in 0..cfg.epochs {
+        let lr = cfg.schedule.lr_at(cfg.optimizer.lr, epoch, cfg.epochs);
+        let mut bar = reporter.epoch(
+            epoch + 1,
+            cfg.epochs,
+            train_set.len().div_ceil(cfg.batch_size),
+        );
+        let mut ctx = EpochContext {
+            data: &train_set,
+            aug: &train_aug,
+            cfg,
+            device: &ad,
+            epoch,
+            lr,
+            class_weights: class_weights.as_deref(),
+        };
+        let (trained, stats) = train_epoch(&mut ctx, model, &mut optimizer, Some(&mut bar), None)?;
+        bar.finish();
+        model = trained;
+        reporter.line(&format!(
+            "{what}: epoch {}/{}  train loss {:.4} acc {:.4}",
+            epoch + 1,
+            cfg.epochs,
+            stats.loss_sum / stats.seen.max(1) as f64,
+            stats.correct as f64 / stats.seen.max(1) as f64
+        ));
+    }
+    Ok((model.valid(), eval_aug))
 }
 
 /// Load a run directory's config and trained model for evaluation on `device`.

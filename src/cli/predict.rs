@@ -1,0 +1,341 @@
+//! `augtrain predict --run DIR --data UNLABELLED`: predictions with confidence, pseudo-labels and
+//! a review queue of the most uncertain images.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use rayon::prelude::*;
+
+use crate::data::Dataset;
+use crate::data::decode::{DecodeOptions, decode_file};
+use crate::data::files::{Skipped, hex};
+use crate::data::source::{DataSource, load_whole};
+use crate::device::{self, DeviceChoice};
+use crate::label::{QueueBy, predict_row, pseudo_labels, review_queue};
+use crate::metrics::confusion::csv_field;
+use crate::report::RunDir;
+use crate::train::{evaluate, load_for_inference};
+use crate::{Error, util};
+
+/// Flags of `augtrain predict`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  augtrain predict --run runs/hym --data new-photos/ --pseudo-label --threshold 0.95 --max-per-class 50
+  augtrain predict --run runs/hym --data new-photos/ --queue margin --top 20")]
+pub struct PredictArgs {
+    /// The run directory of a trained model.
+    #[arg(long)]
+    run: PathBuf,
+    /// Images to predict: a folder (searched recursively), a CSV with a `path` column, or any
+    /// dataset augtrain reads (its labels are ignored).
+    #[arg(long)]
+    data: PathBuf,
+    /// Write confident predictions as a manifest of pseudo-labels.
+    #[arg(long)]
+    pseudo_label: bool,
+    /// Smallest confidence accepted as a pseudo-label.
+    #[arg(long, default_value_t = 0.95)]
+    threshold: f64,
+    /// At most this many pseudo-labels per class (the most confident).
+    #[arg(long)]
+    max_per_class: Option<usize>,
+    /// Review queue order: least-confidence, margin or entropy.
+    #[arg(long)]
+    queue: Option<QueueBy>,
+    /// Images in the review queue.
+    #[arg(long, default_value_t = 50)]
+    top: usize,
+    /// Output directory (default: <run>/predict-<time>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Compute device (default auto).
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn is_hidden(p: &Path) -> bool {
+    p.file_name()
+        .map(|n| n.to_string_lossy().starts_with('.'))
+        .unwrap_or(false)
+}
+
+fn walk(dir: &Path, root: &Path, out: &mut Vec<(PathBuf, String)>) -> crate::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| util::fs::IoError::new("read", dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| !is_hidden(p))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, root, out)?;
+        } else {
+            let rel = p
+                .strip_prefix(root)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .into_owned();
+            out.push((p, rel));
+        }
+    }
+    Ok(())
+}
+
+/// The images to predict, decoded to the model's input, with the files that could not be used.
+fn load_unlabelled(
+    path: &Path,
+    opts: &DecodeOptions,
+    class_names: &[String],
+) -> crate::Result<(Dataset, Vec<Skipped>)> {
+    let files: Vec<(PathBuf, String)> = if path.is_dir()
+        && !DataSource::from_path(path).is_ok_and(|s| !matches!(s, DataSource::Folder(_)))
+    {
+        let mut v = Vec::new();
+        walk(path, path, &mut v)?;
+        v
+    } else if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+    {
+        let text = String::from_utf8(util::fs::read(path)?)
+            .map_err(|_| Error::Usage(format!("{}: not UTF-8 text", path.display())))?;
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let header = crate::data::files::csv_fields(lines.next().unwrap_or_default())
+            .map_err(Error::Usage)?;
+        let pc = header
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case("path"))
+            .ok_or_else(|| Error::Usage(format!("{}: no 'path' column", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        lines
+            .map(|l| {
+                let f = crate::data::files::csv_fields(l).map_err(Error::Usage)?;
+                let rel = f.get(pc).cloned().unwrap_or_default();
+                Ok((base.join(&rel), rel))
+            })
+            .collect::<crate::Result<_>>()?
+    } else {
+        // A labelled dataset: predict every image, ignoring its labels.
+        let source = DataSource::from_path(path)?;
+        let lo = crate::data::source::LoadOptions {
+            size: (opts.width, opts.height),
+            channels: opts.channels,
+            resize: opts.resize,
+            ..Default::default()
+        };
+        let whole = load_whole(&source, &lo)?;
+        if (whole.data.width, whole.data.height, whole.data.channels)
+            != (opts.width as usize, opts.height as usize, opts.channels)
+        {
+            return Err(Error::Usage(format!(
+                "{} holds {}x{}x{} images but the model takes {}x{}x{}",
+                path.display(),
+                whole.data.width,
+                whole.data.height,
+                whole.data.channels,
+                opts.width,
+                opts.height,
+                opts.channels
+            )));
+        }
+        let mut d = whole.data;
+        d.class_names = class_names.to_vec();
+        d.labels = vec![0; d.len()];
+        return Ok((d, whole.report.skipped));
+    };
+    if files.is_empty() {
+        return Err(Error::Usage(format!(
+            "{}: no files to predict",
+            path.display()
+        )));
+    }
+    let decoded: Vec<_> = files
+        .par_iter()
+        .map(|(p, _)| decode_file(p, opts).map(|(d, _)| d.pixels))
+        .collect();
+    let (mut pixels, mut paths, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+    for ((_, rel), r) in files.iter().zip(decoded) {
+        match r {
+            Ok(px) => {
+                pixels.extend_from_slice(&px);
+                paths.push(rel.clone());
+            }
+            Err(reason) => skipped.push(Skipped {
+                path: rel.clone(),
+                reason,
+            }),
+        }
+    }
+    let n = paths.len();
+    if n == 0 {
+        return Err(Error::Usage(format!(
+            "{}: none of the {} files could be used",
+            path.display(),
+            files.len()
+        )));
+    }
+    let ds = Dataset::from_pixels(
+        opts.height as usize,
+        opts.width as usize,
+        opts.channels,
+        class_names.to_vec(),
+        pixels,
+        vec![0; n],
+        (0..n as u64).collect(),
+        paths,
+    );
+    Ok((ds, skipped))
+}
+
+pub fn run(args: PredictArgs) -> crate::Result<()> {
+    if !(0.0..=1.0).contains(&args.threshold) {
+        return Err(Error::Usage(format!(
+            "--threshold {}: use a probability in [0, 1]",
+            args.threshold
+        )));
+    }
+    let dev = device::open(args.device)?;
+    let (cfg, card, model, eval_aug) = load_for_inference(&args.run, &dev)?;
+    let opts = DecodeOptions {
+        width: card.width as u32,
+        height: card.height as u32,
+        channels: card.channels,
+        resize: cfg.data.resize,
+        max_pixels: cfg.data.max_pixels,
+    };
+    let (data, skipped) = load_unlabelled(&args.data, &opts, &card.class_names)?;
+    let ev = evaluate(&model, &data, &eval_aug, 256, &cfg, &dev.device, true)?;
+    let probs = ev.probabilities.expect("asked for probabilities");
+    let k = card.class_names.len();
+    let preds: Vec<_> = (0..data.len())
+        .map(|i| predict_row(&probs[i * k..(i + 1) * k]))
+        .collect();
+    let dir = match &args.out {
+        Some(out) => RunDir::create(
+            out.parent().unwrap_or(Path::new(".")),
+            &out.file_name().unwrap_or_default().to_string_lossy(),
+            false,
+        )?,
+        None => RunDir::create(
+            &args.run,
+            &format!("predict-{}", util::time::compact_now()),
+            true,
+        )?,
+    };
+    let names = &card.class_names;
+    let mut csv = String::from("path,predicted,confidence");
+    for n in names {
+        csv.push_str(&format!(",{}", csv_field(&format!("p_{n}"))));
+    }
+    csv.push('\n');
+    for (i, p) in preds.iter().enumerate() {
+        csv.push_str(&format!(
+            "{},{},{}",
+            csv_field(&data.paths[i]),
+            csv_field(&names[p.class]),
+            p.confidence
+        ));
+        for v in &probs[i * k..(i + 1) * k] {
+            csv.push_str(&format!(",{v}"));
+        }
+        csv.push('\n');
+    }
+    dir.write("predictions.csv", &csv)?;
+    if !skipped.is_empty() {
+        let mut s = String::from("path,reason\n");
+        for k in &skipped {
+            s.push_str(&format!(
+                "{},{}\n",
+                csv_field(&k.path),
+                csv_field(&k.reason.to_string())
+            ));
+        }
+        dir.write("skipped.csv", &s)?;
+    }
+    let abs = |rel: &str| -> String {
+        let p = if args.data.is_dir() {
+            args.data.join(rel)
+        } else {
+            args.data.parent().unwrap_or(Path::new(".")).join(rel)
+        };
+        std::path::absolute(&p)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let mut lines = vec![format!(
+        "predicted {} images into {}",
+        data.len(),
+        dir.file("predictions.csv").display()
+    )];
+    if args.pseudo_label {
+        let accepted = pseudo_labels(&preds, args.threshold, args.max_per_class, k);
+        let mut m = String::from("path,label,confidence\n");
+        for &i in &accepted {
+            m.push_str(&format!(
+                "{},{},{}\n",
+                csv_field(&abs(&data.paths[i])),
+                csv_field(&names[preds[i].class]),
+                preds[i].confidence
+            ));
+        }
+        dir.write("pseudo_labels.csv", &m)?;
+        lines.push(format!(
+            "{} pseudo-labels at confidence >= {} ({}) in {}",
+            accepted.len(),
+            args.threshold,
+            args.max_per_class
+                .map(|m| format!("at most {m} per class"))
+                .unwrap_or_else(|| "no cap per class".into()),
+            dir.file("pseudo_labels.csv").display()
+        ));
+    }
+    if let Some(by) = args.queue {
+        let q = review_queue(&preds, by, args.top);
+        let mut c = String::from("rank,path,predicted,confidence,margin,entropy\n");
+        let mut ls = Vec::new();
+        for (r, &i) in q.iter().enumerate() {
+            let p = &preds[i];
+            c.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                r + 1,
+                csv_field(&data.paths[i]),
+                csv_field(&names[p.class]),
+                p.confidence,
+                p.margin,
+                p.entropy
+            ));
+            ls.push(serde_json::json!({
+                "id": hex(&(i as u64).to_be_bytes()),
+                "data": { "image": abs(&data.paths[i]) },
+                "predictions": [{
+                    "model_version": "augtrain",
+                    "score": p.confidence,
+                    "result": [{ "from_name": "label", "to_name": "image", "type": "choices", "value": { "choices": [names[p.class]] } }]
+                }]
+            }));
+        }
+        dir.write("review_queue.csv", &c)?;
+        dir.write(
+            "review_queue.json",
+            &serde_json::to_string_pretty(&ls).expect("json"),
+        )?;
+        lines.push(format!(
+            "review queue ({by:?}, top {}) in {}",
+            q.len(),
+            dir.file("review_queue.csv").display()
+        ));
+    }
+    if !args.quiet {
+        for l in lines {
+            println!("{l}");
+        }
+        for s in &skipped {
+            println!("  skipped {}: {}", s.path, s.reason);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! Stratified k-fold cross-validation with out-of-sample predicted probabilities: every example
+//! gets the probabilities of the fold model that never saw it. Exact duplicates (equal pixels)
+//! stay in one fold.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::progress::Reporter;
+use super::{TrainError, config::TrainConfig, evaluate, fit};
+use crate::data::Dataset;
+use crate::data::split::{check_stratifiable, stratified_group_folds};
+use crate::device::ComputeDevice;
+use crate::metrics::{ClassificationReport, ConfusionMatrix};
+
+/// Metrics of one fold's model on its held-out fold.
+#[derive(Clone, Debug, Serialize)]
+pub struct FoldResult {
+    /// Fold number, 0-based.
+    pub fold: usize,
+    /// Training images.
+    pub train_images: usize,
+    /// Held-out images.
+    pub test_images: usize,
+    /// Accuracy on the held-out fold.
+    pub accuracy: f64,
+    /// Macro F1 on the held-out fold.
+    pub macro_f1: f64,
+    /// Weighted F1 on the held-out fold.
+    pub weighted_f1: f64,
+}
+
+/// Everything cross-validation produces.
+#[derive(Clone, Debug)]
+pub struct CvResult {
+    /// Per-fold metrics.
+    pub folds: Vec<FoldResult>,
+    /// Fold of each example.
+    pub fold_of: Vec<usize>,
+    /// Out-of-sample probabilities, `n × classes`, in dataset order.
+    pub probs: Vec<f32>,
+    /// The confusion matrix of all out-of-sample predictions.
+    pub confusion: ConfusionMatrix,
+}
+
+/// Mean and (population) standard deviation.
+pub fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len().max(1) as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    (
+        mean,
+        (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt(),
+    )
+}
+
+/// Cross-validate `cfg` on `data` with `folds` stratified folds.
+pub fn cross_validate(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    folds: usize,
+    device: &ComputeDevice,
+    reporter: &Reporter,
+) -> Result<CvResult, TrainError> {
+    if folds < 2 {
+        return Err(TrainError::Config(format!(
+            "--folds {folds}: use at least 2"
+        )));
+    }
+    check_stratifiable(&data.labels, &data.class_names)
+        .map_err(|e| TrainError::Config(e.to_string()))?;
+    let keys: Vec<u64> = (0..data.len())
+        .map(|i| {
+            u64::from_le_bytes(
+                Sha256::digest(data.image(i))[..8]
+                    .try_into()
+                    .expect("8 bytes"),
+            )
+        })
+        .collect();
+    let fold_of = stratified_group_folds(&data.labels, Some(&keys), folds, cfg.seed);
+    let k = data.num_classes();
+    let mut probs = vec![0f32; data.len() * k];
+    let mut results = Vec::new();
+    let mut confusion = ConfusionMatrix::new(k);
+    for f in 0..folds {
+        let train_idx: Vec<usize> = (0..data.len()).filter(|&i| fold_of[i] != f).collect();
+        let test_idx: Vec<usize> = (0..data.len()).filter(|&i| fold_of[i] == f).collect();
+        let train = data.subset(&train_idx);
+        let test = data.subset(&test_idx);
+        let (model, eval_aug) = fit(
+            cfg,
+            &train,
+            device,
+            reporter,
+            &format!("fold {}/{folds}", f + 1),
+        )?;
+        let ev = evaluate(
+            &model,
+            &test,
+            &eval_aug,
+            cfg.batch_size.max(256),
+            cfg,
+            &device.device,
+            true,
+        )?;
+        let p = ev.probabilities.as_ref().expect("asked for probabilities");
+        for (row, &i) in test_idx.iter().enumerate() {
+            probs[i * k..(i + 1) * k].copy_from_slice(&p[row * k..(row + 1) * k]);
+        }
+        confusion.merge(&ev.confusion);
+        let rep =
+            ClassificationReport::new(&ev.confusion, None, &data.class_names, cfg.zero_division);
+        let r = FoldResult {
+            fold: f,
+            train_images: train_idx.len(),
+            test_images: test_idx.len(),
+            accuracy: rep.accuracy,
+            macro_f1: rep.macro_avg.f1,
+            weighted_f1: rep.weighted.f1,
+        };
+        reporter.line(&format!(
+            "fold {}/{folds}: accuracy {:.4}  macro F1 {:.4}  ({} train / {} held out)",
+            f + 1,
+            r.accuracy,
+            r.macro_f1,
+            r.train_images,
+            r.test_images
+        ));
+        results.push(r);
+    }
+    Ok(CvResult {
+        folds: results,
+        fold_of,
+        probs,
+        confusion,
+    })
+}
+
+/// Predicted probabilities as CSV: `index,id,path,given_label,p0,p1,...`.
+pub fn pred_probs_csv(data: &Dataset, probs: &[f32]) -> String {
+    let k = data.num_classes();
+    let mut out = String::from("index,id,path,given_label");
+    for c in 0..k {
+        out.push_str(&format!(",p{c}"));
+    }
+    out.push('\n');
+    for i in 0..data.len() {
+        out.push_str(&format!(
+            "{i},{},{},{}",
+            data.ids[i],
+            crate::metrics::confusion::csv_field(&data.paths[i]),
+            data.labels[i]
+        ));
+        for v in &probs[i * k..(i + 1) * k] {
+            out.push_str(&format!(",{v}"));
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -2,7 +2,7 @@
 //!
 //! [`audit`] checks every image of a dataset: corrupt files (with the reason), exact duplicates
 //! (equal decoded pixels, so re-saved files match) and near duplicates (64-bit pHash within a
-//! Hamming radius, searched with a BK-tree, grouped by union-find), leaks (a duplicate group
+//! Hamming radius, searched by multi-index hashing, grouped by union-find), leaks (a duplicate group
 //! spanning splits), image health with cleanvision's definitions ([`health`]) and class
 //! imbalance. [`confident`] finds label issues by confident learning.
 
@@ -22,7 +22,7 @@ use crate::data::decode::{BadReason, decode_full};
 use crate::data::files::{FileItem, SplitName, read_manifest, scan_folder};
 use crate::data::source::{DataSource, LoadOptions, load_whole};
 use health::Health;
-use phash::{BkTree, UnionFind};
+use phash::{MultiIndex, UnionFind};
 
 /// Audit settings.
 #[derive(Clone, Debug)]
@@ -283,15 +283,20 @@ fn assemble(name: String, m: Vec<Measured>, opts: &AuditOptions) -> AuditReport 
     }
     let exact_groups = exact.groups();
     // Near duplicates: pHash within the radius, between images that are not exact duplicates.
-    let mut tree = BkTree::new();
-    for &i in &ok {
-        tree.insert(get(i).2, i);
-    }
+    // Multi-index hashing over the usable images (positions in `ok`).
+    let hashes: Vec<u64> = ok.iter().map(|&i| get(i).2).collect();
+    let index = MultiIndex::new(&hashes, opts.near_radius.min(63));
+    let found: Vec<Vec<(usize, u32)>> = (0..ok.len())
+        .into_par_iter()
+        .map_init(phash::Seen::default, |seen, a| index.neighbours(a, seen))
+        .collect();
     let mut near = UnionFind::new(n);
     let mut nearest = vec![u32::MAX; n];
-    for &i in &ok {
-        for (j, d) in tree.within(get(i).2, opts.near_radius) {
-            if j != i && get(i).1 != get(j).1 {
+    for (a, list) in found.iter().enumerate() {
+        let i = ok[a];
+        for &(b, d) in list {
+            let j = ok[b];
+            if get(i).1 != get(j).1 {
                 near.union(i, j);
                 nearest[i] = nearest[i].min(d);
             }

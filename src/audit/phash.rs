@@ -56,63 +56,95 @@ pub fn distance(a: u64, b: u64) -> u32 {
     (a ^ b).count_ones()
 }
 
-/// A BK-tree over 64-bit hashes with the Hamming metric: radius queries visit only subtrees
-/// whose edge distance is within the radius of the query's distance to the node.
-#[derive(Default)]
-pub struct BkTree {
-    nodes: Vec<BkNode>,
+/// Multi-index hashing (Norouzi et al.): a 64-bit hash is cut into `radius + 1` chunks, so two
+/// hashes within `radius` of each other agree exactly on at least one chunk (pigeonhole).
+/// Candidates come from exact chunk lookups and are verified on the full distance: near-linear
+/// in practice, and exact.
+pub struct MultiIndex {
+    radius: u32,
+    chunks: Vec<(u32, u32)>, // (shift, width)
+    tables: Vec<std::collections::HashMap<u64, Vec<usize>>>,
+    hashes: Vec<u64>,
 }
 
-/// (hash, item, children as (distance, node index)).
-type BkNode = (u64, usize, Vec<(u32, usize)>);
-
-impl BkTree {
-    /// An empty tree.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Insert `hash` for item `item`.
-    pub fn insert(&mut self, hash: u64, item: usize) {
-        if self.nodes.is_empty() {
-            self.nodes.push((hash, item, Vec::new()));
-            return;
+impl MultiIndex {
+    /// An index over `hashes` for queries within `radius` (0..=63).
+    pub fn new(hashes: &[u64], radius: u32) -> Self {
+        let m = (radius + 1).min(64);
+        let mut chunks = Vec::with_capacity(m as usize);
+        let mut shift = 0;
+        for c in 0..m {
+            let width = 64 / m + u32::from(c < 64 % m);
+            chunks.push((shift, width));
+            shift += width;
         }
-        let mut at = 0;
-        loop {
-            let d = distance(self.nodes[at].0, hash);
-            match self.nodes[at].2.iter().find(|(cd, _)| *cd == d) {
-                Some(&(_, child)) => at = child,
-                None => {
-                    let idx = self.nodes.len();
-                    self.nodes.push((hash, item, Vec::new()));
-                    self.nodes[at].2.push((d, idx));
-                    return;
-                }
+        let mut tables = vec![std::collections::HashMap::new(); m as usize];
+        for (i, &h) in hashes.iter().enumerate() {
+            for (t, &(s, w)) in tables.iter_mut().zip(&chunks) {
+                t.entry(chunk(h, s, w)).or_insert_with(Vec::new).push(i);
             }
         }
+        Self {
+            radius,
+            chunks,
+            tables,
+            hashes: hashes.to_vec(),
+        }
     }
 
-    /// Items within `radius` of `hash`, with their distances.
-    pub fn within(&self, hash: u64, radius: u32) -> Vec<(usize, u32)> {
+    /// Every `(j, distance)` with `distance(hashes[i], hashes[j]) <= radius`, `j != i`.
+    /// `seen` is scratch space reused across queries (one per thread).
+    pub fn neighbours(&self, i: usize, seen: &mut Seen) -> Vec<(usize, u32)> {
+        let h = self.hashes[i];
         let mut out = Vec::new();
-        if self.nodes.is_empty() {
-            return out;
-        }
-        let mut stack = vec![0usize];
-        while let Some(at) = stack.pop() {
-            let (h, item, children) = &self.nodes[at];
-            let d = distance(*h, hash);
-            if d <= radius {
-                out.push((*item, d));
-            }
-            for &(cd, child) in children {
-                if cd + radius >= d && cd <= d + radius {
-                    stack.push(child);
+        seen.next(self.hashes.len());
+        for (t, &(s, w)) in self.tables.iter().zip(&self.chunks) {
+            if let Some(bucket) = t.get(&chunk(h, s, w)) {
+                for &j in bucket {
+                    if j != i && seen.first_visit(j) {
+                        let d = distance(h, self.hashes[j]);
+                        if d <= self.radius {
+                            out.push((j, d));
+                        }
+                    }
                 }
             }
         }
         out
+    }
+}
+
+/// Per-query visited marks without clearing: a stamp per item, bumped per query.
+#[derive(Default)]
+pub struct Seen {
+    stamp: u32,
+    marks: Vec<u32>,
+}
+
+impl Seen {
+    fn next(&mut self, n: usize) {
+        if self.marks.len() < n {
+            self.marks.resize(n, 0);
+        }
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.marks.iter_mut().for_each(|m| *m = 0);
+            self.stamp = 1;
+        }
+    }
+
+    fn first_visit(&mut self, j: usize) -> bool {
+        let fresh = self.marks[j] != self.stamp;
+        self.marks[j] = self.stamp;
+        fresh
+    }
+}
+
+fn chunk(h: u64, shift: u32, width: u32) -> u64 {
+    if width >= 64 {
+        h
+    } else {
+        (h >> shift) & ((1u64 << width) - 1)
     }
 }
 
@@ -165,31 +197,6 @@ mod tests {
     use crate::util::rng::{Domain, Stream};
 
     #[test]
-    fn bk_tree_finds_exactly_the_brute_force_neighbours() {
-        let mut rng = Stream::new(Domain::Split, &[5]);
-        let base: Vec<u64> = (0..50).map(|_| rng.next_u64()).collect();
-        let mut hashes = Vec::new();
-        for &b in &base {
-            hashes.push(b);
-            for _ in 0..3 {
-                hashes.push(b ^ (1u64 << rng.below(64)) ^ (1u64 << rng.below(64)));
-            }
-        }
-        let mut tree = BkTree::new();
-        for (i, &h) in hashes.iter().enumerate() {
-            tree.insert(h, i);
-        }
-        for (i, &h) in hashes.iter().enumerate().step_by(7) {
-            let mut got: Vec<usize> = tree.within(h, 4).into_iter().map(|(j, _)| j).collect();
-            got.sort_unstable();
-            let want: Vec<usize> = (0..hashes.len())
-                .filter(|&j| distance(hashes[j], h) <= 4)
-                .collect();
-            assert_eq!(got, want, "query {i}");
-        }
-    }
-
-    #[test]
     fn phash_is_stable_under_small_changes_and_differs_across_images() {
         let (w, h) = (64usize, 48usize);
         let img: Vec<u8> = (0..w * h)
@@ -206,6 +213,39 @@ mod tests {
         );
         assert!(distance(a, b) <= 4, "{}", distance(a, b));
         assert!(distance(a, c) > 10, "{}", distance(a, c));
+    }
+
+    #[test]
+    fn multi_index_finds_exactly_the_brute_force_neighbours() {
+        let mut rng = Stream::new(Domain::Split, &[9]);
+        let base: Vec<u64> = (0..40).map(|_| rng.next_u64()).collect();
+        let mut hashes = Vec::new();
+        for &b in &base {
+            hashes.push(b);
+            for k in 0..4 {
+                let mut h = b;
+                for _ in 0..=k {
+                    h ^= 1u64 << rng.below(64);
+                }
+                hashes.push(h);
+            }
+        }
+        for radius in [0, 3, 4, 7] {
+            let index = MultiIndex::new(&hashes, radius);
+            let mut seen = Seen::default();
+            for i in 0..hashes.len() {
+                let mut got: Vec<usize> = index
+                    .neighbours(i, &mut seen)
+                    .into_iter()
+                    .map(|(j, _)| j)
+                    .collect();
+                got.sort_unstable();
+                let want: Vec<usize> = (0..hashes.len())
+                    .filter(|&j| j != i && distance(hashes[i], hashes[j]) <= radius)
+                    .collect();
+                assert_eq!(got, want, "radius {radius}, item {i}");
+            }
+        }
     }
 
     #[test]

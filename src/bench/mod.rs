@@ -3,6 +3,7 @@
 //! bandwidth; GPU: a buffer-to-buffer copy kernel on the same device), with the median and
 //! spread of repeated timed runs after warm-up.
 
+pub mod audit;
 pub mod augment;
 pub mod ceiling;
 pub mod load;
@@ -23,6 +24,8 @@ pub enum Suite {
     Load,
     /// Training steps and one end-to-end epoch.
     Train,
+    /// Audit throughput at two dataset sizes (not part of `all`).
+    Audit,
     /// All of the above.
     All,
 }
@@ -247,6 +250,9 @@ pub fn run(opts: &Options, device: &ComputeDevice, log: &dyn Fn(&str)) -> crate:
     }
     if wants(Suite::Load) {
         measurements.extend(load::run(opts, log)?);
+    }
+    if opts.suite == Suite::Audit {
+        measurements.extend(audit::run(opts, log)?);
     }
     let mut breakdown = None;
     if wants(Suite::Train) {

@@ -671,12 +671,17 @@ impl PipelineSpec {
     /// Parse a spec from TOML text. `origin` names the file in error messages.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
         let spec: PipelineSpec = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            let line =
+                crate::util::suggest::toml_error_line(text, e.message(), e.span().map(|s| s.start));
             match line {
-                Some(l) => format!("{origin}: line {l}: {}", e.message()),
-                None => format!("{origin}: {}", e.message()),
+                Some(l) => format!(
+                    "{origin}: line {l}: {}",
+                    crate::util::suggest::with_suggestion(e.message())
+                ),
+                None => format!(
+                    "{origin}: {}",
+                    crate::util::suggest::with_suggestion(e.message())
+                ),
             }
         })?;
         spec.validate().map_err(|e| format!("{origin}: {e}"))?;
@@ -685,8 +690,12 @@ impl PipelineSpec {
 
     /// Parse a spec from JSON text. `origin` names the file in error messages.
     pub fn from_json(text: &str, origin: &str) -> Result<Self, String> {
-        let spec: PipelineSpec =
-            serde_json::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
+        let spec: PipelineSpec = serde_json::from_str(text).map_err(|e| {
+            format!(
+                "{origin}: {}",
+                crate::util::suggest::with_suggestion(&e.to_string())
+            )
+        })?;
         spec.validate().map_err(|e| format!("{origin}: {e}"))?;
         Ok(spec)
     }

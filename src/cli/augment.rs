@@ -7,11 +7,10 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use crate::augment::layout::{H_BIAS, H_SCALE};
 use crate::augment::{self, Augmenter, Engine, PipelineSpec, SampleParams, gpu::GpuAugment};
 use crate::data::{self, Dataset};
 use crate::device::{self, DeviceChoice};
-use crate::report::images::{Picture, contact_sheet};
+use crate::report::images::{Picture, contact_sheet, pictures};
 use crate::train::config::DataConfig;
 use crate::util::fs::{create_dir_all, write_atomic};
 use crate::{Error, util};
@@ -90,30 +89,6 @@ fn load_train(path: &Option<PathBuf>) -> crate::Result<Dataset> {
         ..cfg.load_options(42)
     };
     Ok(data::load(&cfg.source()?, &opts)?.train)
-}
-
-/// Un-normalize kernel output back to [0, 1] pictures, one per sample.
-fn pictures(
-    values: &[f32],
-    header: &[u32],
-    n: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-) -> Vec<Picture> {
-    (0..n)
-        .map(|s| {
-            let mut raw = values[s * c * h * w..(s + 1) * c * h * w].to_vec();
-            for ch in 0..c {
-                let scale = f32::from_bits(header[H_SCALE + ch]);
-                let bias = f32::from_bits(header[H_BIAS + ch]);
-                for v in &mut raw[ch * h * w..(ch + 1) * h * w] {
-                    *v = (*v - bias) / scale;
-                }
-            }
-            Picture::from_chw(&raw, c, h, w)
-        })
-        .collect()
 }
 
 fn run_batch(

@@ -4,6 +4,7 @@
 mod audit;
 mod augment;
 mod bench;
+mod config;
 mod cv;
 mod data_args;
 mod devices;
@@ -12,6 +13,7 @@ mod export;
 mod inspect;
 mod label_issues;
 mod pack;
+mod plot;
 mod predict;
 mod split;
 mod train;
@@ -59,6 +61,10 @@ enum Command {
     LabelIssues(label_issues::LabelIssuesArgs),
     /// Predict unlabelled images; pseudo-labels and a review queue of the most uncertain.
     Predict(predict::PredictArgs),
+    /// Redraw a run's charts, contact sheet and HTML report.
+    Plot(plot::PlotArgs),
+    /// Print the default run config (commented TOML) for `train --config`.
+    Config(config::ConfigArgs),
 }
 
 /// Parse the command line, run the subcommand, turn errors into a message and an exit code.
@@ -78,6 +84,8 @@ pub fn main() -> ExitCode {
         Command::Cv(args) => cv::run(args),
         Command::LabelIssues(args) => label_issues::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Plot(args) => plot::run(args),
+        Command::Config(args) => config::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

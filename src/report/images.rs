@@ -90,6 +90,74 @@ impl Picture {
     }
 }
 
+/// Un-normalize kernel output (`f32` NCHW, normalized per the header) back to [0, 1]
+/// pictures, one per sample.
+pub fn pictures(
+    values: &[f32],
+    header: &[u32],
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+) -> Vec<Picture> {
+    use crate::augment::layout::{H_BIAS, H_SCALE};
+    (0..n)
+        .map(|s| {
+            let mut raw = values[s * c * h * w..(s + 1) * c * h * w].to_vec();
+            for ch in 0..c {
+                let scale = f32::from_bits(header[H_SCALE + ch]);
+                let bias = f32::from_bits(header[H_BIAS + ch]);
+                for v in &mut raw[ch * h * w..(ch + 1) * h * w] {
+                    *v = (*v - bias) / scale;
+                }
+            }
+            Picture::from_chw(&raw, c, h, w)
+        })
+        .collect()
+}
+
+/// A contact sheet of the first `n` images of `data`, each beside `versions` augmented
+/// versions (epochs 0, 1, ...), computed with the CPU twin.
+pub fn augmentation_sheet(
+    aug: &crate::augment::Augmenter,
+    data: &crate::data::Dataset,
+    n: usize,
+    versions: usize,
+) -> Result<Picture, crate::augment::AugmentError> {
+    let n = n.min(data.len());
+    let images: Vec<&[u8]> = (0..n).map(|i| data.image(i)).collect();
+    let ids: Vec<u64> = data.ids[..n].to_vec();
+    let (c, h, w) = aug.output_shape();
+    let header = aug.program.header(n);
+    let mut columns = Vec::new();
+    for v in 0..versions {
+        let params = aug.program.draw(aug.seed, v, &ids);
+        columns.push(pictures(
+            &aug.cpu_values(&images, &params)?,
+            &header,
+            n,
+            c,
+            h,
+            w,
+        ));
+    }
+    let rows: Vec<Vec<Picture>> = (0..n)
+        .map(|i| {
+            std::iter::once(Picture {
+                width: data.width,
+                height: data.height,
+                channels: data.channels,
+                pixels: images[i].to_vec(),
+            })
+            .chain(columns.iter().map(|col| col[i].clone()))
+            .collect()
+        })
+        .collect();
+    let (cw, ch) = (w.max(data.width), h.max(data.height));
+    let zoom = (96 / cw.max(ch)).max(1);
+    Ok(contact_sheet(&rows, cw * zoom, ch * zoom, 4))
+}
+
 /// A grid of rows; each row shows an original and then its augmented versions, with a gap of
 /// `gap` pixels between cells. Every cell is `cell_w × cell_h` (pictures are scaled to fit).
 pub fn contact_sheet(rows: &[Vec<Picture>], cell_w: usize, cell_h: usize, gap: usize) -> Picture {

@@ -285,6 +285,124 @@ pub enum AugmentConfig {
     },
 }
 
+/// One comment per key of the serialized default config (checked by a test).
+const KEY_DOCS: &[(&str, &str)] = &[
+    (
+        "seed",
+        "Seed of every random choice: data split, weight init, epoch order, augmentation.",
+    ),
+    (
+        "device",
+        "auto (a real GPU if present, else the CPU), gpu (software adapters too) or cpu.",
+    ),
+    ("epochs", "Training epochs."),
+    ("batch_size", "Images per training batch."),
+    (
+        "loss",
+        "cross_entropy (accepts mixup/cutmix soft targets) or mse (softmax vs one-hot).",
+    ),
+    (
+        "zero_division",
+        "Metric value of an undefined ratio: zero, one or nan (nan is left out of averages).",
+    ),
+    (
+        "balance",
+        "Class balancing of the training split: none, weights, oversample, undersample or sampler.",
+    ),
+    (
+        "sampling_strategy",
+        "imbalanced-learn sampling_strategy: auto, minority, majority, not minority, not majority, all, or a table { class = count }.",
+    ),
+    (
+        "data.synthetic_train",
+        "Built-in synthetic data (used when data.path is absent): training images.",
+    ),
+    (
+        "data.synthetic_test",
+        "Built-in synthetic data: test images.",
+    ),
+    (
+        "data.synthetic_size",
+        "Built-in synthetic data: image side in pixels.",
+    ),
+    (
+        "data.val_fraction",
+        "Fraction of the training images held out for validation when the data has no val split.",
+    ),
+    (
+        "data.test_fraction",
+        "Fraction held out for testing when the data has neither a test nor a val split.",
+    ),
+    (
+        "data.size",
+        "[width, height] image files are brought to at load time.",
+    ),
+    (
+        "data.channels",
+        "Channels image files are converted to: 1 (gray) or 3 (RGB).",
+    ),
+    (
+        "data.resize",
+        "How image files reach data.size: center-crop, stretch or letterbox.",
+    ),
+    (
+        "data.max_pixels",
+        "Largest image accepted (width x height); larger files are skipped as too large.",
+    ),
+    (
+        "data.on_error",
+        "Unusable files: skip (listed in skipped.csv) or fail.",
+    ),
+    ("model.kind", "cnn (LeNet-style) or mlp."),
+    (
+        "model.hidden",
+        "Hidden units of the MLP's hidden layer / the CNN's first fully connected layer.",
+    ),
+    (
+        "optimizer.kind",
+        "sgd (momentum, PyTorch semantics) or adam.",
+    ),
+    ("optimizer.lr", "Base learning rate."),
+    ("optimizer.momentum", "SGD momentum (0 = plain SGD)."),
+    (
+        "optimizer.weight_decay",
+        "L2 penalty added to the gradient.",
+    ),
+    ("optimizer.beta1", "Adam beta1."),
+    ("optimizer.beta2", "Adam beta2."),
+    ("optimizer.eps", "Adam epsilon."),
+    (
+        "schedule.kind",
+        "Learning-rate schedule: constant, step or cosine (per epoch).",
+    ),
+    ("schedule.step_size", "step: epochs between decays."),
+    ("schedule.gamma", "step: decay factor."),
+    ("schedule.min_lr", "cosine: final learning rate."),
+    (
+        "augment.mode",
+        "default (the data's default pipeline), none, or pipeline with a [augment.spec] (see augtrain augment).",
+    ),
+];
+
+/// Keys absent from the default config, shown commented out: (key, comment, example value).
+const OPTIONAL_KEYS: &[(&str, &str, &str)] = &[
+    (
+        "data.path",
+        "A dataset: IDX or CIFAR directory, image folder, CSV manifest or pack.",
+        "\"../shared/data/mnist-10k\"",
+    ),
+    (
+        "data.split_file",
+        "A split file from `augtrain split`, overriding the data's own splits.",
+        "\"data.split.csv\"",
+    ),
+    (
+        "data.classes",
+        "The class list; image files labelled otherwise are skipped as unknown.",
+        "[\"ants\", \"bees\"]",
+    ),
+];
+
 /// Everything a training run needs, with defaults for `augtrain train` on the built-in data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -392,6 +510,44 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// The default config as TOML with a comment above every key: what `augtrain config
+    /// --default` prints and `train --config` reads back.
+    pub fn commented_default() -> String {
+        let mut out = String::from(
+            "# augtrain run config. Every key is optional; flags of `augtrain train` override it.\n\
+             # Use: augtrain train --config run.toml\n\n",
+        );
+        let mut section = String::new();
+        for line in TrainConfig::default().to_toml().lines() {
+            let trimmed = line.trim();
+            if let Some(name) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+                section = name.to_string();
+                out.push('\n');
+                out.push_str(line);
+                out.push('\n');
+                for (key, comment, example) in OPTIONAL_KEYS {
+                    if let Some(k) = key.strip_prefix(&format!("{section}.")) {
+                        out.push_str(&format!("# {comment}\n# {k} = {example}\n"));
+                    }
+                }
+                continue;
+            }
+            if let Some((key, _)) = trimmed.split_once(" = ") {
+                let full = if section.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{section}.{key}")
+                };
+                if let Some((_, comment)) = KEY_DOCS.iter().find(|(k, _)| *k == full) {
+                    out.push_str(&format!("# {comment}\n"));
+                }
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+
     /// The config as TOML text.
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("a TrainConfig always serializes")
@@ -400,12 +556,17 @@ impl TrainConfig {
     /// Parse a config from TOML text (`origin` names the file in errors).
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
         let cfg: TrainConfig = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            let line =
+                crate::util::suggest::toml_error_line(text, e.message(), e.span().map(|s| s.start));
             match line {
-                Some(l) => format!("{origin}: line {l}: {}", e.message()),
-                None => format!("{origin}: {}", e.message()),
+                Some(l) => format!(
+                    "{origin}: line {l}: {}",
+                    crate::util::suggest::with_suggestion(e.message())
+                ),
+                None => format!(
+                    "{origin}: {}",
+                    crate::util::suggest::with_suggestion(e.message())
+                ),
             }
         })?;
         cfg.validate().map_err(|e| format!("{origin}: {e}"))?;
@@ -456,8 +617,59 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_rejected() {
+    fn unknown_keys_are_rejected_with_the_nearest_key() {
         let e = TrainConfig::from_toml("epochz = 3\n", "run.toml").unwrap_err();
-        assert!(e.contains("epochz"), "{e}");
+        assert!(
+            e.contains("epochz") && e.contains("did you mean `epochs`?"),
+            "{e}"
+        );
+        let e = TrainConfig::from_toml("[optimizer]\nmomentun = 0.5\n", "run.toml").unwrap_err();
+        assert!(
+            e.contains("did you mean `momentum`?") && e.contains("line 2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn commented_default_documents_every_key_and_parses_back() {
+        let text = TrainConfig::commented_default();
+        assert_eq!(
+            TrainConfig::from_toml(&text, "default").unwrap(),
+            TrainConfig::default()
+        );
+        let mut section = String::new();
+        for line in TrainConfig::default().to_toml().lines() {
+            let t = line.trim();
+            if let Some(name) = t.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+                section = name.to_string();
+            } else if let Some((key, _)) = t.split_once(" = ") {
+                let full = if section.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{section}.{key}")
+                };
+                assert!(
+                    KEY_DOCS.iter().any(|(k, _)| *k == full),
+                    "no comment for {full}"
+                );
+            }
+        }
+        // The commented-out optional keys parse when uncommented.
+        let uncommented: String = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("# path =")
+                    || l.starts_with("# split_file =")
+                    || l.starts_with("# classes =")
+                {
+                    &l[2..]
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cfg = TrainConfig::from_toml(&uncommented, "uncommented").unwrap();
+        assert!(cfg.data.path.is_some() && cfg.data.classes.is_some());
     }
 }

@@ -311,6 +311,27 @@ pub fn run(
         "model.json",
         &serde_json::to_string_pretty(&card).expect("json"),
     )?;
+    let summary = crate::report::html::DatasetSummary {
+        name: data.name.clone(),
+        provenance: data.provenance.clone(),
+        shape: [data.train.width, data.train.height, data.train.channels],
+        classes: data.train.class_names.clone(),
+        counts: [
+            data.train.class_counts(),
+            data.val.class_counts(),
+            data.test.class_counts(),
+        ],
+        skipped: data
+            .report
+            .skipped
+            .iter()
+            .map(|s| (s.path.clone(), s.reason.to_string()))
+            .collect(),
+    };
+    run_dir.write(
+        "dataset.json",
+        &serde_json::to_string_pretty(&summary).expect("json"),
+    )?;
 
     reporter.line(&format!(
         "augtrain: {} ({} train / {} val / {} test, {}x{}x{}, {} classes) | {} | {} | augmentation on {}",
@@ -465,6 +486,18 @@ pub fn run(
         true,
     )?;
     let report = write_test_outputs(&run_dir, cfg, &data.test, &eval)?;
+    // Pictures and the HTML report; a failure here costs the report, not the run.
+    match crate::report::images::augmentation_sheet(&train_aug, &data.train, 8, 6) {
+        Ok(sheet) => sheet.save_png(&run_dir.file("augmentation.png"))?,
+        Err(e) => reporter.line(&format!("warning: no augmentation contact sheet: {e}")),
+    }
+    match crate::report::html::render(run_dir.path()) {
+        Ok(_) => reporter.line(&format!(
+            "report: {}",
+            run_dir.file("report.html").display()
+        )),
+        Err(e) => reporter.line(&format!("warning: the HTML report could not be drawn: {e}")),
+    }
     reporter.line("");
     reporter.line(&report.to_text(4));
     reporter.line(&format!(

@@ -3,6 +3,7 @@
 
 pub mod fs;
 pub mod rng;
+pub mod suggest;
 pub mod time;
 
 /// Drive a future to completion on the current thread.

@@ -1,0 +1,151 @@
+//! A label-noise hunt: flip 10% of the MNIST training labels on purpose, get out-of-sample
+//! probabilities by 5-fold cross-validation, let confident learning find the flips, and measure
+//! how well it did.
+//!
+//! `cargo run --release --example label_noise`
+
+mod common;
+
+use augtrain::audit::confident::{Filter, PredProbs, RankBy, ranked_issues, suggested_labels};
+use augtrain::data::files::SplitName;
+use augtrain::data::source::load_whole;
+use augtrain::device::{self, DeviceChoice};
+use augtrain::model::ModelKind;
+use augtrain::report::images::Picture;
+use augtrain::report::plot::{Anchor, Canvas};
+use augtrain::train::config::TrainConfig;
+use augtrain::train::cv::cross_validate;
+use augtrain::train::progress::{Reporter, Verbosity};
+use augtrain::util::rng::{Domain, Stream};
+use common::{check, data, out_dir, quick, section};
+
+fn main() {
+    let Some(mnist) = data("mnist-10k") else {
+        return;
+    };
+    let out = out_dir("label_noise");
+    let mut cfg = TrainConfig {
+        epochs: if quick() { 2 } else { 5 },
+        ..TrainConfig::default()
+    };
+    cfg.model.kind = ModelKind::Mlp;
+    cfg.data.path = Some(mnist);
+
+    section(1, "Plant the noise");
+    let whole = check(load_whole(
+        &check(cfg.data.source()),
+        &cfg.data.load_options(cfg.seed),
+    ));
+    let mut ds = whole.data.clone();
+    if quick() {
+        let keep: Vec<usize> = (0..2000).collect();
+        ds = ds.subset(&keep);
+    }
+    let train: Vec<usize> = (0..ds.len())
+        .filter(|&i| whole.splits[i] == Some(SplitName::Train))
+        .collect();
+    let mut order = train.clone();
+    let mut rng = Stream::new(Domain::Split, &[2026]);
+    rng.shuffle(&mut order);
+    let flipped: std::collections::BTreeSet<usize> =
+        order[..train.len() / 10].iter().copied().collect();
+    let original = ds.labels.clone();
+    for &i in &flipped {
+        ds.labels[i] = ((ds.labels[i] as u64 + 1 + rng.below(9)) % 10) as u32;
+    }
+    println!(
+        "{} of the {} training labels now name another digit; the model is not told which.",
+        flipped.len(),
+        train.len()
+    );
+
+    section(2, "Out-of-sample probabilities by 5-fold cross-validation");
+    let dev = check(device::open(DeviceChoice::Auto));
+    let reporter = Reporter::new(if quick() {
+        Verbosity::Quiet
+    } else {
+        Verbosity::detect(false)
+    });
+    let result = check(cross_validate(&cfg, &ds, 5, &dev, &reporter));
+    println!(
+        "Every image got probabilities from the fold model that never saw it (out-of-sample accuracy against the noisy labels {:.4}).",
+        result.confusion.accuracy()
+    );
+
+    section(3, "Confident learning");
+    let labels: Vec<usize> = ds.labels.iter().map(|&l| l as usize).collect();
+    let probs = PredProbs {
+        k: 10,
+        values: result.probs.iter().map(|&v| v as f64).collect(),
+    };
+    let issues = ranked_issues(
+        &labels,
+        &probs,
+        Filter::PruneByNoiseRate,
+        RankBy::SelfConfidence,
+    );
+    let hits = issues.iter().filter(|i| flipped.contains(i)).count();
+    let precision = hits as f64 / issues.len().max(1) as f64;
+    let recall = hits as f64 / flipped.len().max(1) as f64;
+    println!(
+        "flagged {} examples: precision {precision:.3}, recall {recall:.3} against the planted flips.",
+        issues.len()
+    );
+    let real = issues.iter().filter(|i| !flipped.contains(i)).count();
+    println!(
+        "{real} flagged examples were not planted: MNIST's own doubtful labels, or model mistakes."
+    );
+
+    section(4, "The first issues, to review");
+    let suggested = suggested_labels(&probs);
+    let shown: Vec<usize> = issues.iter().copied().take(24).collect();
+    let (cell, cols) = (84usize, 8usize);
+    let mut c = Canvas::new(cols * cell, shown.len().div_ceil(cols) * (cell + 34) + 10);
+    for (k, &i) in shown.iter().enumerate() {
+        let (x, y) = ((k % cols) * cell, (k / cols) * (cell + 34));
+        let pic = Picture {
+            width: ds.width,
+            height: ds.height,
+            channels: ds.channels,
+            pixels: ds.image(i).to_vec(),
+        };
+        let mut tile = Picture::blank(cell - 12, cell - 12, 3, 255);
+        tile.paste(&pic, 0, 0, cell - 12, cell - 12);
+        for yy in 0..tile.height {
+            for xx in 0..tile.width {
+                let p = &tile.pixels[(yy * tile.width + xx) * 3..][..3];
+                c.blend(
+                    (x + 6 + xx) as i64,
+                    (y + 6 + yy) as i64,
+                    [p[0], p[1], p[2]],
+                    1.0,
+                );
+            }
+        }
+        let truth = if flipped.contains(&i) {
+            format!("was {}", original[i])
+        } else {
+            "unplanted".into()
+        };
+        c.text(
+            (x + cell / 2) as i64,
+            (y + cell - 4) as i64,
+            &format!("{}->{}", labels[i], suggested[i]),
+            [180, 0, 0],
+            Anchor::Center,
+        );
+        c.text(
+            (x + cell / 2) as i64,
+            (y + cell + 12) as i64,
+            &truth,
+            [90, 90, 90],
+            Anchor::Center,
+        );
+    }
+    let path = out.join("label_issues.png");
+    check(c.into_picture().save_png(&path));
+    println!(
+        "{}: each image with its given -> suggested label, and the truth we planted.",
+        path.display()
+    );
+}

@@ -1870,3 +1870,267 @@ fn examples_run_in_quick_mode() {
         }
     }
 }
+
+// ---------------------------------------------------------------- [reliability]
+
+fn train_args<'a>(runs: &'a str, name: &'a str, epochs: &'a str) -> Vec<&'a str> {
+    vec![
+        "train",
+        "--device",
+        "cpu",
+        "--epochs",
+        epochs,
+        "--synthetic-train",
+        "1200",
+        "--synthetic-test",
+        "200",
+        "--batch-size",
+        "32",
+        "--seed",
+        "11",
+        "--runs-dir",
+        runs,
+        "--name",
+        name,
+        "--quiet",
+    ]
+}
+
+#[test]
+fn sigkill_after_a_checkpoint_then_resume_equals_an_uninterrupted_run() {
+    use augtrain::train::checkpoint;
+    let root = scratch("sigkill");
+    let runs = root.join("runs");
+    let runs_s = runs.to_str().unwrap().to_string();
+    ok(&augtrain(&train_args(&runs_s, "straight", "4")));
+    let killed = runs.join("killed");
+    for attempt in 0..3u64 {
+        let _ = std::fs::remove_dir_all(&killed);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_augtrain"))
+            .args(train_args(&runs_s, "killed", "4"))
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+            .spawn()
+            .unwrap();
+        // Wait for the first checkpoint, then kill in the middle of the next epoch.
+        let start = std::time::Instant::now();
+        let mut done = 0;
+        while start.elapsed().as_secs() < 120 {
+            if let Ok(c) = checkpoint::load(&killed.join(checkpoint::FILE_NAME)) {
+                done = c.progress.epochs_done;
+                if done >= 1 {
+                    break;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(150 + 100 * attempt));
+        child.kill().unwrap(); // SIGKILL
+        let status = child.wait().unwrap();
+        assert!(done >= 1, "no checkpoint appeared");
+        if status.success() {
+            continue; // finished before the kill landed: try again, later in the run
+        }
+        // Whatever survived the kill is whole: every file parses.
+        let c = checkpoint::load(&killed.join(checkpoint::FILE_NAME))
+            .expect("checkpoint intact after SIGKILL");
+        assert!(c.progress.epochs_done < 4);
+        for line in std::fs::read_to_string(killed.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+        {
+            serde_json::from_str::<serde_json::Value>(line).expect("metrics.jsonl intact");
+        }
+        augtrain::train::config::TrainConfig::from_toml(
+            &std::fs::read_to_string(killed.join("config.toml")).unwrap(),
+            "config",
+        )
+        .unwrap();
+        ok(&augtrain(&[
+            "train",
+            "--resume",
+            killed.to_str().unwrap(),
+            "--quiet",
+        ]));
+        let leftovers: Vec<String> = std::fs::read_dir(&killed)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp-"))
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "temporary files survived: {leftovers:?}"
+        );
+        let read = |n: &str, f: &str| std::fs::read(runs.join(n).join(f)).unwrap();
+        assert_eq!(
+            read("straight", "report.json"),
+            read("killed", "report.json")
+        );
+        assert_eq!(
+            read("straight", "predictions.csv"),
+            read("killed", "predictions.csv")
+        );
+        assert!(
+            read("straight", "checkpoint.bin") == read("killed", "checkpoint.bin"),
+            "weights and optimizer state differ"
+        );
+        return;
+    }
+    panic!(
+        "the run finished before SIGKILL three times; the machine is too fast for this test's timing"
+    );
+}
+
+#[test]
+fn two_runs_with_the_same_seed_write_identical_checkpoints() {
+    let root = scratch("identical");
+    let runs = root.join("runs");
+    let runs_s = runs.to_str().unwrap().to_string();
+    ok(&augtrain(&train_args(&runs_s, "a", "2")));
+    ok(&augtrain(&train_args(&runs_s, "b", "2")));
+    let read = |n: &str, f: &str| std::fs::read(runs.join(n).join(f)).unwrap();
+    assert!(
+        read("a", "checkpoint.bin") == read("b", "checkpoint.bin"),
+        "checkpoints differ"
+    );
+    assert_eq!(read("a", "report.json"), read("b", "report.json"));
+    let strip = |n: &str| -> Vec<serde_json::Value> {
+        String::from_utf8(read(n, "metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                for k in ["images_per_second", "seconds", "device_memory_reserved"] {
+                    v.as_object_mut().unwrap().remove(k);
+                }
+                v
+            })
+            .collect()
+    };
+    assert_eq!(strip("a"), strip("b"));
+}
+
+#[test]
+fn a_diverging_loss_stops_with_epoch_and_batch_and_keeps_the_last_good_checkpoint() {
+    let root = scratch("nan");
+    let runs = root.join("runs");
+    // Epoch 1 at lr 0.05, epoch 2 at 0.05e12: the loss explodes in epoch 2.
+    let out = augtrain(&[
+        "train",
+        "--device",
+        "cpu",
+        "--model",
+        "mlp",
+        "--epochs",
+        "3",
+        "--synthetic-train",
+        "600",
+        "--synthetic-test",
+        "100",
+        "--schedule",
+        "step",
+        "--step-size",
+        "1",
+        "--gamma",
+        "1e12",
+        "--runs-dir",
+        runs.to_str().unwrap(),
+        "--name",
+        "n",
+        "--quiet",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("at epoch 2, batch")
+            && stderr.contains("lower learning rate")
+            && stderr.contains("(epoch 1) was kept"),
+        "{stderr}"
+    );
+    let c = augtrain::train::checkpoint::load(&runs.join("n").join("checkpoint.bin")).unwrap();
+    assert_eq!(c.progress.epochs_done, 1);
+}
+
+#[test]
+fn unwritable_output_fails_before_training() {
+    let root = scratch("unwritable");
+    let blocker = root.join("not-a-dir");
+    std::fs::write(&blocker, "a file where the runs directory should be").unwrap();
+    let start = std::time::Instant::now();
+    let out = augtrain(&[
+        "train",
+        "--device",
+        "cpu",
+        "--runs-dir",
+        blocker.join("runs").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not-a-dir"), "{stderr}");
+    assert!(start.elapsed().as_secs() < 30, "failed late");
+    for (cmd, extra) in [("pack", "p"), ("export", "e")] {
+        if let Some(hym) = data("hymenoptera") {
+            let out = augtrain(&[
+                cmd,
+                hym.to_str().unwrap(),
+                "--out",
+                blocker.join(extra).to_str().unwrap(),
+            ]);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{cmd}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+#[test]
+fn gpu_memory_stays_flat_across_twenty_epochs() {
+    if !gpu() {
+        return;
+    }
+    let root = scratch("gpu-memory");
+    let runs = root.join("runs");
+    ok(&augtrain(&[
+        "train",
+        "--device",
+        "gpu",
+        "--model",
+        "mlp",
+        "--epochs",
+        "20",
+        "--synthetic-train",
+        "120",
+        "--synthetic-test",
+        "20",
+        "--synthetic-size",
+        "16",
+        "--batch-size",
+        "40",
+        "--val-fraction",
+        "0.25",
+        "--runs-dir",
+        runs.to_str().unwrap(),
+        "--name",
+        "m",
+        "--quiet",
+    ]));
+    let reserved: Vec<u64> = std::fs::read_to_string(runs.join("m/metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["device_memory_reserved"]
+                .as_u64()
+                .expect("GPU memory recorded")
+        })
+        .collect();
+    assert_eq!(reserved.len(), 20);
+    eprintln!("GPU pool reserved per epoch: {reserved:?}");
+    let settled = reserved[2];
+    assert!(
+        reserved[2..].iter().all(|&r| r <= settled),
+        "the memory pool grows across epochs: {reserved:?}"
+    );
+}

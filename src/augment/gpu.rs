@@ -32,6 +32,21 @@ impl KernelSource for AugmentKernel {
     }
 }
 
+/// An error when `n` images of `per_image` output bytes do not fit in one device buffer of
+/// `limit` bytes, naming the largest batch that would.
+pub fn check_fits(n: usize, per_image: u64, limit: u64) -> Result<(), AugmentError> {
+    let need = n as u64 * per_image;
+    if need > limit {
+        let most = (limit / per_image.max(1)).max(1);
+        return Err(AugmentError::Gpu(format!(
+            "a batch of {n} images needs {:.0} MiB in one GPU buffer but this device allows {:.0} MiB; use --batch-size {most} or less",
+            need as f64 / 1048576.0,
+            limit as f64 / 1048576.0
+        )));
+    }
+    Ok(())
+}
+
 /// The grid `(x, y)` of workgroups covering `threads` invocations: 1-D up to 65,535 groups,
 /// then 2-D.
 pub fn grid(threads: u64) -> (u32, u32) {
@@ -60,6 +75,11 @@ impl GpuAugment {
             template,
             device: inner,
         })
+    }
+
+    /// Largest single buffer the device accepts, in bytes.
+    pub fn max_buffer_bytes(&self) -> u64 {
+        self.template.client.properties().memory.max_page_size
     }
 
     /// Upload a batch of HWC images once (packed four bytes per word).
@@ -110,6 +130,7 @@ impl GpuAugment {
         if out_elems == 0 {
             return Err(AugmentError::Shape("empty batch".into()));
         }
+        check_fits(n, (out_elems / n) as u64 * 4, self.max_buffer_bytes())?;
         let need = n * (header[H_IN_H] * header[H_IN_W]) as usize * c;
         if images.bytes < need {
             return Err(AugmentError::Shape(format!(
@@ -209,6 +230,13 @@ impl KernelSource for CopyKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oversized_batches_are_refused_with_a_smaller_batch_suggested() {
+        assert!(check_fits(10, 100, 1000).is_ok());
+        let e = check_fits(11, 100, 1000).unwrap_err().to_string();
+        assert!(e.contains("--batch-size 10 or less"), "{e}");
+    }
 
     #[test]
     fn grid_switches_to_two_dimensions() {

@@ -240,6 +240,7 @@ pub fn export(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    crate::util::fs::remove_stale_temps(parent);
     let tmp = parent.join(format!(".{dir_name}.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let result = write_export(&tmp, &summary, &payload, name).and_then(|_| {

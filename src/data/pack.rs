@@ -108,6 +108,7 @@ pub fn write(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(io("create the parent directory", parent))?;
+    crate::util::fs::remove_stale_temps(parent);
     let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let result = write_into(

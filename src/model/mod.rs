@@ -64,18 +64,36 @@ pub enum Model {
     Cnn(Cnn),
 }
 
+/// Gives parameters ids numbered in traversal order instead of burn's random ones, so that two
+/// runs with the same seed write byte-identical checkpoints (ids are stored with the weights
+/// and key the optimizer state).
+struct SequentialIds(u64);
+
+impl burn::module::ModuleMapper for SequentialIds {
+    fn map_float<const D: usize>(
+        &mut self,
+        mut param: burn::module::Param<Tensor<D>>,
+    ) -> burn::module::Param<Tensor<D>> {
+        self.0 += 1;
+        param.id = burn::module::ParamId::from(self.0);
+        param
+    }
+}
+
 impl Model {
-    /// Build a freshly initialized model on `device` (weights drawn from the device's seed).
+    /// Build a freshly initialized model on `device` (weights drawn from the device's seed;
+    /// parameter ids numbered in order).
     pub fn new(
         kind: ModelKind,
         shape: InputShape,
         hidden: usize,
         device: &Device,
     ) -> Result<Self, String> {
-        match kind {
-            ModelKind::Mlp => Ok(Model::Mlp(Mlp::new(shape, hidden, device))),
-            ModelKind::Cnn => Cnn::new(shape, hidden, device).map(Model::Cnn),
-        }
+        let model = match kind {
+            ModelKind::Mlp => Model::Mlp(Mlp::new(shape, hidden, device)),
+            ModelKind::Cnn => Cnn::new(shape, hidden, device).map(Model::Cnn)?,
+        };
+        Ok(model.map(&mut SequentialIds(0x6175_6774_0000_0000)))
     }
 
     /// Logits `[batch, classes]` for images `[batch, channels, height, width]`.

@@ -38,6 +38,22 @@ pub struct EpochRecord {
     pub images_per_second: f64,
     /// Seconds spent in the epoch, validation included.
     pub seconds: f64,
+    /// Bytes the device's memory pool reserved at the end of the epoch (GPU devices).
+    #[serde(default)]
+    pub device_memory_reserved: Option<u64>,
+}
+
+impl EpochRecord {
+    /// The record without its machine-dependent fields (timings, memory), as checkpoints
+    /// store it, so that two runs with the same seed write identical checkpoints.
+    pub fn deterministic(&self) -> EpochRecord {
+        EpochRecord {
+            images_per_second: 0.0,
+            seconds: 0.0,
+            device_memory_reserved: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// Training progress saved with the weights.
@@ -60,14 +76,23 @@ pub struct Checkpoint {
     pub optimizer: Vec<u8>,
 }
 
-/// Write a checkpoint atomically.
+/// Write a checkpoint atomically. Timings and memory figures are left out (see
+/// [`EpochRecord::deterministic`]); `metrics.jsonl` keeps them.
 pub fn save(
     path: &Path,
     progress: &Progress,
     model: &[u8],
     optimizer: &[u8],
 ) -> Result<(), TrainError> {
-    let json = serde_json::to_vec(progress).expect("progress serializes");
+    let stored = Progress {
+        epochs_done: progress.epochs_done,
+        history: progress
+            .history
+            .iter()
+            .map(EpochRecord::deterministic)
+            .collect(),
+    };
+    let json = serde_json::to_vec(&stored).expect("progress serializes");
     let mut bytes =
         Vec::with_capacity(MAGIC.len() + 24 + json.len() + model.len() + optimizer.len());
     bytes.extend_from_slice(MAGIC);

@@ -269,7 +269,28 @@ pub fn run(
             optimizer = optimizer
                 .from_bytes(Bytes::from_bytes_vec(ckpt.optimizer))
                 .map_err(|e| TrainError::Checkpoint(format!("optimizer state: {e}")))?;
-            (run_dir, ckpt.progress)
+            crate::util::fs::remove_stale_temps(dir);
+            let mut progress = ckpt.progress;
+            // metrics.jsonl holds the same epochs with their timings; it is written just
+            // before the checkpoint, so after a crash it may hold one epoch more.
+            if let Ok(text) = std::fs::read_to_string(run_dir.file("metrics.jsonl")) {
+                let lines: Vec<EpochRecord> = text
+                    .lines()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect();
+                if lines.len() >= progress.epochs_done
+                    && lines[..progress.epochs_done]
+                        .iter()
+                        .zip(&progress.history)
+                        .all(|(a, b)| {
+                            serde_json::to_string(&a.deterministic()).ok()
+                                == serde_json::to_string(b).ok()
+                        })
+                {
+                    progress.history = lines[..progress.epochs_done].to_vec();
+                }
+            }
+            (run_dir, progress)
         }
         None => {
             let name = opts.name.clone().unwrap_or_else(|| {
@@ -444,6 +465,13 @@ pub fn run(
             val_macro_f1: val_f1,
             images_per_second: seen as f64 / train_seconds.max(1e-9),
             seconds: started.elapsed().as_secs_f64(),
+            device_memory_reserved: device
+                .is_gpu()
+                .then(|| {
+                    device.device.memory_cleanup();
+                    device.device.memory_pool_usage().map(|u| u.bytes_reserved)
+                })
+                .flatten(),
         };
         let val = if data.val.is_empty() {
             "no validation split".to_string()
@@ -680,6 +708,28 @@ pub fn train_epoch(
     Ok((model, stats))
 }
 
+/// Re-encode a burnpack record with its tensors in name order. burn writes optimizer state
+/// in hash-map order, which differs between processes; sorted, two runs with the same seed
+/// write identical bytes.
+fn canonical_pack(bytes: Bytes) -> Result<Bytes, TrainError> {
+    let bad = |e: burn_pack::Error| {
+        TrainError::Checkpoint(format!("cannot re-encode the optimizer state: {e}"))
+    };
+    let reader = burn_pack::Reader::from_bytes(bytes).map_err(bad)?;
+    let metadata = reader.metadata().clone();
+    let scalars = reader.scalars().clone();
+    let mut tensors = reader.into_tensors().map_err(bad)?;
+    tensors.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut writer = burn_pack::Writer::new(tensors);
+    for (k, v) in &metadata {
+        writer = writer.with_metadata(k, v);
+    }
+    for (k, v) in scalars {
+        writer = writer.with_scalar(&k, v);
+    }
+    writer.into_bytes().map_err(bad)
+}
+
 fn save_checkpoint(
     run_dir: &RunDir,
     progress: &Progress,
@@ -691,9 +741,10 @@ fn save_checkpoint(
         .into_record()
         .into_bytes()
         .map_err(|e| TrainError::Checkpoint(format!("cannot serialize the model: {e}")))?;
-    let optim_bytes = optimizer
-        .into_bytes()
-        .map_err(|e| TrainError::Checkpoint(format!("cannot serialize the optimizer: {e}")))?;
+    let optim_bytes =
+        canonical_pack(optimizer.into_bytes().map_err(|e| {
+            TrainError::Checkpoint(format!("cannot serialize the optimizer: {e}"))
+        })?)?;
     checkpoint::save(
         &run_dir.file(checkpoint::FILE_NAME),
         progress,

@@ -54,6 +54,44 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     Ok(())
 }
 
+/// Whether process `pid` is alive (Linux: /proc; elsewhere assume it is).
+fn alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
+}
+
+/// Remove temporary files (`.<name>.tmp-<pid>`) and partial directories
+/// (`.<name>.partial-<pid>`) in `dir` left by processes that no longer run (killed mid-write).
+pub fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') {
+            continue;
+        }
+        let pid = name
+            .rsplit_once(".tmp-")
+            .or_else(|| name.rsplit_once(".partial-"))
+            .and_then(|(_, p)| p.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && pid != std::process::id()
+            && !alive(pid)
+        {
+            let p = e.path();
+            let _ = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+        }
+    }
+}
+
 /// Read a whole file, naming it in the error.
 pub fn read(path: &Path) -> Result<Vec<u8>, IoError> {
     std::fs::read(path).map_err(|e| IoError::new("read", path, e))
@@ -92,6 +130,26 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
             .collect();
         assert!(leftovers.is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stale_temps_of_dead_processes_are_removed() {
+        let dir = std::env::temp_dir().join(format!("augtrain-stale-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // pid 4194305 exceeds Linux's pid_max: never alive.
+        std::fs::write(dir.join(".checkpoint.bin.tmp-4194305"), b"half").unwrap();
+        std::fs::create_dir_all(dir.join(".pack.partial-4194305")).unwrap();
+        let mine = dir.join(format!(".x.tmp-{}", std::process::id()));
+        std::fs::write(&mine, b"mine").unwrap();
+        std::fs::write(dir.join("keep.txt"), b"keep").unwrap();
+        remove_stale_temps(&dir);
+        let left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(left.contains(&"keep.txt".to_string()) && mine.exists());
+        assert_eq!(left.len(), 2, "{left:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

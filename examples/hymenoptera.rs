@@ -14,6 +14,8 @@ use augtrain::train::{self, RunOptions};
 use common::{check, data, out_dir, quick, section};
 
 fn main() {
+    // SAFETY: first statement, no other thread yet.
+    unsafe { augtrain::device::prepare_environment() };
     let Some(hym) = data("hymenoptera") else {
         return;
     };

@@ -20,6 +20,8 @@ use augtrain::util::rng::{Domain, Stream};
 use common::{check, data, out_dir, quick, section};
 
 fn main() {
+    // SAFETY: first statement, no other thread yet.
+    unsafe { augtrain::device::prepare_environment() };
     let Some(mnist) = data("mnist-10k") else {
         return;
     };

@@ -14,6 +14,8 @@ use augtrain::train::{self, RunOptions};
 use common::{check, out_dir, quick, section};
 
 fn main() {
+    // SAFETY: first statement, no other thread yet.
+    unsafe { augtrain::device::prepare_environment() };
     let out = out_dir("quickstart");
     let mut cfg = TrainConfig::default();
     if quick() {

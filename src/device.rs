@@ -9,6 +9,23 @@ use std::fmt;
 use burn::tensor::wgpu::{WgpuBackend, wgpu};
 use burn::tensor::{Device, DeviceKind};
 
+/// Set the environment augtrain's devices expect, for programs built on the library (the CLI
+/// calls it first thing): burn's default device is the CPU (loaded optimizer state is
+/// materialized there, so resuming never probes for a GPU), and Mesa gets a runtime directory
+/// (`XDG_RUNTIME_DIR`, the temp dir when unset) instead of printing an error on every start.
+///
+/// # Safety
+/// Sets environment variables: call it before any other thread starts.
+pub unsafe fn prepare_environment() {
+    // SAFETY: the caller guarantees no other thread runs yet.
+    unsafe {
+        std::env::set_var("BURN_DEVICE", "flex");
+        if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+            std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
+        }
+    }
+}
+
 /// What the user asked for (`--device`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -24,6 +24,9 @@ pub enum Error {
     /// The user asked for something inconsistent (bad flag combination, bad value).
     #[error("{0}")]
     Usage(String),
+    /// A config file given with `--config` is malformed or holds invalid values.
+    #[error("{0}")]
+    ConfigFile(String),
 }
 
 /// Shorthand for results carrying [`Error`].

@@ -33,4 +33,12 @@ pub mod report;
 pub mod train;
 pub mod util;
 
+#[cfg(test)]
+mod fuzz;
+
+/// Test builds count allocations per thread, so the fuzzer can bound a parser's memory.
+#[cfg(test)]
+#[global_allocator]
+static ALLOCATOR: fuzz::alloc::Tracking = fuzz::alloc::Tracking;
+
 pub use error::{Error, Result};

@@ -4,14 +4,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // SAFETY: set before any thread starts. burn materializes loaded optimizer state on its
-    // default device; pin that to the CPU so that resuming never probes for a GPU, and keep
-    // Mesa from warning about a missing runtime directory.
-    unsafe {
-        std::env::set_var("BURN_DEVICE", "flex");
-        if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-            std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
-        }
-    }
+    // SAFETY: no other thread has started yet.
+    unsafe { augtrain::device::prepare_environment() };
     augtrain::cli::main()
 }

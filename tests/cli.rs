@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::*;
 
@@ -2132,5 +2132,315 @@ fn gpu_memory_stays_flat_across_twenty_epochs() {
     assert!(
         reserved[2..].iter().all(|&r| r <= settled),
         "the memory pool grows across epochs: {reserved:?}"
+    );
+}
+
+/// Every file under `tests/malformed/<kind>/` is one way an input can be broken. Each is put
+/// where that kind of file goes (an IDX slot, a CIFAR batch, a pack's manifest, a run's
+/// checkpoint, an image in a class folder, or a file given on the command line), and the
+/// command must exit 1 with one line naming the file, and write nothing.
+#[test]
+fn malformed_input_corpus_fails_cleanly_and_writes_nothing() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/malformed");
+    let expected: std::collections::BTreeMap<String, String> =
+        std::fs::read_to_string(corpus.join("expected.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let (case, expect) = l.split_once(',').unwrap();
+                (case.to_string(), expect.to_string())
+            })
+            .collect();
+    let root = scratch("malformed-corpus");
+    let train = |extra: &[&str], runs: &Path| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "train",
+            "--device",
+            "cpu",
+            "--model",
+            "mlp",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--runs-dir",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.push(runs.to_str().unwrap().into());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    // Valid bases the broken files are put into.
+    let idx_dir = root.join("base-idx");
+    write_idx(&idx_dir);
+    let pack_dir = root.join("base.pack");
+    ok(&augtrain(&[
+        "pack",
+        idx_dir.to_str().unwrap(),
+        "--out",
+        pack_dir.to_str().unwrap(),
+        "--quiet",
+    ]));
+    let base_runs = root.join("base-runs");
+    ok(&augtrain(
+        &train(
+            &[
+                "--synthetic-train",
+                "60",
+                "--synthetic-test",
+                "20",
+                "--synthetic-size",
+                "8",
+                "--hidden",
+                "4",
+                "--name",
+                "run",
+            ],
+            &base_runs,
+        )
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    ));
+    let png = |path: &Path, v: u8| {
+        image::GrayImage::from_pixel(6, 6, image::Luma([v]))
+            .save(path)
+            .unwrap();
+    };
+    let snapshot = |dir: &Path| -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| (p.clone(), std::fs::read(&p).unwrap_or_default()))
+            .collect()
+    };
+
+    let mut kinds: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    kinds.sort();
+    let mut seen = 0;
+    let mut failures = Vec::new();
+    for kind_dir in kinds {
+        let kind = kind_dir.file_name().unwrap().to_string_lossy().into_owned();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&kind_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for file in files {
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            let case = format!("{kind}/{name}");
+            seen += 1;
+            let work = root.join(case.replace('/', "--"));
+            std::fs::create_dir_all(&work).unwrap();
+            let runs = work.join("runs");
+            let file_s = file.to_str().unwrap();
+            // (arguments, the name the message must contain, a directory that must not change)
+            let (args, names, unchanged): (Vec<String>, String, Option<PathBuf>) =
+                match kind.as_str() {
+                    "idx-train-images" | "idx-test-labels" => {
+                        let d = work.join("data");
+                        write_idx(&d);
+                        let slot = if kind == "idx-train-images" {
+                            std::fs::remove_file(d.join("train-images-idx3-ubyte.gz")).unwrap();
+                            "train-images-idx3-ubyte"
+                        } else {
+                            "t10k-labels-idx1-ubyte"
+                        };
+                        std::fs::copy(&file, d.join(slot)).unwrap();
+                        (
+                            train(&["--data", d.to_str().unwrap()], &runs),
+                            slot.into(),
+                            None,
+                        )
+                    }
+                    "cifar-batch" => {
+                        let d = work.join("data");
+                        std::fs::create_dir_all(&d).unwrap();
+                        augtrain::data::cifar::write_cifar10_batch(
+                            &d.join("test_batch.bin"),
+                            &vec![9u8; 2 * 3072],
+                            &[0, 1],
+                        )
+                        .unwrap();
+                        std::fs::copy(&file, d.join("data_batch_1.bin")).unwrap();
+                        (
+                            train(&["--data", d.to_str().unwrap()], &runs),
+                            "data_batch_1.bin".into(),
+                            None,
+                        )
+                    }
+                    "manifest" => {
+                        png(&work.join("a.png"), 10);
+                        let m = work.join(&name);
+                        std::fs::copy(&file, &m).unwrap();
+                        (
+                            train(&["--data", m.to_str().unwrap()], &runs),
+                            name.clone(),
+                            None,
+                        )
+                    }
+                    "config" => (train(&["--config", file_s], &runs), name.clone(), None),
+                    "pipeline" => (
+                        train(
+                            &[
+                                "--augment",
+                                file_s,
+                                "--synthetic-train",
+                                "40",
+                                "--synthetic-size",
+                                "8",
+                            ],
+                            &runs,
+                        ),
+                        name.clone(),
+                        None,
+                    ),
+                    "split-file" => (
+                        train(
+                            &["--data", idx_dir.to_str().unwrap(), "--split", file_s],
+                            &runs,
+                        ),
+                        name.clone(),
+                        None,
+                    ),
+                    "pack-manifest" | "pack-index" | "pack-shard" => {
+                        let d = work.join("data.pack");
+                        std::fs::create_dir_all(&d).unwrap();
+                        for e in std::fs::read_dir(&pack_dir).unwrap() {
+                            let e = e.unwrap();
+                            std::fs::copy(e.path(), d.join(e.file_name())).unwrap();
+                        }
+                        let slot = match kind.as_str() {
+                            "pack-manifest" => "manifest.json",
+                            "pack-index" => "index.csv",
+                            _ => "shard-00000.bin",
+                        };
+                        std::fs::copy(&file, d.join(slot)).unwrap();
+                        (
+                            train(&["--data", d.to_str().unwrap()], &runs),
+                            slot.into(),
+                            None,
+                        )
+                    }
+                    "pred-probs" => {
+                        let args = [
+                            "label-issues",
+                            "--pred-probs",
+                            file_s,
+                            "--out",
+                            runs.to_str().unwrap(),
+                        ];
+                        (
+                            args.iter().map(|s| s.to_string()).collect(),
+                            name.clone(),
+                            None,
+                        )
+                    }
+                    "checkpoint" => {
+                        let d = work.join("run");
+                        std::fs::create_dir_all(&d).unwrap();
+                        for e in std::fs::read_dir(base_runs.join("run")).unwrap() {
+                            let e = e.unwrap();
+                            std::fs::copy(e.path(), d.join(e.file_name())).unwrap();
+                        }
+                        std::fs::copy(&file, d.join("checkpoint.bin")).unwrap();
+                        let args = [
+                            "train",
+                            "--resume",
+                            d.to_str().unwrap(),
+                            "--epochs",
+                            "3",
+                            "--quiet",
+                        ];
+                        (
+                            args.iter().map(|s| s.to_string()).collect(),
+                            "checkpoint.bin".into(),
+                            Some(d),
+                        )
+                    }
+                    "image" => {
+                        let d = work.join("data");
+                        for (class, v) in [("cat", 30u8), ("dog", 200)] {
+                            std::fs::create_dir_all(d.join(class)).unwrap();
+                            png(&d.join(class).join("good-1.png"), v);
+                            png(&d.join(class).join("good-2.png"), v / 2);
+                        }
+                        std::fs::copy(&file, d.join("cat").join(&name)).unwrap();
+                        (
+                            train(
+                                &[
+                                    "--data",
+                                    d.to_str().unwrap(),
+                                    "--on-error",
+                                    "fail",
+                                    "--size",
+                                    "8x8",
+                                ],
+                                &runs,
+                            ),
+                            name.clone(),
+                            None,
+                        )
+                    }
+                    other => panic!(
+                        "tests/malformed/{other}: unknown kind; teach this test where it goes"
+                    ),
+                };
+            let before = unchanged.as_deref().map(snapshot);
+            let out = augtrain(&args.iter().map(String::as_str).collect::<Vec<_>>());
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+            let expect = expected
+                .get(&case)
+                .map(String::as_str)
+                .unwrap_or("<no expectation in expected.csv>");
+            let mut problems = Vec::new();
+            if out.status.code() != Some(1) {
+                problems.push(format!("exit {:?}", out.status.code()));
+            }
+            if lines.len() != 1 || !lines[0].starts_with("error: ") {
+                problems.push("not exactly one 'error:' line".into());
+            }
+            if !stderr.contains(&names) {
+                problems.push(format!("does not name {names}"));
+            }
+            if !stderr.contains(expect) {
+                problems.push(format!("does not say '{expect}'"));
+            }
+            if runs.exists() {
+                problems.push(format!("wrote {}", runs.display()));
+            }
+            if let (Some(dir), Some(before)) = (&unchanged, before)
+                && snapshot(dir) != before
+            {
+                problems.push(format!("changed {}", dir.display()));
+            }
+            if !problems.is_empty() {
+                failures.push(format!(
+                    "{case}: {} | stderr: {}",
+                    problems.join("; "),
+                    stderr.trim()
+                ));
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        expected.len(),
+        "tests/malformed/expected.csv lists {} cases, the corpus holds {seen}",
+        expected.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {seen} malformed inputs misbehaved:\n{}",
+        failures.len(),
+        failures.join("\n")
     );
 }

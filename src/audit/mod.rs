@@ -180,7 +180,7 @@ fn measure_files(items: &[FileItem], opts: &AuditOptions) -> Vec<Measured> {
     items
         .par_iter()
         .map(|item| {
-            let result = std::fs::read(&item.path)
+            let result = crate::util::fs::read_regular(&item.path)
                 .map_err(|e| {
                     if e.kind() == std::io::ErrorKind::NotFound {
                         BadReason::Missing

@@ -23,14 +23,19 @@ pub struct PredProbsFile {
 
 /// Read a predicted-probability CSV, checking every row (K values in [0, 1], labels < K).
 pub fn read(path: &Path) -> Result<PredProbsFile, DataError> {
+    let text = crate::util::fs::read_regular_text(path).map_err(|source| DataError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// Parse the text of a predicted-probability CSV (see [`read`]); `path` names it in errors.
+pub fn parse(path: &Path, text: &str) -> Result<PredProbsFile, DataError> {
     let bad = |problem: String| DataError::Malformed {
         path: path.to_path_buf(),
         problem,
     };
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
     let mut lines = text
         .lines()
         .enumerate()

@@ -45,7 +45,7 @@ pub enum AugmentError {
 
 /// Read a pipeline spec from a `.toml` or `.json` file.
 pub fn load_spec(path: &Path) -> Result<PipelineSpec, AugmentError> {
-    let text = std::fs::read_to_string(path).map_err(|source| AugmentError::Read {
+    let text = crate::util::fs::read_regular_text(path).map_err(|source| AugmentError::Read {
         path: path.to_path_buf(),
         source,
     })?;

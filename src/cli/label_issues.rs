@@ -55,6 +55,15 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
         .and_then(|p| p.file_stem())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "data".into());
+    if args.data.is_none() && args.pred_probs.is_none() {
+        return Err(Error::Usage("give DATA, --pred-probs FILE, or both".into()));
+    }
+    // Read the probabilities before creating anything, so a bad file writes nothing.
+    let pred = args
+        .pred_probs
+        .as_deref()
+        .map(|f| pred_probs::read(f).map(|p| (f, p)))
+        .transpose()?;
     let dir = match &args.out {
         Some(out) => RunDir::create(
             out.parent().unwrap_or(Path::new(".")),
@@ -70,8 +79,7 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
     let reporter = Reporter::new(Verbosity::detect(args.train.quiet));
     // Labels, paths, class names and probabilities, from the data and/or the file.
     let (labels, paths, names, probs): (Vec<usize>, Vec<String>, Vec<String>, PredProbs) = match (
-        &args.data,
-        &args.pred_probs,
+        &args.data, pred,
     ) {
         (None, None) => return Err(Error::Usage("give DATA, --pred-probs FILE, or both".into())),
         (Some(data), None) => {
@@ -88,51 +96,48 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
                 },
             )
         }
-        (data, Some(file)) => {
-            let f = pred_probs::read(file)?;
-            match data {
-                Some(data) => {
-                    let mut cfg = args.train.config()?;
-                    cfg.data.path = Some(data.clone());
-                    let whole = load_whole(&cfg.data.source()?, &cfg.data.load_options(cfg.seed))?;
-                    let ds = whole.data;
-                    if ds.len() != f.probs.len() || ds.num_classes() != f.probs.k {
-                        return Err(Error::Usage(format!(
-                            "{} has {} rows of {} classes but {} has {} images of {} classes; the probabilities must come from the same data",
-                            file.display(),
-                            f.probs.len(),
-                            f.probs.k,
-                            data.display(),
-                            ds.len(),
-                            ds.num_classes()
-                        )));
-                    }
-                    (
-                        ds.labels.iter().map(|&l| l as usize).collect(),
-                        ds.paths.clone(),
-                        ds.class_names.clone(),
-                        f.probs,
-                    )
+        (data, Some((file, f))) => match data {
+            Some(data) => {
+                let mut cfg = args.train.config()?;
+                cfg.data.path = Some(data.clone());
+                let whole = load_whole(&cfg.data.source()?, &cfg.data.load_options(cfg.seed))?;
+                let ds = whole.data;
+                if ds.len() != f.probs.len() || ds.num_classes() != f.probs.k {
+                    return Err(Error::Usage(format!(
+                        "{} has {} rows of {} classes but {} has {} images of {} classes; the probabilities must come from the same data",
+                        file.display(),
+                        f.probs.len(),
+                        f.probs.k,
+                        data.display(),
+                        ds.len(),
+                        ds.num_classes()
+                    )));
                 }
-                None => {
-                    let given = f.given.clone().ok_or_else(|| {
-                        Error::Usage(format!(
-                            "{} has no given_label column; also give the DATA it was computed on",
-                            file.display()
-                        ))
-                    })?;
-                    let n = given.len();
-                    let paths = f.paths.clone().unwrap_or_else(|| {
-                        f.index
-                            .clone()
-                            .map(|ix| ix.iter().map(|i| format!("#{i}")).collect())
-                            .unwrap_or_else(|| (0..n).map(|i| format!("#{i}")).collect())
-                    });
-                    let names = (0..f.probs.k).map(|c| c.to_string()).collect();
-                    (given, paths, names, f.probs)
-                }
+                (
+                    ds.labels.iter().map(|&l| l as usize).collect(),
+                    ds.paths.clone(),
+                    ds.class_names.clone(),
+                    f.probs,
+                )
             }
-        }
+            None => {
+                let given = f.given.clone().ok_or_else(|| {
+                    Error::Usage(format!(
+                        "{} has no given_label column; also give the DATA it was computed on",
+                        file.display()
+                    ))
+                })?;
+                let n = given.len();
+                let paths = f.paths.clone().unwrap_or_else(|| {
+                    f.index
+                        .clone()
+                        .map(|ix| ix.iter().map(|i| format!("#{i}")).collect())
+                        .unwrap_or_else(|| (0..n).map(|i| format!("#{i}")).collect())
+                });
+                let names = (0..f.probs.k).map(|c| c.to_string()).collect();
+                (given, paths, names, f.probs)
+            }
+        },
     };
     let mask = find_label_issues(&labels, &probs, args.filter);
     let scores = quality_scores(&labels, &probs, args.rank_by);

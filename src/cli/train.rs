@@ -145,8 +145,8 @@ fn parse_zero_division(s: &str) -> Result<ZeroDivision, String> {
 fn read_config(path: &std::path::Path) -> crate::Result<TrainConfig> {
     let text = crate::util::fs::read(path)?;
     let text = String::from_utf8(text)
-        .map_err(|_| Error::Usage(format!("{}: not UTF-8 text", path.display())))?;
-    TrainConfig::from_toml(&text, &path.display().to_string()).map_err(Error::Usage)
+        .map_err(|_| Error::ConfigFile(format!("{}: not UTF-8 text", path.display())))?;
+    TrainConfig::from_toml(&text, &path.display().to_string()).map_err(Error::ConfigFile)
 }
 
 impl TrainArgs {

@@ -36,7 +36,7 @@ pub fn detect(dir: &Path) -> Option<Variant> {
 }
 
 fn read_names(path: &Path, expected: usize) -> Vec<String> {
-    let names: Vec<String> = std::fs::read_to_string(path)
+    let names: Vec<String> = crate::util::fs::read_regular_text(path)
         .map(|t| {
             t.lines()
                 .map(|l| l.trim().to_string())
@@ -101,7 +101,7 @@ pub fn parse_batch(
 fn read_batches(files: &[PathBuf], variant: Variant) -> Result<Batches, DataError> {
     let (mut pixels, mut labels, mut paths) = (Vec::new(), Vec::new(), Vec::new());
     for f in files {
-        let bytes = std::fs::read(f).map_err(|source| DataError::Read {
+        let bytes = crate::util::fs::read_regular(f).map_err(|source| DataError::Read {
             path: f.clone(),
             source,
         })?;

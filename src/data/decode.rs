@@ -254,7 +254,7 @@ pub fn decode_bytes(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, BadRe
 
 /// Read and decode one file to the target shape.
 pub fn decode_file(path: &Path, opts: &DecodeOptions) -> Result<(Decoded, Vec<u8>), BadReason> {
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+    let bytes = crate::util::fs::read_regular(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => BadReason::Missing,
         _ => BadReason::Unreadable(e.to_string()),
     })?;

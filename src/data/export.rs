@@ -94,7 +94,7 @@ fn prepare_files(items: &[FileItem], opts: &LoadOptions) -> Vec<Result<Prepared,
                 path: item.rel.clone(),
                 reason,
             };
-            let bytes = std::fs::read(&item.path).map_err(|e| {
+            let bytes = crate::util::fs::read_regular(&item.path).map_err(|e| {
                 skip(if e.kind() == std::io::ErrorKind::NotFound {
                     BadReason::Missing
                 } else {

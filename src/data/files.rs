@@ -225,10 +225,19 @@ pub fn csv_fields(line: &str) -> Result<Vec<String>, String> {
 /// Read a CSV manifest: a header naming `path` and `label` (and optionally `split`) columns,
 /// then one row per image. Rows pointing at missing files are kept (the loader reports them).
 pub fn read_manifest(path: &Path) -> Result<(Vec<FileItem>, Vec<String>), DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Read {
+    let bytes = crate::util::fs::read_regular(path).map_err(|source| DataError::Read {
         path: path.to_path_buf(),
         source,
     })?;
+    parse_manifest(path, bytes)
+}
+
+/// Parse a CSV manifest's bytes (see [`read_manifest`]); relative paths are resolved against
+/// `path`'s directory.
+pub fn parse_manifest(
+    path: &Path,
+    bytes: Vec<u8>,
+) -> Result<(Vec<FileItem>, Vec<String>), DataError> {
     let bad = |problem: String| DataError::Malformed {
         path: path.to_path_buf(),
         problem,

@@ -38,22 +38,26 @@ fn malformed(path: &Path, problem: impl Into<String>) -> DataError {
     }
 }
 
+/// Wrap `r` in a gzip decoder if its first two bytes are the gzip magic.
+fn decompressing<'a, R: Read + 'a>(mut r: R) -> std::io::Result<Box<dyn Read + 'a>> {
+    let mut magic = [0u8; 2];
+    let n = read_full(&mut r, &mut magic)?;
+    let chained = std::io::Cursor::new(magic[..n].to_vec()).chain(r);
+    if n == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(chained)))
+    } else {
+        Ok(Box::new(chained))
+    }
+}
+
 /// Open `path` and return a reader over its decompressed bytes (gzip is detected by magic).
 fn open(path: &Path) -> Result<Box<dyn Read>, DataError> {
     let read_err = |source| DataError::Read {
         path: path.to_path_buf(),
         source,
     };
-    let mut file = std::fs::File::open(path).map_err(read_err)?;
-    let mut magic = [0u8; 2];
-    let n = read_full(&mut file, &mut magic).map_err(read_err)?;
-    let head = std::io::Cursor::new(magic[..n].to_vec());
-    let chained = head.chain(file);
-    if n == 2 && magic == [0x1f, 0x8b] {
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(chained)))
-    } else {
-        Ok(Box::new(chained))
-    }
+    let file = crate::util::fs::open_regular(path).map_err(read_err)?;
+    decompressing(file).map_err(read_err)
 }
 
 /// Read until `buf` is full or the stream ends; returns the number of bytes read.
@@ -138,7 +142,12 @@ fn read_payload(path: &Path, r: &mut dyn Read, len: u64, what: &str) -> Result<V
 
 /// Read an IDX image file (3-D `u8`, or 4-D `u8` with channels last).
 pub fn read_images(path: &Path) -> Result<IdxImages, DataError> {
-    let mut r = open(path)?;
+    parse_images(path, open(path)?)
+}
+
+/// Parse IDX images from `r` (plain or gzip bytes); `path` names the source in errors.
+pub fn parse_images(path: &Path, r: impl Read) -> Result<IdxImages, DataError> {
+    let mut r = decompressing(r).map_err(|e| decode_error(path, e))?;
     let magic = read_header(path, &mut *r, 1)?[0];
     let dims = match magic {
         0x0000_0803 => 3,
@@ -190,7 +199,12 @@ pub fn read_images(path: &Path) -> Result<IdxImages, DataError> {
 
 /// Read an IDX label file (1-D `u8`).
 pub fn read_labels(path: &Path) -> Result<Vec<u8>, DataError> {
-    let mut r = open(path)?;
+    parse_labels(path, open(path)?)
+}
+
+/// Parse IDX labels from `r` (plain or gzip bytes); `path` names the source in errors.
+pub fn parse_labels(path: &Path, r: impl Read) -> Result<Vec<u8>, DataError> {
+    let mut r = decompressing(r).map_err(|e| decode_error(path, e))?;
     let magic = read_header(path, &mut *r, 1)?[0];
     match magic {
         0x0000_0801 => {}

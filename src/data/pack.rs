@@ -70,9 +70,12 @@ pub struct PackManifest {
 
 /// Whether `dir` holds a pack.
 pub fn looks_like_pack(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join("manifest.json"))
-        .map(|t| t.contains(FORMAT))
-        .unwrap_or(false)
+    // A manifest beside an index is a pack, valid or not: `open` then says what is wrong
+    // with it, naming the file, rather than "not a dataset".
+    (dir.join("manifest.json").is_file() && dir.join("index.csv").is_file())
+        || crate::util::fs::read_regular_text(&dir.join("manifest.json"))
+            .map(|t| t.contains(FORMAT))
+            .unwrap_or(false)
 }
 
 fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> DataError + 'a {
@@ -217,7 +220,7 @@ fn read_text(path: &Path) -> Result<String, DataError> {
             problem: format!("{} bytes is too large for a pack file", meta.len()),
         });
     }
-    let bytes = std::fs::read(path).map_err(|source| DataError::Read {
+    let bytes = crate::util::fs::read_regular(path).map_err(|source| DataError::Read {
         path: path.to_path_buf(),
         source,
     })?;
@@ -265,7 +268,11 @@ pub fn open(dir: &Path) -> Result<(Dataset, Vec<Option<SplitName>>, PackManifest
         return Err(bad(&manifest_path, "no classes".into()));
     }
     let bytes = m.width * m.height * m.channels;
-    let total: usize = m.shards.iter().map(|s| s.records).sum();
+    let total = m
+        .shards
+        .iter()
+        .try_fold(0usize, |t, s| t.checked_add(s.records))
+        .unwrap_or(usize::MAX);
     if total != m.count || m.records_per_shard == 0 {
         return Err(bad(
             &manifest_path,
@@ -292,17 +299,18 @@ pub fn open(dir: &Path) -> Result<(Dataset, Vec<Option<SplitName>>, PackManifest
             ));
         }
         let path = dir.join(&s.file);
-        let file = std::fs::File::open(&path).map_err(|source| DataError::Read {
+        let file = crate::util::fs::open_regular(&path).map_err(|source| DataError::Read {
             path: path.clone(),
             source,
         })?;
         let len = file.metadata().map(|md| md.len()).unwrap_or(0);
-        if len != (s.records * bytes) as u64 {
+        let expected = (s.records as u64).checked_mul(bytes as u64);
+        if expected != Some(len) {
+            let expected = expected.map_or_else(|| "more than 2^64".to_string(), |e| e.to_string());
             return Err(bad(
                 &path,
                 format!(
-                    "{len} bytes, expected {} ({} records of {bytes})",
-                    s.records * bytes,
+                    "{len} bytes, expected {expected} ({} records of {bytes})",
                     s.records
                 ),
             ));
@@ -369,6 +377,10 @@ pub fn open(dir: &Path) -> Result<(Dataset, Vec<Option<SplitName>>, PackManifest
         labels.push(label);
         splits.push(split);
         paths.push(f[4].clone());
+    }
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    if let Some(dup) = ids.iter().find(|&&id| !seen.insert(id)) {
+        return Err(bad(&index_path, format!("id {dup} appears more than once")));
     }
     if labels.len() != m.count {
         return Err(bad(

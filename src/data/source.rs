@@ -85,6 +85,18 @@ impl DataSource {
         }
     }
 
+    /// The file or directory the data comes from (`None` for the built-in dataset).
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            DataSource::Synthetic { .. } => None,
+            DataSource::Idx(p)
+            | DataSource::Cifar(p, _)
+            | DataSource::Folder(p)
+            | DataSource::Manifest(p)
+            | DataSource::Pack(p) => Some(p),
+        }
+    }
+
     /// Whether images are decoded from files (and so take the target size and channels).
     pub fn is_files(&self) -> bool {
         matches!(self, DataSource::Folder(_) | DataSource::Manifest(_))
@@ -284,7 +296,11 @@ pub fn load(source: &DataSource, opts: &LoadOptions) -> Result<Splits, DataError
         }
     }
     let whole = load_whole(source, opts)?;
-    assemble(source.name(), whole, opts)
+    assemble(source.name(), whole, opts).map_err(|e| match (e, source.path()) {
+        // Problems of the dataset as a whole (a class too small to split) name the dataset.
+        (DataError::Invalid(m), Some(p)) => DataError::Invalid(format!("{}: {m}", p.display())),
+        (e, _) => e,
+    })
 }
 
 /// Split a whole dataset three ways.

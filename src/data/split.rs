@@ -192,14 +192,19 @@ pub fn split_file_text(rows: &[SplitRow]) -> String {
 
 /// Read a split file written by `augtrain split`.
 pub fn read_split_file(path: &Path) -> Result<Vec<SplitRow>, DataError> {
+    let text = crate::util::fs::read_regular_text(path).map_err(|source| DataError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_split_file(path, &text)
+}
+
+/// Parse the text of a split file (see [`read_split_file`]); `path` names it in errors.
+pub fn parse_split_file(path: &Path, text: &str) -> Result<Vec<SplitRow>, DataError> {
     let bad = |problem: String| DataError::Malformed {
         path: path.to_path_buf(),
         problem,
     };
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
     let mut lines = text
         .lines()
         .enumerate()

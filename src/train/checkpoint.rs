@@ -2,8 +2,10 @@
 //! atomically (temporary name, fsync, rename), so a crash at any moment leaves either the
 //! previous checkpoint or the new one.
 //!
-//! Layout: the magic `AUGTRAIN-CKPT-1\n`, then three length-prefixed (u64 little-endian)
-//! sections: progress (JSON), model (burnpack), optimizer (burnpack).
+//! Layout: the magic `AUGTRAIN-CKPT-2\n`, then three length-prefixed (u64 little-endian)
+//! sections: progress (JSON), model (burnpack), optimizer (burnpack), then the SHA-256 of
+//! everything before it. The checksum is checked before any section reaches burn's decoders,
+//! which panic on some corrupt records.
 
 use std::path::Path;
 
@@ -12,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use super::TrainError;
 use crate::util::fs::{read, write_atomic};
 
-const MAGIC: &[u8] = b"AUGTRAIN-CKPT-1\n";
+const MAGIC: &[u8] = b"AUGTRAIN-CKPT-2\n";
+/// Length of the trailing SHA-256.
+const DIGEST: usize = 32;
 
 /// File name of the checkpoint inside a run directory.
 pub const FILE_NAME: &str = "checkpoint.bin";
@@ -93,24 +97,54 @@ pub fn save(
             .collect(),
     };
     let json = serde_json::to_vec(&stored).expect("progress serializes");
-    let mut bytes =
-        Vec::with_capacity(MAGIC.len() + 24 + json.len() + model.len() + optimizer.len());
+    write_atomic(path, &encode(&json, model, optimizer))?;
+    Ok(())
+}
+
+/// The checkpoint bytes for the three sections, checksum included.
+pub fn encode(progress_json: &[u8], model: &[u8], optimizer: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut bytes = Vec::with_capacity(
+        MAGIC.len() + 24 + progress_json.len() + model.len() + optimizer.len() + DIGEST,
+    );
     bytes.extend_from_slice(MAGIC);
-    for section in [&json[..], model, optimizer] {
+    for section in [progress_json, model, optimizer] {
         bytes.extend_from_slice(&(section.len() as u64).to_le_bytes());
         bytes.extend_from_slice(section);
     }
-    write_atomic(path, &bytes)?;
-    Ok(())
+    let digest = Sha256::digest(&bytes);
+    bytes.extend_from_slice(&digest);
+    bytes
 }
 
 /// Read a checkpoint, checking its structure.
 pub fn load(path: &Path) -> Result<Checkpoint, TrainError> {
-    let bytes = read(path)?;
+    parse(path, &read(path)?)
+}
+
+/// Parse a checkpoint's bytes (see [`load`]); `path` names it in errors.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint, TrainError> {
     let bad = |why: &str| TrainError::Checkpoint(format!("{}: {why}", path.display()));
-    let rest = bytes
-        .strip_prefix(MAGIC)
-        .ok_or_else(|| bad("not an augtrain checkpoint (bad magic)"))?;
+    if !bytes.starts_with(MAGIC) {
+        return Err(bad(if bytes.starts_with(b"AUGTRAIN-CKPT-") {
+            "written by another version of augtrain; start the run again"
+        } else {
+            "not an augtrain checkpoint (bad magic)"
+        }));
+    }
+    if bytes.len() < MAGIC.len() + DIGEST {
+        return Err(bad("truncated"));
+    }
+    let (body, digest) = bytes.split_at(bytes.len() - DIGEST);
+    {
+        use sha2::{Digest, Sha256};
+        if Sha256::digest(body).as_slice() != digest {
+            return Err(bad(
+                "checksum mismatch: the file is corrupt or cut short; resume from a good copy or start the run again",
+            ));
+        }
+    }
+    let rest = &body[MAGIC.len()..];
     let mut sections = Vec::with_capacity(3);
     let mut at = 0usize;
     for _ in 0..3 {
@@ -160,7 +194,21 @@ mod tests {
         assert_eq!(c.optimizer, b"optim");
         let bytes = std::fs::read(&p).unwrap();
         std::fs::write(&p, &bytes[..bytes.len() - 2]).unwrap();
-        assert!(load(&p).unwrap_err().to_string().contains("truncated"));
+        assert!(
+            load(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("checksum mismatch")
+        );
+        let mut flipped = bytes.clone();
+        flipped[MAGIC.len() + 10] ^= 4;
+        std::fs::write(&p, &flipped).unwrap();
+        assert!(
+            load(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("checksum mismatch")
+        );
         std::fs::write(&p, b"garbage").unwrap();
         assert!(load(&p).unwrap_err().to_string().contains("magic"));
     }

@@ -455,6 +455,13 @@ impl Default for TrainConfig {
     }
 }
 
+/// Most epochs a run may ask for.
+pub const MAX_EPOCHS: usize = 1_000_000;
+/// Largest batch (images).
+pub const MAX_BATCH: usize = 65_536;
+/// Most hidden units (MLP hidden layer, CNN fully connected layer).
+pub const MAX_HIDDEN: usize = 65_536;
+
 impl TrainConfig {
     /// Check values that serde cannot.
     pub fn validate(&self) -> Result<(), String> {
@@ -498,8 +505,23 @@ impl TrainConfig {
                 self.data.val_fraction
             ));
         }
-        if self.model.hidden == 0 {
-            return Err("hidden units must be at least 1".into());
+        if self.epochs > MAX_EPOCHS {
+            return Err(format!(
+                "epochs {} is more than the limit of {MAX_EPOCHS}",
+                self.epochs
+            ));
+        }
+        if self.batch_size > MAX_BATCH {
+            return Err(format!(
+                "batch size {} is more than the limit of {MAX_BATCH}",
+                self.batch_size
+            ));
+        }
+        if !(1..=MAX_HIDDEN).contains(&self.model.hidden) {
+            return Err(format!(
+                "hidden units {} must be within 1..={MAX_HIDDEN}",
+                self.model.hidden
+            ));
         }
         if self.schedule.kind == ScheduleKind::Step && self.schedule.step_size == 0 {
             return Err("schedule step_size must be at least 1".into());

@@ -261,14 +261,7 @@ pub fn run(
             let run_dir = RunDir::open(dir);
             crate::util::fs::check_writable_dir(dir)?;
             let ckpt = checkpoint::load(&run_dir.file(checkpoint::FILE_NAME))?;
-            let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ckpt.model))
-                .map_err(|e| TrainError::Checkpoint(format!("model weights: {e}")))?;
-            model = model.try_load_record(record).map_err(|e| {
-                TrainError::Checkpoint(format!("model weights do not fit the model: {e}"))
-            })?;
-            optimizer = optimizer
-                .from_bytes(Bytes::from_bytes_vec(ckpt.optimizer))
-                .map_err(|e| TrainError::Checkpoint(format!("optimizer state: {e}")))?;
+            (model, optimizer) = restore(model, optimizer, ckpt.model, ckpt.optimizer)?;
             crate::util::fs::remove_stale_temps(dir);
             let mut progress = ckpt.progress;
             // metrics.jsonl holds the same epochs with their timings; it is written just
@@ -706,6 +699,39 @@ pub fn train_epoch(
         }
     }
     Ok((model, stats))
+}
+
+/// Load checkpointed weights and optimizer state into `model` and `optimizer`. burn's record
+/// decoders panic on some malformed records; a panic here becomes an error (the checkpoint's
+/// checksum makes this a crafted-file case: corruption is caught before).
+pub fn restore(
+    model: Model,
+    optimizer: ModuleOptimizer,
+    model_bytes: Vec<u8>,
+    optimizer_bytes: Vec<u8>,
+) -> Result<(Model, ModuleOptimizer), TrainError> {
+    let load = move || -> Result<(Model, ModuleOptimizer), TrainError> {
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model_bytes))
+            .map_err(|e| TrainError::Checkpoint(format!("model weights: {e}")))?;
+        let model = model.try_load_record(record).map_err(|e| {
+            TrainError::Checkpoint(format!("model weights do not fit the model: {e}"))
+        })?;
+        let optimizer = optimizer
+            .from_bytes(Bytes::from_bytes_vec(optimizer_bytes))
+            .map_err(|e| TrainError::Checkpoint(format!("optimizer state: {e}")))?;
+        Ok((model, optimizer))
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)).unwrap_or_else(|payload| {
+        let why = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let why = why.lines().find(|l| !l.trim().is_empty() && !l.starts_with("===")).unwrap_or("").trim().to_string();
+        Err(TrainError::Checkpoint(format!(
+            "the checkpoint's weights or optimizer state cannot be decoded ({why}); start the run again"
+        )))
+    })
 }
 
 /// Re-encode a burnpack record with its tensors in name order. burn writes optimizer state

@@ -92,9 +92,66 @@ pub fn remove_stale_temps(dir: &Path) {
     }
 }
 
-/// Read a whole file, naming it in the error.
+/// Largest file augtrain reads whole into memory (bytes): images, manifests, index and split
+/// files, CIFAR batches, configs. Larger files are refused with a message instead of being read.
+pub const MAX_READ_BYTES: u64 = 1 << 32;
+
+/// Open `path` for reading if it is a regular file (symlinks followed). Devices, FIFOs and
+/// directories are refused before opening: reading `/dev/zero` would never end, and opening a
+/// FIFO blocks until someone writes to it.
+pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a device, FIFO or socket)"
+        };
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("it is {what}"),
+        ));
+    }
+    std::fs::File::open(path)
+}
+
+/// Read a whole regular file of at most `max_bytes` bytes (see [`open_regular`]).
+pub fn read_limited(path: &Path, max_bytes: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = open_regular(path)?;
+    let len = file.metadata()?.len();
+    let too_big = |len: u64| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("the file is {len} bytes, more than the {max_bytes}-byte limit"),
+        )
+    };
+    if len > max_bytes {
+        return Err(too_big(len));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    // The file may grow while we read it; never read past the limit.
+    file.take(max_bytes + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// Read a whole regular file of at most [`MAX_READ_BYTES`] bytes.
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    read_limited(path, MAX_READ_BYTES)
+}
+
+/// Read a whole regular file as UTF-8 text (at most [`MAX_READ_BYTES`] bytes).
+pub fn read_regular_text(path: &Path) -> std::io::Result<String> {
+    String::from_utf8(read_regular(path)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+}
+
+/// Read a whole regular file, naming it in the error.
 pub fn read(path: &Path) -> Result<Vec<u8>, IoError> {
-    std::fs::read(path).map_err(|e| IoError::new("read", path, e))
+    read_regular(path).map_err(|e| IoError::new("read", path, e))
 }
 
 /// Create a directory and its parents, naming it in the error.
@@ -115,6 +172,26 @@ pub fn check_writable_dir(dir: &Path) -> Result<(), IoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn devices_directories_and_oversized_files_are_refused() {
+        let e = read_regular(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let e = read_regular(Path::new("/")).unwrap_err();
+        assert!(e.to_string().contains("directory"), "{e}");
+        let dir = std::env::temp_dir().join(format!("augtrain-limit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("f");
+        std::fs::write(&f, b"12345").unwrap();
+        assert_eq!(read_limited(&f, 5).unwrap(), b"12345");
+        let e = read_limited(&f, 4).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("5 bytes, more than the 4-byte limit"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn atomic_write_replaces_content_and_leaves_no_temp() {

@@ -2444,3 +2444,430 @@ fn malformed_input_corpus_fails_cleanly_and_writes_nothing() {
         failures.join("\n")
     );
 }
+
+/// Check that every file in a (possibly interrupted) run directory is whole.
+fn assert_run_files_whole(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue; // a temporary file of the killed process, never read (cleaned on resume)
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let what = path.display();
+        match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+            "json" => {
+                serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+            }
+            "jsonl" => {
+                for line in String::from_utf8(bytes).unwrap().lines() {
+                    serde_json::from_str::<serde_json::Value>(line)
+                        .unwrap_or_else(|e| panic!("{what}: {e}"));
+                }
+            }
+            "toml" => {
+                toml::from_str::<toml::Value>(&String::from_utf8(bytes).unwrap())
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+            }
+            "png" => {
+                image::load_from_memory(&bytes).unwrap_or_else(|e| panic!("{what}: {e}"));
+            }
+            "csv" | "txt" | "html" => {
+                let text = String::from_utf8(bytes).unwrap_or_else(|e| panic!("{what}: {e}"));
+                assert!(
+                    text.ends_with('\n') || text.ends_with("</html>") || text.is_empty(),
+                    "{what} is cut short"
+                );
+            }
+            "bin" => {
+                augtrain::train::checkpoint::load(&path).unwrap_or_else(|e| panic!("{what}: {e}"));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// SIGKILL `augtrain ARGS` after `delay`; returns whether it had already finished.
+fn kill_after(args: &[&str], delay: std::time::Duration) -> bool {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_augtrain"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let _ = child.kill();
+    child.wait().unwrap().success()
+}
+
+/// Kill `pack`, `export` and `train` at many moments: whatever is left at the final path is
+/// complete (a pack opens with every record, an export's checksums verify, every run file
+/// parses), and the next run cleans up the killed one's hidden temporaries.
+#[test]
+fn sigkill_at_any_moment_leaves_only_whole_files() {
+    use augtrain::data::idx::{write_images, write_labels};
+    let root = scratch("kill-anytime");
+    let data = root.join("idx");
+    std::fs::create_dir_all(&data).unwrap();
+    let n = 6000;
+    let px: Vec<u8> = (0..n * 28 * 28).map(|i| ((i * 7) % 251) as u8).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    write_images(&data.join("train-images-idx3-ubyte"), n, 28, 28, &px, false).unwrap();
+    write_labels(&data.join("train-labels-idx1-ubyte"), &labels, false).unwrap();
+    write_images(
+        &data.join("t10k-images-idx3-ubyte"),
+        100,
+        28,
+        28,
+        &px[..100 * 784],
+        false,
+    )
+    .unwrap();
+    write_labels(&data.join("t10k-labels-idx1-ubyte"), &labels[..100], false).unwrap();
+    let data_s = data.to_str().unwrap();
+    // Kill at tenths of how long an uninterrupted run takes on this machine.
+    let fractions = 0..10u32;
+    let delays = |args: &[&str]| -> Vec<std::time::Duration> {
+        let t = std::time::Instant::now();
+        ok(&augtrain(args));
+        let whole = t.elapsed();
+        fractions.clone().map(|k| whole * k / 10).collect()
+    };
+    let mut interrupted = [0usize; 3];
+
+    // Packs.
+    let pack_args = |out: &Path| -> Vec<String> {
+        [
+            "pack",
+            data_s,
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+            "--shard-mb",
+            "1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let timed = pack_args(&root.join("timed.pack"));
+    for (k, delay) in delays(&timed.iter().map(String::as_str).collect::<Vec<_>>())
+        .into_iter()
+        .enumerate()
+    {
+        let ms = delay.as_millis();
+        let out = root.join(format!("p{k}.pack"));
+        let args = pack_args(&out);
+        let finished = kill_after(&args.iter().map(String::as_str).collect::<Vec<_>>(), delay);
+        interrupted[0] += usize::from(!finished);
+        if out.exists() {
+            let (ds, _, _) = augtrain::data::pack::open(&out)
+                .unwrap_or_else(|e| panic!("pack killed after {ms} ms: {e}"));
+            assert_eq!(ds.len(), n + 100, "pack killed after {ms} ms is incomplete");
+        } else {
+            assert!(!finished, "pack finished but {} is missing", out.display());
+        }
+    }
+    ok(&augtrain(&[
+        "pack",
+        data_s,
+        "--out",
+        root.join("final.pack").to_str().unwrap(),
+        "--quiet",
+    ]));
+
+    // Exports (a smaller dataset: one PNG per image).
+    let small = root.join("small");
+    write_idx(&small);
+    let timed = root.join("timed-export");
+    for (k, delay) in delays(&[
+        "export",
+        data_s,
+        "--out",
+        timed.to_str().unwrap(),
+        "--quiet",
+    ])
+    .into_iter()
+    .enumerate()
+    {
+        let ms = delay.as_millis();
+        let out = root.join(format!("e{k}"));
+        let finished = kill_after(
+            &["export", data_s, "--out", out.to_str().unwrap(), "--quiet"],
+            delay,
+        );
+        interrupted[1] += usize::from(!finished);
+        if out.exists() {
+            let sums = std::fs::read_to_string(out.join("SHA256SUMS"))
+                .unwrap_or_else(|e| panic!("export killed after {ms} ms: {e}"));
+            let rows = std::fs::read_to_string(out.join("manifest.csv"))
+                .unwrap()
+                .lines()
+                .count();
+            assert_eq!(
+                rows,
+                n + 100 + 1,
+                "export killed after {ms} ms is incomplete"
+            );
+            for line in sums.lines().step_by(37) {
+                let (hash, file) = line.split_once("  ").unwrap();
+                let bytes = std::fs::read(out.join(file)).unwrap();
+                assert_eq!(
+                    augtrain::data::files::hex(&sha2_digest(&bytes)),
+                    hash,
+                    "{file} in an export killed after {ms} ms"
+                );
+            }
+        }
+    }
+    ok(&augtrain(&[
+        "export",
+        small.to_str().unwrap(),
+        "--out",
+        root.join("final-export").to_str().unwrap(),
+        "--quiet",
+    ]));
+
+    // Training runs.
+    let runs = root.join("runs");
+    let train_run = |name: &str| -> Vec<String> {
+        [
+            "train",
+            "--device",
+            "cpu",
+            "--model",
+            "mlp",
+            "--epochs",
+            "3",
+            "--data",
+            data_s,
+            "--runs-dir",
+            runs.to_str().unwrap(),
+            "--name",
+            name,
+            "--quiet",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let timed = train_run("timed");
+    for (k, delay) in delays(&timed.iter().map(String::as_str).collect::<Vec<_>>())
+        .into_iter()
+        .enumerate()
+    {
+        let name = format!("r{k}");
+        let args = train_run(&name);
+        let finished = kill_after(&args.iter().map(String::as_str).collect::<Vec<_>>(), delay);
+        interrupted[2] += usize::from(!finished);
+        if runs.join(&name).exists() {
+            assert_run_files_whole(&runs.join(&name));
+        }
+    }
+    let leftovers: Vec<String> = [root.clone(), runs.clone()]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".partial-"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "partial directories of killed runs were not cleaned up: {leftovers:?}"
+    );
+    eprintln!(
+        "interrupted: {} packs, {} exports, {} training runs of 10 each",
+        interrupted[0], interrupted[1], interrupted[2]
+    );
+    assert!(
+        interrupted.iter().all(|&i| i >= 3),
+        "too few kills landed mid-write: {interrupted:?}"
+    );
+}
+
+fn sha2_digest(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).to_vec()
+}
+
+/// A batch larger than the GPU's largest buffer fails before anything is written, naming the
+/// largest batch that fits.
+#[test]
+fn a_batch_too_large_for_the_gpu_fails_first_and_names_a_batch_that_fits() {
+    if !gpu() {
+        return;
+    }
+    let root = scratch("gpu-batch");
+    let runs = root.join("runs");
+    let out = augtrain(&[
+        "train",
+        "--device",
+        "gpu",
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--synthetic-train",
+        "3100",
+        "--synthetic-test",
+        "10",
+        "--synthetic-size",
+        "64",
+        "--batch-size",
+        "3000",
+        "--val-fraction",
+        "0.01",
+        "--runs-dir",
+        runs.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        eprintln!(
+            "SKIPPED: this GPU holds a 141 MiB batch in one buffer (lavapipe allows 128 MiB)"
+        );
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("needs 141 MiB in one GPU buffer") && stderr.contains("use --batch-size"),
+        "{stderr}"
+    );
+    let most: usize = stderr
+        .split("--batch-size ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(!runs.exists(), "nothing may be written");
+    // The suggested batch does fit.
+    ok(&augtrain(&[
+        "train",
+        "--device",
+        "gpu",
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--synthetic-train",
+        "3100",
+        "--synthetic-test",
+        "10",
+        "--synthetic-size",
+        "64",
+        "--batch-size",
+        &most.to_string(),
+        "--val-fraction",
+        "0.01",
+        "--runs-dir",
+        runs.to_str().unwrap(),
+        "--quiet",
+    ]));
+}
+
+/// A tiny filesystem mounted for one test; unmounted on drop.
+struct TinyFs(PathBuf);
+
+impl TinyFs {
+    /// Mount a tmpfs of `kib` KiB, or `None` (with a message) where mounting is not allowed.
+    fn mount(dir: PathBuf, kib: u32) -> Option<Self> {
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={kib}k"),
+                "tmpfs",
+                dir.to_str().unwrap(),
+            ])
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(Self(dir)),
+            _ => {
+                eprintln!(
+                    "SKIPPED: cannot mount a small tmpfs here (needs root); the full-disk case is untested"
+                );
+                None
+            }
+        }
+    }
+}
+
+impl Drop for TinyFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A full output disk fails before training with a message naming the directory, leaves no
+/// run directory, and pack/export into it leave no partial directory.
+#[test]
+fn a_full_disk_fails_before_training_and_leaves_nothing() {
+    let root = scratch("full-disk");
+    let Some(fs) = TinyFs::mount(root.join("tiny"), 1024) else {
+        return;
+    };
+    let runs = fs.0.join("runs");
+    let start = std::time::Instant::now();
+    let out = augtrain(&[
+        "train",
+        "--device",
+        "cpu",
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--runs-dir",
+        runs.to_str().unwrap(),
+        "--name",
+        "r",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("No space left on device") && stderr.contains("runs/r"),
+        "{stderr}"
+    );
+    assert!(
+        start.elapsed().as_secs() < 20,
+        "failed late: {:?}",
+        start.elapsed()
+    );
+    assert!(
+        !runs.join("r").exists(),
+        "the run directory was left behind"
+    );
+    let src = root.join("idx");
+    write_idx(&src);
+    // 20 + 10 images of 16 bytes fit; fill the disk first so that they do not.
+    std::fs::write(fs.0.join("filler"), vec![0u8; 1024 * 1024 - 8192]).ok();
+    for cmd in ["pack", "export"] {
+        let out = augtrain(&[
+            cmd,
+            src.to_str().unwrap(),
+            "--out",
+            fs.0.join(cmd).to_str().unwrap(),
+            "--quiet",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {stderr}");
+        assert!(
+            stderr.contains("No space left on device"),
+            "{cmd}: {stderr}"
+        );
+        let left: Vec<String> = std::fs::read_dir(&fs.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            left.iter().all(|n| n == "runs" || n == "filler"),
+            "{cmd} left {left:?}"
+        );
+    }
+}

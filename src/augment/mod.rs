@@ -116,6 +116,19 @@ impl Augmenter {
         )
     }
 
+    /// Check that a batch of `n` images fits the engine's limits (the GPU's largest buffer),
+    /// so that a batch too large fails before any work with a message naming the largest
+    /// batch that fits.
+    pub fn check_batch(&self, n: usize) -> Result<(), AugmentError> {
+        match &self.engine {
+            Engine::Cpu => Ok(()),
+            Engine::Gpu(kernel) => {
+                let (c, h, w) = self.output_shape();
+                gpu::check_fits(n, (c * h * w * 4) as u64, kernel.max_buffer_bytes())
+            }
+        }
+    }
+
     /// Whether batches run on the GPU kernel.
     pub fn on_gpu(&self) -> bool {
         matches!(self.engine, Engine::Gpu(_))

@@ -250,6 +250,10 @@ pub fn run(
     cfg.validate().map_err(TrainError::Config)?;
     let spec = resolve_pipeline(cfg, &data.train);
     let (train_aug, eval_aug) = augmenters(&spec, &data.train, cfg.seed, device)?;
+    // A batch too large for the device fails here, before the run directory exists.
+    train_aug.check_batch(cfg.batch_size.min(data.train.len()).max(1))?;
+    let largest_eval = data.val.len().max(data.test.len());
+    eval_aug.check_batch(cfg.batch_size.max(256).min(largest_eval).max(1))?;
     let classes = data.train.num_classes();
     let ad_device = device.device.clone().autodiff();
     let mut model = build_model(cfg, &train_aug, classes, &ad_device)?;
@@ -294,7 +298,14 @@ pub fn run(
                     crate::util::time::compact_now()
                 )
             });
+            let existed = opts.runs_dir.join(&name).exists() && opts.name.is_some();
             let run_dir = RunDir::create(&opts.runs_dir, &name, opts.name.is_none())?;
+            if let Err(e) = crate::util::fs::check_space(run_dir.path(), space_needed(&model)) {
+                if !existed {
+                    let _ = std::fs::remove_dir(run_dir.path());
+                }
+                return Err(e.into());
+            }
             if run_dir.file(checkpoint::FILE_NAME).exists() {
                 return Err(TrainError::Config(format!(
                     "{} already holds a run; use --resume {} to continue it, or another --name",
@@ -701,6 +712,14 @@ pub fn train_epoch(
     Ok((model, stats))
 }
 
+/// Bytes a run's files need at most at once: two checkpoints (the old one and its
+/// replacement, each weights plus up to two optimizer slots per weight) and 8 MiB for reports,
+/// charts and predictions.
+fn space_needed(model: &Model) -> u64 {
+    let params = model.num_params() as u64;
+    2 * params * 4 * 3 + (8 << 20)
+}
+
 /// Load checkpointed weights and optimizer state into `model` and `optimizer`. burn's record
 /// decoders panic on some malformed records; a panic here becomes an error (the checkpoint's
 /// checksum makes this a crafted-file case: corruption is caught before).
@@ -710,17 +729,28 @@ pub fn restore(
     model_bytes: Vec<u8>,
     optimizer_bytes: Vec<u8>,
 ) -> Result<(Model, ModuleOptimizer), TrainError> {
-    let load = move || -> Result<(Model, ModuleOptimizer), TrainError> {
+    let model = restore_model(model, model_bytes)?;
+    without_panics(move || {
+        optimizer
+            .from_bytes(Bytes::from_bytes_vec(optimizer_bytes))
+            .map_err(|e| TrainError::Checkpoint(format!("optimizer state: {e}")))
+    })
+    .map(|optimizer| (model, optimizer))
+}
+
+/// Load checkpointed weights into `model`, turning a decoder panic into an error.
+pub fn restore_model(model: Model, model_bytes: Vec<u8>) -> Result<Model, TrainError> {
+    without_panics(move || {
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model_bytes))
             .map_err(|e| TrainError::Checkpoint(format!("model weights: {e}")))?;
-        let model = model.try_load_record(record).map_err(|e| {
-            TrainError::Checkpoint(format!("model weights do not fit the model: {e}"))
-        })?;
-        let optimizer = optimizer
-            .from_bytes(Bytes::from_bytes_vec(optimizer_bytes))
-            .map_err(|e| TrainError::Checkpoint(format!("optimizer state: {e}")))?;
-        Ok((model, optimizer))
-    };
+        model
+            .try_load_record(record)
+            .map_err(|e| TrainError::Checkpoint(format!("model weights do not fit the model: {e}")))
+    })
+}
+
+/// Run a checkpoint decoder; a panic inside burn becomes [`TrainError::Checkpoint`].
+fn without_panics<T>(load: impl FnOnce() -> Result<T, TrainError>) -> Result<T, TrainError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)).unwrap_or_else(|payload| {
         let why = payload
             .downcast_ref::<&str>()
@@ -859,11 +889,7 @@ pub fn load_for_inference(
     let (train_aug, eval_aug) = augmenters(&spec, &probe, cfg.seed, device)?;
     let model = build_model(&cfg, &train_aug, card.class_names.len(), &device.device)?;
     let ckpt = checkpoint::load(&dir.join(checkpoint::FILE_NAME))?;
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ckpt.model))
-        .map_err(|e| TrainError::Checkpoint(format!("model weights: {e}")))?;
-    let model = model
-        .try_load_record(record)
-        .map_err(|e| TrainError::Checkpoint(format!("model weights do not fit the model: {e}")))?;
+    let model = restore_model(model, ckpt.model)?;
     Ok((cfg, card, model, eval_aug))
 }
 
@@ -924,10 +950,6 @@ pub fn load_run(
     let (train_aug, eval_aug) = augmenters(&spec, &data.train, cfg.seed, device)?;
     let model = build_model(cfg, &train_aug, data.train.num_classes(), &device.device)?;
     let ckpt = checkpoint::load(&dir.join(checkpoint::FILE_NAME))?;
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ckpt.model))
-        .map_err(|e| TrainError::Checkpoint(format!("model weights: {e}")))?;
-    let model = model
-        .try_load_record(record)
-        .map_err(|e| TrainError::Checkpoint(format!("model weights do not fit the model: {e}")))?;
+    let model = restore_model(model, ckpt.model)?;
     Ok((model, eval_aug))
 }

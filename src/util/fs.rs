@@ -169,6 +169,33 @@ pub fn check_writable_dir(dir: &Path) -> Result<(), IoError> {
     Ok(())
 }
 
+/// Check that `bytes` more bytes can be written in `dir` (which must exist) by writing and
+/// removing a probe file of that size, so that a full disk fails before long work starts
+/// rather than at its first checkpoint.
+pub fn check_space(dir: &Path, bytes: u64) -> Result<(), IoError> {
+    let probe = dir.join(format!(".augtrain-space-probe-{}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&probe)?;
+        let chunk = vec![0u8; 1 << 20];
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            file.write_all(&chunk[..n])?;
+            left -= n as u64;
+        }
+        file.sync_all()
+    })();
+    let _ = std::fs::remove_file(&probe);
+    result.map_err(|e| {
+        let action = if e.raw_os_error() == Some(28) {
+            "find room for this run's files in"
+        } else {
+            "write into"
+        };
+        IoError::new(action, dir, e)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

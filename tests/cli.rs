@@ -1782,7 +1782,8 @@ fn plot_redraws_and_the_resolved_config_reproduces_the_run() {
         runs.to_str().unwrap(),
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    // A bad config file is bad input (exit 1), not a bad command line (exit 2).
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("did you mean `epochs`?") && stderr.contains("run.toml"),
         "{stderr}"

@@ -2701,28 +2701,31 @@ fn a_batch_too_large_for_the_gpu_fails_first_and_names_a_batch_that_fits() {
     }
     let root = scratch("gpu-batch");
     let runs = root.join("runs");
-    let out = augtrain(&[
-        "train",
-        "--device",
-        "gpu",
-        "--model",
-        "mlp",
-        "--epochs",
-        "1",
-        "--synthetic-train",
-        "3100",
-        "--synthetic-test",
-        "10",
-        "--synthetic-size",
-        "64",
-        "--batch-size",
-        "3000",
-        "--val-fraction",
-        "0.01",
-        "--runs-dir",
-        runs.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let train = |batch: &str| {
+        augtrain(&[
+            "train",
+            "--device",
+            "gpu",
+            "--model",
+            "mlp",
+            "--epochs",
+            "1",
+            "--synthetic-train",
+            "3100",
+            "--synthetic-test",
+            "10",
+            "--synthetic-size",
+            "64",
+            "--batch-size",
+            batch,
+            "--val-fraction",
+            "0.01",
+            "--runs-dir",
+            runs.to_str().unwrap(),
+            "--quiet",
+        ])
+    };
+    let out = train("3000");
     let stderr = String::from_utf8_lossy(&out.stderr);
     if out.status.success() {
         eprintln!(
@@ -2747,28 +2750,7 @@ fn a_batch_too_large_for_the_gpu_fails_first_and_names_a_batch_that_fits() {
         .unwrap();
     assert!(!runs.exists(), "nothing may be written");
     // The suggested batch does fit.
-    ok(&augtrain(&[
-        "train",
-        "--device",
-        "gpu",
-        "--model",
-        "mlp",
-        "--epochs",
-        "1",
-        "--synthetic-train",
-        "3100",
-        "--synthetic-test",
-        "10",
-        "--synthetic-size",
-        "64",
-        "--batch-size",
-        &most.to_string(),
-        "--val-fraction",
-        "0.01",
-        "--runs-dir",
-        runs.to_str().unwrap(),
-        "--quiet",
-    ]));
+    ok(&train(&most.to_string()));
 }
 
 /// A tiny filesystem mounted for one test; unmounted on drop.

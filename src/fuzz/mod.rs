@@ -44,7 +44,9 @@ pub struct Target {
     /// Mutated inputs are cut to this length (bytes).
     pub max_len: usize,
     /// The code under test. Errors are fine; panics, hangs and huge allocations are not.
-    pub run: fn(&[u8]),
+    /// Returns whether the input was accepted (parsed and carried through the deeper steps),
+    /// to show how far the blind mutations get.
+    pub run: fn(&[u8]) -> bool,
 }
 
 /// What one fuzzing run did.
@@ -52,6 +54,8 @@ pub struct Target {
 pub struct Outcome {
     /// Inputs executed (corpus and mutants).
     pub execs: u64,
+    /// Inputs the target accepted (see [`Target::run`]).
+    pub accepted: u64,
     /// Seconds spent.
     pub seconds: f64,
     /// Slowest input (seconds).
@@ -130,7 +134,7 @@ const NUMBERS: [&[u8]; 14] = [
     b"1.5",
 ];
 
-/// Apply 1 to 16 stacked random mutations to `data`.
+/// Apply one or a stack of up to 16 random mutations to `data`.
 pub fn mutate(
     rng: &mut Rng,
     data: &mut Vec<u8>,
@@ -138,7 +142,9 @@ pub fn mutate(
     dict: &[&[u8]],
     max_len: usize,
 ) {
-    let rounds = 1 << rng.below(5);
+    // Half the inputs get a single mutation (they stay close to valid and reach deeper code),
+    // the rest a stack of 1 to 16.
+    let rounds = if rng.below(2) == 0 { 1 } else { 1 << rng.below(5) };
     for _ in 0..rounds {
         let len = data.len();
         let pos = |rng: &mut Rng| if len == 0 { 0 } else { rng.below(len) };
@@ -422,6 +428,7 @@ pub fn fuzz(target: &Target) -> Outcome {
         let took = t0.elapsed();
         let peak = alloc::peak() - base;
         outcome.execs += 1;
+        outcome.accepted += u64::from(matches!(result, Ok(true)));
         outcome.slowest = outcome.slowest.max(took.as_secs_f64());
         outcome.peak_bytes = outcome.peak_bytes.max(peak);
         let limit = MEMORY_BASE + MEMORY_PER_BYTE * input.len() as i64;
@@ -467,10 +474,11 @@ pub fn fuzz(target: &Target) -> Outcome {
     let _ = watchdog.join();
     outcome.seconds = started.elapsed().as_secs_f64();
     eprintln!(
-        "fuzz {}: {} inputs in {:.1} s (seed {seed}), slowest {:.1} ms, peak {:.1} MiB, {} failures",
+        "fuzz {}: {} inputs in {:.1} s (seed {seed}), {:.1} % accepted, slowest {:.1} ms, peak {:.1} MiB, {} failures",
         target.name,
         outcome.execs,
         outcome.seconds,
+        100.0 * outcome.accepted as f64 / outcome.execs.max(1) as f64,
         outcome.slowest * 1e3,
         outcome.peak_bytes as f64 / (1 << 20) as f64,
         outcome.failures.len()

@@ -25,8 +25,9 @@ pub const IDX: Target = Target {
     ],
     max_len: 1 << 16,
     run: |bytes| {
-        let _ = idx::parse_images(fake_path("images.idx"), Cursor::new(bytes));
-        let _ = idx::parse_labels(fake_path("labels.idx"), Cursor::new(bytes));
+        let images = idx::parse_images(fake_path("images.idx"), Cursor::new(bytes)).is_ok();
+        let labels = idx::parse_labels(fake_path("labels.idx"), Cursor::new(bytes)).is_ok();
+        images || labels
     },
 };
 
@@ -36,9 +37,12 @@ pub const CIFAR: Target = Target {
     dict: &[b"\x00", b"\x09", b"\x0a", b"\x63", b"\x64", b"\xff"],
     max_len: 1 << 15,
     run: |bytes| {
-        for variant in [cifar::Variant::Cifar10, cifar::Variant::Cifar100] {
-            let _ = cifar::parse_batch(fake_path("data_batch_1.bin"), bytes, variant);
-        }
+        [cifar::Variant::Cifar10, cifar::Variant::Cifar100]
+            .into_iter()
+            .map(|variant| {
+                cifar::parse_batch(fake_path("data_batch_1.bin"), bytes, variant).is_ok()
+            })
+            .fold(false, |a, b| a | b)
     },
 };
 
@@ -94,7 +98,7 @@ pub const MANIFEST: Target = Target {
     run: |bytes| {
         let dir = manifest_dir();
         let Ok((items, classes)) = parse_manifest(&dir.join("manifest.csv"), bytes.to_vec()) else {
-            return;
+            return false;
         };
         let opts = DecodeOptions {
             width: 8,
@@ -103,7 +107,8 @@ pub const MANIFEST: Target = Target {
             resize: ResizePolicy::CenterCrop,
             max_pixels: 1 << 16,
         };
-        let _ = load_items(&items, &classes, None, &opts, OnError::Skip);
+        load_items(&items, &classes, None, &opts, OnError::Skip)
+            .is_ok_and(|(ds, _, _)| !ds.is_empty())
     },
 };
 
@@ -202,9 +207,9 @@ pub const PIPELINE_TOML: Target = Target {
     dict: SPEC_DICT,
     max_len: 1 << 13,
     run: |bytes| {
-        if let Ok(spec) = PipelineSpec::from_toml(&String::from_utf8_lossy(bytes), "spec.toml") {
-            exercise_spec(&spec);
-        }
+        PipelineSpec::from_toml(&String::from_utf8_lossy(bytes), "spec.toml")
+            .map(|spec| exercise_spec(&spec))
+            .is_ok()
     },
 };
 
@@ -214,9 +219,9 @@ pub const PIPELINE_JSON: Target = Target {
     dict: SPEC_DICT,
     max_len: 1 << 13,
     run: |bytes| {
-        if let Ok(spec) = PipelineSpec::from_json(&String::from_utf8_lossy(bytes), "spec.json") {
-            exercise_spec(&spec);
-        }
+        PipelineSpec::from_json(&String::from_utf8_lossy(bytes), "spec.json")
+            .map(|spec| exercise_spec(&spec))
+            .is_ok()
     },
 };
 
@@ -275,7 +280,9 @@ pub const CONFIG: Target = Target {
             if let crate::train::config::AugmentConfig::Pipeline { spec } = &cfg.augment {
                 exercise_spec(spec);
             }
+            return true;
         }
+        false
     },
 };
 
@@ -352,7 +359,9 @@ pub const PACK: Target = Target {
                 sum += img.iter().map(|&b| b as u64).sum::<u64>();
             }
             std::hint::black_box(sum);
+            return true;
         }
+        false
     },
 };
 
@@ -384,10 +393,13 @@ pub const SPLIT_FILE: Target = Target {
             data,
             report: Default::default(),
         };
-        if let Ok(whole) = crate::data::source::apply_split_file(whole, &path) {
-            let _ = crate::data::source::assemble("fuzz".into(), whole, &Default::default());
-        }
         let _ = split::parse_split_file(fake_path("split.csv"), &String::from_utf8_lossy(bytes));
+        match crate::data::source::apply_split_file(whole, &path) {
+            Ok(whole) => {
+                crate::data::source::assemble("fuzz".into(), whole, &Default::default()).is_ok()
+            }
+            Err(_) => false,
+        }
     },
 };
 
@@ -415,9 +427,7 @@ pub const PRED_PROBS: Target = Target {
     max_len: 1 << 14,
     run: |bytes| {
         let text = String::from_utf8_lossy(bytes);
-        if let Ok(file) = crate::audit::pred_probs::parse(fake_path("pred_probs.csv"), &text) {
-            std::hint::black_box(&file);
-        }
+        crate::audit::pred_probs::parse(fake_path("pred_probs.csv"), &text).is_ok()
     },
 };
 
@@ -446,6 +456,7 @@ pub const CHECKPOINT: Target = Target {
             body.extend_from_slice(&digest);
             body
         };
+        let mut accepted = false;
         for input in [bytes, &resealed[..]] {
             let Ok(ckpt) = crate::train::checkpoint::parse(fake_path("checkpoint.bin"), input)
             else {
@@ -461,8 +472,9 @@ pub const CHECKPOINT: Target = Target {
             let model =
                 crate::model::Model::new(crate::model::ModelKind::Mlp, shape, 4, &device).unwrap();
             let optimizer = crate::train::optim::build(&Default::default());
-            let _ = crate::train::restore(model, optimizer, ckpt.model, ckpt.optimizer);
+            accepted |= crate::train::restore(model, optimizer, ckpt.model, ckpt.optimizer).is_ok();
         }
+        accepted
     },
 };
 
@@ -495,7 +507,7 @@ pub const IMAGE: Target = Target {
             resize: ResizePolicy::Letterbox,
             max_pixels: 1 << 20,
         };
-        let _ = decode_bytes(bytes, &opts);
+        decode_bytes(bytes, &opts).is_ok()
     },
 };
 

@@ -177,6 +177,25 @@ pub fn decode_full(
     let mut limits = Limits::default();
     limits.max_alloc = Some(max_pixels.saturating_mul(16).max(1 << 20));
     reader.limits(limits);
+    // The codecs are third-party code: a crafted file has made zune-jpeg's upsampler panic
+    // (found by the fuzzer), so a decoder panic is this file's fault, not the run's.
+    let name = format!("{format:?}").to_ascii_lowercase();
+    let shown = name.clone();
+    crate::util::panic::contain(move || decode_with(reader, max_pixels, name)).unwrap_or_else(
+        |why| {
+            Err(BadReason::Corrupt(format!(
+                "the {shown} decoder failed on this file: {why}"
+            )))
+        },
+    )
+}
+
+/// The decoding half of [`decode_full`], run inside a panic boundary.
+fn decode_with(
+    reader: ImageReader<Cursor<&[u8]>>,
+    max_pixels: u64,
+    format: String,
+) -> Result<(DynamicImage, String, bool), BadReason> {
     let mut decoder = reader.into_decoder().map_err(classify)?;
     let (w, h) = decoder.dimensions();
     if w as u64 * h as u64 > max_pixels {
@@ -194,7 +213,7 @@ pub fn decode_full(
     let mut img = DynamicImage::from_decoder(decoder).map_err(classify)?;
     let rotated = orientation != image::metadata::Orientation::NoTransforms;
     img.apply_orientation(orientation);
-    Ok((img, format!("{format:?}").to_ascii_lowercase(), rotated))
+    Ok((img, format, rotated))
 }
 
 /// Bring `img` to `opts`' size and channels.

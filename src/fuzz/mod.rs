@@ -144,7 +144,11 @@ pub fn mutate(
 ) {
     // Half the inputs get a single mutation (they stay close to valid and reach deeper code),
     // the rest a stack of 1 to 16.
-    let rounds = if rng.below(2) == 0 { 1 } else { 1 << rng.below(5) };
+    let rounds = if rng.below(2) == 0 {
+        1
+    } else {
+        1 << rng.below(5)
+    };
     for _ in 0..rounds {
         let len = data.len();
         let pos = |rng: &mut Rng| if len == 0 { 0 } else { rng.below(len) };
@@ -268,9 +272,11 @@ thread_local! {
 fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
+        // Panics contained by the code under test are its own business: defer to that hook.
+        crate::util::panic::install_hook();
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if QUIET_PANICS.with(|q| q.get()) {
+            if QUIET_PANICS.with(|q| q.get()) && !crate::util::panic::contained() {
                 let msg = info
                     .payload()
                     .downcast_ref::<&str>()

@@ -751,13 +751,7 @@ pub fn restore_model(model: Model, model_bytes: Vec<u8>) -> Result<Model, TrainE
 
 /// Run a checkpoint decoder; a panic inside burn becomes [`TrainError::Checkpoint`].
 fn without_panics<T>(load: impl FnOnce() -> Result<T, TrainError>) -> Result<T, TrainError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)).unwrap_or_else(|payload| {
-        let why = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        let why = why.lines().find(|l| !l.trim().is_empty() && !l.starts_with("===")).unwrap_or("").trim().to_string();
+    crate::util::panic::contain(load).unwrap_or_else(|why| {
         Err(TrainError::Checkpoint(format!(
             "the checkpoint's weights or optimizer state cannot be decoded ({why}); start the run again"
         )))

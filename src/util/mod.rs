@@ -1,7 +1,8 @@
 //! Small helpers shared by every stage: atomic file writes, counter-based randomness, time
-//! stamps and a minimal future executor.
+//! stamps, panic containment for third-party decoders and a minimal future executor.
 
 pub mod fs;
+pub mod panic;
 pub mod rng;
 pub mod suggest;
 pub mod time;

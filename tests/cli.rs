@@ -2749,8 +2749,45 @@ fn a_batch_too_large_for_the_gpu_fails_first_and_names_a_batch_that_fits() {
         .parse()
         .unwrap();
     assert!(!runs.exists(), "nothing may be written");
+    assert!(stderr.contains("--cpu-fallback"), "{stderr}");
     // The suggested batch does fit.
     ok(&train(&most.to_string()));
+    // Asked for, the same batch trains on the CPU instead, and the run records it.
+    std::fs::remove_dir_all(&runs).unwrap();
+    let out = augtrain(&[
+        "train",
+        "--device",
+        "gpu",
+        "--cpu-fallback",
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--synthetic-train",
+        "3100",
+        "--synthetic-test",
+        "10",
+        "--synthetic-size",
+        "64",
+        "--batch-size",
+        "3000",
+        "--val-fraction",
+        "0.01",
+        "--runs-dir",
+        runs.to_str().unwrap(),
+        "--quiet",
+    ]);
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("training on the CPU instead"), "{stderr}");
+    let run = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("device = \"cpu\""), "{config}");
 }
 
 /// A tiny filesystem mounted for one test; unmounted on drop.

@@ -38,7 +38,7 @@ pub fn check_fits(n: usize, per_image: u64, limit: u64) -> Result<(), AugmentErr
     let need = n as u64 * per_image;
     if need > limit {
         let most = (limit / per_image.max(1)).max(1);
-        return Err(AugmentError::Gpu(format!(
+        return Err(AugmentError::BatchTooLarge(format!(
             "a batch of {n} images needs {:.0} MiB in one GPU buffer but this device allows {:.0} MiB; use --batch-size {most} or less",
             need as f64 / 1048576.0,
             limit as f64 / 1048576.0

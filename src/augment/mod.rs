@@ -32,6 +32,9 @@ pub enum AugmentError {
     /// The GPU kernel could not run.
     #[error("GPU augmentation failed: {0}")]
     Gpu(String),
+    /// A batch does not fit in the GPU's largest buffer (the message names a batch that does).
+    #[error("{0}, or add --cpu-fallback to train on the CPU instead")]
+    BatchTooLarge(String),
     /// A pipeline file could not be read.
     #[error("cannot read pipeline {}: {source}", path.display())]
     Read {

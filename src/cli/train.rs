@@ -5,13 +5,14 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::data_args::LoadArgs;
+use crate::augment::AugmentError;
 use crate::data::balance::{Balance, SamplingStrategy};
 use crate::device::{self, DeviceChoice};
 use crate::metrics::ZeroDivision;
 use crate::model::ModelKind;
 use crate::train::config::{AugmentConfig, LossKind, OptimizerKind, ScheduleKind, TrainConfig};
 use crate::train::progress::{Reporter, Verbosity};
-use crate::train::{self, RunOptions};
+use crate::train::{self, RunOptions, TrainError};
 use crate::{Error, augment};
 
 /// Flags of `augtrain train`. Every flag overrides the config file (`--config`) or, with
@@ -117,6 +118,10 @@ pub struct TrainArgs {
     /// Print nothing.
     #[arg(long, short)]
     pub(crate) quiet: bool,
+    /// If a batch does not fit in the GPU's memory, train on the CPU instead of failing
+    /// (the run's config then records device = "cpu").
+    #[arg(long)]
+    cpu_fallback: bool,
 }
 
 fn parse_strategy(s: &str) -> crate::Result<SamplingStrategy> {
@@ -227,7 +232,20 @@ pub fn run(args: TrainArgs) -> crate::Result<()> {
         name: args.name.clone(),
         resume: args.resume.clone(),
     };
-    let _ = DeviceChoice::Auto;
-    train::run(&cfg, &splits, &device, &opts, &reporter)?;
+    match train::run(&cfg, &splits, &device, &opts, &reporter) {
+        // The batch check runs before the run directory exists, so nothing needs undoing.
+        Err(TrainError::Augment(AugmentError::BatchTooLarge(why))) if args.cpu_fallback => {
+            eprintln!("warning: {why}; --cpu-fallback: training on the CPU instead");
+            let cfg = TrainConfig {
+                device: DeviceChoice::Cpu,
+                ..cfg
+            };
+            let cpu = device::open(DeviceChoice::Cpu)?;
+            train::run(&cfg, &splits, &cpu, &opts, &reporter)?;
+        }
+        result => {
+            result?;
+        }
+    }
     Ok(())
 }

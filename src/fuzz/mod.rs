@@ -10,6 +10,7 @@
 //! - allocates more than [`MEMORY_BASE`] + [`MEMORY_PER_BYTE`] × input length bytes at peak on
 //!   its thread, or asks for more than [`alloc::HARD_LIMIT`] bytes in one request.
 //!
+//! The slowest input of a run is kept as `target/fuzz-slowest/<target>`.
 //! Failing inputs are written to `target/fuzz-failures/<target>/`; copy them into the corpus
 //! once fixed. There is no coverage feedback (stable Rust, no instrumentation): the fuzzer
 //! is blind, so the seeds and dictionaries carry the structure.
@@ -60,6 +61,9 @@ pub struct Outcome {
     pub seconds: f64,
     /// Slowest input (seconds).
     pub slowest: f64,
+    /// The slowest input's bytes (written to `target/fuzz-slowest/<target>` after a run, so
+    /// that a slow case can be timed on its own).
+    pub slowest_input: Vec<u8>,
     /// Largest peak allocation of one input (bytes).
     pub peak_bytes: i64,
     /// One line per failing input, with the file it was saved to.
@@ -435,7 +439,10 @@ pub fn fuzz(target: &Target) -> Outcome {
         let peak = alloc::peak() - base;
         outcome.execs += 1;
         outcome.accepted += u64::from(matches!(result, Ok(true)));
-        outcome.slowest = outcome.slowest.max(took.as_secs_f64());
+        if took.as_secs_f64() > outcome.slowest {
+            outcome.slowest = took.as_secs_f64();
+            outcome.slowest_input = input.to_vec();
+        }
         outcome.peak_bytes = outcome.peak_bytes.max(peak);
         let limit = MEMORY_BASE + MEMORY_PER_BYTE * input.len() as i64;
         let failure = if result.is_err() {
@@ -479,6 +486,11 @@ pub fn fuzz(target: &Target) -> Outcome {
     watch.done.store(true, Ordering::SeqCst);
     let _ = watchdog.join();
     outcome.seconds = started.elapsed().as_secs_f64();
+    let slowest_path = repo_root().join("target/fuzz-slowest").join(target.name);
+    if let Some(dir) = slowest_path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+        let _ = std::fs::write(&slowest_path, &outcome.slowest_input);
+    }
     eprintln!(
         "fuzz {}: {} inputs in {:.1} s (seed {seed}), {:.1} % accepted, slowest {:.1} ms, peak {:.1} MiB, {} failures",
         target.name,

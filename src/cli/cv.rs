@@ -103,17 +103,10 @@ pub fn run(args: CvArgs) -> crate::Result<()> {
         .file_stem()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "data".into());
-    let dir = match &args.out {
-        Some(out) => RunDir::create(
-            out.parent().unwrap_or(Path::new(".")),
-            &out.file_name().unwrap_or_default().to_string_lossy(),
-            false,
-        )?,
-        None => RunDir::create(
-            &args.train.runs_dir,
-            &format!("{name}-cv-{}", crate::util::time::compact_now()),
-            true,
-        )?,
-    };
+    let dir = RunDir::for_output(
+        args.out.as_deref(),
+        &args.train.runs_dir,
+        &format!("{name}-cv-{}", crate::util::time::compact_now()),
+    )?;
     write_cv(&dir, &data, &result, &reporter)
 }

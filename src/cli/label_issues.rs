@@ -2,7 +2,7 @@
 //! (from `--pred-probs`, or from a cross-validation run here), a ranked CSV and a Label Studio
 //! review queue.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
@@ -64,18 +64,11 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
         .as_deref()
         .map(|f| pred_probs::read(f).map(|p| (f, p)))
         .transpose()?;
-    let dir = match &args.out {
-        Some(out) => RunDir::create(
-            out.parent().unwrap_or(Path::new(".")),
-            &out.file_name().unwrap_or_default().to_string_lossy(),
-            false,
-        )?,
-        None => RunDir::create(
-            &args.train.runs_dir,
-            &format!("{name}-label-issues-{}", crate::util::time::compact_now()),
-            true,
-        )?,
-    };
+    let dir = RunDir::for_output(
+        args.out.as_deref(),
+        &args.train.runs_dir,
+        &format!("{name}-label-issues-{}", crate::util::time::compact_now()),
+    )?;
     let reporter = Reporter::new(Verbosity::detect(args.train.quiet));
     // Labels, paths, class names and probabilities, from the data and/or the file.
     let (labels, paths, names, probs): (Vec<usize>, Vec<String>, Vec<String>, PredProbs) = match (

@@ -213,18 +213,11 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
     let preds: Vec<_> = (0..data.len())
         .map(|i| predict_row(&probs[i * k..(i + 1) * k]))
         .collect();
-    let dir = match &args.out {
-        Some(out) => RunDir::create(
-            out.parent().unwrap_or(Path::new(".")),
-            &out.file_name().unwrap_or_default().to_string_lossy(),
-            false,
-        )?,
-        None => RunDir::create(
-            &args.run,
-            &format!("predict-{}", util::time::compact_now()),
-            true,
-        )?,
-    };
+    let dir = RunDir::for_output(
+        args.out.as_deref(),
+        &args.run,
+        &format!("predict-{}", util::time::compact_now()),
+    )?;
     let names = &card.class_names;
     let mut csv = String::from("path,predicted,confidence");
     for n in names {

@@ -238,36 +238,8 @@ pub fn load_whole(source: &DataSource, opts: &LoadOptions) -> Result<Whole, Data
             let (train, test) = cifar::load(dir, *v)?;
             two(train, test)
         }
-        DataSource::Folder(dir) => {
-            let (items, classes) = files::scan_folder(dir)?;
-            let (data, splits, report) = files::load_items(
-                &items,
-                &classes,
-                opts.classes.as_deref(),
-                &opts.decode(),
-                opts.on_error,
-            )?;
-            Whole {
-                data,
-                splits,
-                report,
-            }
-        }
-        DataSource::Manifest(path) => {
-            let (items, classes) = files::read_manifest(path)?;
-            let (data, splits, report) = files::load_items(
-                &items,
-                &classes,
-                opts.classes.as_deref(),
-                &opts.decode(),
-                opts.on_error,
-            )?;
-            Whole {
-                data,
-                splits,
-                report,
-            }
-        }
+        DataSource::Folder(dir) => listed_files(files::scan_folder(dir)?, opts)?,
+        DataSource::Manifest(path) => listed_files(files::read_manifest(path)?, opts)?,
         DataSource::Pack(dir) => {
             let (data, splits, _) = pack::open(dir)?;
             Whole {
@@ -424,6 +396,25 @@ pub fn apply_split_file(mut whole: Whole, path: &Path) -> Result<Whole, DataErro
     }
     whole.splits = assigned;
     Ok(whole)
+}
+
+/// Decode the files an image folder or a manifest lists.
+fn listed_files(
+    (items, classes): (Vec<files::FileItem>, Vec<String>),
+    opts: &LoadOptions,
+) -> Result<Whole, DataError> {
+    let (data, splits, report) = files::load_items(
+        &items,
+        &classes,
+        opts.classes.as_deref(),
+        &opts.decode(),
+        opts.on_error,
+    )?;
+    Ok(Whole {
+        data,
+        splits,
+        report,
+    })
 }
 
 fn idx_dataset(

@@ -43,6 +43,23 @@ impl RunDir {
         Ok(Self { path })
     }
 
+    /// The output directory of a command with an `--out DIR` flag: exactly `out` when given
+    /// (reused if it exists), else a new `parent/<default_name>` (suffixed if taken).
+    pub fn for_output(
+        out: Option<&Path>,
+        parent: &Path,
+        default_name: &str,
+    ) -> Result<Self, IoError> {
+        match out {
+            Some(out) => Self::create(
+                out.parent().unwrap_or(Path::new(".")),
+                &out.file_name().unwrap_or_default().to_string_lossy(),
+                false,
+            ),
+            None => Self::create(parent, default_name, true),
+        }
+    }
+
     /// The directory.
     pub fn path(&self) -> &Path {
         &self.path

@@ -244,7 +244,7 @@ pub fn export(
     let tmp = parent.join(format!(".{dir_name}.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let result = write_export(&tmp, &summary, &payload, name).and_then(|_| {
-        std::fs::rename(&tmp, out).map_err(|e| {
+        crate::util::fs::publish_dir(&tmp, out).map_err(|e| {
             DataError::Invalid(format!(
                 "cannot move the export into {}: {e}",
                 out.display()

@@ -124,7 +124,8 @@ pub fn write(
         shard_bytes,
     )
     .and_then(|m| {
-        std::fs::rename(&tmp, out).map_err(io("rename the finished pack into place", out))?;
+        crate::util::fs::publish_dir(&tmp, out)
+            .map_err(io("move the finished pack into place", out))?;
         Ok(m)
     });
     if result.is_err() {
@@ -159,10 +160,9 @@ fn write_into(
             hasher.update(rec);
             w.write_all(rec).map_err(io("write", &path))?;
         }
-        let f = w
-            .into_inner()
+        // Flushed to disk with the whole directory before it is published.
+        w.into_inner()
             .map_err(|e| io("write", &path)(e.into_error()))?;
-        f.sync_all().map_err(io("sync", &path))?;
         shards.push(ShardInfo {
             file,
             records: end - start,

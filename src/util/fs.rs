@@ -54,6 +54,41 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     Ok(())
 }
 
+/// Move the finished directory `tmp` to `out` durably: every file under `tmp` and `tmp`
+/// itself are flushed to stable storage first, and the parent directory after the rename, so
+/// neither a killed process nor a power loss can leave `out` half-written.
+pub fn publish_dir(tmp: &Path, out: &Path) -> std::io::Result<()> {
+    sync_tree(tmp)?;
+    std::fs::rename(tmp, out)?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        sync_directory(parent)?;
+    }
+    Ok(())
+}
+
+/// Flush every regular file under `dir` (recursively), then `dir` itself.
+fn sync_tree(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            sync_tree(&entry.path())?;
+        } else if kind.is_file() {
+            std::fs::File::open(entry.path())?.sync_all()?;
+        }
+    }
+    sync_directory(dir)
+}
+
+/// Flush a directory's entries (Unix; elsewhere directories cannot be opened and this does
+/// nothing).
+fn sync_directory(dir: &Path) -> std::io::Result<()> {
+    if cfg!(unix) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 /// Whether process `pid` is alive (Linux: /proc; elsewhere assume it is).
 fn alive(pid: u32) -> bool {
     if cfg!(target_os = "linux") {
@@ -199,6 +234,30 @@ pub fn check_space(dir: &Path, bytes: u64) -> Result<(), IoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn publish_dir_moves_a_whole_tree_and_refuses_a_taken_name() {
+        let root = std::env::temp_dir().join(format!("augtrain-publish-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let tmp = root.join(".out.partial");
+        std::fs::create_dir_all(tmp.join("train/a")).unwrap();
+        std::fs::write(tmp.join("manifest.csv"), b"path,label\n").unwrap();
+        std::fs::write(tmp.join("train/a/x.png"), b"png").unwrap();
+        let out = root.join("out");
+        publish_dir(&tmp, &out).unwrap();
+        assert!(!tmp.exists());
+        assert_eq!(std::fs::read(out.join("train/a/x.png")).unwrap(), b"png");
+        assert_eq!(
+            std::fs::read(out.join("manifest.csv")).unwrap(),
+            b"path,label\n"
+        );
+        // A non-empty directory already at `out` is not replaced.
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::write(tmp.join("other"), b"1").unwrap();
+        assert!(publish_dir(&tmp, &out).is_err());
+        assert!(out.join("manifest.csv").exists());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn devices_directories_and_oversized_files_are_refused() {

@@ -9,9 +9,7 @@ use augtrain::audit::{AuditOptions, audit};
 use augtrain::data::source::load_whole;
 use augtrain::device::{self, DeviceChoice};
 use augtrain::train::config::TrainConfig;
-use augtrain::train::progress::{Reporter, Verbosity};
-use augtrain::train::{self, RunOptions};
-use common::{check, data, out_dir, quick, section};
+use common::{check, data, out_dir, quick, section, train_run};
 
 fn main() {
     // SAFETY: first statement, no other thread yet.
@@ -69,17 +67,7 @@ fn main() {
     );
     let splits = check(cfg.data.load(cfg.seed));
     let dev = check(device::open(DeviceChoice::Auto));
-    let reporter = Reporter::new(if quick() {
-        Verbosity::Quiet
-    } else {
-        Verbosity::detect(false)
-    });
-    let opts = RunOptions {
-        runs_dir: out.clone(),
-        name: Some("run".into()),
-        resume: None,
-    };
-    let summary = check(train::run(&cfg, &splits, &dev, &opts, &reporter));
+    let summary = train_run(&cfg, &splits, &dev, &out, "run");
 
     section(4, "Report");
     // Put the audit beside the run so the HTML report shows it, then redraw.

@@ -8,9 +8,7 @@ mod common;
 use augtrain::device::{self, DeviceChoice};
 use augtrain::report::plot::{PALETTE, Series, line_chart};
 use augtrain::train::config::{AugmentConfig, ScheduleKind, TrainConfig};
-use augtrain::train::progress::{Reporter, Verbosity};
-use augtrain::train::{self, RunOptions};
-use common::{check, data, out_dir, quick, section};
+use common::{check, data, out_dir, quick, section, train_run};
 
 fn main() {
     // SAFETY: first statement, no other thread yet.
@@ -46,11 +44,6 @@ fn main() {
     );
 
     let dev = check(device::open(DeviceChoice::Auto));
-    let reporter = Reporter::new(if quick() {
-        Verbosity::Quiet
-    } else {
-        Verbosity::detect(false)
-    });
     let mut results = Vec::new();
     for (k, (name, augment)) in [
         ("none", AugmentConfig::None),
@@ -64,12 +57,7 @@ fn main() {
             augment,
             ..cfg.clone()
         };
-        let opts = RunOptions {
-            runs_dir: out.clone(),
-            name: Some(name.into()),
-            resume: None,
-        };
-        let summary = check(train::run(&run_cfg, &splits, &dev, &opts, &reporter));
+        let summary = train_run(&run_cfg, &splits, &dev, &out, name);
         println!("test accuracy {:.4}", summary.report.accuracy);
         results.push((name, summary));
     }

@@ -9,9 +9,7 @@ use augtrain::augment::{Augmenter, Engine, PipelineSpec};
 use augtrain::device::{self, DeviceChoice};
 use augtrain::report::images::augmentation_sheet;
 use augtrain::train::config::TrainConfig;
-use augtrain::train::progress::{Reporter, Verbosity};
-use augtrain::train::{self, RunOptions};
-use common::{check, out_dir, quick, section};
+use common::{check, out_dir, quick, section, train_run};
 
 fn main() {
     // SAFETY: first statement, no other thread yet.
@@ -62,17 +60,7 @@ fn main() {
     section(3, "Training");
     let dev = check(device::open(DeviceChoice::Auto));
     println!("Device: {} ({}).", dev.describe(), dev.reason);
-    let reporter = Reporter::new(if quick() {
-        Verbosity::Quiet
-    } else {
-        Verbosity::detect(false)
-    });
-    let opts = RunOptions {
-        runs_dir: out.clone(),
-        name: Some("run".into()),
-        resume: None,
-    };
-    let summary = check(train::run(&cfg, &splits, &dev, &opts, &reporter));
+    let summary = train_run(&cfg, &splits, &dev, &out, "run");
 
     section(4, "Results");
     let r = &summary.report;

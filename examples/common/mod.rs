@@ -1,7 +1,14 @@
-//! Shared bits of the examples: where data and outputs live, quick mode, section headings.
+//! Shared bits of the examples: where data and outputs live, quick mode, section headings,
+//! one training run.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use augtrain::data::source::Splits;
+use augtrain::device::ComputeDevice;
+use augtrain::train::config::TrainConfig;
+use augtrain::train::progress::{Reporter, Verbosity};
+use augtrain::train::{self, RunOptions, RunSummary};
 
 /// `AUGTRAIN_EXAMPLE_QUICK=1` runs a small, fast version (used by the tests).
 pub fn quick() -> bool {
@@ -47,4 +54,26 @@ pub fn check<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
         eprintln!("error: {e}");
         std::process::exit(1)
     })
+}
+
+/// Train `cfg` on `splits` into the run directory `out/<name>`: progress bars on a terminal,
+/// silent in quick mode; stops with the error's message on failure.
+pub fn train_run(
+    cfg: &TrainConfig,
+    splits: &Splits,
+    dev: &ComputeDevice,
+    out: &Path,
+    name: &str,
+) -> RunSummary {
+    let reporter = Reporter::new(if quick() {
+        Verbosity::Quiet
+    } else {
+        Verbosity::detect(false)
+    });
+    let opts = RunOptions {
+        runs_dir: out.to_path_buf(),
+        name: Some(name.into()),
+        resume: None,
+    };
+    check(train::run(cfg, splits, dev, &opts, &reporter))
 }

@@ -52,7 +52,7 @@ impl Options {
     }
 }
 
-/// Timing statistics of repeated runs, in seconds.
+/// Timing statistics of repeated runs, in seconds per call.
 #[derive(Clone, Debug, Serialize)]
 pub struct Stats {
     /// Median.
@@ -63,20 +63,41 @@ pub struct Stats {
     pub max: f64,
     /// Interquartile range divided by the median.
     pub spread: f64,
-    /// Timed repetitions.
+    /// Timed samples.
     pub samples: usize,
+    /// Calls averaged inside each sample (short calls are repeated, see [`MIN_SAMPLE_SECONDS`]).
+    pub calls_per_sample: usize,
 }
 
-/// Run `f` `warmup` times untimed, then `reps` times timed.
+/// The shortest timed sample, in seconds. A call shorter than this is repeated inside one
+/// sample, so that the brief stalls of a shared machine are averaged over rather than caught
+/// whole by one of a handful of millisecond-long samples.
+pub const MIN_SAMPLE_SECONDS: f64 = 0.1;
+
+/// Run `f` `warmup` times untimed, then take `reps` timed samples. Each sample times
+/// `calls_per_sample` consecutive calls (enough to last [`MIN_SAMPLE_SECONDS`], judged from the
+/// last warm-up call; one call when there is no warm-up) and records the time per call.
 pub fn time<F: FnMut()>(warmup: usize, reps: usize, mut f: F) -> Stats {
+    let mut last = f64::INFINITY;
     for _ in 0..warmup {
+        let start = Instant::now();
         f();
+        last = start.elapsed().as_secs_f64();
     }
+    let calls = if last.is_finite() {
+        (MIN_SAMPLE_SECONDS / last.max(1e-9))
+            .ceil()
+            .clamp(1.0, 10_000.0) as usize
+    } else {
+        1
+    };
     let mut t: Vec<f64> = (0..reps.max(1))
         .map(|_| {
             let start = Instant::now();
-            f();
-            start.elapsed().as_secs_f64()
+            for _ in 0..calls {
+                f();
+            }
+            start.elapsed().as_secs_f64() / calls as f64
         })
         .collect();
     t.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
@@ -88,6 +109,7 @@ pub fn time<F: FnMut()>(warmup: usize, reps: usize, mut f: F) -> Stats {
         max: t[t.len() - 1],
         spread: (q(0.75) - q(0.25)) / median.max(1e-12),
         samples: t.len(),
+        calls_per_sample: calls,
     }
 }
 
@@ -279,6 +301,9 @@ mod tests {
             std::hint::black_box(k);
         });
         assert_eq!(s.samples, 5);
+        // A call this short is repeated inside each sample; without warm-up it is not.
+        assert!(s.calls_per_sample > 1);
+        assert_eq!(time(0, 2, || {}).calls_per_sample, 1);
         assert!(s.min <= s.median && s.median <= s.max);
         assert!(s.spread >= 0.0);
     }

@@ -198,6 +198,7 @@ pub fn run(
         max: seconds + load_seconds,
         spread: 0.0,
         samples: 1,
+        calls_per_sample: 1,
     };
     let m = measurement(
         &format!("epoch end to end ({})", splits.name),

@@ -127,6 +127,10 @@ fn gaussian(key: u32, j: u32) -> f32 {
 
 // ---- sampling ----
 
+// source_index's answer for "outside, constant border" (never a real index: byte indices are
+// u32 and a batch is far below 4 GiB).
+const FILL_INDEX: u32 = 0xffffffffu;
+
 fn pword(s: u32, k: u32) -> u32 {
     return params[s * header[H_STRIDE] + k];
 }
@@ -150,8 +154,9 @@ fn reflect101(i_in: i32, n: i32) -> i32 {
     return i;
 }
 
-// Source value on the 0..=255 scale (the constant fill is scaled up to match).
-fn texel(s: u32, x_in: i32, y_in: i32, ch: u32) -> f32 {
+// Index of the first channel of source pixel (x, y) of sample s in `pixels` (as bytes), after
+// the border rule; FILL_INDEX when the pixel lies outside and the border is the constant fill.
+fn source_index(s: u32, x_in: i32, y_in: i32) -> u32 {
     let iw = i32(header[H_IN_W]);
     let ih = i32(header[H_IN_H]);
     var x = x_in;
@@ -159,7 +164,7 @@ fn texel(s: u32, x_in: i32, y_in: i32, ch: u32) -> f32 {
     if (x < 0 || x >= iw || y < 0 || y >= ih) {
         let border = header[H_BORDER];
         if (border == 0u) {
-            return bitcast<f32>(header[H_FILL + ch]) * 255.0;
+            return FILL_INDEX;
         } else if (border == 1u) {
             x = clamp(x, 0, iw - 1);
             y = clamp(y, 0, ih - 1);
@@ -169,14 +174,23 @@ fn texel(s: u32, x_in: i32, y_in: i32, ch: u32) -> f32 {
         }
     }
     let c = header[H_C];
-    let i = s * (header[H_IN_H] * header[H_IN_W] * c) + (u32(y) * u32(iw) + u32(x)) * c + ch;
+    return s * (header[H_IN_H] * header[H_IN_W] * c) + (u32(y) * u32(iw) + u32(x)) * c;
+}
+
+// Source value of channel ch at `index` (from source_index) on the 0..=255 scale (the constant
+// fill is scaled up to match).
+fn texel(index: u32, ch: u32) -> f32 {
+    if (index == FILL_INDEX) {
+        return bitcast<f32>(header[H_FILL + ch]) * 255.0;
+    }
+    let i = index + ch;
     let b = (pixels[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu;
     return f32(b);
 }
 
 // Everything before mixing and normalization for one pixel of sample s.
-fn sample_pixel(s: u32, xo: u32, yo: u32) -> array<f32, 4> {
-    var v: array<f32, 4>;
+fn sample_pixel(s: u32, xo: u32, yo: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
     let c = header[H_C];
     let ow = header[H_OUT_W];
     let frac = pword(s, P_FRAC);
@@ -191,10 +205,9 @@ fn sample_pixel(s: u32, xo: u32, yo: u32) -> array<f32, 4> {
     let w = d * i32(xo) + e * i32(yo) + f;
     if (header[H_INTERP] == 1u) {
         let half = 1 << (frac - 1u);
-        let x0 = (u + half) >> frac;
-        let y0 = (w + half) >> frac;
+        let i00 = source_index(s, (u + half) >> frac, (w + half) >> frac);
         for (var ch = 0u; ch < c; ch = ch + 1u) {
-            v[ch] = texel(s, x0, y0, ch) * INV_255;
+            v[ch] = texel(i00, ch) * INV_255;
         }
     } else {
         let mask = i32((1u << frac) - 1u);
@@ -203,11 +216,15 @@ fn sample_pixel(s: u32, xo: u32, yo: u32) -> array<f32, 4> {
         let y0 = w >> frac;
         let fx = f32(u & mask) * inv;
         let fy = f32(w & mask) * inv;
+        let i00 = source_index(s, x0, y0);
+        let i01 = source_index(s, x0 + 1, y0);
+        let i10 = source_index(s, x0, y0 + 1);
+        let i11 = source_index(s, x0 + 1, y0 + 1);
         for (var ch = 0u; ch < c; ch = ch + 1u) {
-            let p00 = texel(s, x0, y0, ch);
-            let p01 = texel(s, x0 + 1, y0, ch);
-            let p10 = texel(s, x0, y0 + 1, ch);
-            let p11 = texel(s, x0 + 1, y0 + 1, ch);
+            let p00 = texel(i00, ch);
+            let p01 = texel(i01, ch);
+            let p10 = texel(i10, ch);
+            let p11 = texel(i11, ch);
             let top = p00 + (p01 - p00) * fx;
             let bot = p10 + (p11 - p10) * fx;
             v[ch] = (top + (bot - top) * fy) * INV_255;

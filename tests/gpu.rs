@@ -337,3 +337,76 @@ fn gpu_output_is_deterministic_and_independent_of_batch_split() {
         "per-sample output must not depend on the batch split"
     );
 }
+
+#[test]
+fn the_bandwidth_copy_kernel_copies_every_byte_and_a_refused_buffer_is_caught() {
+    let Some(g) = open() else { return };
+    // The ceiling of `augtrain bench` is only honest if the copy really ran: check sizes from
+    // one vector to the device's largest buffer.
+    let largest = (g.kernel.max_buffer_bytes() as usize).min(256 << 20) / 16 * 16;
+    for bytes in [16usize, 4096 + 16, largest] {
+        let pattern: Vec<u8> = (0..bytes).map(|i| (i % 251) as u8).collect();
+        let src = g.kernel.upload(&[&pattern]);
+        let dst = g.kernel.buffer(bytes);
+        g.kernel.copy(&src, &dst);
+        g.kernel.sync().unwrap();
+        assert!(g.kernel.read(&dst).unwrap() == pattern, "{bytes} bytes");
+    }
+    // A buffer over the limit is refused by the device; the copy into it does not run, and
+    // reading it back says so instead of returning stale bytes (what the benchmark checks).
+    if let Ok(over) = usize::try_from(g.kernel.max_buffer_bytes() + 16)
+        && over <= 512 << 20
+    {
+        let src = g.kernel.buffer(16);
+        let dst = g.kernel.buffer(over);
+        g.kernel.copy(&src, &dst);
+        let _ = g.kernel.sync();
+        assert!(g.kernel.read(&dst).is_err());
+    }
+}
+
+#[test]
+fn the_benchmark_gpu_ceiling_is_a_verified_copy_within_the_device_limit() {
+    let Some(g) = open() else { return };
+    let opts = augtrain::bench::Options {
+        suite: augtrain::bench::Suite::Augment,
+        quick: true,
+        with_upload: false,
+        breakdown: false,
+        data: None,
+    };
+    let m = augtrain::bench::ceiling::gpu_copy(&g.kernel, &opts).unwrap();
+    assert!(m.batch as u64 <= g.kernel.max_buffer_bytes(), "{m:?}");
+    assert_eq!(
+        m.batch,
+        (256usize << 20).min(g.kernel.max_buffer_bytes() as usize) / 16 * 16
+    );
+    let bps = m.bytes_per_second.unwrap();
+    // A copy that never ran timed at tens of TB/s before the check existed.
+    assert!(bps.is_finite() && bps > 0.0 && bps < 20e12, "{m:?}");
+}
+
+#[test]
+fn a_batch_whose_input_exceeds_the_largest_buffer_is_refused_even_when_its_output_fits() {
+    let Some(g) = open() else { return };
+    // 64x64 RGB in, 8x8 out: the u8 input (12,288 bytes per image) outweighs the f32 output
+    // (768 bytes per image), so the input buffer is the one that must fit.
+    let spec = spec("[[ops]]\nop = \"resize\"\nwidth = 8\nheight = 8", "");
+    let prog = Program::new(&spec, 64, 64, 3).unwrap();
+    let limit = g.kernel.max_buffer_bytes();
+    let n = (limit / (64 * 64 * 3)) as usize + 1;
+    let ids: Vec<u64> = (0..n as u64).collect();
+    let words = prog.pack(&prog.draw(1, 0, &ids)).unwrap();
+    let small = g.kernel.buffer(16);
+    let err = g
+        .kernel
+        .run_uploaded(&prog.header(n), &words, &small)
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("use --batch-size"), "{err}");
+    let most = n - 1;
+    assert!(
+        err.contains(&format!("--batch-size {most} or less")),
+        "{err}"
+    );
+}

@@ -77,9 +77,15 @@ impl GpuAugment {
         })
     }
 
-    /// Largest single buffer the device accepts, in bytes.
+    /// Largest single buffer the kernel can use on this device, in bytes: the device's own
+    /// limit, and at most 4 GiB because the kernel addresses input bytes with `u32`.
     pub fn max_buffer_bytes(&self) -> u64 {
-        self.template.client.properties().memory.max_page_size
+        self.template
+            .client
+            .properties()
+            .memory
+            .max_page_size
+            .min(1 << 32)
     }
 
     /// Upload a batch of HWC images once (packed four bytes per word).
@@ -130,7 +136,12 @@ impl GpuAugment {
         if out_elems == 0 {
             return Err(AugmentError::Shape("empty batch".into()));
         }
-        check_fits(n, (out_elems / n) as u64 * 4, self.max_buffer_bytes())?;
+        let in_per_image = (header[H_IN_H] * header[H_IN_W]) as u64 * c as u64;
+        check_fits(
+            n,
+            ((out_elems / n) as u64 * 4).max(in_per_image),
+            self.max_buffer_bytes(),
+        )?;
         let need = n * (header[H_IN_H] * header[H_IN_W]) as usize * c;
         if images.bytes < need {
             return Err(AugmentError::Shape(format!(
@@ -193,6 +204,17 @@ impl GpuAugment {
                 dst.handle.clone().binding(),
             ]),
         );
+    }
+
+    /// Read a device buffer back to the host (its meaningful `bytes` only); waits for the work
+    /// writing it and reports a failed launch that wrote it.
+    pub fn read(&self, images: &DeviceImages) -> Result<Vec<u8>, AugmentError> {
+        let bytes = self
+            .template
+            .client
+            .read_one(images.handle.clone())
+            .map_err(|e| AugmentError::Gpu(format!("reading a device buffer failed: {e:?}")))?;
+        Ok(bytes[..images.bytes].to_vec())
     }
 
     /// Wait for all queued GPU work.

@@ -119,15 +119,17 @@ impl Augmenter {
         )
     }
 
-    /// Check that a batch of `n` images fits the engine's limits (the GPU's largest buffer),
-    /// so that a batch too large fails before any work with a message naming the largest
-    /// batch that fits.
+    /// Check that a batch of `n` images fits the engine's limits (the GPU's largest buffer,
+    /// which must hold both the u8 input batch and the f32 output batch), so that a batch too
+    /// large fails before any work with a message naming the largest batch that fits.
     pub fn check_batch(&self, n: usize) -> Result<(), AugmentError> {
         match &self.engine {
             Engine::Cpu => Ok(()),
             Engine::Gpu(kernel) => {
                 let (c, h, w) = self.output_shape();
-                gpu::check_fits(n, (c * h * w * 4) as u64, kernel.max_buffer_bytes())
+                let (iw, ih, ic) = self.program.input;
+                let per_image = ((c * h * w * 4) as u64).max((ih * iw * ic) as u64);
+                gpu::check_fits(n, per_image, kernel.max_buffer_bytes())
             }
         }
     }

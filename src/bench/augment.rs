@@ -3,7 +3,8 @@
 //! (batch 8,000).
 
 use super::{Measurement, Options, time};
-use crate::augment::gpu::GpuAugment;
+use crate::augment::AugmentError;
+use crate::augment::gpu::{DeviceImages, GpuAugment};
 use crate::augment::spec::PipelineSpec;
 use crate::augment::{Program, cpu};
 use crate::util::rng::pixel_hash;
@@ -139,39 +140,21 @@ pub fn run(
             ));
             out.push(m);
             if let (Some((kernel, gpu_bw)), Some(up)) = (gpu, uploaded.as_ref()) {
-                let mut failed = None;
-                let mut epoch = 0;
-                let stats = time(2, opts.reps(), || {
-                    epoch += 1;
-                    let params = prog.draw(1, epoch, &ids);
-                    let words = prog.pack(&params).expect("params fit their program");
-                    let result = if opts.with_upload {
-                        kernel.run(&header, &words, &refs)
-                    } else {
-                        kernel.run_uploaded(&header, &words, up)
-                    };
-                    match result.and_then(|t| {
-                        drop(t);
-                        kernel.sync()
-                    }) {
-                        Ok(()) => {}
-                        Err(e) => failed = Some(e),
-                    }
-                });
-                if let Some(e) = failed {
-                    return Err(e.into());
-                }
-                let note = if opts.with_upload {
-                    "includes the image upload"
-                } else {
-                    "images already on the device"
-                };
-                let m = measurement(&name, "gpu", n, stats, moved, gpu_bw, Some(note));
-                log(&format!(
-                    "augment {name} gpu: {:.0} images/s",
-                    m.items_per_second
-                ));
-                out.push(m);
+                out.push(gpu_case(
+                    opts,
+                    kernel,
+                    gpu_bw,
+                    up,
+                    GpuCase {
+                        name: &name,
+                        prog: &prog,
+                        refs: &refs,
+                        ids: &ids,
+                        in_bytes: w * h * c,
+                        out_bytes: c * oh * ow * 4,
+                    },
+                    log,
+                )?);
             }
         }
         if let Some((kernel, gpu_bw)) = gpu {
@@ -195,6 +178,108 @@ pub fn run(
         }
     }
     Ok(out)
+}
+
+/// One GPU augmentation case: what [`gpu_case`] needs besides the kernel.
+struct GpuCase<'a> {
+    name: &'a str,
+    prog: &'a Program,
+    refs: &'a [&'a [u8]],
+    ids: &'a [u64],
+    /// Input bytes per image (u8 HWC).
+    in_bytes: usize,
+    /// Output bytes per image (f32 NCHW).
+    out_bytes: usize,
+}
+
+/// Time the fused kernel on `case` (images already uploaded as `up`, unless
+/// `--with-upload`), then check once that its output can be read and compare it with the CPU
+/// twin, so that a launch that failed on the device cannot pass for a fast one. A batch whose
+/// output exceeds the device's largest buffer is reduced to the largest that fits (said in the
+/// note).
+fn gpu_case(
+    opts: &Options,
+    kernel: &GpuAugment,
+    gpu_bw: f64,
+    up: &DeviceImages,
+    case: GpuCase,
+    log: &dyn Fn(&str),
+) -> crate::Result<Measurement> {
+    let n = case.refs.len();
+    let per_image = case.out_bytes.max(case.in_bytes).max(1) as u64;
+    let fit = (kernel.max_buffer_bytes() / per_image).max(1) as usize;
+    let n = n.min(fit);
+    let (refs, ids, prog) = (&case.refs[..n], &case.ids[..n], case.prog);
+    let header = prog.header(n);
+    let mut failed = None;
+    let mut epoch = 0;
+    let stats = time(2, opts.reps(), || {
+        epoch += 1;
+        let params = prog.draw(1, epoch, ids);
+        let words = prog.pack(&params).expect("params fit their program");
+        let result = if opts.with_upload {
+            kernel.run(&header, &words, refs)
+        } else {
+            kernel.run_uploaded(&header, &words, up)
+        };
+        match result.and_then(|t| {
+            drop(t);
+            kernel.sync()
+        }) {
+            Ok(()) => {}
+            Err(e) => failed = Some(e),
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    // The check: one more batch, read back and compared with the CPU twin.
+    let params = prog.draw(1, 0, ids);
+    let words = prog.pack(&params).expect("params fit their program");
+    let gpu_out = kernel
+        .run_uploaded(&header, &words, up)?
+        .try_into_data()
+        .map_err(|e| format!("{e:?}"))
+        .and_then(|d| {
+            d.convert::<f32>()
+                .try_to_vec::<f32>()
+                .map_err(|e| format!("{e:?}"))
+        })
+        .map_err(|e| {
+            AugmentError::Gpu(format!(
+                "the benchmark could not read the kernel's output for '{}': {e}",
+                case.name
+            ))
+        })?;
+    let mut cpu_out = vec![0f32; gpu_out.len()];
+    cpu::run(&header, &words, refs, &mut cpu_out);
+    let diff = gpu_out
+        .iter()
+        .zip(&cpu_out)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    let mut note = format!(
+        "{}; max |gpu - cpu twin| = {diff:.2e} (output units)",
+        if opts.with_upload {
+            "includes the image upload"
+        } else {
+            "images already on the device"
+        }
+    );
+    if n < case.refs.len() {
+        note.push_str(&format!(
+            "; batch reduced from {} to {n}, the most whose input and output each fit the device's largest buffer ({} bytes)",
+            case.refs.len(),
+            kernel.max_buffer_bytes()
+        ));
+    }
+    let moved = n as f64 * (case.in_bytes + case.out_bytes) as f64;
+    let m = measurement(case.name, "gpu", n, stats, moved, gpu_bw, Some(&note));
+    log(&format!(
+        "augment {} gpu: {:.0} images/s (max |gpu - cpu| {diff:.2e})",
+        case.name, m.items_per_second
+    ));
+    Ok(m)
 }
 
 fn measurement(

@@ -36,10 +36,15 @@ pub fn cpu_memcpy(opts: &Options) -> Measurement {
     ceiling(&format!("memcpy {} MiB", bytes >> 20), "cpu", bytes, stats)
 }
 
-/// A buffer-to-buffer copy kernel on the GPU (256 MiB), timed to completion.
+/// A buffer-to-buffer copy kernel on the GPU, timed to completion: 256 MiB, or the device's
+/// largest buffer when that is smaller. The destination is read back once afterwards and must
+/// equal the source: a copy that never ran (an allocation or launch the device refused) would
+/// otherwise time as an impossibly fast ceiling.
 pub fn gpu_copy(kernel: &GpuAugment, opts: &Options) -> crate::Result<Measurement> {
-    let bytes = 256 << 20;
-    let src = kernel.buffer(bytes);
+    let largest = (kernel.max_buffer_bytes() as usize) / 16 * 16;
+    let bytes = (256usize << 20).min(largest).max(16);
+    let pattern: Vec<u8> = (0..bytes).map(|i| (i % 251) as u8).collect();
+    let src = kernel.upload(&[&pattern]);
     let dst = kernel.buffer(bytes);
     let launches = 10;
     let mut failed = None;
@@ -54,11 +59,23 @@ pub fn gpu_copy(kernel: &GpuAugment, opts: &Options) -> crate::Result<Measuremen
     if let Some(e) = failed {
         return Err(e.into());
     }
+    if kernel.read(&dst)? != pattern {
+        return Err(crate::augment::AugmentError::Gpu(format!(
+            "the benchmark's GPU copy kernel did not copy its {bytes}-byte buffer; \
+             the GPU ceiling cannot be measured on this device"
+        ))
+        .into());
+    }
     let per_copy = super::Stats {
         median: stats.median / launches as f64,
         min: stats.min / launches as f64,
         max: stats.max / launches as f64,
         ..stats
     };
-    Ok(ceiling("buffer copy 256 MiB", "gpu", bytes, per_copy))
+    Ok(ceiling(
+        &format!("buffer copy {} MiB", bytes >> 20),
+        "gpu",
+        bytes,
+        per_copy,
+    ))
 }

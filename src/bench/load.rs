@@ -1,4 +1,5 @@
-//! Loading throughput: IDX parsing (gzip included) and synthetic generation.
+//! Loading throughput: IDX parsing (gzip included), synthetic generation, image-folder decoding,
+//! pack reads and pack writing.
 
 use super::{Measurement, Options, time};
 use crate::data::{idx, synth};
@@ -69,6 +70,7 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> crate::Result<Vec<Measurement>
         m.items_per_second
     ));
     out.push(m);
+    out.push(folder_decode(opts, log)?);
     out.extend(pack_reads(opts, log)?);
     if let Some(hym) = opts
         .data
@@ -86,6 +88,97 @@ fn scratch_dir(tag: &str) -> crate::Result<std::path::PathBuf> {
     let _ = std::fs::remove_dir_all(&dir);
     crate::util::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// Decoding a folder of JPEG files to 224×224 RGB (`root/<class>/*`, centre-crop): the real
+/// hymenoptera photos when available, else 200 generated 400×300 JPEGs in two classes. Bytes per
+/// second count the encoded files read.
+fn folder_decode(opts: &Options, log: &dyn Fn(&str)) -> crate::Result<Measurement> {
+    use crate::data::source::{DataSource, LoadOptions, load_whole};
+    let real = opts
+        .data
+        .as_ref()
+        .map(|d| d.join("hymenoptera"))
+        .filter(|d| d.exists());
+    let (root, label, tmp) = match real {
+        Some(d) => (d, "image folder hymenoptera decode to 224x224", None),
+        None => {
+            let dir = scratch_dir("folder")?;
+            write_jpeg_folder(&dir, 200)?;
+            (
+                dir.clone(),
+                "image folder 200 generated JPEGs decode to 224x224",
+                Some(dir),
+            )
+        }
+    };
+    let lo = LoadOptions {
+        size: (224, 224),
+        ..LoadOptions::default()
+    };
+    let mut count = 0;
+    let mut failed = None;
+    let stats = time(1, opts.reps().min(3), || {
+        match load_whole(&DataSource::Folder(root.clone()), &lo) {
+            Ok(w) => count = w.data.len(),
+            Err(e) => failed = Some(e),
+        }
+    });
+    let bytes = folder_bytes(&root);
+    if let Some(dir) = tmp {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    let mut m = measurement(label, count, stats, Some(bytes as f64));
+    m.note = Some("bytes per second count the encoded files read".into());
+    log(&format!("load {label}: {:.0} images/s", m.items_per_second));
+    Ok(m)
+}
+
+/// Total size of the regular files under `root`, in bytes.
+fn folder_bytes(root: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            match entry.metadata() {
+                Ok(md) if md.is_dir() => stack.push(entry.path()),
+                Ok(md) if md.is_file() => total += md.len(),
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+/// Write `n` 400×300 RGB JPEGs (smooth gradients with a little texture) into `root/a` and
+/// `root/b`.
+fn write_jpeg_folder(root: &std::path::Path, n: usize) -> crate::Result<()> {
+    for class in ["a", "b"] {
+        crate::util::fs::create_dir_all(&root.join(class))?;
+    }
+    for i in 0..n {
+        let img = image::RgbImage::from_fn(400, 300, |x, y| {
+            let t = (x * 7 + y * 13 + i as u32 * 31) % 17;
+            image::Rgb([
+                ((x + i as u32) % 256) as u8,
+                ((y * 2) % 256) as u8,
+                (((x + y) / 3 + t * 4) % 256) as u8,
+            ])
+        });
+        let path = root
+            .join(if i % 2 == 0 { "a" } else { "b" })
+            .join(format!("{i}.jpg"));
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90)
+            .encode_image(&img)
+            .map_err(std::io::Error::other)
+            .and_then(|()| std::fs::write(&path, bytes))
+            .map_err(|e| crate::util::fs::IoError::new("write", &path, e))?;
+    }
+    Ok(())
 }
 
 /// Sequential and random-batch reads of a 224×224 RGB pack (memory-mapped).

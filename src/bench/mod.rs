@@ -203,8 +203,23 @@ impl Report {
             "augtrain {} ({}) on {}: {} ({} cores, {} threads); device {}\n\n",
             m.version, m.commit, m.date, m.cpu, m.cores, m.threads, m.device
         );
+        // Columns as wide as their longest entry, so long case names keep the table aligned.
+        let case_w = self
+            .measurements
+            .iter()
+            .map(|r| r.name.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(4);
+        let batch_w = self
+            .measurements
+            .iter()
+            .map(|r| r.batch.to_string().len())
+            .max()
+            .unwrap_or(0)
+            .max(5);
         out.push_str(&format!(
-            "{:<8} {:<36} {:<4} {:>6} {:>11} {:>7} {:>13} {:>10} {:>8}\n",
+            "{:<8} {:<case_w$} {:<4} {:>batch_w$} {:>11} {:>7} {:>13} {:>10} {:>8}\n",
             "group", "case", "on", "batch", "median", "spread", "items/s", "GB/s", "ceiling"
         ));
         for r in &self.measurements {
@@ -217,7 +232,7 @@ impl Report {
                 .map(|f| format!("{:.1}%", 100.0 * f))
                 .unwrap_or_default();
             out.push_str(&format!(
-                "{:<8} {:<36} {:<4} {:>6} {:>9.3}ms {:>6.1}% {:>13.0} {:>10} {:>8}\n",
+                "{:<8} {:<case_w$} {:<4} {:>batch_w$} {:>9.3}ms {:>6.1}% {:>13.0} {:>10} {:>8}\n",
                 r.group,
                 r.name,
                 r.engine,
@@ -292,6 +307,52 @@ pub fn run(opts: &Options, device: &ComputeDevice, log: &dyn Fn(&str)) -> crate:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_columns_stay_aligned_with_long_names_and_batches() {
+        let stats = time(0, 1, || {});
+        let row = |name: &str, batch: usize| Measurement {
+            group: "load".into(),
+            name: name.into(),
+            engine: "cpu".into(),
+            batch,
+            stats: stats.clone(),
+            items_per_second: 1.0,
+            bytes_per_second: None,
+            ceiling_fraction: None,
+            note: None,
+        };
+        let report = Report {
+            machine: Machine::detect(
+                &crate::device::open(crate::device::DeviceChoice::Cpu).unwrap(),
+            ),
+            measurements: vec![
+                row("short", 64),
+                row(
+                    "a case name much longer than thirty-six characters ±15",
+                    134_217_728,
+                ),
+            ],
+            breakdown: None,
+        };
+        let table = report.to_table();
+        let lines: Vec<&str> = table.lines().skip(2).collect();
+        assert_eq!(lines.len(), 3, "{table}");
+        // The engine column and the end of the batch column line up on every line.
+        let col = |l: &str, what: &str| {
+            l.char_indices().count() - l[l.find(what).unwrap()..].chars().count()
+        };
+        let on = col(lines[0], " on ");
+        assert_eq!(col(lines[1], " cpu "), on, "{table}");
+        assert_eq!(col(lines[2], " cpu "), on, "{table}");
+        let end = |l: &str, what: &str| col(l, what) + what.chars().count();
+        assert_eq!(end(lines[0], "batch"), end(lines[1], "64"), "{table}");
+        assert_eq!(
+            end(lines[0], "batch"),
+            end(lines[2], "134217728"),
+            "{table}"
+        );
+    }
 
     #[test]
     fn stats_are_ordered() {

@@ -2701,8 +2701,8 @@ fn a_batch_too_large_for_the_gpu_fails_first_and_names_a_batch_that_fits() {
     }
     let root = scratch("gpu-batch");
     let runs = root.join("runs");
-    let train = |batch: &str| {
-        augtrain(&[
+    let train_with = |batch: &str, extra: &[&str]| {
+        let mut args = vec![
             "train",
             "--device",
             "gpu",
@@ -2723,8 +2723,11 @@ fn a_batch_too_large_for_the_gpu_fails_first_and_names_a_batch_that_fits() {
             "--runs-dir",
             runs.to_str().unwrap(),
             "--quiet",
-        ])
+        ];
+        args.extend_from_slice(extra);
+        augtrain(&args)
     };
+    let train = |batch: &str| train_with(batch, &[]);
     let out = train("3000");
     let stderr = String::from_utf8_lossy(&out.stderr);
     if out.status.success() {
@@ -2754,29 +2757,7 @@ fn a_batch_too_large_for_the_gpu_fails_first_and_names_a_batch_that_fits() {
     ok(&train(&most.to_string()));
     // Asked for, the same batch trains on the CPU instead, and the run records it.
     std::fs::remove_dir_all(&runs).unwrap();
-    let out = augtrain(&[
-        "train",
-        "--device",
-        "gpu",
-        "--cpu-fallback",
-        "--model",
-        "mlp",
-        "--epochs",
-        "1",
-        "--synthetic-train",
-        "3100",
-        "--synthetic-test",
-        "10",
-        "--synthetic-size",
-        "64",
-        "--batch-size",
-        "3000",
-        "--val-fraction",
-        "0.01",
-        "--runs-dir",
-        runs.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let out = train_with("3000", &["--cpu-fallback"]);
     ok(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("training on the CPU instead"), "{stderr}");

@@ -204,20 +204,14 @@ impl Report {
             m.version, m.commit, m.date, m.cpu, m.cores, m.threads, m.device
         );
         // Columns as wide as their longest entry, so long case names keep the table aligned.
-        let case_w = self
-            .measurements
-            .iter()
-            .map(|r| r.name.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(4);
-        let batch_w = self
-            .measurements
-            .iter()
-            .map(|r| r.batch.to_string().len())
-            .max()
-            .unwrap_or(0)
-            .max(5);
+        let widest = |len: fn(&Measurement) -> usize, header: &str| {
+            self.measurements
+                .iter()
+                .map(len)
+                .fold(header.len(), usize::max)
+        };
+        let case_w = widest(|r| r.name.chars().count(), "case");
+        let batch_w = widest(|r| r.batch.to_string().len(), "batch");
         out.push_str(&format!(
             "{:<8} {:<case_w$} {:<4} {:>batch_w$} {:>11} {:>7} {:>13} {:>10} {:>8}\n",
             "group", "case", "on", "batch", "median", "spread", "items/s", "GB/s", "ceiling"

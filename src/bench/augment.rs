@@ -195,8 +195,8 @@ struct GpuCase<'a> {
 /// Time the fused kernel on `case` (images already uploaded as `up`, unless
 /// `--with-upload`), then check once that its output can be read and compare it with the CPU
 /// twin, so that a launch that failed on the device cannot pass for a fast one. A batch whose
-/// output exceeds the device's largest buffer is reduced to the largest that fits (said in the
-/// note).
+/// f32 output (or u8 input) exceeds the device's largest buffer is reduced to the largest that
+/// fits (said in the note); the benchmark's inputs are always the smaller of the two.
 fn gpu_case(
     opts: &Options,
     kernel: &GpuAugment,

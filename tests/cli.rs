@@ -2087,6 +2087,41 @@ fn unwritable_output_fails_before_training() {
     }
 }
 
+/// `augtrain train` of an MLP on the GPU on synthetic data: `epochs`, training and test image
+/// counts, image size (pixels a side), batch size and validation fraction, quietly into `runs`.
+fn gpu_mlp_args<'a>(
+    runs: &'a str,
+    epochs: &'a str,
+    train: &'a str,
+    test: &'a str,
+    size: &'a str,
+    batch: &'a str,
+    val: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "train",
+        "--device",
+        "gpu",
+        "--model",
+        "mlp",
+        "--epochs",
+        epochs,
+        "--synthetic-train",
+        train,
+        "--synthetic-test",
+        test,
+        "--synthetic-size",
+        size,
+        "--batch-size",
+        batch,
+        "--val-fraction",
+        val,
+        "--runs-dir",
+        runs,
+        "--quiet",
+    ]
+}
+
 #[test]
 fn gpu_memory_stays_flat_across_twenty_epochs() {
     if !gpu() {
@@ -2094,30 +2129,17 @@ fn gpu_memory_stays_flat_across_twenty_epochs() {
     }
     let root = scratch("gpu-memory");
     let runs = root.join("runs");
-    ok(&augtrain(&[
-        "train",
-        "--device",
-        "gpu",
-        "--model",
-        "mlp",
-        "--epochs",
-        "20",
-        "--synthetic-train",
-        "120",
-        "--synthetic-test",
-        "20",
-        "--synthetic-size",
-        "16",
-        "--batch-size",
-        "40",
-        "--val-fraction",
-        "0.25",
-        "--runs-dir",
+    let mut args = gpu_mlp_args(
         runs.to_str().unwrap(),
-        "--name",
-        "m",
-        "--quiet",
-    ]));
+        "20",
+        "120",
+        "20",
+        "16",
+        "40",
+        "0.25",
+    );
+    args.extend(["--name", "m"]);
+    ok(&augtrain(&args));
     let reserved: Vec<u64> = std::fs::read_to_string(runs.join("m/metrics.jsonl"))
         .unwrap()
         .lines()
@@ -2702,28 +2724,15 @@ fn a_batch_too_large_for_the_gpu_fails_first_and_names_a_batch_that_fits() {
     let root = scratch("gpu-batch");
     let runs = root.join("runs");
     let train_with = |batch: &str, extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            "--device",
-            "gpu",
-            "--model",
-            "mlp",
-            "--epochs",
-            "1",
-            "--synthetic-train",
-            "3100",
-            "--synthetic-test",
-            "10",
-            "--synthetic-size",
-            "64",
-            "--batch-size",
-            batch,
-            "--val-fraction",
-            "0.01",
-            "--runs-dir",
+        let mut args = gpu_mlp_args(
             runs.to_str().unwrap(),
-            "--quiet",
-        ];
+            "1",
+            "3100",
+            "10",
+            "64",
+            batch,
+            "0.01",
+        );
         args.extend_from_slice(extra);
         augtrain(&args)
     };

@@ -61,6 +61,9 @@ pub fn run(args: PackArgs) -> crate::Result<()> {
         for s in &whole.report.skipped {
             println!("  skipped {}: {}", s.path, s.reason);
         }
+        for note in &whole.report.notes {
+            println!("note: {note}");
+        }
     }
     Ok(())
 }

@@ -113,6 +113,9 @@ pub struct LoadReport {
     pub rotated: usize,
     /// SHA-256 of every used file's bytes (hex).
     pub sha256: Vec<String>,
+    /// Things the user should know about the load that are not per-file problems (e.g. split
+    /// file rows naming files that no longer exist), one sentence each.
+    pub notes: Vec<String>,
 }
 
 fn is_hidden(name: &str) -> bool {

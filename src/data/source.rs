@@ -184,6 +184,8 @@ pub struct Whole {
     pub splits: Vec<Option<SplitName>>,
     /// What loading found.
     pub report: LoadReport,
+    /// The split file the splits came from, when one was applied (else the source's own).
+    pub split_origin: Option<PathBuf>,
 }
 
 fn concat(a: &Dataset, b: &Dataset) -> Dataset {
@@ -211,6 +213,7 @@ pub fn load_whole(source: &DataSource, opts: &LoadOptions) -> Result<Whole, Data
             data: concat(&train, &test),
             splits,
             report: LoadReport::default(),
+            split_origin: None,
         }
     };
     let whole = match source {
@@ -246,6 +249,7 @@ pub fn load_whole(source: &DataSource, opts: &LoadOptions) -> Result<Whole, Data
                 data,
                 splits,
                 report: LoadReport::default(),
+                split_origin: None,
             }
         }
     };
@@ -281,7 +285,12 @@ pub fn assemble(name: String, whole: Whole, opts: &LoadOptions) -> Result<Splits
         data,
         splits,
         report,
+        split_origin,
     } = whole;
+    let origin = match &split_origin {
+        Some(f) => format!("the split file {}", f.display()),
+        None => "the source".to_string(),
+    };
     let idx_of = |s: Option<SplitName>| -> Vec<usize> {
         (0..data.len()).filter(|&i| splits[i] == s).collect()
     };
@@ -304,10 +313,12 @@ pub fn assemble(name: String, whole: Whole, opts: &LoadOptions) -> Result<Splits
         };
     let mut notes = Vec::new();
     let test = if !explicit_test.is_empty() {
-        notes.push("test split from the source".to_string());
+        notes.push(format!("test split from {origin}"));
         explicit_test
     } else if !explicit_val.is_empty() {
-        notes.push("no test split in the source: the val split is also the test split".to_string());
+        notes.push(format!(
+            "no test split in {origin}: the val split is also the test split"
+        ));
         explicit_val.clone()
     } else {
         let (keep, held) = carve(&pool, opts.test_fraction, 0x7e57)?;
@@ -319,7 +330,7 @@ pub fn assemble(name: String, whole: Whole, opts: &LoadOptions) -> Result<Splits
         held
     };
     let val = if !explicit_val.is_empty() {
-        notes.push("val split from the source".to_string());
+        notes.push(format!("val split from {origin}"));
         explicit_val
     } else {
         let (keep, held) = carve(&pool, opts.val_fraction, 0)?;
@@ -351,51 +362,100 @@ pub fn assemble(name: String, whole: Whole, opts: &LoadOptions) -> Result<Splits
 }
 
 /// Replace the splits of `whole` by those of a split file (`id,split,...` CSV from
-/// `augtrain split`). Every sample must be listed with the same label.
+/// `augtrain split`).
+///
+/// Rows are matched to samples by their `path` column (the file name relative to the dataset
+/// root, which survives renames and deletions of other files), never by position; only data
+/// without paths (the built-in synthetic set) is matched by id. Every sample must be listed,
+/// with the same label. Rows naming files that no longer exist are reported in
+/// `whole.report.notes` (and are an error when some sample then lacks a split, which is what a
+/// rename looks like).
 pub fn apply_split_file(mut whole: Whole, path: &Path) -> Result<Whole, DataError> {
     let rows = split::read_split_file(path)?;
-    let by_id: std::collections::HashMap<u64, usize> = whole
-        .data
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, &id)| (id, i))
-        .collect();
-    let mut assigned = vec![None; whole.data.len()];
-    for r in &rows {
-        let Some(&i) = by_id.get(&r.id) else {
-            return Err(DataError::Malformed {
-                path: path.to_path_buf(),
-                problem: format!(
-                    "id {} is not in the dataset; was this split made for another dataset?",
-                    r.id
-                ),
-            });
-        };
-        if let Some(label) = &r.label
-            && whole.data.class_names[whole.data.labels[i] as usize] != *label
-        {
-            return Err(DataError::Malformed {
-                path: path.to_path_buf(),
-                problem: format!(
-                    "id {} has label '{}' here but '{}' in the dataset; was this split made for another dataset?",
-                    r.id, label, whole.data.class_names[whole.data.labels[i] as usize]
-                ),
-            });
+    let bad = |problem: String| DataError::Malformed {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let by_path = whole.data.paths.iter().all(|p| !p.is_empty());
+    let keys: Vec<String> = if by_path {
+        whole.data.paths.clone()
+    } else {
+        whole.data.ids.iter().map(u64::to_string).collect()
+    };
+    let mut index: std::collections::HashMap<&str, usize> =
+        std::collections::HashMap::with_capacity(keys.len());
+    for (i, k) in keys.iter().enumerate() {
+        if index.insert(k.as_str(), i).is_some() {
+            return Err(bad(format!(
+                "the dataset lists '{k}' twice, so a split file cannot place it; remove the duplicate row"
+            )));
         }
-        assigned[i] = Some(r.split);
     }
-    if let Some(missing) = assigned.iter().position(|a| a.is_none()) {
-        return Err(DataError::Malformed {
-            path: path.to_path_buf(),
-            problem: format!(
-                "sample id {} ({}) has no split; re-run augtrain split for this dataset",
-                whole.data.ids[missing], whole.data.paths[missing]
-            ),
-        });
+    let mut assigned = vec![None; whole.data.len()];
+    let mut stale = Vec::new();
+    for r in &rows {
+        let key = if by_path { r.path.clone() } else { r.id.to_string() };
+        let Some(&i) = index.get(key.as_str()) else {
+            stale.push(key);
+            continue;
+        };
+        let actual = &whole.data.class_names[whole.data.labels[i] as usize];
+        if let Some(label) = &r.label
+            && actual != label
+        {
+            return Err(bad(format!(
+                "'{key}' has label '{label}' here but '{actual}' in the dataset; was this split made for another dataset?"
+            )));
+        }
+        if assigned[i].replace(r.split).is_some() {
+            return Err(bad(format!("'{key}' is listed twice")));
+        }
+    }
+    let unassigned: Vec<&str> = (0..assigned.len())
+        .filter(|&i| assigned[i].is_none())
+        .map(|i| keys[i].as_str())
+        .collect();
+    let what = if by_path { "file" } else { "sample id" };
+    if !unassigned.is_empty() {
+        let renamed = if stale.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; the file lists {} {what}(s) no longer in the dataset ({}), renamed or removed?",
+                stale.len(),
+                preview(&stale)
+            )
+        };
+        return Err(bad(format!(
+            "{} {what}(s) of the dataset have no split ({}){renamed}; re-run augtrain split for this dataset",
+            unassigned.len(),
+            preview(&unassigned)
+        )));
+    }
+    if !stale.is_empty() {
+        whole.report.notes.push(format!(
+            "{}: {} row(s) name {what}s no longer in the dataset and were ignored ({})",
+            path.display(),
+            stale.len(),
+            preview(&stale)
+        ));
     }
     whole.splits = assigned;
+    whole.split_origin = Some(path.to_path_buf());
     Ok(whole)
+}
+
+/// The first three items of a list, quoted, with a count of the rest.
+fn preview<S: AsRef<str>>(items: &[S]) -> String {
+    let mut shown: Vec<String> = items
+        .iter()
+        .take(3)
+        .map(|s| format!("'{}'", s.as_ref()))
+        .collect();
+    if items.len() > 3 {
+        shown.push(format!("and {} more", items.len() - 3));
+    }
+    shown.join(", ")
 }
 
 /// Decode the files an image folder or a manifest lists.
@@ -414,6 +474,7 @@ fn listed_files(
         data,
         splits,
         report,
+        split_origin: None,
     })
 }
 
@@ -517,4 +578,96 @@ fn load_idx(dir: &Path) -> Result<(Dataset, Dataset), DataError> {
     train.class_names = names.clone();
     test.class_names = names;
     Ok((train, test))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::split::{SplitRow, split_file_text};
+
+    /// One-pixel images named `<class>/<k>.png`, ids = positions, as an image folder gives them.
+    fn folder_whole(names: &[&str]) -> Whole {
+        let n = names.len();
+        let data = Dataset::from_pixels(
+            1,
+            1,
+            1,
+            vec!["a".into(), "b".into()],
+            (0..n as u8).collect(),
+            names.iter().map(|s| u32::from(s.starts_with('b'))).collect(),
+            (0..n as u64).collect(),
+            names.iter().map(|s| s.to_string()).collect(),
+        );
+        Whole {
+            splits: vec![None; n],
+            data,
+            report: LoadReport::default(),
+            split_origin: None,
+        }
+    }
+
+    fn write_split(dir: &Path, whole: &Whole, splits: &[SplitName]) -> PathBuf {
+        let rows: Vec<SplitRow> = (0..whole.data.len())
+            .map(|i| SplitRow {
+                id: whole.data.ids[i],
+                split: splits[i],
+                fold: None,
+                label: Some(whole.data.class_names[whole.data.labels[i] as usize].clone()),
+                path: whole.data.paths[i].clone(),
+            })
+            .collect();
+        std::fs::create_dir_all(dir).unwrap();
+        let file = dir.join("split.csv");
+        std::fs::write(&file, split_file_text(&rows)).unwrap();
+        file
+    }
+
+    const NAMES: [&str; 6] = ["a/0.png", "b/1.png", "a/2.png", "b/3.png", "a/4.png", "b/5.png"];
+    const SPLITS: [SplitName; 6] = [
+        SplitName::Train,
+        SplitName::Train,
+        SplitName::Val,
+        SplitName::Val,
+        SplitName::Test,
+        SplitName::Test,
+    ];
+
+    #[test]
+    fn split_file_rows_follow_paths_when_files_are_removed() {
+        let dir = std::env::temp_dir().join(format!("augtrain-split-path-{}", std::process::id()));
+        let file = write_split(&dir, &folder_whole(&NAMES), &SPLITS);
+        // a/0.png is deleted: every later file moves up one position (and so one id), but
+        // keeps its split; the stale row is reported, not applied to a neighbour.
+        let whole = folder_whole(&NAMES[1..]);
+        let applied = apply_split_file(whole, &file).unwrap();
+        assert_eq!(applied.splits, SPLITS[1..].iter().map(|s| Some(*s)).collect::<Vec<_>>());
+        assert_eq!(applied.report.notes.len(), 1);
+        assert!(applied.report.notes[0].contains("'a/0.png'"), "{:?}", applied.report.notes);
+        assert_eq!(applied.split_origin.as_deref(), Some(file.as_path()));
+    }
+
+    #[test]
+    fn a_renamed_file_is_an_error_naming_both_names() {
+        let dir = std::env::temp_dir().join(format!("augtrain-split-ren-{}", std::process::id()));
+        let file = write_split(&dir, &folder_whole(&NAMES), &SPLITS);
+        let mut renamed = NAMES;
+        renamed[2] = "a/2-renamed.png";
+        let e = apply_split_file(folder_whole(&renamed), &file)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'a/2-renamed.png'") && e.contains("'a/2.png'"), "{e}");
+        assert!(e.contains("split.csv"), "{e}");
+    }
+
+    #[test]
+    fn generated_data_without_paths_is_matched_by_id() {
+        let dir = std::env::temp_dir().join(format!("augtrain-split-id-{}", std::process::id()));
+        let mut whole = folder_whole(&NAMES);
+        whole.data.paths = vec![String::new(); 6];
+        let file = write_split(&dir, &whole, &SPLITS);
+        let applied = apply_split_file(whole, &file).unwrap();
+        assert_eq!(applied.splits, SPLITS.iter().map(|s| Some(*s)).collect::<Vec<_>>());
+        let names = assemble("x".into(), applied, &LoadOptions::default()).unwrap();
+        assert!(names.provenance.contains("split file"), "{}", names.provenance);
+    }
 }

@@ -392,6 +392,7 @@ pub const SPLIT_FILE: Target = Target {
             splits: vec![None; data.len()],
             data,
             report: Default::default(),
+            split_origin: None,
         };
         let _ = split::parse_split_file(fake_path("split.csv"), &String::from_utf8_lossy(bytes));
         match crate::data::source::apply_split_file(whole, &path) {

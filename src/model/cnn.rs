@@ -21,7 +21,7 @@ pub struct Cnn {
 }
 
 /// Spatial size after conv 5 (valid) and pool 2.
-fn stage(n: usize) -> usize {
+pub(super) fn stage(n: usize) -> usize {
     (n.saturating_sub(4)) / 2
 }
 

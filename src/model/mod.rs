@@ -80,15 +80,72 @@ impl burn::module::ModuleMapper for SequentialIds {
     }
 }
 
+/// The most trainable parameters a model may have (2^26, about 67 million: 256 MiB of `f32`
+/// weights, about 0.8 GiB per checkpoint with Adam's two moments). The MLP's and the CNN's first
+/// layers grow with the input size, so a large `--size` is what reaches this limit.
+pub const MAX_PARAMS: u64 = 1 << 26;
+
+/// Trainable parameters of `kind` built for `shape` with `hidden` units, computed without
+/// building it (so that an oversized model is refused before any memory is allocated).
+pub fn param_count(kind: ModelKind, shape: InputShape, hidden: usize) -> u64 {
+    let (c, h, w, k, hid) = (
+        shape.channels as u64,
+        shape.height as u64,
+        shape.width as u64,
+        shape.classes as u64,
+        hidden as u64,
+    );
+    match kind {
+        ModelKind::Mlp => c * h * w * hid + hid + hid * k + k,
+        ModelKind::Cnn => {
+            let (fh, fw) = (
+                cnn::stage(cnn::stage(shape.height)) as u64,
+                cnn::stage(cnn::stage(shape.width)) as u64,
+            );
+            (c * 32 * 25 + 32) + (32 * 64 * 25 + 64) + (64 * fh * fw * hid + hid) + (hid * k + k)
+        }
+    }
+}
+
+/// Refuse a model over [`MAX_PARAMS`], naming its size, its checkpoint size and the largest
+/// square input that fits.
+fn check_size(kind: ModelKind, shape: InputShape, hidden: usize) -> Result<(), String> {
+    let params = param_count(kind, shape, hidden);
+    if params <= MAX_PARAMS {
+        return Ok(());
+    }
+    let fits = |side: usize| {
+        let s = InputShape {
+            height: side,
+            width: side,
+            ..shape
+        };
+        param_count(kind, s, hidden) <= MAX_PARAMS
+    };
+    let largest = (1..=shape.height.max(shape.width))
+        .rev()
+        .find(|&s| fits(s))
+        .unwrap_or(0);
+    Err(format!(
+        "the {kind} model for {}x{}x{} images has {params} parameters (about {:.1} GB per checkpoint), more than the limit of {MAX_PARAMS}; its size grows with the input size: train at --size {largest}x{largest} or smaller, or use --hidden to shrink it",
+        shape.width,
+        shape.height,
+        shape.channels,
+        (params * 4 * 3) as f64 / 1e9
+    ))
+}
+
 impl Model {
     /// Build a freshly initialized model on `device` (weights drawn from the device's seed;
-    /// parameter ids numbered in order).
+    /// parameter ids numbered in order). A model over [`MAX_PARAMS`] is refused before anything
+    /// is allocated.
     pub fn new(
         kind: ModelKind,
         shape: InputShape,
         hidden: usize,
         device: &Device,
     ) -> Result<Self, String> {
+        check_size(kind, shape, hidden)?;
         let model = match kind {
             ModelKind::Mlp => Model::Mlp(Mlp::new(shape, hidden, device)),
             ModelKind::Cnn => Cnn::new(shape, hidden, device).map(Model::Cnn)?,
@@ -102,5 +159,42 @@ impl Model {
             Model::Mlp(m) => m.forward(images),
             Model::Cnn(m) => m.forward(images),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn param_count_matches_the_built_models() {
+        let device = Device::flex();
+        for (kind, side, channels) in [(ModelKind::Mlp, 28, 1), (ModelKind::Cnn, 32, 3)] {
+            let shape = InputShape {
+                channels,
+                height: side,
+                width: side + 4,
+                classes: 10,
+            };
+            let model = Model::new(kind, shape, 64, &device).unwrap();
+            assert_eq!(model.num_params() as u64, param_count(kind, shape, 64), "{kind}");
+        }
+    }
+
+    #[test]
+    fn an_oversized_model_is_refused_before_it_is_built() {
+        let shape = InputShape {
+            channels: 3,
+            height: 512,
+            width: 512,
+            classes: 2,
+        };
+        let e = Model::new(ModelKind::Cnn, shape, 128, &Device::flex()).unwrap_err();
+        assert!(e.contains("more than the limit") && e.contains("--size"), "{e}");
+        let largest: usize = e.split("--size ").nth(1).unwrap().split('x').next().unwrap().parse().unwrap();
+        let fits = InputShape { height: largest, width: largest, ..shape };
+        let over = InputShape { height: largest + 1, width: largest + 1, ..shape };
+        assert!(param_count(ModelKind::Cnn, fits, 128) <= MAX_PARAMS);
+        assert!(param_count(ModelKind::Cnn, over, 128) > MAX_PARAMS);
     }
 }

@@ -12,35 +12,85 @@ pub mod plot;
 use std::path::{Path, PathBuf};
 
 use crate::metrics::confusion::csv_field;
-use crate::util::fs::{IoError, check_writable_dir, write_atomic};
+use crate::util::fs::{IoError, check_writable_dir, create_dir_all, write_atomic};
+
+/// The hidden lock file of a run directory. The process writing a run holds an exclusive
+/// advisory lock on it (released by the operating system when the process ends, however it
+/// ends), so two processes never write one run.
+pub const LOCK_FILE: &str = ".augtrain.lock";
 
 /// A run directory.
 #[derive(Clone, Debug)]
 pub struct RunDir {
     path: PathBuf,
+    /// The held lock of a run being written (none for read-only use).
+    _lock: Option<std::sync::Arc<std::fs::File>>,
+}
+
+/// Take the exclusive lock of the run directory `dir` (which must exist).
+fn lock(dir: &Path) -> Result<std::fs::File, IoError> {
+    let claim = |e| IoError::new("claim the run directory", dir, e);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(LOCK_FILE))
+        .map_err(claim)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(claim(std::io::Error::new(
+            std::io::ErrorKind::ResourceBusy,
+            "another augtrain process is writing this run; wait for it to finish or choose another --name",
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(claim(e)),
+    }
 }
 
 impl RunDir {
-    /// Use an existing run directory.
+    /// Use an existing run directory read-only.
     pub fn open(path: &Path) -> Self {
         Self {
             path: path.to_path_buf(),
+            _lock: None,
         }
     }
 
-    /// Create `runs_dir/<name>`, checking it is writable. When `unique`, a numeric suffix is
-    /// added if the name is taken.
+    /// Open an existing run directory to continue writing it, holding its lock.
+    pub fn resume(path: &Path) -> Result<Self, IoError> {
+        check_writable_dir(path)?;
+        let lock = lock(path)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            _lock: Some(std::sync::Arc::new(lock)),
+        })
+    }
+
+    /// Claim `runs_dir/<name>` for a new run, holding its lock. When `unique`, a numeric suffix
+    /// is added if the name is taken, and the directory is created atomically (two processes
+    /// never get the same one); otherwise an existing directory is claimed through its lock,
+    /// and a second process writing the same name gets an error.
     pub fn create(runs_dir: &Path, name: &str, unique: bool) -> Result<Self, IoError> {
         let mut path = runs_dir.join(name);
         if unique {
+            create_dir_all(runs_dir)?;
             let mut k = 2;
-            while path.exists() {
-                path = runs_dir.join(format!("{name}-{k}"));
-                k += 1;
+            loop {
+                match std::fs::create_dir(&path) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        path = runs_dir.join(format!("{name}-{k}"));
+                        k += 1;
+                    }
+                    Err(e) => return Err(IoError::new("create directory", &path, e)),
+                }
             }
         }
         check_writable_dir(&path)?;
-        Ok(Self { path })
+        let lock = lock(&path)?;
+        Ok(Self {
+            path,
+            _lock: Some(std::sync::Arc::new(lock)),
+        })
     }
 
     /// The output directory of a command with an `--out DIR` flag: exactly `out` when given

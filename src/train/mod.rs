@@ -262,8 +262,7 @@ pub fn run(
     // The run directory: a resumed run continues in place.
     let (run_dir, mut progress) = match &opts.resume {
         Some(dir) => {
-            let run_dir = RunDir::open(dir);
-            crate::util::fs::check_writable_dir(dir)?;
+            let run_dir = RunDir::resume(dir)?;
             let ckpt = checkpoint::load(&run_dir.file(checkpoint::FILE_NAME))?;
             (model, optimizer) = restore(model, optimizer, ckpt.model, ckpt.optimizer)?;
             crate::util::fs::remove_stale_temps(dir);
@@ -298,14 +297,9 @@ pub fn run(
                     crate::util::time::compact_now()
                 )
             });
-            let existed = opts.runs_dir.join(&name).exists() && opts.name.is_some();
+            // Asked of the file system before anything is created: a full disk leaves nothing.
+            crate::util::fs::check_space(&opts.runs_dir.join(&name), space_needed(&model))?;
             let run_dir = RunDir::create(&opts.runs_dir, &name, opts.name.is_none())?;
-            if let Err(e) = crate::util::fs::check_space(run_dir.path(), space_needed(&model)) {
-                if !existed {
-                    let _ = std::fs::remove_dir(run_dir.path());
-                }
-                return Err(e.into());
-            }
             if run_dir.file(checkpoint::FILE_NAME).exists() {
                 return Err(TrainError::Config(format!(
                     "{} already holds a run; use --resume {} to continue it, or another --name",
@@ -376,6 +370,9 @@ pub fn run(
 
     let (train_set, class_weights) = balanced_train(cfg, &data.train)?;
     reporter.line(&format!("splits: {}", data.provenance));
+    for note in &data.report.notes {
+        reporter.line(&format!("note: {note}"));
+    }
     if cfg.balance != Balance::None {
         reporter.line(&format!(
             "balance: {:?} on the training split ({} images per epoch, class counts {:?})",

@@ -204,31 +204,49 @@ pub fn check_writable_dir(dir: &Path) -> Result<(), IoError> {
     Ok(())
 }
 
-/// Check that `bytes` more bytes can be written in `dir` (which must exist) by writing and
-/// removing a probe file of that size, so that a full disk fails before long work starts
-/// rather than at its first checkpoint.
+/// Check that `bytes` more bytes fit in `dir` by asking the file system for the space
+/// available to this user (`statvfs` on Unix) at `dir` or, when it does not exist yet, its
+/// nearest existing ancestor. Nothing is written or created: a full disk fails before long
+/// work starts rather than at its first checkpoint, and a killed check leaves nothing behind.
 pub fn check_space(dir: &Path, bytes: u64) -> Result<(), IoError> {
-    let probe = dir.join(format!(".augtrain-space-probe-{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&probe)?;
-        let chunk = vec![0u8; 1 << 20];
-        let mut left = bytes;
-        while left > 0 {
-            let n = left.min(chunk.len() as u64) as usize;
-            file.write_all(&chunk[..n])?;
-            left -= n as u64;
-        }
-        file.sync_all()
-    })();
-    let _ = std::fs::remove_file(&probe);
-    result.map_err(|e| {
-        let action = if e.raw_os_error() == Some(28) {
-            "find room for this run's files in"
-        } else {
-            "write into"
-        };
-        IoError::new(action, dir, e)
-    })
+    let existing = dir
+        .ancestors()
+        .find(|a| a.exists())
+        .filter(|a| !a.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let free = fs4::available_space(existing)
+        .map_err(|e| IoError::new("ask the free space of", dir, e))?;
+    if free >= bytes {
+        return Ok(());
+    }
+    Err(IoError::new(
+        "find room for this run's files in",
+        dir,
+        std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            format!(
+                "No space left on device: about {} needed, {} free",
+                human_bytes(bytes),
+                human_bytes(free)
+            ),
+        ),
+    ))
+}
+
+/// A byte count for people: `512 B`, `3.4 MB`, `1.2 GB` (powers of 1000).
+pub fn human_bytes(bytes: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", units[unit])
+    }
 }
 
 #[cfg(test)]
@@ -314,6 +332,23 @@ mod tests {
         assert!(left.contains(&"keep.txt".to_string()) && mine.exists());
         assert_eq!(left.len(), 2, "{left:?}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn space_check_asks_the_file_system_and_writes_nothing() {
+        let dir = std::env::temp_dir().join(format!("augtrain-space-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        check_space(&dir, 1).unwrap();
+        // More than any disk holds: refused at once, without writing a byte.
+        let started = std::time::Instant::now();
+        let e = check_space(&dir, u64::MAX / 2).unwrap_err();
+        assert!(started.elapsed().as_secs() < 2);
+        assert_eq!(e.source.kind(), std::io::ErrorKind::StorageFull);
+        assert!(e.to_string().contains("No space left on device"), "{e}");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_260_000), "1.3 MB");
     }
 
     #[test]

@@ -49,7 +49,13 @@ fn main() {
             .join(" -> ")
     );
     let aug = check(Augmenter::new(&spec, 32, 32, 3, cfg.seed, Engine::Cpu));
-    let sheet = check(augmentation_sheet(&aug, &splits.train, 8, 6));
+    let sheet = check(augmentation_sheet(
+        &aug.program,
+        aug.seed,
+        &splits.train,
+        8,
+        6,
+    ));
     let sheet_path = out.join("augmentation.png");
     check(sheet.save_png(&sheet_path));
     println!(

@@ -26,30 +26,7 @@ pub unsafe fn prepare_environment() {
     }
 }
 
-/// What the user asked for (`--device`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeviceChoice {
-    /// A real GPU if present, else the CPU.
-    #[default]
-    Auto,
-    /// Any wgpu adapter, software ones included; an error if there is none.
-    Gpu,
-    /// The CPU (burn Flex).
-    Cpu,
-}
-
-impl std::str::FromStr for DeviceChoice {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "auto" => Ok(DeviceChoice::Auto),
-            "gpu" => Ok(DeviceChoice::Gpu),
-            "cpu" => Ok(DeviceChoice::Cpu),
-            other => Err(format!("unknown device '{other}': use auto, gpu or cpu")),
-        }
-    }
-}
+pub use augtrain_run::config::DeviceChoice;
 
 /// A failure to provide the requested device.
 #[derive(Debug, thiserror::Error)]

@@ -19,19 +19,19 @@
 
 #![warn(missing_docs)]
 
-pub mod audit;
 pub mod augment;
 pub mod bench;
 pub mod cli;
-pub mod data;
 pub mod device;
 pub mod error;
-pub mod label;
-pub mod metrics;
 pub mod model;
-pub mod report;
 pub mod train;
-pub mod util;
+
+// The burn-free layers, under the names the rest of the crate (and its users) know them by.
+pub use augtrain_data as data;
+pub use augtrain_data::util;
+pub use augtrain_quality::{audit, label, metrics};
+pub use augtrain_run::report;
 
 #[cfg(test)]
 mod fuzz;

@@ -1,68 +1,17 @@
-//! Augmentation: the pipeline spec, per-sample parameters, the fused WGSL kernel and its CPU
-//! twin.
+//! Augmentation on the training device: the fused WGSL kernel ([`gpu`]) or the CPU twin
+//! (from `augtrain-augment`, re-exported here with the spec and parameters), producing burn
+//! tensors.
 //!
 //! Flow for one batch: [`params::Program::draw`] draws every sample's parameters from
 //! `(seed, epoch, sample id, op index)`; [`params::Program::pack`] lays them out as words; the
 //! GPU kernel ([`gpu`]) or the CPU twin ([`cpu`]) reads the `u8` HWC images once and writes the
 //! normalized `f32` NCHW tensor once.
 
-pub mod cpu;
-pub mod fastmath;
 pub mod gpu;
-pub mod layout;
-pub mod params;
-pub mod spec;
-
-use std::path::Path;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-pub use params::{MixParams, Program, SampleParams};
-pub use spec::PipelineSpec;
-
-/// A failure to parse a pipeline or to augment a batch.
-#[derive(Debug, thiserror::Error)]
-pub enum AugmentError {
-    /// The pipeline spec is invalid (the message names the file, op and key).
-    #[error("{0}")]
-    Spec(String),
-    /// The images cannot go through the pipeline.
-    #[error("{0}")]
-    Shape(String),
-    /// The GPU kernel could not run.
-    #[error("GPU augmentation failed: {0}")]
-    Gpu(String),
-    /// A batch does not fit in the GPU's largest buffer (the message names a batch that does).
-    #[error("{0}, or add --cpu-fallback to train on the CPU instead")]
-    BatchTooLarge(String),
-    /// A pipeline file could not be read.
-    #[error("cannot read pipeline {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The reason.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-/// Read a pipeline spec from a `.toml` or `.json` file.
-pub fn load_spec(path: &Path) -> Result<PipelineSpec, AugmentError> {
-    let text = crate::util::fs::read_regular_text(path).map_err(|source| AugmentError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let origin = path.display().to_string();
-    let is_json = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    if is_json {
-        PipelineSpec::from_json(&text, &origin)
-    } else {
-        PipelineSpec::from_toml(&text, &origin)
-    }
-    .map_err(AugmentError::Spec)
-}
+pub use augtrain_augment::*;
 
 /// Where a batch is augmented.
 #[derive(Clone)]

@@ -172,7 +172,7 @@ impl Machine {
         Machine {
             date: crate::util::time::iso8601_now(),
             version: env!("CARGO_PKG_VERSION").into(),
-            commit: env!("AUGTRAIN_GIT_COMMIT").into(),
+            commit: augtrain_run::GIT_COMMIT.into(),
             cpu,
             cores: std::thread::available_parallelism()
                 .map(|n| n.get())

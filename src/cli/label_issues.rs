@@ -13,8 +13,8 @@ use crate::audit::confident::{
     Filter, PredProbs, RankBy, find_label_issues, quality_scores, suggested_labels,
 };
 use crate::audit::pred_probs;
+use crate::data::files::csv_field;
 use crate::data::source::load_whole;
-use crate::metrics::confusion::csv_field;
 use crate::report::RunDir;
 use crate::train::progress::{Reporter, Verbosity};
 

@@ -35,7 +35,13 @@ pub fn run(args: PlotArgs) -> crate::Result<()> {
         let spec = resolve_pipeline(&cfg, &splits.train);
         let cpu = device::open(DeviceChoice::Cpu)?;
         let (train_aug, _) = augmenters(&spec, &splits.train, cfg.seed, &cpu)?;
-        let sheet = crate::report::images::augmentation_sheet(&train_aug, &splits.train, 8, 6)?;
+        let sheet = crate::report::images::augmentation_sheet(
+            &train_aug.program,
+            train_aug.seed,
+            &splits.train,
+            8,
+            6,
+        )?;
         sheet.save_png(&args.run.join("augmentation.png"))?;
     }
     let written = render(&args.run).map_err(|e| crate::Error::Usage(e.to_string()))?;

@@ -8,11 +8,11 @@ use rayon::prelude::*;
 
 use crate::data::Dataset;
 use crate::data::decode::{DecodeOptions, decode_file};
+use crate::data::files::csv_field;
 use crate::data::files::{Skipped, hex};
 use crate::data::source::{DataSource, load_whole};
 use crate::device::{self, DeviceChoice};
 use crate::label::{QueueBy, predict_row, pseudo_labels, review_queue};
-use crate::metrics::confusion::csv_field;
 use crate::report::RunDir;
 use crate::train::{evaluate, load_for_inference};
 use crate::{Error, util};

@@ -10,36 +10,7 @@ pub use mlp::Mlp;
 
 use burn::prelude::*;
 
-/// Which architecture to train (`--model`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    /// Flatten → Linear(hidden) → ReLU → Linear(classes).
-    Mlp,
-    /// conv 5×5 32 → ReLU → max-pool 2 → conv 5×5 64 → ReLU → max-pool 2 → fc 128 → ReLU → fc.
-    #[default]
-    Cnn,
-}
-
-impl std::str::FromStr for ModelKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "mlp" => Ok(ModelKind::Mlp),
-            "cnn" => Ok(ModelKind::Cnn),
-            other => Err(format!("unknown model '{other}': use mlp or cnn")),
-        }
-    }
-}
-
-impl std::fmt::Display for ModelKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ModelKind::Mlp => "mlp",
-            ModelKind::Cnn => "cnn",
-        })
-    }
-}
+pub use augtrain_run::config::ModelKind;
 
 /// The shape a model is built for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -177,7 +148,11 @@ mod tests {
                 classes: 10,
             };
             let model = Model::new(kind, shape, 64, &device).unwrap();
-            assert_eq!(model.num_params() as u64, param_count(kind, shape, 64), "{kind}");
+            assert_eq!(
+                model.num_params() as u64,
+                param_count(kind, shape, 64),
+                "{kind}"
+            );
         }
     }
 
@@ -190,10 +165,29 @@ mod tests {
             classes: 2,
         };
         let e = Model::new(ModelKind::Cnn, shape, 128, &Device::flex()).unwrap_err();
-        assert!(e.contains("more than the limit") && e.contains("--size"), "{e}");
-        let largest: usize = e.split("--size ").nth(1).unwrap().split('x').next().unwrap().parse().unwrap();
-        let fits = InputShape { height: largest, width: largest, ..shape };
-        let over = InputShape { height: largest + 1, width: largest + 1, ..shape };
+        assert!(
+            e.contains("more than the limit") && e.contains("--size"),
+            "{e}"
+        );
+        let largest: usize = e
+            .split("--size ")
+            .nth(1)
+            .unwrap()
+            .split('x')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let fits = InputShape {
+            height: largest,
+            width: largest,
+            ..shape
+        };
+        let over = InputShape {
+            height: largest + 1,
+            width: largest + 1,
+            ..shape
+        };
         assert!(param_count(ModelKind::Cnn, fits, 128) <= MAX_PARAMS);
         assert!(param_count(ModelKind::Cnn, over, 128) > MAX_PARAMS);
     }

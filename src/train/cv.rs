@@ -147,7 +147,7 @@ pub fn pred_probs_csv(data: &Dataset, probs: &[f32]) -> String {
         out.push_str(&format!(
             "{i},{},{},{}",
             data.ids[i],
-            crate::metrics::confusion::csv_field(&data.paths[i]),
+            crate::data::files::csv_field(&data.paths[i]),
             data.labels[i]
         ));
         for v in &probs[i * k..(i + 1) * k] {

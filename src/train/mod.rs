@@ -6,8 +6,7 @@
 //! validated, `metrics.jsonl` is rewritten and the checkpoint replaced, all atomically. At the
 //! end the test split is evaluated and the report, predictions and confusion matrix written.
 
-pub mod checkpoint;
-pub mod config;
+pub use augtrain_run::{checkpoint, config};
 pub mod cv;
 pub mod loss;
 pub mod optim;
@@ -62,6 +61,9 @@ pub enum TrainError {
     /// A file could not be written.
     #[error(transparent)]
     Io(#[from] crate::util::fs::IoError),
+    /// A run file is missing or damaged.
+    #[error(transparent)]
+    Run(#[from] augtrain_run::RunError),
     /// Augmentation failed.
     #[error(transparent)]
     Augment(#[from] crate::augment::AugmentError),
@@ -386,8 +388,8 @@ pub fn run(
         for s in &data.report.skipped {
             csv.push_str(&format!(
                 "{},{}\n",
-                crate::metrics::confusion::csv_field(&s.path),
-                crate::metrics::confusion::csv_field(&s.reason.to_string())
+                crate::data::files::csv_field(&s.path),
+                crate::data::files::csv_field(&s.reason.to_string())
             ));
         }
         run_dir.write("skipped.csv", &csv)?;
@@ -516,7 +518,13 @@ pub fn run(
     )?;
     let report = write_test_outputs(&run_dir, cfg, &data.test, &eval)?;
     // Pictures and the HTML report; a failure here costs the report, not the run.
-    match crate::report::images::augmentation_sheet(&train_aug, &data.train, 8, 6) {
+    match crate::report::images::augmentation_sheet(
+        &train_aug.program,
+        train_aug.seed,
+        &data.train,
+        8,
+        6,
+    ) {
         Ok(sheet) => sheet.save_png(&run_dir.file("augmentation.png"))?,
         Err(e) => reporter.line(&format!("warning: no augmentation contact sheet: {e}")),
     }
@@ -792,12 +800,12 @@ fn save_checkpoint(
         canonical_pack(optimizer.into_bytes().map_err(|e| {
             TrainError::Checkpoint(format!("cannot serialize the optimizer: {e}"))
         })?)?;
-    checkpoint::save(
+    Ok(checkpoint::save(
         &run_dir.file(checkpoint::FILE_NAME),
         progress,
         &model_bytes,
         &optim_bytes,
-    )
+    )?)
 }
 
 /// Write `report.txt`, `report.json`, `predictions.csv` and `confusion.csv` for a test

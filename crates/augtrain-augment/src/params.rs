@@ -1,0 +1,755 @@
+//! Drawing per-sample parameters: the host side of the fused kernel.
+//!
+//! For every sample, each op draws from its own counter-based stream keyed by
+//! `(seed, epoch, sample id, op index)` (or by the batch's first id with `same_on_batch`), so
+//! the parameters of a sample do not depend on batch size, batch order, threads or device.
+//! Geometry ops are composed here into one inverse affine map (output pixel → input pixel,
+//! continuous coordinates with pixel centres at +0.5), stored in fixed point so that the CPU
+//! twin and the GPU compute bit-identical sampling positions.
+
+use serde::{Deserialize, Serialize};
+
+use super::AugmentError;
+use super::layout::*;
+use super::spec::{
+    Border, CropPlace, CropPosition, EraseFill, Interpolation, OpSpec, PipelineSpec,
+};
+use augtrain_data::util::rng::{Domain, Stream};
+
+/// A 2×3 affine map `[a, b, c, d, e, f]`: `x' = a·x + b·y + c`, `y' = d·x + e·y + f`.
+pub type Affine = [f64; 6];
+
+const IDENTITY: Affine = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+
+/// `m ∘ t`: apply `t` first, then `m`.
+fn compose(m: &Affine, t: &Affine) -> Affine {
+    [
+        m[0] * t[0] + m[1] * t[3],
+        m[0] * t[1] + m[1] * t[4],
+        m[0] * t[2] + m[1] * t[5] + m[2],
+        m[3] * t[0] + m[4] * t[3],
+        m[3] * t[1] + m[4] * t[4],
+        m[3] * t[2] + m[4] * t[5] + m[5],
+    ]
+}
+
+fn invert(m: &Affine) -> Affine {
+    let det = m[0] * m[4] - m[1] * m[3];
+    let inv = if det.abs() < 1e-12 { 0.0 } else { 1.0 / det };
+    let (a, b, d, e) = (m[4] * inv, -m[1] * inv, -m[3] * inv, m[0] * inv);
+    [a, b, -(a * m[2] + b * m[5]), d, e, -(d * m[2] + e * m[5])]
+}
+
+/// The map `new → old` of a rotation by `degrees` (counter-clockwise on screen, y down) about
+/// the centre of a `w × h` canvas. Matches OpenCV's
+/// `getRotationMatrix2D(((w-1)/2, (h-1)/2), degrees, 1)` + `warpAffine`.
+pub fn rotation_inverse(degrees: f64, w: f64, h: f64) -> Affine {
+    let (s, c) = degrees.to_radians().sin_cos();
+    let (cx, cy) = (w / 2.0, h / 2.0);
+    // forward: x' = cx + c·dx + s·dy, y' = cy − s·dx + c·dy; inverse is the transpose.
+    [c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy]
+}
+
+/// Parameters drawn for one sample, in readable form. Converts exactly to and from the words
+/// the kernel reads (floats are stored as `f32`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SampleParams {
+    /// The composed inverse map, output → input, continuous coordinates (for reading only).
+    pub affine: Affine,
+    /// The fixed-point form the kernel uses: `[A, B, C, D, E, F]` with
+    /// `u = (A·x + B·y + C) / 2^frac` in input index space (x, y output indices).
+    pub fixed: [i32; 6],
+    /// Fractional bits of `fixed`.
+    pub frac_bits: u32,
+    /// One parameter per colour op (identity value when the op was not applied).
+    pub colour: Vec<f32>,
+    /// Per noise op: (strength, key); strength 0 = not applied.
+    pub noise: Vec<(f32, u32)>,
+    /// Erase boxes: `[x0, y0, x1, y1]` (end exclusive; empty when x0 ≥ x1), mode, key, fill.
+    pub boxes: Vec<EraseBox>,
+    /// Batch mixing: partner's batch position, λ (own weight) and cutmix box.
+    pub mix: Option<MixParams>,
+}
+
+/// One erase rectangle.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EraseBox {
+    /// `[x0, y0, x1, y1]` in output pixels, end exclusive.
+    pub rect: [u32; 4],
+    /// `true`: fill with uniform noise; `false`: with `fill`.
+    pub random: bool,
+    /// Key of the noise fill.
+    pub key: u32,
+    /// Fill per channel, [0, 1].
+    pub fill: [f32; 4],
+}
+
+/// Mixing parameters of one sample.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MixParams {
+    /// Batch position of the partner sample (itself when not mixed).
+    pub partner: u32,
+    /// Weight of the sample's own image and label, in [0, 1].
+    pub lambda: f32,
+    /// CutMix box `[x0, y0, x1, y1]` taken from the partner (empty for mixup).
+    pub rect: [u32; 4],
+}
+
+/// How a pipeline maps onto the kernel for one input shape: kinds of colour and noise ops,
+/// the per-sample layout, output size, normalization.
+#[derive(Clone, Debug)]
+pub struct Program {
+    /// The spec this program runs.
+    pub spec: PipelineSpec,
+    /// Input width, height, channels.
+    pub input: (usize, usize, usize),
+    /// Output width and height.
+    pub output: (usize, usize),
+    header: Vec<u32>,
+    stride: usize,
+    n_colour: usize,
+    n_noise: usize,
+    n_boxes: usize,
+    mix: u32,
+}
+
+impl Program {
+    /// Compile `spec` for inputs of `width × height × channels`.
+    pub fn new(
+        spec: &PipelineSpec,
+        width: usize,
+        height: usize,
+        channels: usize,
+    ) -> Result<Self, AugmentError> {
+        spec.validate().map_err(AugmentError::Spec)?;
+        if !(1..=4).contains(&channels) || width == 0 || height == 0 {
+            return Err(AugmentError::Shape(format!(
+                "images of {width}x{height}x{channels} cannot be augmented (1 to 4 channels, non-empty)"
+            )));
+        }
+        let per_channel = |v: &[f32], what: &str, default: f32| -> Result<[f32; 4], AugmentError> {
+            let mut out = [default; 4];
+            match v.len() {
+                0 => {}
+                1 => out = [v[0]; 4],
+                n if n == channels => out[..n].copy_from_slice(v),
+                n => {
+                    return Err(AugmentError::Spec(format!(
+                        "{what} has {n} values but the images have {channels} channels; give one value or {channels}"
+                    )));
+                }
+            }
+            Ok(out)
+        };
+        let fill = per_channel(&spec.fill, "fill", 0.0)?;
+        let (mut scale, mut bias) = ([1.0f32; 4], [0.0f32; 4]);
+        let mut colour_kinds = Vec::new();
+        let mut noise_kinds = Vec::new();
+        let mut n_boxes = 0usize;
+        let mut mix = 0u32;
+        let (mut w, mut h) = (width as u64, height as u64);
+        for op in &spec.ops {
+            match op {
+                OpSpec::Crop { width, height, .. }
+                | OpSpec::RandomResizedCrop { width, height, .. }
+                | OpSpec::Resize { width, height } => {
+                    (w, h) = (*width as u64, *height as u64);
+                }
+                OpSpec::Pad { pixels } => {
+                    let [l, t, r, b] = pixels.sides();
+                    w += l as u64 + r as u64;
+                    h += t as u64 + b as u64;
+                }
+                OpSpec::Brightness { .. } => colour_kinds.push(COLOUR_BRIGHTNESS),
+                OpSpec::Contrast { .. } => colour_kinds.push(COLOUR_CONTRAST),
+                OpSpec::Saturation { .. } => colour_kinds.push(COLOUR_SATURATION),
+                OpSpec::Gamma { .. } => colour_kinds.push(COLOUR_GAMMA),
+                OpSpec::Grayscale { .. } => colour_kinds.push(COLOUR_GRAYSCALE),
+                OpSpec::GaussianNoise { per_channel, .. } => noise_kinds.push(if *per_channel {
+                    NOISE_GAUSSIAN
+                } else {
+                    NOISE_GAUSSIAN_SHARED
+                }),
+                OpSpec::SaltPepper { .. } => noise_kinds.push(NOISE_SALT_PEPPER),
+                OpSpec::Speckle { .. } => noise_kinds.push(NOISE_SPECKLE),
+                OpSpec::Erase { count, fill, .. } => {
+                    n_boxes += count[1] as usize;
+                    if let EraseFill::PerChannel(v) = fill
+                        && v.len() != 1
+                        && v.len() != channels
+                    {
+                        return Err(AugmentError::Spec(format!(
+                            "erase fill has {} values but the images have {channels} channels",
+                            v.len()
+                        )));
+                    }
+                }
+                OpSpec::Normalize { mean, std } => {
+                    let m = per_channel(mean, "normalize mean", 0.0)?;
+                    let s = per_channel(std, "normalize std", 1.0)?;
+                    for c in 0..4 {
+                        scale[c] = 1.0 / s[c];
+                        bias[c] = -m[c] / s[c];
+                    }
+                }
+                OpSpec::Mixup { .. } => mix = 1,
+                OpSpec::Cutmix { .. } => mix = 2,
+                OpSpec::Hflip { .. }
+                | OpSpec::Vflip { .. }
+                | OpSpec::Rotate { .. }
+                | OpSpec::Affine { .. } => {}
+            }
+            if w == 0
+                || h == 0
+                || w > super::spec::MAX_SIDE as u64
+                || h > super::spec::MAX_SIDE as u64
+            {
+                return Err(AugmentError::Spec(format!(
+                    "{} makes the image {w}x{h}; sides must be in 1..={}",
+                    op.name(),
+                    super::spec::MAX_SIDE
+                )));
+            }
+        }
+        let (n_colour, n_noise) = (colour_kinds.len(), noise_kinds.len());
+        let off_colour = GEOMETRY_WORDS;
+        let off_noise = off_colour + n_colour;
+        let off_erase = off_noise + NOISE_WORDS * n_noise;
+        let off_mix = off_erase + BOX_WORDS * n_boxes;
+        let stride = off_mix + if mix > 0 { MIX_WORDS } else { 0 };
+
+        let mut header = vec![0u32; HEADER_WORDS];
+        header[H_IN_H] = height as u32;
+        header[H_IN_W] = width as u32;
+        header[H_C] = channels as u32;
+        header[H_OUT_H] = h as u32;
+        header[H_OUT_W] = w as u32;
+        header[H_INTERP] = match spec.interpolation {
+            Interpolation::Bilinear => 0,
+            Interpolation::Nearest => 1,
+        };
+        header[H_BORDER] = match spec.border {
+            Border::Constant => 0,
+            Border::Replicate => 1,
+            Border::Reflect => 2,
+        };
+        for c in 0..4 {
+            header[H_FILL + c] = fill[c].to_bits();
+            header[H_SCALE + c] = scale[c].to_bits();
+            header[H_BIAS + c] = bias[c].to_bits();
+        }
+        header[H_N_COLOUR] = n_colour as u32;
+        header[H_N_NOISE] = n_noise as u32;
+        header[H_N_BOXES] = n_boxes as u32;
+        header[H_STRIDE] = stride as u32;
+        header[H_MIX] = mix;
+        header[H_OFF_COLOUR] = off_colour as u32;
+        header[H_OFF_NOISE] = off_noise as u32;
+        header[H_OFF_ERASE] = off_erase as u32;
+        header[H_OFF_MIX] = off_mix as u32;
+        header[H_COLOUR_KINDS..H_COLOUR_KINDS + n_colour].copy_from_slice(&colour_kinds);
+        header[H_NOISE_KINDS..H_NOISE_KINDS + n_noise].copy_from_slice(&noise_kinds);
+        Ok(Program {
+            spec: spec.clone(),
+            input: (width, height, channels),
+            output: (w as usize, h as usize),
+            header,
+            stride,
+            n_colour,
+            n_noise,
+            n_boxes,
+            mix,
+        })
+    }
+
+    /// Words per sample in the parameter block.
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// The header for a batch of `n` samples.
+    pub fn header(&self, n: usize) -> Vec<u32> {
+        let mut h = self.header.clone();
+        h[H_N] = n as u32;
+        h
+    }
+
+    /// Whether the pipeline mixes samples (mixup or cutmix), producing soft targets.
+    pub fn mixes(&self) -> bool {
+        self.mix > 0
+    }
+
+    /// Draw the parameters of every sample of a batch. `ids[i]` is the stable id of the sample
+    /// at batch position `i`.
+    pub fn draw(&self, seed: u64, epoch: usize, ids: &[u64]) -> Vec<SampleParams> {
+        let n = ids.len();
+        let batch_key = ids.first().copied().unwrap_or(0);
+        let mut out: Vec<SampleParams> = ids
+            .iter()
+            .map(|&id| self.draw_one(seed, epoch, id, batch_key))
+            .collect();
+        if self.mix > 0 {
+            let (w, h) = self.output;
+            for (i, &id) in ids.iter().enumerate() {
+                let mut rng = Stream::new(Domain::Batch, &[seed, epoch as u64, id]);
+                let (alpha, p) = match self.spec.ops.last() {
+                    Some(OpSpec::Mixup { alpha, p }) | Some(OpSpec::Cutmix { alpha, p }) => {
+                        (*alpha, *p)
+                    }
+                    _ => (1.0, 0.0),
+                };
+                let apply = rng.bernoulli(p) && n > 1;
+                let partner = (i + 1 + rng.below(n.saturating_sub(1) as u64) as usize) % n.max(1);
+                let lam = beta(&mut rng, alpha);
+                let mut mix = MixParams {
+                    partner: i as u32,
+                    lambda: 1.0,
+                    rect: [0; 4],
+                };
+                if apply {
+                    mix.partner = partner as u32;
+                    if self.mix == 1 {
+                        mix.lambda = lam as f32;
+                    } else {
+                        // CutMix box of area (1 - λ), clipped; λ becomes the kept area.
+                        let cut = (1.0 - lam).sqrt();
+                        let (cw, ch) = ((w as f64 * cut) as i64, (h as f64 * cut) as i64);
+                        let cx = rng.below(w as u64) as i64;
+                        let cy = rng.below(h as u64) as i64;
+                        let x0 = (cx - cw / 2).clamp(0, w as i64) as u32;
+                        let x1 = (cx + cw / 2).clamp(0, w as i64) as u32;
+                        let y0 = (cy - ch / 2).clamp(0, h as i64) as u32;
+                        let y1 = (cy + ch / 2).clamp(0, h as i64) as u32;
+                        mix.rect = [x0, y0, x1, y1];
+                        let area = (x1 - x0) as f64 * (y1 - y0) as f64;
+                        mix.lambda = (1.0 - area / (w as f64 * h as f64)) as f32;
+                    }
+                }
+                out[i].mix = Some(mix);
+            }
+        }
+        out
+    }
+
+    fn stream(&self, seed: u64, epoch: usize, id: u64, batch_key: u64, op: usize) -> Stream {
+        let key = if self.spec.ops[op].same_on_batch() {
+            // One draw per batch: key by the batch, not the sample.
+            u64::MAX ^ batch_key
+        } else {
+            id
+        };
+        Stream::new(Domain::Augment, &[seed, epoch as u64, key, op as u64])
+    }
+
+    fn draw_one(&self, seed: u64, epoch: usize, id: u64, batch_key: u64) -> SampleParams {
+        let (iw, ih, channels) = self.input;
+        let (mut w, mut h) = (iw as f64, ih as f64);
+        let mut m = IDENTITY;
+        let mut colour = Vec::with_capacity(self.n_colour);
+        let mut noise = Vec::with_capacity(self.n_noise);
+        let mut boxes = Vec::with_capacity(self.n_boxes);
+        for (k, op) in self.spec.ops.iter().enumerate() {
+            let mut rng = self.stream(seed, epoch, id, batch_key, k);
+            let apply = rng.bernoulli(op.probability());
+            match op {
+                OpSpec::Hflip { .. } => {
+                    if apply {
+                        m = compose(&m, &[-1.0, 0.0, w, 0.0, 1.0, 0.0]);
+                    }
+                }
+                OpSpec::Vflip { .. } => {
+                    if apply {
+                        m = compose(&m, &[1.0, 0.0, 0.0, 0.0, -1.0, h]);
+                    }
+                }
+                OpSpec::Rotate { degrees, .. } => {
+                    let angle = rng.range(degrees[0], degrees[1]);
+                    if apply {
+                        m = compose(&m, &rotation_inverse(angle, w, h));
+                    }
+                }
+                OpSpec::Affine {
+                    degrees,
+                    scale,
+                    translate,
+                    shear,
+                    ..
+                } => {
+                    let angle = rng.range(degrees[0], degrees[1]).to_radians();
+                    let s = rng.range(scale[0], scale[1]);
+                    let tx = rng.range(-translate[0], translate[0]) * w;
+                    let ty = rng.range(-translate[1], translate[1]) * h;
+                    let sh = rng.range(shear[0], shear[1]).to_radians().tan();
+                    if apply {
+                        let (sn, cs) = angle.sin_cos();
+                        // L = R · Sh · S with R counter-clockwise on screen (y down).
+                        let (l00, l01) = (cs * s, (cs * sh + sn) * s);
+                        let (l10, l11) = (-sn * s, (-sn * sh + cs) * s);
+                        let (cx, cy) = (w / 2.0, h / 2.0);
+                        let forward = [
+                            l00,
+                            l01,
+                            cx + tx - l00 * cx - l01 * cy,
+                            l10,
+                            l11,
+                            cy + ty - l10 * cx - l11 * cy,
+                        ];
+                        m = compose(&m, &invert(&forward));
+                    }
+                }
+                OpSpec::Crop {
+                    width: cw,
+                    height: ch,
+                    position,
+                    ..
+                } => {
+                    let (cw, ch) = (*cw as f64, *ch as f64);
+                    let (x0, y0) = match position {
+                        CropPosition::At([x, y]) => (*x as f64, *y as f64),
+                        CropPosition::Named(CropPlace::Random) if w >= cw && h >= ch => (
+                            rng.below((w - cw) as u64 + 1) as f64,
+                            rng.below((h - ch) as u64 + 1) as f64,
+                        ),
+                        _ => (((w - cw) / 2.0).round(), ((h - ch) / 2.0).round()),
+                    };
+                    m = compose(&m, &[1.0, 0.0, x0, 0.0, 1.0, y0]);
+                    (w, h) = (cw, ch);
+                }
+                OpSpec::RandomResizedCrop {
+                    width: ow,
+                    height: oh,
+                    scale,
+                    ratio,
+                    ..
+                } => {
+                    let (x0, y0, cw, ch) = rrc_window(&mut rng, w, h, *scale, *ratio);
+                    let (ow, oh) = (*ow as f64, *oh as f64);
+                    m = compose(&m, &[cw / ow, 0.0, x0, 0.0, ch / oh, y0]);
+                    (w, h) = (ow, oh);
+                }
+                OpSpec::Resize {
+                    width: ow,
+                    height: oh,
+                } => {
+                    let (ow, oh) = (*ow as f64, *oh as f64);
+                    m = compose(&m, &[w / ow, 0.0, 0.0, 0.0, h / oh, 0.0]);
+                    (w, h) = (ow, oh);
+                }
+                OpSpec::Pad { pixels } => {
+                    let [l, t, r, b] = pixels.sides().map(|v| v as f64);
+                    m = compose(&m, &[1.0, 0.0, -l, 0.0, 1.0, -t]);
+                    (w, h) = (w + l + r, h + t + b);
+                }
+                OpSpec::Brightness { factor, .. }
+                | OpSpec::Contrast { factor, .. }
+                | OpSpec::Saturation { factor, .. } => {
+                    let f = rng.range(factor[0], factor[1]);
+                    colour.push(if apply { f as f32 } else { 1.0 });
+                }
+                OpSpec::Gamma { gamma, .. } => {
+                    let g = rng.range(gamma[0], gamma[1]);
+                    colour.push(if apply { g as f32 } else { 1.0 });
+                }
+                OpSpec::Grayscale { .. } => colour.push(if apply { 1.0 } else { 0.0 }),
+                OpSpec::GaussianNoise { sigma, .. } | OpSpec::Speckle { sigma, .. } => {
+                    let s = rng.range(sigma[0], sigma[1]);
+                    let key = rng.next_u32();
+                    noise.push((if apply { s as f32 } else { 0.0 }, key));
+                }
+                OpSpec::SaltPepper { amount, .. } => {
+                    let a = rng.range(amount[0], amount[1]);
+                    let key = rng.next_u32();
+                    noise.push((if apply { a as f32 } else { 0.0 }, key));
+                }
+                OpSpec::Erase {
+                    count,
+                    scale,
+                    ratio,
+                    fill,
+                    ..
+                } => {
+                    let drawn = count[0] + rng.below((count[1] - count[0]) as u64 + 1) as u32;
+                    let (fill_v, random) = match fill {
+                        EraseFill::Value(v) => ([*v; 4], false),
+                        EraseFill::PerChannel(v) if v.len() == 1 => ([v[0]; 4], false),
+                        EraseFill::PerChannel(v) => {
+                            let mut f = [0.0; 4];
+                            f[..v.len().min(4)].copy_from_slice(&v[..v.len().min(4)]);
+                            (f, false)
+                        }
+                        EraseFill::Named(_) => ([0.0; 4], true),
+                    };
+                    for b in 0..count[1] {
+                        let key = rng.next_u32();
+                        let rect = if apply && b < drawn {
+                            erase_window(&mut rng, w, h, *scale, *ratio)
+                        } else {
+                            [0; 4]
+                        };
+                        boxes.push(EraseBox {
+                            rect,
+                            random,
+                            key,
+                            fill: fill_v,
+                        });
+                    }
+                }
+                OpSpec::Normalize { .. } | OpSpec::Mixup { .. } | OpSpec::Cutmix { .. } => {}
+            }
+        }
+        let _ = channels;
+        let (fixed, frac_bits) = to_fixed(&m, self.output.0, self.output.1);
+        SampleParams {
+            affine: m,
+            fixed,
+            frac_bits,
+            colour,
+            noise,
+            boxes,
+            mix: None,
+        }
+    }
+
+    /// Pack drawn parameters into the kernel's per-sample words.
+    pub fn pack(&self, params: &[SampleParams]) -> Result<Vec<u32>, AugmentError> {
+        let mut words = vec![0u32; params.len() * self.stride];
+        for (i, p) in params.iter().enumerate() {
+            if p.colour.len() != self.n_colour
+                || p.noise.len() != self.n_noise
+                || p.boxes.len() != self.n_boxes
+                || p.mix.is_some() != (self.mix > 0)
+            {
+                return Err(AugmentError::Spec(format!(
+                    "parameters of sample {i} do not fit this pipeline (were they recorded with another one?)"
+                )));
+            }
+            let b = &mut words[i * self.stride..(i + 1) * self.stride];
+            for k in 0..6 {
+                b[P_AFFINE + k] = p.fixed[k] as u32;
+            }
+            b[P_FRAC] = p.frac_bits;
+            let oc = GEOMETRY_WORDS;
+            for (k, v) in p.colour.iter().enumerate() {
+                b[oc + k] = v.to_bits();
+            }
+            let on = oc + self.n_colour;
+            for (k, (s, key)) in p.noise.iter().enumerate() {
+                b[on + NOISE_WORDS * k] = s.to_bits();
+                b[on + NOISE_WORDS * k + 1] = *key;
+            }
+            let oe = on + NOISE_WORDS * self.n_noise;
+            for (k, e) in p.boxes.iter().enumerate() {
+                let o = oe + BOX_WORDS * k;
+                b[o..o + 4].copy_from_slice(&e.rect);
+                b[o + 4] = e.random as u32;
+                b[o + 5] = e.key;
+                for c in 0..4 {
+                    b[o + 6 + c] = e.fill[c].to_bits();
+                }
+            }
+            if let Some(m) = &p.mix {
+                if m.partner as usize >= params.len() {
+                    return Err(AugmentError::Spec(format!(
+                        "sample {i} mixes with batch position {} but the batch has {} samples",
+                        m.partner,
+                        params.len()
+                    )));
+                }
+                let om = oe + BOX_WORDS * self.n_boxes;
+                b[om] = m.partner;
+                b[om + 1] = m.lambda.to_bits();
+                b[om + 2..om + 6].copy_from_slice(&m.rect);
+            }
+        }
+        Ok(words)
+    }
+}
+
+/// Convert the output→input map to fixed point in index space, choosing the most fractional
+/// bits (≤ 16) for which every coordinate of the output grid fits in an `i32`.
+fn to_fixed(m: &Affine, out_w: usize, out_h: usize) -> ([i32; 6], u32) {
+    // Index space: u = m0·(x+½) + m1·(y+½) + m2 − ½ for integer output indices x, y.
+    let (a, b, c) = (m[0], m[1], 0.5 * (m[0] + m[1]) + m[2] - 0.5);
+    let (d, e, f) = (m[3], m[4], 0.5 * (m[3] + m[4]) + m[5] - 0.5);
+    let corners = [
+        (0.0, 0.0),
+        (out_w as f64 - 1.0, 0.0),
+        (0.0, out_h as f64 - 1.0),
+        (out_w as f64 - 1.0, out_h as f64 - 1.0),
+    ];
+    let mut extent: f64 = 1.0;
+    for (x, y) in corners {
+        extent = extent
+            .max((a * x + b * y + c).abs())
+            .max((d * x + e * y + f).abs());
+        extent = extent.max(a.abs()).max(b.abs()).max(d.abs()).max(e.abs());
+    }
+    let bits_int = (extent + 2.0).log2().ceil() as i32 + 1;
+    let frac = (30 - bits_int).clamp(1, 16) as u32;
+    let q = |v: f64| -> i32 {
+        let s = (v * (1u64 << frac) as f64).round();
+        s.clamp(i32::MIN as f64, i32::MAX as f64) as i32
+    };
+    ([q(a), q(b), q(c), q(d), q(e), q(f)], frac)
+}
+
+/// torchvision's `RandomResizedCrop.get_params`: (x0, y0, w, h) of the crop window.
+fn rrc_window(
+    rng: &mut Stream,
+    w: f64,
+    h: f64,
+    scale: [f64; 2],
+    ratio: [f64; 2],
+) -> (f64, f64, f64, f64) {
+    let area = w * h;
+    let (lr0, lr1) = (ratio[0].ln(), ratio[1].ln());
+    for _ in 0..10 {
+        let target = area * rng.range(scale[0], scale[1]);
+        let aspect = rng.range(lr0, lr1).exp();
+        let cw = (target * aspect).sqrt().round();
+        let ch = (target / aspect).sqrt().round();
+        if cw > 0.0 && cw <= w && ch > 0.0 && ch <= h {
+            let x0 = rng.below((w - cw) as u64 + 1) as f64;
+            let y0 = rng.below((h - ch) as u64 + 1) as f64;
+            return (x0, y0, cw, ch);
+        }
+    }
+    // Fallback: central crop with the ratio clamped into range.
+    let in_ratio = w / h;
+    let (cw, ch) = if in_ratio < ratio[0] {
+        (w, (w / ratio[0]).round())
+    } else if in_ratio > ratio[1] {
+        ((h * ratio[1]).round(), h)
+    } else {
+        (w, h)
+    };
+    (((w - cw) / 2.0).floor(), ((h - ch) / 2.0).floor(), cw, ch)
+}
+
+/// torchvision's `RandomErasing.get_params`: a box `[x0, y0, x1, y1]`, empty after 10 failed
+/// attempts.
+fn erase_window(rng: &mut Stream, w: f64, h: f64, scale: [f64; 2], ratio: [f64; 2]) -> [u32; 4] {
+    let area = w * h;
+    let (lr0, lr1) = (ratio[0].ln(), ratio[1].ln());
+    for _ in 0..10 {
+        let target = area * rng.range(scale[0], scale[1]);
+        let aspect = rng.range(lr0, lr1).exp();
+        let eh = (target * aspect).sqrt().round();
+        let ew = (target / aspect).sqrt().round();
+        if eh >= 1.0 && ew >= 1.0 && eh < h && ew < w {
+            let y0 = rng.below((h - eh) as u64 + 1) as u32;
+            let x0 = rng.below((w - ew) as u64 + 1) as u32;
+            return [x0, y0, x0 + ew as u32, y0 + eh as u32];
+        }
+    }
+    [0; 4]
+}
+
+/// A Gamma(shape, 1) draw (Marsaglia–Tsang, with the shape < 1 boost).
+fn gamma(rng: &mut Stream, shape: f64) -> f64 {
+    if shape < 1.0 {
+        let u = 1.0 - rng.uniform();
+        return gamma(rng, shape + 1.0) * u.powf(1.0 / shape);
+    }
+    let d = shape - 1.0 / 3.0;
+    let c = 1.0 / (9.0 * d).sqrt();
+    loop {
+        let x = rng.normal();
+        let v = (1.0 + c * x).powi(3);
+        if v <= 0.0 {
+            continue;
+        }
+        let u = 1.0 - rng.uniform();
+        if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+            return d * v;
+        }
+    }
+}
+
+/// A Beta(α, α) draw.
+fn beta(rng: &mut Stream, alpha: f64) -> f64 {
+    let x = gamma(rng, alpha);
+    let y = gamma(rng, alpha);
+    if x + y == 0.0 { 0.5 } else { x / (x + y) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(m: &Affine, x: f64, y: f64) -> (f64, f64) {
+        (m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5])
+    }
+
+    #[test]
+    fn rotation_is_counter_clockwise_on_screen() {
+        // Output pixel to the right of the centre must read from below the centre in the
+        // source when rotating counter-clockwise by 90° (the source's bottom goes right).
+        let m = rotation_inverse(90.0, 10.0, 10.0);
+        let (x, y) = apply(&m, 8.0, 5.0);
+        assert!(
+            (x - 5.0).abs() < 1e-12 && (y - 8.0).abs() < 1e-12,
+            "{x} {y}"
+        );
+        // A source point right of centre ends up above the centre.
+        let fwd = invert(&m);
+        let (x, y) = apply(&fwd, 8.0, 5.0);
+        assert!(
+            (x - 5.0).abs() < 1e-12 && (y - 2.0).abs() < 1e-12,
+            "{x} {y}"
+        );
+    }
+
+    #[test]
+    fn compose_and_invert_are_consistent() {
+        let a = rotation_inverse(33.0, 17.0, 9.0);
+        let b = [2.0, 0.0, 1.0, 0.0, 0.5, -3.0];
+        let ab = compose(&a, &b);
+        let (x1, y1) = apply(&ab, 1.5, 2.5);
+        let (bx, by) = apply(&b, 1.5, 2.5);
+        let (x2, y2) = apply(&a, bx, by);
+        assert!((x1 - x2).abs() < 1e-12 && (y1 - y2).abs() < 1e-12);
+        let id = compose(&ab, &invert(&ab));
+        for (u, v) in id.iter().zip(IDENTITY.iter()) {
+            assert!((u - v).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn fixed_point_of_identity_is_exact() {
+        let (f, frac) = to_fixed(&IDENTITY, 28, 28);
+        assert_eq!(f, [1 << frac, 0, 0, 0, 1 << frac, 0]);
+    }
+
+    #[test]
+    fn draws_do_not_depend_on_batch_composition() {
+        let spec = PipelineSpec::default_colour(16, 16);
+        let prog = Program::new(&spec, 20, 20, 3).unwrap();
+        let all = prog.draw(5, 2, &[10, 11, 12, 13]);
+        let part = prog.draw(5, 2, &[12, 13]);
+        assert_eq!(all[2], part[0]);
+        assert_eq!(all[3], part[1]);
+        let other_epoch = prog.draw(5, 3, &[12]);
+        assert_ne!(other_epoch[0], part[0]);
+    }
+
+    #[test]
+    fn beta_draws_are_in_unit_interval_with_right_mean() {
+        let mut rng = Stream::new(Domain::Batch, &[1]);
+        let xs: Vec<f64> = (0..20_000).map(|_| beta(&mut rng, 0.4)).collect();
+        assert!(xs.iter().all(|x| (0.0..=1.0).contains(x)));
+        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+        assert!((mean - 0.5).abs() < 0.02, "{mean}");
+    }
+
+    #[test]
+    fn output_size_follows_geometry() {
+        let spec = PipelineSpec::from_toml(
+            "version = 1\n[[ops]]\nop = \"pad\"\npixels = 4\n[[ops]]\nop = \"crop\"\nwidth = 30\nheight = 20\nposition = \"random\"\n",
+            "t",
+        )
+        .unwrap();
+        let prog = Program::new(&spec, 32, 32, 3).unwrap();
+        assert_eq!(prog.output, (30, 20));
+    }
+}

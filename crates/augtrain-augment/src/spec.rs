@@ -1,0 +1,1029 @@
+//! The augmentation pipeline spec: what a user writes in a TOML or JSON file.
+//!
+//! ```toml
+//! version = 1
+//! interpolation = "bilinear"   # or "nearest"
+//! border = "constant"          # or "replicate", "reflect" (mirror without repeating the edge)
+//! fill = [0.0]                 # constant border value(s) in [0, 1], one or one per channel
+//!
+//! [[ops]]
+//! op = "hflip"
+//! p = 0.5
+//!
+//! [[ops]]
+//! op = "rotate"
+//! degrees = [-15.0, 15.0]      # positive = counter-clockwise on screen
+//!
+//! [[ops]]
+//! op = "normalize"
+//! mean = [0.485, 0.456, 0.406]
+//! std = [0.229, 0.224, 0.225]
+//! ```
+//!
+//! Every op has a probability `p` and, where it is random, parameter ranges `[lo, hi]` drawn
+//! uniformly per sample; `same_on_batch = true` draws once for the whole batch. Ops run in
+//! stages, in this order: geometry (composed into one affine map) → colour → noise → erasing →
+//! normalize → batch mixing (mixup / cutmix). Within a stage they run in the order listed; an
+//! op listed out of stage order is an error rather than being silently moved.
+//!
+//! Units: angles in degrees; sizes in pixels; `translate` as a fraction of width / height;
+//! colour values in [0, 1].
+
+use serde::{Deserialize, Serialize};
+
+/// A closed range `[lo, hi]` from which a parameter is drawn uniformly.
+pub type Range = [f64; 2];
+
+/// How the single gather samples the source image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Interpolation {
+    /// Bilinear between the four nearest pixel centres (OpenCV `INTER_LINEAR`).
+    #[default]
+    Bilinear,
+    /// The pixel whose area contains the sampling point (OpenCV `INTER_NEAREST`).
+    Nearest,
+}
+
+/// What the gather reads outside the source image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Border {
+    /// The `fill` value (OpenCV `BORDER_CONSTANT`).
+    #[default]
+    Constant,
+    /// The nearest edge pixel (OpenCV `BORDER_REPLICATE`).
+    Replicate,
+    /// Mirror without repeating the edge pixel: `dcb|abcd|cba` (OpenCV `BORDER_REFLECT_101`,
+    /// torchvision's `reflect`).
+    Reflect,
+}
+
+/// Where a fixed-size crop is taken: `"center"`, `"random"` or `[x, y]` (top-left corner in
+/// pixels).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CropPosition {
+    /// `"center"` or `"random"`.
+    Named(CropPlace),
+    /// An explicit top-left corner `[x, y]` in pixels.
+    At([u32; 2]),
+}
+
+impl Default for CropPosition {
+    fn default() -> Self {
+        CropPosition::Named(CropPlace::Center)
+    }
+}
+
+/// Named crop positions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CropPlace {
+    /// Centred in the image.
+    Center,
+    /// Uniformly random, wholly inside the image.
+    Random,
+}
+
+/// Padding in pixels: one number for all sides, or `[left, top, right, bottom]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Padding {
+    /// The same on all four sides.
+    All(u32),
+    /// `[left, top, right, bottom]`.
+    Sides([u32; 4]),
+}
+
+impl Padding {
+    /// `[left, top, right, bottom]`.
+    pub fn sides(&self) -> [u32; 4] {
+        match *self {
+            Padding::All(v) => [v; 4],
+            Padding::Sides(s) => s,
+        }
+    }
+}
+
+/// The value written into erased rectangles.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EraseFill {
+    /// One value for every channel, in [0, 1].
+    Value(f32),
+    /// One value per channel, in [0, 1].
+    PerChannel(Vec<f32>),
+    /// `"random"`: uniform noise in [0, 1], per pixel and channel.
+    Named(EraseFillName),
+}
+
+/// Named erase fills.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EraseFillName {
+    /// Uniform noise per pixel and channel.
+    Random,
+}
+
+impl Default for EraseFill {
+    fn default() -> Self {
+        EraseFill::Value(0.0)
+    }
+}
+
+fn half() -> f64 {
+    0.5
+}
+fn one() -> f64 {
+    1.0
+}
+fn zero_range() -> Range {
+    [0.0, 0.0]
+}
+fn unit_range() -> Range {
+    [1.0, 1.0]
+}
+fn rrc_scale() -> Range {
+    [0.08, 1.0]
+}
+fn rrc_ratio() -> Range {
+    [3.0 / 4.0, 4.0 / 3.0]
+}
+fn erase_count() -> [u32; 2] {
+    [1, 1]
+}
+fn erase_scale() -> Range {
+    [0.02, 0.33]
+}
+fn erase_ratio() -> Range {
+    [0.3, 3.3]
+}
+fn yes() -> bool {
+    true
+}
+
+/// One augmentation op. The `op` key selects the variant (snake_case names).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OpSpec {
+    /// Mirror left–right.
+    Hflip {
+        /// Probability (default 0.5).
+        #[serde(default = "half")]
+        p: f64,
+        /// One draw for the whole batch.
+        #[serde(default)]
+        same_on_batch: bool,
+    },
+    /// Mirror top–bottom.
+    Vflip {
+        /// Probability (default 0.5).
+        #[serde(default = "half")]
+        p: f64,
+        /// One draw for the whole batch.
+        #[serde(default)]
+        same_on_batch: bool,
+    },
+    /// Rotate about the image centre by an angle in degrees (positive = counter-clockwise on
+    /// screen), keeping the canvas size.
+    Rotate {
+        /// Angle range in degrees.
+        degrees: Range,
+        /// Probability (default 1).
+        #[serde(default = "one")]
+        p: f64,
+        /// One draw for the whole batch.
+        #[serde(default)]
+        same_on_batch: bool,
+    },
+    /// Rotation, scale, translation and shear about the image centre (torchvision's
+    /// `RandomAffine`): forward map = translate · rotate · shear · scale, about the centre.
+    Affine {
+        /// Rotation range in degrees (default `[0, 0]`).
+        #[serde(default = "zero_range")]
+        degrees: Range,
+        /// Scale range (default `[1, 1]`).
+        #[serde(default = "unit_range")]
+        scale: Range,
+        /// Largest translation as a fraction of `[width, height]`, drawn in ±value (default 0).
+        #[serde(default)]
+        translate: [f64; 2],
+        /// Horizontal shear range in degrees (default `[0, 0]`).
+        #[serde(default = "zero_range")]
+        shear: Range,
+        /// Probability (default 1).
+        #[serde(default = "one")]
+        p: f64,
+        /// One draw for the whole batch.
+        #[serde(default)]
+        same_on_batch: bool,
+    },
+    /// A fixed-size window; the output becomes `width × height`.
+    Crop {
+        /// Window width in pixels.
+        width: u32,
+        /// Window height in pixels.
+        height: u32,
+        /// `"center"` (default), `"random"` or `[x, y]`.
+        #[serde(default)]
+        position: CropPosition,
+        /// One draw for the whole batch (random position only).
+        #[serde(default)]
+        same_on_batch: bool,
+    },
+    /// torchvision's `RandomResizedCrop`: a region of random area fraction and aspect ratio,
+    /// resized to `width × height`.
+    RandomResizedCrop {
+        /// Output width in pixels.
+        width: u32,
+        /// Output height in pixels.
+        height: u32,
+        /// Area fraction range (default `[0.08, 1]`).
+        #[serde(default = "rrc_scale")]
+        scale: Range,
+        /// Aspect ratio (w/h) range, drawn log-uniformly (default `[3/4, 4/3]`).
+        #[serde(default = "rrc_ratio")]
+        ratio: Range,
+        /// One draw for the whole batch.
+        #[serde(default)]
+        same_on_batch: bool,
+    },
+    /// Resize the whole canvas to `width × height`.
+    Resize {
+        /// Output width in pixels.
+        width: u32,
+        /// Output height in pixels.
+        height: u32,
+    },
+    /// Enlarge the canvas; the new border is filled per the pipeline's `border` mode.
+    Pad {
+        /// Pixels: one number or `[left, top, right, bottom]`.
+        pixels: Padding,
+    },
+    /// Multiply by a factor (torchvision brightness).
+    Brightness {
+        /// Factor range, e.g. `[0.8, 1.2]`.
+        factor: Range,
+        /// Probability (default 1).
+        #[serde(default = "one")]
+        p: f64,
+        /// One draw for the whole batch.
+        #[serde(default)]
+        same_on_batch: bool,
+    },
+    /// Scale the distance from mid-gray 0.5 by a factor.
+    Contrast {
+        /// Factor range, e.g. `[0.8, 1.2]`.
+        factor: Range,
+        /// Probability (default 1).
+        #[serde(default = "one")]
+        p: f64,
+        /// One draw for the whole batch.
+        #[serde(default)]
+        same_on_batch: bool,
+    },
+    /// Blend with the pixel's luma (0 = gray, 1 = unchanged); colour images only.
+    Saturation {
+        /// Factor range, e.g. `[0.8, 1.2]`.
+        factor: Range,
+        /// Probability (default 1).
+        #[serde(default = "one")]
+        p: f64,
+        /// One draw for the whole batch.
+        #[serde(default)]
+        same_on_batch: bool,
+    },
+    /// `v ↦ v^gamma`.
+    Gamma {
+        /// Exponent range, e.g. `[0.8, 1.25]`.
+        gamma: Range,
+        /// Probability (default 1).
+        #[serde(default = "one")]
+        p: f64,
+        /// One draw for the whole batch.
+        #[serde(default)]
+        same_on_batch: bool,
+    },
+    /// Replace every channel by the luma 0.299 R + 0.587 G + 0.114 B.
+    Grayscale {
+        /// Probability (default 0.5).
+        #[serde(default = "half")]
+        p: f64,
+        /// One draw for the whole batch.
+        #[serde(default)]
+        same_on_batch: bool,
+    },
+    /// Add zero-mean Gaussian noise with a per-sample sigma (values in [0, 1] units).
+    GaussianNoise {
+        /// Sigma range.
+        sigma: Range,
+        /// Independent noise per channel (default) or one value per pixel.
+        #[serde(default = "yes")]
+        per_channel: bool,
+        /// Probability (default 1).
+        #[serde(default = "one")]
+        p: f64,
+        /// One draw for the whole batch.
+        #[serde(default)]
+        same_on_batch: bool,
+    },
+    /// Set a fraction `amount` of pixels to 0 or 1 (half each).
+    SaltPepper {
+        /// Fraction range.
+        amount: Range,
+        /// Probability (default 1).
+        #[serde(default = "one")]
+        p: f64,
+        /// One draw for the whole batch.
+        #[serde(default)]
+        same_on_batch: bool,
+    },
+    /// Multiplicative noise `v ↦ v · (1 + sigma · n)`, n standard normal.
+    Speckle {
+        /// Sigma range.
+        sigma: Range,
+        /// Probability (default 1).
+        #[serde(default = "one")]
+        p: f64,
+        /// One draw for the whole batch.
+        #[serde(default)]
+        same_on_batch: bool,
+    },
+    /// Random erasing / cutout (torchvision's `RandomErasing`, up to 10 attempts per box).
+    Erase {
+        /// Number of boxes, drawn uniformly in `[lo, hi]` (default `[1, 1]`, at most 8).
+        #[serde(default = "erase_count")]
+        count: [u32; 2],
+        /// Box area as a fraction of the image (default `[0.02, 0.33]`).
+        #[serde(default = "erase_scale")]
+        scale: Range,
+        /// Box aspect ratio h/w, log-uniform (default `[0.3, 3.3]`).
+        #[serde(default = "erase_ratio")]
+        ratio: Range,
+        /// Fill: a value, one value per channel, or `"random"` (default 0).
+        #[serde(default)]
+        fill: EraseFill,
+        /// Probability (default 0.5).
+        #[serde(default = "half")]
+        p: f64,
+        /// One draw for the whole batch.
+        #[serde(default)]
+        same_on_batch: bool,
+    },
+    /// `(v - mean) / std` per channel. Always the last per-sample op.
+    Normalize {
+        /// Mean per channel (one value or one per channel), [0, 1] units.
+        mean: Vec<f32>,
+        /// Standard deviation per channel (one value or one per channel), > 0.
+        std: Vec<f32>,
+    },
+    /// mixup: blend each sample with a random partner of the batch, λ ~ Beta(α, α) per sample;
+    /// targets become `λ·onehot(y) + (1-λ)·onehot(y_partner)`.
+    Mixup {
+        /// Beta distribution parameter α (> 0).
+        alpha: f64,
+        /// Probability per sample (default 1).
+        #[serde(default = "one")]
+        p: f64,
+    },
+    /// CutMix: paste a box of a random partner, box area `1-λ` with λ ~ Beta(α, α); targets are
+    /// weighted by the exact pasted area.
+    Cutmix {
+        /// Beta distribution parameter α (> 0).
+        alpha: f64,
+        /// Probability per sample (default 1).
+        #[serde(default = "one")]
+        p: f64,
+    },
+}
+
+/// The stage an op runs in (ops must be listed in stage order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    /// Composed into the single affine gather.
+    Geometry,
+    /// Per-pixel colour transforms.
+    Colour,
+    /// Per-pixel noise.
+    Noise,
+    /// Erased rectangles.
+    Erase,
+    /// Normalization.
+    Normalize,
+    /// Batch-level mixing.
+    Batch,
+}
+
+impl OpSpec {
+    /// The op's name as written in a spec.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OpSpec::Hflip { .. } => "hflip",
+            OpSpec::Vflip { .. } => "vflip",
+            OpSpec::Rotate { .. } => "rotate",
+            OpSpec::Affine { .. } => "affine",
+            OpSpec::Crop { .. } => "crop",
+            OpSpec::RandomResizedCrop { .. } => "random_resized_crop",
+            OpSpec::Resize { .. } => "resize",
+            OpSpec::Pad { .. } => "pad",
+            OpSpec::Brightness { .. } => "brightness",
+            OpSpec::Contrast { .. } => "contrast",
+            OpSpec::Saturation { .. } => "saturation",
+            OpSpec::Gamma { .. } => "gamma",
+            OpSpec::Grayscale { .. } => "grayscale",
+            OpSpec::GaussianNoise { .. } => "gaussian_noise",
+            OpSpec::SaltPepper { .. } => "salt_pepper",
+            OpSpec::Speckle { .. } => "speckle",
+            OpSpec::Erase { .. } => "erase",
+            OpSpec::Normalize { .. } => "normalize",
+            OpSpec::Mixup { .. } => "mixup",
+            OpSpec::Cutmix { .. } => "cutmix",
+        }
+    }
+
+    /// The stage the op belongs to.
+    pub fn stage(&self) -> Stage {
+        match self {
+            OpSpec::Hflip { .. }
+            | OpSpec::Vflip { .. }
+            | OpSpec::Rotate { .. }
+            | OpSpec::Affine { .. }
+            | OpSpec::Crop { .. }
+            | OpSpec::RandomResizedCrop { .. }
+            | OpSpec::Resize { .. }
+            | OpSpec::Pad { .. } => Stage::Geometry,
+            OpSpec::Brightness { .. }
+            | OpSpec::Contrast { .. }
+            | OpSpec::Saturation { .. }
+            | OpSpec::Gamma { .. }
+            | OpSpec::Grayscale { .. } => Stage::Colour,
+            OpSpec::GaussianNoise { .. } | OpSpec::SaltPepper { .. } | OpSpec::Speckle { .. } => {
+                Stage::Noise
+            }
+            OpSpec::Erase { .. } => Stage::Erase,
+            OpSpec::Normalize { .. } => Stage::Normalize,
+            OpSpec::Mixup { .. } | OpSpec::Cutmix { .. } => Stage::Batch,
+        }
+    }
+
+    /// The probability of applying the op (1 for deterministic ops).
+    pub fn probability(&self) -> f64 {
+        match self {
+            OpSpec::Hflip { p, .. }
+            | OpSpec::Vflip { p, .. }
+            | OpSpec::Rotate { p, .. }
+            | OpSpec::Affine { p, .. }
+            | OpSpec::Brightness { p, .. }
+            | OpSpec::Contrast { p, .. }
+            | OpSpec::Saturation { p, .. }
+            | OpSpec::Gamma { p, .. }
+            | OpSpec::Grayscale { p, .. }
+            | OpSpec::GaussianNoise { p, .. }
+            | OpSpec::SaltPepper { p, .. }
+            | OpSpec::Speckle { p, .. }
+            | OpSpec::Erase { p, .. }
+            | OpSpec::Mixup { p, .. }
+            | OpSpec::Cutmix { p, .. } => *p,
+            OpSpec::Crop { .. }
+            | OpSpec::RandomResizedCrop { .. }
+            | OpSpec::Resize { .. }
+            | OpSpec::Pad { .. }
+            | OpSpec::Normalize { .. } => 1.0,
+        }
+    }
+
+    /// Whether one draw serves the whole batch.
+    pub fn same_on_batch(&self) -> bool {
+        match self {
+            OpSpec::Hflip { same_on_batch, .. }
+            | OpSpec::Vflip { same_on_batch, .. }
+            | OpSpec::Rotate { same_on_batch, .. }
+            | OpSpec::Affine { same_on_batch, .. }
+            | OpSpec::Crop { same_on_batch, .. }
+            | OpSpec::RandomResizedCrop { same_on_batch, .. }
+            | OpSpec::Brightness { same_on_batch, .. }
+            | OpSpec::Contrast { same_on_batch, .. }
+            | OpSpec::Saturation { same_on_batch, .. }
+            | OpSpec::Gamma { same_on_batch, .. }
+            | OpSpec::Grayscale { same_on_batch, .. }
+            | OpSpec::GaussianNoise { same_on_batch, .. }
+            | OpSpec::SaltPepper { same_on_batch, .. }
+            | OpSpec::Speckle { same_on_batch, .. }
+            | OpSpec::Erase { same_on_batch, .. } => *same_on_batch,
+            _ => false,
+        }
+    }
+
+    /// The deterministic version used for validation and test batches: random crops become
+    /// centred crops, random-resized crops become resizes, size-preserving random ops and
+    /// colour / noise / erasing / mixing disappear; resize, pad, fixed crops and normalize stay.
+    pub fn eval_version(&self) -> Option<OpSpec> {
+        match self {
+            OpSpec::Crop {
+                width,
+                height,
+                position,
+                ..
+            } => Some(OpSpec::Crop {
+                width: *width,
+                height: *height,
+                position: match position {
+                    CropPosition::At(xy) => CropPosition::At(*xy),
+                    _ => CropPosition::Named(CropPlace::Center),
+                },
+                same_on_batch: false,
+            }),
+            OpSpec::RandomResizedCrop { width, height, .. } => Some(OpSpec::Resize {
+                width: *width,
+                height: *height,
+            }),
+            OpSpec::Resize { .. } | OpSpec::Pad { .. } | OpSpec::Normalize { .. } => {
+                Some(self.clone())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A whole pipeline: gather settings and the ops.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSpec {
+    /// Spec format version; must be 1.
+    pub version: u32,
+    /// Interpolation of the single gather (default bilinear).
+    #[serde(default)]
+    pub interpolation: Interpolation,
+    /// Border mode of the single gather (default constant).
+    #[serde(default)]
+    pub border: Border,
+    /// Constant border value(s) in [0, 1]: one, or one per channel (default 0).
+    #[serde(default)]
+    pub fill: Vec<f32>,
+    /// The ops, in stage order.
+    #[serde(default)]
+    pub ops: Vec<OpSpec>,
+}
+
+/// Largest output side we accept, in pixels.
+pub const MAX_SIDE: u32 = 16_384;
+/// Most erase boxes per op.
+pub const MAX_ERASE_BOXES: u32 = 8;
+/// Most erase boxes over all erase ops.
+pub const MAX_TOTAL_ERASE_BOXES: u32 = 16;
+/// Most ops per stage that the kernel's fixed-size parameter block supports.
+pub const MAX_OPS_PER_STAGE: usize = 8;
+
+impl PipelineSpec {
+    /// An empty pipeline: images pass through unchanged (scaled to [0, 1]).
+    pub fn identity() -> Self {
+        PipelineSpec {
+            version: 1,
+            interpolation: Interpolation::Bilinear,
+            border: Border::Constant,
+            fill: Vec::new(),
+            ops: Vec::new(),
+        }
+    }
+
+    /// Default pipeline for gray digit-like data (MNIST): small rotations, shifts and scale
+    /// changes (no flips: a mirrored digit is another symbol), then MNIST normalization.
+    pub fn default_gray() -> Self {
+        PipelineSpec {
+            ops: vec![
+                OpSpec::Affine {
+                    degrees: [-10.0, 10.0],
+                    scale: [0.9, 1.1],
+                    translate: [0.1, 0.1],
+                    shear: [0.0, 0.0],
+                    p: 1.0,
+                    same_on_batch: false,
+                },
+                OpSpec::Normalize {
+                    mean: vec![0.1307],
+                    std: vec![0.3081],
+                },
+            ],
+            ..Self::identity()
+        }
+    }
+
+    /// Default pipeline for colour photos of `width × height`: flips, a mild random-resized
+    /// crop back to the same size, colour jitter, ImageNet normalization.
+    pub fn default_colour(width: u32, height: u32) -> Self {
+        PipelineSpec {
+            border: Border::Reflect,
+            ops: vec![
+                OpSpec::Hflip {
+                    p: 0.5,
+                    same_on_batch: false,
+                },
+                OpSpec::RandomResizedCrop {
+                    width,
+                    height,
+                    scale: [0.6, 1.0],
+                    ratio: rrc_ratio(),
+                    same_on_batch: false,
+                },
+                OpSpec::Brightness {
+                    factor: [0.8, 1.2],
+                    p: 1.0,
+                    same_on_batch: false,
+                },
+                OpSpec::Contrast {
+                    factor: [0.8, 1.2],
+                    p: 1.0,
+                    same_on_batch: false,
+                },
+                OpSpec::Saturation {
+                    factor: [0.8, 1.2],
+                    p: 1.0,
+                    same_on_batch: false,
+                },
+                OpSpec::Normalize {
+                    mean: vec![0.485, 0.456, 0.406],
+                    std: vec![0.229, 0.224, 0.225],
+                },
+            ],
+            ..Self::identity()
+        }
+    }
+
+    /// The default pipeline for images of this shape: gray or colour.
+    pub fn default_for(channels: usize, width: u32, height: u32) -> Self {
+        if channels == 1 {
+            Self::default_gray()
+        } else {
+            Self::default_colour(width, height)
+        }
+    }
+
+    /// The deterministic part of the pipeline, for validation and test batches
+    /// (see [`OpSpec::eval_version`]).
+    pub fn eval_version(&self) -> PipelineSpec {
+        PipelineSpec {
+            ops: self.ops.iter().filter_map(OpSpec::eval_version).collect(),
+            ..self.clone()
+        }
+    }
+
+    /// Parse a spec from TOML text. `origin` names the file in error messages.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
+        let spec: PipelineSpec = toml::from_str(text).map_err(|e| {
+            let line = augtrain_data::util::suggest::toml_error_line(
+                text,
+                e.message(),
+                e.span().map(|s| s.start),
+            );
+            match line {
+                Some(l) => format!(
+                    "{origin}: line {l}: {}",
+                    augtrain_data::util::suggest::with_suggestion(e.message())
+                ),
+                None => format!(
+                    "{origin}: {}",
+                    augtrain_data::util::suggest::with_suggestion(e.message())
+                ),
+            }
+        })?;
+        spec.validate().map_err(|e| format!("{origin}: {e}"))?;
+        Ok(spec)
+    }
+
+    /// Parse a spec from JSON text. `origin` names the file in error messages.
+    pub fn from_json(text: &str, origin: &str) -> Result<Self, String> {
+        let spec: PipelineSpec = serde_json::from_str(text).map_err(|e| {
+            format!(
+                "{origin}: {}",
+                augtrain_data::util::suggest::with_suggestion(&e.to_string())
+            )
+        })?;
+        spec.validate().map_err(|e| format!("{origin}: {e}"))?;
+        Ok(spec)
+    }
+
+    /// The spec as TOML text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// Check every value's range and the stage order. Messages name the op and key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.version != 1 {
+            return Err(format!(
+                "version = {}: only version 1 is supported",
+                self.version
+            ));
+        }
+        if self.fill.len() > 4 {
+            return Err(format!(
+                "fill has {} values; give one, or one per channel",
+                self.fill.len()
+            ));
+        }
+        for (i, v) in self.fill.iter().enumerate() {
+            if !(0.0..=1.0).contains(v) {
+                return Err(format!("fill[{i}] = {v} is outside [0, 1]"));
+            }
+        }
+        let mut last_stage = Stage::Geometry;
+        let mut per_stage = std::collections::HashMap::new();
+        let mut batch_ops = 0;
+        for (i, op) in self.ops.iter().enumerate() {
+            let at = format!("ops[{i}] ({})", op.name());
+            let stage = op.stage();
+            if stage < last_stage {
+                return Err(format!(
+                    "{at} is listed after a later-stage op; the fused kernel runs geometry → colour → noise → erase → normalize → mixup/cutmix, so list ops in that order"
+                ));
+            }
+            last_stage = stage;
+            let count = per_stage.entry(stage).or_insert(0usize);
+            *count += 1;
+            if *count > MAX_OPS_PER_STAGE && stage != Stage::Geometry {
+                return Err(format!(
+                    "{at}: more than {MAX_OPS_PER_STAGE} ops in one stage are not supported"
+                ));
+            }
+            if stage == Stage::Normalize && *count > 1 {
+                return Err(format!("{at}: normalize may appear only once"));
+            }
+            if stage == Stage::Batch {
+                batch_ops += 1;
+                if batch_ops > 1 {
+                    return Err(format!("{at}: use at most one of mixup and cutmix"));
+                }
+            }
+            validate_op(op).map_err(|e| format!("{at}: {e}"))?;
+        }
+        let boxes: u32 = self
+            .ops
+            .iter()
+            .map(|op| match op {
+                OpSpec::Erase { count, .. } => count[1],
+                _ => 0,
+            })
+            .sum();
+        if boxes > MAX_TOTAL_ERASE_BOXES {
+            return Err(format!(
+                "the erase ops ask for up to {boxes} boxes in total; at most {MAX_TOTAL_ERASE_BOXES} are supported"
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_p(p: f64) -> Result<(), String> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(format!("p = {p} is outside [0, 1]"))
+    }
+}
+
+fn check_range(key: &str, r: Range, lo: f64, hi: f64, lo_open: bool) -> Result<(), String> {
+    let ok_lo = |v: f64| if lo_open { v > lo } else { v >= lo };
+    if !(r[0].is_finite() && r[1].is_finite()) {
+        return Err(format!("{key} = [{}, {}] must be finite", r[0], r[1]));
+    }
+    if r[0] > r[1] {
+        return Err(format!(
+            "{key} = [{}, {}]: the low end exceeds the high end",
+            r[0], r[1]
+        ));
+    }
+    if !ok_lo(r[0]) || r[1] > hi {
+        let open = if lo_open { "(" } else { "[" };
+        return Err(format!(
+            "{key} = [{}, {}] is outside {open}{lo}, {hi}]",
+            r[0], r[1]
+        ));
+    }
+    Ok(())
+}
+
+fn check_size(width: u32, height: u32) -> Result<(), String> {
+    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
+        return Err(format!(
+            "width = {width}, height = {height}: sides must be in 1..={MAX_SIDE}"
+        ));
+    }
+    Ok(())
+}
+
+fn validate_op(op: &OpSpec) -> Result<(), String> {
+    check_p(op.probability())?;
+    match op {
+        OpSpec::Rotate { degrees, .. } => check_range("degrees", *degrees, -360.0, 360.0, false),
+        OpSpec::Affine {
+            degrees,
+            scale,
+            translate,
+            shear,
+            ..
+        } => {
+            check_range("degrees", *degrees, -360.0, 360.0, false)?;
+            check_range("scale", *scale, 0.0, 16.0, true)?;
+            for (k, t) in translate.iter().enumerate() {
+                if !(0.0..=1.0).contains(t) {
+                    return Err(format!("translate[{k}] = {t} is outside [0, 1]"));
+                }
+            }
+            check_range("shear", *shear, -80.0, 80.0, false)
+        }
+        OpSpec::Crop {
+            width,
+            height,
+            position,
+            ..
+        } => {
+            check_size(*width, *height)?;
+            if let CropPosition::At([x, y]) = position
+                && (*x > MAX_SIDE || *y > MAX_SIDE)
+            {
+                return Err(format!("position = [{x}, {y}] is outside the image"));
+            }
+            Ok(())
+        }
+        OpSpec::RandomResizedCrop {
+            width,
+            height,
+            scale,
+            ratio,
+            ..
+        } => {
+            check_size(*width, *height)?;
+            check_range("scale", *scale, 0.0, 1.0, true)?;
+            check_range("ratio", *ratio, 0.0, 100.0, true)
+        }
+        OpSpec::Resize { width, height } => check_size(*width, *height),
+        OpSpec::Pad { pixels } => {
+            if pixels.sides().iter().any(|&v| v > MAX_SIDE) {
+                return Err(format!(
+                    "pixels = {:?}: at most {MAX_SIDE} per side",
+                    pixels.sides()
+                ));
+            }
+            Ok(())
+        }
+        OpSpec::Brightness { factor, .. }
+        | OpSpec::Contrast { factor, .. }
+        | OpSpec::Saturation { factor, .. } => check_range("factor", *factor, 0.0, 100.0, false),
+        OpSpec::Gamma { gamma, .. } => check_range("gamma", *gamma, 0.0, 100.0, true),
+        OpSpec::GaussianNoise { sigma, .. } | OpSpec::Speckle { sigma, .. } => {
+            check_range("sigma", *sigma, 0.0, 10.0, false)
+        }
+        OpSpec::SaltPepper { amount, .. } => check_range("amount", *amount, 0.0, 1.0, false),
+        OpSpec::Erase {
+            count,
+            scale,
+            ratio,
+            fill,
+            ..
+        } => {
+            if count[0] > count[1] || count[1] > MAX_ERASE_BOXES {
+                return Err(format!(
+                    "count = [{}, {}] must satisfy lo <= hi <= {MAX_ERASE_BOXES}",
+                    count[0], count[1]
+                ));
+            }
+            check_range("scale", *scale, 0.0, 1.0, true)?;
+            check_range("ratio", *ratio, 0.0, 100.0, true)?;
+            match fill {
+                EraseFill::Value(v) if !(0.0..=1.0).contains(v) => {
+                    Err(format!("fill = {v} is outside [0, 1]"))
+                }
+                EraseFill::PerChannel(vs) if vs.is_empty() || vs.len() > 4 => {
+                    Err("fill: give one value, or one per channel".into())
+                }
+                EraseFill::PerChannel(vs) if vs.iter().any(|v| !(0.0..=1.0).contains(v)) => {
+                    Err(format!("fill = {vs:?} has values outside [0, 1]"))
+                }
+                _ => Ok(()),
+            }
+        }
+        OpSpec::Normalize { mean, std } => {
+            if mean.is_empty() || std.is_empty() || mean.len() > 4 || std.len() > 4 {
+                return Err("mean and std: give one value, or one per channel".into());
+            }
+            if let Some(s) = std.iter().find(|s| !s.is_finite() || **s <= 0.0) {
+                return Err(format!("std = {s}: every std must be > 0"));
+            }
+            if let Some(m) = mean.iter().find(|m| !m.is_finite()) {
+                return Err(format!("mean = {m} must be finite"));
+            }
+            Ok(())
+        }
+        OpSpec::Mixup { alpha, .. } | OpSpec::Cutmix { alpha, .. } => {
+            if !(*alpha > 0.0 && *alpha <= 100.0) {
+                return Err(format!("alpha = {alpha} must be in (0, 100]"));
+            }
+            Ok(())
+        }
+        OpSpec::Hflip { .. } | OpSpec::Vflip { .. } | OpSpec::Grayscale { .. } => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_toml_and_json() {
+        let t = r#"
+version = 1
+border = "reflect"
+[[ops]]
+op = "hflip"
+[[ops]]
+op = "rotate"
+degrees = [-15, 15]
+[[ops]]
+op = "random_resized_crop"
+width = 20
+height = 20
+[[ops]]
+op = "gaussian_noise"
+sigma = [0.0, 0.1]
+[[ops]]
+op = "erase"
+fill = "random"
+[[ops]]
+op = "normalize"
+mean = [0.5]
+std = [0.5]
+"#;
+        let s = PipelineSpec::from_toml(t, "p.toml").unwrap();
+        assert_eq!(s.ops.len(), 6);
+        assert_eq!(s.border, Border::Reflect);
+        assert_eq!(
+            s.ops[0],
+            OpSpec::Hflip {
+                p: 0.5,
+                same_on_batch: false
+            }
+        );
+        let j = serde_json::to_string(&s).unwrap();
+        assert_eq!(PipelineSpec::from_json(&j, "p.json").unwrap(), s);
+        let back = PipelineSpec::from_toml(&s.to_toml(), "round-trip").unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let e = PipelineSpec::from_toml(
+            "version = 1\n[[ops]]\nop = \"rotate\"\ndegress = [1, 2]\n",
+            "a.toml",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("degress") && e.contains("a.toml") && e.contains("line"),
+            "{e}"
+        );
+        let e =
+            PipelineSpec::from_toml("version = 1\n[[ops]]\nop = \"hflip\"\np = 1.5\n", "b.toml")
+                .unwrap_err();
+        assert!(e.contains("ops[0] (hflip)") && e.contains("p = 1.5"), "{e}");
+        let e = PipelineSpec::from_toml("version = 2\n", "c.toml").unwrap_err();
+        assert!(e.contains("version"), "{e}");
+        let e = PipelineSpec::from_toml(
+            "version = 1\n[[ops]]\nop = \"normalize\"\nmean = [0.5]\nstd = [0.0]\n",
+            "d.toml",
+        )
+        .unwrap_err();
+        assert!(e.contains("std"), "{e}");
+        let e =
+            PipelineSpec::from_toml("version = 1\nbordr = \"reflect\"\n", "e.toml").unwrap_err();
+        assert!(e.contains("bordr"), "{e}");
+    }
+
+    #[test]
+    fn stage_order_is_enforced() {
+        let e = PipelineSpec::from_toml(
+            "version = 1\n[[ops]]\nop = \"gaussian_noise\"\nsigma = [0, 0.1]\n[[ops]]\nop = \"hflip\"\n",
+            "f.toml",
+        )
+        .unwrap_err();
+        assert!(e.contains("ops[1] (hflip)"), "{e}");
+    }
+
+    #[test]
+    fn defaults_validate_and_eval_versions_are_deterministic() {
+        for s in [
+            PipelineSpec::default_gray(),
+            PipelineSpec::default_colour(32, 32),
+        ] {
+            s.validate().unwrap();
+            let e = s.eval_version();
+            e.validate().unwrap();
+            assert!(e.ops.iter().all(|op| matches!(
+                op,
+                OpSpec::Resize { .. }
+                    | OpSpec::Normalize { .. }
+                    | OpSpec::Crop { .. }
+                    | OpSpec::Pad { .. }
+            )));
+        }
+    }
+}

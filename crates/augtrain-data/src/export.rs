@@ -1,0 +1,378 @@
+//! Privacy-clean export: every image decoded, its EXIF orientation baked into the pixels, and
+//! re-encoded as PNG from pixels alone, so no metadata survives (EXIF with GPS position, XMP,
+//! IPTC, ICC profiles, comments); files renamed to their content hash; a manifest with SHA-256
+//! per file, a `SHA256SUMS` that `sha256sum -c` accepts, and a dataset card. The mapping from
+//! original names is written only on request, outside the export.
+//!
+//! Written atomically: into a hidden `.<name>.partial-<pid>` directory renamed into place at
+//! the end.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::decode::{BadReason, decode_full};
+use super::files::{
+    FileItem, LoadReport, OnError, Skipped, SplitName, hex, read_manifest, scan_folder,
+};
+use super::source::{DataSource, LoadOptions, load_whole};
+use super::{DataError, Dataset};
+use crate::files::csv_field;
+
+/// One exported file.
+#[derive(Clone, Debug)]
+pub struct ExportedFile {
+    /// Path inside the export (`[split/]class/<hash>.png`).
+    pub path: String,
+    /// Class name.
+    pub label: String,
+    /// Split, when known.
+    pub split: Option<SplitName>,
+    /// SHA-256 of the written bytes (hex).
+    pub sha256: String,
+    /// Where it came from (for the optional mapping).
+    pub original: String,
+}
+
+/// What an export did.
+#[derive(Clone, Debug, Default)]
+pub struct ExportSummary {
+    /// Files written (duplicates by content appear once per row, pointing at one file).
+    pub files: Vec<ExportedFile>,
+    /// Files skipped, with reasons.
+    pub skipped: Vec<Skipped>,
+    /// Images whose EXIF orientation was applied.
+    pub rotated: usize,
+    /// Source files that carried EXIF / XMP / IPTC / comment metadata.
+    pub had_metadata: usize,
+}
+
+fn png_bytes(img: &image::DynamicImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    let img = match img {
+        image::DynamicImage::ImageLuma8(_)
+        | image::DynamicImage::ImageRgb8(_)
+        | image::DynamicImage::ImageRgba8(_)
+        | image::DynamicImage::ImageLumaA8(_) => img.clone(),
+        other => image::DynamicImage::ImageRgba8(other.to_rgba8()),
+    };
+    img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+        .expect("encoding a decoded image as PNG in memory cannot fail");
+    out
+}
+
+/// Whether raw file bytes carry metadata blocks (EXIF, XMP, IPTC / Photoshop, comments, text).
+pub fn has_metadata(bytes: &[u8]) -> bool {
+    let find = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    find(b"Exif\0")
+        || find(b"http://ns.adobe.com/xap")
+        || find(b"Photoshop 3.0")
+        || find(b"eXIf")
+        || find(b"tEXt")
+        || find(b"iTXt")
+        || find(b"zTXt")
+        || (bytes.starts_with(&[0xFF, 0xD8]) && find(&[0xFF, 0xFE]))
+}
+
+struct Prepared {
+    label: String,
+    split: Option<SplitName>,
+    original: String,
+    png: Vec<u8>,
+    rotated: bool,
+    had_metadata: bool,
+}
+
+fn prepare_files(items: &[FileItem], opts: &LoadOptions) -> Vec<Result<Prepared, Skipped>> {
+    items
+        .par_iter()
+        .map(|item| {
+            let skip = |reason: BadReason| Skipped {
+                path: item.rel.clone(),
+                reason,
+            };
+            let bytes = crate::util::fs::read_regular(&item.path).map_err(|e| {
+                skip(if e.kind() == std::io::ErrorKind::NotFound {
+                    BadReason::Missing
+                } else {
+                    BadReason::Unreadable(e.to_string())
+                })
+            })?;
+            let (img, _, rotated) = decode_full(&bytes, opts.max_pixels).map_err(skip)?;
+            Ok(Prepared {
+                label: item.label.clone(),
+                split: item.split,
+                original: item.rel.clone(),
+                png: png_bytes(&img),
+                rotated,
+                had_metadata: has_metadata(&bytes),
+            })
+        })
+        .collect()
+}
+
+fn prepare_dataset(data: &Dataset, splits: &[Option<SplitName>]) -> Vec<Result<Prepared, Skipped>> {
+    (0..data.len())
+        .into_par_iter()
+        .map(|i| {
+            let (w, h) = (data.width as u32, data.height as u32);
+            let px = data.image(i).to_vec();
+            let img = if data.channels == 1 {
+                image::DynamicImage::ImageLuma8(
+                    image::GrayImage::from_raw(w, h, px).expect("record size"),
+                )
+            } else {
+                image::DynamicImage::ImageRgb8(
+                    image::RgbImage::from_raw(w, h, px).expect("record size"),
+                )
+            };
+            Ok(Prepared {
+                label: data.class_names[data.labels[i] as usize].clone(),
+                split: splits[i],
+                original: if data.paths[i].is_empty() {
+                    format!("#{}", data.ids[i])
+                } else {
+                    data.paths[i].clone()
+                },
+                png: png_bytes(&img),
+                rotated: false,
+                had_metadata: false,
+            })
+        })
+        .collect()
+}
+
+fn safe_component(s: &str) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim_matches('.');
+    if trimmed.is_empty() {
+        "class".into()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// Export `source` to `out`. `mapping`: where to write `original,exported` pairs, if anywhere.
+pub fn export(
+    source: &DataSource,
+    opts: &LoadOptions,
+    out: &Path,
+    mapping: Option<&Path>,
+    name: &str,
+) -> Result<ExportSummary, DataError> {
+    if out.exists() {
+        return Err(DataError::Invalid(format!(
+            "{} already exists; remove it or choose another --out",
+            out.display()
+        )));
+    }
+    if let Some(m) = mapping
+        && m.starts_with(out)
+    {
+        return Err(DataError::Invalid(format!(
+            "--keep-mapping {} is inside the export; keep the mapping outside it so the export stays anonymous",
+            m.display()
+        )));
+    }
+    let prepared = match source {
+        DataSource::Folder(dir) => prepare_files(&scan_folder(dir)?.0, opts),
+        DataSource::Manifest(path) => prepare_files(&read_manifest(path)?.0, opts),
+        other => {
+            let whole = load_whole(other, opts)?;
+            prepare_dataset(&whole.data, &whole.splits)
+        }
+    };
+    let mut summary = ExportSummary::default();
+    let mut payload: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for p in prepared {
+        match p {
+            Ok(p) => {
+                let sha = hex(&Sha256::digest(&p.png));
+                let class = safe_component(&p.label);
+                let path = match p.split {
+                    Some(s) => format!("{s}/{class}/{}.png", &sha[..16]),
+                    None => format!("{class}/{}.png", &sha[..16]),
+                };
+                summary.rotated += p.rotated as usize;
+                summary.had_metadata += p.had_metadata as usize;
+                payload.entry(path.clone()).or_insert(p.png);
+                summary.files.push(ExportedFile {
+                    path,
+                    label: p.label,
+                    split: p.split,
+                    sha256: sha,
+                    original: p.original,
+                });
+            }
+            Err(s) => {
+                if opts.on_error == OnError::Fail {
+                    return Err(DataError::Invalid(format!(
+                        "{}: {}; fix or remove the file, or use --on-error skip",
+                        s.path, s.reason
+                    )));
+                }
+                summary.skipped.push(s);
+            }
+        }
+    }
+    if summary.files.is_empty() {
+        return Err(DataError::Invalid(
+            "nothing to export: no usable image".into(),
+        ));
+    }
+    let dir_name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "export".into());
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    crate::util::fs::remove_stale_temps(parent);
+    let tmp = parent.join(format!(".{dir_name}.partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = write_export(&tmp, &summary, &payload, name).and_then(|_| {
+        crate::util::fs::publish_dir(&tmp, out).map_err(|e| {
+            DataError::Invalid(format!(
+                "cannot move the export into {}: {e}",
+                out.display()
+            ))
+        })
+    });
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    if let Some(m) = mapping {
+        let mut text = String::from("original,exported\n");
+        for f in &summary.files {
+            text.push_str(&format!(
+                "{},{}\n",
+                csv_field(&f.original),
+                csv_field(&f.path)
+            ));
+        }
+        crate::util::fs::write_atomic(m, text.as_bytes())
+            .map_err(|e| DataError::Invalid(e.to_string()))?;
+    }
+    Ok(summary)
+}
+
+fn write_export(
+    dir: &Path,
+    summary: &ExportSummary,
+    payload: &BTreeMap<String, Vec<u8>>,
+    name: &str,
+) -> Result<(), DataError> {
+    let io = |p: &Path| {
+        let p: PathBuf = p.to_path_buf();
+        move |e: std::io::Error| DataError::Invalid(format!("cannot write {}: {e}", p.display()))
+    };
+    for (rel, bytes) in payload {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::write(&path, bytes).map_err(io(&path))?;
+    }
+    let mut manifest = String::from("path,label,split,sha256\n");
+    for f in &summary.files {
+        manifest.push_str(&format!(
+            "{},{},{},{}\n",
+            csv_field(&f.path),
+            csv_field(&f.label),
+            f.split.map(|s| s.as_str()).unwrap_or(""),
+            f.sha256
+        ));
+    }
+    std::fs::write(dir.join("manifest.csv"), manifest).map_err(io(&dir.join("manifest.csv")))?;
+    let mut sums = String::new();
+    let unique: BTreeSet<(&str, &str)> = summary
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.sha256.as_str()))
+        .collect();
+    for (path, sha) in unique {
+        sums.push_str(&format!("{sha}  {path}\n"));
+    }
+    std::fs::write(dir.join("SHA256SUMS"), sums).map_err(io(&dir.join("SHA256SUMS")))?;
+    std::fs::write(dir.join("README.md"), card(summary, name))
+        .map_err(io(&dir.join("README.md")))?;
+    Ok(())
+}
+
+fn card(s: &ExportSummary, name: &str) -> String {
+    let mut classes: BTreeSet<&str> = BTreeSet::new();
+    let mut splits: BTreeSet<String> = BTreeSet::new();
+    let mut counts: BTreeMap<(String, &str), usize> = BTreeMap::new();
+    for f in &s.files {
+        classes.insert(&f.label);
+        let split = f
+            .split
+            .map(|x| x.to_string())
+            .unwrap_or_else(|| "(none)".into());
+        splits.insert(split.clone());
+        *counts.entry((split, &f.label)).or_default() += 1;
+    }
+    let unique: BTreeSet<&str> = s.files.iter().map(|f| f.path.as_str()).collect();
+    let mut out = format!(
+        "# Dataset card: {name}\n\nExported by augtrain {} on {}.\n\n{} images in {} files ({} exact duplicates share a file), {} classes.\n\n",
+        env!("CARGO_PKG_VERSION"),
+        crate::util::time::iso8601_now(),
+        s.files.len(),
+        unique.len(),
+        s.files.len() - unique.len(),
+        classes.len()
+    );
+    out.push_str("## Images per class and split\n\n| class |");
+    for sp in &splits {
+        out.push_str(&format!(" {sp} |"));
+    }
+    out.push_str(" total |\n|---|");
+    for _ in &splits {
+        out.push_str("---:|");
+    }
+    out.push_str("---:|\n");
+    for c in &classes {
+        out.push_str(&format!("| {c} |"));
+        let mut total = 0;
+        for sp in &splits {
+            let n = counts.get(&(sp.clone(), *c)).copied().unwrap_or(0);
+            total += n;
+            out.push_str(&format!(" {n} |"));
+        }
+        out.push_str(&format!(" {total} |\n"));
+    }
+    out.push_str(&format!(
+        "\n## What was removed or changed\n\n\
+         - Every image was decoded and re-encoded as PNG from its pixels alone, so no metadata was carried over: EXIF (including GPS position, camera make and model, timestamps and thumbnails), XMP, IPTC / Photoshop blocks, ICC profiles, and text comments or chunks. {} source files carried such metadata.\n\
+         - EXIF orientation was applied to the pixels first ({} images rotated or flipped), so images look as they did.\n\
+         - File names were replaced by the first 16 hex digits of the SHA-256 of the exported file; no mapping to the original names is part of this export.\n\
+         - `SHA256SUMS` lists every file (`sha256sum -c SHA256SUMS` checks them); `manifest.csv` lists path, label, split and SHA-256 per image.\n",
+        s.had_metadata, s.rotated
+    ));
+    if !s.skipped.is_empty() {
+        out.push_str(&format!("\n## Skipped files ({})\n\n", s.skipped.len()));
+        for k in &s.skipped {
+            out.push_str(&format!("- {}: {}\n", k.path, k.reason));
+        }
+    }
+    out
+}
+
+/// Used by `inspect` and friends: the load report of a source.
+pub fn report_of(source: &DataSource, opts: &LoadOptions) -> Result<LoadReport, DataError> {
+    Ok(load_whole(source, opts)?.report)
+}

@@ -1,0 +1,551 @@
+//! Data quality and label quality.
+//!
+//! [`audit`] checks every image of a dataset: corrupt files (with the reason), exact duplicates
+//! (equal decoded pixels, so re-saved files match) and near duplicates (64-bit pHash within a
+//! Hamming radius, searched by multi-index hashing, grouped by union-find), leaks (a duplicate group
+//! spanning splits), image health with cleanvision's definitions ([`health`]) and class
+//! imbalance. [`confident`] finds label issues by confident learning.
+
+pub mod confident;
+pub mod health;
+pub mod phash;
+pub mod pred_probs;
+
+use std::collections::{BTreeMap, HashMap};
+
+use rayon::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use augtrain_data::DataError;
+use augtrain_data::decode::{BadReason, decode_full};
+use augtrain_data::files::{FileItem, SplitName, read_manifest, scan_folder};
+use augtrain_data::source::{DataSource, LoadOptions, load_whole};
+use health::Health;
+use phash::{MultiIndex, UnionFind};
+
+/// Audit settings.
+#[derive(Clone, Debug)]
+pub struct AuditOptions {
+    /// Largest Hamming distance between pHashes of near duplicates (0–64).
+    pub near_radius: u32,
+    /// Largest image accepted, in pixels.
+    pub max_pixels: u64,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        Self {
+            near_radius: 4,
+            max_pixels: augtrain_data::decode::DEFAULT_MAX_PIXELS,
+        }
+    }
+}
+
+/// One image's row of the audit: `<issue>_score` in [0, 1] (lower = worse) and
+/// `is_<issue>_issue` per issue; null scores for a corrupt file.
+#[derive(Clone, Debug, Serialize)]
+pub struct ImageRow {
+    /// Position in the audit.
+    pub index: usize,
+    /// Source path (or record name).
+    pub path: String,
+    /// Split the source assigns, if any.
+    pub split: Option<SplitName>,
+    /// Class name.
+    pub label: String,
+    /// Width as stored (after EXIF orientation).
+    pub width: u32,
+    /// Height as stored.
+    pub height: u32,
+    /// Why the file is unusable, if it is.
+    pub corrupt_reason: Option<String>,
+    /// 0 for a corrupt file, else 1.
+    pub corrupt_score: f64,
+    /// The file cannot be used.
+    pub is_corrupt_issue: bool,
+    /// 0 when another image has exactly the same pixels, else 1.
+    pub exact_duplicates_score: f64,
+    /// Has an exact duplicate.
+    pub is_exact_duplicates_issue: bool,
+    /// Index of its exact-duplicate group in `exact_duplicate_groups`.
+    pub exact_duplicates_group: Option<usize>,
+    /// Smallest pHash distance to another (non-identical) image over 64, 1 when none is within
+    /// the radius.
+    pub near_duplicates_score: f64,
+    /// Has a near duplicate within the radius.
+    pub is_near_duplicates_issue: bool,
+    /// Index of its near-duplicate group in `near_duplicate_groups`.
+    pub near_duplicates_group: Option<usize>,
+    /// Belongs to a duplicate group spanning splits.
+    pub is_leak_issue: bool,
+    /// 99th percentile brightness.
+    pub dark_score: f64,
+    /// Too dark.
+    pub is_dark_issue: bool,
+    /// 1 − 5th percentile brightness.
+    pub light_score: f64,
+    /// Too light.
+    pub is_light_issue: bool,
+    /// `min(w/h, h/w)`.
+    pub odd_aspect_ratio_score: f64,
+    /// Extreme aspect ratio.
+    pub is_odd_aspect_ratio_issue: bool,
+    /// Normalized entropy.
+    pub low_information_score: f64,
+    /// Little information (flat).
+    pub is_low_information_issue: bool,
+    /// Edge strength.
+    pub blurry_score: f64,
+    /// Blurry.
+    pub is_blurry_issue: bool,
+    /// Distance from the dataset's size fences.
+    pub odd_size_score: f64,
+    /// Unusually large or small.
+    pub is_odd_size_issue: bool,
+    /// 0 for gray content stored as colour.
+    pub grayscale_score: f64,
+    /// Gray content stored as colour.
+    pub is_grayscale_issue: bool,
+}
+
+/// A group of duplicates and the splits it touches.
+#[derive(Clone, Debug, Serialize)]
+pub struct Group {
+    /// Member indices.
+    pub members: Vec<usize>,
+    /// Their paths.
+    pub paths: Vec<String>,
+    /// Distinct splits of the members.
+    pub splits: Vec<String>,
+}
+
+/// Class balance.
+#[derive(Clone, Debug, Serialize)]
+pub struct Imbalance {
+    /// Images per class.
+    pub counts: BTreeMap<String, usize>,
+    /// Share of the rarest class.
+    pub rarest_share: f64,
+    /// `0.1 / K`.
+    pub threshold: f64,
+    /// `rarest_share < threshold`.
+    pub is_issue: bool,
+}
+
+/// The whole audit.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditReport {
+    /// What was audited.
+    pub source: String,
+    /// Images (files) audited, corrupt ones included.
+    pub images: usize,
+    /// Count of images with each issue.
+    pub issue_counts: BTreeMap<String, usize>,
+    /// Exact-duplicate groups.
+    pub exact_duplicate_groups: Vec<Group>,
+    /// Near-duplicate groups.
+    pub near_duplicate_groups: Vec<Group>,
+    /// Duplicate groups (exact or near) spanning splits.
+    pub leaks: Vec<Group>,
+    /// Class balance.
+    pub imbalance: Imbalance,
+    /// Near-duplicate radius used.
+    pub near_radius: u32,
+    /// One row per image.
+    pub rows: Vec<ImageRow>,
+}
+
+/// What each image contributes before the dataset-level checks.
+struct Measured {
+    path: String,
+    split: Option<SplitName>,
+    label: String,
+    size: (u32, u32),
+    result: Result<(Health, [u8; 32], u64), BadReason>,
+}
+
+fn measure_pixels(px: &[u8], w: usize, h: usize, c: usize) -> (Health, [u8; 32], u64) {
+    let mut hasher = Sha256::new();
+    hasher.update((w as u64).to_le_bytes());
+    hasher.update((h as u64).to_le_bytes());
+    hasher.update((c as u64).to_le_bytes());
+    hasher.update(px);
+    let key: [u8; 32] = hasher.finalize().into();
+    let gray = health::gray(px, c);
+    (health::measure(px, w, h, c), key, phash::phash(&gray, w, h))
+}
+
+fn measure_files(items: &[FileItem], opts: &AuditOptions) -> Vec<Measured> {
+    items
+        .par_iter()
+        .map(|item| {
+            let result = augtrain_data::util::fs::read_regular(&item.path)
+                .map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        BadReason::Missing
+                    } else {
+                        BadReason::Unreadable(e.to_string())
+                    }
+                })
+                .and_then(|bytes| decode_full(&bytes, opts.max_pixels));
+            match result {
+                Ok((img, _, _)) => {
+                    let (w, h) = (img.width() as usize, img.height() as usize);
+                    let (px, c) = match img.color().channel_count() {
+                        1 | 2 => (img.to_luma8().into_raw(), 1),
+                        _ => (img.to_rgb8().into_raw(), 3),
+                    };
+                    Measured {
+                        path: item.rel.clone(),
+                        split: item.split,
+                        label: item.label.clone(),
+                        size: (w as u32, h as u32),
+                        result: Ok(measure_pixels(&px, w, h, c)),
+                    }
+                }
+                Err(reason) => Measured {
+                    path: item.rel.clone(),
+                    split: item.split,
+                    label: item.label.clone(),
+                    size: (0, 0),
+                    result: Err(reason),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Audit `source`.
+pub fn audit(
+    source: &DataSource,
+    load: &LoadOptions,
+    opts: &AuditOptions,
+) -> Result<AuditReport, DataError> {
+    let measured: Vec<Measured> = match source {
+        DataSource::Folder(dir) => measure_files(&scan_folder(dir)?.0, opts),
+        DataSource::Manifest(path) => measure_files(&read_manifest(path)?.0, opts),
+        other => {
+            let whole = load_whole(other, load)?;
+            let d = &whole.data;
+            (0..d.len())
+                .into_par_iter()
+                .map(|i| Measured {
+                    path: if d.paths[i].is_empty() {
+                        format!("#{}", d.ids[i])
+                    } else {
+                        d.paths[i].clone()
+                    },
+                    split: whole.splits[i],
+                    label: d.class_names[d.labels[i] as usize].clone(),
+                    size: (d.width as u32, d.height as u32),
+                    result: Ok(measure_pixels(d.image(i), d.width, d.height, d.channels)),
+                })
+                .collect()
+        }
+    };
+    Ok(assemble(source.name(), measured, opts))
+}
+
+fn group(members: Vec<usize>, m: &[Measured]) -> Group {
+    let mut splits: Vec<String> = members
+        .iter()
+        .map(|&i| {
+            m[i].split
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "(unsplit)".into())
+        })
+        .collect();
+    splits.sort();
+    splits.dedup();
+    Group {
+        paths: members.iter().map(|&i| m[i].path.clone()).collect(),
+        members,
+        splits,
+    }
+}
+
+fn assemble(name: String, m: Vec<Measured>, opts: &AuditOptions) -> AuditReport {
+    let n = m.len();
+    let ok: Vec<usize> = (0..n).filter(|&i| m[i].result.is_ok()).collect();
+    let get = |i: usize| m[i].result.as_ref().expect("usable");
+    // Exact duplicates: equal pixel hashes.
+    let mut exact = UnionFind::new(n);
+    let mut first_by_key: HashMap<[u8; 32], usize> = HashMap::new();
+    for &i in &ok {
+        let key = get(i).1;
+        match first_by_key.get(&key) {
+            Some(&j) => exact.union(i, j),
+            None => {
+                first_by_key.insert(key, i);
+            }
+        }
+    }
+    let exact_groups = exact.groups();
+    // Near duplicates: pHash within the radius, between images that are not exact duplicates.
+    // Multi-index hashing over the usable images (positions in `ok`).
+    let hashes: Vec<u64> = ok.iter().map(|&i| get(i).2).collect();
+    let index = MultiIndex::new(&hashes, opts.near_radius.min(63));
+    let found: Vec<Vec<(usize, u32)>> = (0..ok.len())
+        .into_par_iter()
+        .map_init(phash::Seen::default, |seen, a| index.neighbours(a, seen))
+        .collect();
+    let mut near = UnionFind::new(n);
+    let mut nearest = vec![u32::MAX; n];
+    for (a, list) in found.iter().enumerate() {
+        let i = ok[a];
+        for &(b, d) in list {
+            let j = ok[b];
+            if get(i).1 != get(j).1 {
+                near.union(i, j);
+                nearest[i] = nearest[i].min(d);
+            }
+        }
+    }
+    let near_groups = near.groups();
+    // Leaks: any duplicate group (exact or near edges) spanning splits.
+    let mut both = UnionFind::new(n);
+    for g in exact_groups.iter().chain(near_groups.iter()) {
+        for w in g.windows(2) {
+            both.union(w[0], w[1]);
+        }
+    }
+    let leak_groups: Vec<Group> = both
+        .groups()
+        .into_iter()
+        .map(|g| group(g, &m))
+        .filter(|g| g.splits.len() > 1)
+        .collect();
+    let mut in_exact = vec![None; n];
+    for (k, g) in exact_groups.iter().enumerate() {
+        for &i in g {
+            in_exact[i] = Some(k);
+        }
+    }
+    let mut in_near = vec![None; n];
+    for (k, g) in near_groups.iter().enumerate() {
+        for &i in g {
+            in_near[i] = Some(k);
+        }
+    }
+    let mut leaked = vec![false; n];
+    for g in &leak_groups {
+        for &i in &g.members {
+            leaked[i] = true;
+        }
+    }
+    let sizes: Vec<f64> = ok.iter().map(|&i| get(i).0.size).collect();
+    let (size_scores, size_threshold) = if sizes.is_empty() {
+        (Vec::new(), 0.5)
+    } else {
+        health::odd_size_scores(&sizes)
+    };
+    let mut size_score = vec![f64::NAN; n];
+    for (k, &i) in ok.iter().enumerate() {
+        size_score[i] = size_scores[k];
+    }
+    let rows: Vec<ImageRow> = (0..n)
+        .map(|i| {
+            let e = &m[i];
+            let (h, corrupt) = match &e.result {
+                Ok((h, _, _)) => (h.clone(), None),
+                Err(r) => (
+                    Health {
+                        dark_score: f64::NAN,
+                        light_score: f64::NAN,
+                        odd_aspect_ratio_score: f64::NAN,
+                        low_information_score: f64::NAN,
+                        blurry_score: f64::NAN,
+                        grayscale_score: f64::NAN,
+                        size: f64::NAN,
+                    },
+                    Some(r.to_string()),
+                ),
+            };
+            let below = |s: f64, t: f64| s < t; // NaN compares false
+            ImageRow {
+                index: i,
+                path: e.path.clone(),
+                split: e.split,
+                label: e.label.clone(),
+                width: e.size.0,
+                height: e.size.1,
+                corrupt_score: if corrupt.is_some() { 0.0 } else { 1.0 },
+                is_corrupt_issue: corrupt.is_some(),
+                corrupt_reason: corrupt,
+                exact_duplicates_score: if in_exact[i].is_some() { 0.0 } else { 1.0 },
+                is_exact_duplicates_issue: in_exact[i].is_some(),
+                exact_duplicates_group: in_exact[i],
+                near_duplicates_score: if nearest[i] == u32::MAX {
+                    1.0
+                } else {
+                    nearest[i] as f64 / 64.0
+                },
+                is_near_duplicates_issue: in_near[i].is_some(),
+                near_duplicates_group: in_near[i],
+                is_leak_issue: leaked[i],
+                is_dark_issue: below(h.dark_score, health::DARK),
+                dark_score: h.dark_score,
+                is_light_issue: below(h.light_score, health::LIGHT),
+                light_score: h.light_score,
+                is_odd_aspect_ratio_issue: below(
+                    h.odd_aspect_ratio_score,
+                    health::ODD_ASPECT_RATIO,
+                ),
+                odd_aspect_ratio_score: h.odd_aspect_ratio_score,
+                is_low_information_issue: below(h.low_information_score, health::LOW_INFORMATION),
+                low_information_score: h.low_information_score,
+                is_blurry_issue: below(h.blurry_score, health::BLURRY),
+                blurry_score: h.blurry_score,
+                is_odd_size_issue: below(size_score[i], size_threshold),
+                odd_size_score: size_score[i],
+                is_grayscale_issue: below(h.grayscale_score, 0.5),
+                grayscale_score: h.grayscale_score,
+            }
+        })
+        .collect();
+    let mut issue_counts = BTreeMap::new();
+    let count = |f: fn(&ImageRow) -> bool| rows.iter().filter(|r| f(r)).count();
+    issue_counts.insert("corrupt".to_string(), count(|r| r.is_corrupt_issue));
+    issue_counts.insert(
+        "exact_duplicates".to_string(),
+        count(|r| r.is_exact_duplicates_issue),
+    );
+    issue_counts.insert(
+        "near_duplicates".to_string(),
+        count(|r| r.is_near_duplicates_issue),
+    );
+    issue_counts.insert("leak".to_string(), count(|r| r.is_leak_issue));
+    issue_counts.insert("dark".to_string(), count(|r| r.is_dark_issue));
+    issue_counts.insert("light".to_string(), count(|r| r.is_light_issue));
+    issue_counts.insert(
+        "odd_aspect_ratio".to_string(),
+        count(|r| r.is_odd_aspect_ratio_issue),
+    );
+    issue_counts.insert(
+        "low_information".to_string(),
+        count(|r| r.is_low_information_issue),
+    );
+    issue_counts.insert("blurry".to_string(), count(|r| r.is_blurry_issue));
+    issue_counts.insert("odd_size".to_string(), count(|r| r.is_odd_size_issue));
+    issue_counts.insert("grayscale".to_string(), count(|r| r.is_grayscale_issue));
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for &i in &ok {
+        *counts.entry(m[i].label.clone()).or_default() += 1;
+    }
+    let total: usize = counts.values().sum();
+    let k = counts.len().max(1);
+    let rarest = counts.values().copied().min().unwrap_or(0);
+    let rarest_share = if total == 0 {
+        0.0
+    } else {
+        rarest as f64 / total as f64
+    };
+    let threshold = 0.1 / k as f64;
+    AuditReport {
+        source: name,
+        images: n,
+        issue_counts,
+        exact_duplicate_groups: exact_groups.into_iter().map(|g| group(g, &m)).collect(),
+        near_duplicate_groups: near_groups.into_iter().map(|g| group(g, &m)).collect(),
+        leaks: leak_groups,
+        imbalance: Imbalance {
+            counts,
+            rarest_share,
+            threshold,
+            is_issue: rarest_share < threshold,
+        },
+        near_radius: opts.near_radius,
+        rows,
+    }
+}
+
+impl AuditReport {
+    /// A text summary: counts per issue, groups, class balance, and up to `list` flagged
+    /// images per issue.
+    pub fn summary(&self, list: usize) -> String {
+        let mut out = format!("audit of {}: {} images\n\n", self.source, self.images);
+        let groups = |name: &str| match name {
+            "exact_duplicates" => format!(" in {} groups", self.exact_duplicate_groups.len()),
+            "near_duplicates" => format!(
+                " in {} groups (pHash radius {})",
+                self.near_duplicate_groups.len(),
+                self.near_radius
+            ),
+            "leak" => format!(" in {} groups spanning splits", self.leaks.len()),
+            _ => String::new(),
+        };
+        for (issue, n) in &self.issue_counts {
+            out.push_str(&format!(
+                "  {:<18} {:>6}{}\n",
+                issue.replace('_', " "),
+                n,
+                if *n > 0 { groups(issue) } else { String::new() }
+            ));
+        }
+        let imb = &self.imbalance;
+        out.push_str(&format!(
+            "\nclasses: {}\nrarest class share {:.4} (issue below {:.4}): {}\n",
+            imb.counts
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            imb.rarest_share,
+            imb.threshold,
+            if imb.is_issue { "IMBALANCED" } else { "ok" }
+        ));
+        let show = |title: &str, flagged: Vec<&ImageRow>, out: &mut String| {
+            if flagged.is_empty() {
+                return;
+            }
+            out.push_str(&format!("\n{title}:\n"));
+            for r in flagged.iter().take(list) {
+                out.push_str(&format!(
+                    "  {}{}\n",
+                    r.path,
+                    r.corrupt_reason
+                        .as_ref()
+                        .map(|c| format!(": {c}"))
+                        .unwrap_or_default()
+                ));
+            }
+            if flagged.len() > list {
+                out.push_str(&format!(
+                    "  ... and {} more (see the JSON report)\n",
+                    flagged.len() - list
+                ));
+            }
+        };
+        let rows = &self.rows;
+        show(
+            "corrupt",
+            rows.iter().filter(|r| r.is_corrupt_issue).collect(),
+            &mut out,
+        );
+        for g in self.leaks.iter().take(list) {
+            out.push_str(&format!(
+                "\nleak across {}: {}\n",
+                g.splits.join(" / "),
+                g.paths.join(", ")
+            ));
+        }
+        for (title, f) in [
+            (
+                "dark",
+                (|r: &&ImageRow| r.is_dark_issue) as fn(&&ImageRow) -> bool,
+            ),
+            ("light", |r| r.is_light_issue),
+            ("odd aspect ratio", |r| r.is_odd_aspect_ratio_issue),
+            ("low information", |r| r.is_low_information_issue),
+            ("blurry", |r| r.is_blurry_issue),
+            ("odd size", |r| r.is_odd_size_issue),
+            ("grayscale stored as colour", |r| r.is_grayscale_issue),
+            ("exact duplicates", |r| r.is_exact_duplicates_issue),
+            ("near duplicates", |r| r.is_near_duplicates_issue),
+        ] {
+            show(title, rows.iter().filter(f).collect(), &mut out);
+        }
+        out
+    }
+}

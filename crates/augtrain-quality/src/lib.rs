@@ -1,0 +1,11 @@
+#![warn(missing_docs)]
+
+//! # augtrain-quality
+//!
+//! Judging data and predictions, without burn: scikit-learn's classification metrics
+//! ([`metrics`]), the dataset audit (corrupt files, duplicates, leaks, image health, imbalance)
+//! and confident learning ([`audit`]), and pseudo-labels and review queues ([`label`]).
+
+pub mod audit;
+pub mod label;
+pub mod metrics;

@@ -1,0 +1,754 @@
+//! The resolved configuration of a training run. It is saved as `config.toml` in the run
+//! directory; passing it back (`--resume`, or `--config`) reproduces the run.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use augtrain_augment::PipelineSpec;
+use augtrain_data::DataSource;
+use augtrain_data::balance::{Balance, SamplingStrategy};
+use augtrain_data::decode::{DEFAULT_MAX_PIXELS, ResizePolicy};
+use augtrain_data::files::OnError;
+use augtrain_data::source::LoadOptions;
+use augtrain_quality::metrics::ZeroDivision;
+
+/// Which architecture to train (`--model`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Flatten → Linear(hidden) → ReLU → Linear(classes).
+    Mlp,
+    /// conv 5×5 32 → ReLU → max-pool 2 → conv 5×5 64 → ReLU → max-pool 2 → fc 128 → ReLU → fc.
+    #[default]
+    Cnn,
+}
+
+impl std::str::FromStr for ModelKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "mlp" => Ok(ModelKind::Mlp),
+            "cnn" => Ok(ModelKind::Cnn),
+            other => Err(format!("unknown model '{other}': use mlp or cnn")),
+        }
+    }
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ModelKind::Mlp => "mlp",
+            ModelKind::Cnn => "cnn",
+        })
+    }
+}
+
+/// What the user asked for (`--device`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// A real GPU if present, else the CPU.
+    #[default]
+    Auto,
+    /// Any wgpu adapter, software ones included; an error if there is none.
+    Gpu,
+    /// The CPU (burn Flex).
+    Cpu,
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(DeviceChoice::Auto),
+            "gpu" => Ok(DeviceChoice::Gpu),
+            "cpu" => Ok(DeviceChoice::Cpu),
+            other => Err(format!("unknown device '{other}': use auto, gpu or cpu")),
+        }
+    }
+}
+
+/// Where the data comes from and how it is loaded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// A dataset (IDX or CIFAR directory, image folder, CSV manifest, pack); absent = the
+    /// built-in synthetic dataset.
+    pub path: Option<PathBuf>,
+    /// Synthetic training images.
+    pub synthetic_train: usize,
+    /// Synthetic test images.
+    pub synthetic_test: usize,
+    /// Side of the synthetic images, pixels.
+    pub synthetic_size: usize,
+    /// Fraction of the training images held out for validation (stratified) when the source
+    /// has no validation split.
+    pub val_fraction: f64,
+    /// Fraction held out for testing when the source has neither a test nor a val split.
+    pub test_fraction: f64,
+    /// Width and height image files are brought to at load time, pixels.
+    pub size: [u32; 2],
+    /// Channels image files are converted to (1 or 3).
+    pub channels: usize,
+    /// How image files reach `size`: center-crop, stretch or letterbox.
+    pub resize: ResizePolicy,
+    /// Largest image accepted, in pixels (width × height); larger files are skipped as too large.
+    pub max_pixels: u64,
+    /// Skip unusable files (reported) or stop at the first.
+    pub on_error: OnError,
+    /// A split file from `augtrain split`, overriding the source's splits.
+    pub split_file: Option<PathBuf>,
+    /// The class list for image files; other labels are reported as unknown and skipped.
+    pub classes: Option<Vec<String>>,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            synthetic_train: 6000,
+            synthetic_test: 1000,
+            synthetic_size: 32,
+            val_fraction: 0.1,
+            test_fraction: 0.1,
+            size: [64, 64],
+            channels: 3,
+            resize: ResizePolicy::CenterCrop,
+            max_pixels: DEFAULT_MAX_PIXELS,
+            on_error: OnError::Skip,
+            split_file: None,
+            classes: None,
+        }
+    }
+}
+
+impl DataConfig {
+    /// The data source this config names.
+    pub fn source(&self) -> Result<DataSource, augtrain_data::DataError> {
+        match &self.path {
+            Some(p) => DataSource::from_path(p),
+            None => Ok(DataSource::Synthetic {
+                train: self.synthetic_train,
+                test: self.synthetic_test,
+                size: self.synthetic_size,
+            }),
+        }
+    }
+
+    /// Loading options for `seed`.
+    pub fn load_options(&self, seed: u64) -> LoadOptions {
+        LoadOptions {
+            val_fraction: self.val_fraction,
+            test_fraction: self.test_fraction,
+            seed,
+            size: (self.size[0], self.size[1]),
+            channels: self.channels,
+            resize: self.resize,
+            max_pixels: self.max_pixels,
+            on_error: self.on_error,
+            split_file: self.split_file.clone(),
+            classes: self.classes.clone(),
+        }
+    }
+
+    /// Load the data this config names, split three ways.
+    pub fn load(&self, seed: u64) -> Result<augtrain_data::Splits, augtrain_data::DataError> {
+        augtrain_data::load(&self.source()?, &self.load_options(seed))
+    }
+}
+
+/// The model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// `mlp` or `cnn`.
+    pub kind: ModelKind,
+    /// Hidden units of the MLP's hidden layer / the CNN's first fully connected layer.
+    pub hidden: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            kind: ModelKind::Cnn,
+            hidden: 128,
+        }
+    }
+}
+
+/// Optimizer family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// SGD with momentum, PyTorch semantics (dampening 0).
+    #[default]
+    Sgd,
+    /// Adam.
+    Adam,
+}
+
+impl std::str::FromStr for OptimizerKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "sgd" => Ok(OptimizerKind::Sgd),
+            "adam" => Ok(OptimizerKind::Adam),
+            other => Err(format!("unknown optimizer '{other}': use sgd or adam")),
+        }
+    }
+}
+
+/// Optimizer settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptimizerConfig {
+    /// `sgd` or `adam`.
+    pub kind: OptimizerKind,
+    /// Base learning rate.
+    pub lr: f64,
+    /// SGD momentum (0 = plain SGD).
+    pub momentum: f64,
+    /// L2 penalty added to the gradient (PyTorch's `weight_decay`).
+    pub weight_decay: f64,
+    /// Adam β1.
+    pub beta1: f64,
+    /// Adam β2.
+    pub beta2: f64,
+    /// Adam ε.
+    pub eps: f64,
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        Self {
+            kind: OptimizerKind::Sgd,
+            lr: 0.05,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+}
+
+/// Learning-rate schedule family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    /// The base rate throughout.
+    #[default]
+    Constant,
+    /// Multiply by `gamma` every `step_size` epochs (PyTorch `StepLR`).
+    Step,
+    /// Cosine from the base rate down to `min_lr` over the run (PyTorch `CosineAnnealingLR`
+    /// with `T_max` = epochs, stepped per epoch).
+    Cosine,
+}
+
+impl std::str::FromStr for ScheduleKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "constant" | "none" => Ok(ScheduleKind::Constant),
+            "step" => Ok(ScheduleKind::Step),
+            "cosine" => Ok(ScheduleKind::Cosine),
+            other => Err(format!(
+                "unknown schedule '{other}': use constant, step or cosine"
+            )),
+        }
+    }
+}
+
+/// Learning-rate schedule settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    /// `constant`, `step` or `cosine`.
+    pub kind: ScheduleKind,
+    /// Epochs between decays (step).
+    pub step_size: usize,
+    /// Decay factor (step).
+    pub gamma: f64,
+    /// Final learning rate (cosine).
+    pub min_lr: f64,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        Self {
+            kind: ScheduleKind::Cosine,
+            step_size: 3,
+            gamma: 0.1,
+            min_lr: 0.0,
+        }
+    }
+}
+
+impl ScheduleConfig {
+    /// The learning rate of `epoch` (0-based) out of `epochs`, from base rate `lr`.
+    pub fn lr_at(&self, lr: f64, epoch: usize, epochs: usize) -> f64 {
+        match self.kind {
+            ScheduleKind::Constant => lr,
+            ScheduleKind::Step => lr * self.gamma.powi((epoch / self.step_size.max(1)) as i32),
+            ScheduleKind::Cosine => {
+                let t = epoch as f64 / epochs.max(1) as f64;
+                self.min_lr + (lr - self.min_lr) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
+            }
+        }
+    }
+}
+
+/// Loss function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    /// Cross-entropy on logits (accepts soft targets from mixup / cutmix).
+    #[default]
+    CrossEntropy,
+    /// Mean squared error between softmax outputs and one-hot (or soft) targets.
+    Mse,
+}
+
+impl std::str::FromStr for LossKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().replace('-', "_").as_str() {
+            "cross_entropy" | "ce" => Ok(LossKind::CrossEntropy),
+            "mse" => Ok(LossKind::Mse),
+            other => Err(format!("unknown loss '{other}': use cross-entropy or mse")),
+        }
+    }
+}
+
+/// Augmentation for training batches.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case", tag = "mode", deny_unknown_fields)]
+pub enum AugmentConfig {
+    /// The default pipeline for the data (gray or colour).
+    #[default]
+    Default,
+    /// No augmentation: only the deterministic part of the data's default pipeline
+    /// (normalization). For raw [0, 1] input, pass a pipeline with no ops.
+    None,
+    /// This pipeline.
+    Pipeline {
+        /// The resolved pipeline spec.
+        spec: PipelineSpec,
+    },
+}
+
+/// One comment per key of the serialized default config (checked by a test).
+const KEY_DOCS: &[(&str, &str)] = &[
+    (
+        "seed",
+        "Seed of every random choice: data split, weight init, epoch order, augmentation.",
+    ),
+    (
+        "device",
+        "auto (a real GPU if present, else the CPU), gpu (software adapters too) or cpu.",
+    ),
+    ("epochs", "Training epochs."),
+    ("batch_size", "Images per training batch."),
+    (
+        "loss",
+        "cross_entropy (accepts mixup/cutmix soft targets) or mse (softmax vs one-hot).",
+    ),
+    (
+        "zero_division",
+        "Metric value of an undefined ratio: zero, one or nan (nan is left out of averages).",
+    ),
+    (
+        "balance",
+        "Class balancing of the training split: none, weights, oversample, undersample or sampler.",
+    ),
+    (
+        "sampling_strategy",
+        "imbalanced-learn sampling_strategy: auto, minority, majority, not minority, not majority, all, or a table { class = count }.",
+    ),
+    (
+        "data.synthetic_train",
+        "Built-in synthetic data (used when data.path is absent): training images.",
+    ),
+    (
+        "data.synthetic_test",
+        "Built-in synthetic data: test images.",
+    ),
+    (
+        "data.synthetic_size",
+        "Built-in synthetic data: image side in pixels.",
+    ),
+    (
+        "data.val_fraction",
+        "Fraction of the training images held out for validation when the data has no val split.",
+    ),
+    (
+        "data.test_fraction",
+        "Fraction held out for testing when the data has neither a test nor a val split.",
+    ),
+    (
+        "data.size",
+        "[width, height] image files are brought to at load time.",
+    ),
+    (
+        "data.channels",
+        "Channels image files are converted to: 1 (gray) or 3 (RGB).",
+    ),
+    (
+        "data.resize",
+        "How image files reach data.size: center-crop, stretch or letterbox.",
+    ),
+    (
+        "data.max_pixels",
+        "Largest image accepted (width x height); larger files are skipped as too large.",
+    ),
+    (
+        "data.on_error",
+        "Unusable files: skip (listed in skipped.csv) or fail.",
+    ),
+    ("model.kind", "cnn (LeNet-style) or mlp."),
+    (
+        "model.hidden",
+        "Hidden units of the MLP's hidden layer / the CNN's first fully connected layer.",
+    ),
+    (
+        "optimizer.kind",
+        "sgd (momentum, PyTorch semantics) or adam.",
+    ),
+    ("optimizer.lr", "Base learning rate."),
+    ("optimizer.momentum", "SGD momentum (0 = plain SGD)."),
+    (
+        "optimizer.weight_decay",
+        "L2 penalty added to the gradient.",
+    ),
+    ("optimizer.beta1", "Adam beta1."),
+    ("optimizer.beta2", "Adam beta2."),
+    ("optimizer.eps", "Adam epsilon."),
+    (
+        "schedule.kind",
+        "Learning-rate schedule: constant, step or cosine (per epoch).",
+    ),
+    ("schedule.step_size", "step: epochs between decays."),
+    ("schedule.gamma", "step: decay factor."),
+    ("schedule.min_lr", "cosine: final learning rate."),
+    (
+        "augment.mode",
+        "default (the data's default pipeline), none, or pipeline with a [augment.spec] (see augtrain augment).",
+    ),
+];
+
+/// Keys absent from the default config, shown commented out: (key, comment, example value).
+const OPTIONAL_KEYS: &[(&str, &str, &str)] = &[
+    (
+        "data.path",
+        "A dataset: IDX or CIFAR directory, image folder, CSV manifest or pack.",
+        "\"../shared/data/mnist-10k\"",
+    ),
+    (
+        "data.split_file",
+        "A split file from `augtrain split`, overriding the data's own splits.",
+        "\"data.split.csv\"",
+    ),
+    (
+        "data.classes",
+        "The class list; image files labelled otherwise are skipped as unknown.",
+        "[\"ants\", \"bees\"]",
+    ),
+];
+
+/// Everything a training run needs, with defaults for `augtrain train` on the built-in data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Seed of every random choice: data split, weights, epoch order, augmentation.
+    pub seed: u64,
+    /// `auto`, `gpu` or `cpu`.
+    pub device: DeviceChoice,
+    /// Training epochs.
+    pub epochs: usize,
+    /// Images per training batch.
+    pub batch_size: usize,
+    /// Loss function.
+    pub loss: LossKind,
+    /// Zero-division value of the metrics.
+    pub zero_division: ZeroDivision,
+    /// The data.
+    pub data: DataConfig,
+    /// The model.
+    pub model: ModelConfig,
+    /// The optimizer.
+    pub optimizer: OptimizerConfig,
+    /// The learning-rate schedule.
+    pub schedule: ScheduleConfig,
+    /// Training-batch augmentation.
+    pub augment: AugmentConfig,
+    /// Class balancing of the training split.
+    pub balance: Balance,
+    /// imbalanced-learn `sampling_strategy` for `oversample` / `undersample`.
+    pub sampling_strategy: SamplingStrategy,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            device: DeviceChoice::Auto,
+            epochs: 10,
+            batch_size: 64,
+            loss: LossKind::CrossEntropy,
+            zero_division: ZeroDivision::Zero,
+            data: DataConfig::default(),
+            model: ModelConfig::default(),
+            optimizer: OptimizerConfig::default(),
+            schedule: ScheduleConfig::default(),
+            augment: AugmentConfig::Default,
+            balance: Balance::None,
+            sampling_strategy: SamplingStrategy::default(),
+        }
+    }
+}
+
+/// Most epochs a run may ask for.
+pub const MAX_EPOCHS: usize = 1_000_000;
+/// Largest batch (images).
+pub const MAX_BATCH: usize = 65_536;
+/// Most hidden units (MLP hidden layer, CNN fully connected layer).
+pub const MAX_HIDDEN: usize = 65_536;
+
+impl TrainConfig {
+    /// Check values that serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.epochs == 0 {
+            return Err("epochs must be at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return Err("batch size must be at least 1".into());
+        }
+        if !(self.optimizer.lr > 0.0 && self.optimizer.lr.is_finite()) {
+            return Err(format!("learning rate {} must be > 0", self.optimizer.lr));
+        }
+        if !(0.0..1.0).contains(&self.optimizer.momentum) {
+            return Err(format!(
+                "momentum {} must be in [0, 1)",
+                self.optimizer.momentum
+            ));
+        }
+        if !(0.0..1.0).contains(&self.data.test_fraction) {
+            return Err(format!(
+                "test fraction {} must be in [0, 1)",
+                self.data.test_fraction
+            ));
+        }
+        if !(self.data.channels == 1 || self.data.channels == 3) {
+            return Err(format!("channels {} must be 1 or 3", self.data.channels));
+        }
+        if self.data.size[0] == 0
+            || self.data.size[1] == 0
+            || self.data.size[0] > 4096
+            || self.data.size[1] > 4096
+        {
+            return Err(format!(
+                "size {}x{} must be within 1..=4096 per side",
+                self.data.size[0], self.data.size[1]
+            ));
+        }
+        if !(0.0..1.0).contains(&self.data.val_fraction) {
+            return Err(format!(
+                "validation fraction {} must be in [0, 1)",
+                self.data.val_fraction
+            ));
+        }
+        if self.epochs > MAX_EPOCHS {
+            return Err(format!(
+                "epochs {} is more than the limit of {MAX_EPOCHS}",
+                self.epochs
+            ));
+        }
+        if self.batch_size > MAX_BATCH {
+            return Err(format!(
+                "batch size {} is more than the limit of {MAX_BATCH}",
+                self.batch_size
+            ));
+        }
+        if !(1..=MAX_HIDDEN).contains(&self.model.hidden) {
+            return Err(format!(
+                "hidden units {} must be within 1..={MAX_HIDDEN}",
+                self.model.hidden
+            ));
+        }
+        if self.schedule.kind == ScheduleKind::Step && self.schedule.step_size == 0 {
+            return Err("schedule step_size must be at least 1".into());
+        }
+        if let AugmentConfig::Pipeline { spec } = &self.augment {
+            spec.validate()?;
+        }
+        Ok(())
+    }
+
+    /// The default config as TOML with a comment above every key: what `augtrain config
+    /// --default` prints and `train --config` reads back.
+    pub fn commented_default() -> String {
+        let mut out = String::from(
+            "# augtrain run config. Every key is optional; flags of `augtrain train` override it.\n\
+             # Use: augtrain train --config run.toml\n\n",
+        );
+        let mut section = String::new();
+        for line in TrainConfig::default().to_toml().lines() {
+            let trimmed = line.trim();
+            if let Some(name) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+                section = name.to_string();
+                out.push('\n');
+                out.push_str(line);
+                out.push('\n');
+                for (key, comment, example) in OPTIONAL_KEYS {
+                    if let Some(k) = key.strip_prefix(&format!("{section}.")) {
+                        out.push_str(&format!("# {comment}\n# {k} = {example}\n"));
+                    }
+                }
+                continue;
+            }
+            if let Some((key, _)) = trimmed.split_once(" = ") {
+                let full = if section.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{section}.{key}")
+                };
+                if let Some((_, comment)) = KEY_DOCS.iter().find(|(k, _)| *k == full) {
+                    out.push_str(&format!("# {comment}\n"));
+                }
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The config as TOML text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a TrainConfig always serializes")
+    }
+
+    /// Parse a config from TOML text (`origin` names the file in errors).
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
+        let cfg: TrainConfig = toml::from_str(text).map_err(|e| {
+            let line = augtrain_data::util::suggest::toml_error_line(
+                text,
+                e.message(),
+                e.span().map(|s| s.start),
+            );
+            match line {
+                Some(l) => format!(
+                    "{origin}: line {l}: {}",
+                    augtrain_data::util::suggest::with_suggestion(e.message())
+                ),
+                None => format!(
+                    "{origin}: {}",
+                    augtrain_data::util::suggest::with_suggestion(e.message())
+                ),
+            }
+        })?;
+        cfg.validate().map_err(|e| format!("{origin}: {e}"))?;
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_toml() {
+        let c = TrainConfig {
+            augment: AugmentConfig::Pipeline {
+                spec: PipelineSpec::default_colour(32, 32),
+            },
+            data: DataConfig {
+                path: Some("some/dir".into()),
+                ..DataConfig::default()
+            },
+            ..TrainConfig::default()
+        };
+        let text = c.to_toml();
+        assert_eq!(TrainConfig::from_toml(&text, "x").unwrap(), c);
+        let d = TrainConfig::default();
+        assert_eq!(TrainConfig::from_toml(&d.to_toml(), "x").unwrap(), d);
+    }
+
+    #[test]
+    fn schedules() {
+        let s = ScheduleConfig {
+            kind: ScheduleKind::Step,
+            step_size: 2,
+            gamma: 0.5,
+            min_lr: 0.0,
+        };
+        assert_eq!(s.lr_at(1.0, 0, 10), 1.0);
+        assert_eq!(s.lr_at(1.0, 2, 10), 0.5);
+        assert_eq!(s.lr_at(1.0, 5, 10), 0.25);
+        let c = ScheduleConfig {
+            kind: ScheduleKind::Cosine,
+            min_lr: 0.1,
+            ..s
+        };
+        assert!((c.lr_at(1.0, 0, 4) - 1.0).abs() < 1e-12);
+        assert!((c.lr_at(1.0, 2, 4) - 0.55).abs() < 1e-12);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_the_nearest_key() {
+        let e = TrainConfig::from_toml("epochz = 3\n", "run.toml").unwrap_err();
+        assert!(
+            e.contains("epochz") && e.contains("did you mean `epochs`?"),
+            "{e}"
+        );
+        let e = TrainConfig::from_toml("[optimizer]\nmomentun = 0.5\n", "run.toml").unwrap_err();
+        assert!(
+            e.contains("did you mean `momentum`?") && e.contains("line 2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn commented_default_documents_every_key_and_parses_back() {
+        let text = TrainConfig::commented_default();
+        assert_eq!(
+            TrainConfig::from_toml(&text, "default").unwrap(),
+            TrainConfig::default()
+        );
+        let mut section = String::new();
+        for line in TrainConfig::default().to_toml().lines() {
+            let t = line.trim();
+            if let Some(name) = t.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+                section = name.to_string();
+            } else if let Some((key, _)) = t.split_once(" = ") {
+                let full = if section.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{section}.{key}")
+                };
+                assert!(
+                    KEY_DOCS.iter().any(|(k, _)| *k == full),
+                    "no comment for {full}"
+                );
+            }
+        }
+        // The commented-out optional keys parse when uncommented.
+        let uncommented: String = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("# path =")
+                    || l.starts_with("# split_file =")
+                    || l.starts_with("# classes =")
+                {
+                    &l[2..]
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cfg = TrainConfig::from_toml(&uncommented, "uncommented").unwrap();
+        assert!(cfg.data.path.is_some() && cfg.data.classes.is_some());
+    }
+}

@@ -25,8 +25,8 @@ fn twin(c: &mut Criterion) {
         let refs: Vec<&[u8]> = images.iter().map(|v| v.as_slice()).collect();
         let ids: Vec<u64> = (0..n as u64).collect();
         for (name, spec) in cases(w, h, ch, false) {
-            let prog = Program::new(&spec, w, h, ch).unwrap();
-            let (ow, oh) = prog.output;
+            let prog = Program::new(&spec, augtrain::data::ImageShape::new(w, h, ch)).unwrap();
+            let (ow, oh) = (prog.output.width, prog.output.height);
             let header = prog.header(n);
             let mut out = vec![0f32; n * ch * oh * ow];
             let mut epoch = 0;

@@ -29,7 +29,7 @@ fn main() {
 
     section(1, "Inspect");
     let source = check(cfg.data.source());
-    let whole = check(load_whole(&source, &cfg.data.load_options(cfg.seed)));
+    let whole = check(load_whole(&source, &cfg.data, cfg.seed));
     let r = &whole.report;
     let (w, h): (Vec<u32>, Vec<u32>) = r.original_sizes.iter().copied().unzip();
     println!(
@@ -51,7 +51,8 @@ fn main() {
     section(2, "Audit");
     let report = check(audit(
         &source,
-        &cfg.data.load_options(cfg.seed),
+        &cfg.data,
+        cfg.seed,
         &AuditOptions::default(),
     ));
     print!("{}", report.summary(3));

@@ -34,10 +34,7 @@ fn main() {
     cfg.data.path = Some(mnist);
 
     section(1, "Plant the noise");
-    let whole = check(load_whole(
-        &check(cfg.data.source()),
-        &cfg.data.load_options(cfg.seed),
-    ));
+    let whole = check(load_whole(&check(cfg.data.source()), &cfg.data, cfg.seed));
     let mut ds = whole.data.clone();
     if quick() {
         let keep: Vec<usize> = (0..2000).collect();
@@ -106,9 +103,9 @@ fn main() {
     for (k, &i) in shown.iter().enumerate() {
         let (x, y) = ((k % cols) * cell, (k / cols) * (cell + 34));
         let pic = Picture {
-            width: ds.width,
-            height: ds.height,
-            channels: ds.channels,
+            width: ds.shape.width,
+            height: ds.shape.height,
+            channels: ds.shape.channels,
             pixels: ds.image(i).to_vec(),
         };
         let mut tile = Picture::blank(cell - 12, cell - 12, 3, 255);

@@ -48,7 +48,12 @@ fn main() {
             .collect::<Vec<_>>()
             .join(" -> ")
     );
-    let aug = check(Augmenter::new(&spec, 32, 32, 3, cfg.seed, Engine::Cpu));
+    let aug = check(Augmenter::new(
+        &spec,
+        augtrain::data::ImageShape::new(32, 32, 3),
+        cfg.seed,
+        Engine::Cpu,
+    ));
     let sheet = check(augmentation_sheet(
         &aug.program,
         aug.seed,

@@ -21,6 +21,9 @@ pub enum Error {
     /// A file could not be read or written.
     #[error(transparent)]
     Io(#[from] util::fs::IoError),
+    /// A run directory's file is missing or damaged, or an output already exists.
+    #[error(transparent)]
+    Run(#[from] augtrain_run::RunError),
     /// The user asked for something inconsistent (bad flag combination, bad value).
     #[error("{0}")]
     Usage(String),

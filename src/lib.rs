@@ -31,7 +31,7 @@ pub mod train;
 pub use augtrain_data as data;
 pub use augtrain_data::util;
 pub use augtrain_quality::{audit, label, metrics};
-pub use augtrain_run::report;
+pub use augtrain_run::{report, run_dir};
 
 #[cfg(test)]
 mod fuzz;

@@ -63,8 +63,17 @@ fn train_synthetic_on_cpu_learns_and_writes_the_run_directory() {
     let preds = std::fs::read_to_string(dir.join("predictions.csv")).unwrap();
     let rows: Vec<&str> = preds.lines().collect();
     assert_eq!(rows.len(), 301);
-    assert!(rows[0].starts_with("index,y_true,y_pred,p_circle,p_ring"));
-    assert_eq!(rows[1].split(',').count(), 13);
+    assert!(rows[0].starts_with("index,path,y_true,y_pred,p_circle,p_ring"));
+    assert_eq!(rows[1].split(',').count(), 14);
+    // Each row's probabilities sum to 1 in float64.
+    for row in &rows[1..] {
+        let sum: f64 = row
+            .split(',')
+            .skip(4)
+            .map(|v| v.parse::<f64>().unwrap())
+            .sum();
+        assert!((sum - 1.0).abs() <= 4.0 * f64::EPSILON, "{row}: {sum}");
+    }
     let confusion = std::fs::read_to_string(dir.join("confusion.csv")).unwrap();
     assert_eq!(confusion.lines().count(), 11);
     // The report text is laid out like scikit-learn's.
@@ -962,13 +971,16 @@ fn pack_round_trips_and_trains() {
     let index = std::fs::read_to_string(pack.join("index.csv")).unwrap();
     assert!(index.contains("train/ants/ant photos.jpg"));
     // The pack holds exactly the pixels a direct load produces.
-    let opts = augtrain::data::source::LoadOptions {
-        size: (32, 32),
+    let opts = augtrain::data::LoadOptions {
+        size: [32, 32],
         ..Default::default()
     };
-    let direct =
-        augtrain::data::source::load_whole(&augtrain::data::DataSource::Folder(hym.clone()), &opts)
-            .unwrap();
+    let direct = augtrain::data::source::load_whole(
+        &augtrain::data::DataSource::Folder(hym.clone()),
+        &opts,
+        42,
+    )
+    .unwrap();
     let (packed, splits, _) = augtrain::data::pack::open(&pack).unwrap();
     assert_eq!(packed.pixels(), direct.data.pixels());
     assert_eq!(packed.labels, direct.data.labels);
@@ -1916,7 +1928,7 @@ fn sigkill_after_a_checkpoint_then_resume_equals_an_uninterrupted_run() {
         let start = std::time::Instant::now();
         let mut done = 0;
         while start.elapsed().as_secs() < 120 {
-            if let Ok(c) = checkpoint::load(&killed.join(checkpoint::FILE_NAME)) {
+            if let Ok(c) = checkpoint::load(&killed.join(augtrain::run_dir::file::CHECKPOINT)) {
                 done = c.progress.epochs_done;
                 if done >= 1 {
                     break;
@@ -1932,7 +1944,7 @@ fn sigkill_after_a_checkpoint_then_resume_equals_an_uninterrupted_run() {
             continue; // finished before the kill landed: try again, later in the run
         }
         // Whatever survived the kill is whole: every file parses.
-        let c = checkpoint::load(&killed.join(checkpoint::FILE_NAME))
+        let c = checkpoint::load(&killed.join(augtrain::run_dir::file::CHECKPOINT))
             .expect("checkpoint intact after SIGKILL");
         assert!(c.progress.epochs_done < 4);
         for line in std::fs::read_to_string(killed.join("metrics.jsonl"))

@@ -51,14 +51,15 @@ fn compare(
     c: usize,
     seed: u64,
 ) -> (f32, Vec<f32>) {
-    let prog = Program::new(spec, w, h, c).unwrap_or_else(|e| panic!("{e}"));
+    let prog = Program::new(spec, augtrain::data::ImageShape::new(w, h, c))
+        .unwrap_or_else(|e| panic!("{e}"));
     let n = images.len();
     let ids: Vec<u64> = (0..n as u64).collect();
     let params = prog.draw(seed, 3, &ids);
     let header = prog.header(n);
     let words = prog.pack(&params).unwrap();
     let refs: Vec<&[u8]> = images.iter().map(|i| i.as_slice()).collect();
-    let (oh, ow) = (prog.output.1, prog.output.0);
+    let (oh, ow) = (prog.output.height, prog.output.width);
     let mut expect = vec![0f32; n * c * oh * ow];
     cpu::run(&header, &words, &refs, &mut expect);
     let got: Vec<f32> = gpu
@@ -308,7 +309,7 @@ fn gpu_output_is_deterministic_and_independent_of_batch_split() {
     let Some(gpu) = open() else { return };
     let s = full_pipeline(20, 20);
     let images = random_images(8, 24, 24, 3, 77);
-    let prog = Program::new(&s, 24, 24, 3).unwrap();
+    let prog = Program::new(&s, augtrain::data::ImageShape::new(24, 24, 3)).unwrap();
     let run = |ids: &[u64], imgs: &[Vec<u8>]| -> Vec<f32> {
         let params = prog.draw(42, 1, ids);
         let refs: Vec<&[u8]> = imgs.iter().map(|i| i.as_slice()).collect();
@@ -392,7 +393,7 @@ fn a_batch_whose_input_exceeds_the_largest_buffer_is_refused_even_when_its_outpu
     // 64x64 RGB in, 8x8 out: the u8 input (12,288 bytes per image) outweighs the f32 output
     // (768 bytes per image), so the input buffer is the one that must fit.
     let spec = spec("[[ops]]\nop = \"resize\"\nwidth = 8\nheight = 8", "");
-    let prog = Program::new(&spec, 64, 64, 3).unwrap();
+    let prog = Program::new(&spec, augtrain::data::ImageShape::new(64, 64, 3)).unwrap();
     let limit = g.kernel.max_buffer_bytes();
     let n = (limit / (64 * 64 * 3)) as usize + 1;
     let ids: Vec<u64> = (0..n as u64).collect();

@@ -9,6 +9,7 @@
 
 pub mod gpu;
 
+use augtrain_data::ImageShape;
 use burn::tensor::{Device, Tensor, TensorData};
 
 pub use augtrain_augment::*;
@@ -43,29 +44,23 @@ pub struct Augmenter {
 }
 
 impl Augmenter {
-    /// Compile `spec` for `width × height × channels` inputs on `engine`.
+    /// Compile `spec` for inputs of shape `input` on `engine`.
     pub fn new(
         spec: &PipelineSpec,
-        width: usize,
-        height: usize,
-        channels: usize,
+        input: ImageShape,
         seed: u64,
         engine: Engine,
     ) -> Result<Self, AugmentError> {
         Ok(Self {
-            program: Program::new(spec, width, height, channels)?,
+            program: Program::new(spec, input)?,
             seed,
             engine,
         })
     }
 
-    /// `(channels, height, width)` of the output.
-    pub fn output_shape(&self) -> (usize, usize, usize) {
-        (
-            self.program.input.2,
-            self.program.output.1,
-            self.program.output.0,
-        )
+    /// The shape of the augmented images (the model's input).
+    pub fn output_shape(&self) -> ImageShape {
+        self.program.output
     }
 
     /// Check that a batch of `n` images fits the engine's limits (the GPU's largest buffer,
@@ -75,9 +70,8 @@ impl Augmenter {
         match &self.engine {
             Engine::Cpu => Ok(()),
             Engine::Gpu(kernel) => {
-                let (c, h, w) = self.output_shape();
-                let (iw, ih, ic) = self.program.input;
-                let per_image = ((c * h * w * 4) as u64).max((ih * iw * ic) as u64);
+                let per_image = ((self.program.output.values() * 4) as u64)
+                    .max(self.program.input.values() as u64);
                 gpu::check_fits(n, per_image, kernel.max_buffer_bytes())
             }
         }
@@ -111,7 +105,11 @@ impl Augmenter {
         let n = images.len();
         let header = self.program.header(n);
         let words = self.program.pack(&params)?;
-        let (c, h, w) = self.output_shape();
+        let ImageShape {
+            width: w,
+            height: h,
+            channels: c,
+        } = self.output_shape();
         let tensor = match &self.engine {
             Engine::Cpu => {
                 let mut out = vec![0f32; n * c * h * w];
@@ -144,7 +142,11 @@ impl Augmenter {
         params: &[SampleParams],
     ) -> Result<Vec<f32>, AugmentError> {
         let n = images.len();
-        let (c, h, w) = self.output_shape();
+        let ImageShape {
+            width: w,
+            height: h,
+            channels: c,
+        } = self.output_shape();
         let mut out = vec![0f32; n * c * h * w];
         cpu::run(
             &self.program.header(n),

@@ -2,7 +2,8 @@
 
 use super::{Measurement, Options, time};
 use crate::audit::{AuditOptions, audit};
-use crate::data::source::{DataSource, LoadOptions};
+use crate::data::LoadOptions;
+use crate::data::source::DataSource;
 
 /// Audit 10k and 100k synthetic images (2k and 20k with `--quick`).
 pub fn run(opts: &Options, log: &dyn Fn(&str)) -> crate::Result<Vec<Measurement>> {
@@ -23,12 +24,12 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> crate::Result<Vec<Measurement>
         // Synthetic generation is part of loading; time it separately and subtract.
         let generation = time(0, 1, || {
             std::hint::black_box(
-                crate::data::synth::generate(n, 32, lo.seed, crate::data::synth::SynthSplit::Train)
+                crate::data::synth::generate(n, 32, 42, crate::data::synth::SynthSplit::Train)
                     .len(),
             );
         });
         let stats = time(0, if opts.quick { 2 } else { 1 }, || {
-            if let Err(e) = audit(&source, &lo, &AuditOptions::default()) {
+            if let Err(e) = audit(&source, &lo, 42, &AuditOptions::default()) {
                 failed = Some(e);
             }
         });

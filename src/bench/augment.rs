@@ -119,8 +119,8 @@ pub fn run(
         let ids: Vec<u64> = (0..n as u64).collect();
         let uploaded = gpu.map(|(k, _)| k.upload(&refs));
         for (case, spec) in cases(w, h, c, opts.quick) {
-            let prog = Program::new(&spec, w, h, c)?;
-            let (ow, oh) = prog.output;
+            let prog = Program::new(&spec, crate::data::ImageShape::new(w, h, c))?;
+            let (ow, oh) = (prog.output.width, prog.output.height);
             let header = prog.header(n);
             let moved = n as f64 * ((w * h * c) as f64 + (c * oh * ow * 4) as f64);
             let name = format!("{label} {case}");

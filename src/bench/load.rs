@@ -94,7 +94,8 @@ fn scratch_dir(tag: &str) -> crate::Result<std::path::PathBuf> {
 /// hymenoptera photos when available, else 200 generated 400×300 JPEGs in two classes. Bytes per
 /// second count the encoded files read.
 fn folder_decode(opts: &Options, log: &dyn Fn(&str)) -> crate::Result<Measurement> {
-    use crate::data::source::{DataSource, LoadOptions, load_whole};
+    use crate::data::LoadOptions;
+    use crate::data::source::{DataSource, load_whole};
     let real = opts
         .data
         .as_ref()
@@ -113,13 +114,13 @@ fn folder_decode(opts: &Options, log: &dyn Fn(&str)) -> crate::Result<Measuremen
         }
     };
     let lo = LoadOptions {
-        size: (224, 224),
+        size: [224, 224],
         ..LoadOptions::default()
     };
     let mut count = 0;
     let mut failed = None;
     let stats = time(1, opts.reps().min(3), || {
-        match load_whole(&DataSource::Folder(root.clone()), &lo) {
+        match load_whole(&DataSource::Folder(root.clone()), &lo, 42) {
             Ok(w) => count = w.data.len(),
             Err(e) => failed = Some(e),
         }
@@ -189,9 +190,7 @@ fn pack_reads(opts: &Options, log: &dyn Fn(&str)) -> crate::Result<Vec<Measureme
     let bytes = 224 * 224 * 3;
     let pixels: Vec<u8> = (0..n * bytes).map(|i| (i % 251) as u8).collect();
     let ds = Dataset::from_pixels(
-        224,
-        224,
-        3,
+        crate::data::ImageShape::new(224, 224, 3),
         vec!["a".into(), "b".into()],
         pixels,
         (0..n as u32).map(|i| i % 2).collect(),
@@ -250,7 +249,8 @@ fn pack_folder(
     hym: &std::path::Path,
     log: &dyn Fn(&str),
 ) -> crate::Result<Measurement> {
-    use crate::data::source::{DataSource, LoadOptions, load_whole};
+    use crate::data::LoadOptions;
+    use crate::data::source::{DataSource, load_whole};
     let dir = scratch_dir("hym")?;
     let mut k = 0;
     let mut count = 0;
@@ -258,10 +258,10 @@ fn pack_folder(
     let stats = time(0, opts.reps().min(3), || {
         k += 1;
         let lo = LoadOptions {
-            size: (224, 224),
+            size: [224, 224],
             ..LoadOptions::default()
         };
-        let result = load_whole(&DataSource::Folder(hym.to_path_buf()), &lo).and_then(|w| {
+        let result = load_whole(&DataSource::Folder(hym.to_path_buf()), &lo, 42).and_then(|w| {
             count = w.data.len();
             crate::data::pack::write(
                 &dir.join(format!("p{k}")),

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{Measurement, Options, time};
 use crate::data::{self, DataSource, Splits};
 use crate::device::ComputeDevice;
-use crate::model::{InputShape, Model, ModelKind};
+use crate::model::{Model, ModelKind};
 use crate::train::config::{LossKind, TrainConfig};
 use crate::train::{self as training, Breakdown, EpochContext, loss, optim};
 
@@ -93,12 +93,11 @@ fn epoch_data(opts: &Options) -> crate::Result<(Splits, f64)> {
             test: 2000,
             size: 32,
         });
-    let opts = data::source::LoadOptions {
+    let opts = data::LoadOptions {
         val_fraction: 0.0,
-        seed: 1,
         ..Default::default()
     };
-    let splits = data::load(&source, &opts)?;
+    let splits = data::load(&source, &opts, 1)?;
     Ok((splits, start.elapsed().as_secs_f64()))
 }
 
@@ -111,16 +110,11 @@ pub fn run(
     let engine = if device.is_gpu() { "gpu" } else { "cpu" };
     let ad = device.device.clone().autodiff();
     let mut out = Vec::new();
-    let shape = InputShape {
-        channels: 1,
-        height: 28,
-        width: 28,
-        classes: 10,
-    };
+    let shape = crate::data::ImageShape::new(28, 28, 1);
     for kind in [ModelKind::Mlp, ModelKind::Cnn] {
         for batch in [64usize, 256] {
             ad.seed(1);
-            let mut model = Model::new(kind, shape, 128, &ad).map_err(crate::Error::Usage)?;
+            let mut model = Model::new(kind, shape, 10, 128, &ad).map_err(crate::Error::Usage)?;
             let mut optimizer = optim::build(&TrainConfig::default().optimizer);
             let x = Tensor::<4>::random([batch, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &ad);
             let labels: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();

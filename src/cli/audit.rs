@@ -43,10 +43,9 @@ pub fn run(args: AuditArgs) -> crate::Result<()> {
     let source = cfg.source()?;
     let opts = AuditOptions {
         near_radius: args.near_radius,
-        max_pixels: cfg.max_pixels,
     };
     let start = std::time::Instant::now();
-    let report = audit(&source, &cfg.load_options(42), &opts)?;
+    let report = audit(&source, &cfg, 42, &opts)?;
     if let Some(path) = &args.json {
         write_atomic(
             path,
@@ -56,8 +55,8 @@ pub fn run(args: AuditArgs) -> crate::Result<()> {
         )?;
     }
     if !args.quiet {
-        print!("{}", report.summary(args.list));
-        println!("\n({:.2} s)", start.elapsed().as_secs_f64());
+        say_raw!("{}", report.summary(args.list));
+        say!("\n({:.2} s)", start.elapsed().as_secs_f64());
     }
     Ok(())
 }

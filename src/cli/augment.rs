@@ -8,10 +8,10 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use crate::augment::{self, Augmenter, Engine, PipelineSpec, SampleParams, gpu::GpuAugment};
-use crate::data::{self, Dataset};
+use crate::data::Dataset;
+use crate::data::LoadOptions;
 use crate::device::{self, DeviceChoice};
 use crate::report::images::{Picture, contact_sheet, pictures};
-use crate::train::config::DataConfig;
 use crate::util::fs::{create_dir_all, write_atomic};
 use crate::{Error, util};
 
@@ -80,15 +80,12 @@ struct Record {
 }
 
 fn load_train(path: &Option<PathBuf>) -> crate::Result<Dataset> {
-    let cfg = DataConfig {
+    let opts = LoadOptions {
         path: path.clone(),
-        ..DataConfig::default()
-    };
-    let opts = crate::data::source::LoadOptions {
         val_fraction: 0.0,
-        ..cfg.load_options(42)
+        ..LoadOptions::default()
     };
-    Ok(data::load(&cfg.source()?, &opts)?.train)
+    Ok(opts.load(42)?.train)
 }
 
 fn run_batch(
@@ -106,8 +103,15 @@ fn run_batch(
         .convert::<f32>()
         .try_to_vec::<f32>()
         .map_err(|e| Error::Usage(format!("cannot read the augmented batch: {e:?}")))?;
-    let (c, h, w) = aug.output_shape();
-    Ok(pictures(&values, &header, n, c, h, w))
+    let out = aug.output_shape();
+    Ok(pictures(
+        &values,
+        &header,
+        n,
+        out.channels,
+        out.height,
+        out.width,
+    ))
 }
 
 fn spec_for(arg: &str, data: &Dataset, record_dir: Option<&Path>) -> crate::Result<PipelineSpec> {
@@ -115,9 +119,9 @@ fn spec_for(arg: &str, data: &Dataset, record_dir: Option<&Path>) -> crate::Resu
         "default" => match record_dir.map(|d| d.join("pipeline.toml")) {
             Some(p) if p.exists() => Ok(augment::load_spec(&p)?),
             _ => Ok(PipelineSpec::default_for(
-                data.channels,
-                data.width as u32,
-                data.height as u32,
+                data.shape.channels,
+                data.shape.width as u32,
+                data.shape.height as u32,
             )),
         },
         "none" => Ok(PipelineSpec::identity()),
@@ -143,14 +147,7 @@ pub fn run(args: AugmentArgs) -> crate::Result<()> {
     } else {
         Engine::Cpu
     };
-    let aug = Augmenter::new(
-        &spec,
-        data.width,
-        data.height,
-        data.channels,
-        args.seed,
-        engine,
-    )?;
+    let aug = Augmenter::new(&spec, data.shape, args.seed, engine)?;
 
     if let Some(replay) = &args.replay {
         return replay_records(&args, replay, &data, &aug, &dev.device, &spec);
@@ -180,9 +177,9 @@ pub fn run(args: AugmentArgs) -> crate::Result<()> {
     let originals: Vec<Picture> = images
         .iter()
         .map(|img| Picture {
-            width: data.width,
-            height: data.height,
-            channels: data.channels,
+            width: data.shape.width,
+            height: data.shape.height,
+            channels: data.shape.channels,
             pixels: img.to_vec(),
         })
         .collect();
@@ -197,7 +194,7 @@ pub fn run(args: AugmentArgs) -> crate::Result<()> {
         }
         write_atomic(&out.join("params.jsonl"), lines.as_bytes())?;
         if !args.quiet {
-            println!(
+            say!(
                 "wrote {} images and params.jsonl to {}",
                 records.len(),
                 out.display()
@@ -205,8 +202,8 @@ pub fn run(args: AugmentArgs) -> crate::Result<()> {
         }
     }
     if let Some(path) = &args.preview {
-        let (_, oh, ow) = aug.output_shape();
-        let (cw, ch) = (ow.max(data.width), oh.max(data.height));
+        let (ow, oh) = (aug.output_shape().width, aug.output_shape().height);
+        let (cw, ch) = (ow.max(data.shape.width), oh.max(data.shape.height));
         // Scale small images up so the sheet is readable.
         let zoom = (96 / cw.max(ch)).max(1);
         let rows: Vec<Vec<Picture>> = (0..n)
@@ -218,7 +215,7 @@ pub fn run(args: AugmentArgs) -> crate::Result<()> {
             .collect();
         contact_sheet(&rows, cw * zoom, ch * zoom, 4).save_png(path)?;
         if !args.quiet {
-            println!(
+            say!(
                 "wrote {} ({} images x {} versions, first column = original, {} on {})",
                 path.display(),
                 n,
@@ -287,7 +284,7 @@ fn replay_records(
         }
     }
     if !args.quiet {
-        println!("replayed {written} images into {}", out.display());
+        say!("replayed {written} images into {}", out.display());
     }
     Ok(())
 }

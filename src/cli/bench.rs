@@ -58,11 +58,11 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
     let quiet = args.quiet;
     let log = move |s: &str| {
         if !quiet {
-            eprintln!("{s}");
+            warn!("{s}");
         }
     };
     let report = bench::run(&opts, &dev, &log)?;
-    print!("{}", report.to_table());
+    say_raw!("{}", report.to_table());
     if let Some(path) = &args.json {
         write_atomic(
             path,

@@ -21,6 +21,6 @@ pub fn run(args: ConfigArgs) -> crate::Result<()> {
             "nothing to do: use augtrain config --default".into(),
         ));
     }
-    print!("{}", TrainConfig::commented_default());
+    say_raw!("{}", TrainConfig::commented_default());
     Ok(())
 }

@@ -10,10 +10,10 @@ use crate::Error;
 use crate::data::Dataset;
 use crate::data::source::load_whole;
 use crate::device;
-use crate::report::RunDir;
 use crate::train::config::TrainConfig;
 use crate::train::cv::{CvResult, cross_validate, mean_std, pred_probs_csv};
 use crate::train::progress::{Reporter, Verbosity};
+use augtrain_run::run_dir::OutputDir;
 
 /// Flags of `augtrain cv`: the dataset, the number of folds, and every `train` flag for the
 /// fold models.
@@ -27,9 +27,12 @@ pub struct CvArgs {
     /// Number of stratified folds.
     #[arg(long, default_value_t = 5)]
     folds: usize,
-    /// Output directory (default: <runs-dir>/<data>-cv-<time>).
+    /// Output directory (default: <runs-dir>/<data>-cv-<time>); must not exist or be empty.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace an existing --out directory (as a whole, once the new one is complete).
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     train: TrainArgs,
 }
@@ -53,7 +56,7 @@ pub(crate) fn run_cv(
     let mut cfg = train.config()?;
     cfg.data.path = Some(data.to_path_buf());
     let reporter = Reporter::new(Verbosity::detect(train.quiet));
-    let whole = load_whole(&cfg.data.source()?, &cfg.data.load_options(cfg.seed))?;
+    let whole = load_whole(&cfg.data.source()?, &cfg.data, cfg.seed)?;
     let dev = device::open(cfg.device)?;
     reporter.line(&format!(
         "cross-validation: {} images, {} classes, {folds} folds, {} on {}",
@@ -68,12 +71,15 @@ pub(crate) fn run_cv(
 
 /// Write `pred_probs.csv` and `folds.json`, print the summary.
 pub(crate) fn write_cv(
-    dir: &RunDir,
+    dir: &OutputDir,
     data: &Dataset,
     result: &CvResult,
     reporter: &Reporter,
 ) -> crate::Result<()> {
-    dir.write("pred_probs.csv", &pred_probs_csv(data, &result.probs))?;
+    dir.write(
+        "pred_probs.csv",
+        pred_probs_csv(data, &result.probs).as_bytes(),
+    )?;
     let accs: Vec<f64> = result.folds.iter().map(|f| f.accuracy).collect();
     let f1s: Vec<f64> = result.folds.iter().map(|f| f.macro_f1).collect();
     let (acc_m, acc_s) = mean_std(&accs);
@@ -86,7 +92,9 @@ pub(crate) fn write_cv(
     });
     dir.write(
         "folds.json",
-        &serde_json::to_string_pretty(&json).expect("json"),
+        serde_json::to_string_pretty(&json)
+            .expect("json")
+            .as_bytes(),
     )?;
     reporter.line(&format!(
         "accuracy {acc_m:.4} ± {acc_s:.4}, macro F1 {f1_m:.4} ± {f1_s:.4} over {} folds; out-of-sample probabilities in {}",
@@ -97,16 +105,20 @@ pub(crate) fn write_cv(
 }
 
 pub fn run(args: CvArgs) -> crate::Result<()> {
-    let (_, data, result, reporter) = run_cv(&args.data, &args.train, args.folds)?;
     let name = args
         .data
         .file_stem()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "data".into());
-    let dir = RunDir::for_output(
+    // Claimed before the folds train: an existing output fails at once.
+    let dir = OutputDir::claim(
         args.out.as_deref(),
         &args.train.runs_dir,
         &format!("{name}-cv-{}", crate::util::time::compact_now()),
+        args.force,
     )?;
-    write_cv(&dir, &data, &result, &reporter)
+    let (_, data, result, reporter) = run_cv(&args.data, &args.train, args.folds)?;
+    write_cv(&dir, &data, &result, &reporter)?;
+    dir.publish()?;
+    Ok(())
 }

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::data::LoadOptions;
 use crate::data::decode::ResizePolicy;
 use crate::data::files::OnError;
-use crate::train::config::DataConfig;
 
 /// Parse `WxH` (or one number for a square).
 pub fn parse_size(s: &str) -> Result<[u32; 2], String> {
@@ -54,7 +54,7 @@ pub struct LoadArgs {
 
 impl LoadArgs {
     /// Apply the flags given onto `cfg`.
-    pub fn apply(&self, cfg: &mut DataConfig) {
+    pub fn apply(&self, cfg: &mut LoadOptions) {
         if let Some(v) = self.size {
             cfg.size = v;
         }
@@ -79,10 +79,10 @@ impl LoadArgs {
     }
 
     /// A data config for `path` with these flags.
-    pub fn config(&self, path: Option<PathBuf>) -> crate::Result<DataConfig> {
-        let mut cfg = DataConfig {
+    pub fn config(&self, path: Option<PathBuf>) -> crate::Result<LoadOptions> {
+        let mut cfg = LoadOptions {
             path,
-            ..DataConfig::default()
+            ..LoadOptions::default()
         };
         self.apply(&mut cfg);
         if !(cfg.channels == 1 || cfg.channels == 3) {

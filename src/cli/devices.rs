@@ -25,11 +25,11 @@ pub fn run(args: DevicesArgs) -> crate::Result<()> {
             "gpu": gpu.map(|i| adapters[i].name.clone()),
             "gpu_reason": gpu_why,
         });
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        say!("{}", serde_json::to_string_pretty(&v).expect("json"));
         return Ok(());
     }
     if adapters.is_empty() {
-        println!("no GPU adapters found");
+        say!("no GPU adapters found");
     } else {
         let w = adapters
             .iter()
@@ -37,17 +37,20 @@ pub fn run(args: DevicesArgs) -> crate::Result<()> {
             .max()
             .unwrap_or(4)
             .max(4);
-        println!("  #  {:<w$}  {:<7}  {:<15}  driver", "name", "api", "type");
+        say!("  #  {:<w$}  {:<7}  {:<15}  driver", "name", "api", "type");
         for (i, a) in adapters.iter().enumerate() {
-            println!(
+            say!(
                 "  {i}  {:<w$}  {:<7}  {:<15}  {}",
-                a.name, a.api, a.kind, a.driver
+                a.name,
+                a.api,
+                a.kind,
+                a.driver
             );
         }
     }
-    println!();
-    println!("--device auto: {why}");
-    println!("--device gpu:  {gpu_why}");
-    println!("--device cpu:  the CPU (burn Flex)");
+    say!();
+    say!("--device auto: {why}");
+    say!("--device gpu:  {gpu_why}");
+    say!("--device cpu:  the CPU (burn Flex)");
     Ok(())
 }

@@ -6,22 +6,27 @@ use clap::Args;
 
 use crate::device::{self, DeviceChoice};
 use crate::metrics::ClassificationReport;
-use crate::train::config::TrainConfig;
-use crate::train::{self, evaluate};
-use crate::{Error, util};
+use crate::train::Inference;
+use augtrain_run::RunDir;
+use augtrain_run::records::TestReport;
 
 /// Flags of `augtrain eval`.
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   augtrain eval --run runs/synthetic-cnn-20261123-140509
-  augtrain eval --run runs/mnist --data ../shared/data/mnist-10k --json eval.json")]
+  augtrain eval --run runs/mnist --data ../shared/data/mnist-10k --json eval.json
+  augtrain eval --run runs/hym --data new-photos/ --classes ants,bees")]
 pub struct EvalArgs {
     /// The run directory (written by `augtrain train`).
     #[arg(long)]
     run: PathBuf,
-    /// Evaluate on this dataset's test split instead of the run's own data.
+    /// Evaluate on this dataset's test split instead of the run's own data; its classes are
+    /// matched to the model's by name.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Only these classes of the data (comma-separated); files of other classes are skipped.
+    #[arg(long, value_delimiter = ',')]
+    classes: Option<Vec<String>>,
     /// Compute device (default: the run's).
     #[arg(long)]
     device: Option<DeviceChoice>,
@@ -34,57 +39,38 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> crate::Result<()> {
-    let cfg_path = args.run.join("config.toml");
-    if !cfg_path.exists() {
-        return Err(Error::Usage(format!(
-            "{}: no config.toml; --run takes a run directory written by augtrain train",
-            args.run.display()
-        )));
-    }
-    let text = String::from_utf8(util::fs::read(&cfg_path)?)
-        .map_err(|_| Error::Usage(format!("{}: not UTF-8 text", cfg_path.display())))?;
-    let mut cfg =
-        TrainConfig::from_toml(&text, &cfg_path.display().to_string()).map_err(Error::Usage)?;
+    let run = RunDir::open(&args.run)?;
+    let cfg = run.config()?;
+    let device = device::open(args.device.unwrap_or(cfg.device))?;
+    let inference = Inference::load(&run, &device)?;
+    let mut load = cfg.data.clone();
     if let Some(p) = &args.data {
-        cfg.data.path = Some(p.clone());
+        load.path = Some(p.clone());
+        load.split_file = None;
     }
-    if let Some(d) = args.device {
-        cfg.device = d;
+    if let Some(classes) = &args.classes {
+        load.classes = Some(classes.iter().map(|c| c.trim().to_string()).collect());
     }
-    let splits = cfg.data.load(cfg.seed)?;
-    let device = device::open(cfg.device)?;
-    let (model, eval_aug) = train::load_run(&args.run, &device, &splits, &cfg)?;
-    let ev = evaluate(
-        &model,
-        &splits.test,
-        &eval_aug,
-        cfg.batch_size.max(256),
-        &cfg,
-        &device.device,
-        false,
-    )?;
-    let report = ClassificationReport::new(
-        &ev.confusion,
-        None,
-        &splits.test.class_names,
-        cfg.zero_division,
-    );
+    let splits = load.load(cfg.seed)?;
+    let origin = match &args.data {
+        Some(p) => p.display().to_string(),
+        None => "the run's data".to_string(),
+    };
+    let test = inference.match_classes(&splits.test, &origin)?;
+    let ev = inference.evaluate(&test, &device, false)?;
+    let report =
+        ClassificationReport::new(&ev.confusion, None, &test.class_names, cfg.zero_division);
     if !args.quiet {
-        print!("{}", report.to_text(4));
-        println!(
+        say_raw!("{}", report.to_text(4));
+        say!(
             "test accuracy {:.4}  ({} images)",
-            report.accuracy, report.samples
+            report.accuracy,
+            report.samples
         );
     }
     if let Some(path) = &args.json {
-        let json = serde_json::json!({
-            "accuracy": report.accuracy,
-            "samples": report.samples,
-            "loss": ev.loss,
-            "classification_report": report.to_sklearn_json(),
-            "report": report,
-        });
-        util::fs::write_atomic(
+        let json = TestReport::new(report, ev.loss);
+        crate::util::fs::write_atomic(
             path,
             serde_json::to_string_pretty(&json)
                 .expect("json")

@@ -33,13 +33,14 @@ pub fn run(args: ExportArgs) -> crate::Result<()> {
     let source = cfg.source()?;
     let summary = export(
         &source,
-        &cfg.load_options(42),
+        &cfg,
+        42,
         &args.out,
         args.keep_mapping.as_deref(),
         &source.name(),
     )?;
     if !args.quiet {
-        println!(
+        say!(
             "exported {} images to {} ({} carried metadata, {} rotated by EXIF orientation, {} skipped)",
             summary.files.len(),
             args.out.display(),
@@ -48,7 +49,7 @@ pub fn run(args: ExportArgs) -> crate::Result<()> {
             summary.skipped.len()
         );
         for s in &summary.skipped {
-            println!("  skipped {}: {}", s.path, s.reason);
+            say!("  skipped {}: {}", s.path, s.reason);
         }
     }
     Ok(())

@@ -36,7 +36,7 @@ fn median(mut v: Vec<u64>) -> u64 {
 pub fn run(args: InspectArgs) -> crate::Result<()> {
     let cfg = args.load.config(Some(args.data.clone()))?;
     let source = cfg.source()?;
-    let whole = load_whole(&source, &cfg.load_options(42))?;
+    let whole = load_whole(&source, &cfg, 42)?;
     let d = &whole.data;
     let names = &d.class_names;
     let mut table: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -57,8 +57,8 @@ pub fn run(args: InspectArgs) -> crate::Result<()> {
     let r = &whole.report;
     let (widths, heights): (Vec<u64>, Vec<u64>) = if r.original_sizes.is_empty() {
         (
-            vec![d.width as u64; d.len()],
-            vec![d.height as u64; d.len()],
+            vec![d.shape.width as u64; d.len()],
+            vec![d.shape.height as u64; d.len()],
         )
     } else {
         r.original_sizes
@@ -83,7 +83,7 @@ pub fn run(args: InspectArgs) -> crate::Result<()> {
         *channels.entry(c).or_default() += 1;
     }
     if channels.is_empty() {
-        channels.insert(d.channels as u8, d.len());
+        channels.insert(d.shape.channels as u8, d.len());
     }
     if args.json {
         let v = serde_json::json!({
@@ -97,53 +97,53 @@ pub fn run(args: InspectArgs) -> crate::Result<()> {
             "channels": channels,
             "formats": formats,
             "exif_rotated": r.rotated,
-            "loaded_as": [d.width, d.height, d.channels],
+            "loaded_as": [d.shape.width, d.shape.height, d.shape.channels],
             "skipped": r.skipped,
         });
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        say!("{}", serde_json::to_string_pretty(&v).expect("json"));
         return Ok(());
     }
-    println!(
+    say!(
         "{}: {} images, {} classes, {} files skipped",
         source.name(),
         d.len(),
         names.len(),
         r.skipped.len()
     );
-    println!();
+    say!();
     let w = names.iter().map(|n| n.len()).max().unwrap_or(5).max(5);
-    print!("{:<10}", "split");
+    say_raw!("{:<10}", "split");
     for n in names.iter().take(20) {
-        print!(" {n:>w$}");
+        say_raw!(" {n:>w$}");
     }
     if names.len() > 20 {
-        print!(" {:>w$}", "...");
+        say_raw!(" {:>w$}", "...");
     }
-    println!(" {:>8}", "total");
+    say!(" {:>8}", "total");
     let mut totals = vec![0usize; names.len()];
     for (split, counts) in &rows {
-        print!("{split:<10}");
+        say_raw!("{split:<10}");
         for c in counts.iter().take(20) {
-            print!(" {c:>w$}");
+            say_raw!(" {c:>w$}");
         }
         if names.len() > 20 {
-            print!(" {:>w$}", "");
+            say_raw!(" {:>w$}", "");
         }
-        println!(" {:>8}", counts.iter().sum::<usize>());
+        say!(" {:>8}", counts.iter().sum::<usize>());
         for (t, c) in totals.iter_mut().zip(counts) {
             *t += c;
         }
     }
-    print!("{:<10}", "all");
+    say_raw!("{:<10}", "all");
     for c in totals.iter().take(20) {
-        print!(" {c:>w$}");
+        say_raw!(" {c:>w$}");
     }
     if names.len() > 20 {
-        print!(" {:>w$}", "");
+        say_raw!(" {:>w$}", "");
     }
-    println!(" {:>8}", totals.iter().sum::<usize>());
-    println!();
-    println!(
+    say!(" {:>8}", totals.iter().sum::<usize>());
+    say!();
+    say!(
         "image sizes (width x height, as stored): min {min}, median {}x{}, max {max}",
         median(widths),
         median(heights)
@@ -161,21 +161,26 @@ pub fn run(args: InspectArgs) -> crate::Result<()> {
             format!("{kind} {n}")
         })
         .collect();
-    println!("channels: {}", ch.join(", "));
+    say!("channels: {}", ch.join(", "));
     if !formats.is_empty() {
         let f: Vec<String> = formats.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        println!(
+        say!(
             "formats: {}; EXIF orientation applied to {}",
             f.join(", "),
             r.rotated
         );
     }
-    println!("loaded as: {}x{}x{}", d.width, d.height, d.channels);
+    say!(
+        "loaded as: {}x{}x{}",
+        d.shape.width,
+        d.shape.height,
+        d.shape.channels
+    );
     if !r.skipped.is_empty() {
-        println!();
-        println!("skipped files:");
+        say!();
+        say!("skipped files:");
         for s in &r.skipped {
-            println!("  {}: {}", s.path, s.reason);
+            say!("  {}: {}", s.path, s.reason);
         }
     }
     Ok(())

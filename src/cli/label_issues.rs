@@ -15,8 +15,8 @@ use crate::audit::confident::{
 use crate::audit::pred_probs;
 use crate::data::files::csv_field;
 use crate::data::source::load_whole;
-use crate::report::RunDir;
 use crate::train::progress::{Reporter, Verbosity};
+use augtrain_run::run_dir::OutputDir;
 
 /// Flags of `augtrain label-issues`.
 #[derive(Args, Debug)]
@@ -40,9 +40,13 @@ pub struct LabelIssuesArgs {
     /// Folds of the cross-validation run when --pred-probs is not given.
     #[arg(long, default_value_t = 5)]
     folds: usize,
-    /// Output directory (default: <runs-dir>/<data>-label-issues-<time>).
+    /// Output directory (default: <runs-dir>/<data>-label-issues-<time>); must not exist or be
+    /// empty.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace an existing --out directory (as a whole, once the new one is complete).
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     train: TrainArgs,
 }
@@ -64,10 +68,11 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
         .as_deref()
         .map(|f| pred_probs::read(f).map(|p| (f, p)))
         .transpose()?;
-    let dir = RunDir::for_output(
+    let dir = OutputDir::claim(
         args.out.as_deref(),
         &args.train.runs_dir,
         &format!("{name}-label-issues-{}", crate::util::time::compact_now()),
+        args.force,
     )?;
     let reporter = Reporter::new(Verbosity::detect(args.train.quiet));
     // Labels, paths, class names and probabilities, from the data and/or the file.
@@ -93,7 +98,7 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
             Some(data) => {
                 let mut cfg = args.train.config()?;
                 cfg.data.path = Some(data.clone());
-                let whole = load_whole(&cfg.data.source()?, &cfg.data.load_options(cfg.seed))?;
+                let whole = load_whole(&cfg.data.source()?, &cfg.data, cfg.seed)?;
                 let ds = whole.data;
                 if ds.len() != f.probs.len() || ds.num_classes() != f.probs.k {
                     return Err(Error::Usage(format!(
@@ -166,10 +171,12 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
             }]
         }));
     }
-    dir.write("label_issues.csv", &csv)?;
+    dir.write("label_issues.csv", csv.as_bytes())?;
     dir.write(
         "review_queue.json",
-        &serde_json::to_string_pretty(&queue).expect("json"),
+        serde_json::to_string_pretty(&queue)
+            .expect("json")
+            .as_bytes(),
     )?;
     reporter.line(&format!(
         "{} label issues among {} examples ({:?}, ranked by {:?}); {} and {}",
@@ -186,5 +193,6 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
             paths[i], names[labels[i]], names[suggested[i]], scores[i]
         ));
     }
+    dir.publish()?;
     Ok(())
 }

@@ -1,6 +1,31 @@
 //! Command-line interface: one module per subcommand. Each parses its flags (clap derive),
 //! calls the library and prints. Exit codes: 0 success, 1 runtime error, 2 usage error.
 
+/// Print a line on standard output; a closed or full stdout is an ordinary error (exit 1),
+/// never a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::cli::stdout_error)?
+    }};
+}
+
+/// Print a line on standard error; a closed stderr is ignored (there is nowhere left to say it).
+macro_rules! warn {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// [`say!`] without the newline.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*).map_err($crate::cli::stdout_error)?
+    }};
+}
+
 mod audit;
 mod augment;
 mod bench;
@@ -67,6 +92,15 @@ enum Command {
     Config(config::ConfigArgs),
 }
 
+/// The error of a failed write to standard output (closed pipe, full disk).
+pub(crate) fn stdout_error(e: std::io::Error) -> crate::Error {
+    crate::Error::Io(crate::util::fs::IoError::new(
+        "write to",
+        "standard output",
+        e,
+    ))
+}
+
 /// Parse the command line, run the subcommand, turn errors into a message and an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -90,7 +124,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            warn!("error: {e}");
             match e {
                 Error::Usage(_) => ExitCode::from(2),
                 _ => ExitCode::from(1),

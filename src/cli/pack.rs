@@ -31,7 +31,7 @@ pub struct PackArgs {
 pub fn run(args: PackArgs) -> crate::Result<()> {
     let cfg = args.load.config(Some(args.src.clone()))?;
     let source = cfg.source()?;
-    let whole = load_whole(&source, &cfg.load_options(42))?;
+    let whole = load_whole(&source, &cfg, 42)?;
     let resize = if source.is_files() {
         format!("{:?}", cfg.resize).to_ascii_lowercase()
     } else {
@@ -47,7 +47,7 @@ pub fn run(args: PackArgs) -> crate::Result<()> {
         args.shard_mb.max(1) << 20,
     )?;
     if !args.quiet {
-        println!(
+        say!(
             "packed {} images ({}x{}x{}, {} classes) into {} shard(s) in {}; {} files skipped",
             m.count,
             m.width,
@@ -59,10 +59,10 @@ pub fn run(args: PackArgs) -> crate::Result<()> {
             whole.report.skipped.len()
         );
         for s in &whole.report.skipped {
-            println!("  skipped {}: {}", s.path, s.reason);
+            say!("  skipped {}: {}", s.path, s.reason);
         }
         for note in &whole.report.notes {
-            println!("note: {note}");
+            say!("note: {note}");
         }
     }
     Ok(())

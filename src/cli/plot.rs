@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::device::{self, DeviceChoice};
+use crate::augment::Program;
 use crate::report::html::render;
-use crate::train::{augmenters, config::TrainConfig, resolve_pipeline};
+use crate::train::resolve_pipeline;
+use augtrain_run::RunDir;
+use augtrain_run::run_dir::file;
 
 /// Flags of `augtrain plot`.
 #[derive(Args, Debug)]
@@ -24,29 +26,19 @@ pub struct PlotArgs {
 }
 
 pub fn run(args: PlotArgs) -> crate::Result<()> {
-    let cfg_path = args.run.join("config.toml");
-    let text = String::from_utf8(crate::util::fs::read(&cfg_path)?)
-        .map_err(|_| crate::Error::Usage(format!("{}: not UTF-8 text", cfg_path.display())))?;
-    let cfg = TrainConfig::from_toml(&text, &cfg_path.display().to_string())
-        .map_err(crate::Error::Usage)?;
+    let run = RunDir::open(&args.run)?;
+    let cfg = run.config()?;
     if !args.keep_sheet {
         // The contact sheet needs the training images; the CPU twin draws it.
         let splits = cfg.data.load(cfg.seed)?;
-        let spec = resolve_pipeline(&cfg, &splits.train);
-        let cpu = device::open(DeviceChoice::Cpu)?;
-        let (train_aug, _) = augmenters(&spec, &splits.train, cfg.seed, &cpu)?;
-        let sheet = crate::report::images::augmentation_sheet(
-            &train_aug.program,
-            train_aug.seed,
-            &splits.train,
-            8,
-            6,
-        )?;
-        sheet.save_png(&args.run.join("augmentation.png"))?;
+        let program = Program::new(&resolve_pipeline(&cfg, &splits.train), splits.train.shape)?;
+        let sheet =
+            crate::report::images::augmentation_sheet(&program, cfg.seed, &splits.train, 8, 6)?;
+        sheet.save_png(&run.file(file::AUGMENTATION))?;
     }
-    let written = render(&args.run).map_err(|e| crate::Error::Usage(e.to_string()))?;
+    let written = render(run.path())?;
     if !args.quiet {
-        println!("redrew {} in {}", written.join(", "), args.run.display());
+        say!("redrew {} in {}", written.join(", "), args.run.display());
     }
     Ok(())
 }

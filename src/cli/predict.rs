@@ -7,15 +7,17 @@ use clap::Args;
 use rayon::prelude::*;
 
 use crate::data::Dataset;
-use crate::data::decode::{DecodeOptions, decode_file};
+use crate::data::LoadOptions;
+use crate::data::decode::decode_file;
 use crate::data::files::csv_field;
 use crate::data::files::{Skipped, hex};
 use crate::data::source::{DataSource, load_whole};
 use crate::device::{self, DeviceChoice};
 use crate::label::{QueueBy, predict_row, pseudo_labels, review_queue};
-use crate::report::RunDir;
-use crate::train::{evaluate, load_for_inference};
+use crate::train::{Inference, evaluate};
 use crate::{Error, util};
+use augtrain_run::RunDir;
+use augtrain_run::run_dir::OutputDir;
 
 /// Flags of `augtrain predict`.
 #[derive(Args, Debug)]
@@ -45,9 +47,12 @@ pub struct PredictArgs {
     /// Images in the review queue.
     #[arg(long, default_value_t = 50)]
     top: usize,
-    /// Output directory (default: <run>/predict-<time>).
+    /// Output directory (default: <run>/predict-<time>); must not exist or be empty.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace an existing --out directory (as a whole, once the new one is complete).
+    #[arg(long)]
+    force: bool,
     /// Compute device (default auto).
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
@@ -87,7 +92,7 @@ fn walk(dir: &Path, root: &Path, out: &mut Vec<(PathBuf, String)>) -> crate::Res
 /// The images to predict, decoded to the model's input, with the files that could not be used.
 fn load_unlabelled(
     path: &Path,
-    opts: &DecodeOptions,
+    opts: &LoadOptions,
     class_names: &[String],
 ) -> crate::Result<(Dataset, Vec<Skipped>)> {
     let files: Vec<(PathBuf, String)> = if path.is_dir()
@@ -120,25 +125,13 @@ fn load_unlabelled(
     } else {
         // A labelled dataset: predict every image, ignoring its labels.
         let source = DataSource::from_path(path)?;
-        let lo = crate::data::source::LoadOptions {
-            size: (opts.width, opts.height),
-            channels: opts.channels,
-            resize: opts.resize,
-            ..Default::default()
-        };
-        let whole = load_whole(&source, &lo)?;
-        if (whole.data.width, whole.data.height, whole.data.channels)
-            != (opts.width as usize, opts.height as usize, opts.channels)
-        {
+        let whole = load_whole(&source, opts, 42)?;
+        if whole.data.shape != opts.file_shape() {
             return Err(Error::Usage(format!(
-                "{} holds {}x{}x{} images but the model takes {}x{}x{}",
+                "{} holds {} images but the model takes {}",
                 path.display(),
-                whole.data.width,
-                whole.data.height,
-                whole.data.channels,
-                opts.width,
-                opts.height,
-                opts.channels
+                whole.data.shape,
+                opts.file_shape()
             )));
         }
         let mut d = whole.data;
@@ -178,9 +171,7 @@ fn load_unlabelled(
         )));
     }
     let ds = Dataset::from_pixels(
-        opts.height as usize,
-        opts.width as usize,
-        opts.channels,
+        opts.file_shape(),
         class_names.to_vec(),
         pixels,
         vec![0; n],
@@ -198,13 +189,19 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
         )));
     }
     let dev = device::open(args.device)?;
-    let (cfg, card, model, eval_aug) = load_for_inference(&args.run, &dev)?;
-    let opts = DecodeOptions {
-        width: card.width as u32,
-        height: card.height as u32,
-        channels: card.channels,
+    let Inference {
+        cfg,
+        card,
+        model,
+        aug: eval_aug,
+    } = Inference::load(&RunDir::open(&args.run)?, &dev)?;
+    // The model's input shape and the run's decoding rules; nothing else of the training data.
+    let opts = LoadOptions {
+        size: [card.input.width as u32, card.input.height as u32],
+        channels: card.input.channels,
         resize: cfg.data.resize,
         max_pixels: cfg.data.max_pixels,
+        ..LoadOptions::default()
     };
     let (data, skipped) = load_unlabelled(&args.data, &opts, &card.class_names)?;
     let ev = evaluate(&model, &data, &eval_aug, 256, &cfg, &dev.device, true)?;
@@ -213,10 +210,11 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
     let preds: Vec<_> = (0..data.len())
         .map(|i| predict_row(&probs[i * k..(i + 1) * k]))
         .collect();
-    let dir = RunDir::for_output(
+    let dir = OutputDir::claim(
         args.out.as_deref(),
         &args.run,
         &format!("predict-{}", util::time::compact_now()),
+        args.force,
     )?;
     let names = &card.class_names;
     let mut csv = String::from("path,predicted,confidence");
@@ -236,7 +234,7 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
         }
         csv.push('\n');
     }
-    dir.write("predictions.csv", &csv)?;
+    dir.write("predictions.csv", csv.as_bytes())?;
     if !skipped.is_empty() {
         let mut s = String::from("path,reason\n");
         for k in &skipped {
@@ -246,7 +244,7 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
                 csv_field(&k.reason.to_string())
             ));
         }
-        dir.write("skipped.csv", &s)?;
+        dir.write("skipped.csv", s.as_bytes())?;
     }
     let abs = |rel: &str| -> String {
         let p = if args.data.is_dir() {
@@ -275,7 +273,7 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
                 preds[i].confidence
             ));
         }
-        dir.write("pseudo_labels.csv", &m)?;
+        dir.write("pseudo_labels.csv", m.as_bytes())?;
         lines.push(format!(
             "{} pseudo-labels at confidence >= {} ({}) in {}",
             accepted.len(),
@@ -311,10 +309,10 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
                 }]
             }));
         }
-        dir.write("review_queue.csv", &c)?;
+        dir.write("review_queue.csv", c.as_bytes())?;
         dir.write(
             "review_queue.json",
-            &serde_json::to_string_pretty(&ls).expect("json"),
+            serde_json::to_string_pretty(&ls).expect("json").as_bytes(),
         )?;
         lines.push(format!(
             "review queue ({by:?}, top {}) in {}",
@@ -322,12 +320,13 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
             dir.file("review_queue.csv").display()
         ));
     }
+    dir.publish()?;
     if !args.quiet {
         for l in lines {
-            println!("{l}");
+            say!("{l}");
         }
         for s in &skipped {
-            println!("  skipped {}: {}", s.path, s.reason);
+            say!("  skipped {}: {}", s.path, s.reason);
         }
     }
     Ok(())

@@ -65,7 +65,7 @@ pub fn run(args: SplitArgs) -> crate::Result<()> {
     let mut cfg = args.load.config(Some(args.data.clone()))?;
     cfg.split_file = None;
     let source = cfg.source()?;
-    let whole = load_whole(&source, &cfg.load_options(args.seed))?;
+    let whole = load_whole(&source, &cfg, args.seed)?;
     let d = &whole.data;
     // Exact duplicates: equal decoded pixels.
     let keys: Vec<u64> = (0..d.len())
@@ -124,7 +124,7 @@ pub fn run(args: SplitArgs) -> crate::Result<()> {
         .unwrap_or_else(|| PathBuf::from(format!("{}.split.csv", source.name())));
     write_atomic(&out, split_file_text(&rows).as_bytes())?;
     if !args.quiet {
-        println!(
+        say!(
             "wrote {} ({} images, {} exact duplicates kept with their originals)",
             out.display(),
             d.len(),
@@ -137,14 +137,14 @@ pub fn run(args: SplitArgs) -> crate::Result<()> {
             .max()
             .unwrap_or(5)
             .max(5);
-        println!("{:<w$} {:>7} {:>7} {:>7}", "class", "train", "val", "test");
+        say!("{:<w$} {:>7} {:>7} {:>7}", "class", "train", "val", "test");
         for (c, name) in d.class_names.iter().enumerate() {
             let n = |s: SplitName| {
                 (0..d.len())
                     .filter(|&i| d.labels[i] as usize == c && split[i] == s)
                     .count()
             };
-            println!(
+            say!(
                 "{name:<w$} {:>7} {:>7} {:>7}",
                 n(SplitName::Train),
                 n(SplitName::Val),
@@ -155,7 +155,7 @@ pub fn run(args: SplitArgs) -> crate::Result<()> {
             let sizes: Vec<usize> = (0..k)
                 .map(|f| fold.iter().filter(|x| **x == Some(f)).count())
                 .collect();
-            println!("folds of the training images: {sizes:?}");
+            say!("folds of the training images: {sizes:?}");
         }
     }
     Ok(())

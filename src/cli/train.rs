@@ -147,28 +147,12 @@ fn parse_zero_division(s: &str) -> Result<ZeroDivision, String> {
     ZeroDivision::parse(s).ok_or_else(|| format!("'{s}': use 0, 1 or nan"))
 }
 
-fn read_config(path: &std::path::Path) -> crate::Result<TrainConfig> {
-    let text = crate::util::fs::read(path)?;
-    let text = String::from_utf8(text)
-        .map_err(|_| Error::ConfigFile(format!("{}: not UTF-8 text", path.display())))?;
-    TrainConfig::from_toml(&text, &path.display().to_string()).map_err(Error::ConfigFile)
-}
-
 impl TrainArgs {
     /// The config: the file's (or the resumed run's, or the defaults), with flags applied.
     pub(crate) fn config(&self) -> crate::Result<TrainConfig> {
         let mut c = match (&self.resume, &self.config) {
-            (Some(dir), _) => {
-                let path = dir.join("config.toml");
-                if !path.exists() {
-                    return Err(Error::Usage(format!(
-                        "{}: no config.toml; --resume takes a run directory written by augtrain train",
-                        dir.display()
-                    )));
-                }
-                read_config(&path)?
-            }
-            (None, Some(path)) => read_config(path)?,
+            (Some(dir), _) => augtrain_run::RunDir::open(dir)?.config()?,
+            (None, Some(path)) => TrainConfig::read_file(path).map_err(Error::ConfigFile)?,
             (None, None) => TrainConfig::default(),
         };
         macro_rules! set {
@@ -235,7 +219,7 @@ pub fn run(args: TrainArgs) -> crate::Result<()> {
     match train::run(&cfg, &splits, &device, &opts, &reporter) {
         // The batch check runs before the run directory exists, so nothing needs undoing.
         Err(TrainError::Augment(AugmentError::BatchTooLarge(why))) if args.cpu_fallback => {
-            eprintln!("warning: {why}; --cpu-fallback: training on the CPU instead");
+            warn!("warning: {why}; --cpu-fallback: training on the CPU instead");
             let cfg = TrainConfig {
                 device: DeviceChoice::Cpu,
                 ..cfg

@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 
 use super::{Target, check, fake_path, scratch};
 use crate::augment::{Augmenter, Engine, PipelineSpec};
-use crate::data::decode::{DecodeOptions, ResizePolicy, decode_bytes};
+use crate::data::LoadOptions;
+use crate::data::decode::{ResizePolicy, decode_bytes};
 use crate::data::files::{OnError, load_items, parse_manifest};
 use crate::data::{cifar, idx, pack, split};
 
@@ -100,15 +101,15 @@ pub const MANIFEST: Target = Target {
         let Ok((items, classes)) = parse_manifest(&dir.join("manifest.csv"), bytes.to_vec()) else {
             return false;
         };
-        let opts = DecodeOptions {
-            width: 8,
-            height: 6,
+        let opts = LoadOptions {
+            size: [8, 6],
             channels: 3,
             resize: ResizePolicy::CenterCrop,
             max_pixels: 1 << 16,
+            on_error: OnError::Skip,
+            ..LoadOptions::default()
         };
-        load_items(&items, &classes, None, &opts, OnError::Skip)
-            .is_ok_and(|(ds, _, _)| !ds.is_empty())
+        load_items(&items, &classes, None, &opts).is_ok_and(|(ds, _, _)| !ds.is_empty())
     },
 };
 
@@ -118,11 +119,11 @@ fn exercise_spec(spec: &PipelineSpec) {
     let _ = spec.eval_version();
     for channels in [1usize, 3] {
         let (w, h) = (7usize, 5usize);
-        let Ok(aug) = Augmenter::new(spec, w, h, channels, 11, Engine::Cpu) else {
+        let input = crate::data::ImageShape::new(w, h, channels);
+        let Ok(aug) = Augmenter::new(spec, input, 11, Engine::Cpu) else {
             continue;
         };
-        let (c, oh, ow) = aug.output_shape();
-        if c * oh * ow > 1 << 16 {
+        if aug.output_shape().values() > 1 << 16 {
             // Valid but large outputs (up to 16384² per image) are out of the harness's memory
             // budget; the parse and compile above still ran.
             continue;
@@ -276,7 +277,7 @@ pub const CONFIG: Target = Target {
                 again.is_ok(),
                 "a valid config does not read back: {again:?}"
             );
-            let _ = cfg.data.load_options(cfg.seed);
+            let _ = cfg.data.source();
             if let crate::train::config::AugmentConfig::Pipeline { spec } = &cfg.augment {
                 exercise_spec(spec);
             }
@@ -397,7 +398,7 @@ pub const SPLIT_FILE: Target = Target {
         let _ = split::parse_split_file(fake_path("split.csv"), &String::from_utf8_lossy(bytes));
         match crate::data::source::apply_split_file(whole, &path) {
             Ok(whole) => {
-                crate::data::source::assemble("fuzz".into(), whole, &Default::default()).is_ok()
+                crate::data::source::assemble("fuzz".into(), whole, &Default::default(), 1).is_ok()
             }
             Err(_) => false,
         }
@@ -464,14 +465,10 @@ pub const CHECKPOINT: Target = Target {
                 continue;
             };
             let device = burn::prelude::Device::flex().autodiff();
-            let shape = crate::model::InputShape {
-                channels: 3,
-                height: 8,
-                width: 8,
-                classes: 10,
-            };
+            let shape = crate::data::ImageShape::new(8, 8, 3);
             let model =
-                crate::model::Model::new(crate::model::ModelKind::Mlp, shape, 4, &device).unwrap();
+                crate::model::Model::new(crate::model::ModelKind::Mlp, shape, 10, 4, &device)
+                    .unwrap();
             let optimizer = crate::train::optim::build(&Default::default());
             accepted |= crate::train::restore(model, optimizer, ckpt.model, ckpt.optimizer).is_ok();
         }
@@ -501,12 +498,12 @@ pub const IMAGE: Target = Target {
     ],
     max_len: 1 << 16,
     run: |bytes| {
-        let opts = DecodeOptions {
-            width: 9,
-            height: 7,
+        let opts = LoadOptions {
+            size: [9, 7],
             channels: 3,
             resize: ResizePolicy::Letterbox,
             max_pixels: 1 << 20,
+            ..LoadOptions::default()
         };
         decode_bytes(bytes, &opts).is_ok()
     },
@@ -707,9 +704,7 @@ fn write_seed_corpus() {
 
     // A pack of 5 records over 2 shards, written by the real writer.
     let data = crate::data::Dataset::from_pixels(
-        2,
-        3,
-        1,
+        crate::data::ImageShape::new(3, 2, 1),
         vec!["a".into(), "b".into()],
         (0..5 * 6).map(|i| i as u8).collect(),
         vec![0, 1, 0, 1, 1],

@@ -7,7 +7,7 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
-use super::InputShape;
+use augtrain_data::ImageShape;
 
 /// The LeNet-style CNN.
 #[derive(Module, Debug)]
@@ -26,8 +26,13 @@ pub(super) fn stage(n: usize) -> usize {
 }
 
 impl Cnn {
-    /// Build for `shape`; images must be at least 16 × 16.
-    pub fn new(shape: InputShape, hidden: usize, device: &Device) -> Result<Self, String> {
+    /// Build for images of `shape` and `classes` outputs; images must be at least 16 × 16.
+    pub fn new(
+        shape: ImageShape,
+        classes: usize,
+        hidden: usize,
+        device: &Device,
+    ) -> Result<Self, String> {
         let (h, w) = (stage(stage(shape.height)), stage(stage(shape.width)));
         if h == 0 || w == 0 {
             return Err(format!(
@@ -41,7 +46,7 @@ impl Cnn {
             pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
             activation: Relu::new(),
             fc1: LinearConfig::new(64 * h * w, hidden).init(device),
-            fc2: LinearConfig::new(hidden, shape.classes).init(device),
+            fc2: LinearConfig::new(hidden, classes).init(device),
         })
     }
 

@@ -4,7 +4,7 @@
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
-use super::InputShape;
+use augtrain_data::ImageShape;
 
 /// A one-hidden-layer MLP.
 #[derive(Module, Debug)]
@@ -15,13 +15,13 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    /// Input size `channels × height × width`, `hidden` units, `classes` outputs.
-    pub fn new(shape: InputShape, hidden: usize, device: &Device) -> Self {
+    /// Input size `channels × height × width` of `shape`, `hidden` units, `classes` outputs.
+    pub fn new(shape: ImageShape, classes: usize, hidden: usize, device: &Device) -> Self {
         let inputs = shape.channels * shape.height * shape.width;
         Self {
             hidden: LinearConfig::new(inputs, hidden).init(device),
             activation: Relu::new(),
-            output: LinearConfig::new(hidden, shape.classes).init(device),
+            output: LinearConfig::new(hidden, classes).init(device),
         }
     }
 

@@ -8,22 +8,10 @@ mod mlp;
 pub use cnn::Cnn;
 pub use mlp::Mlp;
 
+use augtrain_data::ImageShape;
 use burn::prelude::*;
 
 pub use augtrain_run::config::ModelKind;
-
-/// The shape a model is built for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct InputShape {
-    /// Channels.
-    pub channels: usize,
-    /// Height in pixels.
-    pub height: usize,
-    /// Width in pixels.
-    pub width: usize,
-    /// Number of classes.
-    pub classes: usize,
-}
 
 /// A classifier of either architecture.
 #[derive(Module, Debug)]
@@ -56,14 +44,15 @@ impl burn::module::ModuleMapper for SequentialIds {
 /// layers grow with the input size, so a large `--size` is what reaches this limit.
 pub const MAX_PARAMS: u64 = 1 << 26;
 
-/// Trainable parameters of `kind` built for `shape` with `hidden` units, computed without
+/// Trainable parameters of `kind` built for images of `shape`, `classes` outputs and `hidden`
+/// units, computed without
 /// building it (so that an oversized model is refused before any memory is allocated).
-pub fn param_count(kind: ModelKind, shape: InputShape, hidden: usize) -> u64 {
+pub fn param_count(kind: ModelKind, shape: ImageShape, classes: usize, hidden: usize) -> u64 {
     let (c, h, w, k, hid) = (
         shape.channels as u64,
         shape.height as u64,
         shape.width as u64,
-        shape.classes as u64,
+        classes as u64,
         hidden as u64,
     );
     match kind {
@@ -80,18 +69,19 @@ pub fn param_count(kind: ModelKind, shape: InputShape, hidden: usize) -> u64 {
 
 /// Refuse a model over [`MAX_PARAMS`], naming its size, its checkpoint size and the largest
 /// square input that fits.
-fn check_size(kind: ModelKind, shape: InputShape, hidden: usize) -> Result<(), String> {
-    let params = param_count(kind, shape, hidden);
+fn check_size(
+    kind: ModelKind,
+    shape: ImageShape,
+    classes: usize,
+    hidden: usize,
+) -> Result<(), String> {
+    let params = param_count(kind, shape, classes, hidden);
     if params <= MAX_PARAMS {
         return Ok(());
     }
     let fits = |side: usize| {
-        let s = InputShape {
-            height: side,
-            width: side,
-            ..shape
-        };
-        param_count(kind, s, hidden) <= MAX_PARAMS
+        let s = ImageShape::new(side, side, shape.channels);
+        param_count(kind, s, classes, hidden) <= MAX_PARAMS
     };
     let largest = (1..=shape.height.max(shape.width))
         .rev()
@@ -107,19 +97,21 @@ fn check_size(kind: ModelKind, shape: InputShape, hidden: usize) -> Result<(), S
 }
 
 impl Model {
-    /// Build a freshly initialized model on `device` (weights drawn from the device's seed;
+    /// Build a freshly initialized model for images of `shape` and `classes` outputs on `device`
+    /// (weights drawn from the device's seed;
     /// parameter ids numbered in order). A model over [`MAX_PARAMS`] is refused before anything
     /// is allocated.
     pub fn new(
         kind: ModelKind,
-        shape: InputShape,
+        shape: ImageShape,
+        classes: usize,
         hidden: usize,
         device: &Device,
     ) -> Result<Self, String> {
-        check_size(kind, shape, hidden)?;
+        check_size(kind, shape, classes, hidden)?;
         let model = match kind {
-            ModelKind::Mlp => Model::Mlp(Mlp::new(shape, hidden, device)),
-            ModelKind::Cnn => Cnn::new(shape, hidden, device).map(Model::Cnn)?,
+            ModelKind::Mlp => Model::Mlp(Mlp::new(shape, classes, hidden, device)),
+            ModelKind::Cnn => Cnn::new(shape, classes, hidden, device).map(Model::Cnn)?,
         };
         Ok(model.map(&mut SequentialIds(0x6175_6774_0000_0000)))
     }
@@ -141,16 +133,11 @@ mod tests {
     fn param_count_matches_the_built_models() {
         let device = Device::flex();
         for (kind, side, channels) in [(ModelKind::Mlp, 28, 1), (ModelKind::Cnn, 32, 3)] {
-            let shape = InputShape {
-                channels,
-                height: side,
-                width: side + 4,
-                classes: 10,
-            };
-            let model = Model::new(kind, shape, 64, &device).unwrap();
+            let shape = ImageShape::new(side + 4, side, channels);
+            let model = Model::new(kind, shape, 10, 64, &device).unwrap();
             assert_eq!(
                 model.num_params() as u64,
-                param_count(kind, shape, 64),
+                param_count(kind, shape, 10, 64),
                 "{kind}"
             );
         }
@@ -158,13 +145,8 @@ mod tests {
 
     #[test]
     fn an_oversized_model_is_refused_before_it_is_built() {
-        let shape = InputShape {
-            channels: 3,
-            height: 512,
-            width: 512,
-            classes: 2,
-        };
-        let e = Model::new(ModelKind::Cnn, shape, 128, &Device::flex()).unwrap_err();
+        let shape = ImageShape::new(512, 512, 3);
+        let e = Model::new(ModelKind::Cnn, shape, 2, 128, &Device::flex()).unwrap_err();
         assert!(
             e.contains("more than the limit") && e.contains("--size"),
             "{e}"
@@ -178,17 +160,9 @@ mod tests {
             .unwrap()
             .parse()
             .unwrap();
-        let fits = InputShape {
-            height: largest,
-            width: largest,
-            ..shape
-        };
-        let over = InputShape {
-            height: largest + 1,
-            width: largest + 1,
-            ..shape
-        };
-        assert!(param_count(ModelKind::Cnn, fits, 128) <= MAX_PARAMS);
-        assert!(param_count(ModelKind::Cnn, over, 128) > MAX_PARAMS);
+        let fits = ImageShape::new(largest, largest, 3);
+        let over = ImageShape::new(largest + 1, largest + 1, 3);
+        assert!(param_count(ModelKind::Cnn, fits, 2, 128) <= MAX_PARAMS);
+        assert!(param_count(ModelKind::Cnn, over, 2, 128) > MAX_PARAMS);
     }
 }

@@ -5,10 +5,11 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::evaluate::Evaluation;
 use super::progress::Reporter;
-use super::{TrainError, config::TrainConfig, evaluate, fit};
+use super::{TrainError, Trainer, config::TrainConfig};
 use crate::data::Dataset;
-use crate::data::split::{check_stratifiable, stratified_group_folds};
+use crate::data::split::{check_folds, check_stratifiable, stratified_group_folds};
 use crate::device::ComputeDevice;
 use crate::metrics::{ClassificationReport, ConfusionMatrix};
 
@@ -60,10 +61,8 @@ pub fn cross_validate(
     device: &ComputeDevice,
     reporter: &Reporter,
 ) -> Result<CvResult, TrainError> {
-    if folds < 2 {
-        return Err(TrainError::Config(format!(
-            "--folds {folds}: use at least 2"
-        )));
+    if let Some(warning) = check_folds(&data.labels, folds).map_err(TrainError::Config)? {
+        reporter.line(&format!("warning: {warning}"));
     }
     check_stratifiable(&data.labels, &data.class_names)
         .map_err(|e| TrainError::Config(e.to_string()))?;
@@ -77,6 +76,12 @@ pub fn cross_validate(
         })
         .collect();
     let fold_of = stratified_group_folds(&data.labels, Some(&keys), folds, cfg.seed);
+    if let Some(empty) = (0..folds).find(|f| !fold_of.contains(f)) {
+        return Err(TrainError::Config(format!(
+            "fold {} would hold out no image (exact duplicates are kept in one fold); use fewer --folds",
+            empty + 1
+        )));
+    }
     let k = data.num_classes();
     let mut probs = vec![0f32; data.len() * k];
     let mut results = Vec::new();
@@ -84,23 +89,14 @@ pub fn cross_validate(
     for f in 0..folds {
         let train_idx: Vec<usize> = (0..data.len()).filter(|&i| fold_of[i] != f).collect();
         let test_idx: Vec<usize> = (0..data.len()).filter(|&i| fold_of[i] == f).collect();
-        let train = data.subset(&train_idx);
-        let test = data.subset(&test_idx);
-        let (model, eval_aug) = fit(
+        let what = format!("fold {}/{folds}", f + 1);
+        let ev = fit_and_evaluate(
             cfg,
-            &train,
+            &data.subset(&train_idx),
+            &data.subset(&test_idx),
             device,
             reporter,
-            &format!("fold {}/{folds}", f + 1),
-        )?;
-        let ev = evaluate(
-            &model,
-            &test,
-            &eval_aug,
-            cfg.batch_size.max(256),
-            cfg,
-            &device.device,
-            true,
+            &what,
         )?;
         let p = ev.probabilities.as_ref().expect("asked for probabilities");
         for (row, &i) in test_idx.iter().enumerate() {
@@ -118,12 +114,8 @@ pub fn cross_validate(
             weighted_f1: rep.weighted.f1,
         };
         reporter.line(&format!(
-            "fold {}/{folds}: accuracy {:.4}  macro F1 {:.4}  ({} train / {} held out)",
-            f + 1,
-            r.accuracy,
-            r.macro_f1,
-            r.train_images,
-            r.test_images
+            "{what}: accuracy {:.4}  macro F1 {:.4}  ({} train / {} held out)",
+            r.accuracy, r.macro_f1, r.train_images, r.test_images
         ));
         results.push(r);
     }
@@ -133,6 +125,27 @@ pub fn cross_validate(
         probs,
         confusion,
     })
+}
+
+/// Train a fresh model on `train` for the config's epochs (no validation, no files) and
+/// evaluate it on `held_out`, keeping the probabilities.
+fn fit_and_evaluate(
+    cfg: &TrainConfig,
+    train: &Dataset,
+    held_out: &Dataset,
+    device: &ComputeDevice,
+    reporter: &Reporter,
+    what: &str,
+) -> Result<Evaluation, TrainError> {
+    let mut trainer = Trainer::new(cfg, train, device)?;
+    for epoch in 0..cfg.epochs {
+        let r = trainer.epoch(epoch, None, reporter)?;
+        reporter.line(&format!(
+            "{what}: epoch {}/{}  train loss {:.4} acc {:.4}",
+            r.epoch, cfg.epochs, r.train_loss, r.train_accuracy
+        ));
+    }
+    trainer.evaluate(held_out, true)
 }
 
 /// Predicted probabilities as CSV: `index,id,path,given_label,p0,p1,...`.

@@ -41,10 +41,12 @@ impl Reporter {
         Self { verbosity }
     }
 
-    /// Print one line (not in quiet mode).
+    /// Print one line (not in quiet mode). A closed or full standard output is ignored: a run
+    /// never depends on its output staying open.
     pub fn line(&self, text: &str) {
         if self.verbosity != Verbosity::Quiet {
-            println!("{text}");
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
         }
     }
 

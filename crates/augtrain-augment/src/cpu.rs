@@ -568,9 +568,9 @@ mod tests {
         c: usize,
     ) -> (Vec<f32>, (usize, usize)) {
         let spec = PipelineSpec::from_toml(toml, "test").unwrap();
-        let prog = Program::new(&spec, w, h, c).unwrap();
+        let prog = Program::new(&spec, augtrain_data::ImageShape::new(w, h, c)).unwrap();
         let params = prog.draw(1, 0, &[0]);
-        let (ow, oh) = prog.output;
+        let (ow, oh) = (prog.output.width, prog.output.height);
         let mut out = vec![0f32; c * oh * ow];
         run(
             &prog.header(1),
@@ -730,7 +730,7 @@ mod tests {
     #[test]
     fn results_do_not_depend_on_thread_count() {
         let spec = PipelineSpec::default_colour(20, 20);
-        let prog = Program::new(&spec, 24, 24, 3).unwrap();
+        let prog = Program::new(&spec, augtrain_data::ImageShape::new(24, 24, 3)).unwrap();
         let imgs: Vec<Vec<u8>> = (0..6)
             .map(|s| ramp(24, 24, 3).iter().map(|v| v.wrapping_add(s)).collect())
             .collect();

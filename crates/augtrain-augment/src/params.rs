@@ -7,6 +7,7 @@
 //! continuous coordinates with pixel centres at +0.5), stored in fixed point so that the CPU
 //! twin and the GPU compute bit-identical sampling positions.
 
+use augtrain_data::ImageShape;
 use serde::{Deserialize, Serialize};
 
 use super::AugmentError;
@@ -101,10 +102,10 @@ pub struct MixParams {
 pub struct Program {
     /// The spec this program runs.
     pub spec: PipelineSpec,
-    /// Input width, height, channels.
-    pub input: (usize, usize, usize),
-    /// Output width and height.
-    pub output: (usize, usize),
+    /// The shape of the images going in.
+    pub input: ImageShape,
+    /// The shape of the images coming out (same channels; geometry ops may resize).
+    pub output: ImageShape,
     header: Vec<u32>,
     stride: usize,
     n_colour: usize,
@@ -114,13 +115,13 @@ pub struct Program {
 }
 
 impl Program {
-    /// Compile `spec` for inputs of `width × height × channels`.
-    pub fn new(
-        spec: &PipelineSpec,
-        width: usize,
-        height: usize,
-        channels: usize,
-    ) -> Result<Self, AugmentError> {
+    /// Compile `spec` for inputs of shape `input`.
+    pub fn new(spec: &PipelineSpec, input: ImageShape) -> Result<Self, AugmentError> {
+        let ImageShape {
+            width,
+            height,
+            channels,
+        } = input;
         spec.validate().map_err(AugmentError::Spec)?;
         if !(1..=4).contains(&channels) || width == 0 || height == 0 {
             return Err(AugmentError::Shape(format!(
@@ -251,8 +252,8 @@ impl Program {
         header[H_NOISE_KINDS..H_NOISE_KINDS + n_noise].copy_from_slice(&noise_kinds);
         Ok(Program {
             spec: spec.clone(),
-            input: (width, height, channels),
-            output: (w as usize, h as usize),
+            input,
+            output: ImageShape::new(w as usize, h as usize, channels),
             header,
             stride,
             n_colour,
@@ -289,7 +290,7 @@ impl Program {
             .map(|&id| self.draw_one(seed, epoch, id, batch_key))
             .collect();
         if self.mix > 0 {
-            let (w, h) = self.output;
+            let (w, h) = (self.output.width, self.output.height);
             for (i, &id) in ids.iter().enumerate() {
                 let mut rng = Stream::new(Domain::Batch, &[seed, epoch as u64, id]);
                 let (alpha, p) = match self.spec.ops.last() {
@@ -342,7 +343,11 @@ impl Program {
     }
 
     fn draw_one(&self, seed: u64, epoch: usize, id: u64, batch_key: u64) -> SampleParams {
-        let (iw, ih, channels) = self.input;
+        let ImageShape {
+            width: iw,
+            height: ih,
+            channels,
+        } = self.input;
         let (mut w, mut h) = (iw as f64, ih as f64);
         let mut m = IDENTITY;
         let mut colour = Vec::with_capacity(self.n_colour);
@@ -498,7 +503,7 @@ impl Program {
             }
         }
         let _ = channels;
-        let (fixed, frac_bits) = to_fixed(&m, self.output.0, self.output.1);
+        let (fixed, frac_bits) = to_fixed(&m, self.output.width, self.output.height);
         SampleParams {
             affine: m,
             fixed,
@@ -724,7 +729,7 @@ mod tests {
     #[test]
     fn draws_do_not_depend_on_batch_composition() {
         let spec = PipelineSpec::default_colour(16, 16);
-        let prog = Program::new(&spec, 20, 20, 3).unwrap();
+        let prog = Program::new(&spec, ImageShape::new(20, 20, 3)).unwrap();
         let all = prog.draw(5, 2, &[10, 11, 12, 13]);
         let part = prog.draw(5, 2, &[12, 13]);
         assert_eq!(all[2], part[0]);
@@ -749,7 +754,7 @@ mod tests {
             "t",
         )
         .unwrap();
-        let prog = Program::new(&spec, 32, 32, 3).unwrap();
-        assert_eq!(prog.output, (30, 20));
+        let prog = Program::new(&spec, ImageShape::new(32, 32, 3)).unwrap();
+        assert_eq!((prog.output.width, prog.output.height), (30, 20));
     }
 }

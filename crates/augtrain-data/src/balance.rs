@@ -206,6 +206,45 @@ pub fn undersample(
     Ok(out)
 }
 
+/// The training split as trained on under `balance` (training split only; validation and test
+/// are never balanced): over- or under-sampled indices, where every copy of a sample gets its
+/// own augmentation key, and the cross-entropy class weights for [`Balance::Weights`].
+pub fn training_set(
+    train: &crate::Dataset,
+    balance: Balance,
+    strategy: &SamplingStrategy,
+    seed: u64,
+) -> Result<(crate::Dataset, Option<Vec<f32>>), String> {
+    let resampled = |idx: Vec<usize>| {
+        let mut ds = train.subset(&idx);
+        let mut seen = std::collections::HashMap::new();
+        for id in ds.ids.iter_mut() {
+            let copy = seen.entry(*id).or_insert(0u64);
+            if *copy > 0 {
+                *id = crate::util::rng::mix64(id.wrapping_add(*copy << 48));
+            }
+            *copy += 1;
+        }
+        ds
+    };
+    let names = &train.class_names;
+    match balance {
+        Balance::None | Balance::Sampler => Ok((train.clone(), None)),
+        Balance::Weights => Ok((
+            train.clone(),
+            Some(balanced_class_weights(&train.class_counts())),
+        )),
+        Balance::Oversample => Ok((
+            resampled(oversample(&train.labels, names, strategy, seed)?),
+            None,
+        )),
+        Balance::Undersample => Ok((
+            resampled(undersample(&train.labels, names, strategy, seed)?),
+            None,
+        )),
+    }
+}
+
 /// A class-balanced epoch: `labels.len()` draws, each sample with probability ∝ 1 / count of its
 /// class, with replacement; a pure function of `(seed, epoch)`.
 pub fn balanced_epoch(labels: &[u32], classes: usize, seed: u64, epoch: usize) -> Vec<usize> {

@@ -154,9 +154,7 @@ pub fn load(dir: &Path, variant: Variant) -> Result<(Dataset, Dataset), DataErro
     let make = |(pixels, labels, paths): (Vec<u8>, Vec<u32>, Vec<String>), id_base: u64| {
         let n = labels.len() as u64;
         Dataset::from_pixels(
-            32,
-            32,
-            3,
+            crate::ImageShape::new(32, 32, 3),
             names.clone(),
             pixels,
             labels,

@@ -10,6 +10,8 @@ use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 use serde::{Deserialize, Serialize};
 
+use crate::LoadOptions;
+
 /// How images of another size are brought to the target size at load time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -40,21 +42,6 @@ impl std::str::FromStr for ResizePolicy {
 
 /// Default limit on decoded pixels per image (width × height): 100 megapixels.
 pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
-
-/// Target shape and limits for decoding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DecodeOptions {
-    /// Target width in pixels.
-    pub width: u32,
-    /// Target height in pixels.
-    pub height: u32,
-    /// Target channels: 1 (gray) or 3 (RGB; alpha is dropped).
-    pub channels: usize,
-    /// How to reach the target size.
-    pub resize: ResizePolicy,
-    /// Largest width × height accepted before decoding.
-    pub max_pixels: u64,
-}
 
 /// Why a file could not be used.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,8 +204,8 @@ fn decode_with(
 }
 
 /// Bring `img` to `opts`' size and channels.
-pub fn fit(img: &DynamicImage, opts: &DecodeOptions) -> Vec<u8> {
-    let (tw, th) = (opts.width, opts.height);
+pub fn fit(img: &DynamicImage, opts: &LoadOptions) -> Vec<u8> {
+    let (tw, th) = (opts.size[0], opts.size[1]);
     let (w, h) = (img.width(), img.height());
     let filter = FilterType::Triangle;
     let resized: DynamicImage = match opts.resize {
@@ -258,7 +245,7 @@ pub fn fit(img: &DynamicImage, opts: &DecodeOptions) -> Vec<u8> {
 }
 
 /// Decode `bytes` to the target shape.
-pub fn decode_bytes(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, BadReason> {
+pub fn decode_bytes(bytes: &[u8], opts: &LoadOptions) -> Result<Decoded, BadReason> {
     let (img, format, rotated) = decode_full(bytes, opts.max_pixels)?;
     let source_channels = img.color().channel_count();
     let original = (img.width(), img.height());
@@ -272,7 +259,7 @@ pub fn decode_bytes(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, BadRe
 }
 
 /// Read and decode one file to the target shape.
-pub fn decode_file(path: &Path, opts: &DecodeOptions) -> Result<(Decoded, Vec<u8>), BadReason> {
+pub fn decode_file(path: &Path, opts: &LoadOptions) -> Result<(Decoded, Vec<u8>), BadReason> {
     let bytes = crate::util::fs::read_regular(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => BadReason::Missing,
         _ => BadReason::Unreadable(e.to_string()),
@@ -321,13 +308,13 @@ mod tests {
         out
     }
 
-    fn opts(w: u32, h: u32, c: usize, resize: ResizePolicy) -> DecodeOptions {
-        DecodeOptions {
-            width: w,
-            height: h,
+    fn opts(w: u32, h: u32, c: usize, resize: ResizePolicy) -> LoadOptions {
+        LoadOptions {
+            size: [w, h],
             channels: c,
             resize,
             max_pixels: DEFAULT_MAX_PIXELS,
+            ..LoadOptions::default()
         }
     }
 
@@ -382,9 +369,9 @@ mod tests {
             matches!(e, BadReason::Truncated(_) | BadReason::Corrupt(_)),
             "{e:?}"
         );
-        let small_limit = DecodeOptions {
+        let small_limit = LoadOptions {
             max_pixels: 100,
-            ..o
+            ..o.clone()
         };
         assert!(matches!(
             decode_bytes(&good, &small_limit).unwrap_err(),

@@ -18,8 +18,8 @@ use super::decode::{BadReason, decode_full};
 use super::files::{
     FileItem, LoadReport, OnError, Skipped, SplitName, hex, read_manifest, scan_folder,
 };
-use super::source::{DataSource, LoadOptions, load_whole};
-use super::{DataError, Dataset};
+use super::source::{DataSource, load_whole};
+use super::{DataError, Dataset, LoadOptions};
 use crate::files::csv_field;
 
 /// One exported file.
@@ -118,9 +118,9 @@ fn prepare_dataset(data: &Dataset, splits: &[Option<SplitName>]) -> Vec<Result<P
     (0..data.len())
         .into_par_iter()
         .map(|i| {
-            let (w, h) = (data.width as u32, data.height as u32);
+            let (w, h) = (data.shape.width as u32, data.shape.height as u32);
             let px = data.image(i).to_vec();
-            let img = if data.channels == 1 {
+            let img = if data.shape.channels == 1 {
                 image::DynamicImage::ImageLuma8(
                     image::GrayImage::from_raw(w, h, px).expect("record size"),
                 )
@@ -168,6 +168,7 @@ fn safe_component(s: &str) -> String {
 pub fn export(
     source: &DataSource,
     opts: &LoadOptions,
+    seed: u64,
     out: &Path,
     mapping: Option<&Path>,
     name: &str,
@@ -190,7 +191,7 @@ pub fn export(
         DataSource::Folder(dir) => prepare_files(&scan_folder(dir)?.0, opts),
         DataSource::Manifest(path) => prepare_files(&read_manifest(path)?.0, opts),
         other => {
-            let whole = load_whole(other, opts)?;
+            let whole = load_whole(other, opts, seed)?;
             prepare_dataset(&whole.data, &whole.splits)
         }
     };
@@ -372,7 +373,11 @@ fn card(s: &ExportSummary, name: &str) -> String {
     out
 }
 
-/// Used by `inspect` and friends: the load report of a source.
-pub fn report_of(source: &DataSource, opts: &LoadOptions) -> Result<LoadReport, DataError> {
-    Ok(load_whole(source, opts)?.report)
+/// Used by `inspect` and friends: the load report of a source (`seed` keys generated data).
+pub fn report_of(
+    source: &DataSource,
+    opts: &LoadOptions,
+    seed: u64,
+) -> Result<LoadReport, DataError> {
+    Ok(load_whole(source, opts, seed)?.report)
 }

@@ -12,8 +12,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::decode::{BadReason, DecodeOptions, decode_file};
-use super::{DataError, Dataset};
+use super::decode::{BadReason, decode_file};
+use super::{DataError, Dataset, LoadOptions};
 
 /// A named split.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -327,9 +327,9 @@ pub fn load_items(
     items: &[FileItem],
     classes: &[String],
     known_classes: Option<&[String]>,
-    opts: &DecodeOptions,
-    on_error: OnError,
+    opts: &LoadOptions,
 ) -> Result<(Dataset, Vec<Option<SplitName>>, LoadReport), DataError> {
+    let on_error = opts.on_error;
     let class_names: Vec<String> = known_classes
         .map(|k| k.to_vec())
         .unwrap_or_else(|| classes.to_vec());
@@ -348,7 +348,7 @@ pub fn load_items(
             Ok((decoded, hex(&digest)))
         })
         .collect();
-    let bytes = opts.width as usize * opts.height as usize * opts.channels;
+    let bytes = opts.file_shape().values();
     let mut pixels = Vec::with_capacity(items.len() * bytes);
     let (mut labels, mut ids, mut paths, mut splits) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -399,16 +399,7 @@ pub fn load_items(
                 .unwrap_or_default()
         )));
     }
-    let ds = Dataset::from_pixels(
-        opts.height as usize,
-        opts.width as usize,
-        opts.channels,
-        class_names,
-        pixels,
-        labels,
-        ids,
-        paths,
-    );
+    let ds = Dataset::from_pixels(opts.file_shape(), class_names, pixels, labels, ids, paths);
     Ok((ds, splits, report))
 }
 

@@ -15,8 +15,10 @@ pub mod decode;
 pub mod export;
 pub mod files;
 pub mod idx;
+pub mod options;
 pub mod pack;
 pub mod sampler;
+pub mod shape;
 pub mod source;
 pub mod split;
 pub mod synth;
@@ -25,6 +27,8 @@ pub mod util;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use options::LoadOptions;
+pub use shape::ImageShape;
 pub use source::{DataSource, Splits, load};
 
 /// A failure to read or validate a dataset. Messages name the file and the problem.
@@ -93,12 +97,8 @@ impl ImageStore {
 /// Labelled images of one size. Cheap to subset: subsets share the pixel store.
 #[derive(Clone, Debug)]
 pub struct Dataset {
-    /// Image height in pixels.
-    pub height: usize,
-    /// Image width in pixels.
-    pub width: usize,
-    /// Channels per pixel: 1 (gray) or 3 (RGB).
-    pub channels: usize,
+    /// The shape of every image.
+    pub shape: ImageShape,
     /// Display names of the classes; label `k` is `class_names[k]`.
     pub class_names: Vec<String>,
     /// Class index per image, in `0..class_names.len()`.
@@ -114,9 +114,7 @@ pub struct Dataset {
 impl Default for Dataset {
     fn default() -> Self {
         Self::from_pixels(
-            0,
-            0,
-            0,
+            ImageShape::default(),
             Vec::new(),
             Vec::new(),
             Vec::new(),
@@ -130,9 +128,7 @@ impl Dataset {
     /// A dataset over one buffer of `labels.len()` HWC records.
     #[allow(clippy::too_many_arguments)]
     pub fn from_pixels(
-        height: usize,
-        width: usize,
-        channels: usize,
+        shape: ImageShape,
         class_names: Vec<String>,
         pixels: Vec<u8>,
         labels: Vec<u32>,
@@ -140,9 +136,7 @@ impl Dataset {
         paths: Vec<String>,
     ) -> Self {
         Self::from_store(
-            height,
-            width,
-            channels,
+            shape,
             class_names,
             Arc::new(ImageStore::Owned(pixels)),
             labels,
@@ -154,9 +148,7 @@ impl Dataset {
     /// A dataset over a shared store whose record `i` is sample `i`.
     #[allow(clippy::too_many_arguments)]
     pub fn from_store(
-        height: usize,
-        width: usize,
-        channels: usize,
+        shape: ImageShape,
         class_names: Vec<String>,
         store: Arc<ImageStore>,
         labels: Vec<u32>,
@@ -170,9 +162,7 @@ impl Dataset {
             paths
         };
         Self {
-            height,
-            width,
-            channels,
+            shape,
             class_names,
             labels,
             ids,
@@ -199,7 +189,7 @@ impl Dataset {
 
     /// Bytes per image (`height × width × channels`).
     pub fn image_bytes(&self) -> usize {
-        self.height * self.width * self.channels
+        self.shape.values()
     }
 
     /// The pixels of image `i` (HWC).
@@ -220,9 +210,7 @@ impl Dataset {
     /// A dataset of the images at `indices`, in that order, sharing this one's pixel store.
     pub fn subset(&self, indices: &[usize]) -> Dataset {
         Dataset {
-            height: self.height,
-            width: self.width,
-            channels: self.channels,
+            shape: self.shape,
             class_names: self.class_names.clone(),
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
             ids: indices.iter().map(|&i| self.ids[i]).collect(),
@@ -232,6 +220,33 @@ impl Dataset {
         }
     }
 
+    /// The same images labelled against `classes` by class name (for applying a trained
+    /// model to new data: its classes may be a subset, in any order). `Err` lists this
+    /// dataset's class names that are not in `classes` and that label at least one image.
+    pub fn relabel_by_name(&self, classes: &[String]) -> Result<Dataset, Vec<String>> {
+        let map: Vec<Option<u32>> = self
+            .class_names
+            .iter()
+            .map(|n| classes.iter().position(|c| c == n).map(|k| k as u32))
+            .collect();
+        let counts = self.class_counts();
+        let unknown: Vec<String> = (0..self.num_classes())
+            .filter(|&k| map[k].is_none() && counts[k] > 0)
+            .map(|k| self.class_names[k].clone())
+            .collect();
+        if !unknown.is_empty() {
+            return Err(unknown);
+        }
+        let mut out = self.clone();
+        out.labels = self
+            .labels
+            .iter()
+            .map(|&l| map[l as usize].expect("checked"))
+            .collect();
+        out.class_names = classes.to_vec();
+        Ok(out)
+    }
+
     /// Number of images per class.
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.num_classes()];
@@ -239,5 +254,32 @@ impl Dataset {
             counts[l as usize] += 1;
         }
         counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relabelling_matches_names_not_positions() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ds = Dataset::from_pixels(
+            ImageShape::new(1, 1, 1),
+            names(&["Bees", "ants"]),
+            vec![0, 1, 2],
+            vec![1, 0, 1],
+            vec![0, 1, 2],
+            Vec::new(),
+        );
+        assert_eq!(
+            ds.relabel_by_name(&names(&["ants", "bees"])).unwrap_err(),
+            vec!["Bees"]
+        );
+        let ok = ds
+            .relabel_by_name(&names(&["ants", "Bees", "wasps"]))
+            .unwrap();
+        assert_eq!(ok.labels, vec![0, 1, 0]);
+        assert_eq!(ok.class_names, names(&["ants", "Bees", "wasps"]));
     }
 }

@@ -192,9 +192,9 @@ fn write_into(
     let manifest = PackManifest {
         format: FORMAT.into(),
         version: 1,
-        width: data.width,
-        height: data.height,
-        channels: data.channels,
+        width: data.shape.width,
+        height: data.shape.height,
+        channels: data.shape.channels,
         count: data.len(),
         classes: data.class_names.clone(),
         records_per_shard: per_shard,
@@ -397,9 +397,7 @@ pub fn open(dir: &Path) -> Result<(Dataset, Vec<Option<SplitName>>, PackManifest
         per_shard: m.records_per_shard,
     });
     let ds = Dataset::from_store(
-        m.height,
-        m.width,
-        m.channels,
+        crate::ImageShape::new(m.width, m.height, m.channels),
         m.classes.clone(),
         store,
         labels,
@@ -430,9 +428,7 @@ mod tests {
         let n = 7;
         let pixels: Vec<u8> = (0..n * 12).map(|i| i as u8).collect();
         let ds = Dataset::from_pixels(
-            2,
-            2,
-            3,
+            crate::ImageShape::new(2, 2, 3),
             vec!["a".into(), "b".into()],
             pixels.clone(),
             (0..n as u32).map(|i| i % 2).collect(),

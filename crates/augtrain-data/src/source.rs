@@ -9,9 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::decode::{DEFAULT_MAX_PIXELS, DecodeOptions, ResizePolicy};
-use super::files::{LoadReport, OnError, SplitName};
-use super::{DataError, Dataset, cifar, files, idx, pack, split, synth};
+use super::files::{LoadReport, SplitName};
+use super::{DataError, Dataset, LoadOptions, cifar, files, idx, pack, split, synth};
 
 /// A dataset source, as named on the command line (`--data`) or in a config file.
 #[derive(Clone, Debug, PartialEq)]
@@ -103,61 +102,6 @@ impl DataSource {
     }
 }
 
-/// How to load: split fractions, target shape for image files, error policy.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LoadOptions {
-    /// Fraction of the training pool held out for validation when the source has no val split.
-    pub val_fraction: f64,
-    /// Fraction held out for testing when the source has neither test nor val split.
-    pub test_fraction: f64,
-    /// Seed of the split shuffles.
-    pub seed: u64,
-    /// Target width × height of decoded image files.
-    pub size: (u32, u32),
-    /// Target channels of decoded image files (1 or 3).
-    pub channels: usize,
-    /// Resize policy for image files.
-    pub resize: ResizePolicy,
-    /// Largest decoded image accepted (pixels).
-    pub max_pixels: u64,
-    /// Skip or fail on unusable files.
-    pub on_error: OnError,
-    /// A split file from `augtrain split`, overriding the source's splits.
-    pub split_file: Option<PathBuf>,
-    /// The class list for image files (others are unknown labels); None = the labels found.
-    pub classes: Option<Vec<String>>,
-}
-
-impl Default for LoadOptions {
-    fn default() -> Self {
-        Self {
-            val_fraction: 0.1,
-            test_fraction: 0.1,
-            seed: 42,
-            size: (64, 64),
-            channels: 3,
-            resize: ResizePolicy::CenterCrop,
-            max_pixels: DEFAULT_MAX_PIXELS,
-            on_error: OnError::Skip,
-            split_file: None,
-            classes: None,
-        }
-    }
-}
-
-impl LoadOptions {
-    /// The decode options for image files.
-    pub fn decode(&self) -> DecodeOptions {
-        DecodeOptions {
-            width: self.size.0,
-            height: self.size.1,
-            channels: self.channels,
-            resize: self.resize,
-            max_pixels: self.max_pixels,
-        }
-    }
-}
-
 /// A dataset split three ways.
 #[derive(Clone, Debug)]
 pub struct Splits {
@@ -192,9 +136,7 @@ fn concat(a: &Dataset, b: &Dataset) -> Dataset {
     let mut pixels = a.pixels();
     pixels.extend_from_slice(&b.pixels());
     Dataset::from_pixels(
-        a.height,
-        a.width,
-        a.channels,
+        crate::ImageShape::new(a.shape.width, a.shape.height, a.shape.channels),
         a.class_names.clone(),
         pixels,
         a.labels.iter().chain(&b.labels).copied().collect(),
@@ -204,7 +146,7 @@ fn concat(a: &Dataset, b: &Dataset) -> Dataset {
 }
 
 /// Load every sample of `source` with the split the source assigns it.
-pub fn load_whole(source: &DataSource, opts: &LoadOptions) -> Result<Whole, DataError> {
+pub fn load_whole(source: &DataSource, opts: &LoadOptions, seed: u64) -> Result<Whole, DataError> {
     let two = |train: Dataset, test: Dataset| {
         let splits = std::iter::repeat_n(Some(SplitName::Train), train.len())
             .chain(std::iter::repeat_n(Some(SplitName::Test), test.len()))
@@ -229,8 +171,8 @@ pub fn load_whole(source: &DataSource, opts: &LoadOptions) -> Result<Whole, Data
                 )));
             }
             two(
-                synth::generate(*train, *size, opts.seed, synth::SynthSplit::Train),
-                synth::generate(*test, *size, opts.seed, synth::SynthSplit::Test),
+                synth::generate(*train, *size, seed, synth::SynthSplit::Train),
+                synth::generate(*test, *size, seed, synth::SynthSplit::Test),
             )
         }
         DataSource::Idx(dir) => {
@@ -260,7 +202,7 @@ pub fn load_whole(source: &DataSource, opts: &LoadOptions) -> Result<Whole, Data
 }
 
 /// Load `source` and split it three ways (see the module docs for the rules).
-pub fn load(source: &DataSource, opts: &LoadOptions) -> Result<Splits, DataError> {
+pub fn load(source: &DataSource, opts: &LoadOptions, seed: u64) -> Result<Splits, DataError> {
     for (what, f) in [
         ("validation", opts.val_fraction),
         ("test", opts.test_fraction),
@@ -271,8 +213,8 @@ pub fn load(source: &DataSource, opts: &LoadOptions) -> Result<Splits, DataError
             )));
         }
     }
-    let whole = load_whole(source, opts)?;
-    assemble(source.name(), whole, opts).map_err(|e| match (e, source.path()) {
+    let whole = load_whole(source, opts, seed)?;
+    assemble(source.name(), whole, opts, seed).map_err(|e| match (e, source.path()) {
         // Problems of the dataset as a whole (a class too small to split) name the dataset.
         (DataError::Invalid(m), Some(p)) => DataError::Invalid(format!("{}: {m}", p.display())),
         (e, _) => e,
@@ -280,7 +222,12 @@ pub fn load(source: &DataSource, opts: &LoadOptions) -> Result<Splits, DataError
 }
 
 /// Split a whole dataset three ways.
-pub fn assemble(name: String, whole: Whole, opts: &LoadOptions) -> Result<Splits, DataError> {
+pub fn assemble(
+    name: String,
+    whole: Whole,
+    opts: &LoadOptions,
+    seed: u64,
+) -> Result<Splits, DataError> {
     let Whole {
         data,
         splits,
@@ -305,7 +252,7 @@ pub fn assemble(name: String, whole: Whole, opts: &LoadOptions) -> Result<Splits
             if fraction > 0.0 {
                 split::check_stratifiable(&labels, &data.class_names)?;
             }
-            let (keep, held) = split::stratified_holdout(&labels, fraction, opts.seed ^ salt);
+            let (keep, held) = split::stratified_holdout(&labels, fraction, seed ^ salt);
             Ok((
                 keep.iter().map(|&k| pool[k]).collect(),
                 held.iter().map(|&k| pool[k]).collect(),
@@ -474,13 +421,8 @@ fn listed_files(
     (items, classes): (Vec<files::FileItem>, Vec<String>),
     opts: &LoadOptions,
 ) -> Result<Whole, DataError> {
-    let (data, splits, report) = files::load_items(
-        &items,
-        &classes,
-        opts.classes.as_deref(),
-        &opts.decode(),
-        opts.on_error,
-    )?;
+    let (data, splits, report) =
+        files::load_items(&items, &classes, opts.classes.as_deref(), opts)?;
     Ok(Whole {
         data,
         splits,
@@ -518,9 +460,7 @@ fn idx_dataset(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let ds = Dataset::from_pixels(
-        img.rows,
-        img.cols,
-        img.channels,
+        crate::ImageShape::new(img.cols, img.rows, img.channels),
         Vec::new(),
         img.pixels,
         lab.iter().map(|&l| l as u32).collect(),
@@ -535,18 +475,20 @@ fn load_idx(dir: &Path) -> Result<(Dataset, Dataset), DataError> {
     let (mut train, train_labels) = idx_dataset(&files.train_images, &files.train_labels, 0)?;
     let (mut test, test_labels) =
         idx_dataset(&files.test_images, &files.test_labels, 1_000_000_000)?;
-    if (train.height, train.width, train.channels) != (test.height, test.width, test.channels) {
+    if (train.shape.height, train.shape.width, train.shape.channels)
+        != (test.shape.height, test.shape.width, test.shape.channels)
+    {
         return Err(DataError::Malformed {
             path: files.test_images.clone(),
             problem: format!(
                 "test images are {}x{}x{} but training images ({}) are {}x{}x{}",
-                test.height,
-                test.width,
-                test.channels,
+                test.shape.height,
+                test.shape.width,
+                test.shape.channels,
                 files.train_images.display(),
-                train.height,
-                train.width,
-                train.channels
+                train.shape.height,
+                train.shape.width,
+                train.shape.channels
             ),
         });
     }
@@ -600,9 +542,7 @@ mod tests {
     fn folder_whole(names: &[&str]) -> Whole {
         let n = names.len();
         let data = Dataset::from_pixels(
-            1,
-            1,
-            1,
+            crate::ImageShape::new(1, 1, 1),
             vec!["a".into(), "b".into()],
             (0..n as u8).collect(),
             names
@@ -696,7 +636,7 @@ mod tests {
             applied.splits,
             SPLITS.iter().map(|s| Some(*s)).collect::<Vec<_>>()
         );
-        let names = assemble("x".into(), applied, &LoadOptions::default()).unwrap();
+        let names = assemble("x".into(), applied, &LoadOptions::default(), 42).unwrap();
         assert!(
             names.provenance.contains("split file"),
             "{}",

@@ -32,6 +32,39 @@ pub fn check_stratifiable(labels: &[u32], class_names: &[String]) -> Result<(), 
     Ok(())
 }
 
+/// scikit-learn's `StratifiedKFold` checks on `folds` for these labels: at least 2, at most
+/// the number of samples, and not more than every class's count (`Err` = the message, a usage
+/// error). When some class has fewer members than folds, `Ok` carries scikit-learn's warning.
+pub fn check_folds(labels: &[u32], folds: usize) -> Result<Option<String>, String> {
+    if folds < 2 {
+        return Err(format!(
+            "k-fold cross-validation requires at least one train/test split by setting n_splits=2 or more, got n_splits={folds}."
+        ));
+    }
+    if folds > labels.len() {
+        return Err(format!(
+            "Cannot have number of splits n_splits={folds} greater than the number of samples: n_samples={}.",
+            labels.len()
+        ));
+    }
+    let mut counts: HashMap<u32, usize> = HashMap::new();
+    for &l in labels {
+        *counts.entry(l).or_default() += 1;
+    }
+    let (min, max) = (
+        counts.values().copied().min().unwrap_or(0),
+        counts.values().copied().max().unwrap_or(0),
+    );
+    if folds > max {
+        return Err(format!(
+            "n_splits={folds} cannot be greater than the number of members in each class."
+        ));
+    }
+    Ok((folds > min).then(|| {
+        format!("The least populated class in y has only {min} members, which is less than n_splits={folds}.")
+    }))
+}
+
 /// Per-class hold-out targets: `round(fraction · n)` in total, apportioned by largest remainder.
 fn targets(class_sizes: &[usize], fraction: f64) -> Vec<usize> {
     let n: usize = class_sizes.iter().sum();
@@ -341,6 +374,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn fold_counts_are_checked_like_stratified_kfold() {
+        let labels = [0, 0, 0, 1, 1];
+        assert!(
+            check_folds(&labels, 1)
+                .unwrap_err()
+                .contains("n_splits=2 or more")
+        );
+        assert!(
+            check_folds(&labels, 6)
+                .unwrap_err()
+                .contains("greater than the number of samples")
+        );
+        assert!(
+            check_folds(&labels, 4)
+                .unwrap_err()
+                .contains("cannot be greater than the number of members in each class")
+        );
+        assert!(
+            check_folds(&labels, 3)
+                .unwrap()
+                .unwrap()
+                .contains("only 2 members")
+        );
+        assert_eq!(check_folds(&labels, 2).unwrap(), None);
     }
 
     #[test]

@@ -61,9 +61,7 @@ pub fn generate(n: usize, size: usize, seed: u64, split: SynthSplit) -> Dataset 
         SynthSplit::Test => 1_000_000_000,
     };
     Dataset::from_pixels(
-        size,
-        size,
-        3,
+        crate::ImageShape::new(size, size, 3),
         CLASS_NAMES.iter().map(|s| s.to_string()).collect(),
         images,
         (0..n).map(|i| (i % CLASS_NAMES.len()) as u32).collect(),

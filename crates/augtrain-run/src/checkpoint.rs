@@ -9,65 +9,13 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::RunError;
+use crate::records::{EpochRecord, Progress};
 use augtrain_data::util::fs::{read, write_atomic};
 
 const MAGIC: &[u8] = b"AUGTRAIN-CKPT-2\n";
 /// Length of the trailing SHA-256.
 const DIGEST: usize = 32;
-
-/// File name of the checkpoint inside a run directory.
-pub const FILE_NAME: &str = "checkpoint.bin";
-
-/// Metrics of one finished epoch.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    /// Epoch number, 1-based.
-    pub epoch: usize,
-    /// Learning rate used.
-    pub lr: f64,
-    /// Mean training loss over the epoch's samples.
-    pub train_loss: f64,
-    /// Training accuracy on the augmented batches (argmax vs own label).
-    pub train_accuracy: f64,
-    /// Validation loss (NaN without a validation set).
-    pub val_loss: f64,
-    /// Validation accuracy (NaN without a validation set).
-    pub val_accuracy: f64,
-    /// Validation macro F1 (NaN without a validation set).
-    pub val_macro_f1: f64,
-    /// Training images per second over the epoch (augmentation + forward + backward + step).
-    pub images_per_second: f64,
-    /// Seconds spent in the epoch, validation included.
-    pub seconds: f64,
-    /// Bytes the device's memory pool reserved at the end of the epoch (GPU devices).
-    #[serde(default)]
-    pub device_memory_reserved: Option<u64>,
-}
-
-impl EpochRecord {
-    /// The record without its machine-dependent fields (timings, memory), as checkpoints
-    /// store it, so that two runs with the same seed write identical checkpoints.
-    pub fn deterministic(&self) -> EpochRecord {
-        EpochRecord {
-            images_per_second: 0.0,
-            seconds: 0.0,
-            device_memory_reserved: None,
-            ..self.clone()
-        }
-    }
-}
-
-/// Training progress saved with the weights.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Progress {
-    /// Epochs completed.
-    pub epochs_done: usize,
-    /// One record per completed epoch.
-    pub history: Vec<EpochRecord>,
-}
 
 /// A loaded checkpoint.
 #[derive(Debug)]
@@ -182,7 +130,7 @@ mod tests {
     fn round_trip_and_corruption() {
         let dir = std::env::temp_dir().join(format!("augtrain-ckpt-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join(FILE_NAME);
+        let p = dir.join(crate::run_dir::file::CHECKPOINT);
         let progress = Progress {
             epochs_done: 2,
             history: vec![],

@@ -1,16 +1,11 @@
 //! The resolved configuration of a training run. It is saved as `config.toml` in the run
 //! directory; passing it back (`--resume`, or `--config`) reproduces the run.
 
-use std::path::PathBuf;
-
 use serde::{Deserialize, Serialize};
 
 use augtrain_augment::PipelineSpec;
-use augtrain_data::DataSource;
+use augtrain_data::LoadOptions;
 use augtrain_data::balance::{Balance, SamplingStrategy};
-use augtrain_data::decode::{DEFAULT_MAX_PIXELS, ResizePolicy};
-use augtrain_data::files::OnError;
-use augtrain_data::source::LoadOptions;
 use augtrain_quality::metrics::ZeroDivision;
 
 /// Which architecture to train (`--model`).
@@ -66,95 +61,6 @@ impl std::str::FromStr for DeviceChoice {
             "cpu" => Ok(DeviceChoice::Cpu),
             other => Err(format!("unknown device '{other}': use auto, gpu or cpu")),
         }
-    }
-}
-
-/// Where the data comes from and how it is loaded.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DataConfig {
-    /// A dataset (IDX or CIFAR directory, image folder, CSV manifest, pack); absent = the
-    /// built-in synthetic dataset.
-    pub path: Option<PathBuf>,
-    /// Synthetic training images.
-    pub synthetic_train: usize,
-    /// Synthetic test images.
-    pub synthetic_test: usize,
-    /// Side of the synthetic images, pixels.
-    pub synthetic_size: usize,
-    /// Fraction of the training images held out for validation (stratified) when the source
-    /// has no validation split.
-    pub val_fraction: f64,
-    /// Fraction held out for testing when the source has neither a test nor a val split.
-    pub test_fraction: f64,
-    /// Width and height image files are brought to at load time, pixels.
-    pub size: [u32; 2],
-    /// Channels image files are converted to (1 or 3).
-    pub channels: usize,
-    /// How image files reach `size`: center-crop, stretch or letterbox.
-    pub resize: ResizePolicy,
-    /// Largest image accepted, in pixels (width × height); larger files are skipped as too large.
-    pub max_pixels: u64,
-    /// Skip unusable files (reported) or stop at the first.
-    pub on_error: OnError,
-    /// A split file from `augtrain split`, overriding the source's splits.
-    pub split_file: Option<PathBuf>,
-    /// The class list for image files; other labels are reported as unknown and skipped.
-    pub classes: Option<Vec<String>>,
-}
-
-impl Default for DataConfig {
-    fn default() -> Self {
-        Self {
-            path: None,
-            synthetic_train: 6000,
-            synthetic_test: 1000,
-            synthetic_size: 32,
-            val_fraction: 0.1,
-            test_fraction: 0.1,
-            size: [64, 64],
-            channels: 3,
-            resize: ResizePolicy::CenterCrop,
-            max_pixels: DEFAULT_MAX_PIXELS,
-            on_error: OnError::Skip,
-            split_file: None,
-            classes: None,
-        }
-    }
-}
-
-impl DataConfig {
-    /// The data source this config names.
-    pub fn source(&self) -> Result<DataSource, augtrain_data::DataError> {
-        match &self.path {
-            Some(p) => DataSource::from_path(p),
-            None => Ok(DataSource::Synthetic {
-                train: self.synthetic_train,
-                test: self.synthetic_test,
-                size: self.synthetic_size,
-            }),
-        }
-    }
-
-    /// Loading options for `seed`.
-    pub fn load_options(&self, seed: u64) -> LoadOptions {
-        LoadOptions {
-            val_fraction: self.val_fraction,
-            test_fraction: self.test_fraction,
-            seed,
-            size: (self.size[0], self.size[1]),
-            channels: self.channels,
-            resize: self.resize,
-            max_pixels: self.max_pixels,
-            on_error: self.on_error,
-            split_file: self.split_file.clone(),
-            classes: self.classes.clone(),
-        }
-    }
-
-    /// Load the data this config names, split three ways.
-    pub fn load(&self, seed: u64) -> Result<augtrain_data::Splits, augtrain_data::DataError> {
-        augtrain_data::load(&self.source()?, &self.load_options(seed))
     }
 }
 
@@ -474,7 +380,7 @@ pub struct TrainConfig {
     /// Zero-division value of the metrics.
     pub zero_division: ZeroDivision,
     /// The data.
-    pub data: DataConfig,
+    pub data: LoadOptions,
     /// The model.
     pub model: ModelConfig,
     /// The optimizer.
@@ -498,7 +404,7 @@ impl Default for TrainConfig {
             batch_size: 64,
             loss: LossKind::CrossEntropy,
             zero_division: ZeroDivision::Zero,
-            data: DataConfig::default(),
+            data: LoadOptions::default(),
             model: ModelConfig::default(),
             optimizer: OptimizerConfig::default(),
             schedule: ScheduleConfig::default(),
@@ -629,27 +535,45 @@ impl TrainConfig {
         toml::to_string(self).expect("a TrainConfig always serializes")
     }
 
+    /// Read a config file. Relative paths in it (`data.path`, `data.split_file`) are relative
+    /// to the file's directory, not to the current one.
+    pub fn read_file(path: &std::path::Path) -> Result<Self, String> {
+        let bytes = augtrain_data::util::fs::read(path).map_err(|e| e.to_string())?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8 text", path.display()))?;
+        let mut cfg = Self::from_toml(&text, &path.display().to_string())?;
+        let base = path.parent().unwrap_or(std::path::Path::new(""));
+        cfg.data = cfg.data.resolved_against(base);
+        Ok(cfg)
+    }
+
     /// Parse a config from TOML text (`origin` names the file in errors).
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
+        Self::parse(text).map_err(|problem| format!("{origin}: {problem}"))
+    }
+
+    /// Parse and validate a config from TOML text; the error names the line and, for an
+    /// unknown key, the closest known one.
+    pub fn parse(text: &str) -> Result<Self, String> {
         let cfg: TrainConfig = toml::from_str(text).map_err(|e| {
-            let line = augtrain_data::util::suggest::toml_error_line(
+            let message = augtrain_data::util::suggest::with_suggestion(e.message());
+            match augtrain_data::util::suggest::toml_error_line(
                 text,
                 e.message(),
                 e.span().map(|s| s.start),
-            );
-            match line {
-                Some(l) => format!(
-                    "{origin}: line {l}: {}",
-                    augtrain_data::util::suggest::with_suggestion(e.message())
-                ),
-                None => format!(
-                    "{origin}: {}",
-                    augtrain_data::util::suggest::with_suggestion(e.message())
-                ),
+            ) {
+                Some(l) => format!("line {l}: {message}"),
+                None => message,
             }
         })?;
-        cfg.validate().map_err(|e| format!("{origin}: {e}"))?;
+        cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Images per evaluation batch: the training batch size, at least 256 (evaluation keeps no
+    /// gradients, so larger batches are cheap).
+    pub fn eval_batch_size(&self) -> usize {
+        self.batch_size.max(256)
     }
 }
 
@@ -663,9 +587,9 @@ mod tests {
             augment: AugmentConfig::Pipeline {
                 spec: PipelineSpec::default_colour(32, 32),
             },
-            data: DataConfig {
+            data: LoadOptions {
                 path: Some("some/dir".into()),
-                ..DataConfig::default()
+                ..LoadOptions::default()
             },
             ..TrainConfig::default()
         };

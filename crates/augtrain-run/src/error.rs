@@ -25,6 +25,14 @@ pub enum RunError {
         /// What is wrong with it and what to do.
         problem: String,
     },
+    /// An output that must not be overwritten already exists.
+    #[error("{}: {what}", path.display())]
+    Exists {
+        /// The existing file or directory.
+        path: PathBuf,
+        /// What to do about it.
+        what: String,
+    },
     /// Reading or writing a run file failed.
     #[error(transparent)]
     Io(#[from] IoError),

@@ -9,9 +9,12 @@
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod records;
 pub mod report;
+pub mod run_dir;
 
 pub use error::RunError;
+pub use run_dir::RunDir;
 
 /// The git commit augtrain was built from (`abc123def456`, with `-dirty` when the checkout
 /// had uncommitted changes; `unknown` outside a checkout).

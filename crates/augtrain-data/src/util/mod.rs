@@ -2,6 +2,7 @@
 //! stamps, panic containment for third-party decoders and a minimal future executor.
 
 pub mod fs;
+pub mod nan;
 pub mod panic;
 pub mod rng;
 pub mod suggest;

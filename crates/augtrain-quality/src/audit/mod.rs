@@ -18,27 +18,23 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use augtrain_data::DataError;
+use augtrain_data::LoadOptions;
 use augtrain_data::decode::{BadReason, decode_full};
 use augtrain_data::files::{FileItem, SplitName, read_manifest, scan_folder};
-use augtrain_data::source::{DataSource, LoadOptions, load_whole};
+use augtrain_data::source::{DataSource, load_whole};
 use health::Health;
 use phash::{MultiIndex, UnionFind};
 
-/// Audit settings.
+/// Audit settings (how files are read comes from the [`LoadOptions`]).
 #[derive(Clone, Debug)]
 pub struct AuditOptions {
     /// Largest Hamming distance between pHashes of near duplicates (0–64).
     pub near_radius: u32,
-    /// Largest image accepted, in pixels.
-    pub max_pixels: u64,
 }
 
 impl Default for AuditOptions {
     fn default() -> Self {
-        Self {
-            near_radius: 4,
-            max_pixels: augtrain_data::decode::DEFAULT_MAX_PIXELS,
-        }
+        Self { near_radius: 4 }
     }
 }
 
@@ -176,7 +172,7 @@ fn measure_pixels(px: &[u8], w: usize, h: usize, c: usize) -> (Health, [u8; 32],
     (health::measure(px, w, h, c), key, phash::phash(&gray, w, h))
 }
 
-fn measure_files(items: &[FileItem], opts: &AuditOptions) -> Vec<Measured> {
+fn measure_files(items: &[FileItem], max_pixels: u64) -> Vec<Measured> {
     items
         .par_iter()
         .map(|item| {
@@ -188,7 +184,7 @@ fn measure_files(items: &[FileItem], opts: &AuditOptions) -> Vec<Measured> {
                         BadReason::Unreadable(e.to_string())
                     }
                 })
-                .and_then(|bytes| decode_full(&bytes, opts.max_pixels));
+                .and_then(|bytes| decode_full(&bytes, max_pixels));
             match result {
                 Ok((img, _, _)) => {
                     let (w, h) = (img.width() as usize, img.height() as usize);
@@ -216,17 +212,19 @@ fn measure_files(items: &[FileItem], opts: &AuditOptions) -> Vec<Measured> {
         .collect()
 }
 
-/// Audit `source`.
+/// Audit `source`: image files are read at their native size (up to `load.max_pixels`);
+/// other sources are loaded with `load` (`seed` keys generated data).
 pub fn audit(
     source: &DataSource,
     load: &LoadOptions,
+    seed: u64,
     opts: &AuditOptions,
 ) -> Result<AuditReport, DataError> {
     let measured: Vec<Measured> = match source {
-        DataSource::Folder(dir) => measure_files(&scan_folder(dir)?.0, opts),
-        DataSource::Manifest(path) => measure_files(&read_manifest(path)?.0, opts),
+        DataSource::Folder(dir) => measure_files(&scan_folder(dir)?.0, load.max_pixels),
+        DataSource::Manifest(path) => measure_files(&read_manifest(path)?.0, load.max_pixels),
         other => {
-            let whole = load_whole(other, load)?;
+            let whole = load_whole(other, load, seed)?;
             let d = &whole.data;
             (0..d.len())
                 .into_par_iter()
@@ -238,8 +236,13 @@ pub fn audit(
                     },
                     split: whole.splits[i],
                     label: d.class_names[d.labels[i] as usize].clone(),
-                    size: (d.width as u32, d.height as u32),
-                    result: Ok(measure_pixels(d.image(i), d.width, d.height, d.channels)),
+                    size: (d.shape.width as u32, d.shape.height as u32),
+                    result: Ok(measure_pixels(
+                        d.image(i),
+                        d.shape.width,
+                        d.shape.height,
+                        d.shape.channels,
+                    )),
                 })
                 .collect()
         }

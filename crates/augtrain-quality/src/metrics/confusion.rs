@@ -51,6 +51,15 @@ impl ConfusionMatrix {
         self.counts[true_class * self.num_classes + predicted] += 1;
     }
 
+    /// Add `count` samples of true class `true_class` predicted as `predicted`.
+    pub fn add_count(&mut self, true_class: usize, predicted: usize, count: u64) {
+        assert!(
+            true_class < self.num_classes && predicted < self.num_classes,
+            "class out of range"
+        );
+        self.counts[true_class * self.num_classes + predicted] += count;
+    }
+
     /// Add every count of `other` (same K) to this matrix.
     pub fn merge(&mut self, other: &ConfusionMatrix) {
         assert_eq!(self.num_classes, other.num_classes);

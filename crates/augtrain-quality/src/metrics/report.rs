@@ -60,10 +60,13 @@ pub struct ClassScores {
     /// Its display name.
     pub name: String,
     /// tp / (tp + fp).
+    #[serde(with = "augtrain_data::util::nan")]
     pub precision: f64,
     /// tp / (tp + fn).
+    #[serde(with = "augtrain_data::util::nan")]
     pub recall: f64,
     /// 2·tp / (2·tp + fp + fn).
+    #[serde(with = "augtrain_data::util::nan")]
     pub f1: f64,
     /// Number of samples whose true class is this one.
     pub support: u64,
@@ -73,10 +76,13 @@ pub struct ClassScores {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Averages {
     /// Averaged precision.
+    #[serde(with = "augtrain_data::util::nan")]
     pub precision: f64,
     /// Averaged recall.
+    #[serde(with = "augtrain_data::util::nan")]
     pub recall: f64,
     /// Averaged F1.
+    #[serde(with = "augtrain_data::util::nan")]
     pub f1: f64,
     /// Total support of the report's labels.
     pub support: u64,
@@ -88,6 +94,7 @@ pub struct ClassificationReport {
     /// One row per label, in label-list order.
     pub classes: Vec<ClassScores>,
     /// Fraction of all samples classified correctly (`accuracy_score`).
+    #[serde(with = "augtrain_data::util::nan")]
     pub accuracy: f64,
     /// Micro averages (pooled counts over the labels).
     pub micro: Averages,

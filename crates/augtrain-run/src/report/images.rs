@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use augtrain_data::ImageShape;
 use augtrain_data::util::fs::{IoError, write_atomic};
 
 /// An 8-bit image, height × width × channels (1 or 3), row-major.
@@ -128,8 +129,11 @@ pub fn augmentation_sheet(
     let n = n.min(data.len());
     let images: Vec<&[u8]> = (0..n).map(|i| data.image(i)).collect();
     let ids: Vec<u64> = data.ids[..n].to_vec();
-    let (w, h) = program.output;
-    let c = program.input.2;
+    let ImageShape {
+        width: w,
+        height: h,
+        channels: c,
+    } = program.output;
     let header = program.header(n);
     let mut columns = Vec::new();
     for v in 0..versions {
@@ -141,16 +145,16 @@ pub fn augmentation_sheet(
     let rows: Vec<Vec<Picture>> = (0..n)
         .map(|i| {
             std::iter::once(Picture {
-                width: data.width,
-                height: data.height,
-                channels: data.channels,
+                width: data.shape.width,
+                height: data.shape.height,
+                channels: data.shape.channels,
                 pixels: images[i].to_vec(),
             })
             .chain(columns.iter().map(|col| col[i].clone()))
             .collect()
         })
         .collect();
-    let (cw, ch) = (w.max(data.width), h.max(data.height));
+    let (cw, ch) = (w.max(data.shape.width), h.max(data.shape.height));
     let zoom = (96 / cw.max(ch)).max(1);
     Ok(contact_sheet(&rows, cw * zoom, ch * zoom, 4))
 }

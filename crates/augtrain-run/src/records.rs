@@ -1,0 +1,208 @@
+//! The typed contents of a run directory's JSON files: per-epoch records (`metrics.jsonl` and
+//! the checkpoint's progress), the model card (`model.json`), the dataset summary
+//! (`dataset.json`) and the test report (`report.json`). NaN values (no validation split,
+//! undefined metrics) are written as `null` and read back as NaN.
+
+use serde::{Deserialize, Serialize};
+
+use augtrain_data::ImageShape;
+use augtrain_quality::metrics::{ClassificationReport, ZeroDivision};
+
+/// Metrics of one finished epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// Epoch number, 1-based.
+    pub epoch: usize,
+    /// Learning rate used.
+    #[serde(with = "augtrain_data::util::nan")]
+    pub lr: f64,
+    /// Mean training loss over the epoch's samples.
+    #[serde(with = "augtrain_data::util::nan")]
+    pub train_loss: f64,
+    /// Training accuracy on the augmented batches (argmax vs own label).
+    #[serde(with = "augtrain_data::util::nan")]
+    pub train_accuracy: f64,
+    /// Validation loss (NaN without a validation set).
+    #[serde(with = "augtrain_data::util::nan")]
+    pub val_loss: f64,
+    /// Validation accuracy (NaN without a validation set).
+    #[serde(with = "augtrain_data::util::nan")]
+    pub val_accuracy: f64,
+    /// Validation macro F1 (NaN without a validation set).
+    #[serde(with = "augtrain_data::util::nan")]
+    pub val_macro_f1: f64,
+    /// Training images per second over the epoch (augmentation + forward + backward + step).
+    #[serde(with = "augtrain_data::util::nan")]
+    pub images_per_second: f64,
+    /// Seconds spent in the epoch, validation included.
+    #[serde(with = "augtrain_data::util::nan")]
+    pub seconds: f64,
+    /// Bytes the device's memory pool reserved at the end of the epoch (GPU devices).
+    #[serde(default)]
+    pub device_memory_reserved: Option<u64>,
+}
+
+impl EpochRecord {
+    /// The record without its machine-dependent fields (timings, memory), as checkpoints
+    /// store it, so that two runs with the same seed write identical checkpoints.
+    pub fn deterministic(&self) -> EpochRecord {
+        EpochRecord {
+            images_per_second: 0.0,
+            seconds: 0.0,
+            device_memory_reserved: None,
+            ..self.clone()
+        }
+    }
+
+    /// Whether two records describe the same epoch (everything but timings and memory equal;
+    /// NaN equals NaN).
+    pub fn same_epoch(&self, other: &EpochRecord) -> bool {
+        let same = |a: f64, b: f64| a == b || (a.is_nan() && b.is_nan());
+        let (a, b) = (self.deterministic(), other.deterministic());
+        a.epoch == b.epoch
+            && same(a.lr, b.lr)
+            && same(a.train_loss, b.train_loss)
+            && same(a.train_accuracy, b.train_accuracy)
+            && same(a.val_loss, b.val_loss)
+            && same(a.val_accuracy, b.val_accuracy)
+            && same(a.val_macro_f1, b.val_macro_f1)
+    }
+}
+
+/// Training progress saved with the weights.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Epochs completed.
+    pub epochs_done: usize,
+    /// One record per completed epoch.
+    pub history: Vec<EpochRecord>,
+}
+
+/// What a trained model expects (`model.json`): the shape of the images it is fed before
+/// augmentation, and its classes in label order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    /// Shape of the images as loaded (the evaluation pipeline's input).
+    #[serde(flatten)]
+    pub input: ImageShape,
+    /// Class names in label order.
+    pub class_names: Vec<String>,
+}
+
+/// The dataset facts a run records (`dataset.json`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DatasetSummary {
+    /// Source name.
+    pub name: String,
+    /// How the splits were made.
+    pub provenance: String,
+    /// The loaded images' shape, written as `[width, height, channels]`.
+    #[serde(with = "shape_as_whc")]
+    pub shape: ImageShape,
+    /// Class names.
+    pub classes: Vec<String>,
+    /// Images per class in the train, val and test splits.
+    pub counts: [Vec<usize>; 3],
+    /// Files skipped at load time (path and reason).
+    pub skipped: Vec<(String, String)>,
+}
+
+/// `[width, height, channels]` in JSON, as `dataset.json` has always written it.
+mod shape_as_whc {
+    use augtrain_data::ImageShape;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(s: &ImageShape, ser: S) -> Result<S::Ok, S::Error> {
+        [s.width, s.height, s.channels].serialize(ser)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<ImageShape, D::Error> {
+        let [w, h, c] = <[usize; 3]>::deserialize(de)?;
+        Ok(ImageShape::new(w, h, c))
+    }
+}
+
+/// The final test evaluation (`report.json`): scikit-learn's numbers in our layout and in
+/// scikit-learn's `classification_report(output_dict=True)` layout.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestReport {
+    /// Fraction of test images classified correctly.
+    #[serde(with = "augtrain_data::util::nan")]
+    pub accuracy: f64,
+    /// Test images.
+    pub samples: u64,
+    /// Mean loss per test image.
+    #[serde(with = "augtrain_data::util::nan")]
+    pub loss: f64,
+    /// The zero-division policy used.
+    pub zero_division: ZeroDivision,
+    /// scikit-learn's `classification_report(..., output_dict=True)`.
+    pub classification_report: serde_json::Value,
+    /// The full report.
+    pub report: ClassificationReport,
+}
+
+impl TestReport {
+    /// The test report of `report` with mean loss `loss`.
+    pub fn new(report: ClassificationReport, loss: f64) -> Self {
+        Self {
+            accuracy: report.accuracy,
+            samples: report.samples,
+            loss,
+            zero_division: report.zero_division,
+            classification_report: report.to_sklearn_json(),
+            report,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nan_epochs_round_trip_and_compare() {
+        let r = EpochRecord {
+            epoch: 1,
+            lr: 0.1,
+            train_loss: 0.5,
+            train_accuracy: 0.8,
+            val_loss: f64::NAN,
+            val_accuracy: f64::NAN,
+            val_macro_f1: f64::NAN,
+            images_per_second: 100.0,
+            seconds: 2.0,
+            device_memory_reserved: None,
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        let back: EpochRecord = serde_json::from_str(&text).unwrap();
+        assert!(back.same_epoch(&r) && back.val_loss.is_nan());
+        assert!(r.same_epoch(&r.deterministic()));
+        let other = EpochRecord {
+            train_loss: 0.6,
+            ..r.clone()
+        };
+        assert!(!other.same_epoch(&r));
+    }
+
+    #[test]
+    fn dataset_shape_is_written_width_height_channels() {
+        let d = DatasetSummary {
+            shape: ImageShape::new(32, 24, 3),
+            ..Default::default()
+        };
+        let v = serde_json::to_value(&d).unwrap();
+        assert_eq!(v["shape"], serde_json::json!([32, 24, 3]));
+        let back: DatasetSummary = serde_json::from_value(v).unwrap();
+        assert_eq!(back, d);
+        let card = ModelCard {
+            input: ImageShape::new(28, 28, 1),
+            class_names: vec!["a".into()],
+        };
+        let v = serde_json::to_value(&card).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"width": 28, "height": 28, "channels": 1, "class_names": ["a"]})
+        );
+    }
+}

@@ -1,0 +1,619 @@
+//! The run directory, one typed owner for every file a training run leaves behind.
+//!
+//! `runs/<name>/` holds the resolved config (`config.toml`), the model card (`model.json`), the
+//! dataset summary (`dataset.json`), one JSON line per epoch (`metrics.jsonl`), the test report
+//! (`report.txt`, `report.json`), predictions (`predictions.csv`), the confusion matrix
+//! (`confusion.csv`), unusable files (`skipped.csv`), the checkpoint (`checkpoint.bin`), charts
+//! and `report.html`. Every file is written to a temporary name and renamed; a damaged or
+//! missing file is a [`RunError`]. File names live in [`file`] and nowhere else.
+
+use std::path::{Path, PathBuf};
+
+use augtrain_data::files::{Skipped, csv_field, csv_fields};
+use augtrain_data::util::fs::{IoError, check_writable_dir, create_dir_all, write_atomic};
+use augtrain_quality::metrics::ConfusionMatrix;
+
+use crate::checkpoint::{self, Checkpoint};
+use crate::config::TrainConfig;
+use crate::error::RunError;
+use crate::records::{DatasetSummary, EpochRecord, ModelCard, Progress, TestReport};
+
+/// The names of a run directory's files.
+pub mod file {
+    /// The resolved configuration (TOML); `--resume` and `--config` take it back.
+    pub const CONFIG: &str = "config.toml";
+    /// What the model expects: input shape and classes (JSON).
+    pub const MODEL_CARD: &str = "model.json";
+    /// What was trained on (JSON).
+    pub const DATASET: &str = "dataset.json";
+    /// One JSON line per finished epoch.
+    pub const METRICS: &str = "metrics.jsonl";
+    /// Final test metrics, scikit-learn's `classification_report` layout.
+    pub const REPORT_TEXT: &str = "report.txt";
+    /// Final test metrics as JSON.
+    pub const REPORT_JSON: &str = "report.json";
+    /// One row per test image: path, true and predicted class, probabilities.
+    pub const PREDICTIONS: &str = "predictions.csv";
+    /// The test confusion matrix, rows = true class.
+    pub const CONFUSION: &str = "confusion.csv";
+    /// Files that could not be used, with reasons.
+    pub const SKIPPED: &str = "skipped.csv";
+    /// Weights, optimizer state and progress.
+    pub const CHECKPOINT: &str = "checkpoint.bin";
+    /// The self-contained HTML report.
+    pub const REPORT_HTML: &str = "report.html";
+    /// An audit of the data, when one was saved into the run (shown in the HTML report).
+    pub const AUDIT: &str = "audit.json";
+    /// Loss curves.
+    pub const CURVES_LOSS: &str = "curves_loss.png";
+    /// Accuracy curves.
+    pub const CURVES_ACCURACY: &str = "curves_accuracy.png";
+    /// Confusion matrix heatmap.
+    pub const CONFUSION_PNG: &str = "confusion.png";
+    /// Precision, recall and F1 per class.
+    pub const PER_CLASS: &str = "per_class.png";
+    /// Contact sheet of training images and their augmented versions.
+    pub const AUGMENTATION: &str = "augmentation.png";
+    /// The hidden lock file held by the process writing the run.
+    pub const LOCK: &str = ".augtrain.lock";
+}
+
+/// A run directory. Opened read-only ([`RunDir::open`]) or held for writing
+/// ([`RunDir::create`], [`RunDir::resume`]): a writer holds an exclusive advisory lock on the
+/// lock file, released by the operating system when the process ends however it ends, so two
+/// processes never write one run.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    path: PathBuf,
+    /// The held lock of a run being written (none for read-only use).
+    _lock: Option<std::sync::Arc<std::fs::File>>,
+}
+
+/// Take the exclusive lock of the run directory `dir` (which must exist).
+fn lock(dir: &Path) -> Result<std::fs::File, IoError> {
+    let claim = |e| IoError::new("claim the run directory", dir, e);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(file::LOCK))
+        .map_err(claim)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(claim(std::io::Error::new(
+            std::io::ErrorKind::ResourceBusy,
+            "another augtrain process is writing this run; wait for it to finish or choose another --name",
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(claim(e)),
+    }
+}
+
+impl RunDir {
+    /// Open an existing run directory read-only. A path that is not a directory holding a
+    /// `config.toml` is a [`RunError::Missing`].
+    pub fn open(path: &Path) -> Result<Self, RunError> {
+        if !path.join(file::CONFIG).is_file() {
+            return Err(RunError::Missing {
+                path: path.to_path_buf(),
+                what: format!(
+                    "not a run directory (no {}); pass a directory written by augtrain train",
+                    file::CONFIG
+                ),
+            });
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            _lock: None,
+        })
+    }
+
+    /// Open an existing run directory to continue writing it, holding its lock.
+    pub fn resume(path: &Path) -> Result<Self, RunError> {
+        Self::open(path)?;
+        check_writable_dir(path)?;
+        let lock = lock(path)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            _lock: Some(std::sync::Arc::new(lock)),
+        })
+    }
+
+    /// Claim `runs_dir/<name>` for a new run, holding its lock. When `unique`, a numeric suffix
+    /// is added if the name is taken, and the directory is created atomically (two processes
+    /// never get the same one); otherwise an existing directory is claimed through its lock,
+    /// a second process writing the same name gets an error, and a directory that already
+    /// holds a run (a checkpoint) is refused.
+    pub fn create(runs_dir: &Path, name: &str, unique: bool) -> Result<Self, RunError> {
+        let mut path = runs_dir.join(name);
+        if unique {
+            create_dir_all(runs_dir)?;
+            let mut k = 2;
+            loop {
+                match std::fs::create_dir(&path) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        path = runs_dir.join(format!("{name}-{k}"));
+                        k += 1;
+                    }
+                    Err(e) => return Err(IoError::new("create directory", &path, e).into()),
+                }
+            }
+        }
+        check_writable_dir(&path)?;
+        let lock = lock(&path)?;
+        let dir = Self {
+            path,
+            _lock: Some(std::sync::Arc::new(lock)),
+        };
+        if dir.has_checkpoint() {
+            return Err(RunError::Missing {
+                path: dir.path.clone(),
+                what: format!(
+                    "already holds a run; use --resume {} to continue it, or another --name",
+                    dir.path.display()
+                ),
+            });
+        }
+        Ok(dir)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A file inside the directory (names in [`file`]).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Write a file atomically.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), RunError> {
+        Ok(write_atomic(&self.file(name), bytes)?)
+    }
+
+    /// Read a text file of the run; a missing one is [`RunError::Missing`].
+    fn read_text(&self, name: &str) -> Result<String, RunError> {
+        let path = self.file(name);
+        if !path.exists() {
+            return Err(RunError::Missing {
+                what: format!("missing from the run directory {}", self.path.display()),
+                path,
+            });
+        }
+        let bytes = augtrain_data::util::fs::read(&path)?;
+        String::from_utf8(bytes).map_err(|_| RunError::damaged(&path, "not UTF-8 text"))
+    }
+
+    /// Read and parse a JSON file of the run.
+    fn read_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, RunError> {
+        let text = self.read_text(name)?;
+        serde_json::from_str(&text).map_err(|e| RunError::damaged(self.file(name), e.to_string()))
+    }
+
+    /// Write a value as pretty JSON.
+    fn write_json<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<(), RunError> {
+        let text = serde_json::to_string_pretty(value).expect("run records serialize");
+        self.write(name, text.as_bytes())
+    }
+
+    /// The run's resolved configuration.
+    pub fn config(&self) -> Result<TrainConfig, RunError> {
+        TrainConfig::parse(&self.read_text(file::CONFIG)?)
+            .map_err(|problem| RunError::damaged(self.file(file::CONFIG), problem))
+    }
+
+    /// Write the resolved configuration.
+    pub fn write_config(&self, cfg: &TrainConfig) -> Result<(), RunError> {
+        self.write(file::CONFIG, cfg.to_toml().as_bytes())
+    }
+
+    /// The model card.
+    pub fn model_card(&self) -> Result<ModelCard, RunError> {
+        self.read_json(file::MODEL_CARD)
+    }
+
+    /// Write the model card.
+    pub fn write_model_card(&self, card: &ModelCard) -> Result<(), RunError> {
+        self.write_json(file::MODEL_CARD, card)
+    }
+
+    /// The dataset summary.
+    pub fn dataset(&self) -> Result<DatasetSummary, RunError> {
+        self.read_json(file::DATASET)
+    }
+
+    /// Write the dataset summary.
+    pub fn write_dataset(&self, summary: &DatasetSummary) -> Result<(), RunError> {
+        self.write_json(file::DATASET, summary)
+    }
+
+    /// Every epoch record in `metrics.jsonl`.
+    pub fn metrics(&self) -> Result<Vec<EpochRecord>, RunError> {
+        let text = self.read_text(file::METRICS)?;
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(n, l)| {
+                serde_json::from_str(l).map_err(|e| {
+                    RunError::damaged(self.file(file::METRICS), format!("line {}: {e}", n + 1))
+                })
+            })
+            .collect()
+    }
+
+    /// Rewrite `metrics.jsonl` with `history`, one JSON line per epoch.
+    pub fn write_metrics(&self, history: &[EpochRecord]) -> Result<(), RunError> {
+        let text: String = history
+            .iter()
+            .map(|r| serde_json::to_string(r).expect("records serialize") + "\n")
+            .collect();
+        self.write(file::METRICS, text.as_bytes())
+    }
+
+    /// The epoch history to continue from: the checkpoint's records, with their timings taken
+    /// from `metrics.jsonl` when it describes the same epochs (it is written just before the
+    /// checkpoint, so after a crash it may hold one epoch more, which is dropped).
+    pub fn reconcile_history(&self, progress: &Progress) -> Vec<EpochRecord> {
+        let done = progress.epochs_done;
+        match self.metrics() {
+            Ok(lines)
+                if lines.len() >= done
+                    && lines[..done]
+                        .iter()
+                        .zip(&progress.history)
+                        .all(|(a, b)| a.same_epoch(b)) =>
+            {
+                lines[..done].to_vec()
+            }
+            _ => progress.history.clone(),
+        }
+    }
+
+    /// The test report.
+    pub fn test_report(&self) -> Result<TestReport, RunError> {
+        self.read_json(file::REPORT_JSON)
+    }
+
+    /// Write the test report as `report.txt` (scikit-learn's layout, 4 digits) and
+    /// `report.json`.
+    pub fn write_test_report(&self, report: &TestReport) -> Result<(), RunError> {
+        self.write(file::REPORT_TEXT, report.report.to_text(4).as_bytes())?;
+        self.write_json(file::REPORT_JSON, report)
+    }
+
+    /// The test confusion matrix and its class names.
+    pub fn confusion(&self) -> Result<(ConfusionMatrix, Vec<String>), RunError> {
+        let path = self.file(file::CONFUSION);
+        let text = self.read_text(file::CONFUSION)?;
+        parse_confusion(&text).map_err(|problem| RunError::damaged(path, problem))
+    }
+
+    /// Write the test confusion matrix.
+    pub fn write_confusion(&self, cm: &ConfusionMatrix, names: &[String]) -> Result<(), RunError> {
+        self.write(file::CONFUSION, cm.to_csv(names).as_bytes())
+    }
+
+    /// Write `predictions.csv` (see [`predictions_csv`]).
+    pub fn write_predictions(&self, rows: &PredictionRows<'_>) -> Result<(), RunError> {
+        self.write(file::PREDICTIONS, predictions_csv(rows).as_bytes())
+    }
+
+    /// Write `skipped.csv`: `path,reason` per unusable file.
+    pub fn write_skipped(&self, skipped: &[Skipped]) -> Result<(), RunError> {
+        self.write(file::SKIPPED, skipped_csv(skipped).as_bytes())
+    }
+
+    /// Whether the run has a checkpoint.
+    pub fn has_checkpoint(&self) -> bool {
+        self.file(file::CHECKPOINT).exists()
+    }
+
+    /// The checkpoint.
+    pub fn checkpoint(&self) -> Result<Checkpoint, RunError> {
+        let path = self.file(file::CHECKPOINT);
+        if !path.exists() {
+            return Err(RunError::Missing {
+                what: "no checkpoint: the run has not finished an epoch yet; start it again".into(),
+                path,
+            });
+        }
+        checkpoint::load(&path)
+    }
+
+    /// Replace the checkpoint atomically.
+    pub fn save_checkpoint(
+        &self,
+        progress: &Progress,
+        model: &[u8],
+        optimizer: &[u8],
+    ) -> Result<(), RunError> {
+        checkpoint::save(&self.file(file::CHECKPOINT), progress, model, optimizer)
+    }
+
+    /// The data audit saved in the run, if any (shown by the HTML report).
+    pub fn audit(&self) -> Option<serde_json::Value> {
+        self.read_json(file::AUDIT).ok()
+    }
+}
+
+/// The rows of a `predictions.csv`.
+pub struct PredictionRows<'a> {
+    /// Source path of each image (empty for generated data).
+    pub paths: &'a [String],
+    /// True class of each image.
+    pub y_true: &'a [u32],
+    /// Predicted class of each image.
+    pub y_pred: &'a [usize],
+    /// Class probabilities, `len × classes`, row-major.
+    pub probabilities: &'a [f32],
+    /// Class names in label order.
+    pub class_names: &'a [String],
+}
+
+/// `predictions.csv`: `index,path,y_true,y_pred,p_<class>...`. Each row's probabilities are
+/// renormalized in `f64` so that they sum to 1 (to within one unit in the last place), and
+/// written in the shortest form that reads back to the same `f64`.
+pub fn predictions_csv(rows: &PredictionRows<'_>) -> String {
+    let k = rows.class_names.len();
+    let mut out = String::from("index,path,y_true,y_pred");
+    for name in rows.class_names {
+        out.push(',');
+        out.push_str(&csv_field(&format!("p_{name}")));
+    }
+    out.push('\n');
+    for (i, (&t, &p)) in rows.y_true.iter().zip(rows.y_pred).enumerate() {
+        let path = rows.paths.get(i).map(String::as_str).unwrap_or("");
+        out.push_str(&format!("{i},{},{t},{p}", csv_field(path)));
+        let row: Vec<f64> = rows.probabilities[i * k..(i + 1) * k]
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        let total: f64 = row.iter().sum();
+        for v in &row {
+            out.push_str(&format!(",{}", v / total));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `skipped.csv`: `path,reason` per unusable file.
+pub fn skipped_csv(skipped: &[Skipped]) -> String {
+    let mut csv = String::from("path,reason\n");
+    for s in skipped {
+        csv.push_str(&format!(
+            "{},{}\n",
+            csv_field(&s.path),
+            csv_field(&s.reason.to_string())
+        ));
+    }
+    csv
+}
+
+/// Parse a `confusion.csv` (header `true\pred,<names>`, then one row per true class).
+fn parse_confusion(text: &str) -> Result<(ConfusionMatrix, Vec<String>), String> {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header = csv_fields(lines.next().ok_or("empty file")?)?;
+    let names: Vec<String> = header.into_iter().skip(1).collect();
+    let k = names.len();
+    let mut cm = ConfusionMatrix::new(k);
+    let mut rows = 0;
+    for (t, line) in lines.enumerate() {
+        let f = csv_fields(line)?;
+        if t >= k || f.len() != k + 1 {
+            return Err(format!(
+                "row {}: expected {k} counts after the class name, found {}",
+                t + 2,
+                f.len().saturating_sub(1)
+            ));
+        }
+        for (p, v) in f[1..].iter().enumerate() {
+            let count: u64 = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("row {}: '{v}' is not a count", t + 2))?;
+            cm.add_count(t, p, count);
+        }
+        rows += 1;
+    }
+    if rows != k {
+        return Err(format!("{rows} rows for {k} classes"));
+    }
+    Ok((cm, names))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("augtrain-rundir-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn confusion_round_trips_and_damage_is_an_error() {
+        let dir = scratch("confusion");
+        let run = RunDir::create(&dir, "r", false).unwrap();
+        let cm = ConfusionMatrix::from_labels(&[0, 1, 1, 2], &[0, 1, 2, 2], 3);
+        let names: Vec<String> = ["a,b", "c", "d"].iter().map(|s| s.to_string()).collect();
+        run.write_confusion(&cm, &names).unwrap();
+        assert_eq!(run.confusion().unwrap(), (cm, names));
+        std::fs::write(run.file(file::CONFUSION), "true\\pred,a,b\na,1,x\nb,0,1\n").unwrap();
+        let e = run.confusion().unwrap_err();
+        assert!(matches!(e, RunError::Damaged { .. }), "{e}");
+        assert!(e.to_string().contains("'x' is not a count"), "{e}");
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_and_missing_files_are_missing() {
+        let dir = scratch("lock");
+        let first = RunDir::create(&dir, "r", false).unwrap();
+        let e = RunDir::create(&dir, "r", false).unwrap_err().to_string();
+        assert!(e.contains("another augtrain process"), "{e}");
+        drop(first);
+        let again = RunDir::create(&dir, "r", false).unwrap();
+        assert!(matches!(again.model_card(), Err(RunError::Missing { .. })));
+        let e = RunDir::open(&dir.join("nope")).unwrap_err();
+        assert!(matches!(e, RunError::Missing { .. }));
+    }
+
+    #[test]
+    fn predictions_sum_to_one_in_f64_and_name_paths() {
+        let names = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        let probs = [0.1f32, 0.2, 0.7000001, 0.3333, 0.3333, 0.3334];
+        let csv = predictions_csv(&PredictionRows {
+            paths: &["x,1.png".into(), "y.png".into()],
+            y_true: &[2, 0],
+            y_pred: &[2, 2],
+            probabilities: &probs,
+            class_names: &names,
+        });
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "index,path,y_true,y_pred,p_a,p_b,p_c"
+        );
+        for line in lines {
+            let f = csv_fields(line).unwrap();
+            let sum: f64 = f[4..].iter().map(|v| v.parse::<f64>().unwrap()).sum();
+            assert!((sum - 1.0).abs() <= 2.0 * f64::EPSILON, "{line}: {sum}");
+        }
+        assert!(csv.contains("0,\"x,1.png\",2,2,"), "{csv}");
+    }
+}
+
+/// The output directory of a command that writes several files at once (`cv`, `predict`,
+/// `label-issues`, `split --out`): claimed before any work, written under a hidden partial
+/// name, and moved into place whole by [`OutputDir::publish`]. An existing non-empty target is
+/// refused unless `force`, which replaces it as a whole at publication; an unpublished output
+/// (error, interruption) leaves nothing behind.
+#[derive(Debug)]
+pub struct OutputDir {
+    target: PathBuf,
+    work: PathBuf,
+    published: bool,
+}
+
+impl OutputDir {
+    /// Claim `out`, or `parent/<default_name>` (suffixed `-2`, `-3`, ... if taken) when no
+    /// `out` is given.
+    pub fn claim(
+        out: Option<&Path>,
+        parent: &Path,
+        default_name: &str,
+        force: bool,
+    ) -> Result<Self, RunError> {
+        let target = match out {
+            Some(out) => out.to_path_buf(),
+            None => {
+                let mut path = parent.join(default_name);
+                let mut k = 2;
+                while path.exists() {
+                    path = parent.join(format!("{default_name}-{k}"));
+                    k += 1;
+                }
+                path
+            }
+        };
+        let taken =
+            std::fs::read_dir(&target).is_ok_and(|mut d| d.next().is_some()) || target.is_file();
+        if taken && !force {
+            return Err(RunError::Exists {
+                path: target,
+                what: "already exists and is not empty; choose another --out, or pass --force to replace it".into(),
+            });
+        }
+        let dir = target.parent().filter(|p| !p.as_os_str().is_empty());
+        let dir = dir.unwrap_or(Path::new("."));
+        create_dir_all(dir)?;
+        let name = target.file_name().unwrap_or_default().to_string_lossy();
+        augtrain_data::util::fs::remove_stale_temps(dir);
+        let work = dir.join(format!(".{name}.partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&work);
+        check_writable_dir(&work)?;
+        Ok(Self {
+            target,
+            work,
+            published: false,
+        })
+    }
+
+    /// Where the output will be once published.
+    pub fn path(&self) -> &Path {
+        &self.target
+    }
+
+    /// Where `name` will be once published (for messages).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.target.join(name)
+    }
+
+    /// Write a file of the output.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), RunError> {
+        Ok(write_atomic(&self.work.join(name), bytes)?)
+    }
+
+    /// Move the finished output into place (replacing an existing one when claimed with
+    /// `force`), flushed to disk first.
+    pub fn publish(mut self) -> Result<PathBuf, RunError> {
+        let io = |e| IoError::new("move the finished output to", &self.target, e);
+        if self.target.exists() {
+            let old = self.work.with_extension("old");
+            std::fs::rename(&self.target, &old).map_err(io)?;
+            augtrain_data::util::fs::publish_dir(&self.work, &self.target).map_err(io)?;
+            let _ = if old.is_dir() {
+                std::fs::remove_dir_all(&old)
+            } else {
+                std::fs::remove_file(&old)
+            };
+        } else {
+            augtrain_data::util::fs::publish_dir(&self.work, &self.target).map_err(io)?;
+        }
+        self.published = true;
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for OutputDir {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = std::fs::remove_dir_all(&self.work);
+        }
+    }
+}
+
+#[cfg(test)]
+mod output_tests {
+    use super::*;
+
+    #[test]
+    fn outputs_appear_whole_and_existing_ones_need_force() {
+        let root = std::env::temp_dir().join(format!("augtrain-output-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let target = root.join("out");
+        let out = OutputDir::claim(Some(&target), &root, "x", false).unwrap();
+        out.write("a.csv", b"1").unwrap();
+        assert!(!target.exists(), "visible before publication");
+        out.publish().unwrap();
+        assert_eq!(std::fs::read(target.join("a.csv")).unwrap(), b"1");
+        let e = OutputDir::claim(Some(&target), &root, "x", false).unwrap_err();
+        assert!(matches!(e, RunError::Exists { .. }), "{e}");
+        // Dropped unpublished: the old output stays as it was, no partial directory is left.
+        let out = OutputDir::claim(Some(&target), &root, "x", true).unwrap();
+        out.write("b.csv", b"2").unwrap();
+        drop(out);
+        assert!(target.join("a.csv").exists() && !target.join("b.csv").exists());
+        let out = OutputDir::claim(Some(&target), &root, "x", true).unwrap();
+        out.write("b.csv", b"2").unwrap();
+        out.publish().unwrap();
+        assert!(!target.join("a.csv").exists() && target.join("b.csv").exists());
+        let left: Vec<_> = std::fs::read_dir(&root).unwrap().collect();
+        assert_eq!(left.len(), 1, "{left:?}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

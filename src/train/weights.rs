@@ -1,0 +1,87 @@
+//! Model weights and optimizer state as bytes: saving them canonically (identical bytes for
+//! the same seed) and restoring them without letting burn's decoders panic.
+
+use burn::optim::ModuleOptimizer;
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+
+use super::TrainError;
+use crate::model::Model;
+
+/// Load checkpointed weights and optimizer state into `model` and `optimizer`. burn's record
+/// decoders panic on some malformed records; a panic here becomes an error (the checkpoint's
+/// checksum makes this a crafted-file case: corruption is caught before).
+pub fn restore(
+    model: Model,
+    optimizer: ModuleOptimizer,
+    model_bytes: Vec<u8>,
+    optimizer_bytes: Vec<u8>,
+) -> Result<(Model, ModuleOptimizer), TrainError> {
+    let model = restore_model(model, model_bytes)?;
+    without_panics(move || {
+        optimizer
+            .from_bytes(Bytes::from_bytes_vec(optimizer_bytes))
+            .map_err(|e| TrainError::Checkpoint(format!("optimizer state: {e}")))
+    })
+    .map(|optimizer| (model, optimizer))
+}
+
+/// Load checkpointed weights into `model`, turning a decoder panic into an error.
+pub fn restore_model(model: Model, model_bytes: Vec<u8>) -> Result<Model, TrainError> {
+    without_panics(move || {
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model_bytes))
+            .map_err(|e| TrainError::Checkpoint(format!("model weights: {e}")))?;
+        model
+            .try_load_record(record)
+            .map_err(|e| TrainError::Checkpoint(format!("model weights do not fit the model: {e}")))
+    })
+}
+
+/// Run a checkpoint decoder; a panic inside burn becomes [`TrainError::Checkpoint`].
+fn without_panics<T>(load: impl FnOnce() -> Result<T, TrainError>) -> Result<T, TrainError> {
+    crate::util::panic::contain(load).unwrap_or_else(|why| {
+        Err(TrainError::Checkpoint(format!(
+            "the checkpoint's weights or optimizer state cannot be decoded ({why}); start the run again"
+        )))
+    })
+}
+
+/// Re-encode a burnpack record with its tensors in name order. burn writes optimizer state
+/// in hash-map order, which differs between processes; sorted, two runs with the same seed
+/// write identical bytes.
+fn canonical_pack(bytes: Bytes) -> Result<Bytes, TrainError> {
+    let bad = |e: burn_pack::Error| {
+        TrainError::Checkpoint(format!("cannot re-encode the optimizer state: {e}"))
+    };
+    let reader = burn_pack::Reader::from_bytes(bytes).map_err(bad)?;
+    let metadata = reader.metadata().clone();
+    let scalars = reader.scalars().clone();
+    let mut tensors = reader.into_tensors().map_err(bad)?;
+    tensors.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut writer = burn_pack::Writer::new(tensors);
+    for (k, v) in &metadata {
+        writer = writer.with_metadata(k, v);
+    }
+    for (k, v) in scalars {
+        writer = writer.with_scalar(&k, v);
+    }
+    writer.into_bytes().map_err(bad)
+}
+
+/// The model's weights as a burnpack record.
+pub fn model_bytes(model: &Model) -> Result<Bytes, TrainError> {
+    model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| TrainError::Checkpoint(format!("cannot serialize the model: {e}")))
+}
+
+/// The optimizer's state as a burnpack record with its tensors in name order.
+pub fn optimizer_bytes(optimizer: &ModuleOptimizer) -> Result<Bytes, TrainError> {
+    let bytes = optimizer
+        .into_bytes()
+        .map_err(|e| TrainError::Checkpoint(format!("cannot serialize the optimizer: {e}")))?;
+    canonical_pack(bytes)
+}

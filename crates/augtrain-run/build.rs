@@ -21,7 +21,28 @@ fn main() {
         commit
     };
     println!("cargo:rustc-env=AUGTRAIN_GIT_COMMIT={commit}");
-    println!("cargo:rerun-if-changed=../../.git/HEAD");
-    println!("cargo:rerun-if-changed=../../.git/index");
+    // Ask git where HEAD, the index and the current branch's ref live: in a worktree `.git` is
+    // a file and they sit under the main checkout's `.git`, and a path that does not exist
+    // would make cargo rebuild this crate (and everything above it) on every invocation.
+    let mut watched = vec!["HEAD".to_string(), "index".to_string()];
+    watched.extend(git(&["symbolic-ref", "-q", "HEAD"]));
+    for name in watched {
+        if let Some(path) = git(&["rev-parse", "--path-format=absolute", "--git-path", &name])
+            && std::path::Path::new(&path).exists()
+        {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
     println!("cargo:rerun-if-changed=build.rs");
+}
+
+/// The first line of a successful `git` command's output.
+fn git(args: &[&str]) -> Option<String> {
+    std::process::Command::new("git")
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
 }

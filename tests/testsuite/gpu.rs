@@ -3,8 +3,6 @@
 //! photos; determinism and batch-split invariance on the GPU. Needs a GPU adapter (Mesa's
 //! lavapipe is enough); skips loudly without one, fails without one on CI.
 
-mod common;
-
 use augtrain::augment::gpu::GpuAugment;
 use augtrain::augment::layout::H_SCALE;
 use augtrain::augment::spec::PipelineSpec;
@@ -12,6 +10,8 @@ use augtrain::augment::{Program, cpu};
 use augtrain::device::{self, DeviceChoice};
 use augtrain::util::rng::pixel_hash;
 use burn::tensor::Device;
+
+use crate::support;
 
 /// Largest allowed difference between GPU and CPU, in [0, 1] units before normalization.
 const TOLERANCE: f32 = 1.0 / 255.0;
@@ -21,7 +21,7 @@ struct Gpu {
 }
 
 fn open() -> Option<Gpu> {
-    if !common::gpu() {
+    if !support::gpu() {
         return None;
     }
     let dev = device::open(DeviceChoice::Gpu).expect("the GPU adapter starts");
@@ -268,7 +268,7 @@ fn batch_of_one_and_a_batch_needing_the_two_dimensional_dispatch() {
 
 #[test]
 fn real_photos_match_the_cpu_twin() {
-    let Some(photos) = common::data("photos") else {
+    let Some(photos) = support::data("photos") else {
         return;
     };
     let Some(gpu) = open() else { return };

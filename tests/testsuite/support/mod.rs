@@ -1,7 +1,10 @@
-//! Helpers shared by the integration tests: finding real data and GPU adapters (skipping
-//! loudly without them, failing on CI), running the binary, scratch directories.
+//! Helpers shared by the integration tests: finding real data, GPU adapters and a browser
+//! (skipping loudly without them, failing on CI), running the binary, scratch directories,
+//! JSON readers, fixture writers.
 
-#![allow(dead_code)]
+mod fixtures;
+
+pub use fixtures::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -52,6 +55,24 @@ pub fn gpu() -> bool {
     false
 }
 
+/// Debian's Chromium, or skip loudly (fail with AUGTRAIN_REQUIRE_BROWSER=1).
+pub fn chromium() -> Option<PathBuf> {
+    for c in [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ] {
+        if Path::new(c).exists() {
+            return Some(c.into());
+        }
+    }
+    if required("AUGTRAIN_REQUIRE_BROWSER") {
+        panic!("AUGTRAIN_REQUIRE_BROWSER=1 but no Chromium; apt-get install -y chromium");
+    }
+    eprintln!("SKIPPED: no Chromium for the browser test (apt-get install -y chromium)");
+    None
+}
+
 /// A fresh scratch directory for one test.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("augtrain-test-{}-{name}", std::process::id()));
@@ -94,4 +115,32 @@ pub fn json(path: &Path) -> serde_json::Value {
         &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
     )
     .unwrap()
+}
+
+/// Parse a successful command's standard output as JSON.
+pub fn stdout_json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(&ok(out)).unwrap()
+}
+
+/// A small, fast synthetic run on the CPU.
+pub fn small_run(runs: &Path, name: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "train",
+        "--device",
+        "cpu",
+        "--epochs",
+        "2",
+        "--synthetic-train",
+        "3000",
+        "--synthetic-test",
+        "300",
+        "--batch-size",
+        "32",
+        "--runs-dir",
+    ];
+    let runs = runs.to_str().unwrap().to_string();
+    args.push(&runs);
+    args.extend_from_slice(&["--name", name]);
+    args.extend_from_slice(extra);
+    ok(&augtrain(&args))
 }

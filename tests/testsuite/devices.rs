@@ -19,40 +19,22 @@ fn no_adapter_means_a_clear_error_for_gpu_and_the_cpu_for_auto() {
         ("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent.json"),
     ];
     let runs = scratch("no-adapter");
-    let out = augtrain_env(
-        &[
-            "train",
-            "--device",
-            "gpu",
-            "--runs-dir",
-            runs.to_str().unwrap(),
-        ],
-        &hide,
-    );
+    let out = TrainArgs::new()
+        .device("gpu")
+        .runs_dir(&runs)
+        .run_env(&hide);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("no GPU adapter"), "{stderr}");
     assert!(!runs.join("x").exists());
-    let out = augtrain_env(
-        &[
-            "train",
-            "--device",
-            "auto",
-            "--epochs",
-            "1",
-            "--synthetic-train",
-            "100",
-            "--synthetic-test",
-            "20",
-            "--model",
-            "mlp",
-            "--runs-dir",
-            runs.to_str().unwrap(),
-            "--name",
-            "auto",
-        ],
-        &hide,
-    );
+    let out = TrainArgs::new()
+        .device("auto")
+        .epochs(1)
+        .synthetic(100, 20)
+        .model("mlp")
+        .runs_dir(&runs)
+        .name("auto")
+        .run_env(&hide);
     let stdout = ok(&out);
     assert!(stdout.contains("CPU (burn Flex)"), "{stdout}");
 }

@@ -5,7 +5,7 @@ use crate::support::*;
 #[test]
 fn eval_reproduces_the_reported_test_metrics() {
     let runs = scratch("eval");
-    small_run(&runs, "r", &[]);
+    TrainArgs::small().runs_dir(&runs).name("r").run_ok();
     let dir = runs.join("r");
     let out_json = runs.join("eval.json");
     ok(&augtrain(&[

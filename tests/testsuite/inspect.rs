@@ -67,19 +67,13 @@ fn bad_files_are_reported_per_file_and_skipped_or_fatal() {
 
     // --on-error fail: exit 1, one line naming the file, nothing written.
     let runs = root.join("runs-fail");
-    let out = augtrain(&[
-        "train",
-        "--data",
-        ds.to_str().unwrap(),
-        "--on-error",
-        "fail",
-        "--model",
-        "mlp",
-        "--size",
-        "16x16",
-        "--runs-dir",
-        runs.to_str().unwrap(),
-    ]);
+    let out = TrainArgs::new()
+        .data(&ds)
+        .set("--on-error", "fail")
+        .model("mlp")
+        .size("16x16")
+        .runs_dir(&runs)
+        .run();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(
@@ -98,24 +92,16 @@ fn bad_files_are_reported_per_file_and_skipped_or_fatal() {
 
     // Default (skip): trains and lists every skipped file in the run directory.
     let runs = root.join("runs");
-    ok(&augtrain(&[
-        "train",
-        "--data",
-        ds.to_str().unwrap(),
-        "--model",
-        "mlp",
-        "--size",
-        "16x16",
-        "--epochs",
-        "1",
-        "--test-fraction",
-        "0.25",
-        "--runs-dir",
-        runs.to_str().unwrap(),
-        "--name",
-        "r",
-        "--quiet",
-    ]));
+    TrainArgs::new()
+        .data(&ds)
+        .model("mlp")
+        .size("16x16")
+        .epochs(1)
+        .set("--test-fraction", "0.25")
+        .runs_dir(&runs)
+        .name("r")
+        .quiet()
+        .run_ok();
     let listed = std::fs::read_to_string(runs.join("r/skipped.csv")).unwrap();
     for f in ["zero.jpg", "notes.txt", "truncated.jpg", "bomb.png"] {
         assert!(

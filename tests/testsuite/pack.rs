@@ -44,18 +44,13 @@ fn pack_round_trips_and_trains() {
     let v = stdout_json(&augtrain(&["inspect", pack.to_str().unwrap(), "--json"]));
     assert_eq!(v["counts"]["val"], serde_json::json!([70, 83]));
     let runs = root.join("runs");
-    ok(&augtrain(&[
-        "train",
-        "--data",
-        pack.to_str().unwrap(),
-        "--model",
-        "mlp",
-        "--epochs",
-        "1",
-        "--runs-dir",
-        runs.to_str().unwrap(),
-        "--quiet",
-    ]));
+    TrainArgs::new()
+        .data(&pack)
+        .model("mlp")
+        .epochs(1)
+        .runs_dir(&runs)
+        .quiet()
+        .run_ok();
     // Never over an existing pack.
     let out = augtrain(&[
         "pack",

@@ -29,7 +29,11 @@ fn headless(browser: &Path, profile: &Path, args: &[&str]) -> std::process::Outp
 fn run_report_renders_in_a_real_browser() {
     let root = scratch("report");
     let runs = root.join("runs");
-    small_run(&runs, "r", &["--quiet"]);
+    TrainArgs::small()
+        .runs_dir(&runs)
+        .name("r")
+        .quiet()
+        .run_ok();
     let dir = runs.join("r");
     for f in [
         "report.html",
@@ -89,18 +93,19 @@ fn run_report_renders_in_a_real_browser() {
 fn plot_redraws_and_the_resolved_config_reproduces_the_run() {
     let root = scratch("config-repro");
     let runs = root.join("runs");
-    small_run(&runs, "a", &["--quiet", "--seed", "5"]);
+    TrainArgs::small()
+        .runs_dir(&runs)
+        .name("a")
+        .quiet()
+        .seed(5)
+        .run_ok();
     let a = runs.join("a");
-    ok(&augtrain(&[
-        "train",
-        "--config",
-        a.join("config.toml").to_str().unwrap(),
-        "--runs-dir",
-        runs.to_str().unwrap(),
-        "--name",
-        "b",
-        "--quiet",
-    ]));
+    TrainArgs::new()
+        .config(&a.join("config.toml"))
+        .runs_dir(&runs)
+        .name("b")
+        .quiet()
+        .run_ok();
     let read = |n: &str, f: &str| std::fs::read_to_string(runs.join(n).join(f)).unwrap();
     assert_eq!(read("a", "report.json"), read("b", "report.json"));
     assert_eq!(read("a", "config.toml"), read("b", "config.toml"));
@@ -123,13 +128,7 @@ fn plot_redraws_and_the_resolved_config_reproduces_the_run() {
         .unwrap()
         .replace("epochs = 10", "epochz = 10");
     std::fs::write(&cfg, text).unwrap();
-    let out = augtrain(&[
-        "train",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--runs-dir",
-        runs.to_str().unwrap(),
-    ]);
+    let out = TrainArgs::new().config(&cfg).runs_dir(&runs).run();
     let stderr = String::from_utf8_lossy(&out.stderr);
     // A bad config file is bad input (exit 1), not a bad command line (exit 2).
     assert_eq!(out.status.code(), Some(1), "{stderr}");

@@ -10,22 +10,15 @@ fn predict_writes_predictions_pseudo_labels_and_a_review_queue() {
     let Some(photos) = data("photos") else { return };
     let root = scratch("predict");
     let runs = root.join("runs");
-    ok(&augtrain(&[
-        "train",
-        "--data",
-        hym.to_str().unwrap(),
-        "--size",
-        "32x32",
-        "--model",
-        "mlp",
-        "--epochs",
-        "2",
-        "--runs-dir",
-        runs.to_str().unwrap(),
-        "--name",
-        "m",
-        "--quiet",
-    ]));
+    TrainArgs::new()
+        .data(&hym)
+        .size("32x32")
+        .model("mlp")
+        .epochs(2)
+        .runs_dir(&runs)
+        .name("m")
+        .quiet()
+        .run_ok();
     let out = root.join("pred");
     ok(&augtrain(&[
         "predict",

@@ -5,27 +5,16 @@ use std::path::{Path, PathBuf};
 
 use crate::support::*;
 
-fn train_args<'a>(runs: &'a str, name: &'a str, epochs: &'a str) -> Vec<&'a str> {
-    vec![
-        "train",
-        "--device",
-        "cpu",
-        "--epochs",
-        epochs,
-        "--synthetic-train",
-        "1200",
-        "--synthetic-test",
-        "200",
-        "--batch-size",
-        "32",
-        "--seed",
-        "11",
-        "--runs-dir",
-        runs,
-        "--name",
-        name,
-        "--quiet",
-    ]
+/// A small synthetic CPU run with a fixed seed: `epochs` over 1,200 generated images, quietly
+/// into `runs/name`.
+fn seeded_run(runs: &Path, name: &str, epochs: u32) -> TrainArgs {
+    TrainArgs::small()
+        .epochs(epochs)
+        .synthetic(1200, 200)
+        .seed(11)
+        .runs_dir(runs)
+        .name(name)
+        .quiet()
 }
 
 #[test]
@@ -33,16 +22,11 @@ fn sigkill_after_a_checkpoint_then_resume_equals_an_uninterrupted_run() {
     use augtrain::train::checkpoint;
     let root = scratch("sigkill");
     let runs = root.join("runs");
-    let runs_s = runs.to_str().unwrap().to_string();
-    ok(&augtrain(&train_args(&runs_s, "straight", "4")));
+    seeded_run(&runs, "straight", 4).run_ok();
     let killed = runs.join("killed");
     for attempt in 0..3u64 {
         let _ = std::fs::remove_dir_all(&killed);
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_augtrain"))
-            .args(train_args(&runs_s, "killed", "4"))
-            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-            .spawn()
-            .unwrap();
+        let mut child = seeded_run(&runs, "killed", 4).command().spawn().unwrap();
         // Wait for the first checkpoint, then kill in the middle of the next epoch.
         let start = std::time::Instant::now();
         let mut done = 0;
@@ -77,12 +61,7 @@ fn sigkill_after_a_checkpoint_then_resume_equals_an_uninterrupted_run() {
             "config",
         )
         .unwrap();
-        ok(&augtrain(&[
-            "train",
-            "--resume",
-            killed.to_str().unwrap(),
-            "--quiet",
-        ]));
+        TrainArgs::new().resume(&killed).quiet().run_ok();
         let leftovers: Vec<String> = std::fs::read_dir(&killed)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -116,9 +95,8 @@ fn sigkill_after_a_checkpoint_then_resume_equals_an_uninterrupted_run() {
 fn two_runs_with_the_same_seed_write_identical_checkpoints() {
     let root = scratch("identical");
     let runs = root.join("runs");
-    let runs_s = runs.to_str().unwrap().to_string();
-    ok(&augtrain(&train_args(&runs_s, "a", "2")));
-    ok(&augtrain(&train_args(&runs_s, "b", "2")));
+    seeded_run(&runs, "a", 2).run_ok();
+    seeded_run(&runs, "b", 2).run_ok();
     let read = |n: &str, f: &str| std::fs::read(runs.join(n).join(f)).unwrap();
     assert!(
         read("a", "checkpoint.bin") == read("b", "checkpoint.bin"),
@@ -146,30 +124,18 @@ fn a_diverging_loss_stops_with_epoch_and_batch_and_keeps_the_last_good_checkpoin
     let root = scratch("nan");
     let runs = root.join("runs");
     // Epoch 1 at lr 0.05, epoch 2 at 0.05e12: the loss explodes in epoch 2.
-    let out = augtrain(&[
-        "train",
-        "--device",
-        "cpu",
-        "--model",
-        "mlp",
-        "--epochs",
-        "3",
-        "--synthetic-train",
-        "600",
-        "--synthetic-test",
-        "100",
-        "--schedule",
-        "step",
-        "--step-size",
-        "1",
-        "--gamma",
-        "1e12",
-        "--runs-dir",
-        runs.to_str().unwrap(),
-        "--name",
-        "n",
-        "--quiet",
-    ]);
+    let out = TrainArgs::new()
+        .device("cpu")
+        .model("mlp")
+        .epochs(3)
+        .synthetic(600, 100)
+        .set("--schedule", "step")
+        .set("--step-size", 1)
+        .set("--gamma", "1e12")
+        .runs_dir(&runs)
+        .name("n")
+        .quiet()
+        .run();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -189,13 +155,10 @@ fn unwritable_output_fails_before_training() {
     let blocker = root.join("not-a-dir");
     std::fs::write(&blocker, "a file where the runs directory should be").unwrap();
     let start = std::time::Instant::now();
-    let out = augtrain(&[
-        "train",
-        "--device",
-        "cpu",
-        "--runs-dir",
-        blocker.join("runs").to_str().unwrap(),
-    ]);
+    let out = TrainArgs::new()
+        .device("cpu")
+        .runs_dir(&blocker.join("runs"))
+        .run();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("not-a-dir"), "{stderr}");
@@ -218,39 +181,27 @@ fn unwritable_output_fails_before_training() {
     }
 }
 
-/// `augtrain train` of an MLP on the GPU on synthetic data: `epochs`, training and test image
-/// counts, image size (pixels a side), batch size and validation fraction, quietly into `runs`.
-fn gpu_mlp_args<'a>(
-    runs: &'a str,
-    epochs: &'a str,
-    train: &'a str,
-    test: &'a str,
-    size: &'a str,
-    batch: &'a str,
-    val: &'a str,
-) -> Vec<&'a str> {
-    vec![
-        "train",
-        "--device",
-        "gpu",
-        "--model",
-        "mlp",
-        "--epochs",
-        epochs,
-        "--synthetic-train",
-        train,
-        "--synthetic-test",
-        test,
-        "--synthetic-size",
-        size,
-        "--batch-size",
-        batch,
-        "--val-fraction",
-        val,
-        "--runs-dir",
-        runs,
-        "--quiet",
-    ]
+/// An MLP on the GPU on synthetic data: `epochs` over `train` generated training and `test`
+/// test images of `size` pixels a side, batch `batch`, a validation fraction `val`, quietly into
+/// `runs`.
+fn gpu_mlp_run(
+    runs: &Path,
+    epochs: u32,
+    (train, test): (usize, usize),
+    size: usize,
+    batch: usize,
+    val: &str,
+) -> TrainArgs {
+    TrainArgs::new()
+        .device("gpu")
+        .model("mlp")
+        .epochs(epochs)
+        .synthetic(train, test)
+        .synthetic_size(size)
+        .batch_size(batch)
+        .set("--val-fraction", val)
+        .runs_dir(runs)
+        .quiet()
 }
 
 #[test]
@@ -260,17 +211,9 @@ fn gpu_memory_stays_flat_across_twenty_epochs() {
     }
     let root = scratch("gpu-memory");
     let runs = root.join("runs");
-    let mut args = gpu_mlp_args(
-        runs.to_str().unwrap(),
-        "20",
-        "120",
-        "20",
-        "16",
-        "40",
-        "0.25",
-    );
-    args.extend(["--name", "m"]);
-    ok(&augtrain(&args));
+    gpu_mlp_run(&runs, 20, (120, 20), 16, 40, "0.25")
+        .name("m")
+        .run_ok();
     let reserved: Vec<u64> = std::fs::read_to_string(runs.join("m/metrics.jsonl"))
         .unwrap()
         .lines()
@@ -309,21 +252,13 @@ fn malformed_input_corpus_fails_cleanly_and_writes_nothing() {
             .collect();
     let root = scratch("malformed-corpus");
     let train = |extra: &[&str], runs: &Path| -> Vec<String> {
-        let mut args: Vec<String> = [
-            "train",
-            "--device",
-            "cpu",
-            "--model",
-            "mlp",
-            "--epochs",
-            "1",
-            "--quiet",
-            "--runs-dir",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.push(runs.to_str().unwrap().into());
+        let mut args = TrainArgs::new()
+            .device("cpu")
+            .model("mlp")
+            .epochs(1)
+            .quiet()
+            .runs_dir(runs)
+            .args();
         args.extend(extra.iter().map(|s| s.to_string()));
         args
     };
@@ -505,16 +440,8 @@ fn malformed_input_corpus_fails_cleanly_and_writes_nothing() {
                             std::fs::copy(e.path(), d.join(e.file_name())).unwrap();
                         }
                         std::fs::copy(&file, d.join("checkpoint.bin")).unwrap();
-                        let args = [
-                            "train",
-                            "--resume",
-                            d.to_str().unwrap(),
-                            "--epochs",
-                            "3",
-                            "--quiet",
-                        ];
                         (
-                            args.iter().map(|s| s.to_string()).collect(),
+                            TrainArgs::new().resume(&d).epochs(3).quiet().args(),
                             "checkpoint.bin".into(),
                             Some(d),
                         )
@@ -644,9 +571,7 @@ fn assert_run_files_whole(dir: &Path) {
 
 /// SIGKILL `augtrain ARGS` after `delay`; returns whether it had already finished.
 fn kill_after(args: &[&str], delay: std::time::Duration) -> bool {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_augtrain"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+    let mut child = augtrain_command(args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -787,25 +712,15 @@ fn sigkill_at_any_moment_leaves_only_whole_files() {
     // Training runs.
     let runs = root.join("runs");
     let train_run = |name: &str| -> Vec<String> {
-        [
-            "train",
-            "--device",
-            "cpu",
-            "--model",
-            "mlp",
-            "--epochs",
-            "3",
-            "--data",
-            data_s,
-            "--runs-dir",
-            runs.to_str().unwrap(),
-            "--name",
-            name,
-            "--quiet",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        TrainArgs::new()
+            .device("cpu")
+            .model("mlp")
+            .epochs(3)
+            .data(&data)
+            .runs_dir(&runs)
+            .name(name)
+            .quiet()
+            .args()
     };
     let timed = train_run("timed");
     for (k, delay) in delays(&timed.iter().map(String::as_str).collect::<Vec<_>>())
@@ -854,21 +769,8 @@ fn a_batch_too_large_for_the_gpu_fails_first_and_names_a_batch_that_fits() {
     }
     let root = scratch("gpu-batch");
     let runs = root.join("runs");
-    let train_with = |batch: &str, extra: &[&str]| {
-        let mut args = gpu_mlp_args(
-            runs.to_str().unwrap(),
-            "1",
-            "3100",
-            "10",
-            "64",
-            batch,
-            "0.01",
-        );
-        args.extend_from_slice(extra);
-        augtrain(&args)
-    };
-    let train = |batch: &str| train_with(batch, &[]);
-    let out = train("3000");
+    let train = |batch: usize| gpu_mlp_run(&runs, 1, (3100, 10), 64, batch, "0.01");
+    let out = train(3000).run();
     let stderr = String::from_utf8_lossy(&out.stderr);
     if out.status.success() {
         eprintln!(
@@ -894,10 +796,10 @@ fn a_batch_too_large_for_the_gpu_fails_first_and_names_a_batch_that_fits() {
     assert!(!runs.exists(), "nothing may be written");
     assert!(stderr.contains("--cpu-fallback"), "{stderr}");
     // The suggested batch does fit.
-    ok(&train(&most.to_string()));
+    train(most).run_ok();
     // Asked for, the same batch trains on the CPU instead, and the run records it.
     std::fs::remove_dir_all(&runs).unwrap();
-    let out = train_with("3000", &["--cpu-fallback"]);
+    let out = train(3000).switch("--cpu-fallback").run();
     ok(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("training on the CPU instead"), "{stderr}");
@@ -956,19 +858,13 @@ fn a_full_disk_fails_before_training_and_leaves_nothing() {
     };
     let runs = fs.0.join("runs");
     let start = std::time::Instant::now();
-    let out = augtrain(&[
-        "train",
-        "--device",
-        "cpu",
-        "--model",
-        "mlp",
-        "--epochs",
-        "1",
-        "--runs-dir",
-        runs.to_str().unwrap(),
-        "--name",
-        "r",
-    ]);
+    let out = TrainArgs::new()
+        .device("cpu")
+        .model("mlp")
+        .epochs(1)
+        .runs_dir(&runs)
+        .name("r")
+        .run();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(

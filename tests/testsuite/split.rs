@@ -72,24 +72,16 @@ fn split_is_stratified_keeps_duplicates_together_and_train_reuses_it() {
     }
     let test_rows = rows.iter().filter(|r| r[1] == "test").count();
     let runs = root.join("runs");
-    ok(&augtrain(&[
-        "train",
-        "--data",
-        ds.to_str().unwrap(),
-        "--split",
-        file.to_str().unwrap(),
-        "--size",
-        "24x24",
-        "--model",
-        "mlp",
-        "--epochs",
-        "1",
-        "--runs-dir",
-        runs.to_str().unwrap(),
-        "--name",
-        "r",
-        "--quiet",
-    ]));
+    TrainArgs::new()
+        .data(&ds)
+        .set_path("--split", &file)
+        .size("24x24")
+        .model("mlp")
+        .epochs(1)
+        .runs_dir(&runs)
+        .name("r")
+        .quiet()
+        .run_ok();
     assert_eq!(
         json(&runs.join("r/report.json"))["samples"]
             .as_u64()

@@ -8,7 +8,7 @@ use crate::support::*;
 #[test]
 fn train_synthetic_on_cpu_learns_and_writes_the_run_directory() {
     let runs = scratch("cpu-train");
-    let stdout = small_run(&runs, "r", &[]);
+    let stdout = TrainArgs::small().runs_dir(&runs).name("r").run_ok();
     assert!(stdout.contains("epoch 2/2"), "{stdout}");
     let dir = runs.join("r");
     for f in [
@@ -55,9 +55,16 @@ fn train_synthetic_on_cpu_learns_and_writes_the_run_directory() {
 #[test]
 fn same_seed_gives_identical_results_on_cpu() {
     let runs = scratch("determinism");
-    small_run(&runs, "a", &["--seed", "7"]);
-    small_run(&runs, "b", &["--seed", "7"]);
-    small_run(&runs, "c", &["--seed", "8"]);
+    let run = |name: &str, seed: u64| {
+        TrainArgs::small()
+            .runs_dir(&runs)
+            .name(name)
+            .seed(seed)
+            .run_ok()
+    };
+    run("a", 7);
+    run("b", 7);
+    run("c", 8);
     let read = |n: &str, f: &str| std::fs::read_to_string(runs.join(n).join(f)).unwrap();
     assert_eq!(read("a", "report.json"), read("b", "report.json"));
     assert_eq!(read("a", "predictions.csv"), read("b", "predictions.csv"));
@@ -67,36 +74,19 @@ fn same_seed_gives_identical_results_on_cpu() {
 #[test]
 fn resume_continues_to_the_same_result_as_an_uninterrupted_run() {
     let runs = scratch("resume");
-    small_run(&runs, "straight", &[]);
+    TrainArgs::small().runs_dir(&runs).name("straight").run_ok();
     // One epoch, then resume for the second.
-    let runs_s = runs.to_str().unwrap().to_string();
-    ok(&augtrain(&[
-        "train",
-        "--device",
-        "cpu",
-        "--epochs",
-        "1",
-        "--synthetic-train",
-        "3000",
-        "--synthetic-test",
-        "300",
-        "--batch-size",
-        "32",
-        "--runs-dir",
-        &runs_s,
-        "--name",
-        "split",
-        "--quiet",
-    ]));
-    let split = runs.join("split");
-    ok(&augtrain(&[
-        "train",
-        "--resume",
-        split.to_str().unwrap(),
-        "--epochs",
-        "2",
-        "--quiet",
-    ]));
+    TrainArgs::small()
+        .epochs(1)
+        .runs_dir(&runs)
+        .name("split")
+        .quiet()
+        .run_ok();
+    TrainArgs::new()
+        .resume(&runs.join("split"))
+        .epochs(2)
+        .quiet()
+        .run_ok();
     let read = |n: &str, f: &str| std::fs::read_to_string(runs.join(n).join(f)).unwrap();
     assert_eq!(
         read("straight", "report.json"),
@@ -116,24 +106,14 @@ fn train_on_the_software_gpu_with_the_fused_kernel() {
         return;
     }
     let runs = scratch("gpu-train");
-    let runs_s = runs.to_str().unwrap().to_string();
-    let stdout = ok(&augtrain(&[
-        "train",
-        "--device",
-        "gpu",
-        "--epochs",
-        "2",
-        "--synthetic-train",
-        "400",
-        "--synthetic-test",
-        "100",
-        "--batch-size",
-        "50",
-        "--runs-dir",
-        &runs_s,
-        "--name",
-        "g",
-    ]));
+    let stdout = TrainArgs::new()
+        .device("gpu")
+        .epochs(2)
+        .synthetic(400, 100)
+        .batch_size(50)
+        .runs_dir(&runs)
+        .name("g")
+        .run_ok();
     assert!(stdout.contains("augmentation on the GPU"), "{stdout}");
     let report = json(&runs.join("g").join("report.json"));
     assert_eq!(report["samples"].as_u64(), Some(100));
@@ -155,27 +135,17 @@ fn cnn_on_real_mnist_on_cpu() {
         return;
     };
     let runs = scratch("mnist");
-    let runs_s = runs.to_str().unwrap().to_string();
-    ok(&augtrain(&[
-        "train",
-        "--device",
-        "cpu",
-        "--data",
-        mnist.to_str().unwrap(),
-        "--model",
-        "cnn",
-        "--epochs",
-        "1",
-        "--lr",
-        "0.05",
-        "--batch-size",
-        "64",
-        "--runs-dir",
-        &runs_s,
-        "--name",
-        "m",
-        "--quiet",
-    ]));
+    TrainArgs::new()
+        .device("cpu")
+        .data(&mnist)
+        .model("cnn")
+        .epochs(1)
+        .set("--lr", "0.05")
+        .batch_size(64)
+        .runs_dir(&runs)
+        .name("m")
+        .quiet()
+        .run_ok();
     let report = json(&runs.join("m").join("report.json"));
     let acc = report["accuracy"].as_f64().unwrap();
     assert_eq!(report["samples"].as_u64(), Some(2000));
@@ -192,21 +162,13 @@ fn malformed_idx_files_fail_with_one_clear_line_and_write_nothing() {
     // Sanity: the valid dataset trains (MLP: 4x4 is too small for the CNN).
     let good = root.join("good");
     write_idx(&good);
-    let runs = root.join("runs-good");
-    ok(&augtrain(&[
-        "train",
-        "--device",
-        "cpu",
-        "--model",
-        "mlp",
-        "--epochs",
-        "1",
-        "--data",
-        good.to_str().unwrap(),
-        "--runs-dir",
-        runs.to_str().unwrap(),
-        "--quiet",
-    ]));
+    // The same command line for every case below, on its own data and runs directory.
+    let mlp = TrainArgs::new().device("cpu").model("mlp").epochs(1);
+    mlp.clone()
+        .data(&good)
+        .runs_dir(&root.join("runs-good"))
+        .quiet()
+        .run_ok();
 
     type Breaker = fn(&Path);
     let cases: Vec<(&str, &str, &str, Breaker)> = vec![
@@ -278,19 +240,7 @@ fn malformed_idx_files_fail_with_one_clear_line_and_write_nothing() {
         write_idx(&dir);
         breaker(&dir);
         let runs = root.join(format!("runs-{name}"));
-        let out = augtrain(&[
-            "train",
-            "--device",
-            "cpu",
-            "--model",
-            "mlp",
-            "--epochs",
-            "1",
-            "--data",
-            dir.to_str().unwrap(),
-            "--runs-dir",
-            runs.to_str().unwrap(),
-        ]);
+        let out = mlp.clone().data(&dir).runs_dir(&runs).run();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -319,13 +269,10 @@ fn bad_pipeline_specs_name_the_key() {
         "version = 1\n[[ops]]\nop = \"rotate\"\ndegress = [-5, 5]\n",
     )
     .unwrap();
-    let out = augtrain(&[
-        "train",
-        "--augment",
-        spec.to_str().unwrap(),
-        "--runs-dir",
-        root.join("runs").to_str().unwrap(),
-    ]);
+    let out = TrainArgs::new()
+        .set_path("--augment", &spec)
+        .runs_dir(&root.join("runs"))
+        .run();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(0));
     assert!(
@@ -359,33 +306,21 @@ fn cifar_binary_batches_written_by_the_test_train() {
     )
     .unwrap();
     let runs = root.join("runs");
-    ok(&augtrain(&[
-        "train",
-        "--data",
-        dir.to_str().unwrap(),
-        "--model",
-        "mlp",
-        "--epochs",
-        "1",
-        "--runs-dir",
-        runs.to_str().unwrap(),
-        "--name",
-        "c",
-        "--quiet",
-    ]));
+    TrainArgs::new()
+        .data(&dir)
+        .model("mlp")
+        .epochs(1)
+        .runs_dir(&runs)
+        .name("c")
+        .quiet()
+        .run_ok();
     let report = json(&runs.join("c/report.json"));
     assert_eq!(report["samples"], 50);
     assert!(report["classification_report"]["truck"].is_object());
     // A truncated batch is one clear error naming it.
     let bytes = std::fs::read(dir.join("test_batch.bin")).unwrap();
     std::fs::write(dir.join("test_batch.bin"), &bytes[..bytes.len() - 7]).unwrap();
-    let out = augtrain(&[
-        "train",
-        "--data",
-        dir.to_str().unwrap(),
-        "--runs-dir",
-        runs.to_str().unwrap(),
-    ]);
+    let out = TrainArgs::new().data(&dir).runs_dir(&runs).run();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -406,29 +341,18 @@ fn balancing_changes_only_the_training_split() {
     }
     let runs = root.join("runs");
     for (mode, expect) in [("oversample", "[16, 16]"), ("undersample", "[5, 5]")] {
-        let stdout = ok(&augtrain(&[
-            "train",
-            "--data",
-            ds.to_str().unwrap(),
-            "--balance",
-            mode,
-            "--size",
-            "16x16",
-            "--model",
-            "mlp",
-            "--epochs",
-            "1",
-            "--val-fraction",
-            "0.1",
-            "--test-fraction",
-            "0.1",
-            "--seed",
-            "1",
-            "--runs-dir",
-            runs.to_str().unwrap(),
-            "--name",
-            mode,
-        ]));
+        let stdout = TrainArgs::new()
+            .data(&ds)
+            .set("--balance", mode)
+            .size("16x16")
+            .model("mlp")
+            .epochs(1)
+            .set("--val-fraction", "0.1")
+            .set("--test-fraction", "0.1")
+            .seed(1)
+            .runs_dir(&runs)
+            .name(mode)
+            .run_ok();
         assert!(
             stdout.contains(&format!("class counts {expect}")),
             "{mode}: {stdout}"

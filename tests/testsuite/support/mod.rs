@@ -3,9 +3,12 @@
 //! JSON readers, fixture writers.
 
 mod fixtures;
+mod train_args;
 
 pub use fixtures::*;
+pub use train_args::TrainArgs;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -88,12 +91,18 @@ pub fn augtrain(args: &[&str]) -> Output {
 
 /// Run the `augtrain` binary with extra environment variables.
 pub fn augtrain_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_augtrain"));
-    cmd.args(args).env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    let mut cmd = augtrain_command(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
     cmd.output().expect("the augtrain binary runs")
+}
+
+/// The `augtrain` binary with `args`, not yet started (for tests that spawn and kill it).
+pub fn augtrain_command<S: AsRef<OsStr>>(args: &[S]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_augtrain"));
+    cmd.args(args).env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    cmd
 }
 
 /// Panic with the output unless the command succeeded.
@@ -118,29 +127,6 @@ pub fn json(path: &Path) -> serde_json::Value {
 }
 
 /// Parse a successful command's standard output as JSON.
-pub fn stdout_json(out: &std::process::Output) -> serde_json::Value {
+pub fn stdout_json(out: &Output) -> serde_json::Value {
     serde_json::from_str(&ok(out)).unwrap()
-}
-
-/// A small, fast synthetic run on the CPU.
-pub fn small_run(runs: &Path, name: &str, extra: &[&str]) -> String {
-    let mut args = vec![
-        "train",
-        "--device",
-        "cpu",
-        "--epochs",
-        "2",
-        "--synthetic-train",
-        "3000",
-        "--synthetic-test",
-        "300",
-        "--batch-size",
-        "32",
-        "--runs-dir",
-    ];
-    let runs = runs.to_str().unwrap().to_string();
-    args.push(&runs);
-    args.extend_from_slice(&["--name", name]);
-    args.extend_from_slice(extra);
-    ok(&augtrain(&args))
 }

@@ -1,5 +1,7 @@
 //! `augtrain export`: privacy-clean, checksummed, EXIF orientation baked into the pixels.
 
+use std::path::Path;
+
 use crate::support::*;
 
 #[test]
@@ -7,7 +9,6 @@ fn export_is_privacy_clean_and_checksummed() {
     let Some(hym) = data("hymenoptera") else {
         return;
     };
-    use sha2::Digest;
     let root = scratch("export");
     let out = root.join("clean");
     ok(&augtrain(&[
@@ -23,11 +24,7 @@ fn export_is_privacy_clean_and_checksummed() {
     for line in sums.lines() {
         let (sha, path) = line.split_once("  ").unwrap();
         let bytes = std::fs::read(out.join(path)).unwrap();
-        assert_eq!(
-            augtrain::data::files::hex(&sha2::Sha256::digest(&bytes)),
-            sha,
-            "{path}"
-        );
+        assert_eq!(sha256_hex(&bytes), sha, "{path}");
         let name = path.rsplit('/').next().unwrap();
         assert!(
             name.len() == 20
@@ -35,13 +32,7 @@ fn export_is_privacy_clean_and_checksummed() {
                 && name[..16].chars().all(|c| c.is_ascii_hexdigit()),
             "{name}"
         );
-        // Walk the PNG chunks: nothing but image data may be present.
-        let mut i = 8;
-        while i + 8 <= bytes.len() {
-            let len = u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap()) as usize;
-            chunk_kinds.insert(String::from_utf8_lossy(&bytes[i + 4..i + 8]).into_owned());
-            i += 12 + len;
-        }
+        chunk_kinds.extend(png_chunk_kinds(&bytes));
     }
     for k in &chunk_kinds {
         assert!(
@@ -49,22 +40,7 @@ fn export_is_privacy_clean_and_checksummed() {
             "metadata chunk {k} survived"
         );
     }
-    if std::process::Command::new("sha256sum")
-        .arg("--version")
-        .output()
-        .is_ok()
-    {
-        let check = std::process::Command::new("sha256sum")
-            .args(["-c", "--quiet", "SHA256SUMS"])
-            .current_dir(&out)
-            .output()
-            .unwrap();
-        assert!(
-            check.status.success(),
-            "{}",
-            String::from_utf8_lossy(&check.stdout)
-        );
-    }
+    assert_sha256sum_verifies(&out);
     let card = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(
         card.contains("| ants | 124 | 70 | 194 |") && card.contains("GPS"),
@@ -81,6 +57,16 @@ fn export_is_privacy_clean_and_checksummed() {
         entries.iter().all(|e| !e.contains("partial")),
         "{entries:?}"
     );
+}
+
+/// The mapping from exported to original names only on request, and never inside the export;
+/// the exported pixels equal the source's, oriented.
+#[test]
+fn export_mapping_is_opt_in_and_exported_pixels_equal_the_oriented_source() {
+    let Some(hym) = data("hymenoptera") else {
+        return;
+    };
+    let root = scratch("export-mapping");
     // The mapping only on request, and never inside the export.
     let out2 = root.join("clean2");
     let mapping = root.join("mapping.csv");
@@ -111,6 +97,39 @@ fn export_is_privacy_clean_and_checksummed() {
         let (oriented, _, _) = augtrain::data::decode::decode_full(&src, 100_000_000).unwrap();
         let exported = image::open(out2.join(&f[1])).unwrap();
         assert_eq!(oriented.to_rgba8(), exported.to_rgba8(), "{}", f[0]);
+    }
+}
+
+/// The kinds of the chunks of a PNG file, in order (`IHDR`, `IDAT`, ...): nothing but image
+/// data may be present in an export.
+fn png_chunk_kinds(bytes: &[u8]) -> Vec<String> {
+    let mut kinds = Vec::new();
+    let mut i = 8;
+    while i + 8 <= bytes.len() {
+        let len = u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap()) as usize;
+        kinds.push(String::from_utf8_lossy(&bytes[i + 4..i + 8]).into_owned());
+        i += 12 + len;
+    }
+    kinds
+}
+
+/// `sha256sum -c` (where installed) agrees with an export's `SHA256SUMS`.
+fn assert_sha256sum_verifies(out: &Path) {
+    if std::process::Command::new("sha256sum")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let check = std::process::Command::new("sha256sum")
+            .args(["-c", "--quiet", "SHA256SUMS"])
+            .current_dir(out)
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
     }
 }
 

@@ -89,8 +89,20 @@ fn spec(ops: &str, extra: &str) -> PipelineSpec {
 
 /// Every op alone (with the options that change the kernel's path).
 fn single_ops(w: usize, h: usize) -> Vec<(String, PipelineSpec)> {
+    let mut v = geometric_ops(w, h);
+    v.extend(pixel_ops());
+    v
+}
+
+/// One `[[ops]]` table of a pipeline spec.
+fn op(body: &str) -> String {
+    format!("[[ops]]\n{body}\n")
+}
+
+/// The ops that move pixels, alone: identity, flips, rotations (each border and interpolation),
+/// affine, crops, resizes and pads, for `w`x`h` input.
+fn geometric_ops(w: usize, h: usize) -> Vec<(String, PipelineSpec)> {
     let (hw, hh) = ((w / 2).max(1), (h / 2).max(1));
-    let op = |body: &str| format!("[[ops]]\n{body}\n");
     let mut v: Vec<(String, PipelineSpec)> = Vec::new();
     let mut add =
         |name: &str, ops: String, extra: &str| v.push((name.to_string(), spec(&ops, extra)));
@@ -154,6 +166,15 @@ fn single_ops(w: usize, h: usize) -> Vec<(String, PipelineSpec)> {
             &format!("border = \"{border}\""),
         );
     }
+    v
+}
+
+/// The ops that change pixel values or mix images, alone: colour, noise, erasing,
+/// normalization, mixup and cutmix.
+fn pixel_ops() -> Vec<(String, PipelineSpec)> {
+    let mut v: Vec<(String, PipelineSpec)> = Vec::new();
+    let mut add =
+        |name: &str, ops: String, extra: &str| v.push((name.to_string(), spec(&ops, extra)));
     add(
         "brightness",
         op("op = \"brightness\"\nfactor = [0.5, 1.5]"),

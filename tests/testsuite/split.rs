@@ -50,6 +50,59 @@ fn split_is_stratified_keeps_duplicates_together_and_train_reuses_it() {
             "duplicate {i} split apart"
         );
     }
+    assert_stratified(&rows);
+    let test_rows = rows.iter().filter(|r| r[1] == "test").count();
+    let runs = root.join("runs");
+    TrainArgs::new()
+        .data(&ds)
+        .set_path("--split", &file)
+        .size("24x24")
+        .model("mlp")
+        .epochs(1)
+        .runs_dir(&runs)
+        .name("r")
+        .quiet()
+        .run_ok();
+    assert_eq!(
+        json(&runs.join("r/report.json"))["samples"]
+            .as_u64()
+            .unwrap() as usize,
+        test_rows
+    );
+}
+
+/// A class with a single image cannot be stratified: `split` fails with scikit-learn's error
+/// and writes nothing.
+#[test]
+fn split_refuses_a_class_with_a_single_image_like_scikit_learn() {
+    let root = scratch("split-lonely");
+    let lonely = root.join("lonely");
+    if real_folder(&lonely, &["many", "one"], 6).is_none() {
+        return;
+    }
+    for i in 1..6 {
+        std::fs::remove_file(lonely.join(format!("one/one-{i}.jpg"))).unwrap();
+    }
+    let out = augtrain(&[
+        "split",
+        lonely.to_str().unwrap(),
+        "--out",
+        root.join("x.csv").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("The least populated class in y has only 1 member")
+            && stderr.contains("'one'"),
+        "{stderr}"
+    );
+    assert!(!root.join("x.csv").exists());
+}
+
+/// Each class's validation and test shares are the requested 0.2 (within one image; one
+/// duplicate group more for the class holding duplicates), and every training row has a fold.
+/// Rows are a split file's fields: `id,split,fold,label,path`.
+fn assert_stratified(rows: &[Vec<String>]) {
     for class in ["ants", "bees"] {
         let members: Vec<&Vec<String>> = rows.iter().filter(|r| r[3] == class).collect();
         let n = members.len() as f64;
@@ -70,43 +123,4 @@ fn split_is_stratified_keeps_duplicates_together_and_train_reuses_it() {
             "train rows have folds"
         );
     }
-    let test_rows = rows.iter().filter(|r| r[1] == "test").count();
-    let runs = root.join("runs");
-    TrainArgs::new()
-        .data(&ds)
-        .set_path("--split", &file)
-        .size("24x24")
-        .model("mlp")
-        .epochs(1)
-        .runs_dir(&runs)
-        .name("r")
-        .quiet()
-        .run_ok();
-    assert_eq!(
-        json(&runs.join("r/report.json"))["samples"]
-            .as_u64()
-            .unwrap() as usize,
-        test_rows
-    );
-
-    // A class with a single image cannot be stratified: scikit-learn's error.
-    let lonely = root.join("lonely");
-    real_folder(&lonely, &["many", "one"], 6).unwrap();
-    for i in 1..6 {
-        std::fs::remove_file(lonely.join(format!("one/one-{i}.jpg"))).unwrap();
-    }
-    let out = augtrain(&[
-        "split",
-        lonely.to_str().unwrap(),
-        "--out",
-        root.join("x.csv").to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("The least populated class in y has only 1 member")
-            && stderr.contains("'one'"),
-        "{stderr}"
-    );
-    assert!(!root.join("x.csv").exists());
 }

@@ -157,7 +157,6 @@ fn cnn_on_real_mnist_on_cpu() {
 
 #[test]
 fn malformed_idx_files_fail_with_one_clear_line_and_write_nothing() {
-    use augtrain::data::idx::{write_images, write_labels};
     let root = scratch("malformed");
     // Sanity: the valid dataset trains (MLP: 4x4 is too small for the CNN).
     let good = root.join("good");
@@ -170,8 +169,39 @@ fn malformed_idx_files_fail_with_one_clear_line_and_write_nothing() {
         .quiet()
         .run_ok();
 
-    type Breaker = fn(&Path);
-    let cases: Vec<(&str, &str, &str, Breaker)> = vec![
+    for (name, file, expect, breaker) in idx_breakers() {
+        let dir = root.join(name);
+        write_idx(&dir);
+        breaker(&dir);
+        let runs = root.join(format!("runs-{name}"));
+        let out = mlp.clone().data(&dir).runs_dir(&runs).run();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{name}: one line expected, got: {stderr}");
+        assert!(lines[0].starts_with("error: "), "{name}: {stderr}");
+        if file != "missing" {
+            assert!(
+                lines[0].contains(file),
+                "{name}: the message must name {file}: {stderr}"
+            );
+        }
+        assert!(
+            lines[0].contains(expect),
+            "{name}: expected '{expect}' in: {stderr}"
+        );
+        assert!(!runs.exists(), "{name}: nothing may be written");
+    }
+}
+
+/// A way to break a valid IDX dataset (from [`write_idx`]) in its directory.
+type Breaker = fn(&Path);
+
+/// The broken IDX datasets: (case, the file the message must name or `missing`, what it must
+/// say, how to break the dataset).
+fn idx_breakers() -> Vec<(&'static str, &'static str, &'static str, Breaker)> {
+    use augtrain::data::idx::{write_images, write_labels};
+    vec![
         (
             "wrong-magic",
             "t10k-images-idx3-ubyte",
@@ -234,30 +264,7 @@ fn malformed_idx_files_fail_with_one_clear_line_and_write_nothing() {
         ("missing-file", "missing", "t10k-labels", |d| {
             std::fs::remove_file(d.join("t10k-labels-idx1-ubyte")).unwrap();
         }),
-    ];
-    for (name, file, expect, breaker) in cases {
-        let dir = root.join(name);
-        write_idx(&dir);
-        breaker(&dir);
-        let runs = root.join(format!("runs-{name}"));
-        let out = mlp.clone().data(&dir).runs_dir(&runs).run();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
-        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(lines.len(), 1, "{name}: one line expected, got: {stderr}");
-        assert!(lines[0].starts_with("error: "), "{name}: {stderr}");
-        if file != "missing" {
-            assert!(
-                lines[0].contains(file),
-                "{name}: the message must name {file}: {stderr}"
-            );
-        }
-        assert!(
-            lines[0].contains(expect),
-            "{name}: expected '{expect}' in: {stderr}"
-        );
-        assert!(!runs.exists(), "{name}: nothing may be written");
-    }
+    ]
 }
 
 #[test]

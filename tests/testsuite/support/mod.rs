@@ -85,12 +85,12 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 /// Run the `augtrain` binary.
-pub fn augtrain(args: &[&str]) -> Output {
+pub fn augtrain<S: AsRef<OsStr>>(args: &[S]) -> Output {
     augtrain_env(args, &[])
 }
 
 /// Run the `augtrain` binary with extra environment variables.
-pub fn augtrain_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+pub fn augtrain_env<S: AsRef<OsStr>>(args: &[S], env: &[(&str, &str)]) -> Output {
     let mut cmd = augtrain_command(args);
     for (k, v) in env {
         cmd.env(k, v);
@@ -124,6 +124,12 @@ pub fn json(path: &Path) -> serde_json::Value {
         &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
     )
     .unwrap()
+}
+
+/// The SHA-256 of `bytes` in lower-case hex, as `sha256sum` prints it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    augtrain::data::files::hex(&sha2::Sha256::digest(bytes))
 }
 
 /// Parse a successful command's standard output as JSON.

@@ -142,8 +142,7 @@ impl TrainArgs {
 
     /// Run it with extra environment variables.
     pub fn run_env(&self, env: &[(&str, &str)]) -> Output {
-        let args = self.args();
-        augtrain_env(&args.iter().map(String::as_str).collect::<Vec<_>>(), env)
+        augtrain_env(&self.args(), env)
     }
 
     /// Run it, panic with its output unless it succeeded, and return its standard output.

@@ -3,8 +3,6 @@
 //! photos; determinism and batch-split invariance on the GPU. Needs a GPU adapter (Mesa's
 //! lavapipe is enough); skips loudly without one, fails without one on CI.
 
-mod common;
-
 use augtrain::augment::gpu::GpuAugment;
 use augtrain::augment::layout::H_SCALE;
 use augtrain::augment::spec::PipelineSpec;
@@ -12,6 +10,8 @@ use augtrain::augment::{Program, cpu};
 use augtrain::device::{self, DeviceChoice};
 use augtrain::util::rng::pixel_hash;
 use burn::tensor::Device;
+
+use crate::support;
 
 /// Largest allowed difference between GPU and CPU, in [0, 1] units before normalization.
 const TOLERANCE: f32 = 1.0 / 255.0;
@@ -21,7 +21,7 @@ struct Gpu {
 }
 
 fn open() -> Option<Gpu> {
-    if !common::gpu() {
+    if !support::gpu() {
         return None;
     }
     let dev = device::open(DeviceChoice::Gpu).expect("the GPU adapter starts");
@@ -90,8 +90,20 @@ fn spec(ops: &str, extra: &str) -> PipelineSpec {
 
 /// Every op alone (with the options that change the kernel's path).
 fn single_ops(w: usize, h: usize) -> Vec<(String, PipelineSpec)> {
+    let mut v = geometric_ops(w, h);
+    v.extend(pixel_ops());
+    v
+}
+
+/// One `[[ops]]` table of a pipeline spec.
+fn op(body: &str) -> String {
+    format!("[[ops]]\n{body}\n")
+}
+
+/// The ops that move pixels, alone: identity, flips, rotations (each border and interpolation),
+/// affine, crops, resizes and pads, for `w`x`h` input.
+fn geometric_ops(w: usize, h: usize) -> Vec<(String, PipelineSpec)> {
     let (hw, hh) = ((w / 2).max(1), (h / 2).max(1));
-    let op = |body: &str| format!("[[ops]]\n{body}\n");
     let mut v: Vec<(String, PipelineSpec)> = Vec::new();
     let mut add =
         |name: &str, ops: String, extra: &str| v.push((name.to_string(), spec(&ops, extra)));
@@ -155,6 +167,15 @@ fn single_ops(w: usize, h: usize) -> Vec<(String, PipelineSpec)> {
             &format!("border = \"{border}\""),
         );
     }
+    v
+}
+
+/// The ops that change pixel values or mix images, alone: colour, noise, erasing,
+/// normalization, mixup and cutmix.
+fn pixel_ops() -> Vec<(String, PipelineSpec)> {
+    let mut v: Vec<(String, PipelineSpec)> = Vec::new();
+    let mut add =
+        |name: &str, ops: String, extra: &str| v.push((name.to_string(), spec(&ops, extra)));
     add(
         "brightness",
         op("op = \"brightness\"\nfactor = [0.5, 1.5]"),
@@ -269,7 +290,7 @@ fn batch_of_one_and_a_batch_needing_the_two_dimensional_dispatch() {
 
 #[test]
 fn real_photos_match_the_cpu_twin() {
-    let Some(photos) = common::data("photos") else {
+    let Some(photos) = support::data("photos") else {
         return;
     };
     let Some(gpu) = open() else { return };

@@ -1,8 +1,14 @@
-//! Helpers shared by the integration tests: finding real data and GPU adapters (skipping
-//! loudly without them, failing on CI), running the binary, scratch directories.
+//! Helpers shared by the integration tests: finding real data, GPU adapters and a browser
+//! (skipping loudly without them, failing on CI), running the binary, scratch directories,
+//! JSON readers, fixture writers.
 
-#![allow(dead_code)]
+mod fixtures;
+mod train_args;
 
+pub use fixtures::*;
+pub use train_args::TrainArgs;
+
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -52,6 +58,24 @@ pub fn gpu() -> bool {
     false
 }
 
+/// Debian's Chromium, or skip loudly (fail with AUGTRAIN_REQUIRE_BROWSER=1).
+pub fn chromium() -> Option<PathBuf> {
+    for c in [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ] {
+        if Path::new(c).exists() {
+            return Some(c.into());
+        }
+    }
+    if required("AUGTRAIN_REQUIRE_BROWSER") {
+        panic!("AUGTRAIN_REQUIRE_BROWSER=1 but no Chromium; apt-get install -y chromium");
+    }
+    eprintln!("SKIPPED: no Chromium for the browser test (apt-get install -y chromium)");
+    None
+}
+
 /// A fresh scratch directory for one test.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("augtrain-test-{}-{name}", std::process::id()));
@@ -61,18 +85,24 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 /// Run the `augtrain` binary.
-pub fn augtrain(args: &[&str]) -> Output {
+pub fn augtrain<S: AsRef<OsStr>>(args: &[S]) -> Output {
     augtrain_env(args, &[])
 }
 
 /// Run the `augtrain` binary with extra environment variables.
-pub fn augtrain_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_augtrain"));
-    cmd.args(args).env("XDG_RUNTIME_DIR", std::env::temp_dir());
+pub fn augtrain_env<S: AsRef<OsStr>>(args: &[S], env: &[(&str, &str)]) -> Output {
+    let mut cmd = augtrain_command(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
     cmd.output().expect("the augtrain binary runs")
+}
+
+/// The `augtrain` binary with `args`, not yet started (for tests that spawn and kill it).
+pub fn augtrain_command<S: AsRef<OsStr>>(args: &[S]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_augtrain"));
+    cmd.args(args).env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    cmd
 }
 
 /// Panic with the output unless the command succeeded.
@@ -94,4 +124,15 @@ pub fn json(path: &Path) -> serde_json::Value {
         &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
     )
     .unwrap()
+}
+
+/// The SHA-256 of `bytes` in lower-case hex, as `sha256sum` prints it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    augtrain::data::files::hex(&sha2::Sha256::digest(bytes))
+}
+
+/// Parse a successful command's standard output as JSON.
+pub fn stdout_json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(out)).unwrap()
 }

@@ -1,0 +1,62 @@
+//! `augtrain augment`: contact sheet, augmented images with their parameters, exact replay.
+
+use crate::support::*;
+
+#[test]
+fn augment_preview_out_and_exact_replay() {
+    let root = scratch("augment");
+    let spec = root.join("p.toml");
+    std::fs::write(
+        &spec,
+        "version = 1\nborder = \"reflect\"\n[[ops]]\nop = \"hflip\"\n[[ops]]\nop = \"rotate\"\ndegrees = [-20.0, 20.0]\n\
+         [[ops]]\nop = \"random_resized_crop\"\nwidth = 24\nheight = 24\n[[ops]]\nop = \"gaussian_noise\"\nsigma = [0.0, 0.1]\n\
+         [[ops]]\nop = \"erase\"\n[[ops]]\nop = \"normalize\"\nmean = [0.5]\nstd = [0.25]\n[[ops]]\nop = \"mixup\"\nalpha = 0.4\n",
+    )
+    .unwrap();
+    let (a, b, grid) = (root.join("a"), root.join("b"), root.join("grid.png"));
+    ok(&augtrain(&[
+        "augment",
+        "--device",
+        "cpu",
+        "--pipeline",
+        spec.to_str().unwrap(),
+        "--n",
+        "6",
+        "--versions",
+        "3",
+        "--preview",
+        grid.to_str().unwrap(),
+        "--out",
+        a.to_str().unwrap(),
+        "--quiet",
+    ]));
+    let sheet = image::open(&grid).unwrap();
+    assert!(sheet.width() > 4 * 24 && sheet.height() > 6 * 24);
+    let lines = std::fs::read_to_string(a.join("params.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 18);
+    let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert!(first["params"]["affine"].is_array() && first["params"]["mix"].is_object());
+    ok(&augtrain(&[
+        "augment",
+        "--device",
+        "cpu",
+        "--pipeline",
+        spec.to_str().unwrap(),
+        "--replay",
+        a.join("params.jsonl").to_str().unwrap(),
+        "--out",
+        b.to_str().unwrap(),
+        "--quiet",
+    ]));
+    for line in lines.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        let file = r["file"].as_str().unwrap();
+        assert_eq!(
+            std::fs::read(a.join(file)).unwrap(),
+            std::fs::read(b.join(file)).unwrap(),
+            "{file}"
+        );
+        let png = image::open(a.join(file)).unwrap();
+        assert_eq!((png.width(), png.height()), (24, 24));
+    }
+}

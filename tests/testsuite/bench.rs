@@ -1,0 +1,114 @@
+//! `augtrain bench`: machine, medians and ceilings in the JSON report.
+
+use crate::support::*;
+
+#[test]
+fn bench_reports_machine_medians_and_ceilings_as_json() {
+    let dir = scratch("bench");
+    let empty = dir.join("no-data");
+    std::fs::create_dir_all(&empty).unwrap();
+    let aug_json = dir.join("augment.json");
+    let load_json = dir.join("load.json");
+    let table = ok(&augtrain(&[
+        "bench",
+        "augment",
+        "--quick",
+        "--quiet",
+        "--device",
+        "cpu",
+        "--json",
+        aug_json.to_str().unwrap(),
+    ]));
+    assert!(table.contains("full pipeline"), "{table}");
+    // Without real data the load suite makes its own IDX file and JPEG folder.
+    ok(&augtrain(&[
+        "bench",
+        "load",
+        "--quick",
+        "--quiet",
+        "--device",
+        "cpu",
+        "--data",
+        empty.to_str().unwrap(),
+        "--json",
+        load_json.to_str().unwrap(),
+    ]));
+    for path in [&aug_json, &load_json] {
+        assert_machine_and_stats(&json(path));
+    }
+    assert_full_pipeline_rows_against_the_ceiling(&json(&aug_json));
+    let load = json(&load_json);
+    let names: Vec<&str> = load["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    for want in [
+        "IDX parse 8000x28x28 generated",
+        "image folder 200 generated JPEGs",
+        "pack read sequential",
+        "pack read random",
+    ] {
+        assert!(
+            names.iter().any(|n| n.starts_with(want)),
+            "{want}: {names:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A bench report names its machine (date, version, commit, CPU, device, cores), puts the
+/// ceiling first, and every row's statistics are ordered and consistent with its throughput.
+fn assert_machine_and_stats(report: &serde_json::Value) {
+    let machine = &report["machine"];
+    for key in ["date", "version", "commit", "cpu", "device"] {
+        assert!(
+            machine[key].as_str().is_some_and(|s| !s.is_empty()),
+            "{key}: {machine}"
+        );
+    }
+    assert!(machine["cores"].as_u64().unwrap() >= 1);
+    let rows = report["measurements"].as_array().unwrap();
+    assert_eq!(rows[0]["group"], "ceiling", "the ceiling comes first");
+    for row in rows {
+        let s = &row["stats"];
+        let (min, median, max) = (
+            s["min"].as_f64().unwrap(),
+            s["median"].as_f64().unwrap(),
+            s["max"].as_f64().unwrap(),
+        );
+        assert!(0.0 < min && min <= median && median <= max, "{row}");
+        assert!(s["calls_per_sample"].as_u64().unwrap() >= 1, "{row}");
+        let ips = row["items_per_second"].as_f64().unwrap();
+        let batch = row["batch"].as_f64().unwrap();
+        assert!((ips - batch / median).abs() <= 1e-6 * ips, "{row}");
+    }
+}
+
+/// The augment suite's full-pipeline rows: bytes moved are the u8 input plus the f32 output, and
+/// the ceiling fraction is measured against the memcpy row of the same run.
+fn assert_full_pipeline_rows_against_the_ceiling(aug: &serde_json::Value) {
+    let rows = aug["measurements"].as_array().unwrap();
+    for size in ["224x224 RGB", "28x28 gray"] {
+        let full = rows
+            .iter()
+            .find(|r| r["name"] == format!("{size} full pipeline").as_str())
+            .unwrap_or_else(|| panic!("no full pipeline row for {size}"));
+        // Bytes moved are the u8 input plus the f32 output; the ceiling fraction is measured
+        // against the memcpy row of the same run.
+        let (w, c): (f64, f64) = if size.starts_with("224") {
+            (224.0, 3.0)
+        } else {
+            (28.0, 1.0)
+        };
+        let per_image = w * w * c * 5.0;
+        let bps = full["bytes_per_second"].as_f64().unwrap();
+        let ips = full["items_per_second"].as_f64().unwrap();
+        assert!((bps - ips * per_image).abs() <= 1e-6 * bps, "{full}");
+        let ceiling = rows[0]["bytes_per_second"].as_f64().unwrap();
+        let fraction = full["ceiling_fraction"].as_f64().unwrap();
+        assert!((fraction - bps / ceiling).abs() <= 1e-9, "{full}");
+        assert!(fraction > 0.0 && fraction < 1.0, "{full}");
+    }
+}

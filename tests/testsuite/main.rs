@@ -1,0 +1,28 @@
+//! augtrain's integration tests, one binary (like cargo's own `tests/testsuite/`): one module
+//! per command, cross-command checks in `cli`, faults in `reliability`, the GPU kernel against
+//! its CPU twin in `gpu`; every shared helper in `support`. Fixtures stay in `tests/fixtures`,
+//! `tests/corpus` and `tests/malformed`.
+//!
+//! Tests that need real data, a GPU adapter or a browser print `SKIPPED` without them and fail
+//! instead when `AUGTRAIN_REQUIRE_DATA=1`, `AUGTRAIN_REQUIRE_GPU=1` or
+//! `AUGTRAIN_REQUIRE_BROWSER=1` is set (as `.ci/run` does).
+
+mod support;
+
+mod audit;
+mod augment;
+mod bench;
+mod cli;
+mod devices;
+mod eval;
+mod examples;
+mod export;
+mod gpu;
+mod inspect;
+mod label_issues;
+mod pack;
+mod plot;
+mod predict;
+mod reliability;
+mod split;
+mod train;

@@ -1,0 +1,383 @@
+//! Training end to end: synthetic data on the CPU and the (software) GPU, real MNIST, CIFAR
+//! batches, malformed IDX files, bad pipeline specs, class balancing, determinism and resume.
+
+use std::path::Path;
+
+use crate::support::*;
+
+#[test]
+fn train_synthetic_on_cpu_learns_and_writes_the_run_directory() {
+    let runs = scratch("cpu-train");
+    let stdout = TrainArgs::small().runs_dir(&runs).name("r").run_ok();
+    assert!(stdout.contains("epoch 2/2"), "{stdout}");
+    let dir = runs.join("r");
+    for f in [
+        "config.toml",
+        "metrics.jsonl",
+        "report.txt",
+        "report.json",
+        "predictions.csv",
+        "confusion.csv",
+        "checkpoint.bin",
+    ] {
+        assert!(dir.join(f).is_file(), "missing {f}");
+    }
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let report = json(&dir.join("report.json"));
+    let acc = report["accuracy"].as_f64().unwrap();
+    assert!(
+        acc > 0.25,
+        "2 epochs should beat chance (0.1) clearly: {acc}"
+    );
+    assert_eq!(report["samples"].as_u64(), Some(300));
+    let preds = std::fs::read_to_string(dir.join("predictions.csv")).unwrap();
+    let rows: Vec<&str> = preds.lines().collect();
+    assert_eq!(rows.len(), 301);
+    assert!(rows[0].starts_with("index,path,y_true,y_pred,p_circle,p_ring"));
+    assert_eq!(rows[1].split(',').count(), 14);
+    // Each row's probabilities sum to 1 in float64.
+    for row in &rows[1..] {
+        let sum: f64 = row
+            .split(',')
+            .skip(4)
+            .map(|v| v.parse::<f64>().unwrap())
+            .sum();
+        assert!((sum - 1.0).abs() <= 4.0 * f64::EPSILON, "{row}: {sum}");
+    }
+    let confusion = std::fs::read_to_string(dir.join("confusion.csv")).unwrap();
+    assert_eq!(confusion.lines().count(), 11);
+    // The report text is laid out like scikit-learn's.
+    let text = std::fs::read_to_string(dir.join("report.txt")).unwrap();
+    assert!(text.contains("weighted avg") && text.contains("accuracy"));
+    // No temporary files survive.
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains(".tmp-"), "leftover {name}");
+    }
+}
+
+#[test]
+fn same_seed_gives_identical_results_on_cpu() {
+    let runs = scratch("determinism");
+    let run = |name: &str, seed: u64| {
+        TrainArgs::small()
+            .runs_dir(&runs)
+            .name(name)
+            .seed(seed)
+            .run_ok()
+    };
+    run("a", 7);
+    run("b", 7);
+    run("c", 8);
+    let read = |n: &str, f: &str| std::fs::read_to_string(runs.join(n).join(f)).unwrap();
+    assert_eq!(read("a", "report.json"), read("b", "report.json"));
+    assert_eq!(read("a", "predictions.csv"), read("b", "predictions.csv"));
+    assert_ne!(read("a", "predictions.csv"), read("c", "predictions.csv"));
+}
+
+#[test]
+fn resume_continues_to_the_same_result_as_an_uninterrupted_run() {
+    let runs = scratch("resume");
+    TrainArgs::small().runs_dir(&runs).name("straight").run_ok();
+    // One epoch, then resume for the second.
+    TrainArgs::small()
+        .epochs(1)
+        .runs_dir(&runs)
+        .name("split")
+        .quiet()
+        .run_ok();
+    TrainArgs::new()
+        .resume(&runs.join("split"))
+        .epochs(2)
+        .quiet()
+        .run_ok();
+    let read = |n: &str, f: &str| std::fs::read_to_string(runs.join(n).join(f)).unwrap();
+    assert_eq!(
+        read("straight", "report.json"),
+        read("split", "report.json")
+    );
+    assert_eq!(
+        read("straight", "predictions.csv"),
+        read("split", "predictions.csv")
+    );
+    let lines = read("split", "metrics.jsonl");
+    assert_eq!(lines.lines().count(), 2);
+}
+
+#[test]
+fn train_on_the_software_gpu_with_the_fused_kernel() {
+    if !gpu() {
+        return;
+    }
+    let runs = scratch("gpu-train");
+    let stdout = TrainArgs::new()
+        .device("gpu")
+        .epochs(2)
+        .synthetic(400, 100)
+        .batch_size(50)
+        .runs_dir(&runs)
+        .name("g")
+        .run_ok();
+    assert!(stdout.contains("augmentation on the GPU"), "{stdout}");
+    let report = json(&runs.join("g").join("report.json"));
+    assert_eq!(report["samples"].as_u64(), Some(100));
+    let history = std::fs::read_to_string(runs.join("g").join("metrics.jsonl")).unwrap();
+    let losses: Vec<f64> = history
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["train_loss"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert!(losses.iter().all(|l| l.is_finite()));
+}
+
+#[test]
+fn cnn_on_real_mnist_on_cpu() {
+    let Some(mnist) = data("mnist-10k") else {
+        return;
+    };
+    let runs = scratch("mnist");
+    TrainArgs::new()
+        .device("cpu")
+        .data(&mnist)
+        .model("cnn")
+        .epochs(1)
+        .set("--lr", "0.05")
+        .batch_size(64)
+        .runs_dir(&runs)
+        .name("m")
+        .quiet()
+        .run_ok();
+    let report = json(&runs.join("m").join("report.json"));
+    let acc = report["accuracy"].as_f64().unwrap();
+    assert_eq!(report["samples"].as_u64(), Some(2000));
+    assert!(
+        acc > 0.9,
+        "one CNN epoch on mnist-10k should exceed 90%: {acc}"
+    );
+}
+
+#[test]
+fn malformed_idx_files_fail_with_one_clear_line_and_write_nothing() {
+    let root = scratch("malformed");
+    // Sanity: the valid dataset trains (MLP: 4x4 is too small for the CNN).
+    let good = root.join("good");
+    write_idx(&good);
+    // The same command line for every case below, on its own data and runs directory.
+    let mlp = TrainArgs::new().device("cpu").model("mlp").epochs(1);
+    mlp.clone()
+        .data(&good)
+        .runs_dir(&root.join("runs-good"))
+        .quiet()
+        .run_ok();
+
+    for (name, file, expect, breaker) in idx_breakers() {
+        let dir = root.join(name);
+        write_idx(&dir);
+        breaker(&dir);
+        let runs = root.join(format!("runs-{name}"));
+        let out = mlp.clone().data(&dir).runs_dir(&runs).run();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{name}: one line expected, got: {stderr}");
+        assert!(lines[0].starts_with("error: "), "{name}: {stderr}");
+        if file != "missing" {
+            assert!(
+                lines[0].contains(file),
+                "{name}: the message must name {file}: {stderr}"
+            );
+        }
+        assert!(
+            lines[0].contains(expect),
+            "{name}: expected '{expect}' in: {stderr}"
+        );
+        assert!(!runs.exists(), "{name}: nothing may be written");
+    }
+}
+
+/// A way to break a valid IDX dataset (from [`write_idx`]) in its directory.
+type Breaker = fn(&Path);
+
+/// The broken IDX datasets: (case, the file the message must name or `missing`, what it must
+/// say, how to break the dataset).
+fn idx_breakers() -> Vec<(&'static str, &'static str, &'static str, Breaker)> {
+    use augtrain::data::idx::{write_images, write_labels};
+    vec![
+        (
+            "wrong-magic",
+            "t10k-images-idx3-ubyte",
+            "wrong magic",
+            |d| {
+                let p = d.join("t10k-images-idx3-ubyte");
+                let mut b = std::fs::read(&p).unwrap();
+                b[3] = 0x09;
+                std::fs::write(&p, b).unwrap();
+            },
+        ),
+        ("truncated", "t10k-images-idx3-ubyte", "truncated", |d| {
+            let p = d.join("t10k-images-idx3-ubyte");
+            let b = std::fs::read(&p).unwrap();
+            std::fs::write(&p, &b[..b.len() - 5]).unwrap();
+        }),
+        (
+            "count-mismatch",
+            "t10k-labels-idx1-ubyte",
+            "same count",
+            |d| {
+                write_labels(&d.join("t10k-labels-idx1-ubyte"), &[0, 1, 0], false).unwrap();
+            },
+        ),
+        (
+            "label-out-of-range",
+            "train-labels-idx1-ubyte.gz",
+            "out of range",
+            |d| {
+                let mut labels: Vec<u8> = (0..20).map(|i| (i % 2) as u8).collect();
+                labels[5] = 200;
+                write_labels(&d.join("train-labels-idx1-ubyte.gz"), &labels, true).unwrap();
+            },
+        ),
+        ("corrupt-gzip", "train-images-idx3-ubyte.gz", "gzip", |d| {
+            let p = d.join("train-images-idx3-ubyte.gz");
+            let mut b = std::fs::read(&p).unwrap();
+            let n = b.len();
+            for x in &mut b[12..n - 8] {
+                *x ^= 0x5a;
+            }
+            std::fs::write(&p, b).unwrap();
+        }),
+        (
+            "size-mismatch",
+            "t10k-images-idx3-ubyte",
+            "training images",
+            |d| {
+                write_images(
+                    &d.join("t10k-images-idx3-ubyte"),
+                    10,
+                    5,
+                    5,
+                    &[0u8; 250],
+                    false,
+                )
+                .unwrap();
+            },
+        ),
+        ("missing-file", "missing", "t10k-labels", |d| {
+            std::fs::remove_file(d.join("t10k-labels-idx1-ubyte")).unwrap();
+        }),
+    ]
+}
+
+#[test]
+fn bad_pipeline_specs_name_the_key() {
+    let root = scratch("bad-spec");
+    let spec = root.join("p.toml");
+    std::fs::write(
+        &spec,
+        "version = 1\n[[ops]]\nop = \"rotate\"\ndegress = [-5, 5]\n",
+    )
+    .unwrap();
+    let out = TrainArgs::new()
+        .set_path("--augment", &spec)
+        .runs_dir(&root.join("runs"))
+        .run();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr.contains("degress") && stderr.contains("p.toml"),
+        "{stderr}"
+    );
+    assert!(!root.join("runs").exists());
+}
+
+#[test]
+fn cifar_binary_batches_written_by_the_test_train() {
+    let root = scratch("cifar");
+    let dir = root.join("cifar");
+    std::fs::create_dir_all(&dir).unwrap();
+    let n = 200;
+    let pixels: Vec<u8> = (0..n * 3072)
+        .map(|i| ((i * 31 + i / 3072 * 17) % 256) as u8)
+        .collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    augtrain::data::cifar::write_cifar10_batch(&dir.join("data_batch_1.bin"), &pixels, &labels)
+        .unwrap();
+    augtrain::data::cifar::write_cifar10_batch(
+        &dir.join("test_batch.bin"),
+        &pixels[..50 * 3072],
+        &labels[..50],
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("batches.meta.txt"),
+        "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n",
+    )
+    .unwrap();
+    let runs = root.join("runs");
+    TrainArgs::new()
+        .data(&dir)
+        .model("mlp")
+        .epochs(1)
+        .runs_dir(&runs)
+        .name("c")
+        .quiet()
+        .run_ok();
+    let report = json(&runs.join("c/report.json"));
+    assert_eq!(report["samples"], 50);
+    assert!(report["classification_report"]["truck"].is_object());
+    // A truncated batch is one clear error naming it.
+    let bytes = std::fs::read(dir.join("test_batch.bin")).unwrap();
+    std::fs::write(dir.join("test_batch.bin"), &bytes[..bytes.len() - 7]).unwrap();
+    let out = TrainArgs::new().data(&dir).runs_dir(&runs).run();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("test_batch.bin") && stderr.contains("truncated"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn balancing_changes_only_the_training_split() {
+    let root = scratch("balance");
+    let ds = root.join("ds");
+    if real_folder(&ds, &["big", "small"], 20).is_none() {
+        return;
+    }
+    for i in 6..20 {
+        std::fs::remove_file(ds.join(format!("small/small-{i}.jpg"))).unwrap();
+    }
+    let runs = root.join("runs");
+    for (mode, expect) in [("oversample", "[16, 16]"), ("undersample", "[5, 5]")] {
+        let stdout = TrainArgs::new()
+            .data(&ds)
+            .set("--balance", mode)
+            .size("16x16")
+            .model("mlp")
+            .epochs(1)
+            .set("--val-fraction", "0.1")
+            .set("--test-fraction", "0.1")
+            .seed(1)
+            .runs_dir(&runs)
+            .name(mode)
+            .run_ok();
+        assert!(
+            stdout.contains(&format!("class counts {expect}")),
+            "{mode}: {stdout}"
+        );
+        // The test split is untouched: 2 big + 1 small (10% of 20 and 6, rounded per class).
+        assert_eq!(
+            json(&runs.join(mode).join("report.json"))["samples"],
+            3,
+            "{mode}"
+        );
+    }
+}

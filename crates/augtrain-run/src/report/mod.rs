@@ -4,7 +4,6 @@
 //! epoch), `report.txt` and `report.json` (final test metrics), `predictions.csv` (index,
 //! y_true, y_pred, one probability column per class), `confusion.csv` and `checkpoint.bin`.
 
-pub mod font;
 pub mod html;
 pub mod images;
 pub mod plot;

@@ -190,7 +190,10 @@ mod tests {
         assert!(text_width(&cut, LABEL_PX) <= 60);
         assert!("a very long class name indeed".starts_with(cut.trim_end_matches('…')));
         // Maximal: one more character would not fit.
-        let longer: String = "a very long class name indeed".chars().take(cut.chars().count()).collect();
+        let longer: String = "a very long class name indeed"
+            .chars()
+            .take(cut.chars().count())
+            .collect();
         assert!(text_width(&format!("{longer}…"), LABEL_PX) > 60);
     }
 

@@ -12,7 +12,7 @@ use augtrain::data::source::load_whole;
 use augtrain::device::{self, DeviceChoice};
 use augtrain::model::ModelKind;
 use augtrain::report::images::Picture;
-use augtrain::report::plot::{Anchor, Canvas};
+use augtrain::report::plot::{Anchor, draw_text};
 use augtrain::train::config::TrainConfig;
 use augtrain::train::cv::cross_validate;
 use augtrain::train::progress::{Reporter, Verbosity};
@@ -99,7 +99,12 @@ fn main() {
     let suggested = suggested_labels(&probs);
     let shown: Vec<usize> = issues.iter().copied().take(24).collect();
     let (cell, cols) = (84usize, 8usize);
-    let mut c = Canvas::new(cols * cell, shown.len().div_ceil(cols) * (cell + 34) + 10);
+    let mut sheet = Picture::blank(
+        cols * cell,
+        shown.len().div_ceil(cols) * (cell + 34) + 10,
+        3,
+        255,
+    );
     for (k, &i) in shown.iter().enumerate() {
         let (x, y) = ((k % cols) * cell, (k / cols) * (cell + 34));
         let pic = Picture {
@@ -108,41 +113,32 @@ fn main() {
             channels: ds.shape.channels,
             pixels: ds.image(i).to_vec(),
         };
-        let mut tile = Picture::blank(cell - 12, cell - 12, 3, 255);
-        tile.paste(&pic, 0, 0, cell - 12, cell - 12);
-        for yy in 0..tile.height {
-            for xx in 0..tile.width {
-                let p = &tile.pixels[(yy * tile.width + xx) * 3..][..3];
-                c.blend(
-                    (x + 6 + xx) as i64,
-                    (y + 6 + yy) as i64,
-                    [p[0], p[1], p[2]],
-                    1.0,
-                );
-            }
-        }
+        sheet.paste(&pic, x + 6, y + 6, cell - 12, cell - 12);
         let truth = if flipped.contains(&i) {
             format!("was {}", original[i])
         } else {
             "unplanted".into()
         };
-        c.text(
-            (x + cell / 2) as i64,
-            (y + cell - 4) as i64,
+        let centre = (x + cell / 2) as i32;
+        draw_text(
+            &mut sheet,
+            (centre, (y + cell + 4) as i32),
             &format!("{}->{}", labels[i], suggested[i]),
+            13.0,
             [180, 0, 0],
             Anchor::Center,
         );
-        c.text(
-            (x + cell / 2) as i64,
-            (y + cell + 12) as i64,
+        draw_text(
+            &mut sheet,
+            (centre, (y + cell + 20) as i32),
             &truth,
+            13.0,
             [90, 90, 90],
             Anchor::Center,
         );
     }
     let path = out.join("label_issues.png");
-    check(c.into_picture().save_png(&path));
+    check(sheet.save_png(&path));
     println!(
         "{}: each image with its given -> suggested label, and the truth we planted.",
         path.display()

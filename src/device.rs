@@ -84,7 +84,7 @@ pub fn list_adapters() -> Vec<AdapterInfo> {
             backends: backend.into(),
             ..wgpu::InstanceDescriptor::new_without_display_handle()
         });
-        let adapters = crate::util::block_on(instance.enumerate_adapters(backend.into()));
+        let adapters = pollster::block_on(instance.enumerate_adapters(backend.into()));
         let mut counts = std::collections::HashMap::new();
         for adapter in adapters {
             let info = adapter.get_info();

@@ -27,3 +27,59 @@ fn every_subcommand_help_has_an_example_and_usage_errors_exit_2() {
     );
     assert_eq!(augtrain(&["frobnicate"]).status.code(), Some(2));
 }
+#[test]
+fn a_bad_enum_flag_value_is_a_usage_error_naming_the_valid_values() {
+    let cases: [(&[&str], &[&str]); 11] = [
+        (&["train", "--model", "rnn"], &["mlp", "cnn"]),
+        (&["train", "--device", "tpu"], &["auto", "gpu", "cpu"]),
+        (&["train", "--optimizer", "adamw"], &["sgd", "adam"]),
+        (
+            &["train", "--schedule", "linear"],
+            &["constant", "step", "cosine"],
+        ),
+        (&["train", "--loss", "hinge"], &["cross_entropy", "mse"]),
+        (
+            &["train", "--resize", "squash"],
+            &["center-crop", "stretch", "letterbox"],
+        ),
+        (&["train", "--on-error", "ignore"], &["skip", "fail"]),
+        (
+            &["train", "--balance", "smote"],
+            &["none", "weights", "oversample", "undersample", "sampler"],
+        ),
+        (
+            &["label-issues", "--filter", "all"],
+            &[
+                "prune_by_noise_rate",
+                "prune_by_class",
+                "both",
+                "confident_learning",
+            ],
+        ),
+        (
+            &["label-issues", "--rank-by", "margin"],
+            &["self_confidence", "normalized_margin"],
+        ),
+        (
+            &["predict", "--run", "r", "--data", "d", "--queue", "random"],
+            &["least-confidence", "margin", "entropy"],
+        ),
+    ];
+    for (args, valid) in cases {
+        let out = augtrain(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let flag = args[args.len() - 2];
+        assert!(
+            stderr.contains(flag),
+            "{args:?}: the message must name {flag}: {stderr}"
+        );
+        for v in valid {
+            assert!(
+                stderr.contains(&format!("`{v}`")),
+                "{args:?}: {v} not listed: {stderr}"
+            );
+        }
+    }
+}
+

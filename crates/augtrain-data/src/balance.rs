@@ -16,6 +16,7 @@ pub enum Balance {
     #[default]
     None,
     /// Cross-entropy class weights `n / (K · n_c)` (scikit-learn's `balanced`).
+    #[serde(alias = "balanced")]
     Weights,
     /// Random over-sampling with replacement (imbalanced-learn `RandomOverSampler`).
     Oversample,
@@ -26,21 +27,7 @@ pub enum Balance {
     Sampler,
 }
 
-impl std::str::FromStr for Balance {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "none" => Ok(Balance::None),
-            "weights" | "balanced" => Ok(Balance::Weights),
-            "oversample" => Ok(Balance::Oversample),
-            "undersample" => Ok(Balance::Undersample),
-            "sampler" => Ok(Balance::Sampler),
-            other => Err(format!(
-                "unknown --balance '{other}': use none, weights, oversample, undersample or sampler"
-            )),
-        }
-    }
-}
+crate::from_str_via_serde!(Balance);
 
 /// imbalanced-learn's `sampling_strategy`: a named set of classes, or target counts per class.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -270,6 +257,31 @@ pub fn balanced_epoch(labels: &[u32], classes: usize, seed: u64, epoch: usize) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_balance_spelling_parses() {
+        for (s, want) in [
+            ("none", Balance::None),
+            ("None", Balance::None),
+            ("weights", Balance::Weights),
+            ("balanced", Balance::Weights),
+            ("Weights", Balance::Weights),
+            ("oversample", Balance::Oversample),
+            ("undersample", Balance::Undersample),
+            ("SAMPLER", Balance::Sampler),
+        ] {
+            assert_eq!(s.parse(), Ok(want), "{s}");
+        }
+        let e = "smote".parse::<Balance>().unwrap_err();
+        let valid = [
+            "`none`",
+            "`weights`",
+            "`oversample`",
+            "`undersample`",
+            "`sampler`",
+        ];
+        assert!(valid.iter().all(|v| e.contains(v)), "{e}");
+    }
 
     fn names(k: usize) -> Vec<String> {
         (0..k).map(|c| format!("c{c}")).collect()

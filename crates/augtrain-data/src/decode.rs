@@ -19,26 +19,16 @@ pub enum ResizePolicy {
     /// Scale so the image covers the target, then cut the centre (torchvision's
     /// `Resize` + `CenterCrop`).
     #[default]
+    #[serde(alias = "centre-crop", alias = "crop")]
     CenterCrop,
     /// Scale each axis independently to the target (aspect ratio changes).
     Stretch,
     /// Scale to fit inside the target and pad the rest with black, centred.
+    #[serde(alias = "letterbox-pad", alias = "pad")]
     Letterbox,
 }
 
-impl std::str::FromStr for ResizePolicy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().replace('_', "-").as_str() {
-            "center-crop" | "centre-crop" | "crop" => Ok(ResizePolicy::CenterCrop),
-            "stretch" => Ok(ResizePolicy::Stretch),
-            "letterbox" | "letterbox-pad" | "pad" => Ok(ResizePolicy::Letterbox),
-            other => Err(format!(
-                "unknown resize policy '{other}': use center-crop, stretch or letterbox"
-            )),
-        }
-    }
-}
+crate::from_str_via_serde!(ResizePolicy);
 
 /// Default limit on decoded pixels per image (width × height): 100 megapixels.
 pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
@@ -291,6 +281,35 @@ pub fn jpeg_with_orientation(w: u32, h: u32, orientation: u16) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_resize_spelling_parses() {
+        use ResizePolicy::*;
+        for (s, want) in [
+            ("center-crop", CenterCrop),
+            ("center_crop", CenterCrop),
+            ("Center-Crop", CenterCrop),
+            ("centre-crop", CenterCrop),
+            ("centre_crop", CenterCrop),
+            ("crop", CenterCrop),
+            ("stretch", Stretch),
+            ("STRETCH", Stretch),
+            ("letterbox", Letterbox),
+            ("letterbox-pad", Letterbox),
+            ("letterbox_pad", Letterbox),
+            ("pad", Letterbox),
+        ] {
+            assert_eq!(s.parse(), Ok(want), "{s}");
+        }
+        let e = "squash".parse::<ResizePolicy>().unwrap_err();
+        assert!(
+            ["`center-crop`", "`stretch`", "`letterbox`"]
+                .iter()
+                .all(|v| e.contains(v)),
+            "{e}"
+        );
+        assert_eq!(crate::util::names::name(&CenterCrop), "center-crop");
+    }
 
     fn png(w: u32, h: u32, rgb: bool) -> Vec<u8> {
         let img = if rgb {

@@ -65,16 +65,7 @@ pub enum OnError {
     Fail,
 }
 
-impl std::str::FromStr for OnError {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "skip" => Ok(OnError::Skip),
-            "fail" => Ok(OnError::Fail),
-            other => Err(format!("unknown --on-error '{other}': use skip or fail")),
-        }
-    }
-}
+crate::from_str_via_serde!(OnError);
 
 /// One file to load.
 #[derive(Clone, Debug)]
@@ -411,6 +402,20 @@ pub fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn on_error_parses_in_any_case_and_lists_its_values() {
+        for (s, want) in [
+            ("skip", OnError::Skip),
+            ("SKIP", OnError::Skip),
+            ("fail", OnError::Fail),
+            ("Fail", OnError::Fail),
+        ] {
+            assert_eq!(s.parse(), Ok(want), "{s}");
+        }
+        let e = "ignore".parse::<OnError>().unwrap_err();
+        assert!(e.contains("`skip`") && e.contains("`fail`"), "{e}");
+    }
 
     #[test]
     fn csv_fields_handle_quotes() {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use augtrain_augment::PipelineSpec;
 use augtrain_data::LoadOptions;
 use augtrain_data::balance::{Balance, SamplingStrategy};
+use augtrain_data::util::names;
 use augtrain_quality::metrics::ZeroDivision;
 
 /// Which architecture to train (`--model`).
@@ -19,23 +20,9 @@ pub enum ModelKind {
     Cnn,
 }
 
-impl std::str::FromStr for ModelKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "mlp" => Ok(ModelKind::Mlp),
-            "cnn" => Ok(ModelKind::Cnn),
-            other => Err(format!("unknown model '{other}': use mlp or cnn")),
-        }
-    }
-}
-
 impl std::fmt::Display for ModelKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ModelKind::Mlp => "mlp",
-            ModelKind::Cnn => "cnn",
-        })
+        f.write_str(&names::name(self))
     }
 }
 
@@ -50,18 +37,6 @@ pub enum DeviceChoice {
     Gpu,
     /// The CPU (burn Flex).
     Cpu,
-}
-
-impl std::str::FromStr for DeviceChoice {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "auto" => Ok(DeviceChoice::Auto),
-            "gpu" => Ok(DeviceChoice::Gpu),
-            "cpu" => Ok(DeviceChoice::Cpu),
-            other => Err(format!("unknown device '{other}': use auto, gpu or cpu")),
-        }
-    }
 }
 
 /// The model.
@@ -92,17 +67,6 @@ pub enum OptimizerKind {
     Sgd,
     /// Adam.
     Adam,
-}
-
-impl std::str::FromStr for OptimizerKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "sgd" => Ok(OptimizerKind::Sgd),
-            "adam" => Ok(OptimizerKind::Adam),
-            other => Err(format!("unknown optimizer '{other}': use sgd or adam")),
-        }
-    }
 }
 
 /// Optimizer settings.
@@ -145,26 +109,13 @@ impl Default for OptimizerConfig {
 pub enum ScheduleKind {
     /// The base rate throughout.
     #[default]
+    #[serde(alias = "none")]
     Constant,
     /// Multiply by `gamma` every `step_size` epochs (PyTorch `StepLR`).
     Step,
     /// Cosine from the base rate down to `min_lr` over the run (PyTorch `CosineAnnealingLR`
     /// with `T_max` = epochs, stepped per epoch).
     Cosine,
-}
-
-impl std::str::FromStr for ScheduleKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "constant" | "none" => Ok(ScheduleKind::Constant),
-            "step" => Ok(ScheduleKind::Step),
-            "cosine" => Ok(ScheduleKind::Cosine),
-            other => Err(format!(
-                "unknown schedule '{other}': use constant, step or cosine"
-            )),
-        }
-    }
 }
 
 /// Learning-rate schedule settings.
@@ -212,21 +163,20 @@ impl ScheduleConfig {
 pub enum LossKind {
     /// Cross-entropy on logits (accepts soft targets from mixup / cutmix).
     #[default]
+    #[serde(alias = "ce")]
     CrossEntropy,
     /// Mean squared error between softmax outputs and one-hot (or soft) targets.
     Mse,
 }
 
-impl std::str::FromStr for LossKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().replace('-', "_").as_str() {
-            "cross_entropy" | "ce" => Ok(LossKind::CrossEntropy),
-            "mse" => Ok(LossKind::Mse),
-            other => Err(format!("unknown loss '{other}': use cross-entropy or mse")),
-        }
-    }
-}
+// Flags accept the names above (and their aliases) in any case, with `-` or `_`.
+augtrain_data::from_str_via_serde!(
+    ModelKind,
+    DeviceChoice,
+    OptimizerKind,
+    ScheduleKind,
+    LossKind
+);
 
 /// Augmentation for training batches.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
@@ -580,6 +530,90 @@ impl TrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every value each flag accepted before the names moved to serde, in several cases and
+    /// with either separator, still parses to the same variant.
+    #[test]
+    fn every_spelling_of_every_run_enum_parses() {
+        for (s, want) in [
+            ("mlp", ModelKind::Mlp),
+            ("MLP", ModelKind::Mlp),
+            ("cnn", ModelKind::Cnn),
+            ("Cnn", ModelKind::Cnn),
+        ] {
+            assert_eq!(s.parse(), Ok(want), "{s}");
+        }
+        for (s, want) in [
+            ("auto", DeviceChoice::Auto),
+            ("GPU", DeviceChoice::Gpu),
+            ("gpu", DeviceChoice::Gpu),
+            ("Cpu", DeviceChoice::Cpu),
+        ] {
+            assert_eq!(s.parse(), Ok(want), "{s}");
+        }
+        for (s, want) in [
+            ("sgd", OptimizerKind::Sgd),
+            ("SGD", OptimizerKind::Sgd),
+            ("adam", OptimizerKind::Adam),
+            ("Adam", OptimizerKind::Adam),
+        ] {
+            assert_eq!(s.parse(), Ok(want), "{s}");
+        }
+        for (s, want) in [
+            ("constant", ScheduleKind::Constant),
+            ("none", ScheduleKind::Constant),
+            ("None", ScheduleKind::Constant),
+            ("step", ScheduleKind::Step),
+            ("COSINE", ScheduleKind::Cosine),
+        ] {
+            assert_eq!(s.parse(), Ok(want), "{s}");
+        }
+        for (s, want) in [
+            ("cross_entropy", LossKind::CrossEntropy),
+            ("cross-entropy", LossKind::CrossEntropy),
+            ("Cross-Entropy", LossKind::CrossEntropy),
+            ("ce", LossKind::CrossEntropy),
+            ("CE", LossKind::CrossEntropy),
+            ("mse", LossKind::Mse),
+            ("MSE", LossKind::Mse),
+        ] {
+            assert_eq!(s.parse(), Ok(want), "{s}");
+        }
+        // Config files keep their canonical names.
+        assert_eq!(names::name(&LossKind::CrossEntropy), "cross_entropy");
+        assert_eq!(names::name(&ScheduleKind::Constant), "constant");
+        assert_eq!(ModelKind::Cnn.to_string(), "cnn");
+    }
+
+    #[test]
+    fn a_bad_run_enum_value_lists_the_valid_ones() {
+        let e = "rnn".parse::<ModelKind>().unwrap_err();
+        assert!(e.contains("`mlp`") && e.contains("`cnn`"), "{e}");
+        let e = "tpu".parse::<DeviceChoice>().unwrap_err();
+        assert!(
+            ["`auto`", "`gpu`", "`cpu`"].iter().all(|v| e.contains(v)),
+            "{e}"
+        );
+        let e = "adamw".parse::<OptimizerKind>().unwrap_err();
+        assert!(
+            e.contains("`sgd`") && e.contains("`adam`") && e.ends_with("did you mean `adam`?"),
+            "{e}"
+        );
+        let e = "linear".parse::<ScheduleKind>().unwrap_err();
+        assert!(
+            ["`constant`", "`none`", "`step`", "`cosine`"]
+                .iter()
+                .all(|v| e.contains(v)),
+            "{e}"
+        );
+        let e = "hinge".parse::<LossKind>().unwrap_err();
+        assert!(
+            ["`cross_entropy`", "`ce`", "`mse`"]
+                .iter()
+                .all(|v| e.contains(v)),
+            "{e}"
+        );
+    }
 
     #[test]
     fn round_trips_through_toml() {

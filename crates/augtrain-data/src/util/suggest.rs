@@ -1,24 +1,12 @@
 //! "Did you mean ...?" for unknown keys and values in config and pipeline files.
 
-/// Levenshtein edit distance.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut cur = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-/// The candidate nearest to `word`, if near enough to be a likely typo.
+/// The candidate nearest to `word` by Levenshtein distance (in characters), if near enough to
+/// be a likely typo.
 pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let best = candidates.iter().min_by_key(|c| edit_distance(word, c))?;
-    let d = edit_distance(word, best);
+    let best = candidates
+        .iter()
+        .min_by_key(|c| strsim::levenshtein(word, c))?;
+    let d = strsim::levenshtein(word, best);
     (d <= (word.chars().count() / 3).max(2) && d > 0).then_some(*best)
 }
 
@@ -57,7 +45,9 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(edit_distance("epochz", "epochs"), 1);
+        assert_eq!(nearest("epochz", &["seed", "epochs"]), Some("epochs"));
+        assert_eq!(nearest("épochs", &["seed", "epochs"]), Some("epochs"));
+        assert_eq!(nearest("epochs", &["seed", "epochs"]), None);
         let m = "unknown field `epochz`, expected one of `seed`, `device`, `epochs`";
         assert!(with_suggestion(m).ends_with("did you mean `epochs`?"));
         let m = "unknown field `zzzzzz`, expected one of `seed`, `device`, `epochs`";

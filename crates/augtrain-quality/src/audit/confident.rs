@@ -40,22 +40,6 @@ pub enum Filter {
     PredictedNeqGiven,
 }
 
-impl std::str::FromStr for Filter {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().replace('-', "_").as_str() {
-            "prune_by_noise_rate" => Ok(Filter::PruneByNoiseRate),
-            "prune_by_class" => Ok(Filter::PruneByClass),
-            "both" => Ok(Filter::Both),
-            "confident_learning" => Ok(Filter::ConfidentLearning),
-            "predicted_neq_given" => Ok(Filter::PredictedNeqGiven),
-            other => Err(format!(
-                "unknown filter '{other}': use prune_by_noise_rate, prune_by_class, both, confident_learning or predicted_neq_given"
-            )),
-        }
-    }
-}
-
 /// How flagged examples are ordered (cleanlab's `return_indices_ranked_by`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -67,18 +51,7 @@ pub enum RankBy {
     NormalizedMargin,
 }
 
-impl std::str::FromStr for RankBy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().replace('-', "_").as_str() {
-            "self_confidence" => Ok(RankBy::SelfConfidence),
-            "normalized_margin" => Ok(RankBy::NormalizedMargin),
-            other => Err(format!(
-                "unknown ranking '{other}': use self_confidence or normalized_margin"
-            )),
-        }
-    }
-}
+augtrain_data::from_str_via_serde!(Filter, RankBy);
 
 /// Predicted probabilities: `n` rows of `k` values.
 #[derive(Clone, Debug)]
@@ -372,6 +345,47 @@ pub fn suggested_labels(p: &PredProbs) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_filter_and_ranking_spelling_parses() {
+        use Filter::*;
+        for (s, want) in [
+            ("prune_by_noise_rate", PruneByNoiseRate),
+            ("prune-by-noise-rate", PruneByNoiseRate),
+            ("Prune_By_Noise_Rate", PruneByNoiseRate),
+            ("prune_by_class", PruneByClass),
+            ("prune-by-class", PruneByClass),
+            ("both", Both),
+            ("confident_learning", ConfidentLearning),
+            ("confident-learning", ConfidentLearning),
+            ("predicted_neq_given", PredictedNeqGiven),
+            ("predicted-neq-given", PredictedNeqGiven),
+        ] {
+            assert_eq!(s.parse(), Ok(want), "{s}");
+        }
+        for (s, want) in [
+            ("self_confidence", RankBy::SelfConfidence),
+            ("self-confidence", RankBy::SelfConfidence),
+            ("normalized_margin", RankBy::NormalizedMargin),
+            ("Normalized-Margin", RankBy::NormalizedMargin),
+        ] {
+            assert_eq!(s.parse(), Ok(want), "{s}");
+        }
+        let e = "all".parse::<Filter>().unwrap_err();
+        let valid = [
+            "prune_by_noise_rate",
+            "prune_by_class",
+            "both",
+            "confident_learning",
+            "predicted_neq_given",
+        ];
+        assert!(valid.iter().all(|v| e.contains(v)), "{e}");
+        let e = "margin".parse::<RankBy>().unwrap_err();
+        assert!(
+            e.contains("`self_confidence`") && e.contains("`normalized_margin`"),
+            "{e}"
+        );
+    }
 
     fn probs(rows: &[&[f64]]) -> PredProbs {
         PredProbs {

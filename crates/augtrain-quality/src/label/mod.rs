@@ -17,19 +17,7 @@ pub enum QueueBy {
     Entropy,
 }
 
-impl std::str::FromStr for QueueBy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().replace('_', "-").as_str() {
-            "least-confidence" => Ok(QueueBy::LeastConfidence),
-            "margin" => Ok(QueueBy::Margin),
-            "entropy" => Ok(QueueBy::Entropy),
-            other => Err(format!(
-                "unknown queue '{other}': use least-confidence, margin or entropy"
-            )),
-        }
-    }
-}
+augtrain_data::from_str_via_serde!(QueueBy);
 
 /// The prediction for one image.
 #[derive(Clone, Debug, PartialEq)]
@@ -123,6 +111,26 @@ pub fn review_queue(preds: &[Prediction], by: QueueBy, top: usize) -> Vec<usize>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_queue_spelling_parses() {
+        for (s, want) in [
+            ("least-confidence", QueueBy::LeastConfidence),
+            ("least_confidence", QueueBy::LeastConfidence),
+            ("Least-Confidence", QueueBy::LeastConfidence),
+            ("margin", QueueBy::Margin),
+            ("ENTROPY", QueueBy::Entropy),
+        ] {
+            assert_eq!(s.parse(), Ok(want), "{s}");
+        }
+        let e = "random".parse::<QueueBy>().unwrap_err();
+        assert!(
+            ["`least-confidence`", "`margin`", "`entropy`"]
+                .iter()
+                .all(|v| e.contains(v)),
+            "{e}"
+        );
+    }
 
     #[test]
     fn uncertainty_measures() {

@@ -311,31 +311,10 @@ fn page_foot(h: &mut String, config: &str) {
     h.push_str("<script>\n// Table of contents from the section headings.\nconst toc = document.getElementById('toc');\nfor (const h of document.querySelectorAll('h2[id]')) {\n  const a = document.createElement('a');\n  a.href = '#' + h.id;\n  a.textContent = h.textContent;\n  toc.appendChild(a);\n}\ndocument.body.dataset.ready = 'yes';\n</script>\n</body></html>\n");
 }
 
-/// Standard base64 (RFC 4648) of `bytes`.
+/// Standard base64 (RFC 4648, padded) of `bytes`.
 pub fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn esc(s: &str) -> String {

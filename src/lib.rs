@@ -33,12 +33,4 @@ pub use augtrain_data::util;
 pub use augtrain_quality::{audit, label, metrics};
 pub use augtrain_run::{report, run_dir};
 
-#[cfg(test)]
-mod fuzz;
-
-/// Test builds count allocations per thread, so the fuzzer can bound a parser's memory.
-#[cfg(test)]
-#[global_allocator]
-static ALLOCATOR: fuzz::alloc::Tracking = fuzz::alloc::Tracking;
-
 pub use error::{Error, Result};

@@ -85,3 +85,46 @@ pub fn optimizer_bytes(optimizer: &ModuleOptimizer) -> Result<Bytes, TrainError>
         .map_err(|e| TrainError::Checkpoint(format!("cannot serialize the optimizer: {e}")))?;
     canonical_pack(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::ImageShape;
+    use crate::model::ModelKind;
+    use augtrain_fuzz_targets::{InputKind, input_dirs, reseal};
+    use augtrain_run::checkpoint;
+
+    /// Every committed input of the `checkpoint` fuzz target (which stops at burn's container
+    /// reader, see `fuzz/targets/src/checkpoint.rs`), as is and re-sealed with a valid checksum,
+    /// through the whole of `restore` into a small MLP and SGD: a model and optimizer come back
+    /// or an error does, never a panic; the seeds (written by real runs) restore.
+    #[test]
+    fn checkpoint_corpus_restores_or_fails_cleanly() {
+        let device = Device::flex().autodiff();
+        let mut seeds = 0;
+        for (kind, dir) in input_dirs("checkpoint") {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries {
+                let path = entry.unwrap().path();
+                let bytes = std::fs::read(&path).unwrap();
+                let mut restored = false;
+                for input in [bytes.clone(), reseal(&bytes)] {
+                    let Ok(ckpt) = checkpoint::parse(&path, &input) else {
+                        continue;
+                    };
+                    let shape = ImageShape::new(8, 8, 3);
+                    let model = Model::new(ModelKind::Mlp, shape, 10, 4, &device).unwrap();
+                    let optimizer = crate::train::optim::build(&Default::default());
+                    restored |= restore(model, optimizer, ckpt.model, ckpt.optimizer).is_ok();
+                }
+                if kind == InputKind::Seed {
+                    assert!(restored, "seed {} does not restore", path.display());
+                    seeds += 1;
+                }
+            }
+        }
+        assert!(seeds > 0, "no checkpoint seeds");
+    }
+}

@@ -10,7 +10,7 @@ use super::cv::{run_cv, write_cv};
 use super::train::TrainArgs;
 use crate::Error;
 use crate::audit::confident::{
-    Filter, PredProbs, RankBy, find_label_issues, quality_scores, suggested_labels,
+    Filter, PredProbs, RankBy, find_label_issues, order_issues, quality_scores, suggested_labels,
 };
 use crate::audit::pred_probs;
 use crate::data::files::csv_field;
@@ -140,12 +140,7 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
     let mask = find_label_issues(&labels, &probs, args.filter);
     let scores = quality_scores(&labels, &probs, args.rank_by);
     let suggested = suggested_labels(&probs);
-    let mut ranked: Vec<usize> = (0..labels.len()).filter(|&i| mask[i]).collect();
-    ranked.sort_by(|&a, &b| {
-        scores[a]
-            .partial_cmp(&scores[b])
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    let ranked = order_issues(&mask, &scores);
     let mut csv = String::from("rank,index,path,given_label,suggested_label,score\n");
     let mut queue = Vec::new();
     for (r, &i) in ranked.iter().enumerate() {

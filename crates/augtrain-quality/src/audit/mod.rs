@@ -8,6 +8,7 @@
 
 pub mod confident;
 pub mod health;
+pub mod numpy;
 pub mod phash;
 pub mod pred_probs;
 

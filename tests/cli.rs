@@ -860,11 +860,11 @@ fn split_is_stratified_keeps_duplicates_together_and_train_reuses_it() {
         "24x24",
         "--quiet",
     ]));
-    let rows: Vec<Vec<String>> = std::fs::read_to_string(&file)
+    let rows: Vec<Vec<String>> = augtrain::data::csv::Table::read(&file)
         .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| augtrain::data::files::csv_fields(l).unwrap())
+        .rows()
+        .iter()
+        .map(|r| r.fields.clone())
         .collect();
     assert_eq!(rows.len(), 65);
     let split_of = |name: &str| rows.iter().find(|r| r[4].ends_with(name)).unwrap()[1].clone();
@@ -1115,8 +1115,9 @@ fn export_is_privacy_clean_and_checksummed() {
     let map = std::fs::read_to_string(&mapping).unwrap();
     assert!(map.contains("train/ants/ant photos.jpg"));
     // Exported pixels equal the oriented source pixels.
-    for line in map.lines().skip(1).step_by(40) {
-        let f = augtrain::data::files::csv_fields(line).unwrap();
+    let map_rows = augtrain::data::csv::Table::parse(&mapping, map.as_bytes()).unwrap();
+    for row in map_rows.rows().iter().step_by(40) {
+        let f = &row.fields;
         let src = std::fs::read(hym.join(&f[0])).unwrap();
         let (oriented, _, _) = augtrain::data::decode::decode_full(&src, 100_000_000).unwrap();
         let exported = image::open(out2.join(&f[1])).unwrap();

@@ -1,9 +1,12 @@
 //! Small helpers shared by every stage: atomic file writes, counter-based randomness, time
-//! stamps, panic containment for third-party decoders and a minimal future executor.
+//! stamps, panic containment for third-party decoders, file paths as text, escaping of
+//! user-controlled text for the terminal and a minimal future executor.
 
+pub mod escape;
 pub mod fs;
 pub mod nan;
 pub mod panic;
+pub mod path_text;
 pub mod rng;
 pub mod suggest;
 pub mod time;

@@ -515,7 +515,12 @@ mod tests {
         let base = std::env::var_os("AUGTRAIN_TEST_DATA")
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|| root.join("../shared/data"));
-        let dir = if base.is_relative() { root.join(base) } else { base }.join(sub);
+        let dir = if base.is_relative() {
+            root.join(base)
+        } else {
+            base
+        }
+        .join(sub);
         if dir.exists() {
             return Some(dir);
         }
@@ -524,7 +529,10 @@ mod tests {
             "AUGTRAIN_REQUIRE_DATA=1 but {} is missing",
             dir.display()
         );
-        eprintln!("SKIPPED: real data {} not found (set AUGTRAIN_TEST_DATA)", dir.display());
+        eprintln!(
+            "SKIPPED: real data {} not found (set AUGTRAIN_TEST_DATA)",
+            dir.display()
+        );
         None
     }
 
@@ -536,7 +544,8 @@ mod tests {
         let Some(dir) = real_data("label-errors") else {
             return;
         };
-        let file = super::super::pred_probs::read(&dir.join("cifar10-test-pred-probs.csv")).unwrap();
+        let file =
+            super::super::pred_probs::read(&dir.join("cifar10-test-pred-probs.csv")).unwrap();
         let labels = file.given.unwrap();
         let reference: serde_json::Value = serde_json::from_str(include_str!(
             "../../../../tests/fixtures/cleanlab_cifar10.json"

@@ -446,14 +446,24 @@ mod tests {
         assert!(cases.len() >= 50);
         for (c, case) in cases.iter().enumerate() {
             let parse = |v: &serde_json::Value| v.as_str().unwrap().parse::<f64>().unwrap();
-            let values: Vec<f64> = case["values"].as_array().unwrap().iter().map(parse).collect();
+            let values: Vec<f64> = case["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(parse)
+                .collect();
             let expect: Vec<usize> = case["argsort"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(|v| v.as_u64().unwrap() as usize)
                 .collect();
-            assert_eq!(argsort(&values), expect, "case {c}, {} values", values.len());
+            assert_eq!(
+                argsort(&values),
+                expect,
+                "case {c}, {} values",
+                values.len()
+            );
             let s = parse(&case["sum"]);
             assert_eq!(sum(&values).to_bits(), s.to_bits(), "case {c} sum");
         }

@@ -49,7 +49,11 @@ pub fn run(args: ExportArgs) -> crate::Result<()> {
             summary.skipped.len()
         );
         for s in &summary.skipped {
-            say!("  skipped {}: {}", s.path, s.reason);
+            say!(
+                "  skipped {}: {}",
+                crate::util::escape::escape(&s.path),
+                s.reason
+            );
         }
     }
     Ok(())

@@ -114,7 +114,7 @@ pub fn run(args: InspectArgs) -> crate::Result<()> {
     let w = names.iter().map(|n| n.len()).max().unwrap_or(5).max(5);
     say_raw!("{:<10}", "split");
     for n in names.iter().take(20) {
-        say_raw!(" {n:>w$}");
+        say_raw!(" {:>w$}", crate::util::escape::escape(n));
     }
     if names.len() > 20 {
         say_raw!(" {:>w$}", "...");
@@ -180,7 +180,7 @@ pub fn run(args: InspectArgs) -> crate::Result<()> {
         say!();
         say!("skipped files:");
         for s in &r.skipped {
-            say!("  {}: {}", s.path, s.reason);
+            say!("  {}: {}", crate::util::escape::escape(&s.path), s.reason);
         }
     }
     Ok(())

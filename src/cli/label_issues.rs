@@ -10,12 +10,12 @@ use super::cv::{run_cv, write_cv};
 use super::train::TrainArgs;
 use crate::Error;
 use crate::audit::confident::{
-    Filter, PredProbs, RankBy, find_label_issues, quality_scores, suggested_labels,
+    Filter, PredProbs, RankBy, find_label_issues, order_issues, quality_scores, suggested_labels,
 };
 use crate::audit::pred_probs;
-use crate::data::files::csv_field;
 use crate::data::source::load_whole;
 use crate::train::progress::{Reporter, Verbosity};
+use crate::util::escape::escape;
 use augtrain_run::run_dir::OutputDir;
 
 /// Flags of `augtrain label-issues`.
@@ -140,23 +140,25 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
     let mask = find_label_issues(&labels, &probs, args.filter);
     let scores = quality_scores(&labels, &probs, args.rank_by);
     let suggested = suggested_labels(&probs);
-    let mut ranked: Vec<usize> = (0..labels.len()).filter(|&i| mask[i]).collect();
-    ranked.sort_by(|&a, &b| {
-        scores[a]
-            .partial_cmp(&scores[b])
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    let mut csv = String::from("rank,index,path,given_label,suggested_label,score\n");
+    let ranked = order_issues(&mask, &scores);
+    let mut csv = crate::data::csv::Writer::new([
+        "rank",
+        "index",
+        "path",
+        "given_label",
+        "suggested_label",
+        "score",
+    ]);
     let mut queue = Vec::new();
     for (r, &i) in ranked.iter().enumerate() {
-        csv.push_str(&format!(
-            "{},{i},{},{},{},{}\n",
-            r + 1,
-            csv_field(&paths[i]),
-            csv_field(&names[labels[i]]),
-            csv_field(&names[suggested[i]]),
-            scores[i]
-        ));
+        csv.row([
+            (r + 1).to_string(),
+            i.to_string(),
+            paths[i].clone(),
+            names[labels[i]].clone(),
+            names[suggested[i]].clone(),
+            scores[i].to_string(),
+        ]);
         queue.push(serde_json::json!({
             "data": { "image": paths[i], "index": i, "given_label": names[labels[i]] },
             "predictions": [{
@@ -171,7 +173,7 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
             }]
         }));
     }
-    dir.write("label_issues.csv", csv.as_bytes())?;
+    dir.write("label_issues.csv", &csv.finish())?;
     dir.write(
         "review_queue.json",
         serde_json::to_string_pretty(&queue)
@@ -190,7 +192,10 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
     for &i in ranked.iter().take(10) {
         reporter.line(&format!(
             "  {}: given '{}', suggested '{}' (score {:.4})",
-            paths[i], names[labels[i]], names[suggested[i]], scores[i]
+            escape(&paths[i]),
+            escape(&names[labels[i]]),
+            escape(&names[suggested[i]]),
+            scores[i]
         ));
     }
     dir.publish()?;

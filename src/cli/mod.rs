@@ -2,19 +2,24 @@
 //! calls the library and prints. Exit codes: 0 success, 1 runtime error, 2 usage error.
 
 /// Print a line on standard output; a closed or full stdout is an ordinary error (exit 1),
-/// never a panic.
+/// never a panic. Control characters other than line breaks and tabs are escaped
+/// (`util::escape::escape_lines`), so no file name can drive the terminal.
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::cli::stdout_error)?
+        let text = format!($($arg)*);
+        writeln!(std::io::stdout().lock(), "{}", $crate::util::escape::escape_lines(&text))
+            .map_err($crate::cli::stdout_error)?
     }};
 }
 
-/// Print a line on standard error; a closed stderr is ignored (there is nowhere left to say it).
+/// Print a line on standard error, escaped like [`say!`]; a closed stderr is ignored (there is
+/// nowhere left to say it).
 macro_rules! warn {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+        let text = format!($($arg)*);
+        let _ = writeln!(std::io::stderr().lock(), "{}", $crate::util::escape::escape_lines(&text));
     }};
 }
 
@@ -22,7 +27,9 @@ macro_rules! warn {
 macro_rules! say_raw {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        write!(std::io::stdout().lock(), $($arg)*).map_err($crate::cli::stdout_error)?
+        let text = format!($($arg)*);
+        write!(std::io::stdout().lock(), "{}", $crate::util::escape::escape_lines(&text))
+            .map_err($crate::cli::stdout_error)?
     }};
 }
 

@@ -59,7 +59,11 @@ pub fn run(args: PackArgs) -> crate::Result<()> {
             whole.report.skipped.len()
         );
         for s in &whole.report.skipped {
-            say!("  skipped {}: {}", s.path, s.reason);
+            say!(
+                "  skipped {}: {}",
+                crate::util::escape::escape(&s.path),
+                s.reason
+            );
         }
         for note in &whole.report.notes {
             say!("note: {note}");

@@ -8,13 +8,15 @@ use rayon::prelude::*;
 
 use crate::data::Dataset;
 use crate::data::LoadOptions;
+use crate::data::csv::{Table, Writer};
 use crate::data::decode::decode_file;
-use crate::data::files::csv_field;
 use crate::data::files::{Skipped, hex};
 use crate::data::source::{DataSource, load_whole};
 use crate::device::{self, DeviceChoice};
 use crate::label::{QueueBy, predict_row, pseudo_labels, review_queue};
 use crate::train::{Inference, evaluate};
+use crate::util::escape::{escape, escape_path};
+use crate::util::path_text;
 use crate::{Error, util};
 use augtrain_run::RunDir;
 use augtrain_run::run_dir::OutputDir;
@@ -78,11 +80,7 @@ fn walk(dir: &Path, root: &Path, out: &mut Vec<(PathBuf, String)>) -> crate::Res
         if p.is_dir() {
             walk(&p, root, out)?;
         } else {
-            let rel = p
-                .strip_prefix(root)
-                .unwrap_or(&p)
-                .to_string_lossy()
-                .into_owned();
+            let rel = path_text::encode(p.strip_prefix(root).unwrap_or(&p));
             out.push((p, rel));
         }
     }
@@ -105,23 +103,19 @@ fn load_unlabelled(
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
     {
-        let text = String::from_utf8(util::fs::read(path)?)
-            .map_err(|_| Error::Usage(format!("{}: not UTF-8 text", path.display())))?;
-        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-        let header = crate::data::files::csv_fields(lines.next().unwrap_or_default())
-            .map_err(Error::Usage)?;
-        let pc = header
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case("path"))
-            .ok_or_else(|| Error::Usage(format!("{}: no 'path' column", path.display())))?;
+        let table = Table::read(path)?;
+        let pc = table
+            .column("path")
+            .ok_or_else(|| Error::Usage(format!("{}: no 'path' column", escape_path(path))))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        lines
-            .map(|l| {
-                let f = crate::data::files::csv_fields(l).map_err(Error::Usage)?;
-                let rel = f.get(pc).cloned().unwrap_or_default();
-                Ok((base.join(&rel), rel))
+        table
+            .rows()
+            .iter()
+            .map(|row| {
+                let file = path_text::decode(row.fields[pc].trim());
+                (base.join(&file), path_text::encode(&file))
             })
-            .collect::<crate::Result<_>>()?
+            .collect()
     } else {
         // A labelled dataset: predict every image, ignoring its labels.
         let source = DataSource::from_path(path)?;
@@ -129,7 +123,7 @@ fn load_unlabelled(
         if whole.data.shape != opts.file_shape() {
             return Err(Error::Usage(format!(
                 "{} holds {} images but the model takes {}",
-                path.display(),
+                escape_path(path),
                 whole.data.shape,
                 opts.file_shape()
             )));
@@ -142,7 +136,7 @@ fn load_unlabelled(
     if files.is_empty() {
         return Err(Error::Usage(format!(
             "{}: no files to predict",
-            path.display()
+            escape_path(path)
         )));
     }
     let decoded: Vec<_> = files
@@ -166,7 +160,7 @@ fn load_unlabelled(
     if n == 0 {
         return Err(Error::Usage(format!(
             "{}: none of the {} files could be used",
-            path.display(),
+            escape_path(path),
             files.len()
         )));
     }
@@ -217,45 +211,39 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
         args.force,
     )?;
     let names = &card.class_names;
-    let mut csv = String::from("path,predicted,confidence");
-    for n in names {
-        csv.push_str(&format!(",{}", csv_field(&format!("p_{n}"))));
-    }
-    csv.push('\n');
+    let header = ["path", "predicted", "confidence"]
+        .map(String::from)
+        .into_iter()
+        .chain(names.iter().map(|n| format!("p_{n}")));
+    let mut csv = Writer::new(header);
     for (i, p) in preds.iter().enumerate() {
-        csv.push_str(&format!(
-            "{},{},{}",
-            csv_field(&data.paths[i]),
-            csv_field(&names[p.class]),
-            p.confidence
-        ));
-        for v in &probs[i * k..(i + 1) * k] {
-            csv.push_str(&format!(",{v}"));
-        }
-        csv.push('\n');
+        let fields = [
+            data.paths[i].clone(),
+            names[p.class].clone(),
+            p.confidence.to_string(),
+        ];
+        csv.row(
+            fields
+                .into_iter()
+                .chain(probs[i * k..(i + 1) * k].iter().map(|v| v.to_string())),
+        );
     }
-    dir.write("predictions.csv", csv.as_bytes())?;
+    dir.write("predictions.csv", &csv.finish())?;
     if !skipped.is_empty() {
-        let mut s = String::from("path,reason\n");
-        for k in &skipped {
-            s.push_str(&format!(
-                "{},{}\n",
-                csv_field(&k.path),
-                csv_field(&k.reason.to_string())
-            ));
-        }
-        dir.write("skipped.csv", s.as_bytes())?;
+        dir.write(
+            "skipped.csv",
+            augtrain_run::run_dir::skipped_csv(&skipped).as_bytes(),
+        )?;
     }
+    // An image's path from anywhere (path text, exact for any file name).
     let abs = |rel: &str| -> String {
+        let rel = path_text::decode(rel);
         let p = if args.data.is_dir() {
             args.data.join(rel)
         } else {
             args.data.parent().unwrap_or(Path::new(".")).join(rel)
         };
-        std::path::absolute(&p)
-            .unwrap_or(p)
-            .to_string_lossy()
-            .into_owned()
+        path_text::encode(&std::path::absolute(&p).unwrap_or(p))
     };
     let mut lines = vec![format!(
         "predicted {} images into {}",
@@ -264,16 +252,15 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
     )];
     if args.pseudo_label {
         let accepted = pseudo_labels(&preds, args.threshold, args.max_per_class, k);
-        let mut m = String::from("path,label,confidence\n");
+        let mut m = Writer::new(["path", "label", "confidence"]);
         for &i in &accepted {
-            m.push_str(&format!(
-                "{},{},{}\n",
-                csv_field(&abs(&data.paths[i])),
-                csv_field(&names[preds[i].class]),
-                preds[i].confidence
-            ));
+            m.row([
+                abs(&data.paths[i]),
+                names[preds[i].class].clone(),
+                preds[i].confidence.to_string(),
+            ]);
         }
-        dir.write("pseudo_labels.csv", m.as_bytes())?;
+        dir.write("pseudo_labels.csv", &m.finish())?;
         lines.push(format!(
             "{} pseudo-labels at confidence >= {} ({}) in {}",
             accepted.len(),
@@ -286,19 +273,25 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
     }
     if let Some(by) = args.queue {
         let q = review_queue(&preds, by, args.top);
-        let mut c = String::from("rank,path,predicted,confidence,margin,entropy\n");
+        let mut c = Writer::new([
+            "rank",
+            "path",
+            "predicted",
+            "confidence",
+            "margin",
+            "entropy",
+        ]);
         let mut ls = Vec::new();
         for (r, &i) in q.iter().enumerate() {
             let p = &preds[i];
-            c.push_str(&format!(
-                "{},{},{},{},{},{}\n",
-                r + 1,
-                csv_field(&data.paths[i]),
-                csv_field(&names[p.class]),
-                p.confidence,
-                p.margin,
-                p.entropy
-            ));
+            c.row([
+                (r + 1).to_string(),
+                data.paths[i].clone(),
+                names[p.class].clone(),
+                p.confidence.to_string(),
+                p.margin.to_string(),
+                p.entropy.to_string(),
+            ]);
             ls.push(serde_json::json!({
                 "id": hex(&(i as u64).to_be_bytes()),
                 "data": { "image": abs(&data.paths[i]) },
@@ -309,7 +302,7 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
                 }]
             }));
         }
-        dir.write("review_queue.csv", c.as_bytes())?;
+        dir.write("review_queue.csv", &c.finish())?;
         dir.write(
             "review_queue.json",
             serde_json::to_string_pretty(&ls).expect("json").as_bytes(),
@@ -326,7 +319,7 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
             say!("{l}");
         }
         for s in &skipped {
-            say!("  skipped {}: {}", s.path, s.reason);
+            say!("  skipped {}: {}", escape(&s.path), s.reason);
         }
     }
     Ok(())

@@ -148,25 +148,26 @@ fn fit_and_evaluate(
     trainer.evaluate(held_out, true)
 }
 
-/// Predicted probabilities as CSV: `index,id,path,given_label,p0,p1,...`.
+/// Predicted probabilities as CSV: `index,id,path,given_label,p0,p1,...` (paths as path text).
 pub fn pred_probs_csv(data: &Dataset, probs: &[f32]) -> String {
     let k = data.num_classes();
-    let mut out = String::from("index,id,path,given_label");
-    for c in 0..k {
-        out.push_str(&format!(",p{c}"));
-    }
-    out.push('\n');
+    let header = ["index", "id", "path", "given_label"]
+        .map(String::from)
+        .into_iter()
+        .chain((0..k).map(|c| format!("p{c}")));
+    let mut out = crate::data::csv::Writer::new(header);
     for i in 0..data.len() {
-        out.push_str(&format!(
-            "{i},{},{},{}",
-            data.ids[i],
-            crate::data::files::csv_field(&data.paths[i]),
-            data.labels[i]
-        ));
-        for v in &probs[i * k..(i + 1) * k] {
-            out.push_str(&format!(",{v}"));
-        }
-        out.push('\n');
+        let fields = [
+            i.to_string(),
+            data.ids[i].to_string(),
+            data.paths[i].clone(),
+            data.labels[i].to_string(),
+        ];
+        out.row(
+            fields
+                .into_iter()
+                .chain(probs[i * k..(i + 1) * k].iter().map(|v| v.to_string())),
+        );
     }
-    out
+    out.finish_string()
 }

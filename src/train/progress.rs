@@ -41,11 +41,13 @@ impl Reporter {
         Self { verbosity }
     }
 
-    /// Print one line (not in quiet mode). A closed or full standard output is ignored: a run
-    /// never depends on its output staying open.
+    /// Print one line (not in quiet mode), control characters escaped as the command line's
+    /// printers do. A closed or full standard output is ignored: a run never depends on its
+    /// output staying open.
     pub fn line(&self, text: &str) {
         if self.verbosity != Verbosity::Quiet {
             use std::io::Write as _;
+            let text = crate::util::escape::escape_lines(text);
             let _ = writeln!(std::io::stdout().lock(), "{text}");
         }
     }

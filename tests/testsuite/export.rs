@@ -91,8 +91,9 @@ fn export_mapping_is_opt_in_and_exported_pixels_equal_the_oriented_source() {
     let map = std::fs::read_to_string(&mapping).unwrap();
     assert!(map.contains("train/ants/ant photos.jpg"));
     // Exported pixels equal the oriented source pixels.
-    for line in map.lines().skip(1).step_by(40) {
-        let f = augtrain::data::files::csv_fields(line).unwrap();
+    let map_rows = augtrain::data::csv::Table::parse(&mapping, map.as_bytes()).unwrap();
+    for row in map_rows.rows().iter().step_by(40) {
+        let f = &row.fields;
         let src = std::fs::read(hym.join(&f[0])).unwrap();
         let (oriented, _, _) = augtrain::data::decode::decode_full(&src, 100_000_000).unwrap();
         let exported = image::open(out2.join(&f[1])).unwrap();

@@ -35,11 +35,11 @@ fn split_is_stratified_keeps_duplicates_together_and_train_reuses_it() {
         "24x24",
         "--quiet",
     ]));
-    let rows: Vec<Vec<String>> = std::fs::read_to_string(&file)
+    let rows: Vec<Vec<String>> = augtrain::data::csv::Table::read(&file)
         .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| augtrain::data::files::csv_fields(l).unwrap())
+        .rows()
+        .iter()
+        .map(|r| r.fields.clone())
         .collect();
     assert_eq!(rows.len(), 65);
     let split_of = |name: &str| rows.iter().find(|r| r[4].ends_with(name)).unwrap()[1].clone();

@@ -4,6 +4,13 @@
 //! per file, a `SHA256SUMS` that `sha256sum -c` accepts, and a dataset card. The mapping from
 //! original names is written only on request, outside the export.
 //!
+//! Class folders: a label that is a safe, portable folder name (letters, digits, `-`, `_`, `.`,
+//! at most 64 bytes, not starting or ending with `.`, not a Windows device name such as `CON`)
+//! and that no other label equals ignoring case is its own folder. Every other label (`.`,
+//! `..`, `a/b`, empty, control characters, ...) gets `<cleaned>~<16 hex digits of the SHA-256
+//! of the label>`, where `<cleaned>` keeps its safe characters: distinct labels always get
+//! distinct folders, and the manifest and the dataset card keep the true label.
+//!
 //! Written atomically: into a hidden `.<name>.partial-<pid>` directory renamed into place at
 //! the end.
 
@@ -20,7 +27,7 @@ use super::files::{
 };
 use super::source::{DataSource, load_whole};
 use super::{DataError, Dataset, LoadOptions};
-use crate::files::csv_field;
+use crate::util::escape::{escape, escape_path};
 
 /// One exported file.
 #[derive(Clone, Debug)]
@@ -145,23 +152,67 @@ fn prepare_dataset(data: &Dataset, splits: &[Option<SplitName>]) -> Vec<Result<P
         .collect()
 }
 
-fn safe_component(s: &str) -> String {
-    let cleaned: String = s
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let trimmed = cleaned.trim_matches('.');
-    if trimmed.is_empty() {
-        "class".into()
-    } else {
-        trimmed.to_string()
+/// Longest label used as a folder name as it is (bytes).
+const MAX_PLAIN_FOLDER: usize = 64;
+
+fn is_folder_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '-' || c == '_' || c == '.'
+}
+
+/// Whether `label` can be a folder name as it is on every common file system.
+fn is_plain_folder(label: &str) -> bool {
+    const DEVICES: [&str; 22] = [
+        "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
+        "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    ];
+    let stem = label.split('.').next().unwrap_or("").to_ascii_lowercase();
+    !label.is_empty()
+        && label.len() <= MAX_PLAIN_FOLDER
+        && label.chars().all(is_folder_char)
+        && !label.starts_with('.')
+        && !label.ends_with('.')
+        && !DEVICES.contains(&stem.as_str())
+}
+
+/// The folder of each label: safe single path components, distinct for distinct labels even
+/// on case-insensitive file systems (see the module docs for the rule).
+pub fn class_folders<'a>(
+    labels: impl IntoIterator<Item = &'a str>,
+) -> Result<BTreeMap<String, String>, DataError> {
+    let labels: BTreeSet<&str> = labels.into_iter().collect();
+    let mut folded: BTreeMap<String, usize> = BTreeMap::new();
+    for l in &labels {
+        *folded.entry(l.to_lowercase()).or_default() += 1;
     }
+    let mut out = BTreeMap::new();
+    let mut taken: BTreeMap<String, &str> = BTreeMap::new();
+    for &label in &labels {
+        let folder = if is_plain_folder(label) && folded[&label.to_lowercase()] == 1 {
+            label.to_string()
+        } else {
+            let cleaned: String = label
+                .chars()
+                .filter(|&c| is_folder_char(c))
+                .take(MAX_PLAIN_FOLDER)
+                .collect();
+            let cleaned = match cleaned.trim_matches('.') {
+                "" => "class",
+                c => c,
+            };
+            let sha = hex(&Sha256::digest(label.as_bytes()));
+            format!("{cleaned}~{}", &sha[..16])
+        };
+        if let Some(other) = taken.insert(folder.to_lowercase(), label) {
+            return Err(DataError::Invalid(format!(
+                "class labels '{}' and '{}' would share the folder '{}'; rename one",
+                escape(other),
+                escape(label),
+                escape(&folder)
+            )));
+        }
+        out.insert(label.to_string(), folder);
+    }
+    Ok(out)
 }
 
 /// Export `source` to `out`. `mapping`: where to write `original,exported` pairs, if anywhere.
@@ -176,7 +227,7 @@ pub fn export(
     if out.exists() {
         return Err(DataError::Invalid(format!(
             "{} already exists; remove it or choose another --out",
-            out.display()
+            escape_path(out)
         )));
     }
     if let Some(m) = mapping
@@ -184,7 +235,7 @@ pub fn export(
     {
         return Err(DataError::Invalid(format!(
             "--keep-mapping {} is inside the export; keep the mapping outside it so the export stays anonymous",
-            m.display()
+            escape_path(m)
         )));
     }
     let prepared = match source {
@@ -195,13 +246,18 @@ pub fn export(
             prepare_dataset(&whole.data, &whole.splits)
         }
     };
+    let folders = class_folders(
+        prepared
+            .iter()
+            .filter_map(|p| p.as_ref().ok().map(|p| p.label.as_str())),
+    )?;
     let mut summary = ExportSummary::default();
     let mut payload: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for p in prepared {
         match p {
             Ok(p) => {
                 let sha = hex(&Sha256::digest(&p.png));
-                let class = safe_component(&p.label);
+                let class = &folders[&p.label];
                 let path = match p.split {
                     Some(s) => format!("{s}/{class}/{}.png", &sha[..16]),
                     None => format!("{class}/{}.png", &sha[..16]),
@@ -221,7 +277,8 @@ pub fn export(
                 if opts.on_error == OnError::Fail {
                     return Err(DataError::Invalid(format!(
                         "{}: {}; fix or remove the file, or use --on-error skip",
-                        s.path, s.reason
+                        escape(&s.path),
+                        s.reason
                     )));
                 }
                 summary.skipped.push(s);
@@ -244,11 +301,11 @@ pub fn export(
     crate::util::fs::remove_stale_temps(parent);
     let tmp = parent.join(format!(".{dir_name}.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let result = write_export(&tmp, &summary, &payload, name).and_then(|_| {
+    let result = write_export(&tmp, &summary, &payload, &folders, name).and_then(|_| {
         crate::util::fs::publish_dir(&tmp, out).map_err(|e| {
             DataError::Invalid(format!(
                 "cannot move the export into {}: {e}",
-                out.display()
+                escape_path(out)
             ))
         })
     });
@@ -257,15 +314,11 @@ pub fn export(
         return Err(e);
     }
     if let Some(m) = mapping {
-        let mut text = String::from("original,exported\n");
+        let mut text = crate::csv::Writer::new(["original", "exported"]);
         for f in &summary.files {
-            text.push_str(&format!(
-                "{},{}\n",
-                csv_field(&f.original),
-                csv_field(&f.path)
-            ));
+            text.row([&f.original, &f.path]);
         }
-        crate::util::fs::write_atomic(m, text.as_bytes())
+        crate::util::fs::write_atomic(m, &text.finish())
             .map_err(|e| DataError::Invalid(e.to_string()))?;
     }
     Ok(summary)
@@ -275,11 +328,14 @@ fn write_export(
     dir: &Path,
     summary: &ExportSummary,
     payload: &BTreeMap<String, Vec<u8>>,
+    folders: &BTreeMap<String, String>,
     name: &str,
 ) -> Result<(), DataError> {
     let io = |p: &Path| {
         let p: PathBuf = p.to_path_buf();
-        move |e: std::io::Error| DataError::Invalid(format!("cannot write {}: {e}", p.display()))
+        move |e: std::io::Error| {
+            DataError::Invalid(format!("cannot write {}: {e}", escape_path(&p)))
+        }
     };
     for (rel, bytes) in payload {
         let path = dir.join(rel);
@@ -288,17 +344,17 @@ fn write_export(
         }
         std::fs::write(&path, bytes).map_err(io(&path))?;
     }
-    let mut manifest = String::from("path,label,split,sha256\n");
+    let mut manifest = crate::csv::Writer::new(["path", "label", "split", "sha256"]);
     for f in &summary.files {
-        manifest.push_str(&format!(
-            "{},{},{},{}\n",
-            csv_field(&f.path),
-            csv_field(&f.label),
+        manifest.row([
+            f.path.as_str(),
+            &f.label,
             f.split.map(|s| s.as_str()).unwrap_or(""),
-            f.sha256
-        ));
+            &f.sha256,
+        ]);
     }
-    std::fs::write(dir.join("manifest.csv"), manifest).map_err(io(&dir.join("manifest.csv")))?;
+    std::fs::write(dir.join("manifest.csv"), manifest.finish())
+        .map_err(io(&dir.join("manifest.csv")))?;
     let mut sums = String::new();
     let unique: BTreeSet<(&str, &str)> = summary
         .files
@@ -309,12 +365,17 @@ fn write_export(
         sums.push_str(&format!("{sha}  {path}\n"));
     }
     std::fs::write(dir.join("SHA256SUMS"), sums).map_err(io(&dir.join("SHA256SUMS")))?;
-    std::fs::write(dir.join("README.md"), card(summary, name))
+    std::fs::write(dir.join("README.md"), card(summary, folders, name))
         .map_err(io(&dir.join("README.md")))?;
     Ok(())
 }
 
-fn card(s: &ExportSummary, name: &str) -> String {
+/// A label in a Markdown table cell: control characters escaped, `|` and `\\` backslashed.
+fn cell(label: &str) -> String {
+    escape(label).replace('\\', "\\\\").replace('|', "\\|")
+}
+
+fn card(s: &ExportSummary, folders: &BTreeMap<String, String>, name: &str) -> String {
     let mut classes: BTreeSet<&str> = BTreeSet::new();
     let mut splits: BTreeSet<String> = BTreeSet::new();
     let mut counts: BTreeMap<(String, &str), usize> = BTreeMap::new();
@@ -347,7 +408,7 @@ fn card(s: &ExportSummary, name: &str) -> String {
     }
     out.push_str("---:|\n");
     for c in &classes {
-        out.push_str(&format!("| {c} |"));
+        out.push_str(&format!("| {} |", cell(c)));
         let mut total = 0;
         for sp in &splits {
             let n = counts.get(&(sp.clone(), *c)).copied().unwrap_or(0);
@@ -364,10 +425,19 @@ fn card(s: &ExportSummary, name: &str) -> String {
          - `SHA256SUMS` lists every file (`sha256sum -c SHA256SUMS` checks them); `manifest.csv` lists path, label, split and SHA-256 per image.\n",
         s.had_metadata, s.rotated
     ));
+    let renamed: Vec<(&String, &String)> = folders.iter().filter(|(l, f)| l != f).collect();
+    if !renamed.is_empty() {
+        out.push_str(
+            "\n## Class folders\n\nA class whose name is not a safe, portable folder name (or equals another ignoring case) is stored in `<its safe characters>~<16 hex digits of the SHA-256 of the name>`; `manifest.csv` gives every image's true label.\n\n| class | folder |\n|---|---|\n",
+        );
+        for (label, folder) in renamed {
+            out.push_str(&format!("| {} | {} |\n", cell(label), folder));
+        }
+    }
     if !s.skipped.is_empty() {
         out.push_str(&format!("\n## Skipped files ({})\n\n", s.skipped.len()));
         for k in &s.skipped {
-            out.push_str(&format!("- {}: {}\n", k.path, k.reason));
+            out.push_str(&format!("- {}: {}\n", escape(&k.path), k.reason));
         }
     }
     out
@@ -380,4 +450,84 @@ pub fn report_of(
     seed: u64,
 ) -> Result<LoadReport, DataError> {
     Ok(load_whole(source, opts, seed)?.report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_label_gets_a_safe_distinct_folder() {
+        let labels = [
+            ".", "..", "", "a/b", "a_b", "ants", "Bees", "bees", "con", "x\0y", "é t", "...",
+        ];
+        let folders = class_folders(labels).unwrap();
+        assert_eq!(folders["ants"], "ants");
+        assert_eq!(folders["a_b"], "a_b");
+        let mut seen = BTreeSet::new();
+        for l in labels {
+            let f = &folders[l];
+            assert!(seen.insert(f.to_lowercase()), "{l:?} -> {f} is shared");
+            assert!(
+                !f.is_empty() && f != "." && f != ".." && !f.starts_with('.'),
+                "{l:?} -> {f}"
+            );
+            assert!(
+                f.chars().all(|c| is_folder_char(c) || c == '~'),
+                "{l:?} -> {f}"
+            );
+        }
+        for l in [".", "..", "a/b", "Bees", "bees", "con", "é t"] {
+            assert!(folders[l].contains('~'), "{l:?} -> {}", folders[l]);
+        }
+        assert!(folders["a/b"].starts_with("ab~"), "{}", folders["a/b"]);
+    }
+
+    /// Labels `.`, `..` and `a/b` from a manifest: before folders were made distinct, `.` and
+    /// `..` both went to `class/` and `a/b` to `a_b/`, the folder of the label `a_b`.
+    #[test]
+    fn export_keeps_dot_labels_apart_and_the_manifest_keeps_true_labels() {
+        let dir = std::env::temp_dir().join(format!("augtrain-export-dots-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let labels = [".", "..", "a/b", "a_b"];
+        let mut manifest = crate::csv::Writer::new(["path", "label"]);
+        for (k, label) in labels.iter().enumerate() {
+            let name = format!("{k}.png");
+            image::RgbImage::from_pixel(4, 4, image::Rgb([40 * k as u8, 7, 9]))
+                .save(dir.join(&name))
+                .unwrap();
+            manifest.row([name.as_str(), label]);
+        }
+        std::fs::write(dir.join("m.csv"), manifest.finish()).unwrap();
+        let out = dir.join("out");
+        let summary = export(
+            &DataSource::Manifest(dir.join("m.csv")),
+            &LoadOptions::default(),
+            1,
+            &out,
+            None,
+            "t",
+        )
+        .unwrap();
+        let folders: BTreeSet<&str> = summary
+            .files
+            .iter()
+            .map(|f| f.path.split('/').next().unwrap())
+            .collect();
+        assert_eq!(folders.len(), 4, "{folders:?}");
+        for f in &summary.files {
+            assert!(out.join(&f.path).is_file(), "{}", f.path);
+            assert_eq!(Path::new(&f.path).components().count(), 2, "{}", f.path);
+        }
+        let (items, _) = read_manifest(&out.join("manifest.csv")).unwrap();
+        let mut back: Vec<&str> = items.iter().map(|i| i.label.as_str()).collect();
+        back.sort();
+        assert_eq!(back, vec![".", "..", "a/b", "a_b"]);
+        let card = std::fs::read_to_string(out.join("README.md")).unwrap();
+        assert!(
+            card.contains("## Class folders") && card.contains("| .. |"),
+            "{card}"
+        );
+    }
 }

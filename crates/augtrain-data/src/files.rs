@@ -2,7 +2,8 @@
 //! in parallel with per-file error reports.
 //!
 //! Layouts: `root/<class>/*` (no split) or `root/{train,val,test}/<class>/*`. Manifests: CSV
-//! `path,label[,split]` with a header row; paths are relative to the manifest's directory.
+//! `path,label[,split]` with a header row; paths are relative to the manifest's directory and
+//! written as path text ([`crate::util::path_text`]), so any file name reads back exactly.
 //! Files whose name starts with `.` are ignored; every other file is tried, and one that cannot
 //! be used is reported with its reason (and skipped, or stops the load with `--on-error fail`).
 
@@ -14,6 +15,8 @@ use sha2::{Digest, Sha256};
 
 use super::decode::{BadReason, decode_file};
 use super::{DataError, Dataset, LoadOptions};
+use crate::util::escape::escape;
+use crate::util::path_text;
 
 /// A named split.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -72,7 +75,8 @@ crate::from_str_via_serde!(OnError);
 pub struct FileItem {
     /// Where to read it.
     pub path: PathBuf,
-    /// Its name relative to the dataset root, for reports.
+    /// Its name relative to the dataset root as path text ([`path_text`]), for reports and
+    /// split files.
     pub rel: String,
     /// Its class name.
     pub label: String,
@@ -83,7 +87,7 @@ pub struct FileItem {
 /// A file that was not used, and why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Skipped {
-    /// The file, relative to the dataset root.
+    /// The file, relative to the dataset root, as path text ([`path_text`]).
     pub path: String,
     /// Why it was not used.
     pub reason: BadReason,
@@ -144,25 +148,29 @@ pub fn scan_folder(root: &Path) -> Result<(Vec<FileItem>, Vec<String>), DataErro
     let top = class_dirs(root)?;
     let split_layout =
         !top.is_empty() && top.iter().all(|(name, _)| SplitName::parse(name).is_some());
-    let groups: Vec<(Option<SplitName>, PathBuf, String)> = if split_layout {
+    let groups: Vec<(Option<SplitName>, PathBuf, PathBuf)> = if split_layout {
         top.iter()
-            .map(|(name, path)| (SplitName::parse(name), path.clone(), format!("{name}/")))
+            .map(|(name, path)| {
+                let dir_name = path.file_name().map(PathBuf::from).unwrap_or_default();
+                (SplitName::parse(name), path.clone(), dir_name)
+            })
             .collect()
     } else {
-        vec![(None, root.to_path_buf(), String::new())]
+        vec![(None, root.to_path_buf(), PathBuf::new())]
     };
     let mut items = Vec::new();
     let mut classes = std::collections::BTreeSet::new();
     for (split, dir, prefix) in groups {
         for (class, class_dir) in class_dirs(&dir)? {
             classes.insert(class.clone());
+            let class_rel = prefix.join(class_dir.file_name().unwrap_or_default());
             for entry in sorted_entries(&class_dir)? {
                 let path = entry.path();
                 if path.is_dir() {
                     continue;
                 }
                 items.push(FileItem {
-                    rel: format!("{prefix}{class}/{}", entry.file_name().to_string_lossy()),
+                    rel: path_text::encode(&class_rel.join(entry.file_name())),
                     path,
                     label: class.clone(),
                     split,
@@ -179,52 +187,6 @@ pub fn scan_folder(root: &Path) -> Result<(Vec<FileItem>, Vec<String>), DataErro
     Ok((items, classes.into_iter().collect()))
 }
 
-/// Quote a CSV field when it contains a comma, quote or newline (RFC 4180).
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// Split one CSV line into fields (RFC 4180: quotes, doubled quotes inside quotes).
-pub fn csv_fields(line: &str) -> Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    let mut at_start = true;
-    while let Some(ch) = chars.next() {
-        if quoted {
-            if ch == '"' {
-                if chars.peek() == Some(&'"') {
-                    chars.next();
-                    field.push('"');
-                } else {
-                    quoted = false;
-                }
-            } else {
-                field.push(ch);
-            }
-        } else if ch == '"' && at_start {
-            quoted = true;
-            at_start = false;
-        } else if ch == ',' {
-            fields.push(std::mem::take(&mut field));
-            at_start = true;
-        } else {
-            field.push(ch);
-            at_start = false;
-        }
-    }
-    if quoted {
-        return Err("unterminated quoted field".into());
-    }
-    fields.push(field);
-    Ok(fields)
-}
-
 /// Read a CSV manifest: a header naming `path` and `label` (and optionally `split`) columns,
 /// then one row per image. Rows pointing at missing files are kept (the loader reports them).
 pub fn read_manifest(path: &Path) -> Result<(Vec<FileItem>, Vec<String>), DataError> {
@@ -236,74 +198,52 @@ pub fn read_manifest(path: &Path) -> Result<(Vec<FileItem>, Vec<String>), DataEr
 }
 
 /// Parse a CSV manifest's bytes (see [`read_manifest`]); relative paths are resolved against
-/// `path`'s directory.
+/// `path`'s directory. Fields are trimmed (hand-written `a.png, ants`); every row must have the
+/// header's number of fields.
 pub fn parse_manifest(
     path: &Path,
     bytes: Vec<u8>,
 ) -> Result<(Vec<FileItem>, Vec<String>), DataError> {
-    let bad = |problem: String| DataError::Malformed {
-        path: path.to_path_buf(),
-        problem,
-    };
-    let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8 text".into()))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines
-        .next()
-        .ok_or_else(|| bad("empty manifest; expected a header row path,label[,split]".into()))?;
-    let header: Vec<String> = csv_fields(header)
-        .map_err(|e| bad(format!("line 1: {e}")))?
-        .into_iter()
-        .map(|h| h.trim().to_ascii_lowercase())
-        .collect();
-    let col = |name: &str| header.iter().position(|h| h == name);
-    let (Some(pc), Some(lc)) = (col("path"), col("label")) else {
-        return Err(bad(format!(
+    let table = crate::csv::Table::parse(path, &bytes)?;
+    let (Some(pc), Some(lc)) = (table.column("path"), table.column("label")) else {
+        return Err(table.file_error(format!(
             "the header row must name 'path' and 'label' columns (found: {})",
-            header.join(",")
+            escape(&table.header().join(","))
         )));
     };
-    let sc = col("split");
+    let sc = table.column("split");
     let base = path.parent().unwrap_or(Path::new("."));
     let mut items = Vec::new();
     let mut classes = std::collections::BTreeSet::new();
-    for (k, line) in lines {
-        let fields = csv_fields(line).map_err(|e| bad(format!("line {}: {e}", k + 1)))?;
-        let get = |c: usize| fields.get(c).map(|s| s.trim().to_string());
-        let (Some(rel), Some(label)) = (get(pc), get(lc)) else {
-            return Err(bad(format!(
-                "line {}: expected {} fields, found {}",
-                k + 1,
-                header.len(),
-                fields.len()
-            )));
-        };
+    for row in table.rows() {
+        let get = |c: usize| row.fields[c].trim().to_string();
+        let (rel, label) = (get(pc), get(lc));
         if rel.is_empty() || label.is_empty() {
-            return Err(bad(format!("line {}: empty path or label", k + 1)));
+            return Err(table.error(row, "empty path or label"));
         }
-        let split = match sc.and_then(get) {
+        let split = match sc.map(get) {
             None => None,
             Some(s) if s.is_empty() => None,
             Some(s) => Some(SplitName::parse(&s).ok_or_else(|| {
-                bad(format!(
-                    "line {}: unknown split '{s}'; use train, val or test",
-                    k + 1
-                ))
+                table.error(
+                    row,
+                    format!("unknown split '{}'; use train, val or test", escape(&s)),
+                )
             })?),
         };
         classes.insert(label.clone());
+        // The canonical text of the file named, so that a split file made from this manifest
+        // matches one made from the same files in a folder.
+        let file = path_text::decode(&rel);
         items.push(FileItem {
-            path: base.join(&rel),
-            rel,
+            rel: path_text::encode(&file),
+            path: base.join(file),
             label,
             split,
         });
     }
     if items.is_empty() {
-        return Err(bad("the manifest lists no images".into()));
+        return Err(table.file_error("the manifest lists no images"));
     }
     Ok((items, classes.into_iter().collect()))
 }
@@ -330,8 +270,8 @@ pub fn load_items(
             if !class_names.contains(&item.label) {
                 return Err(BadReason::UnknownLabel(format!(
                     "'{}' is not one of {}",
-                    item.label,
-                    class_names.join(", ")
+                    escape(&item.label),
+                    escape(&class_names.join(", "))
                 )));
             }
             let (decoded, bytes) = decode_file(&item.path, opts)?;
@@ -386,7 +326,7 @@ pub fn load_items(
             report
                 .skipped
                 .first()
-                .map(|s| format!("{}: {}", s.path, s.reason))
+                .map(|s| format!("{}: {}", escape(&s.path), s.reason))
                 .unwrap_or_default()
         )));
     }
@@ -418,17 +358,30 @@ mod tests {
     }
 
     #[test]
-    fn csv_fields_handle_quotes() {
-        assert_eq!(csv_fields("a,b,c").unwrap(), vec!["a", "b", "c"]);
+    fn manifests_read_quoted_fields_and_refuse_ragged_rows() {
+        let m = Path::new("/data/m.csv");
+        let text = "path,label,split\n\"a, \"\"b\"\"\nc.png\",ants,train\n raw:%20d.png , bees ,\n";
+        let (items, classes) = parse_manifest(m, text.as_bytes().to_vec()).unwrap();
+        assert_eq!(items[0].rel, "a, \"b\"\nc.png");
+        assert_eq!(items[0].path, Path::new("/data/a, \"b\"\nc.png"));
         assert_eq!(
-            csv_fields("\"a,b\",\"say \"\"hi\"\"\",").unwrap(),
-            vec!["a,b", "say \"hi\"", ""]
+            items[1].path,
+            Path::new("/data/ d.png"),
+            "escaped leading space kept"
         );
-        assert!(csv_fields("\"open").is_err());
-        assert_eq!(
-            csv_fields("ant photos.jpg,ants").unwrap(),
-            vec!["ant photos.jpg", "ants"]
+        assert_eq!(items[1].split, None);
+        assert_eq!(classes, vec!["ants", "bees"]);
+        let e = parse_manifest(m, b"path,label\na.png,ants\nb.png\n".to_vec())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("m.csv: line 3:") && e.contains("1 field(s)"),
+            "{e}"
         );
+        let e = parse_manifest(m, b"path,label\na.png,ants,extra\n".to_vec())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2: 3 field(s)"), "{e}");
     }
 
     #[test]

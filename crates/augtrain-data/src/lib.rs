@@ -11,6 +11,7 @@
 
 pub mod balance;
 pub mod cifar;
+pub mod csv;
 pub mod decode;
 pub mod export;
 pub mod files;
@@ -27,15 +28,18 @@ pub mod util;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use util::escape::escape_path;
+
 pub use options::LoadOptions;
 pub use shape::ImageShape;
 pub use source::{DataSource, Splits, load};
 
-/// A failure to read or validate a dataset. Messages name the file and the problem.
+/// A failure to read or validate a dataset. Messages name the file and the problem; file names
+/// and other user-controlled text in them are escaped ([`util::escape`]).
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// A file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {source}", escape_path(path))]
     Read {
         /// The file.
         path: PathBuf,
@@ -44,7 +48,7 @@ pub enum DataError {
         source: std::io::Error,
     },
     /// A file's content is malformed.
-    #[error("{}: {problem}", path.display())]
+    #[error("{}: {problem}", escape_path(path))]
     Malformed {
         /// The file.
         path: PathBuf,
@@ -52,7 +56,7 @@ pub enum DataError {
         problem: String,
     },
     /// A dataset directory lacks an expected file.
-    #[error("{}: {problem}", path.display())]
+    #[error("{}: {problem}", escape_path(path))]
     Missing {
         /// The directory searched.
         path: PathBuf,
@@ -105,7 +109,8 @@ pub struct Dataset {
     pub labels: Vec<u32>,
     /// Stable id per image: the key of its per-sample randomness.
     pub ids: Vec<u64>,
-    /// Source file per image (relative to the dataset root), empty for generated data.
+    /// Source file per image (relative to the dataset root) as path text
+    /// ([`util::path_text`]: exact, non-UTF-8 names escaped), empty for generated data.
     pub paths: Vec<String>,
     store: Arc<ImageStore>,
     rows: Vec<u32>,

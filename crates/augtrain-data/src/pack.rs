@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! DIR/manifest.json   format "augtrain-pack", version 1, shape, classes, shards + SHA-256
-//! DIR/index.csv       id,label,split,sha256,path   (one row per record; sha256 of the source bytes)
+//! DIR/index.csv       id,label,split,sha256,path   (one row per record; sha256 of the source bytes;
+//!                     path as path text, crate::util::path_text)
 //! DIR/shard-00000.bin records back to back
 //! ```
 //!
@@ -18,13 +19,16 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::files::{SplitName, csv_fields, hex};
+use super::files::{SplitName, hex};
 use super::{DataError, Dataset, ImageStore};
+use crate::util::escape::escape;
 
 /// The manifest's `format` value.
 pub const FORMAT: &str = "augtrain-pack";
 /// Largest manifest or index we read (bytes).
 const MAX_TEXT: u64 = 1 << 30;
+/// The columns of `index.csv`.
+const INDEX_HEADER: [&str; 5] = ["id", "label", "split", "sha256", "path"];
 
 /// One shard file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -169,7 +173,7 @@ fn write_into(
             sha256: hex(&hasher.finalize()),
         });
     }
-    let mut index = String::from("id,label,split,sha256,path\n");
+    let mut index = crate::csv::Writer::new(INDEX_HEADER);
     for i in 0..data.len() {
         let split = splits
             .get(i)
@@ -178,17 +182,16 @@ fn write_into(
             .map(|s| s.as_str())
             .unwrap_or("");
         let sha = source_sha256.get(i).map(String::as_str).unwrap_or("");
-        index.push_str(&format!(
-            "{},{},{},{},{}\n",
-            data.ids[i],
-            data.labels[i],
+        index.row([
+            data.ids[i].to_string().as_str(),
+            &data.labels[i].to_string(),
             split,
             sha,
-            crate::files::csv_field(&data.paths[i])
-        ));
+            &data.paths[i],
+        ]);
     }
     let index_path = dir.join("index.csv");
-    std::fs::write(&index_path, index).map_err(io("write", &index_path))?;
+    std::fs::write(&index_path, index.finish()).map_err(io("write", &index_path))?;
     let manifest = PackManifest {
         format: FORMAT.into(),
         version: 1,
@@ -284,7 +287,7 @@ pub fn open(dir: &Path) -> Result<(Dataset, Vec<Option<SplitName>>, PackManifest
         if s.file.contains('/') || s.file.contains('\\') || s.file.starts_with('.') {
             return Err(bad(
                 &manifest_path,
-                format!("shard name '{}' is not a plain file name", s.file),
+                format!("shard name '{}' is not a plain file name", escape(&s.file)),
             ));
         }
         if k + 1 < m.shards.len() && s.records != m.records_per_shard
@@ -323,9 +326,8 @@ pub fn open(dir: &Path) -> Result<(Dataset, Vec<Option<SplitName>>, PackManifest
         maps.push(map);
     }
     let index_path = dir.join("index.csv");
-    let text = read_text(&index_path)?;
-    let mut lines = text.lines();
-    if lines.next().map(str::trim) != Some("id,label,split,sha256,path") {
+    let index = crate::csv::Table::parse(&index_path, read_text(&index_path)?.as_bytes())?;
+    if index.header() != INDEX_HEADER {
         return Err(bad(
             &index_path,
             "missing header id,label,split,sha256,path".into(),
@@ -333,46 +335,31 @@ pub fn open(dir: &Path) -> Result<(Dataset, Vec<Option<SplitName>>, PackManifest
     }
     let (mut ids, mut labels, mut splits, mut paths) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (k, line) in lines.enumerate().filter(|(_, l)| !l.is_empty()) {
-        let f = csv_fields(line).map_err(|e| bad(&index_path, format!("line {}: {e}", k + 2)))?;
-        if f.len() != 5 {
-            return Err(bad(
-                &index_path,
-                format!("line {}: expected 5 fields, found {}", k + 2, f.len()),
-            ));
-        }
-        let id: u64 = f[0].parse().map_err(|_| {
-            bad(
-                &index_path,
-                format!("line {}: id '{}' is not a number", k + 2, f[0]),
-            )
-        })?;
-        let label: u32 = f[1].parse().map_err(|_| {
-            bad(
-                &index_path,
-                format!("line {}: label '{}' is not a number", k + 2, f[1]),
-            )
-        })?;
+    for row in index.rows() {
+        let f = &row.fields;
+        let id: u64 = f[0]
+            .parse()
+            .map_err(|_| index.error(row, format!("id '{}' is not a number", escape(&f[0]))))?;
+        let label: u32 = f[1]
+            .parse()
+            .map_err(|_| index.error(row, format!("label '{}' is not a number", escape(&f[1]))))?;
         if label as usize >= m.classes.len() {
-            return Err(bad(
-                &index_path,
+            return Err(index.error(
+                row,
                 format!(
-                    "line {}: label {label} is out of range (the pack has {} classes)",
-                    k + 2,
+                    "label {label} is out of range (the pack has {} classes)",
                     m.classes.len()
                 ),
             ));
         }
-        let split = if f[2].is_empty() {
-            None
-        } else {
-            Some(SplitName::parse(&f[2]).ok_or_else(|| {
-                bad(
-                    &index_path,
-                    format!("line {}: unknown split '{}'", k + 2, f[2]),
-                )
-            })?)
-        };
+        let split =
+            if f[2].is_empty() {
+                None
+            } else {
+                Some(SplitName::parse(&f[2]).ok_or_else(|| {
+                    index.error(row, format!("unknown split '{}'", escape(&f[2])))
+                })?)
+            };
         ids.push(id);
         labels.push(label);
         splits.push(split);

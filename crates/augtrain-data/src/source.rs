@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::files::{LoadReport, SplitName};
 use super::{DataError, Dataset, LoadOptions, cifar, files, idx, pack, split, synth};
+use crate::util::escape::{escape, escape_path};
 
 /// A dataset source, as named on the command line (`--data`) or in a config file.
 #[derive(Clone, Debug, PartialEq)]
@@ -216,7 +217,7 @@ pub fn load(source: &DataSource, opts: &LoadOptions, seed: u64) -> Result<Splits
     let whole = load_whole(source, opts, seed)?;
     assemble(source.name(), whole, opts, seed).map_err(|e| match (e, source.path()) {
         // Problems of the dataset as a whole (a class too small to split) name the dataset.
-        (DataError::Invalid(m), Some(p)) => DataError::Invalid(format!("{}: {m}", p.display())),
+        (DataError::Invalid(m), Some(p)) => DataError::Invalid(format!("{}: {m}", escape_path(p))),
         (e, _) => e,
     })
 }
@@ -235,7 +236,7 @@ pub fn assemble(
         split_origin,
     } = whole;
     let origin = match &split_origin {
-        Some(f) => format!("the split file {}", f.display()),
+        Some(f) => format!("the split file {}", escape_path(f)),
         None => "the source".to_string(),
     };
     let idx_of = |s: Option<SplitName>| -> Vec<usize> {
@@ -334,7 +335,8 @@ pub fn apply_split_file(mut whole: Whole, path: &Path) -> Result<Whole, DataErro
     for (i, k) in keys.iter().enumerate() {
         if index.insert(k.as_str(), i).is_some() {
             return Err(bad(format!(
-                "the dataset lists '{k}' twice, so a split file cannot place it; remove the duplicate row"
+                "the dataset lists '{}' twice, so a split file cannot place it; remove the duplicate row",
+                escape(k)
             )));
         }
     }
@@ -355,11 +357,14 @@ pub fn apply_split_file(mut whole: Whole, path: &Path) -> Result<Whole, DataErro
             && actual != label
         {
             return Err(bad(format!(
-                "'{key}' has label '{label}' here but '{actual}' in the dataset; was this split made for another dataset?"
+                "'{}' has label '{}' here but '{}' in the dataset; was this split made for another dataset?",
+                escape(&key),
+                escape(label),
+                escape(actual)
             )));
         }
         if assigned[i].replace(r.split).is_some() {
-            return Err(bad(format!("'{key}' is listed twice")));
+            return Err(bad(format!("'{}' is listed twice", escape(&key))));
         }
     }
     let unassigned: Vec<&str> = (0..assigned.len())
@@ -393,7 +398,7 @@ pub fn apply_split_file(mut whole: Whole, path: &Path) -> Result<Whole, DataErro
     if !stale.is_empty() {
         whole.report.notes.push(format!(
             "{}: {} row(s) name {what}s no longer in the dataset and were ignored ({})",
-            path.display(),
+            escape_path(path),
             stale.len(),
             preview(&stale)
         ));
@@ -408,7 +413,7 @@ fn preview<S: AsRef<str>>(items: &[S]) -> String {
     let mut shown: Vec<String> = items
         .iter()
         .take(3)
-        .map(|s| format!("'{}'", s.as_ref()))
+        .map(|s| format!("'{}'", escape(s.as_ref())))
         .collect();
     if items.len() > 3 {
         shown.push(format!("and {} more", items.len() - 3));
@@ -444,7 +449,7 @@ fn idx_dataset(
             problem: format!(
                 "{} labels but {} has {} images; the two files must have the same count",
                 lab.len(),
-                images.display(),
+                escape_path(images),
                 img.count
             ),
         });
@@ -457,7 +462,7 @@ fn idx_dataset(
     }
     let name = images
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+        .map(|n| crate::util::path_text::encode(Path::new(n)))
         .unwrap_or_default();
     let ds = Dataset::from_pixels(
         crate::ImageShape::new(img.cols, img.rows, img.channels),
@@ -485,7 +490,7 @@ fn load_idx(dir: &Path) -> Result<(Dataset, Dataset), DataError> {
                 test.shape.height,
                 test.shape.width,
                 test.shape.channels,
-                files.train_images.display(),
+                escape_path(&files.train_images),
                 train.shape.height,
                 train.shape.width,
                 train.shape.channels

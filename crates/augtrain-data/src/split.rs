@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::DataError;
-use super::files::{SplitName, csv_fields};
+use super::files::SplitName;
+use crate::util::escape::escape;
 use crate::util::rng::{Domain, Stream};
 
 /// scikit-learn's refusal to stratify a class with a single member, naming the class.
@@ -203,24 +204,27 @@ pub struct SplitRow {
     pub fold: Option<usize>,
     /// Its class name (checked when applied).
     pub label: Option<String>,
-    /// Its source path (informative).
+    /// Its source path as path text ([`crate::util::path_text`]): the key matching rows to
+    /// files.
     pub path: String,
 }
 
+/// The columns of a split file.
+const HEADER: [&str; 5] = ["id", "split", "fold", "label", "path"];
+
 /// A split file as text: `id,split,fold,label,path`.
 pub fn split_file_text(rows: &[SplitRow]) -> String {
-    let mut out = String::from("id,split,fold,label,path\n");
+    let mut out = crate::csv::Writer::new(HEADER);
     for r in rows {
-        out.push_str(&format!(
-            "{},{},{},{},{}\n",
-            r.id,
-            r.split,
-            r.fold.map(|f| f.to_string()).unwrap_or_default(),
-            crate::files::csv_field(r.label.as_deref().unwrap_or("")),
-            crate::files::csv_field(&r.path)
-        ));
+        out.row([
+            r.id.to_string().as_str(),
+            r.split.as_str(),
+            &r.fold.map(|f| f.to_string()).unwrap_or_default(),
+            r.label.as_deref().unwrap_or(""),
+            &r.path,
+        ]);
     }
-    out
+    out.finish_string()
 }
 
 /// Read a split file written by `augtrain split`.
@@ -234,45 +238,29 @@ pub fn read_split_file(path: &Path) -> Result<Vec<SplitRow>, DataError> {
 
 /// Parse the text of a split file (see [`read_split_file`]); `path` names it in errors.
 pub fn parse_split_file(path: &Path, text: &str) -> Result<Vec<SplitRow>, DataError> {
-    let bad = |problem: String| DataError::Malformed {
-        path: path.to_path_buf(),
-        problem,
-    };
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    match lines.next() {
-        Some((_, h)) if h.trim() == "id,split,fold,label,path" => {}
-        _ => {
-            return Err(bad(
-                "not a split file: the header must be id,split,fold,label,path".into(),
-            ));
-        }
+    let table = crate::csv::Table::parse(path, text.as_bytes())?;
+    if table.header().iter().map(|h| h.trim()).ne(HEADER) {
+        return Err(
+            table.file_error("not a split file: the header must be id,split,fold,label,path")
+        );
     }
     let mut rows = Vec::new();
-    for (k, line) in lines {
-        let f = csv_fields(line).map_err(|e| bad(format!("line {}: {e}", k + 1)))?;
-        if f.len() != 5 {
-            return Err(bad(format!(
-                "line {}: expected 5 fields, found {}",
-                k + 1,
-                f.len()
-            )));
-        }
+    for row in table.rows() {
+        let f = &row.fields;
+        let bad = |what: &str, v: &str, why: &str| {
+            table.error(row, format!("{what} '{}'{why}", escape(v)))
+        };
         rows.push(SplitRow {
             id: f[0]
                 .parse()
-                .map_err(|_| bad(format!("line {}: id '{}' is not a number", k + 1, f[0])))?,
-            split: SplitName::parse(&f[1])
-                .ok_or_else(|| bad(format!("line {}: unknown split '{}'", k + 1, f[1])))?,
+                .map_err(|_| bad("id", &f[0], " is not a number"))?,
+            split: SplitName::parse(&f[1]).ok_or_else(|| bad("unknown split", &f[1], ""))?,
             fold: if f[2].is_empty() {
                 None
             } else {
                 Some(
-                    f[2].parse().map_err(|_| {
-                        bad(format!("line {}: fold '{}' is not a number", k + 1, f[2]))
-                    })?,
+                    f[2].parse()
+                        .map_err(|_| bad("fold", &f[2], " is not a number"))?,
                 )
             },
             label: (!f[3].is_empty()).then(|| f[3].clone()),

@@ -4,13 +4,14 @@
 
 use std::path::PathBuf;
 
+use augtrain_data::util::escape::escape_path;
 use augtrain_data::util::fs::IoError;
 
 /// A run file that is missing, damaged or cannot be written.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// A file the command needs is not in the run directory.
-    #[error("{}: {what}", path.display())]
+    #[error("{}: {what}", escape_path(path))]
     Missing {
         /// The missing file (or the directory, when it is not a run directory at all).
         path: PathBuf,
@@ -18,7 +19,7 @@ pub enum RunError {
         what: String,
     },
     /// A run file exists but cannot be used.
-    #[error("{}: {problem}", path.display())]
+    #[error("{}: {problem}", escape_path(path))]
     Damaged {
         /// The file.
         path: PathBuf,
@@ -26,7 +27,7 @@ pub enum RunError {
         problem: String,
     },
     /// An output that must not be overwritten already exists.
-    #[error("{}: {what}", path.display())]
+    #[error("{}: {what}", escape_path(path))]
     Exists {
         /// The existing file or directory.
         path: PathBuf,

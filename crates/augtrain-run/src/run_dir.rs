@@ -9,7 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use augtrain_data::files::{Skipped, csv_field, csv_fields};
+use augtrain_data::csv::{Table, Writer};
+use augtrain_data::files::Skipped;
 use augtrain_data::util::fs::{IoError, check_writable_dir, create_dir_all, write_atomic};
 use augtrain_quality::metrics::ConfusionMatrix;
 
@@ -150,7 +151,7 @@ impl RunDir {
                 path: dir.path.clone(),
                 what: format!(
                     "already holds a run; use --resume {} to continue it, or another --name",
-                    dir.path.display()
+                    augtrain_data::util::escape::escape_path(&dir.path)
                 ),
             });
         }
@@ -177,7 +178,10 @@ impl RunDir {
         let path = self.file(name);
         if !path.exists() {
             return Err(RunError::Missing {
-                what: format!("missing from the run directory {}", self.path.display()),
+                what: format!(
+                    "missing from the run directory {}",
+                    augtrain_data::util::escape::escape_path(&self.path)
+                ),
                 path,
             });
         }
@@ -286,7 +290,7 @@ impl RunDir {
     pub fn confusion(&self) -> Result<(ConfusionMatrix, Vec<String>), RunError> {
         let path = self.file(file::CONFUSION);
         let text = self.read_text(file::CONFUSION)?;
-        parse_confusion(&text).map_err(|problem| RunError::damaged(path, problem))
+        parse_confusion(&path, &text).map_err(|problem| RunError::damaged(path, problem))
     }
 
     /// Write the test confusion matrix.
@@ -353,72 +357,69 @@ pub struct PredictionRows<'a> {
 
 /// `predictions.csv`: `index,path,y_true,y_pred,p_<class>...`. Each row's probabilities are
 /// renormalized in `f64` so that they sum to 1 (to within one unit in the last place), and
-/// written in the shortest form that reads back to the same `f64`.
+/// written in the shortest form that reads back to the same `f64`. Paths are path text.
 pub fn predictions_csv(rows: &PredictionRows<'_>) -> String {
     let k = rows.class_names.len();
-    let mut out = String::from("index,path,y_true,y_pred");
-    for name in rows.class_names {
-        out.push(',');
-        out.push_str(&csv_field(&format!("p_{name}")));
-    }
-    out.push('\n');
+    let header = ["index", "path", "y_true", "y_pred"]
+        .map(String::from)
+        .into_iter()
+        .chain(rows.class_names.iter().map(|name| format!("p_{name}")));
+    let mut out = Writer::new(header);
     for (i, (&t, &p)) in rows.y_true.iter().zip(rows.y_pred).enumerate() {
         let path = rows.paths.get(i).map(String::as_str).unwrap_or("");
-        out.push_str(&format!("{i},{},{t},{p}", csv_field(path)));
         let row: Vec<f64> = rows.probabilities[i * k..(i + 1) * k]
             .iter()
             .map(|&v| v as f64)
             .collect();
         let total: f64 = row.iter().sum();
-        for v in &row {
-            out.push_str(&format!(",{}", v / total));
-        }
-        out.push('\n');
+        let fields = [
+            i.to_string(),
+            path.to_string(),
+            t.to_string(),
+            p.to_string(),
+        ]
+        .into_iter()
+        .chain(row.iter().map(|v| (v / total).to_string()));
+        out.row(fields);
     }
-    out
+    out.finish_string()
 }
 
 /// `skipped.csv`: `path,reason` per unusable file.
 pub fn skipped_csv(skipped: &[Skipped]) -> String {
-    let mut csv = String::from("path,reason\n");
+    let mut csv = Writer::new(["path", "reason"]);
     for s in skipped {
-        csv.push_str(&format!(
-            "{},{}\n",
-            csv_field(&s.path),
-            csv_field(&s.reason.to_string())
-        ));
+        csv.row([s.path.clone(), s.reason.to_string()]);
     }
-    csv
+    csv.finish_string()
 }
 
 /// Parse a `confusion.csv` (header `true\pred,<names>`, then one row per true class).
-fn parse_confusion(text: &str) -> Result<(ConfusionMatrix, Vec<String>), String> {
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header = csv_fields(lines.next().ok_or("empty file")?)?;
-    let names: Vec<String> = header.into_iter().skip(1).collect();
+fn parse_confusion(path: &Path, text: &str) -> Result<(ConfusionMatrix, Vec<String>), String> {
+    let table = Table::parse(path, text.as_bytes()).map_err(|e| match e {
+        augtrain_data::DataError::Malformed { problem, .. } => problem,
+        other => other.to_string(),
+    })?;
+    let names: Vec<String> = table.header().iter().skip(1).cloned().collect();
     let k = names.len();
     let mut cm = ConfusionMatrix::new(k);
-    let mut rows = 0;
-    for (t, line) in lines.enumerate() {
-        let f = csv_fields(line)?;
-        if t >= k || f.len() != k + 1 {
-            return Err(format!(
-                "row {}: expected {k} counts after the class name, found {}",
-                t + 2,
-                f.len().saturating_sub(1)
-            ));
+    for (t, row) in table.rows().iter().enumerate() {
+        if t >= k {
+            return Err(format!("line {}: more rows than the {k} classes", row.line));
         }
-        for (p, v) in f[1..].iter().enumerate() {
-            let count: u64 = v
-                .trim()
-                .parse()
-                .map_err(|_| format!("row {}: '{v}' is not a count", t + 2))?;
+        for (p, v) in row.fields[1..].iter().enumerate() {
+            let count: u64 = v.trim().parse().map_err(|_| {
+                format!(
+                    "line {}: '{}' is not a count",
+                    row.line,
+                    augtrain_data::util::escape::escape(v)
+                )
+            })?;
             cm.add_count(t, p, count);
         }
-        rows += 1;
     }
-    if rows != k {
-        return Err(format!("{rows} rows for {k} classes"));
+    if table.rows().len() != k {
+        return Err(format!("{} rows for {k} classes", table.rows().len()));
     }
     Ok((cm, names))
 }
@@ -473,15 +474,15 @@ mod tests {
             probabilities: &probs,
             class_names: &names,
         });
-        let mut lines = csv.lines();
         assert_eq!(
-            lines.next().unwrap(),
+            csv.lines().next().unwrap(),
             "index,path,y_true,y_pred,p_a,p_b,p_c"
         );
-        for line in lines {
-            let f = csv_fields(line).unwrap();
+        let table = Table::parse(Path::new("p.csv"), csv.as_bytes()).unwrap();
+        for row in table.rows() {
+            let f = &row.fields;
             let sum: f64 = f[4..].iter().map(|v| v.parse::<f64>().unwrap()).sum();
-            assert!((sum - 1.0).abs() <= 2.0 * f64::EPSILON, "{line}: {sum}");
+            assert!((sum - 1.0).abs() <= 2.0 * f64::EPSILON, "{f:?}: {sum}");
         }
         assert!(csv.contains("0,\"x,1.png\",2,2,"), "{csv}");
     }

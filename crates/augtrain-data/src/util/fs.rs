@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// An I/O failure on a named file.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {action} {}: {source}", path.display())]
+#[error("cannot {action} {}: {source}", super::escape::escape_path(path))]
 pub struct IoError {
     /// What we were doing ("read", "write", "create directory", ...).
     pub action: &'static str,

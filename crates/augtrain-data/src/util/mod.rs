@@ -1,11 +1,14 @@
 //! Small helpers shared by every stage: atomic file writes, counter-based randomness, time
 //! stamps, panic containment for third-party decoders, enum names shared by config files and flags,
-//! and "did you mean" suggestions.
+//! "did you mean" suggestions, file paths as text and escaping of user-controlled text for the
+//! terminal.
 
+pub mod escape;
 pub mod fs;
 pub mod names;
 pub mod nan;
 pub mod panic;
+pub mod path_text;
 pub mod rng;
 pub mod suggest;
 pub mod time;

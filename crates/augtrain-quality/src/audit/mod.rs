@@ -3,11 +3,13 @@
 //! [`audit`] checks every image of a dataset: corrupt files (with the reason), exact duplicates
 //! (equal decoded pixels, so re-saved files match) and near duplicates (64-bit pHash within a
 //! Hamming radius, searched by multi-index hashing, grouped by union-find), leaks (a duplicate group
-//! spanning splits), image health with cleanvision's definitions ([`health`]) and class
-//! imbalance. [`confident`] finds label issues by confident learning.
+//! spanning splits), exact duplicates whose labels disagree (the same pixels cannot be two
+//! classes: at least one label is wrong), image health with cleanvision's definitions
+//! ([`health`]) and class imbalance. [`confident`] finds label issues by confident learning.
 
 pub mod confident;
 pub mod health;
+pub mod numpy;
 pub mod phash;
 pub mod pred_probs;
 
@@ -22,6 +24,7 @@ use augtrain_data::LoadOptions;
 use augtrain_data::decode::{BadReason, decode_full};
 use augtrain_data::files::{FileItem, SplitName, read_manifest, scan_folder};
 use augtrain_data::source::{DataSource, load_whole};
+use augtrain_data::util::escape::escape;
 use health::Health;
 use phash::{MultiIndex, UnionFind};
 
@@ -66,6 +69,10 @@ pub struct ImageRow {
     pub is_exact_duplicates_issue: bool,
     /// Index of its exact-duplicate group in `exact_duplicate_groups`.
     pub exact_duplicates_group: Option<usize>,
+    /// 0 when an exact duplicate of it has another label, else 1.
+    pub conflicting_labels_score: f64,
+    /// Has an exact duplicate with another label (its group is in `conflicting_label_groups`).
+    pub is_conflicting_labels_issue: bool,
     /// Smallest pHash distance to another (non-identical) image over 64, 1 when none is within
     /// the radius.
     pub near_duplicates_score: f64,
@@ -112,8 +119,17 @@ pub struct Group {
     pub members: Vec<usize>,
     /// Their paths.
     pub paths: Vec<String>,
+    /// Their labels, one per member.
+    pub labels: Vec<String>,
     /// Distinct splits of the members.
     pub splits: Vec<String>,
+}
+
+impl Group {
+    /// Whether the members do not all have the same label.
+    pub fn has_conflicting_labels(&self) -> bool {
+        self.labels.windows(2).any(|w| w[0] != w[1])
+    }
 }
 
 /// Class balance.
@@ -140,6 +156,8 @@ pub struct AuditReport {
     pub issue_counts: BTreeMap<String, usize>,
     /// Exact-duplicate groups.
     pub exact_duplicate_groups: Vec<Group>,
+    /// Exact-duplicate groups whose members have different labels.
+    pub conflicting_label_groups: Vec<Group>,
     /// Near-duplicate groups.
     pub near_duplicate_groups: Vec<Group>,
     /// Duplicate groups (exact or near) spanning splits.
@@ -263,6 +281,7 @@ fn group(members: Vec<usize>, m: &[Measured]) -> Group {
     splits.dedup();
     Group {
         paths: members.iter().map(|&i| m[i].path.clone()).collect(),
+        labels: members.iter().map(|&i| m[i].label.clone()).collect(),
         members,
         splits,
     }
@@ -325,6 +344,18 @@ fn assemble(name: String, m: Vec<Measured>, opts: &AuditOptions) -> AuditReport 
             in_exact[i] = Some(k);
         }
     }
+    let exact_groups: Vec<Group> = exact_groups.into_iter().map(|g| group(g, &m)).collect();
+    let conflicting: Vec<Group> = exact_groups
+        .iter()
+        .filter(|g| g.has_conflicting_labels())
+        .cloned()
+        .collect();
+    let mut in_conflict = vec![false; n];
+    for g in &conflicting {
+        for &i in &g.members {
+            in_conflict[i] = true;
+        }
+    }
     let mut in_near = vec![None; n];
     for (k, g) in near_groups.iter().enumerate() {
         for &i in g {
@@ -379,6 +410,8 @@ fn assemble(name: String, m: Vec<Measured>, opts: &AuditOptions) -> AuditReport 
                 exact_duplicates_score: if in_exact[i].is_some() { 0.0 } else { 1.0 },
                 is_exact_duplicates_issue: in_exact[i].is_some(),
                 exact_duplicates_group: in_exact[i],
+                conflicting_labels_score: if in_conflict[i] { 0.0 } else { 1.0 },
+                is_conflicting_labels_issue: in_conflict[i],
                 near_duplicates_score: if nearest[i] == u32::MAX {
                     1.0
                 } else {
@@ -418,6 +451,10 @@ fn assemble(name: String, m: Vec<Measured>, opts: &AuditOptions) -> AuditReport 
         "near_duplicates".to_string(),
         count(|r| r.is_near_duplicates_issue),
     );
+    issue_counts.insert(
+        "conflicting_labels".to_string(),
+        count(|r| r.is_conflicting_labels_issue),
+    );
     issue_counts.insert("leak".to_string(), count(|r| r.is_leak_issue));
     issue_counts.insert("dark".to_string(), count(|r| r.is_dark_issue));
     issue_counts.insert("light".to_string(), count(|r| r.is_light_issue));
@@ -449,7 +486,8 @@ fn assemble(name: String, m: Vec<Measured>, opts: &AuditOptions) -> AuditReport 
         source: name,
         images: n,
         issue_counts,
-        exact_duplicate_groups: exact_groups.into_iter().map(|g| group(g, &m)).collect(),
+        exact_duplicate_groups: exact_groups,
+        conflicting_label_groups: conflicting,
         near_duplicate_groups: near_groups.into_iter().map(|g| group(g, &m)).collect(),
         leaks: leak_groups,
         imbalance: Imbalance {
@@ -467,9 +505,17 @@ impl AuditReport {
     /// A text summary: counts per issue, groups, class balance, and up to `list` flagged
     /// images per issue.
     pub fn summary(&self, list: usize) -> String {
-        let mut out = format!("audit of {}: {} images\n\n", self.source, self.images);
+        let mut out = format!(
+            "audit of {}: {} images\n\n",
+            escape(&self.source),
+            self.images
+        );
         let groups = |name: &str| match name {
             "exact_duplicates" => format!(" in {} groups", self.exact_duplicate_groups.len()),
+            "conflicting_labels" => format!(
+                " in {} exact-duplicate groups with different labels",
+                self.conflicting_label_groups.len()
+            ),
             "near_duplicates" => format!(
                 " in {} groups (pHash radius {})",
                 self.near_duplicate_groups.len(),
@@ -491,7 +537,7 @@ impl AuditReport {
             "\nclasses: {}\nrarest class share {:.4} (issue below {:.4}): {}\n",
             imb.counts
                 .iter()
-                .map(|(k, v)| format!("{k} {v}"))
+                .map(|(k, v)| format!("{} {v}", escape(k)))
                 .collect::<Vec<_>>()
                 .join(", "),
             imb.rarest_share,
@@ -506,10 +552,10 @@ impl AuditReport {
             for r in flagged.iter().take(list) {
                 out.push_str(&format!(
                     "  {}{}\n",
-                    r.path,
+                    escape(&r.path),
                     r.corrupt_reason
                         .as_ref()
-                        .map(|c| format!(": {c}"))
+                        .map(|c| format!(": {}", escape(c)))
                         .unwrap_or_default()
                 ));
             }
@@ -526,11 +572,30 @@ impl AuditReport {
             rows.iter().filter(|r| r.is_corrupt_issue).collect(),
             &mut out,
         );
+        for g in self.conflicting_label_groups.iter().take(list) {
+            let members: Vec<String> = g
+                .paths
+                .iter()
+                .zip(&g.labels)
+                .map(|(p, l)| format!("{} ({})", escape(p), escape(l)))
+                .collect();
+            out.push_str(&format!(
+                "\nsame pixels, different labels: {}\n",
+                members.join(", ")
+            ));
+        }
+        if self.conflicting_label_groups.len() > list {
+            out.push_str(&format!(
+                "  ... and {} more groups with conflicting labels (see the JSON report)\n",
+                self.conflicting_label_groups.len() - list
+            ));
+        }
         for g in self.leaks.iter().take(list) {
+            let paths: Vec<String> = g.paths.iter().map(|p| escape(p).into_owned()).collect();
             out.push_str(&format!(
                 "\nleak across {}: {}\n",
                 g.splits.join(" / "),
-                g.paths.join(", ")
+                paths.join(", ")
             ));
         }
         for (title, f) in [
@@ -550,5 +615,65 @@ impl AuditReport {
             show(title, rows.iter().filter(f).collect(), &mut out);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noise(seed: u32) -> image::RgbImage {
+        image::RgbImage::from_fn(24, 24, |x, y| {
+            let v = (x * 37 + y * 91 + seed * 53).wrapping_mul(2_654_435_761) >> 24;
+            image::Rgb([v as u8, (v * 3) as u8, (v * 7) as u8])
+        })
+    }
+
+    /// A planted pair: the same pixels filed as an ant and as a bee. Before conflicting labels
+    /// were checked, the pair was reported only as an ordinary exact duplicate.
+    #[test]
+    fn exact_duplicates_with_different_labels_are_flagged() {
+        let dir =
+            std::env::temp_dir().join(format!("augtrain-audit-conflict-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for class in ["ants", "bees"] {
+            std::fs::create_dir_all(dir.join(class)).unwrap();
+        }
+        noise(1).save(dir.join("ants/a1.png")).unwrap();
+        noise(1).save(dir.join("bees/b1-same-as-a1.png")).unwrap();
+        noise(2).save(dir.join("ants/a2.png")).unwrap();
+        noise(2).save(dir.join("ants/a2-copy.png")).unwrap();
+        noise(3).save(dir.join("bees/b3.png")).unwrap();
+        let report = audit(
+            &DataSource::Folder(dir.clone()),
+            &LoadOptions::default(),
+            1,
+            &AuditOptions::default(),
+        )
+        .unwrap();
+        let flagged: Vec<&str> = report
+            .rows
+            .iter()
+            .filter(|r| r.is_conflicting_labels_issue)
+            .map(|r| r.path.as_str())
+            .collect();
+        assert_eq!(flagged, vec!["ants/a1.png", "bees/b1-same-as-a1.png"]);
+        assert_eq!(report.issue_counts["conflicting_labels"], 2);
+        assert_eq!(report.issue_counts["exact_duplicates"], 4);
+        assert_eq!(report.conflicting_label_groups.len(), 1);
+        assert_eq!(
+            report.conflicting_label_groups[0].labels,
+            vec!["ants", "bees"]
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["rows"][0]["conflicting_labels_score"], 0.0);
+        let text = report.summary(10);
+        assert!(
+            text.contains(
+                "same pixels, different labels: ants/a1.png (ants), bees/b1-same-as-a1.png (bees)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("conflicting labels"), "{text}");
     }
 }

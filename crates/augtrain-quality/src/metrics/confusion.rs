@@ -1,6 +1,5 @@
 //! The confusion matrix: counts of (true class, predicted class) pairs.
 
-use augtrain_data::files::csv_field;
 use serde::{Deserialize, Serialize};
 
 /// K×K counts; `get(t, p)` is the number of samples of true class `t` predicted as `p`.
@@ -135,20 +134,16 @@ impl ConfusionMatrix {
     /// CSV text: a header `true\pred,<names...>` then one row per true class.
     pub fn to_csv(&self, class_names: &[String]) -> String {
         let name = |k: usize| class_names.get(k).cloned().unwrap_or_else(|| k.to_string());
-        let mut out = String::from("true\\pred");
-        for p in 0..self.num_classes {
-            out.push(',');
-            out.push_str(&csv_field(&name(p)));
-        }
-        out.push('\n');
+        let header =
+            std::iter::once("true\\pred".to_string()).chain((0..self.num_classes).map(name));
+        let mut out = augtrain_data::csv::Writer::new(header);
         for t in 0..self.num_classes {
-            out.push_str(&csv_field(&name(t)));
-            for p in 0..self.num_classes {
-                out.push_str(&format!(",{}", self.get(t, p)));
-            }
-            out.push('\n');
+            out.row(
+                std::iter::once(name(t))
+                    .chain((0..self.num_classes).map(|p| self.get(t, p).to_string())),
+            );
         }
-        out
+        out.finish_string()
     }
 }
 

@@ -173,6 +173,25 @@ pub fn export(
     mapping: Option<&Path>,
     name: &str,
 ) -> Result<ExportSummary, DataError> {
+    check_targets(out, mapping)?;
+    let prepared = match source {
+        DataSource::Folder(dir) => prepare_files(&scan_folder(dir)?.0, opts),
+        DataSource::Manifest(path) => prepare_files(&read_manifest(path)?.0, opts),
+        other => {
+            let whole = load_whole(other, opts, seed)?;
+            prepare_dataset(&whole.data, &whole.splits)
+        }
+    };
+    let (summary, payload) = name_files(prepared, opts.on_error)?;
+    publish(out, &summary, &payload, name)?;
+    if let Some(m) = mapping {
+        write_mapping(m, &summary)?;
+    }
+    Ok(summary)
+}
+
+/// The export must not exist yet, and the mapping must stay outside it.
+fn check_targets(out: &Path, mapping: Option<&Path>) -> Result<(), DataError> {
     if out.exists() {
         return Err(DataError::Invalid(format!(
             "{} already exists; remove it or choose another --out",
@@ -187,14 +206,16 @@ pub fn export(
             m.display()
         )));
     }
-    let prepared = match source {
-        DataSource::Folder(dir) => prepare_files(&scan_folder(dir)?.0, opts),
-        DataSource::Manifest(path) => prepare_files(&read_manifest(path)?.0, opts),
-        other => {
-            let whole = load_whole(other, opts, seed)?;
-            prepare_dataset(&whole.data, &whole.splits)
-        }
-    };
+    Ok(())
+}
+
+/// Name every prepared image by its content hash (`[split/]class/<hash>.png`): the summary and
+/// the bytes per exported path (exact duplicates share one). A skipped file stops the export
+/// under `OnError::Fail`; no usable image at all is an error.
+fn name_files(
+    prepared: Vec<Result<Prepared, Skipped>>,
+    on_error: OnError,
+) -> Result<(ExportSummary, BTreeMap<String, Vec<u8>>), DataError> {
     let mut summary = ExportSummary::default();
     let mut payload: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for p in prepared {
@@ -218,7 +239,7 @@ pub fn export(
                 });
             }
             Err(s) => {
-                if opts.on_error == OnError::Fail {
+                if on_error == OnError::Fail {
                     return Err(DataError::Invalid(format!(
                         "{}: {}; fix or remove the file, or use --on-error skip",
                         s.path, s.reason
@@ -233,6 +254,17 @@ pub fn export(
             "nothing to export: no usable image".into(),
         ));
     }
+    Ok((summary, payload))
+}
+
+/// Write the export under a hidden partial name beside `out` and rename it into place; on
+/// failure nothing is left behind.
+fn publish(
+    out: &Path,
+    summary: &ExportSummary,
+    payload: &BTreeMap<String, Vec<u8>>,
+    name: &str,
+) -> Result<(), DataError> {
     let dir_name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -244,7 +276,7 @@ pub fn export(
     crate::util::fs::remove_stale_temps(parent);
     let tmp = parent.join(format!(".{dir_name}.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let result = write_export(&tmp, &summary, &payload, name).and_then(|_| {
+    let result = write_export(&tmp, summary, payload, name).and_then(|_| {
         crate::util::fs::publish_dir(&tmp, out).map_err(|e| {
             DataError::Invalid(format!(
                 "cannot move the export into {}: {e}",
@@ -252,23 +284,24 @@ pub fn export(
             ))
         })
     });
-    if let Err(e) = result {
+    if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
     }
-    if let Some(m) = mapping {
-        let mut text = String::from("original,exported\n");
-        for f in &summary.files {
-            text.push_str(&format!(
-                "{},{}\n",
-                csv_field(&f.original),
-                csv_field(&f.path)
-            ));
-        }
-        crate::util::fs::write_atomic(m, text.as_bytes())
-            .map_err(|e| DataError::Invalid(e.to_string()))?;
+    result
+}
+
+/// The `original,exported` mapping, written atomically to `path` (outside the export).
+fn write_mapping(path: &Path, summary: &ExportSummary) -> Result<(), DataError> {
+    let mut text = String::from("original,exported\n");
+    for f in &summary.files {
+        text.push_str(&format!(
+            "{},{}\n",
+            csv_field(&f.original),
+            csv_field(&f.path)
+        ));
     }
-    Ok(summary)
+    crate::util::fs::write_atomic(path, text.as_bytes())
+        .map_err(|e| DataError::Invalid(e.to_string()))
 }
 
 fn write_export(

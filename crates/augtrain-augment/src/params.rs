@@ -117,149 +117,31 @@ pub struct Program {
 impl Program {
     /// Compile `spec` for inputs of shape `input`.
     pub fn new(spec: &PipelineSpec, input: ImageShape) -> Result<Self, AugmentError> {
+        spec.validate().map_err(AugmentError::Spec)?;
         let ImageShape {
             width,
             height,
             channels,
         } = input;
-        spec.validate().map_err(AugmentError::Spec)?;
         if !(1..=4).contains(&channels) || width == 0 || height == 0 {
             return Err(AugmentError::Shape(format!(
                 "images of {width}x{height}x{channels} cannot be augmented (1 to 4 channels, non-empty)"
             )));
         }
-        let per_channel = |v: &[f32], what: &str, default: f32| -> Result<[f32; 4], AugmentError> {
-            let mut out = [default; 4];
-            match v.len() {
-                0 => {}
-                1 => out = [v[0]; 4],
-                n if n == channels => out[..n].copy_from_slice(v),
-                n => {
-                    return Err(AugmentError::Spec(format!(
-                        "{what} has {n} values but the images have {channels} channels; give one value or {channels}"
-                    )));
-                }
-            }
-            Ok(out)
-        };
-        let fill = per_channel(&spec.fill, "fill", 0.0)?;
-        let (mut scale, mut bias) = ([1.0f32; 4], [0.0f32; 4]);
-        let mut colour_kinds = Vec::new();
-        let mut noise_kinds = Vec::new();
-        let mut n_boxes = 0usize;
-        let mut mix = 0u32;
-        let (mut w, mut h) = (width as u64, height as u64);
-        for op in &spec.ops {
-            match op {
-                OpSpec::Crop { width, height, .. }
-                | OpSpec::RandomResizedCrop { width, height, .. }
-                | OpSpec::Resize { width, height } => {
-                    (w, h) = (*width as u64, *height as u64);
-                }
-                OpSpec::Pad { pixels } => {
-                    let [l, t, r, b] = pixels.sides();
-                    w += l as u64 + r as u64;
-                    h += t as u64 + b as u64;
-                }
-                OpSpec::Brightness { .. } => colour_kinds.push(COLOUR_BRIGHTNESS),
-                OpSpec::Contrast { .. } => colour_kinds.push(COLOUR_CONTRAST),
-                OpSpec::Saturation { .. } => colour_kinds.push(COLOUR_SATURATION),
-                OpSpec::Gamma { .. } => colour_kinds.push(COLOUR_GAMMA),
-                OpSpec::Grayscale { .. } => colour_kinds.push(COLOUR_GRAYSCALE),
-                OpSpec::GaussianNoise { per_channel, .. } => noise_kinds.push(if *per_channel {
-                    NOISE_GAUSSIAN
-                } else {
-                    NOISE_GAUSSIAN_SHARED
-                }),
-                OpSpec::SaltPepper { .. } => noise_kinds.push(NOISE_SALT_PEPPER),
-                OpSpec::Speckle { .. } => noise_kinds.push(NOISE_SPECKLE),
-                OpSpec::Erase { count, fill, .. } => {
-                    n_boxes += count[1] as usize;
-                    if let EraseFill::PerChannel(v) = fill
-                        && v.len() != 1
-                        && v.len() != channels
-                    {
-                        return Err(AugmentError::Spec(format!(
-                            "erase fill has {} values but the images have {channels} channels",
-                            v.len()
-                        )));
-                    }
-                }
-                OpSpec::Normalize { mean, std } => {
-                    let m = per_channel(mean, "normalize mean", 0.0)?;
-                    let s = per_channel(std, "normalize std", 1.0)?;
-                    for c in 0..4 {
-                        scale[c] = 1.0 / s[c];
-                        bias[c] = -m[c] / s[c];
-                    }
-                }
-                OpSpec::Mixup { .. } => mix = 1,
-                OpSpec::Cutmix { .. } => mix = 2,
-                OpSpec::Hflip { .. }
-                | OpSpec::Vflip { .. }
-                | OpSpec::Rotate { .. }
-                | OpSpec::Affine { .. } => {}
-            }
-            if w == 0
-                || h == 0
-                || w > super::spec::MAX_SIDE as u64
-                || h > super::spec::MAX_SIDE as u64
-            {
-                return Err(AugmentError::Spec(format!(
-                    "{} makes the image {w}x{h}; sides must be in 1..={}",
-                    op.name(),
-                    super::spec::MAX_SIDE
-                )));
-            }
-        }
-        let (n_colour, n_noise) = (colour_kinds.len(), noise_kinds.len());
-        let off_colour = GEOMETRY_WORDS;
-        let off_noise = off_colour + n_colour;
-        let off_erase = off_noise + NOISE_WORDS * n_noise;
-        let off_mix = off_erase + BOX_WORDS * n_boxes;
-        let stride = off_mix + if mix > 0 { MIX_WORDS } else { 0 };
-
-        let mut header = vec![0u32; HEADER_WORDS];
-        header[H_IN_H] = height as u32;
-        header[H_IN_W] = width as u32;
-        header[H_C] = channels as u32;
-        header[H_OUT_H] = h as u32;
-        header[H_OUT_W] = w as u32;
-        header[H_INTERP] = match spec.interpolation {
-            Interpolation::Bilinear => 0,
-            Interpolation::Nearest => 1,
-        };
-        header[H_BORDER] = match spec.border {
-            Border::Constant => 0,
-            Border::Replicate => 1,
-            Border::Reflect => 2,
-        };
-        for c in 0..4 {
-            header[H_FILL + c] = fill[c].to_bits();
-            header[H_SCALE + c] = scale[c].to_bits();
-            header[H_BIAS + c] = bias[c].to_bits();
-        }
-        header[H_N_COLOUR] = n_colour as u32;
-        header[H_N_NOISE] = n_noise as u32;
-        header[H_N_BOXES] = n_boxes as u32;
-        header[H_STRIDE] = stride as u32;
-        header[H_MIX] = mix;
-        header[H_OFF_COLOUR] = off_colour as u32;
-        header[H_OFF_NOISE] = off_noise as u32;
-        header[H_OFF_ERASE] = off_erase as u32;
-        header[H_OFF_MIX] = off_mix as u32;
-        header[H_COLOUR_KINDS..H_COLOUR_KINDS + n_colour].copy_from_slice(&colour_kinds);
-        header[H_NOISE_KINDS..H_NOISE_KINDS + n_noise].copy_from_slice(&noise_kinds);
+        let fill = per_channel(&spec.fill, channels, "fill", 0.0)?;
+        let kinds = OpKinds::of(spec, input)?;
+        let stride = kinds.offsets().stride;
+        let header = kinds.header(spec, input, fill);
         Ok(Program {
             spec: spec.clone(),
             input,
-            output: ImageShape::new(w as usize, h as usize, channels),
+            output: ImageShape::new(kinds.width as usize, kinds.height as usize, channels),
             header,
             stride,
-            n_colour,
-            n_noise,
-            n_boxes,
-            mix,
+            n_colour: kinds.colour.len(),
+            n_noise: kinds.noise.len(),
+            n_boxes: kinds.boxes,
+            mix: kinds.mix,
         })
     }
 
@@ -343,174 +225,27 @@ impl Program {
     }
 
     fn draw_one(&self, seed: u64, epoch: usize, id: u64, batch_key: u64) -> SampleParams {
-        let ImageShape {
-            width: iw,
-            height: ih,
-            channels,
-        } = self.input;
-        let (mut w, mut h) = (iw as f64, ih as f64);
-        let mut m = IDENTITY;
-        let mut colour = Vec::with_capacity(self.n_colour);
-        let mut noise = Vec::with_capacity(self.n_noise);
-        let mut boxes = Vec::with_capacity(self.n_boxes);
+        let mut draft = Draft {
+            w: self.input.width as f64,
+            h: self.input.height as f64,
+            m: IDENTITY,
+            colour: Vec::with_capacity(self.n_colour),
+            noise: Vec::with_capacity(self.n_noise),
+            boxes: Vec::with_capacity(self.n_boxes),
+        };
         for (k, op) in self.spec.ops.iter().enumerate() {
             let mut rng = self.stream(seed, epoch, id, batch_key, k);
             let apply = rng.bernoulli(op.probability());
-            match op {
-                OpSpec::Hflip { .. } => {
-                    if apply {
-                        m = compose(&m, &[-1.0, 0.0, w, 0.0, 1.0, 0.0]);
-                    }
-                }
-                OpSpec::Vflip { .. } => {
-                    if apply {
-                        m = compose(&m, &[1.0, 0.0, 0.0, 0.0, -1.0, h]);
-                    }
-                }
-                OpSpec::Rotate { degrees, .. } => {
-                    let angle = rng.range(degrees[0], degrees[1]);
-                    if apply {
-                        m = compose(&m, &rotation_inverse(angle, w, h));
-                    }
-                }
-                OpSpec::Affine {
-                    degrees,
-                    scale,
-                    translate,
-                    shear,
-                    ..
-                } => {
-                    let angle = rng.range(degrees[0], degrees[1]).to_radians();
-                    let s = rng.range(scale[0], scale[1]);
-                    let tx = rng.range(-translate[0], translate[0]) * w;
-                    let ty = rng.range(-translate[1], translate[1]) * h;
-                    let sh = rng.range(shear[0], shear[1]).to_radians().tan();
-                    if apply {
-                        let (sn, cs) = angle.sin_cos();
-                        // L = R · Sh · S with R counter-clockwise on screen (y down).
-                        let (l00, l01) = (cs * s, (cs * sh + sn) * s);
-                        let (l10, l11) = (-sn * s, (-sn * sh + cs) * s);
-                        let (cx, cy) = (w / 2.0, h / 2.0);
-                        let forward = [
-                            l00,
-                            l01,
-                            cx + tx - l00 * cx - l01 * cy,
-                            l10,
-                            l11,
-                            cy + ty - l10 * cx - l11 * cy,
-                        ];
-                        m = compose(&m, &invert(&forward));
-                    }
-                }
-                OpSpec::Crop {
-                    width: cw,
-                    height: ch,
-                    position,
-                    ..
-                } => {
-                    let (cw, ch) = (*cw as f64, *ch as f64);
-                    let (x0, y0) = match position {
-                        CropPosition::At([x, y]) => (*x as f64, *y as f64),
-                        CropPosition::Named(CropPlace::Random) if w >= cw && h >= ch => (
-                            rng.below((w - cw) as u64 + 1) as f64,
-                            rng.below((h - ch) as u64 + 1) as f64,
-                        ),
-                        _ => (((w - cw) / 2.0).round(), ((h - ch) / 2.0).round()),
-                    };
-                    m = compose(&m, &[1.0, 0.0, x0, 0.0, 1.0, y0]);
-                    (w, h) = (cw, ch);
-                }
-                OpSpec::RandomResizedCrop {
-                    width: ow,
-                    height: oh,
-                    scale,
-                    ratio,
-                    ..
-                } => {
-                    let (x0, y0, cw, ch) = rrc_window(&mut rng, w, h, *scale, *ratio);
-                    let (ow, oh) = (*ow as f64, *oh as f64);
-                    m = compose(&m, &[cw / ow, 0.0, x0, 0.0, ch / oh, y0]);
-                    (w, h) = (ow, oh);
-                }
-                OpSpec::Resize {
-                    width: ow,
-                    height: oh,
-                } => {
-                    let (ow, oh) = (*ow as f64, *oh as f64);
-                    m = compose(&m, &[w / ow, 0.0, 0.0, 0.0, h / oh, 0.0]);
-                    (w, h) = (ow, oh);
-                }
-                OpSpec::Pad { pixels } => {
-                    let [l, t, r, b] = pixels.sides().map(|v| v as f64);
-                    m = compose(&m, &[1.0, 0.0, -l, 0.0, 1.0, -t]);
-                    (w, h) = (w + l + r, h + t + b);
-                }
-                OpSpec::Brightness { factor, .. }
-                | OpSpec::Contrast { factor, .. }
-                | OpSpec::Saturation { factor, .. } => {
-                    let f = rng.range(factor[0], factor[1]);
-                    colour.push(if apply { f as f32 } else { 1.0 });
-                }
-                OpSpec::Gamma { gamma, .. } => {
-                    let g = rng.range(gamma[0], gamma[1]);
-                    colour.push(if apply { g as f32 } else { 1.0 });
-                }
-                OpSpec::Grayscale { .. } => colour.push(if apply { 1.0 } else { 0.0 }),
-                OpSpec::GaussianNoise { sigma, .. } | OpSpec::Speckle { sigma, .. } => {
-                    let s = rng.range(sigma[0], sigma[1]);
-                    let key = rng.next_u32();
-                    noise.push((if apply { s as f32 } else { 0.0 }, key));
-                }
-                OpSpec::SaltPepper { amount, .. } => {
-                    let a = rng.range(amount[0], amount[1]);
-                    let key = rng.next_u32();
-                    noise.push((if apply { a as f32 } else { 0.0 }, key));
-                }
-                OpSpec::Erase {
-                    count,
-                    scale,
-                    ratio,
-                    fill,
-                    ..
-                } => {
-                    let drawn = count[0] + rng.below((count[1] - count[0]) as u64 + 1) as u32;
-                    let (fill_v, random) = match fill {
-                        EraseFill::Value(v) => ([*v; 4], false),
-                        EraseFill::PerChannel(v) if v.len() == 1 => ([v[0]; 4], false),
-                        EraseFill::PerChannel(v) => {
-                            let mut f = [0.0; 4];
-                            f[..v.len().min(4)].copy_from_slice(&v[..v.len().min(4)]);
-                            (f, false)
-                        }
-                        EraseFill::Named(_) => ([0.0; 4], true),
-                    };
-                    for b in 0..count[1] {
-                        let key = rng.next_u32();
-                        let rect = if apply && b < drawn {
-                            erase_window(&mut rng, w, h, *scale, *ratio)
-                        } else {
-                            [0; 4]
-                        };
-                        boxes.push(EraseBox {
-                            rect,
-                            random,
-                            key,
-                            fill: fill_v,
-                        });
-                    }
-                }
-                OpSpec::Normalize { .. } | OpSpec::Mixup { .. } | OpSpec::Cutmix { .. } => {}
-            }
+            draft.add(op, &mut rng, apply);
         }
-        let _ = channels;
-        let (fixed, frac_bits) = to_fixed(&m, self.output.width, self.output.height);
+        let (fixed, frac_bits) = to_fixed(&draft.m, self.output.width, self.output.height);
         SampleParams {
-            affine: m,
+            affine: draft.m,
             fixed,
             frac_bits,
-            colour,
-            noise,
-            boxes,
+            colour: draft.colour,
+            noise: draft.noise,
+            boxes: draft.boxes,
             mix: None,
         }
     }
@@ -567,6 +302,400 @@ impl Program {
             }
         }
         Ok(words)
+    }
+}
+
+/// One sample's parameters as its ops draw them, in op order. Every op draws from its own
+/// stream, and draws its values whether or not it applies (so applying one op never shifts
+/// another's draws).
+struct Draft {
+    /// Canvas width after the geometry ops so far, pixels.
+    w: f64,
+    /// Canvas height after the geometry ops so far, pixels.
+    h: f64,
+    /// The composed inverse map so far (output → input).
+    m: Affine,
+    /// One value per colour op.
+    colour: Vec<f32>,
+    /// (strength, key) per noise op.
+    noise: Vec<(f32, u32)>,
+    /// Every erase op's boxes.
+    boxes: Vec<EraseBox>,
+}
+
+impl Draft {
+    /// Draw `op`'s parameters from `rng`; `apply` is its Bernoulli draw.
+    fn add(&mut self, op: &OpSpec, rng: &mut Stream, apply: bool) {
+        match op {
+            OpSpec::Hflip { .. }
+            | OpSpec::Vflip { .. }
+            | OpSpec::Rotate { .. }
+            | OpSpec::Affine { .. } => self.orient(op, rng, apply),
+            OpSpec::Crop { .. }
+            | OpSpec::RandomResizedCrop { .. }
+            | OpSpec::Resize { .. }
+            | OpSpec::Pad { .. } => self.reframe(op, rng),
+            OpSpec::Brightness { factor, .. }
+            | OpSpec::Contrast { factor, .. }
+            | OpSpec::Saturation { factor, .. } => {
+                let f = rng.range(factor[0], factor[1]);
+                self.colour.push(if apply { f as f32 } else { 1.0 });
+            }
+            OpSpec::Gamma { gamma, .. } => {
+                let g = rng.range(gamma[0], gamma[1]);
+                self.colour.push(if apply { g as f32 } else { 1.0 });
+            }
+            OpSpec::Grayscale { .. } => self.colour.push(if apply { 1.0 } else { 0.0 }),
+            OpSpec::GaussianNoise { sigma, .. }
+            | OpSpec::Speckle { sigma, .. }
+            | OpSpec::SaltPepper { amount: sigma, .. } => {
+                let s = rng.range(sigma[0], sigma[1]);
+                let key = rng.next_u32();
+                self.noise.push((if apply { s as f32 } else { 0.0 }, key));
+            }
+            OpSpec::Erase {
+                count,
+                scale,
+                ratio,
+                fill,
+                ..
+            } => self.erase(*count, *scale, *ratio, fill, rng, apply),
+            OpSpec::Normalize { .. } | OpSpec::Mixup { .. } | OpSpec::Cutmix { .. } => {}
+        }
+    }
+
+    /// Flips, rotation and affine: the canvas keeps its size.
+    fn orient(&mut self, op: &OpSpec, rng: &mut Stream, apply: bool) {
+        let (w, h) = (self.w, self.h);
+        let map = match op {
+            OpSpec::Hflip { .. } => [-1.0, 0.0, w, 0.0, 1.0, 0.0],
+            OpSpec::Vflip { .. } => [1.0, 0.0, 0.0, 0.0, -1.0, h],
+            OpSpec::Rotate { degrees, .. } => {
+                rotation_inverse(rng.range(degrees[0], degrees[1]), w, h)
+            }
+            OpSpec::Affine {
+                degrees,
+                scale,
+                translate,
+                shear,
+                ..
+            } => affine_inverse(rng, w, h, *degrees, *scale, *translate, *shear),
+            _ => return,
+        };
+        if apply {
+            self.m = compose(&self.m, &map);
+        }
+    }
+
+    /// Crop, random resized crop, resize and pad: the canvas changes size (always applied).
+    fn reframe(&mut self, op: &OpSpec, rng: &mut Stream) {
+        let (w, h) = (self.w, self.h);
+        let (map, size) = match op {
+            OpSpec::Crop {
+                width: cw,
+                height: ch,
+                position,
+                ..
+            } => {
+                let (cw, ch) = (*cw as f64, *ch as f64);
+                let (x0, y0) = match position {
+                    CropPosition::At([x, y]) => (*x as f64, *y as f64),
+                    CropPosition::Named(CropPlace::Random) if w >= cw && h >= ch => (
+                        rng.below((w - cw) as u64 + 1) as f64,
+                        rng.below((h - ch) as u64 + 1) as f64,
+                    ),
+                    _ => (((w - cw) / 2.0).round(), ((h - ch) / 2.0).round()),
+                };
+                ([1.0, 0.0, x0, 0.0, 1.0, y0], (cw, ch))
+            }
+            OpSpec::RandomResizedCrop {
+                width: ow,
+                height: oh,
+                scale,
+                ratio,
+                ..
+            } => {
+                let (x0, y0, cw, ch) = rrc_window(rng, w, h, *scale, *ratio);
+                let (ow, oh) = (*ow as f64, *oh as f64);
+                ([cw / ow, 0.0, x0, 0.0, ch / oh, y0], (ow, oh))
+            }
+            OpSpec::Resize {
+                width: ow,
+                height: oh,
+            } => {
+                let (ow, oh) = (*ow as f64, *oh as f64);
+                ([w / ow, 0.0, 0.0, 0.0, h / oh, 0.0], (ow, oh))
+            }
+            OpSpec::Pad { pixels } => {
+                let [l, t, r, b] = pixels.sides().map(|v| v as f64);
+                ([1.0, 0.0, -l, 0.0, 1.0, -t], (w + l + r, h + t + b))
+            }
+            _ => return,
+        };
+        self.m = compose(&self.m, &map);
+        (self.w, self.h) = size;
+    }
+
+    /// An erase op's `count[1]` boxes (the first `drawn` of them non-empty when applied).
+    fn erase(
+        &mut self,
+        count: [u32; 2],
+        scale: [f64; 2],
+        ratio: [f64; 2],
+        fill: &EraseFill,
+        rng: &mut Stream,
+        apply: bool,
+    ) {
+        let drawn = count[0] + rng.below((count[1] - count[0]) as u64 + 1) as u32;
+        let (fill, random) = match fill {
+            EraseFill::Value(v) => ([*v; 4], false),
+            EraseFill::PerChannel(v) if v.len() == 1 => ([v[0]; 4], false),
+            EraseFill::PerChannel(v) => {
+                let mut f = [0.0; 4];
+                f[..v.len().min(4)].copy_from_slice(&v[..v.len().min(4)]);
+                (f, false)
+            }
+            EraseFill::Named(_) => ([0.0; 4], true),
+        };
+        for b in 0..count[1] {
+            let key = rng.next_u32();
+            let rect = if apply && b < drawn {
+                erase_window(rng, self.w, self.h, scale, ratio)
+            } else {
+                [0; 4]
+            };
+            self.boxes.push(EraseBox {
+                rect,
+                random,
+                key,
+                fill,
+            });
+        }
+    }
+}
+
+/// torchvision's `RandomAffine` on a `w × h` canvas: the inverse of translate · rotate · shear
+/// · scale about the centre, with its five values drawn from `rng` in that order (angle, scale,
+/// translation x and y, shear).
+fn affine_inverse(
+    rng: &mut Stream,
+    w: f64,
+    h: f64,
+    degrees: [f64; 2],
+    scale: [f64; 2],
+    translate: [f64; 2],
+    shear: [f64; 2],
+) -> Affine {
+    let angle = rng.range(degrees[0], degrees[1]).to_radians();
+    let s = rng.range(scale[0], scale[1]);
+    let tx = rng.range(-translate[0], translate[0]) * w;
+    let ty = rng.range(-translate[1], translate[1]) * h;
+    let sh = rng.range(shear[0], shear[1]).to_radians().tan();
+    let (sn, cs) = angle.sin_cos();
+    // L = R · Sh · S with R counter-clockwise on screen (y down).
+    let (l00, l01) = (cs * s, (cs * sh + sn) * s);
+    let (l10, l11) = (-sn * s, (-sn * sh + cs) * s);
+    let (cx, cy) = (w / 2.0, h / 2.0);
+    let forward = [
+        l00,
+        l01,
+        cx + tx - l00 * cx - l01 * cy,
+        l10,
+        l11,
+        cy + ty - l10 * cx - l11 * cy,
+    ];
+    invert(&forward)
+}
+
+/// A per-channel setting (`fill`, normalize mean or std) as four values: none given →
+/// `default`, one → repeated, one per channel → as given; any other count is an error.
+fn per_channel(
+    v: &[f32],
+    channels: usize,
+    what: &str,
+    default: f32,
+) -> Result<[f32; 4], AugmentError> {
+    let mut out = [default; 4];
+    match v.len() {
+        0 => {}
+        1 => out = [v[0]; 4],
+        n if n == channels => out[..n].copy_from_slice(v),
+        n => {
+            return Err(AugmentError::Spec(format!(
+                "{what} has {n} values but the images have {channels} channels; give one value or {channels}"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// What a pipeline asks of the kernel for one input shape: the output size after the
+/// geometry ops, the kinds of colour and noise ops in order, the erase boxes, normalization
+/// and batch mixing.
+struct OpKinds {
+    /// Output width, pixels.
+    width: u64,
+    /// Output height, pixels.
+    height: u64,
+    /// `COLOUR_*` kind per colour op.
+    colour: Vec<u32>,
+    /// `NOISE_*` kind per noise op.
+    noise: Vec<u32>,
+    /// Erase boxes (the sum of every erase op's largest count).
+    boxes: usize,
+    /// Normalization `v · scale + bias` per channel.
+    scale: [f32; 4],
+    /// See `scale`.
+    bias: [f32; 4],
+    /// 0 none, 1 mixup, 2 cutmix.
+    mix: u32,
+}
+
+/// Where each part of a sample's parameter block starts, in words, and its length.
+struct Offsets {
+    colour: usize,
+    noise: usize,
+    erase: usize,
+    mix: usize,
+    stride: usize,
+}
+
+impl OpKinds {
+    /// Walk `spec`'s ops for inputs of shape `input`.
+    fn of(spec: &PipelineSpec, input: ImageShape) -> Result<Self, AugmentError> {
+        let channels = input.channels;
+        let mut k = OpKinds {
+            width: input.width as u64,
+            height: input.height as u64,
+            colour: Vec::new(),
+            noise: Vec::new(),
+            boxes: 0,
+            scale: [1.0; 4],
+            bias: [0.0; 4],
+            mix: 0,
+        };
+        for op in &spec.ops {
+            match op {
+                OpSpec::Crop { width, height, .. }
+                | OpSpec::RandomResizedCrop { width, height, .. }
+                | OpSpec::Resize { width, height } => {
+                    (k.width, k.height) = (*width as u64, *height as u64);
+                }
+                OpSpec::Pad { pixels } => {
+                    let [l, t, r, b] = pixels.sides();
+                    k.width += l as u64 + r as u64;
+                    k.height += t as u64 + b as u64;
+                }
+                OpSpec::Brightness { .. } => k.colour.push(COLOUR_BRIGHTNESS),
+                OpSpec::Contrast { .. } => k.colour.push(COLOUR_CONTRAST),
+                OpSpec::Saturation { .. } => k.colour.push(COLOUR_SATURATION),
+                OpSpec::Gamma { .. } => k.colour.push(COLOUR_GAMMA),
+                OpSpec::Grayscale { .. } => k.colour.push(COLOUR_GRAYSCALE),
+                OpSpec::GaussianNoise { per_channel, .. } => k.noise.push(if *per_channel {
+                    NOISE_GAUSSIAN
+                } else {
+                    NOISE_GAUSSIAN_SHARED
+                }),
+                OpSpec::SaltPepper { .. } => k.noise.push(NOISE_SALT_PEPPER),
+                OpSpec::Speckle { .. } => k.noise.push(NOISE_SPECKLE),
+                OpSpec::Erase { count, fill, .. } => {
+                    k.boxes += count[1] as usize;
+                    if let EraseFill::PerChannel(v) = fill
+                        && v.len() != 1
+                        && v.len() != channels
+                    {
+                        return Err(AugmentError::Spec(format!(
+                            "erase fill has {} values but the images have {channels} channels",
+                            v.len()
+                        )));
+                    }
+                }
+                OpSpec::Normalize { mean, std } => {
+                    let m = per_channel(mean, channels, "normalize mean", 0.0)?;
+                    let s = per_channel(std, channels, "normalize std", 1.0)?;
+                    for c in 0..4 {
+                        k.scale[c] = 1.0 / s[c];
+                        k.bias[c] = -m[c] / s[c];
+                    }
+                }
+                OpSpec::Mixup { .. } => k.mix = 1,
+                OpSpec::Cutmix { .. } => k.mix = 2,
+                OpSpec::Hflip { .. }
+                | OpSpec::Vflip { .. }
+                | OpSpec::Rotate { .. }
+                | OpSpec::Affine { .. } => {}
+            }
+            k.check_size(op)?;
+        }
+        Ok(k)
+    }
+
+    /// The canvas after `op` must have sides in `1..=MAX_SIDE`.
+    fn check_size(&self, op: &OpSpec) -> Result<(), AugmentError> {
+        let (w, h) = (self.width, self.height);
+        let max = super::spec::MAX_SIDE as u64;
+        if w == 0 || h == 0 || w > max || h > max {
+            return Err(AugmentError::Spec(format!(
+                "{} makes the image {w}x{h}; sides must be in 1..={}",
+                op.name(),
+                super::spec::MAX_SIDE
+            )));
+        }
+        Ok(())
+    }
+
+    /// The per-sample block layout: geometry, colour, noise, erase boxes, mixing.
+    fn offsets(&self) -> Offsets {
+        let colour = GEOMETRY_WORDS;
+        let noise = colour + self.colour.len();
+        let erase = noise + NOISE_WORDS * self.noise.len();
+        let mix = erase + BOX_WORDS * self.boxes;
+        let stride = mix + if self.mix > 0 { MIX_WORDS } else { 0 };
+        Offsets {
+            colour,
+            noise,
+            erase,
+            mix,
+            stride,
+        }
+    }
+
+    /// The kernel's header words (the batch size `H_N` left 0).
+    fn header(&self, spec: &PipelineSpec, input: ImageShape, fill: [f32; 4]) -> Vec<u32> {
+        let (n_colour, n_noise) = (self.colour.len(), self.noise.len());
+        let off = self.offsets();
+        let mut header = vec![0u32; HEADER_WORDS];
+        header[H_IN_H] = input.height as u32;
+        header[H_IN_W] = input.width as u32;
+        header[H_C] = input.channels as u32;
+        header[H_OUT_H] = self.height as u32;
+        header[H_OUT_W] = self.width as u32;
+        header[H_INTERP] = match spec.interpolation {
+            Interpolation::Bilinear => 0,
+            Interpolation::Nearest => 1,
+        };
+        header[H_BORDER] = match spec.border {
+            Border::Constant => 0,
+            Border::Replicate => 1,
+            Border::Reflect => 2,
+        };
+        for c in 0..4 {
+            header[H_FILL + c] = fill[c].to_bits();
+            header[H_SCALE + c] = self.scale[c].to_bits();
+            header[H_BIAS + c] = self.bias[c].to_bits();
+        }
+        header[H_N_COLOUR] = n_colour as u32;
+        header[H_N_NOISE] = n_noise as u32;
+        header[H_N_BOXES] = self.boxes as u32;
+        header[H_STRIDE] = off.stride as u32;
+        header[H_MIX] = self.mix;
+        header[H_OFF_COLOUR] = off.colour as u32;
+        header[H_OFF_NOISE] = off.noise as u32;
+        header[H_OFF_ERASE] = off.erase as u32;
+        header[H_OFF_MIX] = off.mix as u32;
+        header[H_COLOUR_KINDS..H_COLOUR_KINDS + n_colour].copy_from_slice(&self.colour);
+        header[H_NOISE_KINDS..H_NOISE_KINDS + n_noise].copy_from_slice(&self.noise);
+        header
     }
 }
 

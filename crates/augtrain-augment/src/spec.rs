@@ -822,16 +822,7 @@ fn validate_op(op: &OpSpec) -> Result<(), String> {
             translate,
             shear,
             ..
-        } => {
-            check_range("degrees", *degrees, -360.0, 360.0, false)?;
-            check_range("scale", *scale, 0.0, 16.0, true)?;
-            for (k, t) in translate.iter().enumerate() {
-                if !(0.0..=1.0).contains(t) {
-                    return Err(format!("translate[{k}] = {t} is outside [0, 1]"));
-                }
-            }
-            check_range("shear", *shear, -80.0, 80.0, false)
-        }
+        } => validate_affine(*degrees, *scale, *translate, *shear),
         OpSpec::Crop {
             width,
             height,
@@ -881,40 +872,8 @@ fn validate_op(op: &OpSpec) -> Result<(), String> {
             ratio,
             fill,
             ..
-        } => {
-            if count[0] > count[1] || count[1] > MAX_ERASE_BOXES {
-                return Err(format!(
-                    "count = [{}, {}] must satisfy lo <= hi <= {MAX_ERASE_BOXES}",
-                    count[0], count[1]
-                ));
-            }
-            check_range("scale", *scale, 0.0, 1.0, true)?;
-            check_range("ratio", *ratio, 0.0, 100.0, true)?;
-            match fill {
-                EraseFill::Value(v) if !(0.0..=1.0).contains(v) => {
-                    Err(format!("fill = {v} is outside [0, 1]"))
-                }
-                EraseFill::PerChannel(vs) if vs.is_empty() || vs.len() > 4 => {
-                    Err("fill: give one value, or one per channel".into())
-                }
-                EraseFill::PerChannel(vs) if vs.iter().any(|v| !(0.0..=1.0).contains(v)) => {
-                    Err(format!("fill = {vs:?} has values outside [0, 1]"))
-                }
-                _ => Ok(()),
-            }
-        }
-        OpSpec::Normalize { mean, std } => {
-            if mean.is_empty() || std.is_empty() || mean.len() > 4 || std.len() > 4 {
-                return Err("mean and std: give one value, or one per channel".into());
-            }
-            if let Some(s) = std.iter().find(|s| !s.is_finite() || **s <= 0.0) {
-                return Err(format!("std = {s}: every std must be > 0"));
-            }
-            if let Some(m) = mean.iter().find(|m| !m.is_finite()) {
-                return Err(format!("mean = {m} must be finite"));
-            }
-            Ok(())
-        }
+        } => validate_erase(*count, *scale, *ratio, fill),
+        OpSpec::Normalize { mean, std } => validate_normalize(mean, std),
         OpSpec::Mixup { alpha, .. } | OpSpec::Cutmix { alpha, .. } => {
             if !(*alpha > 0.0 && *alpha <= 100.0) {
                 return Err(format!("alpha = {alpha} must be in (0, 100]"));
@@ -923,6 +882,63 @@ fn validate_op(op: &OpSpec) -> Result<(), String> {
         }
         OpSpec::Hflip { .. } | OpSpec::Vflip { .. } | OpSpec::Grayscale { .. } => Ok(()),
     }
+}
+
+fn validate_affine(
+    degrees: Range,
+    scale: Range,
+    translate: [f64; 2],
+    shear: Range,
+) -> Result<(), String> {
+    check_range("degrees", degrees, -360.0, 360.0, false)?;
+    check_range("scale", scale, 0.0, 16.0, true)?;
+    for (k, t) in translate.iter().enumerate() {
+        if !(0.0..=1.0).contains(t) {
+            return Err(format!("translate[{k}] = {t} is outside [0, 1]"));
+        }
+    }
+    check_range("shear", shear, -80.0, 80.0, false)
+}
+
+fn validate_erase(
+    count: [u32; 2],
+    scale: Range,
+    ratio: Range,
+    fill: &EraseFill,
+) -> Result<(), String> {
+    if count[0] > count[1] || count[1] > MAX_ERASE_BOXES {
+        return Err(format!(
+            "count = [{}, {}] must satisfy lo <= hi <= {MAX_ERASE_BOXES}",
+            count[0], count[1]
+        ));
+    }
+    check_range("scale", scale, 0.0, 1.0, true)?;
+    check_range("ratio", ratio, 0.0, 100.0, true)?;
+    match fill {
+        EraseFill::Value(v) if !(0.0..=1.0).contains(v) => {
+            Err(format!("fill = {v} is outside [0, 1]"))
+        }
+        EraseFill::PerChannel(vs) if vs.is_empty() || vs.len() > 4 => {
+            Err("fill: give one value, or one per channel".into())
+        }
+        EraseFill::PerChannel(vs) if vs.iter().any(|v| !(0.0..=1.0).contains(v)) => {
+            Err(format!("fill = {vs:?} has values outside [0, 1]"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn validate_normalize(mean: &[f32], std: &[f32]) -> Result<(), String> {
+    if mean.is_empty() || std.is_empty() || mean.len() > 4 || std.len() > 4 {
+        return Err("mean and std: give one value, or one per channel".into());
+    }
+    if let Some(s) = std.iter().find(|s| !s.is_finite() || **s <= 0.0) {
+        return Err(format!("std = {s}: every std must be > 0"));
+    }
+    if let Some(m) = mean.iter().find(|m| !m.is_finite()) {
+        return Err(format!("mean = {m} must be finite"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -224,6 +224,30 @@ pub fn export(
     mapping: Option<&Path>,
     name: &str,
 ) -> Result<ExportSummary, DataError> {
+    check_targets(out, mapping)?;
+    let prepared = match source {
+        DataSource::Folder(dir) => prepare_files(&scan_folder(dir)?.0, opts),
+        DataSource::Manifest(path) => prepare_files(&read_manifest(path)?.0, opts),
+        other => {
+            let whole = load_whole(other, opts, seed)?;
+            prepare_dataset(&whole.data, &whole.splits)
+        }
+    };
+    let folders = class_folders(
+        prepared
+            .iter()
+            .filter_map(|p| p.as_ref().ok().map(|p| p.label.as_str())),
+    )?;
+    let (summary, payload) = name_files(prepared, &folders, opts.on_error)?;
+    publish(out, &summary, &payload, &folders, name)?;
+    if let Some(m) = mapping {
+        write_mapping(m, &summary)?;
+    }
+    Ok(summary)
+}
+
+/// Refuse an existing `out`, and a mapping file inside the export (it would de-anonymize it).
+fn check_targets(out: &Path, mapping: Option<&Path>) -> Result<(), DataError> {
     if out.exists() {
         return Err(DataError::Invalid(format!(
             "{} already exists; remove it or choose another --out",
@@ -238,19 +262,17 @@ pub fn export(
             escape_path(m)
         )));
     }
-    let prepared = match source {
-        DataSource::Folder(dir) => prepare_files(&scan_folder(dir)?.0, opts),
-        DataSource::Manifest(path) => prepare_files(&read_manifest(path)?.0, opts),
-        other => {
-            let whole = load_whole(other, opts, seed)?;
-            prepare_dataset(&whole.data, &whole.splits)
-        }
-    };
-    let folders = class_folders(
-        prepared
-            .iter()
-            .filter_map(|p| p.as_ref().ok().map(|p| p.label.as_str())),
-    )?;
+    Ok(())
+}
+
+/// Name every prepared image by its content hash (`[split/]class/<hash>.png`): the summary and
+/// the bytes per exported path (exact duplicates share one). A skipped file stops the export
+/// under `OnError::Fail`; no usable image at all is an error.
+fn name_files(
+    prepared: Vec<Result<Prepared, Skipped>>,
+    folders: &BTreeMap<String, String>,
+    on_error: OnError,
+) -> Result<(ExportSummary, BTreeMap<String, Vec<u8>>), DataError> {
     let mut summary = ExportSummary::default();
     let mut payload: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for p in prepared {
@@ -274,7 +296,7 @@ pub fn export(
                 });
             }
             Err(s) => {
-                if opts.on_error == OnError::Fail {
+                if on_error == OnError::Fail {
                     return Err(DataError::Invalid(format!(
                         "{}: {}; fix or remove the file, or use --on-error skip",
                         escape(&s.path),
@@ -290,6 +312,18 @@ pub fn export(
             "nothing to export: no usable image".into(),
         ));
     }
+    Ok((summary, payload))
+}
+
+/// Write the export into a temporary sibling of `out` and move it into place in one rename;
+/// on failure nothing is left behind.
+fn publish(
+    out: &Path,
+    summary: &ExportSummary,
+    payload: &BTreeMap<String, Vec<u8>>,
+    folders: &BTreeMap<String, String>,
+    name: &str,
+) -> Result<(), DataError> {
     let dir_name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -301,7 +335,7 @@ pub fn export(
     crate::util::fs::remove_stale_temps(parent);
     let tmp = parent.join(format!(".{dir_name}.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let result = write_export(&tmp, &summary, &payload, &folders, name).and_then(|_| {
+    let result = write_export(&tmp, summary, payload, folders, name).and_then(|_| {
         crate::util::fs::publish_dir(&tmp, out).map_err(|e| {
             DataError::Invalid(format!(
                 "cannot move the export into {}: {e}",
@@ -309,19 +343,19 @@ pub fn export(
             ))
         })
     });
-    if let Err(e) = result {
+    if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
     }
-    if let Some(m) = mapping {
-        let mut text = crate::csv::Writer::new(["original", "exported"]);
-        for f in &summary.files {
-            text.row([&f.original, &f.path]);
-        }
-        crate::util::fs::write_atomic(m, &text.finish())
-            .map_err(|e| DataError::Invalid(e.to_string()))?;
+    result
+}
+
+/// The `original,exported` mapping, written atomically to `path` (outside the export).
+fn write_mapping(path: &Path, summary: &ExportSummary) -> Result<(), DataError> {
+    let mut text = crate::csv::Writer::new(["original", "exported"]);
+    for f in &summary.files {
+        text.row([&f.original, &f.path]);
     }
-    Ok(summary)
+    crate::util::fs::write_atomic(path, &text.finish()).map_err(|e| DataError::Invalid(e.to_string()))
 }
 
 fn write_export(

@@ -237,11 +237,35 @@ fn read_text(path: &Path) -> Result<String, DataError> {
 ///
 /// The shards are mapped read-only; a pack must not be modified while it is open.
 pub fn open(dir: &Path) -> Result<(Dataset, Vec<Option<SplitName>>, PackManifest), DataError> {
-    let manifest_path = dir.join("manifest.json");
-    let bad = |path: &Path, problem: String| DataError::Malformed {
+    let m = read_manifest(dir)?;
+    let maps = map_shards(dir, &m)?;
+    let index = read_index(dir, &m)?;
+    let store = Arc::new(ImageStore::Mapped {
+        shards: maps,
+        per_shard: m.records_per_shard,
+    });
+    let ds = Dataset::from_store(
+        crate::ImageShape::new(m.width, m.height, m.channels),
+        m.classes.clone(),
+        store,
+        index.labels,
+        index.ids,
+        index.paths,
+    );
+    Ok((ds, index.splits, m))
+}
+
+/// A malformed-file error.
+fn bad(path: &Path, problem: String) -> DataError {
+    DataError::Malformed {
         path: path.to_path_buf(),
         problem,
-    };
+    }
+}
+
+/// Read and check `manifest.json`: format and version, record shape, classes, record counts.
+fn read_manifest(dir: &Path) -> Result<PackManifest, DataError> {
+    let manifest_path = dir.join("manifest.json");
     let m: PackManifest = serde_json::from_str(&read_text(&manifest_path)?)
         .map_err(|e| bad(&manifest_path, format!("not a valid pack manifest ({e})")))?;
     if m.format != FORMAT || m.version != 1 {
@@ -270,7 +294,6 @@ pub fn open(dir: &Path) -> Result<(Dataset, Vec<Option<SplitName>>, PackManifest
     if m.classes.is_empty() {
         return Err(bad(&manifest_path, "no classes".into()));
     }
-    let bytes = m.width * m.height * m.channels;
     let total = m
         .shards
         .iter()
@@ -282,6 +305,13 @@ pub fn open(dir: &Path) -> Result<(Dataset, Vec<Option<SplitName>>, PackManifest
             format!("shards hold {total} records but count is {}", m.count),
         ));
     }
+    Ok(m)
+}
+
+/// Map every shard read-only, checking its name and its size against the manifest.
+fn map_shards(dir: &Path, m: &PackManifest) -> Result<Vec<memmap2::Mmap>, DataError> {
+    let manifest_path = dir.join("manifest.json");
+    let bytes = m.width * m.height * m.channels;
     let mut maps = Vec::with_capacity(m.shards.len());
     for (k, s) in m.shards.iter().enumerate() {
         if s.file.contains('/') || s.file.contains('\\') || s.file.starts_with('.') {
@@ -325,6 +355,19 @@ pub fn open(dir: &Path) -> Result<(Dataset, Vec<Option<SplitName>>, PackManifest
         })?;
         maps.push(map);
     }
+    Ok(maps)
+}
+
+/// The columns of a pack's `index.csv`, one entry per record.
+struct Index {
+    ids: Vec<u64>,
+    labels: Vec<u32>,
+    splits: Vec<Option<SplitName>>,
+    paths: Vec<String>,
+}
+
+/// Read and check `index.csv`: one row per record, labels in range, unique ids.
+fn read_index(dir: &Path, m: &PackManifest) -> Result<Index, DataError> {
     let index_path = dir.join("index.csv");
     let index = crate::csv::Table::parse(&index_path, read_text(&index_path)?.as_bytes())?;
     if index.header() != INDEX_HEADER {
@@ -379,19 +422,12 @@ pub fn open(dir: &Path) -> Result<(Dataset, Vec<Option<SplitName>>, PackManifest
             ),
         ));
     }
-    let store = Arc::new(ImageStore::Mapped {
-        shards: maps,
-        per_shard: m.records_per_shard,
-    });
-    let ds = Dataset::from_store(
-        crate::ImageShape::new(m.width, m.height, m.channels),
-        m.classes.clone(),
-        store,
-        labels,
+    Ok(Index {
         ids,
+        labels,
+        splits,
         paths,
-    );
-    Ok((ds, splits, m))
+    })
 }
 
 /// The default pack directory for a source path: `<name>.pack` beside it.

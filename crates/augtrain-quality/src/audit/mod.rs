@@ -288,14 +288,88 @@ fn group(members: Vec<usize>, m: &[Measured]) -> Group {
 }
 
 fn assemble(name: String, m: Vec<Measured>, opts: &AuditOptions) -> AuditReport {
-    let n = m.len();
-    let ok: Vec<usize> = (0..n).filter(|&i| m[i].result.is_ok()).collect();
-    let get = |i: usize| m[i].result.as_ref().expect("usable");
-    // Exact duplicates: equal pixel hashes.
-    let mut exact = UnionFind::new(n);
+    let ok: Vec<usize> = (0..m.len()).filter(|&i| m[i].result.is_ok()).collect();
+    let dups = Duplicates::find(&m, &ok, opts.near_radius);
+    let exact_groups: Vec<Group> = dups.exact.iter().map(|g| group(g.clone(), &m)).collect();
+    let conflicting: Vec<Group> = exact_groups
+        .iter()
+        .filter(|g| g.has_conflicting_labels())
+        .cloned()
+        .collect();
+    let rows = image_rows(&m, &ok, &dups, &conflicting);
+    AuditReport {
+        source: name,
+        images: m.len(),
+        issue_counts: issue_counts(&rows),
+        exact_duplicate_groups: exact_groups,
+        conflicting_label_groups: conflicting,
+        near_duplicate_groups: dups.near.iter().map(|g| group(g.clone(), &m)).collect(),
+        imbalance: imbalance(&m, &ok),
+        leaks: dups.leaks,
+        near_radius: opts.near_radius,
+        rows,
+    }
+}
+
+/// The measurements of a usable image.
+fn usable(m: &Measured) -> &(Health, [u8; 32], u64) {
+    m.result.as_ref().expect("usable")
+}
+
+/// Duplicate groups among the usable images, as indices into the measured images.
+struct Duplicates {
+    /// Exact duplicates: equal pixel hashes.
+    exact: Vec<Vec<usize>>,
+    /// Near duplicates: pHash within the radius, between images that are not exact duplicates.
+    near: Vec<Vec<usize>>,
+    /// Per image, the smallest pHash distance to a near duplicate (`u32::MAX` when none).
+    nearest: Vec<u32>,
+    /// Groups joined by exact or near edges that span splits.
+    leaks: Vec<Group>,
+}
+
+impl Duplicates {
+    fn find(m: &[Measured], ok: &[usize], near_radius: u32) -> Self {
+        let exact = exact_groups(m, ok);
+        let (near, nearest) = near_groups(m, ok, near_radius);
+        let mut both = UnionFind::new(m.len());
+        for g in exact.iter().chain(near.iter()) {
+            for w in g.windows(2) {
+                both.union(w[0], w[1]);
+            }
+        }
+        let leaks = both
+            .groups()
+            .into_iter()
+            .map(|g| group(g, m))
+            .filter(|g| g.splits.len() > 1)
+            .collect();
+        Self {
+            exact,
+            near,
+            nearest,
+            leaks,
+        }
+    }
+
+    /// Per image, the index of the group of `groups` holding it.
+    fn membership(groups: &[Vec<usize>], n: usize) -> Vec<Option<usize>> {
+        let mut of = vec![None; n];
+        for (k, g) in groups.iter().enumerate() {
+            for &i in g {
+                of[i] = Some(k);
+            }
+        }
+        of
+    }
+}
+
+/// Groups of usable images with equal pixel hashes.
+fn exact_groups(m: &[Measured], ok: &[usize]) -> Vec<Vec<usize>> {
+    let mut exact = UnionFind::new(m.len());
     let mut first_by_key: HashMap<[u8; 32], usize> = HashMap::new();
-    for &i in &ok {
-        let key = get(i).1;
+    for &i in ok {
+        let key = usable(&m[i]).1;
         match first_by_key.get(&key) {
             Some(&j) => exact.union(i, j),
             None => {
@@ -303,11 +377,16 @@ fn assemble(name: String, m: Vec<Measured>, opts: &AuditOptions) -> AuditReport 
             }
         }
     }
-    let exact_groups = exact.groups();
-    // Near duplicates: pHash within the radius, between images that are not exact duplicates.
-    // Multi-index hashing over the usable images (positions in `ok`).
-    let hashes: Vec<u64> = ok.iter().map(|&i| get(i).2).collect();
-    let index = MultiIndex::new(&hashes, opts.near_radius.min(63));
+    exact.groups()
+}
+
+/// Groups of usable images whose pHashes are within `radius` (multi-index hashing over the
+/// usable images), between images that are not exact duplicates, and each image's distance to
+/// its nearest such neighbour.
+fn near_groups(m: &[Measured], ok: &[usize], radius: u32) -> (Vec<Vec<usize>>, Vec<u32>) {
+    let n = m.len();
+    let hashes: Vec<u64> = ok.iter().map(|&i| usable(&m[i]).2).collect();
+    let index = MultiIndex::new(&hashes, radius.min(63));
     let found: Vec<Vec<(usize, u32)>> = (0..ok.len())
         .into_par_iter()
         .map_init(phash::Seen::default, |seen, a| index.neighbours(a, seen))
@@ -318,57 +397,38 @@ fn assemble(name: String, m: Vec<Measured>, opts: &AuditOptions) -> AuditReport 
         let i = ok[a];
         for &(b, d) in list {
             let j = ok[b];
-            if get(i).1 != get(j).1 {
+            if usable(&m[i]).1 != usable(&m[j]).1 {
                 near.union(i, j);
                 nearest[i] = nearest[i].min(d);
             }
         }
     }
-    let near_groups = near.groups();
-    // Leaks: any duplicate group (exact or near edges) spanning splits.
-    let mut both = UnionFind::new(n);
-    for g in exact_groups.iter().chain(near_groups.iter()) {
-        for w in g.windows(2) {
-            both.union(w[0], w[1]);
-        }
-    }
-    let leak_groups: Vec<Group> = both
-        .groups()
-        .into_iter()
-        .map(|g| group(g, &m))
-        .filter(|g| g.splits.len() > 1)
-        .collect();
-    let mut in_exact = vec![None; n];
-    for (k, g) in exact_groups.iter().enumerate() {
-        for &i in g {
-            in_exact[i] = Some(k);
-        }
-    }
-    let exact_groups: Vec<Group> = exact_groups.into_iter().map(|g| group(g, &m)).collect();
-    let conflicting: Vec<Group> = exact_groups
-        .iter()
-        .filter(|g| g.has_conflicting_labels())
-        .cloned()
-        .collect();
+    (near.groups(), nearest)
+}
+
+/// One row per measured image: every score and issue flag.
+fn image_rows(
+    m: &[Measured],
+    ok: &[usize],
+    dups: &Duplicates,
+    conflicting: &[Group],
+) -> Vec<ImageRow> {
+    let n = m.len();
     let mut in_conflict = vec![false; n];
-    for g in &conflicting {
+    for g in conflicting {
         for &i in &g.members {
             in_conflict[i] = true;
         }
     }
-    let mut in_near = vec![None; n];
-    for (k, g) in near_groups.iter().enumerate() {
-        for &i in g {
-            in_near[i] = Some(k);
-        }
-    }
+    let in_exact = Duplicates::membership(&dups.exact, n);
+    let in_near = Duplicates::membership(&dups.near, n);
     let mut leaked = vec![false; n];
-    for g in &leak_groups {
+    for g in &dups.leaks {
         for &i in &g.members {
             leaked[i] = true;
         }
     }
-    let sizes: Vec<f64> = ok.iter().map(|&i| get(i).0.size).collect();
+    let sizes: Vec<f64> = ok.iter().map(|&i| usable(&m[i]).0.size).collect();
     let (size_scores, size_threshold) = if sizes.is_empty() {
         (Vec::new(), 0.5)
     } else {
@@ -378,99 +438,108 @@ fn assemble(name: String, m: Vec<Measured>, opts: &AuditOptions) -> AuditReport 
     for (k, &i) in ok.iter().enumerate() {
         size_score[i] = size_scores[k];
     }
-    let rows: Vec<ImageRow> = (0..n)
+    (0..n)
         .map(|i| {
-            let e = &m[i];
-            let (h, corrupt) = match &e.result {
-                Ok((h, _, _)) => (h.clone(), None),
-                Err(r) => (
-                    Health {
-                        dark_score: f64::NAN,
-                        light_score: f64::NAN,
-                        odd_aspect_ratio_score: f64::NAN,
-                        low_information_score: f64::NAN,
-                        blurry_score: f64::NAN,
-                        grayscale_score: f64::NAN,
-                        size: f64::NAN,
-                    },
-                    Some(r.to_string()),
-                ),
+            let mut row = health_row(i, &m[i], size_score[i], size_threshold);
+            row.exact_duplicates_score = if in_exact[i].is_some() { 0.0 } else { 1.0 };
+            row.is_exact_duplicates_issue = in_exact[i].is_some();
+            row.exact_duplicates_group = in_exact[i];
+            row.conflicting_labels_score = if in_conflict[i] { 0.0 } else { 1.0 };
+            row.is_conflicting_labels_issue = in_conflict[i];
+            row.near_duplicates_score = if dups.nearest[i] == u32::MAX {
+                1.0
+            } else {
+                dups.nearest[i] as f64 / 64.0
             };
-            let below = |s: f64, t: f64| s < t; // NaN compares false
-            ImageRow {
-                index: i,
-                path: e.path.clone(),
-                split: e.split,
-                label: e.label.clone(),
-                width: e.size.0,
-                height: e.size.1,
-                corrupt_score: if corrupt.is_some() { 0.0 } else { 1.0 },
-                is_corrupt_issue: corrupt.is_some(),
-                corrupt_reason: corrupt,
-                exact_duplicates_score: if in_exact[i].is_some() { 0.0 } else { 1.0 },
-                is_exact_duplicates_issue: in_exact[i].is_some(),
-                exact_duplicates_group: in_exact[i],
-                conflicting_labels_score: if in_conflict[i] { 0.0 } else { 1.0 },
-                is_conflicting_labels_issue: in_conflict[i],
-                near_duplicates_score: if nearest[i] == u32::MAX {
-                    1.0
-                } else {
-                    nearest[i] as f64 / 64.0
-                },
-                is_near_duplicates_issue: in_near[i].is_some(),
-                near_duplicates_group: in_near[i],
-                is_leak_issue: leaked[i],
-                is_dark_issue: below(h.dark_score, health::DARK),
-                dark_score: h.dark_score,
-                is_light_issue: below(h.light_score, health::LIGHT),
-                light_score: h.light_score,
-                is_odd_aspect_ratio_issue: below(
-                    h.odd_aspect_ratio_score,
-                    health::ODD_ASPECT_RATIO,
-                ),
-                odd_aspect_ratio_score: h.odd_aspect_ratio_score,
-                is_low_information_issue: below(h.low_information_score, health::LOW_INFORMATION),
-                low_information_score: h.low_information_score,
-                is_blurry_issue: below(h.blurry_score, health::BLURRY),
-                blurry_score: h.blurry_score,
-                is_odd_size_issue: below(size_score[i], size_threshold),
-                odd_size_score: size_score[i],
-                is_grayscale_issue: below(h.grayscale_score, 0.5),
-                grayscale_score: h.grayscale_score,
-            }
+            row.is_near_duplicates_issue = in_near[i].is_some();
+            row.near_duplicates_group = in_near[i];
+            row.is_leak_issue = leaked[i];
+            row
         })
-        .collect();
-    let mut issue_counts = BTreeMap::new();
-    let count = |f: fn(&ImageRow) -> bool| rows.iter().filter(|r| f(r)).count();
-    issue_counts.insert("corrupt".to_string(), count(|r| r.is_corrupt_issue));
-    issue_counts.insert(
-        "exact_duplicates".to_string(),
-        count(|r| r.is_exact_duplicates_issue),
-    );
-    issue_counts.insert(
-        "near_duplicates".to_string(),
-        count(|r| r.is_near_duplicates_issue),
-    );
-    issue_counts.insert(
-        "conflicting_labels".to_string(),
-        count(|r| r.is_conflicting_labels_issue),
-    );
-    issue_counts.insert("leak".to_string(), count(|r| r.is_leak_issue));
-    issue_counts.insert("dark".to_string(), count(|r| r.is_dark_issue));
-    issue_counts.insert("light".to_string(), count(|r| r.is_light_issue));
-    issue_counts.insert(
-        "odd_aspect_ratio".to_string(),
-        count(|r| r.is_odd_aspect_ratio_issue),
-    );
-    issue_counts.insert(
-        "low_information".to_string(),
-        count(|r| r.is_low_information_issue),
-    );
-    issue_counts.insert("blurry".to_string(), count(|r| r.is_blurry_issue));
-    issue_counts.insert("odd_size".to_string(), count(|r| r.is_odd_size_issue));
-    issue_counts.insert("grayscale".to_string(), count(|r| r.is_grayscale_issue));
+        .collect()
+}
+
+/// Image `i`'s row with its own scores (corruption, health, size); the duplicate and leak
+/// fields are left clear for [`image_rows`] to fill.
+fn health_row(i: usize, e: &Measured, size_score: f64, size_threshold: f64) -> ImageRow {
+    let (h, corrupt) = match &e.result {
+        Ok((h, _, _)) => (h.clone(), None),
+        Err(r) => (
+            Health {
+                dark_score: f64::NAN,
+                light_score: f64::NAN,
+                odd_aspect_ratio_score: f64::NAN,
+                low_information_score: f64::NAN,
+                blurry_score: f64::NAN,
+                grayscale_score: f64::NAN,
+                size: f64::NAN,
+            },
+            Some(r.to_string()),
+        ),
+    };
+    let below = |s: f64, t: f64| s < t; // NaN compares false
+    ImageRow {
+        index: i,
+        path: e.path.clone(),
+        split: e.split,
+        label: e.label.clone(),
+        width: e.size.0,
+        height: e.size.1,
+        corrupt_score: if corrupt.is_some() { 0.0 } else { 1.0 },
+        is_corrupt_issue: corrupt.is_some(),
+        corrupt_reason: corrupt,
+        exact_duplicates_score: 1.0,
+        is_exact_duplicates_issue: false,
+        exact_duplicates_group: None,
+        conflicting_labels_score: 1.0,
+        is_conflicting_labels_issue: false,
+        near_duplicates_score: 1.0,
+        is_near_duplicates_issue: false,
+        near_duplicates_group: None,
+        is_leak_issue: false,
+        is_dark_issue: below(h.dark_score, health::DARK),
+        dark_score: h.dark_score,
+        is_light_issue: below(h.light_score, health::LIGHT),
+        light_score: h.light_score,
+        is_odd_aspect_ratio_issue: below(h.odd_aspect_ratio_score, health::ODD_ASPECT_RATIO),
+        odd_aspect_ratio_score: h.odd_aspect_ratio_score,
+        is_low_information_issue: below(h.low_information_score, health::LOW_INFORMATION),
+        low_information_score: h.low_information_score,
+        is_blurry_issue: below(h.blurry_score, health::BLURRY),
+        blurry_score: h.blurry_score,
+        is_odd_size_issue: below(size_score, size_threshold),
+        odd_size_score: size_score,
+        is_grayscale_issue: below(h.grayscale_score, 0.5),
+        grayscale_score: h.grayscale_score,
+    }
+}
+
+/// Images with each issue.
+fn issue_counts(rows: &[ImageRow]) -> BTreeMap<String, usize> {
+    let flags: [(&str, fn(&ImageRow) -> bool); 12] = [
+        ("corrupt", |r| r.is_corrupt_issue),
+        ("exact_duplicates", |r| r.is_exact_duplicates_issue),
+        ("near_duplicates", |r| r.is_near_duplicates_issue),
+        ("conflicting_labels", |r| r.is_conflicting_labels_issue),
+        ("leak", |r| r.is_leak_issue),
+        ("dark", |r| r.is_dark_issue),
+        ("light", |r| r.is_light_issue),
+        ("odd_aspect_ratio", |r| r.is_odd_aspect_ratio_issue),
+        ("low_information", |r| r.is_low_information_issue),
+        ("blurry", |r| r.is_blurry_issue),
+        ("odd_size", |r| r.is_odd_size_issue),
+        ("grayscale", |r| r.is_grayscale_issue),
+    ];
+    flags
+        .iter()
+        .map(|(name, f)| (name.to_string(), rows.iter().filter(|r| f(r)).count()))
+        .collect()
+}
+
+/// Class balance of the usable images: the rarest class's share against `0.1 / K`.
+fn imbalance(m: &[Measured], ok: &[usize]) -> Imbalance {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for &i in &ok {
+    for &i in ok {
         *counts.entry(m[i].label.clone()).or_default() += 1;
     }
     let total: usize = counts.values().sum();
@@ -482,22 +551,11 @@ fn assemble(name: String, m: Vec<Measured>, opts: &AuditOptions) -> AuditReport 
         rarest as f64 / total as f64
     };
     let threshold = 0.1 / k as f64;
-    AuditReport {
-        source: name,
-        images: n,
-        issue_counts,
-        exact_duplicate_groups: exact_groups,
-        conflicting_label_groups: conflicting,
-        near_duplicate_groups: near_groups.into_iter().map(|g| group(g, &m)).collect(),
-        leaks: leak_groups,
-        imbalance: Imbalance {
-            counts,
-            rarest_share,
-            threshold,
-            is_issue: rarest_share < threshold,
-        },
-        near_radius: opts.near_radius,
-        rows,
+    Imbalance {
+        counts,
+        rarest_share,
+        threshold,
+        is_issue: rarest_share < threshold,
     }
 }
 

@@ -469,7 +469,7 @@ pub const CHECKPOINT: Target = Target {
             let model =
                 crate::model::Model::new(crate::model::ModelKind::Mlp, shape, 10, 4, &device)
                     .unwrap();
-            let optimizer = crate::train::optim::build(&Default::default());
+            let optimizer = crate::train::optim::build(&Default::default(), &model);
             accepted |= crate::train::restore(model, optimizer, ckpt.model, ckpt.optimizer).is_ok();
         }
         accepted

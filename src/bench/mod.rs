@@ -43,6 +43,9 @@ pub struct Options {
     pub breakdown: bool,
     /// Real data directory (`mnist-10k` is used when present).
     pub data: Option<std::path::PathBuf>,
+    /// Larger models whose training step the train suite also times at 224×224×3, batch 32,
+    /// 1000 classes (as `tools/torch_train_bench.py`), e.g. resnet18, efficientnet-lite0.
+    pub models: Vec<crate::model::ModelKind>,
 }
 
 impl Options {

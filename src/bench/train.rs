@@ -101,6 +101,41 @@ fn epoch_data(opts: &Options) -> crate::Result<(Splits, f64)> {
     Ok((splits, start.elapsed().as_secs_f64()))
 }
 
+/// One training step (forward, cross-entropy, backward, SGD momentum step, loss read back) of
+/// `kind` at 224×224×3, batch 32, 1000 classes, on a fixed random batch: the shape
+/// `tools/torch_train_bench.py` times for PyTorch.
+fn large_model_step(
+    kind: ModelKind,
+    opts: &Options,
+    ad: &Device,
+    engine: &str,
+    log: &dyn Fn(&str),
+) -> crate::Result<Measurement> {
+    const BATCH: usize = 32;
+    const CLASSES: usize = 1000;
+    ad.seed(1);
+    let shape = crate::data::ImageShape::new(224, 224, 3);
+    let mut model = Model::new(kind, shape, CLASSES, 128, ad).map_err(crate::Error::Usage)?;
+    let mut optimizer = optim::build(&TrainConfig::default().optimizer, &model);
+    let x = Tensor::<4>::random([BATCH, 3, 224, 224], Distribution::Normal(0.0, 1.0), ad);
+    let labels: Vec<u32> = (0..BATCH as u32).map(|i| i * 31 % CLASSES as u32).collect();
+    let targets = loss::target_rows(&labels, None, CLASSES);
+    let stats = time(1, opts.reps().min(5), || {
+        let logits = model.clone().forward(x.clone());
+        let l = loss::loss(LossKind::CrossEntropy, logits, &targets, None, ad);
+        let grads = GradientsParams::from_grads(l.clone().backward(), &model);
+        model = optimizer.step(0.01, model.clone(), grads);
+        std::hint::black_box(l.into_scalar::<f32>());
+    });
+    let name = format!("{kind} 224x224 step, batch {BATCH}");
+    let m = measurement(&name, engine, BATCH, stats, Some("1000 classes".into()));
+    log(&format!(
+        "train {name} {engine}: {:.1} images/s",
+        m.items_per_second
+    ));
+    Ok(m)
+}
+
 /// Run the training benchmarks on `device`.
 pub fn run(
     opts: &Options,
@@ -115,7 +150,7 @@ pub fn run(
         for batch in [64usize, 256] {
             ad.seed(1);
             let mut model = Model::new(kind, shape, 10, 128, &ad).map_err(crate::Error::Usage)?;
-            let mut optimizer = optim::build(&TrainConfig::default().optimizer);
+            let mut optimizer = optim::build(&TrainConfig::default().optimizer, &model);
             let x = Tensor::<4>::random([batch, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &ad);
             let labels: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();
             let targets = loss::target_rows(&labels, None, 10);
@@ -150,6 +185,10 @@ pub fn run(
         }
     }
 
+    for &kind in &opts.models {
+        out.push(large_model_step(kind, opts, &ad, engine, log)?);
+    }
+
     // One end-to-end epoch: load → augment (default pipeline) → train, CNN batch 64.
     let (splits, load_seconds) = epoch_data(opts)?;
     let cfg = TrainConfig {
@@ -161,14 +200,14 @@ pub fn run(
     let (train_aug, _) = training::augmenters(&spec, &splits.train, cfg.seed, device)?;
     let epoch_run = |breakdown: Option<&mut Breakdown>| -> crate::Result<f64> {
         let model = training::build_model(&cfg, &train_aug, splits.train.num_classes(), &ad)?;
-        let mut optimizer = optim::build(&cfg.optimizer);
+        let mut optimizer = optim::build(&cfg.optimizer, &model);
         let mut ctx = EpochContext {
             data: &splits.train,
             aug: &train_aug,
             cfg: &cfg,
             device: &ad,
             epoch: 0,
-            lr: cfg.optimizer.lr,
+            lr: optim::EpochLr::constant(cfg.optimizer.lr),
             class_weights: None,
         };
         let start = Instant::now();

@@ -13,7 +13,8 @@ use crate::util::fs::write_atomic;
 #[command(after_help = "Examples:
   augtrain bench --quick                              # all suites, fewer repetitions
   augtrain bench augment --device gpu --json gpu.json
-  augtrain bench train --breakdown --device cpu")]
+  augtrain bench train --breakdown --device cpu
+  augtrain bench train --device cpu --models resnet18,efficientnet-lite0")]
 pub struct BenchArgs {
     /// Which suite to run.
     #[arg(value_enum, default_value = "all")]
@@ -36,6 +37,9 @@ pub struct BenchArgs {
     /// Real data directory holding mnist-10k (default: $AUGTRAIN_TEST_DATA or ../shared/data).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Also time the training step of these models at 224x224, batch 32 (train suite).
+    #[arg(long, value_delimiter = ',')]
+    models: Vec<crate::model::ModelKind>,
     /// Print only the final table.
     #[arg(long, short)]
     quiet: bool,
@@ -53,6 +57,7 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
         with_upload: args.with_upload,
         breakdown: args.breakdown,
         data,
+        models: args.models.clone(),
     };
     let dev = device::open(args.device)?;
     let quiet = args.quiet;

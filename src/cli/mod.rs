@@ -42,6 +42,7 @@ mod data_args;
 mod devices;
 mod eval;
 mod export;
+mod export_model;
 mod inspect;
 mod label_issues;
 mod pack;
@@ -85,6 +86,8 @@ enum Command {
     Split(split::SplitArgs),
     /// Write a privacy-clean copy: metadata stripped, names anonymised, checksummed.
     Export(export::ExportArgs),
+    /// Write a run's trained weights as safetensors with PyTorch's names and layouts.
+    ExportModel(export_model::ExportModelArgs),
     /// Find corrupt files, duplicates, leaks between splits, unhealthy images, class imbalance.
     Audit(audit::AuditArgs),
     /// Stratified k-fold cross-validation with out-of-sample predicted probabilities.
@@ -121,6 +124,7 @@ pub fn main() -> ExitCode {
         Command::Pack(args) => pack::run(args),
         Command::Split(args) => split::run(args),
         Command::Export(args) => export::run(args),
+        Command::ExportModel(args) => export_model::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Cv(args) => cv::run(args),
         Command::LabelIssues(args) => label_issues::run(args),

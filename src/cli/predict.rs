@@ -1,5 +1,7 @@
 //! `augtrain predict --run DIR --data UNLABELLED`: predictions with confidence, pseudo-labels and
-//! a review queue of the most uncertain images.
+//! a review queue of the most uncertain images. With `--pretrained FILE --model ARCH` instead of
+//! `--run`, the weights file's own head classifies (e.g. ImageNet's 1000 classes, by index or
+//! by the names of `--class-names`), to check weights before training.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +16,7 @@ use crate::data::files::{Skipped, hex};
 use crate::data::source::{DataSource, load_whole};
 use crate::device::{self, DeviceChoice};
 use crate::label::{QueueBy, predict_row, pseudo_labels, review_queue};
+use crate::model::ModelKind;
 use crate::train::{Inference, evaluate};
 use crate::util::escape::{escape, escape_path};
 use crate::util::path_text;
@@ -25,11 +28,22 @@ use augtrain_run::run_dir::OutputDir;
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   augtrain predict --run runs/hym --data new-photos/ --pseudo-label --threshold 0.95 --max-per-class 50
-  augtrain predict --run runs/hym --data new-photos/ --queue margin --top 20")]
+  augtrain predict --run runs/hym --data new-photos/ --queue margin --top 20
+  augtrain predict --pretrained efficientnet-lite0.pth --model efficientnet-lite0 --data photos/ --class-names imagenet.txt")]
 pub struct PredictArgs {
     /// The run directory of a trained model.
-    #[arg(long)]
-    run: PathBuf,
+    #[arg(long, required_unless_present = "pretrained", conflicts_with = "pretrained")]
+    run: Option<PathBuf>,
+    /// Predict with this weights file's own head instead of a run (.pth, .pt, .safetensors).
+    #[arg(long, requires = "model")]
+    pretrained: Option<PathBuf>,
+    /// The architecture of --pretrained (e.g. efficientnet-lite0, resnet18).
+    #[arg(long, requires = "pretrained")]
+    model: Option<ModelKind>,
+    /// With --pretrained: a text file of class names, one per line in the head's order
+    /// (default: the class indices).
+    #[arg(long, requires = "pretrained")]
+    class_names: Option<PathBuf>,
     /// Images to predict: a folder (searched recursively), a CSV with a `path` column, or any
     /// dataset augtrain reads (its labels are ignored).
     #[arg(long)]
@@ -49,7 +63,8 @@ pub struct PredictArgs {
     /// Images in the review queue.
     #[arg(long, default_value_t = 50)]
     top: usize,
-    /// Output directory (default: <run>/predict-<time>); must not exist or be empty.
+    /// Output directory (default: <run>/predict-<time>, or ./predict-<time> with --pretrained);
+    /// must not exist or be empty.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Replace an existing --out directory (as a whole, once the new one is complete).
@@ -175,6 +190,54 @@ fn load_unlabelled(
     Ok((ds, skipped))
 }
 
+/// The run's model, or the weights file's with its own head.
+fn load_model(args: &PredictArgs, dev: &device::ComputeDevice) -> crate::Result<Inference> {
+    match (&args.run, &args.pretrained, args.model) {
+        (Some(run), _, _) => Ok(Inference::load(&RunDir::open(run)?, dev)?),
+        (None, Some(file), Some(kind)) => {
+            let names = match &args.class_names {
+                Some(path) => Some(read_class_names(path)?),
+                None => None,
+            };
+            Ok(Inference::pretrained(kind, file, names, dev)?)
+        }
+        _ => Err(Error::Usage(
+            "give --run DIR, or --pretrained FILE with --model".into(),
+        )),
+    }
+}
+
+/// The `n` most probable classes of one row, e.g. `281 tabby (0.62), 285 Egyptian cat (0.21)`
+/// (the index first when the names are not the indices).
+fn top_classes(probs: &[f32], names: &[String], n: usize) -> String {
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+    order
+        .iter()
+        .take(n)
+        .map(|&c| {
+            if names[c] == c.to_string() {
+                format!("{c} ({:.2})", probs[c])
+            } else {
+                format!("{c} {} ({:.2})", names[c], probs[c])
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Class names, one per non-empty line.
+fn read_class_names(path: &Path) -> crate::Result<Vec<String>> {
+    let text = String::from_utf8(util::fs::read(path)?)
+        .map_err(|_| Error::Usage(format!("{}: not UTF-8 text", path.display())))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
+}
+
 pub fn run(args: PredictArgs) -> crate::Result<()> {
     if !(0.0..=1.0).contains(&args.threshold) {
         return Err(Error::Usage(format!(
@@ -188,7 +251,7 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
         card,
         model,
         aug: eval_aug,
-    } = Inference::load(&RunDir::open(&args.run)?, &dev)?;
+    } = load_model(&args, &dev)?;
     // The model's input shape and the run's decoding rules; nothing else of the training data.
     let opts = LoadOptions {
         size: [card.input.width as u32, card.input.height as u32],
@@ -204,9 +267,10 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
     let preds: Vec<_> = (0..data.len())
         .map(|i| predict_row(&probs[i * k..(i + 1) * k]))
         .collect();
+    let base = args.run.clone().unwrap_or_else(|| PathBuf::from("."));
     let dir = OutputDir::claim(
         args.out.as_deref(),
-        &args.run,
+        &base,
         &format!("predict-{}", util::time::compact_now()),
         args.force,
     )?;
@@ -250,6 +314,14 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
         data.len(),
         dir.file("predictions.csv").display()
     )];
+    if args.pretrained.is_some() {
+        for (i, path) in data.paths.iter().enumerate() {
+            lines.push(format!(
+                "{path}: {}",
+                top_classes(&probs[i * k..(i + 1) * k], names, 5)
+            ));
+        }
+    }
     if args.pseudo_label {
         let accepted = pseudo_labels(&preds, args.threshold, args.max_per_class, k);
         let mut m = Writer::new(["path", "label", "confidence"]);

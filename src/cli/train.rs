@@ -10,7 +10,9 @@ use crate::data::balance::{Balance, SamplingStrategy};
 use crate::device::{self, DeviceChoice};
 use crate::metrics::ZeroDivision;
 use crate::model::ModelKind;
-use crate::train::config::{AugmentConfig, LossKind, OptimizerKind, ScheduleKind, TrainConfig};
+use crate::train::config::{
+    AugmentConfig, Freeze, LossKind, OptimizerKind, ScheduleKind, TrainConfig,
+};
 use crate::train::progress::{Reporter, Verbosity};
 use crate::train::{self, RunOptions, TrainError};
 use crate::{Error, augment};
@@ -22,6 +24,7 @@ use crate::{Error, augment};
   augtrain train                                   # built-in synthetic data, GPU if present
   augtrain train --data ../shared/data/mnist-10k --model cnn --epochs 5
   augtrain train --data DIR --augment pipeline.toml --device gpu
+  augtrain train --data photos/ --model efficientnet-lite0 --pretrained efficientnet-lite0.pth --freeze backbone
   augtrain train --resume runs/mnist-10k-cnn-20261123-140509")]
 pub struct TrainArgs {
     /// Dataset: IDX or CIFAR directory, image folder, CSV manifest or pack; omit for the
@@ -37,16 +40,33 @@ pub struct TrainArgs {
     /// Compute device: auto (real GPU if present, else CPU), gpu (software adapters too), cpu.
     #[arg(long)]
     device: Option<DeviceChoice>,
-    /// Model: cnn (LeNet-style) or mlp.
+    /// Model: cnn (LeNet-style), mlp, resnet-small (32x32 images), resnet18, resnet34, resnet50
+    /// or efficientnet-lite0.
     #[arg(long)]
     model: Option<ModelKind>,
     /// Hidden units (MLP hidden layer / CNN fully connected layer).
     #[arg(long)]
     hidden: Option<usize>,
+    /// Dropout before the head of resnet-small and efficientnet-lite0 (default 0.2).
+    #[arg(long)]
+    dropout: Option<f64>,
+    /// Start from these weights: a PyTorch state dict (.pth, .pt) or .safetensors file with the
+    /// architecture's PyTorch names; a head of another class count is replaced. Without
+    /// --size, images are then loaded at 256x256 for the 224x224 input of the ImageNet models.
+    #[arg(long)]
+    pretrained: Option<PathBuf>,
+    /// `backbone`: train only the head (weights and batch-norm statistics of the rest stay as
+    /// loaded); needs --pretrained.
+    #[arg(long)]
+    freeze: Option<Freeze>,
+    /// Fine-tuning without --freeze: the backbone learns at lr times this, the new head at lr
+    /// (default 0.1).
+    #[arg(long)]
+    backbone_lr_scale: Option<f64>,
     /// Loss: cross-entropy or mse.
     #[arg(long)]
     loss: Option<LossKind>,
-    /// Optimizer: sgd (with momentum) or adam.
+    /// Optimizer: sgd (with momentum), adam or adamw.
     #[arg(long)]
     optimizer: Option<OptimizerKind>,
     /// Learning rate.
@@ -55,9 +75,24 @@ pub struct TrainArgs {
     /// SGD momentum (0 = none).
     #[arg(long)]
     momentum: Option<f64>,
-    /// L2 weight decay.
+    /// Weight decay (sgd, adam: L2 penalty; adamw: decoupled).
     #[arg(long)]
     weight_decay: Option<f64>,
+    /// Whether weight decay applies to biases and normalization weights too (default true).
+    #[arg(long)]
+    decay_biases_and_norms: Option<bool>,
+    /// Clip the global L2 norm of the gradients to this (0 = off).
+    #[arg(long)]
+    clip_grad_norm: Option<f64>,
+    /// Cross-entropy label smoothing (0 = off).
+    #[arg(long)]
+    label_smoothing: Option<f64>,
+    /// Epochs of linear learning-rate warmup before the schedule.
+    #[arg(long)]
+    warmup_epochs: Option<usize>,
+    /// Evaluate on the mean logits of each image and its horizontal mirror.
+    #[arg(long)]
+    tta_flip: bool,
     /// Learning-rate schedule: constant, step or cosine.
     #[arg(long)]
     schedule: Option<ScheduleKind>,
@@ -168,6 +203,28 @@ impl TrainArgs {
         set!(c.device, self.device);
         set!(c.model.kind, self.model);
         set!(c.model.hidden, self.hidden);
+        set!(c.model.dropout, self.dropout);
+        set!(c.model.freeze, self.freeze);
+        set!(c.optimizer.backbone_lr_scale, self.backbone_lr_scale);
+        set!(c.optimizer.decay_biases_and_norms, self.decay_biases_and_norms);
+        set!(c.optimizer.clip_grad_norm, self.clip_grad_norm);
+        set!(c.label_smoothing, self.label_smoothing);
+        set!(c.schedule.warmup_epochs, self.warmup_epochs);
+        if self.tta_flip {
+            c.tta_flip = true;
+        }
+        if let Some(p) = &self.pretrained {
+            c.model.pretrained = Some(p.clone());
+            // The ImageNet evaluation crop: load at 256 for a 224 input, unless told (or
+            // resuming, where the run's size stands).
+            if let (None, None, Some(input)) = (
+                self.load.size,
+                &self.resume,
+                c.model.kind.imagenet_input(),
+            ) {
+                c.data.size = [input.load_size; 2];
+            }
+        }
         set!(c.loss, self.loss);
         set!(c.optimizer.kind, self.optimizer);
         set!(c.optimizer.lr, self.lr);

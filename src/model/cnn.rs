@@ -50,6 +50,17 @@ impl Cnn {
         })
     }
 
+    /// The classification head (the last linear layer).
+    pub(super) fn head(&self) -> &Linear {
+        &self.fc2
+    }
+
+    /// This model with its head trainable again (after [`Module::freeze`]).
+    pub(super) fn unfreeze_head(mut self) -> Self {
+        self.fc2 = self.fc2.unfreeze();
+        self
+    }
+
     /// Logits for a batch of images.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let x = self

@@ -25,6 +25,17 @@ impl Mlp {
         }
     }
 
+    /// The classification head (the last linear layer).
+    pub(super) fn head(&self) -> &Linear {
+        &self.output
+    }
+
+    /// This model with its head trainable again (after [`Module::freeze`]).
+    pub(super) fn unfreeze_head(mut self) -> Self {
+        self.output = self.output.unfreeze();
+        self
+    }
+
     /// Logits for a batch of images.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let x: Tensor<2> = images.flatten(1, 3);

@@ -6,8 +6,9 @@ use std::time::Instant;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
-use super::config::TrainConfig;
+use super::config::{LossKind, TrainConfig};
 use super::evaluate::{argmax_rows, to_vec};
+use super::optim::{EpochLr, clip_global_norm};
 use super::{TrainError, loss, progress};
 use crate::augment::Augmenter;
 use crate::data::balance::{self, Balance};
@@ -26,8 +27,8 @@ pub struct EpochContext<'a> {
     pub device: &'a Device,
     /// Epoch number, 0-based (keys the order and the augmentation).
     pub epoch: usize,
-    /// Learning rate of this epoch.
-    pub lr: f64,
+    /// Learning rates of this epoch's batches.
+    pub lr: EpochLr,
     /// Cross-entropy class weights (`--balance weights`).
     pub class_weights: Option<&'a [f32]>,
 }
@@ -68,7 +69,8 @@ fn sync(device: &Device) -> Result<(), TrainError> {
 }
 
 /// Train `model` for one epoch: the epoch's order from `(seed, epoch)`, augmentation, forward,
-/// loss, backward, optimizer step per batch. With `breakdown`, every phase is synced and timed.
+/// loss (with the config's label smoothing), backward, global gradient-norm clipping when
+/// configured, optimizer step per batch. With `breakdown`, every phase is synced and timed.
 pub fn train_epoch(
     ctx: &mut EpochContext<'_>,
     mut model: Model,
@@ -105,7 +107,10 @@ pub fn train_epoch(
         let batch = ctx.aug.batch(&images, &ids, ctx.epoch, ctx.device)?;
         lap(|b| &mut b.augmentation, &mut breakdown)?;
         let logits = model.forward(batch.images);
-        let targets = loss::target_rows(&labels, batch.mix.as_deref(), classes);
+        let mut targets = loss::target_rows(&labels, batch.mix.as_deref(), classes);
+        if cfg.loss == LossKind::CrossEntropy {
+            loss::smooth(&mut targets, classes, cfg.label_smoothing);
+        }
         let loss = loss::loss(
             cfg.loss,
             logits.clone(),
@@ -114,9 +119,12 @@ pub fn train_epoch(
             ctx.device,
         );
         lap(|b| &mut b.forward, &mut breakdown)?;
-        let grads = GradientsParams::from_grads(loss.clone().backward(), &model);
+        let mut grads = GradientsParams::from_grads(loss.clone().backward(), &model);
+        if cfg.optimizer.clip_grad_norm > 0.0 {
+            clip_global_norm(&mut grads, &model, cfg.optimizer.clip_grad_norm)?;
+        }
         lap(|b| &mut b.backward, &mut breakdown)?;
-        model = optimizer.step(ctx.lr, model, grads);
+        model = optimizer.step(ctx.lr.at(b), model, grads);
         lap(|b| &mut b.optimizer, &mut breakdown)?;
         let value: f32 = loss.into_scalar();
         if !value.is_finite() {

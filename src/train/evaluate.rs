@@ -46,7 +46,19 @@ pub(crate) fn argmax_rows(values: &[f32], k: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Evaluate `model` (validation mode, plain device) on `data` with the deterministic pipeline.
+/// The evaluation logits of `images`: the model's, or with `flip` (test-time augmentation,
+/// `tta_flip`) the mean of the logits of the images and of their horizontal mirrors.
+pub fn eval_logits(model: &Model, images: Tensor<4>, flip: bool) -> Tensor<2> {
+    if flip {
+        let mirrored = images.clone().flip([3]);
+        (model.forward(images) + model.forward(mirrored)).div_scalar(2.0)
+    } else {
+        model.forward(images)
+    }
+}
+
+/// Evaluate `model` (validation mode, plain device) on `data` with the deterministic pipeline
+/// (and the config's test-time flip averaging).
 pub fn evaluate(
     model: &Model,
     data: &Dataset,
@@ -68,7 +80,7 @@ pub fn evaluate(
         let ids: Vec<u64> = idx.iter().map(|&i| data.ids[i]).collect();
         let labels: Vec<u32> = idx.iter().map(|&i| data.labels[i]).collect();
         let batch = aug.batch(&images, &ids, 0, device)?;
-        let logits = model.forward(batch.images);
+        let logits = eval_logits(model, batch.images, cfg.tta_flip);
         let targets = loss::target_rows(&labels, None, k);
         let l: f32 = loss::loss(cfg.loss, logits.clone(), &targets, None, device).into_scalar();
         loss_sum += l as f64 * idx.len() as f64;

@@ -1,14 +1,18 @@
 //! A trained run, loaded for inference: its config, model card, model (validation mode) and
-//! evaluation augmenter. `eval` and `predict` use it.
+//! evaluation augmenter. `eval` and `predict` use it; `predict --pretrained` builds one from a
+//! weights file with its own head ([`Inference::pretrained`]).
 
-use super::config::TrainConfig;
+use std::path::Path;
+
+use super::config::{ModelKind, TrainConfig};
 use super::evaluate::{Evaluation, evaluate};
 use super::trainer::{augmenters, build_model, resolve_pipeline};
 use super::{TrainError, weights};
 use crate::augment::Augmenter;
-use crate::data::Dataset;
+use crate::data::{Dataset, ImageShape};
 use crate::device::ComputeDevice;
-use crate::model::Model;
+use crate::model::pretrained::{HeadPolicy, WeightsFile};
+use crate::model::{self, Model};
 use augtrain_run::records::ModelCard;
 use augtrain_run::run_dir::RunDir;
 
@@ -54,6 +58,71 @@ impl Inference {
 }
 
 impl Inference {
+    /// A model of architecture `kind` with the weights of `path`, head included (e.g. the
+    /// ImageNet classifier), for predicting without training. ImageNet architectures get their
+    /// evaluation preprocessing (load at 256, centre crop 224, their normalization); the others
+    /// the default deterministic pipeline at the default size. Classes are named by
+    /// `class_names` (one per head output, else an error) or by their indices.
+    pub fn pretrained(
+        kind: ModelKind,
+        path: &Path,
+        class_names: Option<Vec<String>>,
+        device: &ComputeDevice,
+    ) -> Result<Self, TrainError> {
+        let file = WeightsFile::open(path)?;
+        let head = model::head_name(kind);
+        let classes = file.head_classes(head).ok_or_else(|| {
+            TrainError::Config(format!(
+                "{} has no classification head ({head}.weight) to predict with; train one: augtrain train --pretrained {} --model {kind}",
+                path.display(),
+                path.display()
+            ))
+        })?;
+        let class_names = match class_names {
+            Some(names) if names.len() != classes => {
+                return Err(TrainError::Config(format!(
+                    "{} names {} classes but the head of {} has {classes}; give one name per line, in the head's order",
+                    "--class-names",
+                    names.len(),
+                    path.display()
+                )));
+            }
+            Some(names) => names,
+            None => (0..classes).map(|i| i.to_string()).collect(),
+        };
+        let mut cfg = TrainConfig::default();
+        cfg.model.kind = kind;
+        cfg.model.pretrained = Some(path.to_path_buf());
+        if let Some(input) = kind.imagenet_input() {
+            cfg.data.size = [input.load_size; 2];
+        }
+        let shape = ImageShape::new(cfg.data.size[0] as usize, cfg.data.size[1] as usize, 3);
+        let probe = Dataset::from_pixels(
+            shape,
+            class_names.clone(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        let spec = resolve_pipeline(&cfg, &probe);
+        let (_, aug) = augmenters(&spec, &probe, cfg.seed, device)?;
+        let model = build_model(&cfg, &aug, classes, &device.device)?;
+        let (model, _) = file.load_into(model, HeadPolicy::Keep)?;
+        let card = ModelCard {
+            architecture: Some(kind.to_string()),
+            model_input: Some(aug.output_shape()),
+            pretrained: Some(path.display().to_string()),
+            ..ModelCard::new(shape, class_names)
+        };
+        Ok(Self {
+            cfg,
+            card,
+            model: model.valid(),
+            aug,
+        })
+    }
+
     /// `data` labelled against the model's classes by name (never by position): a class the
     /// model does not know is an error naming it and the model's classes.
     pub fn match_classes(&self, data: &Dataset, origin: &str) -> Result<Dataset, TrainError> {

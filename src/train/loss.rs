@@ -28,6 +28,18 @@ pub fn target_rows(labels: &[u32], mix: Option<&[MixParams]>, classes: usize) ->
     t
 }
 
+/// Label smoothing (PyTorch's `label_smoothing`): every target row `t` becomes
+/// `(1 − eps)·t + eps / classes`. Rows still sum to 1; with `eps = 0` nothing changes.
+pub fn smooth(targets: &mut [f32], classes: usize, eps: f64) {
+    if eps <= 0.0 || classes == 0 {
+        return;
+    }
+    let (keep, spread) = ((1.0 - eps) as f32, (eps / classes as f64) as f32);
+    for t in targets.iter_mut() {
+        *t = keep * *t + spread;
+    }
+}
+
 /// The loss (a one-element tensor) of `logits` against `targets` (`[batch, classes]` rows
 /// summing to 1), optionally with per-class weights.
 pub fn loss(
@@ -81,6 +93,20 @@ mod tests {
         ];
         let t = target_rows(&[0, 2], Some(&mix), 3);
         assert_eq!(t, vec![0.75, 0.0, 0.25, 0.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn label_smoothing_matches_pytorch() {
+        // torch.nn.functional.cross_entropy(torch.tensor([[1., 2., 0.5]]), torch.tensor([1]),
+        // label_smoothing=0.1) = 0.5477021336555481
+        let mut t = target_rows(&[1], None, 3);
+        smooth(&mut t, 3, 0.1);
+        assert!((t.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        let device = Device::flex();
+        let logits =
+            Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 0.5], [1, 3]), &device);
+        let l: f32 = loss(LossKind::CrossEntropy, logits, &t, None, &device).into_scalar();
+        assert!((l - 0.547_702_1).abs() < 1e-5, "{l}");
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub use epoch::{Breakdown, EpochContext, EpochStats, train_epoch};
 pub use evaluate::{Evaluation, evaluate};
 pub use inference::Inference;
 pub use run::{RunOptions, RunSummary, run, write_test_outputs};
-pub use trainer::{Trainer, augmenters, build_model, resolve_pipeline};
+pub use trainer::{Trainer, augmenters, build_model, imagenet_pipeline, resolve_pipeline};
 pub use weights::{restore, restore_model};
 
 /// A failure during training or evaluation.
@@ -62,6 +62,9 @@ pub enum TrainError {
     /// Augmentation failed.
     #[error(transparent)]
     Augment(#[from] crate::augment::AugmentError),
+    /// Pretrained weights could not be read or do not fit the model.
+    #[error(transparent)]
+    Pretrained(#[from] crate::model::pretrained::PretrainedError),
 }
 
 impl TrainError {

@@ -11,7 +11,7 @@ use super::{TrainError, evaluate::Evaluation};
 use crate::data::{Dataset, Splits};
 use crate::device::ComputeDevice;
 use crate::metrics::ClassificationReport;
-use augtrain_run::records::{DatasetSummary, EpochRecord, ModelCard, Progress, TestReport};
+use augtrain_run::records::{DatasetSummary, EpochRecord, Progress, TestReport};
 use augtrain_run::run_dir::{PredictionRows, RunDir, file};
 
 /// Options of a training run that are not part of its config.
@@ -50,7 +50,12 @@ pub fn run(
     opts: &RunOptions,
     reporter: &Reporter,
 ) -> Result<RunSummary, TrainError> {
-    let mut trainer = Trainer::new(cfg, &data.train, device)?;
+    // Pretrained weights are read (and checked) here, before the run directory exists; a
+    // resumed run takes its weights from the checkpoint instead.
+    let mut trainer = match opts.resume {
+        Some(_) => Trainer::for_resume(cfg, &data.train, device)?,
+        None => Trainer::new(cfg, &data.train, device)?,
+    };
     // Too large a batch for the device fails here, before the run directory exists.
     trainer.check_batches(data.val.len().max(data.test.len()))?;
     let (run, mut progress) = claim_run(&mut trainer, cfg, data, opts)?;
@@ -122,10 +127,7 @@ fn claim_run(
 /// files.
 fn write_run_files(run: &RunDir, trainer: &Trainer, data: &Splits) -> Result<(), TrainError> {
     run.write_config(&trainer.resolved_config())?;
-    run.write_model_card(&ModelCard {
-        input: data.train.shape,
-        class_names: data.train.class_names.clone(),
-    })?;
+    run.write_model_card(&trainer.model_card())?;
     run.write_dataset(&dataset_summary(data))?;
     if !data.report.skipped.is_empty() {
         run.write_skipped(&data.report.skipped)?;
@@ -180,6 +182,12 @@ fn announce(
         },
     ));
     reporter.line(&format!("run directory: {}", run.path().display()));
+    if let Some(report) = trainer.pretrained() {
+        reporter.line(&report.describe(data.train.num_classes()));
+    }
+    if cfg.model.freeze == super::config::Freeze::Backbone {
+        reporter.line("frozen: the backbone (weights and batch-norm statistics); only the head trains");
+    }
     reporter.line(&format!("splits: {}", data.provenance));
     for note in &data.report.notes {
         reporter.line(&format!("note: {note}"));

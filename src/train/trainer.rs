@@ -6,25 +6,50 @@ use std::time::Instant;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 
-use super::config::{AugmentConfig, TrainConfig};
+use super::config::{AugmentConfig, Freeze, ImagenetInput, TrainConfig};
 use super::epoch::{EpochContext, EpochStats, train_epoch};
 use super::evaluate::{Evaluation, evaluate};
+use super::optim::EpochLr;
 use super::progress::Reporter;
 use super::{TrainError, optim, weights};
+use crate::augment::spec::OpSpec;
 use crate::augment::{Augmenter, Engine, PipelineSpec, gpu::GpuAugment};
-use crate::data::{Dataset, balance};
+use crate::data::{Dataset, ImageShape, balance};
 use crate::device::ComputeDevice;
 use crate::metrics::ClassificationReport;
 use crate::model::Model;
+use crate::model::pretrained::{HeadPolicy, LoadReport, WeightsFile};
 use augtrain_run::checkpoint::Checkpoint;
-use augtrain_run::records::{EpochRecord, Progress};
+use augtrain_run::records::{EpochRecord, ModelCard, Normalization, Progress};
 use augtrain_run::run_dir::RunDir;
 
-/// The pipeline the config asks for, resolved for this data.
+/// The transfer-learning pipeline of an ImageNet architecture for images loaded at `shape`:
+/// random resized crops (centre crop for evaluation) of `shape × input/load` (224 for 256),
+/// horizontal flips, the architecture's normalization (averaged over RGB for gray images).
+pub fn imagenet_pipeline(input: &ImagenetInput, shape: ImageShape) -> PipelineSpec {
+    let side = |s: usize| {
+        let (load, input) = (input.load_size as u64, input.input_size as u64);
+        ((s as u64 * input + load / 2) / load).max(1) as u32
+    };
+    let (mean, std) = if shape.channels == 1 {
+        (
+            vec![input.mean.iter().sum::<f32>() / 3.0],
+            vec![input.std.iter().sum::<f32>() / 3.0],
+        )
+    } else {
+        (input.mean.to_vec(), input.std.to_vec())
+    };
+    PipelineSpec::imagenet(side(shape.width), side(shape.height), mean, std)
+}
+
+/// The pipeline the config asks for, resolved for this data: the default pipeline is the
+/// data's (gray or colour), or for the ImageNet architectures their transfer-learning one.
 pub fn resolve_pipeline(cfg: &TrainConfig, data: &Dataset) -> PipelineSpec {
     let shape = data.shape;
-    let default =
-        || PipelineSpec::default_for(shape.channels, shape.width as u32, shape.height as u32);
+    let default = || match cfg.model.kind.imagenet_input() {
+        Some(input) => imagenet_pipeline(&input, shape),
+        None => PipelineSpec::default_for(shape.channels, shape.width as u32, shape.height as u32),
+    };
     match &cfg.augment {
         AugmentConfig::Default => default(),
         // No random ops, but the data's usual deterministic part (normalization), so that runs
@@ -67,14 +92,15 @@ pub fn build_model(
     device: &Device,
 ) -> Result<Model, TrainError> {
     device.seed(cfg.seed);
-    Model::new(
-        cfg.model.kind,
-        aug.output_shape(),
-        classes,
-        cfg.model.hidden,
-        device,
-    )
-    .map_err(TrainError::Config)
+    Model::from_config(&cfg.model, aug.output_shape(), classes, device).map_err(TrainError::Config)
+}
+
+/// `model` with its backbone frozen when the config says so.
+fn freeze(cfg: &TrainConfig, model: Model) -> Model {
+    match cfg.model.freeze {
+        Freeze::Backbone => model.freeze_backbone(),
+        Freeze::None => model,
+    }
 }
 
 /// A model being trained: weights, optimizer state, augmenters, schedule and training set.
@@ -89,36 +115,118 @@ pub struct Trainer {
     class_weights: Option<Vec<f32>>,
     device: ComputeDevice,
     autodiff: Device,
+    pretrained: Option<LoadReport>,
 }
 
 impl Trainer {
     /// A fresh trainer for `cfg` on the training split `train`: the config is validated, the
-    /// pipeline resolved for the data, the model initialized from the seed, the training split
-    /// balanced as the config asks.
+    /// pipeline resolved for the data, the model initialized from the seed and, with
+    /// `model.pretrained`, loaded from the weights file (a file that does not fit is an error
+    /// here, before anything is written), the backbone frozen as `model.freeze` says, the
+    /// training split balanced as the config asks.
     pub fn new(
         cfg: &TrainConfig,
         train: &Dataset,
         device: &ComputeDevice,
     ) -> Result<Self, TrainError> {
+        Self::build(cfg, train, device, true)
+    }
+
+    /// A trainer about to continue from a checkpoint ([`Trainer::restore`]): as
+    /// [`Trainer::new`] but the pretrained weights are not read (the checkpoint has them).
+    pub fn for_resume(
+        cfg: &TrainConfig,
+        train: &Dataset,
+        device: &ComputeDevice,
+    ) -> Result<Self, TrainError> {
+        Self::build(cfg, train, device, false)
+    }
+
+    fn build(
+        cfg: &TrainConfig,
+        train: &Dataset,
+        device: &ComputeDevice,
+        load_pretrained: bool,
+    ) -> Result<Self, TrainError> {
         cfg.validate().map_err(TrainError::Config)?;
         let spec = resolve_pipeline(cfg, train);
         let (train_aug, eval_aug) = augmenters(&spec, train, cfg.seed, device)?;
         let autodiff = device.device.clone().autodiff();
-        let model = build_model(cfg, &train_aug, train.num_classes(), &autodiff)?;
+        let mut model = build_model(cfg, &train_aug, train.num_classes(), &autodiff)?;
+        let mut pretrained = None;
+        if let (true, Some(path)) = (load_pretrained, &cfg.model.pretrained) {
+            let (loaded, report) = WeightsFile::open(path)?.load_into(model, HeadPolicy::Replace)?;
+            model = loaded;
+            pretrained = Some(report);
+        }
+        let model = freeze(cfg, model);
         let (train_set, class_weights) =
             balance::training_set(train, cfg.balance, &cfg.sampling_strategy, cfg.seed)
                 .map_err(TrainError::Config)?;
         Ok(Self {
             cfg: cfg.clone(),
+            optimizer: optim::build(&cfg.optimizer, &model),
             model: Some(model),
-            optimizer: optim::build(&cfg.optimizer),
             train_aug,
             eval_aug,
             train_set,
             class_weights,
             device: device.clone(),
             autodiff,
+            pretrained,
         })
+    }
+
+    /// What loading the pretrained weights did (`None` without them, or when resuming).
+    pub fn pretrained(&self) -> Option<&LoadReport> {
+        self.pretrained.as_ref()
+    }
+
+    /// The run's model card: the loaded shape and classes, the architecture, the network's
+    /// input shape (the evaluation pipeline's output), the normalization, the weights file.
+    pub fn model_card(&self) -> ModelCard {
+        let spec = &self.eval_aug.program.spec;
+        let normalization = spec.ops.iter().find_map(|op| match op {
+            OpSpec::Normalize { mean, std } => Some(Normalization {
+                mean: mean.clone(),
+                std: std.clone(),
+            }),
+            _ => None,
+        });
+        ModelCard {
+            architecture: Some(self.cfg.model.kind.to_string()),
+            model_input: Some(self.eval_aug.output_shape()),
+            normalization,
+            pretrained: self
+                .cfg
+                .model
+                .pretrained
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            ..ModelCard::new(self.train_set.shape, self.train_set.class_names.clone())
+        }
+    }
+
+    /// The learning rates of epoch `epoch` (0-based): the schedule's (warmup per batch), and
+    /// with pretrained weights and nothing frozen the backbone at `backbone_lr_scale ×`.
+    fn epoch_lr(&self, epoch: usize) -> EpochLr {
+        let cfg = &self.cfg;
+        let batches = self.train_set.len().div_ceil(cfg.batch_size).max(1);
+        let base = cfg.optimizer.lr;
+        let lr = if epoch < cfg.schedule.warmup_epochs {
+            EpochLr::per_batch(
+                (0..batches)
+                    .map(|b| cfg.schedule.lr_at_batch(base, epoch, b, batches, cfg.epochs))
+                    .collect(),
+            )
+        } else {
+            EpochLr::constant(cfg.schedule.lr_at(base, epoch, cfg.epochs))
+        };
+        if cfg.model.pretrained.is_some() && cfg.model.freeze == Freeze::None {
+            lr.with_backbone_scale(self.model().head_group(), cfg.optimizer.backbone_lr_scale)
+        } else {
+            lr
+        }
     }
 
     /// The config with the pipeline written out, the data paths absolute and the image size
@@ -129,11 +237,16 @@ impl Trainer {
         let mut data = self.cfg.data.with_absolute_paths();
         data.size = [shape.width as u32, shape.height as u32];
         data.channels = shape.channels;
+        let mut model = self.cfg.model.clone();
+        model.pretrained = model
+            .pretrained
+            .map(|p| std::fs::canonicalize(&p).unwrap_or(p));
         TrainConfig {
             augment: AugmentConfig::Pipeline {
                 spec: self.train_aug.program.spec.clone(),
             },
             data,
+            model,
             ..self.cfg.clone()
         }
     }
@@ -170,12 +283,14 @@ impl Trainer {
         Ok(())
     }
 
-    /// Continue from a checkpoint's weights and optimizer state.
+    /// Continue from a checkpoint's weights (batch-norm statistics included) and optimizer
+    /// state; a frozen backbone stays frozen.
     pub fn restore(&mut self, ckpt: Checkpoint) -> Result<(), TrainError> {
         let model = self.model.take().expect("model present");
-        let optimizer = std::mem::replace(&mut self.optimizer, optim::build(&self.cfg.optimizer));
+        let fresh = optim::build(&self.cfg.optimizer, &model);
+        let optimizer = std::mem::replace(&mut self.optimizer, fresh);
         let (model, optimizer) = weights::restore(model, optimizer, ckpt.model, ckpt.optimizer)?;
-        self.model = Some(model);
+        self.model = Some(freeze(&self.cfg, model));
         self.optimizer = optimizer;
         Ok(())
     }
@@ -189,10 +304,8 @@ impl Trainer {
         reporter: &Reporter,
     ) -> Result<EpochRecord, TrainError> {
         let started = Instant::now();
-        let lr = self
-            .cfg
-            .schedule
-            .lr_at(self.cfg.optimizer.lr, epoch, self.cfg.epochs);
+        let lr = self.epoch_lr(epoch);
+        let last_lr = lr.last();
         let batches = self.train_set.len().div_ceil(self.cfg.batch_size);
         let mut bar = reporter.epoch(epoch + 1, self.cfg.epochs, batches);
         let stats = self.train_batches(epoch, lr, &mut bar);
@@ -206,7 +319,7 @@ impl Trainer {
         let seen = stats.seen.max(1) as f64;
         Ok(EpochRecord {
             epoch: epoch + 1,
-            lr,
+            lr: last_lr,
             train_loss: stats.loss_sum / seen,
             train_accuracy: stats.correct as f64 / seen,
             val_loss,
@@ -222,7 +335,7 @@ impl Trainer {
     fn train_batches(
         &mut self,
         epoch: usize,
-        lr: f64,
+        lr: EpochLr,
         bar: &mut super::progress::EpochProgress,
     ) -> Result<EpochStats, TrainError> {
         let mut ctx = EpochContext {
@@ -234,6 +347,14 @@ impl Trainer {
             lr,
             class_weights: self.class_weights.as_deref(),
         };
+        // Dropout draws from the device's generator: keyed by (seed, epoch), a resumed run
+        // draws the masks an uninterrupted one draws.
+        let key = crate::util::rng::Stream::new(
+            crate::util::rng::Domain::Model,
+            &[self.cfg.seed, epoch as u64],
+        )
+        .next_u64();
+        self.autodiff.seed(key);
         let model = self.model.take().expect("model present");
         let (model, stats) = train_epoch(&mut ctx, model, &mut self.optimizer, Some(bar), None)?;
         self.model = Some(model);

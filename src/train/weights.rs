@@ -116,7 +116,7 @@ mod tests {
                     };
                     let shape = ImageShape::new(8, 8, 3);
                     let model = Model::new(ModelKind::Mlp, shape, 10, 4, &device).unwrap();
-                    let optimizer = crate::train::optim::build(&Default::default());
+                    let optimizer = crate::train::optim::build(&Default::default(), &model);
                     restored |= restore(model, optimizer, ckpt.model, ckpt.optimizer).is_ok();
                 }
                 if kind == InputKind::Seed {

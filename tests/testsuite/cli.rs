@@ -30,9 +30,12 @@ fn every_subcommand_help_has_an_example_and_usage_errors_exit_2() {
 #[test]
 fn a_bad_enum_flag_value_is_a_usage_error_naming_the_valid_values() {
     let cases: [(&[&str], &[&str]); 11] = [
-        (&["train", "--model", "rnn"], &["mlp", "cnn"]),
+        (
+            &["train", "--model", "rnn"],
+            &["mlp", "cnn", "resnet-small", "resnet18", "efficientnet-lite0"],
+        ),
         (&["train", "--device", "tpu"], &["auto", "gpu", "cpu"]),
-        (&["train", "--optimizer", "adamw"], &["sgd", "adam"]),
+        (&["train", "--optimizer", "rmsprop"], &["sgd", "adam", "adamw"]),
         (
             &["train", "--schedule", "linear"],
             &["constant", "step", "cosine"],

@@ -396,6 +396,7 @@ fn the_benchmark_gpu_ceiling_is_a_verified_copy_within_the_device_limit() {
         with_upload: false,
         breakdown: false,
         data: None,
+        models: Vec::new(),
     };
     let m = augtrain::bench::ceiling::gpu_copy(&g.kernel, &opts).unwrap();
     assert!(m.batch as u64 <= g.kernel.max_buffer_bytes(), "{m:?}");

@@ -1,7 +1,7 @@
 //! augtrain's integration tests, one binary (like cargo's own `tests/testsuite/`): one module
 //! per command, cross-command checks in `cli`, faults in `reliability`, the GPU kernel against
 //! its CPU twin in `gpu`; every shared helper in `support`. Fixtures stay in `tests/fixtures`,
-//! `tests/corpus` and `tests/malformed`.
+//! `tests/malformed`; the parsers' fuzz inputs in `fuzz/` (replayed by `fuzz/targets`).
 //!
 //! Tests that need real data, a GPU adapter or a browser print `SKIPPED` without them and fail
 //! instead when `AUGTRAIN_REQUIRE_DATA=1`, `AUGTRAIN_REQUIRE_GPU=1` or
@@ -20,6 +20,7 @@ mod export;
 mod gpu;
 mod inspect;
 mod label_issues;
+mod models;
 mod pack;
 mod plot;
 mod predict;

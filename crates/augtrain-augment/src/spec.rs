@@ -28,6 +28,21 @@
 //!
 //! Units: angles in degrees; sizes in pixels; `translate` as a fraction of width / height;
 //! colour values in [0, 1].
+//!
+//! Validation and test batches run the pipeline's deterministic version
+//! ([`PipelineSpec::eval_version`]): random ops are dropped, a random crop becomes a centred
+//! one, and a `random_resized_crop` becomes what its `eval` key says: `"resize"` (the
+//! default: the whole image resized to the output size) or `"center_crop"` (the centred
+//! output-size window, the ImageNet convention: load at 256, train on random resized crops of
+//! 224, evaluate on the centre 224):
+//!
+//! ```toml
+//! [[ops]]
+//! op = "random_resized_crop"
+//! width = 224
+//! height = 224
+//! eval = "center_crop"
+//! ```
 
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +139,23 @@ pub enum EraseFill {
 pub enum EraseFillName {
     /// Uniform noise per pixel and channel.
     Random,
+}
+
+/// What a `random_resized_crop` becomes in the deterministic (evaluation) pipeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EvalCrop {
+    /// The whole image resized to the output size.
+    #[default]
+    Resize,
+    /// The centred window of the output size (torchvision's `CenterCrop`).
+    CenterCrop,
+}
+
+impl EvalCrop {
+    fn is_resize(&self) -> bool {
+        *self == EvalCrop::Resize
+    }
 }
 
 impl Default for EraseFill {
@@ -248,6 +280,9 @@ pub enum OpSpec {
         /// One draw for the whole batch.
         #[serde(default)]
         same_on_batch: bool,
+        /// The evaluation version: `"resize"` (default) or `"center_crop"`.
+        #[serde(default, skip_serializing_if = "EvalCrop::is_resize")]
+        eval: EvalCrop,
     },
     /// Resize the whole canvas to `width × height`.
     Resize {
@@ -516,8 +551,9 @@ impl OpSpec {
     }
 
     /// The deterministic version used for validation and test batches: random crops become
-    /// centred crops, random-resized crops become resizes, size-preserving random ops and
-    /// colour / noise / erasing / mixing disappear; resize, pad, fixed crops and normalize stay.
+    /// centred crops, random-resized crops become resizes or centred crops (their `eval` key),
+    /// size-preserving random ops and colour / noise / erasing / mixing disappear; resize, pad,
+    /// fixed crops and normalize stay.
     pub fn eval_version(&self) -> Option<OpSpec> {
         match self {
             OpSpec::Crop {
@@ -534,9 +570,25 @@ impl OpSpec {
                 },
                 same_on_batch: false,
             }),
-            OpSpec::RandomResizedCrop { width, height, .. } => Some(OpSpec::Resize {
+            OpSpec::RandomResizedCrop {
+                width,
+                height,
+                eval: EvalCrop::Resize,
+                ..
+            } => Some(OpSpec::Resize {
                 width: *width,
                 height: *height,
+            }),
+            OpSpec::RandomResizedCrop {
+                width,
+                height,
+                eval: EvalCrop::CenterCrop,
+                ..
+            } => Some(OpSpec::Crop {
+                width: *width,
+                height: *height,
+                position: CropPosition::Named(CropPlace::Center),
+                same_on_batch: false,
             }),
             OpSpec::Resize { .. } | OpSpec::Pad { .. } | OpSpec::Normalize { .. } => {
                 Some(self.clone())
@@ -625,6 +677,7 @@ impl PipelineSpec {
                     scale: [0.6, 1.0],
                     ratio: rrc_ratio(),
                     same_on_batch: false,
+                    eval: EvalCrop::Resize,
                 },
                 OpSpec::Brightness {
                     factor: [0.8, 1.2],
@@ -645,6 +698,32 @@ impl PipelineSpec {
                     mean: vec![0.485, 0.456, 0.406],
                     std: vec![0.229, 0.224, 0.225],
                 },
+            ],
+            ..Self::identity()
+        }
+    }
+
+    /// The transfer-learning pipeline of an ImageNet model taking `width × height` images
+    /// (torchvision's recipe): horizontal flip, random resized crop to the input size (area
+    /// 8–100 %, aspect 3/4–4/3) whose evaluation version is the centred window of that size,
+    /// then the model's normalization. Images are loaded at the input size × 256/224, so that
+    /// evaluation is the usual resize 256 + centre crop 224.
+    pub fn imagenet(width: u32, height: u32, mean: Vec<f32>, std: Vec<f32>) -> Self {
+        PipelineSpec {
+            ops: vec![
+                OpSpec::Hflip {
+                    p: 0.5,
+                    same_on_batch: false,
+                },
+                OpSpec::RandomResizedCrop {
+                    width,
+                    height,
+                    scale: rrc_scale(),
+                    ratio: rrc_ratio(),
+                    same_on_batch: false,
+                    eval: EvalCrop::CenterCrop,
+                },
+                OpSpec::Normalize { mean, std },
             ],
             ..Self::identity()
         }
@@ -1022,6 +1101,47 @@ std = [0.5]
         )
         .unwrap_err();
         assert!(e.contains("ops[1] (hflip)"), "{e}");
+    }
+
+    #[test]
+    fn random_resized_crop_evaluates_as_its_eval_key_says() {
+        let spec = PipelineSpec::imagenet(224, 224, vec![0.5; 3], vec![0.5; 3]);
+        spec.validate().unwrap();
+        let eval = spec.eval_version();
+        assert_eq!(
+            eval.ops[0],
+            OpSpec::Crop {
+                width: 224,
+                height: 224,
+                position: CropPosition::Named(CropPlace::Center),
+                same_on_batch: false
+            }
+        );
+        // The key round-trips through TOML; the default is not written (older specs and
+        // configs read and write as before).
+        let text = spec.to_toml();
+        assert!(text.contains("eval = \"center_crop\""), "{text}");
+        assert_eq!(PipelineSpec::from_toml(&text, "t").unwrap(), spec);
+        let plain = PipelineSpec::default_colour(32, 32).to_toml();
+        assert!(!plain.contains("eval"), "{plain}");
+        let parsed = PipelineSpec::from_toml(
+            "version = 1\n[[ops]]\nop = \"random_resized_crop\"\nwidth = 8\nheight = 8\n",
+            "p",
+        )
+        .unwrap();
+        assert_eq!(
+            parsed.eval_version().ops[0],
+            OpSpec::Resize {
+                width: 8,
+                height: 8
+            }
+        );
+        let e = PipelineSpec::from_toml(
+            "version = 1\n[[ops]]\nop = \"random_resized_crop\"\nwidth = 8\nheight = 8\neval = \"centre\"\n",
+            "p",
+        )
+        .unwrap_err();
+        assert!(e.contains("centre"), "{e}");
     }
 
     #[test]

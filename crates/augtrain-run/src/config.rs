@@ -11,13 +11,79 @@ use augtrain_quality::metrics::ZeroDivision;
 
 /// Which architecture to train (`--model`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
 pub enum ModelKind {
     /// Flatten → Linear(hidden) → ReLU → Linear(classes).
+    #[serde(rename = "mlp")]
     Mlp,
     /// conv 5×5 32 → ReLU → max-pool 2 → conv 5×5 64 → ReLU → max-pool 2 → fc 128 → ReLU → fc.
     #[default]
+    #[serde(rename = "cnn")]
     Cnn,
+    /// A small residual network for small images (32×32): a 3×3 stem and three residual
+    /// stages that halve the size and double the width (32, 64, 128), batch norm, global
+    /// average pooling, dropout, linear.
+    #[serde(rename = "resnet-small")]
+    ResnetSmall,
+    /// torchvision's ResNet-18 (basic blocks 2-2-2-2).
+    #[serde(rename = "resnet18")]
+    Resnet18,
+    /// torchvision's ResNet-34 (basic blocks 3-4-6-3).
+    #[serde(rename = "resnet34")]
+    Resnet34,
+    /// torchvision's ResNet-50 (bottleneck blocks 3-4-6-3).
+    #[serde(rename = "resnet50")]
+    Resnet50,
+    /// EfficientNet-Lite0 in the EfficientNet-PyTorch layout (no squeeze-excitation, ReLU6,
+    /// TensorFlow "SAME" padding).
+    #[serde(rename = "efficientnet-lite0")]
+    EfficientnetLite0,
+}
+
+/// How a model trained on ImageNet expects its input: images loaded at `load_size` (shorter
+/// side, centre crop), the network fed `input_size` × `input_size` crops normalized as
+/// `(v − mean) / std` per channel, values in [0, 1] units.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImagenetInput {
+    /// Side of the images as loaded, pixels (256 for a 224 input).
+    pub load_size: u32,
+    /// Side of the network's input, pixels.
+    pub input_size: u32,
+    /// Mean per channel (R, G, B), [0, 1] units.
+    pub mean: [f32; 3],
+    /// Standard deviation per channel (R, G, B), [0, 1] units.
+    pub std: [f32; 3],
+}
+
+impl ModelKind {
+    /// Every architecture, in the order help texts list them.
+    pub const ALL: [ModelKind; 7] = [
+        ModelKind::Mlp,
+        ModelKind::Cnn,
+        ModelKind::ResnetSmall,
+        ModelKind::Resnet18,
+        ModelKind::Resnet34,
+        ModelKind::Resnet50,
+        ModelKind::EfficientnetLite0,
+    ];
+
+    /// The input convention of the ImageNet architectures (the published weights' own:
+    /// torchvision's ImageNet mean and std for the ResNets, `(x − 127) / 128` on the 0..255
+    /// scale for EfficientNet-Lite0); `None` for the architectures made for small images.
+    pub fn imagenet_input(&self) -> Option<ImagenetInput> {
+        let (mean, std) = match self {
+            ModelKind::Mlp | ModelKind::Cnn | ModelKind::ResnetSmall => return None,
+            ModelKind::Resnet18 | ModelKind::Resnet34 | ModelKind::Resnet50 => {
+                ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+            }
+            ModelKind::EfficientnetLite0 => ([127.0 / 255.0; 3], [128.0 / 255.0; 3]),
+        };
+        Some(ImagenetInput {
+            load_size: 256,
+            input_size: 224,
+            mean,
+            std,
+        })
+    }
 }
 
 impl std::fmt::Display for ModelKind {
@@ -39,14 +105,35 @@ pub enum DeviceChoice {
     Cpu,
 }
 
+/// Which weights `--freeze` keeps fixed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Freeze {
+    /// Every weight trains.
+    #[default]
+    None,
+    /// Only the classification head trains; the backbone's weights and batch-norm statistics
+    /// stay as loaded (`--pretrained`).
+    Backbone,
+}
+
 /// The model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// `mlp` or `cnn`.
+    /// The architecture.
     pub kind: ModelKind,
     /// Hidden units of the MLP's hidden layer / the CNN's first fully connected layer.
     pub hidden: usize,
+    /// Dropout probability before the final linear layer of resnet-small and
+    /// efficientnet-lite0 (the ResNets have none, as torchvision's); active in training only.
+    pub dropout: f64,
+    /// Weights to start from: a PyTorch state dict (`.pth`, `.pt`) or `.safetensors` file with
+    /// the architecture's PyTorch names. A head whose class count differs from the data's is
+    /// replaced by a freshly initialized one.
+    pub pretrained: Option<std::path::PathBuf>,
+    /// `backbone`: train only the classification head (needs `pretrained`); `none`: train all.
+    pub freeze: Freeze,
 }
 
 impl Default for ModelConfig {
@@ -54,6 +141,9 @@ impl Default for ModelConfig {
         Self {
             kind: ModelKind::Cnn,
             hidden: 128,
+            dropout: 0.2,
+            pretrained: None,
+            freeze: Freeze::None,
         }
     }
 }
@@ -67,26 +157,38 @@ pub enum OptimizerKind {
     Sgd,
     /// Adam.
     Adam,
+    /// AdamW: Adam with decoupled weight decay (PyTorch `AdamW`).
+    Adamw,
 }
 
 /// Optimizer settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OptimizerConfig {
-    /// `sgd` or `adam`.
+    /// `sgd`, `adam` or `adamw`.
     pub kind: OptimizerKind,
     /// Base learning rate.
     pub lr: f64,
     /// SGD momentum (0 = plain SGD).
     pub momentum: f64,
-    /// L2 penalty added to the gradient (PyTorch's `weight_decay`).
+    /// Weight decay: for sgd and adam an L2 penalty added to the gradient (PyTorch's
+    /// `weight_decay`); for adamw the decoupled decay `p ← p − lr·wd·p`.
     pub weight_decay: f64,
-    /// Adam β1.
+    /// Whether weight decay also applies to biases and normalization weights (false: only to
+    /// convolution and linear weights, the usual fine-tuning recipe).
+    pub decay_biases_and_norms: bool,
+    /// Adam / AdamW β1.
     pub beta1: f64,
-    /// Adam β2.
+    /// Adam / AdamW β2.
     pub beta2: f64,
-    /// Adam ε.
+    /// Adam / AdamW ε.
     pub eps: f64,
+    /// With pretrained weights and nothing frozen: the backbone trains at `lr ×` this, the
+    /// new head at `lr`.
+    pub backbone_lr_scale: f64,
+    /// Largest global L2 norm of the gradients (all parameters together, PyTorch's
+    /// `clip_grad_norm_`); 0 = no clipping.
+    pub clip_grad_norm: f64,
 }
 
 impl Default for OptimizerConfig {
@@ -96,9 +198,12 @@ impl Default for OptimizerConfig {
             lr: 0.05,
             momentum: 0.9,
             weight_decay: 0.0,
+            decay_biases_and_norms: true,
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
+            backbone_lr_scale: 0.1,
+            clip_grad_norm: 0.0,
         }
     }
 }
@@ -130,6 +235,9 @@ pub struct ScheduleConfig {
     pub gamma: f64,
     /// Final learning rate (cosine).
     pub min_lr: f64,
+    /// Epochs of linear warmup before the schedule: the rate rises per batch from
+    /// `lr / warmup batches` to `lr`; the schedule then runs over the remaining epochs.
+    pub warmup_epochs: usize,
 }
 
 impl Default for ScheduleConfig {
@@ -139,13 +247,17 @@ impl Default for ScheduleConfig {
             step_size: 3,
             gamma: 0.1,
             min_lr: 0.0,
+            warmup_epochs: 0,
         }
     }
 }
 
 impl ScheduleConfig {
-    /// The learning rate of `epoch` (0-based) out of `epochs`, from base rate `lr`.
+    /// The learning rate of `epoch` (0-based) out of `epochs`, from base rate `lr`, outside
+    /// warmup (see [`ScheduleConfig::lr_at_batch`]).
     pub fn lr_at(&self, lr: f64, epoch: usize, epochs: usize) -> f64 {
+        let epoch = epoch.saturating_sub(self.warmup_epochs);
+        let epochs = epochs.saturating_sub(self.warmup_epochs);
         match self.kind {
             ScheduleKind::Constant => lr,
             ScheduleKind::Step => lr * self.gamma.powi((epoch / self.step_size.max(1)) as i32),
@@ -154,6 +266,25 @@ impl ScheduleConfig {
                 self.min_lr + (lr - self.min_lr) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
             }
         }
+    }
+
+    /// The learning rate of batch `batch` (0-based) of `batches` in `epoch` (0-based) out of
+    /// `epochs`: during the first `warmup_epochs` it rises linearly per batch, reaching `lr` at
+    /// the last warmup batch; afterwards it is [`ScheduleConfig::lr_at`] (constant within an
+    /// epoch).
+    pub fn lr_at_batch(
+        &self,
+        lr: f64,
+        epoch: usize,
+        batch: usize,
+        batches: usize,
+        epochs: usize,
+    ) -> f64 {
+        if epoch < self.warmup_epochs {
+            let step = epoch * batches + batch + 1;
+            return lr * step as f64 / (self.warmup_epochs * batches).max(1) as f64;
+        }
+        self.lr_at(lr, epoch, epochs)
     }
 }
 
@@ -173,6 +304,7 @@ pub enum LossKind {
 augtrain_data::from_str_via_serde!(
     ModelKind,
     DeviceChoice,
+    Freeze,
     OptimizerKind,
     ScheduleKind,
     LossKind
@@ -263,24 +395,55 @@ const KEY_DOCS: &[(&str, &str)] = &[
         "data.on_error",
         "Unusable files: skip (listed in skipped.csv) or fail.",
     ),
-    ("model.kind", "cnn (LeNet-style) or mlp."),
+    (
+        "label_smoothing",
+        "cross_entropy: targets become (1 - e) * one-hot + e / classes (PyTorch's label_smoothing); 0 = off.",
+    ),
+    (
+        "tta_flip",
+        "Evaluation (validation, test, eval, predict) averages the logits of each image and its horizontal mirror.",
+    ),
+    (
+        "model.kind",
+        "cnn (LeNet-style), mlp, resnet-small (32x32 images), resnet18, resnet34, resnet50 or efficientnet-lite0.",
+    ),
     (
         "model.hidden",
         "Hidden units of the MLP's hidden layer / the CNN's first fully connected layer.",
     ),
     (
+        "model.dropout",
+        "Dropout before the final linear layer of resnet-small and efficientnet-lite0 (training only).",
+    ),
+    (
+        "model.freeze",
+        "none, or backbone: train only the classification head (needs model.pretrained); backbone batch-norm statistics stay fixed too.",
+    ),
+    (
         "optimizer.kind",
-        "sgd (momentum, PyTorch semantics) or adam.",
+        "sgd (momentum, PyTorch semantics), adam or adamw (decoupled weight decay).",
     ),
     ("optimizer.lr", "Base learning rate."),
     ("optimizer.momentum", "SGD momentum (0 = plain SGD)."),
     (
         "optimizer.weight_decay",
-        "L2 penalty added to the gradient.",
+        "sgd, adam: L2 penalty added to the gradient; adamw: decoupled decay p -= lr * wd * p.",
     ),
-    ("optimizer.beta1", "Adam beta1."),
-    ("optimizer.beta2", "Adam beta2."),
-    ("optimizer.eps", "Adam epsilon."),
+    (
+        "optimizer.decay_biases_and_norms",
+        "false: weight decay only on convolution and linear weights, not on biases and normalization weights.",
+    ),
+    ("optimizer.beta1", "Adam / AdamW beta1."),
+    ("optimizer.beta2", "Adam / AdamW beta2."),
+    ("optimizer.eps", "Adam / AdamW epsilon."),
+    (
+        "optimizer.backbone_lr_scale",
+        "With model.pretrained and nothing frozen: the backbone learns at lr times this, the new head at lr.",
+    ),
+    (
+        "optimizer.clip_grad_norm",
+        "Largest global L2 norm of all gradients together (PyTorch clip_grad_norm_); 0 = no clipping.",
+    ),
     (
         "schedule.kind",
         "Learning-rate schedule: constant, step or cosine (per epoch).",
@@ -288,6 +451,10 @@ const KEY_DOCS: &[(&str, &str)] = &[
     ("schedule.step_size", "step: epochs between decays."),
     ("schedule.gamma", "step: decay factor."),
     ("schedule.min_lr", "cosine: final learning rate."),
+    (
+        "schedule.warmup_epochs",
+        "Epochs of linear warmup (per batch, up to lr) before the schedule, which then runs over the remaining epochs.",
+    ),
     (
         "augment.mode",
         "default (the data's default pipeline), none, or pipeline with a [augment.spec] (see augtrain augment).",
@@ -311,6 +478,11 @@ const OPTIONAL_KEYS: &[(&str, &str, &str)] = &[
         "The class list; image files labelled otherwise are skipped as unknown.",
         "[\"ants\", \"bees\"]",
     ),
+    (
+        "model.pretrained",
+        "Weights to start from: a PyTorch state dict (.pth, .pt) or .safetensors file with the architecture's PyTorch names.",
+        "\"../shared/data/models/efficientnet-lite0-57934424.pth\"",
+    ),
 ];
 
 /// Everything a training run needs, with defaults for `augtrain train` on the built-in data.
@@ -327,6 +499,10 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Loss function.
     pub loss: LossKind,
+    /// Label smoothing ε of the cross-entropy (targets `(1 − ε)·onehot + ε/classes`).
+    pub label_smoothing: f64,
+    /// Evaluate on the mean of the logits of each image and its horizontal mirror.
+    pub tta_flip: bool,
     /// Zero-division value of the metrics.
     pub zero_division: ZeroDivision,
     /// The data.
@@ -353,6 +529,8 @@ impl Default for TrainConfig {
             epochs: 10,
             batch_size: 64,
             loss: LossKind::CrossEntropy,
+            label_smoothing: 0.0,
+            tta_flip: false,
             zero_division: ZeroDivision::Zero,
             data: LoadOptions::default(),
             model: ModelConfig::default(),
@@ -433,11 +611,59 @@ impl TrainConfig {
                 self.model.hidden
             ));
         }
+        self.validate_recipe()?;
         if self.schedule.kind == ScheduleKind::Step && self.schedule.step_size == 0 {
             return Err("schedule step_size must be at least 1".into());
         }
         if let AugmentConfig::Pipeline { spec } = &self.augment {
             spec.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Check the model and recipe keys: dropout, label smoothing, learning-rate scale,
+    /// clipping, warmup, and that freezing has pretrained weights to keep.
+    fn validate_recipe(&self) -> Result<(), String> {
+        if !(0.0..1.0).contains(&self.model.dropout) {
+            return Err(format!(
+                "dropout {} must be in [0, 1)",
+                self.model.dropout
+            ));
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return Err(format!(
+                "label smoothing {} must be in [0, 1)",
+                self.label_smoothing
+            ));
+        }
+        let scale = self.optimizer.backbone_lr_scale;
+        if !(scale > 0.0 && scale <= 1000.0) {
+            return Err(format!(
+                "backbone learning-rate scale {scale} must be in (0, 1000]"
+            ));
+        }
+        let clip = self.optimizer.clip_grad_norm;
+        if !(clip >= 0.0 && clip.is_finite()) {
+            return Err(format!(
+                "gradient clipping norm {clip} must be >= 0 (0 = off)"
+            ));
+        }
+        if !(self.optimizer.weight_decay >= 0.0 && self.optimizer.weight_decay.is_finite()) {
+            return Err(format!(
+                "weight decay {} must be >= 0",
+                self.optimizer.weight_decay
+            ));
+        }
+        if self.schedule.warmup_epochs > self.epochs {
+            return Err(format!(
+                "warmup of {} epochs is longer than the run's {} epochs",
+                self.schedule.warmup_epochs, self.epochs
+            ));
+        }
+        if self.model.freeze == Freeze::Backbone && self.model.pretrained.is_none() {
+            return Err(
+                "freezing the backbone needs pretrained weights: add --pretrained FILE (model.pretrained), or drop --freeze".into(),
+            );
         }
         Ok(())
     }
@@ -485,7 +711,8 @@ impl TrainConfig {
         toml::to_string(self).expect("a TrainConfig always serializes")
     }
 
-    /// Read a config file. Relative paths in it (`data.path`, `data.split_file`) are relative
+    /// Read a config file. Relative paths in it (`data.path`, `data.split_file`,
+    /// `model.pretrained`) are relative
     /// to the file's directory, not to the current one.
     pub fn read_file(path: &std::path::Path) -> Result<Self, String> {
         let bytes = augtrain_data::util::fs::read(path).map_err(|e| e.to_string())?;
@@ -494,6 +721,11 @@ impl TrainConfig {
         let mut cfg = Self::from_toml(&text, &path.display().to_string())?;
         let base = path.parent().unwrap_or(std::path::Path::new(""));
         cfg.data = cfg.data.resolved_against(base);
+        if let Some(p) = &cfg.model.pretrained
+            && p.is_relative()
+        {
+            cfg.model.pretrained = Some(base.join(p));
+        }
         Ok(cfg)
     }
 
@@ -594,9 +826,9 @@ mod tests {
             ["`auto`", "`gpu`", "`cpu`"].iter().all(|v| e.contains(v)),
             "{e}"
         );
-        let e = "adamw".parse::<OptimizerKind>().unwrap_err();
+        let e = "adamx".parse::<OptimizerKind>().unwrap_err();
         assert!(
-            e.contains("`sgd`") && e.contains("`adam`") && e.ends_with("did you mean `adam`?"),
+            e.contains("`sgd`") && e.contains("`adam`") && e.contains("`adamw`") && e.contains("did you mean"),
             "{e}"
         );
         let e = "linear".parse::<ScheduleKind>().unwrap_err();
@@ -640,6 +872,7 @@ mod tests {
             step_size: 2,
             gamma: 0.5,
             min_lr: 0.0,
+            warmup_epochs: 0,
         };
         assert_eq!(s.lr_at(1.0, 0, 10), 1.0);
         assert_eq!(s.lr_at(1.0, 2, 10), 0.5);
@@ -651,6 +884,59 @@ mod tests {
         };
         assert!((c.lr_at(1.0, 0, 4) - 1.0).abs() < 1e-12);
         assert!((c.lr_at(1.0, 2, 4) - 0.55).abs() < 1e-12);
+    }
+
+    #[test]
+    fn warmup_rises_per_batch_then_the_schedule_runs_over_the_rest() {
+        let s = ScheduleConfig {
+            kind: ScheduleKind::Cosine,
+            warmup_epochs: 2,
+            ..ScheduleConfig::default()
+        };
+        // 2 warmup epochs of 4 batches: lr/8, 2lr/8, ... up to lr at the last warmup batch.
+        assert!((s.lr_at_batch(0.8, 0, 0, 4, 6) - 0.1).abs() < 1e-12);
+        assert!((s.lr_at_batch(0.8, 1, 3, 4, 6) - 0.8).abs() < 1e-12);
+        // Then cosine over the remaining 4 epochs, starting at lr.
+        assert!((s.lr_at_batch(0.8, 2, 0, 4, 6) - 0.8).abs() < 1e-12);
+        assert!((s.lr_at(0.8, 4, 6) - 0.4).abs() < 1e-12);
+        // Without warmup nothing changes.
+        let c = ScheduleConfig::default();
+        assert_eq!(c.lr_at_batch(0.8, 1, 2, 4, 6), c.lr_at(0.8, 1, 6));
+    }
+
+    #[test]
+    fn recipe_values_are_checked() {
+        let bad = |f: fn(&mut TrainConfig)| {
+            let mut c = TrainConfig::default();
+            f(&mut c);
+            c.validate().unwrap_err()
+        };
+        assert!(bad(|c| c.label_smoothing = 1.0).contains("label smoothing"));
+        assert!(bad(|c| c.model.dropout = 1.0).contains("dropout"));
+        assert!(bad(|c| c.optimizer.clip_grad_norm = -1.0).contains("clipping"));
+        assert!(bad(|c| c.optimizer.backbone_lr_scale = 0.0).contains("scale"));
+        assert!(bad(|c| c.schedule.warmup_epochs = 11).contains("warmup"));
+        let e = bad(|c| c.model.freeze = Freeze::Backbone);
+        assert!(e.contains("--pretrained"), "{e}");
+        let mut ok = TrainConfig::default();
+        ok.model.freeze = Freeze::Backbone;
+        ok.model.pretrained = Some("w.pth".into());
+        ok.validate().unwrap();
+    }
+
+    #[test]
+    fn model_names_parse_and_print_alike() {
+        for kind in ModelKind::ALL {
+            assert_eq!(kind.to_string().parse::<ModelKind>().unwrap(), kind);
+            let toml = format!("[model]\nkind = \"{kind}\"\n");
+            assert_eq!(TrainConfig::from_toml(&toml, "t").unwrap().model.kind, kind);
+        }
+        assert_eq!(
+            "EfficientNet_Lite0".parse::<ModelKind>().unwrap(),
+            ModelKind::EfficientnetLite0
+        );
+        let e = "resnet19".parse::<ModelKind>().unwrap_err();
+        assert!(e.contains("resnet18") && e.contains("efficientnet-lite0"), "{e}");
     }
 
     #[test]

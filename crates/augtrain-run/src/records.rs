@@ -79,7 +79,10 @@ pub struct Progress {
 }
 
 /// What a trained model expects (`model.json`): the shape of the images it is fed before
-/// augmentation, and its classes in label order.
+/// augmentation, its classes in label order, and (runs since the model zoo) what the network
+/// itself takes: its architecture, input shape after the evaluation pipeline, the
+/// normalization applied, and the weights it started from. Older cards without the optional
+/// fields still load.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelCard {
     /// Shape of the images as loaded (the evaluation pipeline's input).
@@ -87,6 +90,41 @@ pub struct ModelCard {
     pub input: ImageShape,
     /// Class names in label order.
     pub class_names: Vec<String>,
+    /// The architecture (`--model`), e.g. `efficientnet-lite0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    /// Shape of the network's input: the evaluation pipeline's output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_input: Option<ImageShape>,
+    /// The per-channel normalization the pipelines end with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalization: Option<Normalization>,
+    /// The weights training started from (`--pretrained`), as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrained: Option<String>,
+}
+
+impl ModelCard {
+    /// A card with only the loaded shape and the classes (the optional fields absent).
+    pub fn new(input: ImageShape, class_names: Vec<String>) -> Self {
+        Self {
+            input,
+            class_names,
+            architecture: None,
+            model_input: None,
+            normalization: None,
+            pretrained: None,
+        }
+    }
+}
+
+/// `(v − mean) / std` per channel, values in [0, 1] units (one value, or one per channel).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Normalization {
+    /// Mean per channel.
+    pub mean: Vec<f32>,
+    /// Standard deviation per channel.
+    pub std: Vec<f32>,
 }
 
 /// The dataset facts a run records (`dataset.json`).
@@ -195,14 +233,27 @@ mod tests {
         assert_eq!(v["shape"], serde_json::json!([32, 24, 3]));
         let back: DatasetSummary = serde_json::from_value(v).unwrap();
         assert_eq!(back, d);
-        let card = ModelCard {
-            input: ImageShape::new(28, 28, 1),
-            class_names: vec!["a".into()],
-        };
+        let card = ModelCard::new(ImageShape::new(28, 28, 1), vec!["a".into()]);
         let v = serde_json::to_value(&card).unwrap();
         assert_eq!(
             v,
             serde_json::json!({"width": 28, "height": 28, "channels": 1, "class_names": ["a"]})
         );
+        // An old card (no optional fields) loads; a full one round-trips.
+        let back: ModelCard = serde_json::from_value(v).unwrap();
+        assert_eq!(back, card);
+        let full = ModelCard {
+            architecture: Some("efficientnet-lite0".into()),
+            model_input: Some(ImageShape::new(224, 224, 3)),
+            normalization: Some(Normalization {
+                mean: vec![0.5; 3],
+                std: vec![0.25; 3],
+            }),
+            pretrained: Some("w.pth".into()),
+            ..ModelCard::new(ImageShape::new(256, 256, 3), vec!["a".into(), "b".into()])
+        };
+        let v = serde_json::to_value(&full).unwrap();
+        assert_eq!(v["model_input"]["width"], 224);
+        assert_eq!(serde_json::from_value::<ModelCard>(v).unwrap(), full);
     }
 }

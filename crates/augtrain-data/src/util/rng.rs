@@ -61,6 +61,9 @@ pub enum Domain {
     Synth = 4,
     /// Batch-level augmentation (mixup / cutmix partners): key (seed, epoch, batch start).
     Batch = 5,
+    /// The training device's generator at the start of an epoch (dropout masks): key
+    /// (seed, epoch), so that a resumed run draws what an uninterrupted one draws.
+    Model = 6,
 }
 
 /// A deterministic stream of random numbers identified by a key.

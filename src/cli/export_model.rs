@@ -1,0 +1,83 @@
+//! `augtrain export-model --run DIR --format safetensors`: a trained run's weights with
+//! PyTorch's names and layouts.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::Error;
+use crate::device::{self, DeviceChoice};
+use crate::model::export::safetensors_bytes;
+use crate::train::Inference;
+use augtrain_run::RunDir;
+
+/// Flags of `augtrain export-model`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  augtrain export-model --run runs/hym-efficientnet-lite0 --format safetensors
+  augtrain export-model --run runs/hym --out hym.safetensors --force
+Then in PyTorch: model.load_state_dict(safetensors.torch.load_file(\"hym.safetensors\"))")]
+pub struct ExportModelArgs {
+    /// The run directory (written by `augtrain train`).
+    #[arg(long)]
+    run: PathBuf,
+    /// Output format: safetensors (PyTorch names and layouts).
+    #[arg(long, default_value = "safetensors")]
+    format: String,
+    /// Output file (default: <run>/model.safetensors).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    force: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn run(args: ExportModelArgs) -> crate::Result<()> {
+    if args.format != "safetensors" {
+        return Err(Error::Usage(format!(
+            "--format {}: the one format is safetensors",
+            args.format
+        )));
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.run.join("model.safetensors"));
+    if out.exists() && !args.force {
+        return Err(Error::Usage(format!(
+            "{} exists; pass --force to replace it, or --out another file",
+            out.display()
+        )));
+    }
+    let run = RunDir::open(&args.run)?;
+    let inference = Inference::load(&run, &device::open(DeviceChoice::Cpu)?)?;
+    let kind = inference.cfg.model.kind;
+    let metadata = HashMap::from([
+        ("format".to_string(), "pt".to_string()),
+        ("architecture".to_string(), kind.to_string()),
+        (
+            "classes".to_string(),
+            inference.card.class_names.join("\n"),
+        ),
+    ]);
+    let bytes = safetensors_bytes(&inference.model, metadata).map_err(|why| {
+        Error::Train(crate::train::TrainError::Checkpoint(format!(
+            "cannot export the weights of {}: {why}",
+            args.run.display()
+        )))
+    })?;
+    crate::util::fs::write_atomic(&out, &bytes)?;
+    if !args.quiet {
+        say!(
+            "wrote {} ({kind}, {} classes, PyTorch names and layouts, {} bytes)",
+            out.display(),
+            inference.card.class_names.len(),
+            bytes.len()
+        );
+    }
+    Ok(())
+}

@@ -98,6 +98,29 @@ fn main() {
     section(4, "The first issues, to review");
     let suggested = suggested_labels(&probs);
     let shown: Vec<usize> = issues.iter().copied().take(24).collect();
+    let sheet = review_sheet(&ds, &shown, &labels, &suggested, |i| {
+        if flipped.contains(&i) {
+            format!("was {}", original[i])
+        } else {
+            "unplanted".into()
+        }
+    });
+    let path = out.join("label_issues.png");
+    check(sheet.save_png(&path));
+    println!(
+        "{}: each image with its given -> suggested label, and the truth we planted.",
+        path.display()
+    );
+}
+
+/// A contact sheet of the `shown` images, each captioned `given->suggested` and with `truth`.
+fn review_sheet(
+    ds: &augtrain::data::Dataset,
+    shown: &[usize],
+    labels: &[usize],
+    suggested: &[usize],
+    truth: impl Fn(usize) -> String,
+) -> Picture {
     let (cell, cols) = (84usize, 8usize);
     let mut sheet = Picture::blank(
         cols * cell,
@@ -114,11 +137,6 @@ fn main() {
             pixels: ds.image(i).to_vec(),
         };
         sheet.paste(&pic, x + 6, y + 6, cell - 12, cell - 12);
-        let truth = if flipped.contains(&i) {
-            format!("was {}", original[i])
-        } else {
-            "unplanted".into()
-        };
         let centre = (x + cell / 2) as i32;
         draw_text(
             &mut sheet,
@@ -131,16 +149,11 @@ fn main() {
         draw_text(
             &mut sheet,
             (centre, (y + cell + 20) as i32),
-            &truth,
+            &truth(i),
             13.0,
             [90, 90, 90],
             Anchor::Center,
         );
     }
-    let path = out.join("label_issues.png");
-    check(sheet.save_png(&path));
-    println!(
-        "{}: each image with its given -> suggested label, and the truth we planted.",
-        path.display()
-    );
+    sheet
 }

@@ -6,7 +6,10 @@
 mod common;
 
 use augtrain::device::{self, DeviceChoice};
+use augtrain::report::images::Picture;
 use augtrain::report::plot::{PALETTE, Series, line_chart};
+use augtrain::train::RunSummary;
+use augtrain_run::records::EpochRecord;
 use augtrain::train::config::{AugmentConfig, ScheduleKind, TrainConfig};
 use common::{check, data, out_dir, quick, section, train_run};
 
@@ -77,44 +80,43 @@ fn main() {
         "augmentation changed test accuracy by {:+.2} points.",
         100.0 * gain
     );
+    let path = out.join("accuracy_with_vs_without_augmentation.png");
+    check(accuracy_chart(&results).save_png(&path));
+    println!(
+        "Curves: {} (augmented training accuracy runs lower: the task is harder; validation is what counts).",
+        path.display()
+    );
+}
+
+/// Validation and training accuracy per epoch of each run.
+fn accuracy_chart(results: &[(&str, RunSummary)]) -> Picture {
     let series: Vec<Series> = results
         .iter()
         .enumerate()
         .flat_map(|(k, (name, s))| {
+            let curve = |f: fn(&EpochRecord) -> f64| -> Vec<(f64, f64)> {
+                s.history.iter().map(|h| (h.epoch as f64, f(h))).collect()
+            };
             [
                 Series {
                     name: format!("{name}: validation"),
                     color: PALETTE[k],
-                    points: s
-                        .history
-                        .iter()
-                        .map(|h| (h.epoch as f64, h.val_accuracy))
-                        .collect(),
+                    points: curve(|h| h.val_accuracy),
                 },
                 Series {
                     name: format!("{name}: train"),
                     color: PALETTE[k + 2],
-                    points: s
-                        .history
-                        .iter()
-                        .map(|h| (h.epoch as f64, h.train_accuracy))
-                        .collect(),
+                    points: curve(|h| h.train_accuracy),
                 },
             ]
         })
         .collect();
-    let chart = line_chart(
+    line_chart(
         "MNIST CNN: accuracy with and without augmentation",
         "epoch",
         "accuracy",
         &series,
         760,
         420,
-    );
-    let path = out.join("accuracy_with_vs_without_augmentation.png");
-    check(chart.save_png(&path));
-    println!(
-        "Curves: {} (augmented training accuracy runs lower: the task is harder; validation is what counts).",
-        path.display()
-    );
+    )
 }

@@ -144,19 +144,35 @@ pub fn run(
 ) -> crate::Result<(Vec<Measurement>, Option<EpochProfile>)> {
     let engine = if device.is_gpu() { "gpu" } else { "cpu" };
     let ad = device.device.clone().autodiff();
+    let mut out = small_model_steps(opts, &ad, engine, log)?;
+    for &kind in &opts.models {
+        out.push(large_model_step(kind, opts, &ad, engine, log)?);
+    }
+    let (epoch, profile) = end_to_end_epoch(opts, device, &ad, engine, log)?;
+    out.push(epoch);
+    Ok((out, profile))
+}
+
+/// Training steps of the MLP and the CNN on random 28x28 gray batches of 64 and 256.
+fn small_model_steps(
+    opts: &Options,
+    ad: &Device,
+    engine: &str,
+    log: &dyn Fn(&str),
+) -> crate::Result<Vec<Measurement>> {
     let mut out = Vec::new();
     let shape = crate::data::ImageShape::new(28, 28, 1);
     for kind in [ModelKind::Mlp, ModelKind::Cnn] {
         for batch in [64usize, 256] {
             ad.seed(1);
-            let mut model = Model::new(kind, shape, 10, 128, &ad).map_err(crate::Error::Usage)?;
+            let mut model = Model::new(kind, shape, 10, 128, ad).map_err(crate::Error::Usage)?;
             let mut optimizer = optim::build(&TrainConfig::default().optimizer, &model);
-            let x = Tensor::<4>::random([batch, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &ad);
+            let x = Tensor::<4>::random([batch, 1, 28, 28], Distribution::Uniform(0.0, 1.0), ad);
             let labels: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();
             let targets = loss::target_rows(&labels, None, 10);
             let mut step = || {
                 let logits = model.clone().forward(x.clone());
-                let l = loss::loss(LossKind::CrossEntropy, logits, &targets, None, &ad);
+                let l = loss::loss(LossKind::CrossEntropy, logits, &targets, None, ad);
                 let grads = GradientsParams::from_grads(l.clone().backward(), &model);
                 model = optimizer.step(0.01, model.clone(), grads);
                 std::hint::black_box(l.into_scalar::<f32>());
@@ -169,13 +185,8 @@ pub fn run(
                 }
             });
             let name = format!("{kind} 28x28 step, batch {batch}");
-            let mut m = measurement(
-                &name,
-                engine,
-                batch,
-                stats,
-                Some(format!("{steps} steps per timed run")),
-            );
+            let note = Some(format!("{steps} steps per timed run"));
+            let mut m = measurement(&name, engine, batch, stats, note);
             m.items_per_second = (batch * steps) as f64 / m.stats.median;
             log(&format!(
                 "train {name} {engine}: {:.0} images/s",
@@ -184,12 +195,18 @@ pub fn run(
             out.push(m);
         }
     }
+    Ok(out)
+}
 
-    for &kind in &opts.models {
-        out.push(large_model_step(kind, opts, &ad, engine, log)?);
-    }
-
-    // One end-to-end epoch: load → augment (default pipeline) → train, CNN batch 64.
+/// One end-to-end epoch: load → augment (default pipeline) → train, CNN batch 64; with
+/// `--breakdown`, a second epoch timed per phase.
+fn end_to_end_epoch(
+    opts: &Options,
+    device: &ComputeDevice,
+    ad: &Device,
+    engine: &str,
+    log: &dyn Fn(&str),
+) -> crate::Result<(Measurement, Option<EpochProfile>)> {
     let (splits, load_seconds) = epoch_data(opts)?;
     let cfg = TrainConfig {
         seed: 1,
@@ -199,13 +216,13 @@ pub fn run(
     let spec = training::resolve_pipeline(&cfg, &splits.train);
     let (train_aug, _) = training::augmenters(&spec, &splits.train, cfg.seed, device)?;
     let epoch_run = |breakdown: Option<&mut Breakdown>| -> crate::Result<f64> {
-        let model = training::build_model(&cfg, &train_aug, splits.train.num_classes(), &ad)?;
+        let model = training::build_model(&cfg, &train_aug, splits.train.num_classes(), ad)?;
         let mut optimizer = optim::build(&cfg.optimizer, &model);
         let mut ctx = EpochContext {
             data: &splits.train,
             aug: &train_aug,
             cfg: &cfg,
-            device: &ad,
+            device: ad,
             epoch: 0,
             lr: optim::EpochLr::constant(cfg.optimizer.lr),
             class_weights: None,
@@ -216,38 +233,28 @@ pub fn run(
     };
     let seconds = epoch_run(None)?;
     let n = splits.train.len();
-    let what = format!(
-        "{} cnn batch 64, default augmentation on {}",
-        splits.name,
-        if train_aug.on_gpu() {
-            "the GPU kernel"
-        } else {
-            "the CPU twin"
-        }
-    );
+    let kernel = if train_aug.on_gpu() {
+        "the GPU kernel"
+    } else {
+        "the CPU twin"
+    };
+    let what = format!("{} cnn batch 64, default augmentation on {kernel}", splits.name);
+    let total = seconds + load_seconds;
     let stats = super::Stats {
-        median: seconds + load_seconds,
-        min: seconds + load_seconds,
-        max: seconds + load_seconds,
+        median: total,
+        min: total,
+        max: total,
         spread: 0.0,
         samples: 1,
         calls_per_sample: 1,
     };
-    let m = measurement(
-        &format!("epoch end to end ({})", splits.name),
-        engine,
-        n,
-        stats,
-        Some(format!(
-            "{what}; load {load_seconds:.2} s + train {seconds:.2} s"
-        )),
-    );
+    let note = format!("{what}; load {load_seconds:.2} s + train {seconds:.2} s");
+    let name = format!("epoch end to end ({})", splits.name);
+    let m = measurement(&name, engine, n, stats, Some(note));
     log(&format!(
         "train epoch end to end {engine}: {:.0} images/s",
         m.items_per_second
     ));
-    out.push(m);
-
     let profile = if opts.breakdown {
         let mut phases = Breakdown::default();
         let seconds = epoch_run(Some(&mut phases))?;
@@ -260,6 +267,5 @@ pub fn run(
     } else {
         None
     };
-    let _ = Device::flex;
-    Ok((out, profile))
+    Ok((m, profile))
 }

@@ -8,10 +8,10 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use crate::augment::{self, Augmenter, Engine, PipelineSpec, SampleParams, gpu::GpuAugment};
-use crate::data::Dataset;
-use crate::data::LoadOptions;
+use crate::data::{DataError, Dataset, LoadOptions};
 use crate::device::{self, DeviceChoice};
 use crate::report::images::{Picture, contact_sheet, pictures};
+use crate::util::escape::escape;
 use crate::util::fs::{create_dir_all, write_atomic};
 use crate::{Error, util};
 
@@ -73,6 +73,13 @@ struct Record {
     epoch: usize,
     /// Seed of the draw.
     seed: u64,
+    /// The dataset the image came from: the absolute `--data` path, or `synthetic`.
+    source: String,
+    /// The image's path in that dataset (path text; `#id` for formats without files).
+    image: String,
+    /// SHA-256 of the image's decoded pixels (HWC, as augmented), so that a replay on other
+    /// data is refused rather than silently producing other pictures.
+    pixels_sha256: String,
     /// PNG file written.
     file: String,
     /// The parameters applied.
@@ -148,51 +155,13 @@ pub fn run(args: AugmentArgs) -> crate::Result<()> {
         Engine::Cpu
     };
     let aug = Augmenter::new(&spec, data.shape, args.seed, engine)?;
-
     if let Some(replay) = &args.replay {
         return replay_records(&args, replay, &data, &aug, &dev.device, &spec);
     }
     let n = args.n.min(data.len()).max(1);
-    let images: Vec<&[u8]> = (0..n).map(|i| data.image(i)).collect();
-    let ids: Vec<u64> = data.ids[..n].to_vec();
-    let mut versions: Vec<Vec<Picture>> = Vec::new();
-    let mut records = Vec::new();
-    for v in 0..args.versions.max(1) {
-        let epoch = args.epoch + v;
-        let params = aug.program.draw(args.seed, epoch, &ids);
-        for (i, p) in params.iter().enumerate() {
-            records.push(Record {
-                batch: v,
-                position: i,
-                index: i,
-                id: ids[i],
-                epoch,
-                seed: args.seed,
-                file: format!("{i:05}-v{v}.png"),
-                params: p.clone(),
-            });
-        }
-        versions.push(run_batch(&aug, &images, params, &dev.device)?);
-    }
-    let originals: Vec<Picture> = images
-        .iter()
-        .map(|img| Picture {
-            width: data.shape.width,
-            height: data.shape.height,
-            channels: data.shape.channels,
-            pixels: img.to_vec(),
-        })
-        .collect();
+    let (versions, records) = augment_first(&args, &data, n, &aug, &dev.device)?;
     if let Some(out) = &args.out {
-        create_dir_all(out)?;
-        write_atomic(&out.join("pipeline.toml"), spec.to_toml().as_bytes())?;
-        let mut lines = String::new();
-        for r in &records {
-            versions[r.batch][r.position].save_png(&out.join(&r.file))?;
-            lines.push_str(&serde_json::to_string(r).expect("record serializes"));
-            lines.push('\n');
-        }
-        write_atomic(&out.join("params.jsonl"), lines.as_bytes())?;
+        write_out(out, &spec, &versions, &records)?;
         if !args.quiet {
             say!(
                 "wrote {} images and params.jsonl to {}",
@@ -202,18 +171,7 @@ pub fn run(args: AugmentArgs) -> crate::Result<()> {
         }
     }
     if let Some(path) = &args.preview {
-        let (ow, oh) = (aug.output_shape().width, aug.output_shape().height);
-        let (cw, ch) = (ow.max(data.shape.width), oh.max(data.shape.height));
-        // Scale small images up so the sheet is readable.
-        let zoom = (96 / cw.max(ch)).max(1);
-        let rows: Vec<Vec<Picture>> = (0..n)
-            .map(|i| {
-                std::iter::once(originals[i].clone())
-                    .chain(versions.iter().map(|v| v[i].clone()))
-                    .collect()
-            })
-            .collect();
-        contact_sheet(&rows, cw * zoom, ch * zoom, 4).save_png(path)?;
+        write_preview(path, &data, n, &versions, &aug)?;
         if !args.quiet {
             say!(
                 "wrote {} ({} images x {} versions, first column = original, {} on {})",
@@ -232,6 +190,136 @@ pub fn run(args: AugmentArgs) -> crate::Result<()> {
     Ok(())
 }
 
+/// What `--data` names in a record: its absolute path, or `synthetic`.
+fn source_name(data: &Option<PathBuf>) -> String {
+    match data {
+        Some(p) => util::path_text::encode(&std::path::absolute(p).unwrap_or(p.clone())),
+        None => "synthetic".into(),
+    }
+}
+
+/// SHA-256 (hex) of image `i`'s decoded pixels.
+fn pixels_sha256(data: &Dataset, i: usize) -> String {
+    use sha2::{Digest, Sha256};
+    crate::data::files::hex(&Sha256::digest(data.image(i)))
+}
+
+/// `--versions` augmented batches of the first `n` training images (epochs `--epoch`, +1, ...),
+/// and a record per augmented image.
+fn augment_first(
+    args: &AugmentArgs,
+    data: &Dataset,
+    n: usize,
+    aug: &Augmenter,
+    dev: &burn::tensor::Device,
+) -> crate::Result<(Vec<Vec<Picture>>, Vec<Record>)> {
+    let images: Vec<&[u8]> = (0..n).map(|i| data.image(i)).collect();
+    let ids: Vec<u64> = data.ids[..n].to_vec();
+    let source = source_name(&args.data);
+    let mut versions = Vec::new();
+    let mut records = Vec::new();
+    for v in 0..args.versions.max(1) {
+        let epoch = args.epoch + v;
+        let params = aug.program.draw(args.seed, epoch, &ids);
+        for (i, p) in params.iter().enumerate() {
+            records.push(Record {
+                batch: v,
+                position: i,
+                index: i,
+                id: ids[i],
+                epoch,
+                seed: args.seed,
+                source: source.clone(),
+                image: data.paths.get(i).cloned().unwrap_or_else(|| format!("#{}", ids[i])),
+                pixels_sha256: pixels_sha256(data, i),
+                file: format!("{i:05}-v{v}.png"),
+                params: p.clone(),
+            });
+        }
+        versions.push(run_batch(aug, &images, params, dev)?);
+    }
+    Ok((versions, records))
+}
+
+/// The augmented images as PNG, the pipeline and `params.jsonl` under `out`.
+fn write_out(
+    out: &Path,
+    spec: &PipelineSpec,
+    versions: &[Vec<Picture>],
+    records: &[Record],
+) -> crate::Result<()> {
+    create_dir_all(out)?;
+    write_atomic(&out.join("pipeline.toml"), spec.to_toml().as_bytes())?;
+    let mut lines = String::new();
+    for r in records {
+        versions[r.batch][r.position].save_png(&out.join(&r.file))?;
+        lines.push_str(&serde_json::to_string(r).expect("record serializes"));
+        lines.push('\n');
+    }
+    write_atomic(&out.join("params.jsonl"), lines.as_bytes())?;
+    Ok(())
+}
+
+/// A contact sheet: each original beside its augmented versions, small images scaled up.
+fn write_preview(
+    path: &Path,
+    data: &Dataset,
+    n: usize,
+    versions: &[Vec<Picture>],
+    aug: &Augmenter,
+) -> crate::Result<()> {
+    let (ow, oh) = (aug.output_shape().width, aug.output_shape().height);
+    let (cw, ch) = (ow.max(data.shape.width), oh.max(data.shape.height));
+    let zoom = (96 / cw.max(ch)).max(1);
+    let rows: Vec<Vec<Picture>> = (0..n)
+        .map(|i| {
+            let original = Picture {
+                width: data.shape.width,
+                height: data.shape.height,
+                channels: data.shape.channels,
+                pixels: data.image(i).to_vec(),
+            };
+            std::iter::once(original)
+                .chain(versions.iter().map(|v| v[i].clone()))
+                .collect()
+        })
+        .collect();
+    contact_sheet(&rows, cw * zoom, ch * zoom, 4).save_png(path)?;
+    Ok(())
+}
+
+/// The records of a `params.jsonl`, each checked against the data it is replayed on: the
+/// image it names must have the recorded pixels (same `--data`, same loading flags).
+fn read_records(replay: &Path, data: &Dataset, source: &str) -> crate::Result<Vec<Record>> {
+    let bad = |problem: String| {
+        Error::Data(DataError::Malformed {
+            path: replay.to_path_buf(),
+            problem,
+        })
+    };
+    let text = String::from_utf8(util::fs::read(replay)?)
+        .map_err(|_| bad("not UTF-8 text".into()))?;
+    let mut records = Vec::new();
+    for (k, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let r: Record = serde_json::from_str(line).map_err(|e| {
+            bad(format!(
+                "line {}: {e} (a params.jsonl written by augment --out of this version is expected)",
+                k + 1
+            ))
+        })?;
+        if r.index >= data.len() || pixels_sha256(data, r.index) != r.pixels_sha256 {
+            return Err(bad(format!(
+                "line {}: image {} of {} is not in the data being replayed on ({source}); replay with the --data the records were made from",
+                k + 1,
+                escape(&r.image),
+                escape(&r.source),
+            )));
+        }
+        records.push(r);
+    }
+    Ok(records)
+}
+
 fn replay_records(
     args: &AugmentArgs,
     replay: &Path,
@@ -240,27 +328,7 @@ fn replay_records(
     dev: &burn::tensor::Device,
     spec: &PipelineSpec,
 ) -> crate::Result<()> {
-    let text = String::from_utf8(util::fs::read(replay)?)
-        .map_err(|_| Error::Usage(format!("{}: not UTF-8 text", replay.display())))?;
-    let mut records: Vec<Record> = Vec::new();
-    for (k, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let r: Record = serde_json::from_str(line)
-            .map_err(|e| Error::Usage(format!("{}: line {}: {e}", replay.display(), k + 1)))?;
-        if r.index >= data.len() {
-            return Err(Error::Usage(format!(
-                "{}: line {}: image index {} is beyond the dataset ({} images); replay with the same --data",
-                replay.display(),
-                k + 1,
-                r.index,
-                data.len()
-            )));
-        }
-        records.push(r);
-    }
+    let records = read_records(replay, data, &source_name(&args.data))?;
     let out = args
         .out
         .as_ref()

@@ -9,6 +9,7 @@ use super::train::TrainArgs;
 use crate::Error;
 use crate::data::Dataset;
 use crate::data::source::load_whole;
+use crate::data::split::check_folds;
 use crate::device;
 use crate::train::config::TrainConfig;
 use crate::train::cv::{CvResult, cross_validate, mean_std, pred_probs_csv};
@@ -56,7 +57,12 @@ pub(crate) fn run_cv(
     let mut cfg = train.config()?;
     cfg.data.path = Some(data.to_path_buf());
     let reporter = Reporter::new(Verbosity::detect(train.quiet));
+    if folds < 2 {
+        return Err(Error::Usage(format!("--folds {folds}: use at least 2")));
+    }
     let whole = load_whole(&cfg.data.source()?, &cfg.data, cfg.seed)?;
+    // scikit-learn's StratifiedKFold checks: a --folds the data cannot take is a usage error.
+    check_folds(&whole.data.labels, folds).map_err(Error::Usage)?;
     let dev = device::open(cfg.device)?;
     reporter.line(&format!(
         "cross-validation: {} images, {} classes, {folds} folds, {} on {}",

@@ -2,7 +2,7 @@
 //! (from `--pred-probs`, or from a cross-validation run here), a ranked CSV and a Label Studio
 //! review queue.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -12,10 +12,13 @@ use crate::Error;
 use crate::audit::confident::{
     Filter, PredProbs, RankBy, find_label_issues, order_issues, quality_scores, suggested_labels,
 };
-use crate::audit::pred_probs;
-use crate::data::source::load_whole;
+use crate::audit::pred_probs::{self, PredProbsFile};
+use crate::data::source::{DataSource, load_whole};
+use crate::data::{DataError, Dataset};
+use crate::label::studio;
 use crate::train::progress::{Reporter, Verbosity};
-use crate::util::escape::escape;
+use crate::util::escape::{escape, escape_path};
+use crate::util::{names, path_text};
 use augtrain_run::run_dir::OutputDir;
 
 /// Flags of `augtrain label-issues`.
@@ -59,15 +62,15 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
         .and_then(|p| p.file_stem())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "data".into());
-    if args.data.is_none() && args.pred_probs.is_none() {
-        return Err(Error::Usage("give DATA, --pred-probs FILE, or both".into()));
-    }
     // Read the probabilities before creating anything, so a bad file writes nothing.
     let pred = args
         .pred_probs
         .as_deref()
         .map(|f| pred_probs::read(f).map(|p| (f, p)))
         .transpose()?;
+    if args.data.is_none() && pred.is_none() {
+        return Err(Error::Usage("give DATA, --pred-probs FILE, or both".into()));
+    }
     let dir = OutputDir::claim(
         args.out.as_deref(),
         &args.train.runs_dir,
@@ -75,129 +78,180 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
         args.force,
     )?;
     let reporter = Reporter::new(Verbosity::detect(args.train.quiet));
-    // Labels, paths, class names and probabilities, from the data and/or the file.
-    let (labels, paths, names, probs): (Vec<usize>, Vec<String>, Vec<String>, PredProbs) = match (
-        &args.data, pred,
-    ) {
-        (None, None) => return Err(Error::Usage("give DATA, --pred-probs FILE, or both".into())),
+    let examples = match (&args.data, pred) {
         (Some(data), None) => {
             let (_, ds, result, reporter) = run_cv(data, &args.train, args.folds)?;
             write_cv(&dir, &ds, &result, &reporter)?;
-            let k = ds.num_classes();
-            (
-                ds.labels.iter().map(|&l| l as usize).collect(),
-                ds.paths.clone(),
-                ds.class_names.clone(),
-                PredProbs {
-                    k,
-                    values: result.probs.iter().map(|&v| v as f64).collect(),
-                },
-            )
+            let probs = result.probs.iter().map(|&v| v as f64).collect();
+            Examples::of_dataset(ds, probs, data)
         }
-        (data, Some((file, f))) => match data {
-            Some(data) => {
-                let mut cfg = args.train.config()?;
-                cfg.data.path = Some(data.clone());
-                let whole = load_whole(&cfg.data.source()?, &cfg.data, cfg.seed)?;
-                let ds = whole.data;
-                if ds.len() != f.probs.len() || ds.num_classes() != f.probs.k {
-                    return Err(Error::Usage(format!(
-                        "{} has {} rows of {} classes but {} has {} images of {} classes; the probabilities must come from the same data",
-                        file.display(),
-                        f.probs.len(),
-                        f.probs.k,
-                        data.display(),
-                        ds.len(),
-                        ds.num_classes()
-                    )));
-                }
-                (
-                    ds.labels.iter().map(|&l| l as usize).collect(),
-                    ds.paths.clone(),
-                    ds.class_names.clone(),
-                    f.probs,
-                )
-            }
-            None => {
-                let given = f.given.clone().ok_or_else(|| {
-                    Error::Usage(format!(
-                        "{} has no given_label column; also give the DATA it was computed on",
-                        file.display()
-                    ))
-                })?;
-                let n = given.len();
-                let paths = f.paths.clone().unwrap_or_else(|| {
-                    f.index
-                        .clone()
-                        .map(|ix| ix.iter().map(|i| format!("#{i}")).collect())
-                        .unwrap_or_else(|| (0..n).map(|i| format!("#{i}")).collect())
-                });
-                let names = (0..f.probs.k).map(|c| c.to_string()).collect();
-                (given, paths, names, f.probs)
-            }
-        },
+        (Some(data), Some((file, f))) => Examples::of_data_and_file(data, file, f, &args.train)?,
+        (None, Some((file, f))) => Examples::of_file(file, f)?,
+        (None, None) => unreachable!("checked above"),
     };
-    let mask = find_label_issues(&labels, &probs, args.filter);
-    let scores = quality_scores(&labels, &probs, args.rank_by);
-    let suggested = suggested_labels(&probs);
-    let ranked = order_issues(&mask, &scores);
-    let mut csv = crate::data::csv::Writer::new([
-        "rank",
-        "index",
-        "path",
-        "given_label",
-        "suggested_label",
-        "score",
-    ]);
-    let mut queue = Vec::new();
-    for (r, &i) in ranked.iter().enumerate() {
-        csv.row([
-            (r + 1).to_string(),
-            i.to_string(),
-            paths[i].clone(),
-            names[labels[i]].clone(),
-            names[suggested[i]].clone(),
-            scores[i].to_string(),
-        ]);
-        queue.push(serde_json::json!({
-            "data": { "image": paths[i], "index": i, "given_label": names[labels[i]] },
-            "predictions": [{
-                "model_version": "augtrain-confident-learning",
-                "score": scores[i],
-                "result": [{
-                    "from_name": "label",
-                    "to_name": "image",
-                    "type": "choices",
-                    "value": { "choices": [names[suggested[i]]] }
-                }]
-            }]
-        }));
-    }
-    dir.write("label_issues.csv", &csv.finish())?;
-    dir.write(
-        "review_queue.json",
-        serde_json::to_string_pretty(&queue)
-            .expect("json")
-            .as_bytes(),
-    )?;
+    let found = examples.find(args.filter, args.rank_by);
+    examples.write(&dir, &found)?;
     reporter.line(&format!(
-        "{} label issues among {} examples ({:?}, ranked by {:?}); {} and {}",
-        ranked.len(),
-        labels.len(),
-        args.filter,
-        args.rank_by,
+        "{} label issues among {} examples ({}, ranked by {}); {} and {}",
+        found.ranked.len(),
+        examples.labels.len(),
+        names::name(&args.filter),
+        names::name(&args.rank_by),
         dir.file("label_issues.csv").display(),
         dir.file("review_queue.json").display()
     ));
-    for &i in ranked.iter().take(10) {
+    for &i in found.ranked.iter().take(10) {
         reporter.line(&format!(
             "  {}: given '{}', suggested '{}' (score {:.4})",
-            escape(&paths[i]),
-            escape(&names[labels[i]]),
-            escape(&names[suggested[i]]),
-            scores[i]
+            escape(&examples.paths[i]),
+            escape(&examples.names[examples.labels[i]]),
+            escape(&examples.names[found.suggested[i]]),
+            found.scores[i]
         ));
     }
     dir.publish()?;
     Ok(())
+}
+
+/// What confident learning runs on: given labels, out-of-sample probabilities, and how to name
+/// each example and class in the outputs.
+struct Examples {
+    /// Given label per example.
+    labels: Vec<usize>,
+    /// Each example's path text (relative to `base` when there is one), or `#index`.
+    paths: Vec<String>,
+    /// Class names, by label.
+    names: Vec<String>,
+    /// Out-of-sample probabilities.
+    probs: PredProbs,
+    /// The directory image paths are relative to, when they name files (folders, manifests).
+    base: Option<PathBuf>,
+}
+
+/// The issues found: flagged examples in rank order, every example's score and suggestion.
+struct Found {
+    ranked: Vec<usize>,
+    scores: Vec<f64>,
+    suggested: Vec<usize>,
+}
+
+impl Examples {
+    /// A loaded dataset with probabilities computed for it (row-major, one row per sample).
+    fn of_dataset(ds: Dataset, values: Vec<f64>, data: &Path) -> Self {
+        let base = match DataSource::from_path(data) {
+            Ok(DataSource::Folder(dir)) => Some(dir),
+            Ok(DataSource::Manifest(file)) => file.parent().map(Path::to_path_buf),
+            _ => None,
+        };
+        Examples {
+            labels: ds.labels.iter().map(|&l| l as usize).collect(),
+            probs: PredProbs {
+                k: ds.num_classes(),
+                values,
+            },
+            paths: ds.paths,
+            names: ds.class_names,
+            base,
+        }
+    }
+
+    /// A dataset and a probabilities file computed on it: they must agree in size and classes.
+    fn of_data_and_file(
+        data: &Path,
+        file: &Path,
+        f: PredProbsFile,
+        train: &TrainArgs,
+    ) -> crate::Result<Self> {
+        let mut cfg = train.config()?;
+        cfg.data.path = Some(data.to_path_buf());
+        let ds = load_whole(&cfg.data.source()?, &cfg.data, cfg.seed)?.data;
+        if ds.len() != f.probs.len() || ds.num_classes() != f.probs.k {
+            return Err(DataError::Invalid(format!(
+                "{} has {} rows of {} classes but {} has {} images of {} classes; the probabilities must come from the same data",
+                escape_path(file),
+                f.probs.len(),
+                f.probs.k,
+                escape_path(data),
+                ds.len(),
+                ds.num_classes()
+            ))
+            .into());
+        }
+        Ok(Self::of_dataset(ds, f.probs.values, data))
+    }
+
+    /// A probabilities file with a `given_label` column on its own (classes named by index).
+    fn of_file(file: &Path, f: PredProbsFile) -> crate::Result<Self> {
+        let labels = f.given.ok_or_else(|| {
+            Error::Usage(format!(
+                "{} has no given_label column; also give the DATA it was computed on",
+                escape_path(file)
+            ))
+        })?;
+        let n = labels.len();
+        let paths = f.paths.unwrap_or_else(|| match f.index {
+            Some(ix) => ix.iter().map(|i| format!("#{i}")).collect(),
+            None => (0..n).map(|i| format!("#{i}")).collect(),
+        });
+        Ok(Examples {
+            labels,
+            paths,
+            names: (0..f.probs.k).map(|c| c.to_string()).collect(),
+            probs: f.probs,
+            base: None,
+        })
+    }
+
+    fn find(&self, filter: Filter, rank_by: RankBy) -> Found {
+        let mask = find_label_issues(&self.labels, &self.probs, filter);
+        let scores = quality_scores(&self.labels, &self.probs, rank_by);
+        Found {
+            ranked: order_issues(&mask, &scores),
+            suggested: suggested_labels(&self.probs),
+            scores,
+        }
+    }
+
+    /// Example `i`'s image for a reviewer: its absolute path when it names a file.
+    fn image(&self, i: usize) -> String {
+        match &self.base {
+            Some(base) => {
+                let p = base.join(path_text::decode(&self.paths[i]));
+                path_text::encode(&std::path::absolute(&p).unwrap_or(p))
+            }
+            None => self.paths[i].clone(),
+        }
+    }
+
+    /// `label_issues.csv` and the Label Studio review queue (`review_queue.json`,
+    /// `labeling_config.xml`).
+    fn write(&self, dir: &OutputDir, found: &Found) -> crate::Result<()> {
+        let header = ["rank", "index", "path", "given_label", "suggested_label", "score"];
+        let mut csv = crate::data::csv::Writer::new(header);
+        let mut queue = Vec::new();
+        for (r, &i) in found.ranked.iter().enumerate() {
+            let (given, suggested) = (&self.names[self.labels[i]], &self.names[found.suggested[i]]);
+            csv.row([
+                (r + 1).to_string(),
+                i.to_string(),
+                self.paths[i].clone(),
+                given.clone(),
+                suggested.clone(),
+                found.scores[i].to_string(),
+            ]);
+            let extra = serde_json::Map::from_iter([
+                ("index".to_string(), i.into()),
+                ("given_label".to_string(), given.clone().into()),
+            ]);
+            let model = "augtrain-confident-learning";
+            let task = studio::task(i, &self.image(i), extra, suggested, found.scores[i], model);
+            queue.push(task);
+        }
+        dir.write("label_issues.csv", &csv.finish())?;
+        let json = serde_json::to_string_pretty(&queue).expect("json");
+        dir.write("review_queue.json", json.as_bytes())?;
+        let xml = studio::labeling_config(&self.names);
+        dir.write("labeling_config.xml", xml.as_bytes())?;
+        Ok(())
+    }
 }

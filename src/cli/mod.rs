@@ -5,6 +5,9 @@
 /// never a panic. Control characters other than line breaks and tabs are escaped
 /// (`util::escape::escape_lines`), so no file name can drive the terminal.
 macro_rules! say {
+    () => {{
+        say!("")
+    }};
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         let text = format!($($arg)*);

@@ -33,7 +33,7 @@ pub fn run(args: PackArgs) -> crate::Result<()> {
     let source = cfg.source()?;
     let whole = load_whole(&source, &cfg, 42)?;
     let resize = if source.is_files() {
-        format!("{:?}", cfg.resize).to_ascii_lowercase()
+        crate::util::names::name(&cfg.resize)
     } else {
         "none (native size)".into()
     };

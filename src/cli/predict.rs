@@ -6,20 +6,17 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use rayon::prelude::*;
 
-use crate::data::Dataset;
 use crate::data::LoadOptions;
-use crate::data::csv::{Table, Writer};
-use crate::data::decode::decode_file;
-use crate::data::files::{Skipped, hex};
-use crate::data::source::{DataSource, load_whole};
+use crate::data::csv::Writer;
+use crate::data::files::OnError;
+use crate::data::unlabelled::{self, Unlabelled};
 use crate::device::{self, DeviceChoice};
-use crate::label::{QueueBy, predict_row, pseudo_labels, review_queue};
+use crate::label::{Prediction, QueueBy, predict_row, pseudo_labels, review_queue, studio};
 use crate::model::ModelKind;
 use crate::train::{Inference, evaluate};
-use crate::util::escape::{escape, escape_path};
-use crate::util::path_text;
+use crate::util::escape::escape;
+use crate::util::names;
 use crate::{Error, util};
 use augtrain_run::RunDir;
 use augtrain_run::run_dir::OutputDir;
@@ -70,124 +67,15 @@ pub struct PredictArgs {
     /// Replace an existing --out directory (as a whole, once the new one is complete).
     #[arg(long)]
     force: bool,
+    /// An unusable image file: skip it (listed in skipped.csv) or stop at the first.
+    #[arg(long, default_value = "skip")]
+    on_error: OnError,
     /// Compute device (default auto).
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
-}
-
-fn is_hidden(p: &Path) -> bool {
-    p.file_name()
-        .map(|n| n.to_string_lossy().starts_with('.'))
-        .unwrap_or(false)
-}
-
-fn walk(dir: &Path, root: &Path, out: &mut Vec<(PathBuf, String)>) -> crate::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| util::fs::IoError::new("read", dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| !is_hidden(p))
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, root, out)?;
-        } else {
-            let rel = path_text::encode(p.strip_prefix(root).unwrap_or(&p));
-            out.push((p, rel));
-        }
-    }
-    Ok(())
-}
-
-/// The images to predict, decoded to the model's input, with the files that could not be used.
-fn load_unlabelled(
-    path: &Path,
-    opts: &LoadOptions,
-    class_names: &[String],
-) -> crate::Result<(Dataset, Vec<Skipped>)> {
-    let files: Vec<(PathBuf, String)> = if path.is_dir()
-        && !DataSource::from_path(path).is_ok_and(|s| !matches!(s, DataSource::Folder(_)))
-    {
-        let mut v = Vec::new();
-        walk(path, path, &mut v)?;
-        v
-    } else if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-    {
-        let table = Table::read(path)?;
-        let pc = table
-            .column("path")
-            .ok_or_else(|| Error::Usage(format!("{}: no 'path' column", escape_path(path))))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        table
-            .rows()
-            .iter()
-            .map(|row| {
-                let file = path_text::decode(row.fields[pc].trim());
-                (base.join(&file), path_text::encode(&file))
-            })
-            .collect()
-    } else {
-        // A labelled dataset: predict every image, ignoring its labels.
-        let source = DataSource::from_path(path)?;
-        let whole = load_whole(&source, opts, 42)?;
-        if whole.data.shape != opts.file_shape() {
-            return Err(Error::Usage(format!(
-                "{} holds {} images but the model takes {}",
-                escape_path(path),
-                whole.data.shape,
-                opts.file_shape()
-            )));
-        }
-        let mut d = whole.data;
-        d.class_names = class_names.to_vec();
-        d.labels = vec![0; d.len()];
-        return Ok((d, whole.report.skipped));
-    };
-    if files.is_empty() {
-        return Err(Error::Usage(format!(
-            "{}: no files to predict",
-            escape_path(path)
-        )));
-    }
-    let decoded: Vec<_> = files
-        .par_iter()
-        .map(|(p, _)| decode_file(p, opts).map(|(d, _)| d.pixels))
-        .collect();
-    let (mut pixels, mut paths, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
-    for ((_, rel), r) in files.iter().zip(decoded) {
-        match r {
-            Ok(px) => {
-                pixels.extend_from_slice(&px);
-                paths.push(rel.clone());
-            }
-            Err(reason) => skipped.push(Skipped {
-                path: rel.clone(),
-                reason,
-            }),
-        }
-    }
-    let n = paths.len();
-    if n == 0 {
-        return Err(Error::Usage(format!(
-            "{}: none of the {} files could be used",
-            escape_path(path),
-            files.len()
-        )));
-    }
-    let ds = Dataset::from_pixels(
-        opts.file_shape(),
-        class_names.to_vec(),
-        pixels,
-        vec![0; n],
-        (0..n as u64).collect(),
-        paths,
-    );
-    Ok((ds, skipped))
 }
 
 /// The run's model, or the weights file's with its own head.
@@ -258,13 +146,14 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
         channels: card.input.channels,
         resize: cfg.data.resize,
         max_pixels: cfg.data.max_pixels,
+        on_error: args.on_error,
         ..LoadOptions::default()
     };
-    let (data, skipped) = load_unlabelled(&args.data, &opts, &card.class_names)?;
-    let ev = evaluate(&model, &data, &eval_aug, 256, &cfg, &dev.device, true)?;
+    let images = unlabelled::load(&args.data, &opts, &card.class_names)?;
+    let ev = evaluate(&model, &images.data, &eval_aug, 256, &cfg, &dev.device, true)?;
     let probs = ev.probabilities.expect("asked for probabilities");
     let k = card.class_names.len();
-    let preds: Vec<_> = (0..data.len())
+    let preds: Vec<_> = (0..images.data.len())
         .map(|i| predict_row(&probs[i * k..(i + 1) * k]))
         .collect();
     let base = args.run.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -274,125 +163,148 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
         &format!("predict-{}", util::time::compact_now()),
         args.force,
     )?;
-    let names = &card.class_names;
-    let header = ["path", "predicted", "confidence"]
-        .map(String::from)
-        .into_iter()
-        .chain(names.iter().map(|n| format!("p_{n}")));
-    let mut csv = Writer::new(header);
-    for (i, p) in preds.iter().enumerate() {
-        let fields = [
-            data.paths[i].clone(),
-            names[p.class].clone(),
-            p.confidence.to_string(),
-        ];
-        csv.row(
-            fields
-                .into_iter()
-                .chain(probs[i * k..(i + 1) * k].iter().map(|v| v.to_string())),
-        );
-    }
-    dir.write("predictions.csv", &csv.finish())?;
-    if !skipped.is_empty() {
-        dir.write(
-            "skipped.csv",
-            augtrain_run::run_dir::skipped_csv(&skipped).as_bytes(),
-        )?;
-    }
-    // An image's path from anywhere (path text, exact for any file name).
-    let abs = |rel: &str| -> String {
-        let rel = path_text::decode(rel);
-        let p = if args.data.is_dir() {
-            args.data.join(rel)
-        } else {
-            args.data.parent().unwrap_or(Path::new(".")).join(rel)
-        };
-        path_text::encode(&std::path::absolute(&p).unwrap_or(p))
+    let out = Outputs {
+        dir: &dir,
+        images: &images,
+        names: &card.class_names,
+        preds: &preds,
+        probs: &probs,
     };
-    let mut lines = vec![format!(
-        "predicted {} images into {}",
-        data.len(),
-        dir.file("predictions.csv").display()
-    )];
+    let mut lines = vec![out.predictions()?];
     if args.pretrained.is_some() {
-        for (i, path) in data.paths.iter().enumerate() {
-            lines.push(format!(
-                "{path}: {}",
-                top_classes(&probs[i * k..(i + 1) * k], names, 5)
-            ));
-        }
+        lines.extend(out.top_classes(5));
     }
     if args.pseudo_label {
-        let accepted = pseudo_labels(&preds, args.threshold, args.max_per_class, k);
-        let mut m = Writer::new(["path", "label", "confidence"]);
-        for &i in &accepted {
-            m.row([
-                abs(&data.paths[i]),
-                names[preds[i].class].clone(),
-                preds[i].confidence.to_string(),
-            ]);
-        }
-        dir.write("pseudo_labels.csv", &m.finish())?;
-        lines.push(format!(
-            "{} pseudo-labels at confidence >= {} ({}) in {}",
-            accepted.len(),
-            args.threshold,
-            args.max_per_class
-                .map(|m| format!("at most {m} per class"))
-                .unwrap_or_else(|| "no cap per class".into()),
-            dir.file("pseudo_labels.csv").display()
-        ));
+        lines.push(out.pseudo_labels(args.threshold, args.max_per_class)?);
     }
     if let Some(by) = args.queue {
-        let q = review_queue(&preds, by, args.top);
-        let mut c = Writer::new([
-            "rank",
-            "path",
-            "predicted",
-            "confidence",
-            "margin",
-            "entropy",
-        ]);
-        let mut ls = Vec::new();
-        for (r, &i) in q.iter().enumerate() {
-            let p = &preds[i];
-            c.row([
-                (r + 1).to_string(),
-                data.paths[i].clone(),
-                names[p.class].clone(),
-                p.confidence.to_string(),
-                p.margin.to_string(),
-                p.entropy.to_string(),
-            ]);
-            ls.push(serde_json::json!({
-                "id": hex(&(i as u64).to_be_bytes()),
-                "data": { "image": abs(&data.paths[i]) },
-                "predictions": [{
-                    "model_version": "augtrain",
-                    "score": p.confidence,
-                    "result": [{ "from_name": "label", "to_name": "image", "type": "choices", "value": { "choices": [names[p.class]] } }]
-                }]
-            }));
-        }
-        dir.write("review_queue.csv", &c.finish())?;
-        dir.write(
-            "review_queue.json",
-            serde_json::to_string_pretty(&ls).expect("json").as_bytes(),
-        )?;
-        lines.push(format!(
-            "review queue ({by:?}, top {}) in {}",
-            q.len(),
-            dir.file("review_queue.csv").display()
-        ));
+        lines.push(out.review_queue(by, args.top)?);
     }
     dir.publish()?;
     if !args.quiet {
         for l in lines {
             say!("{l}");
         }
-        for s in &skipped {
+        for s in &images.skipped {
             say!("  skipped {}: {}", escape(&s.path), s.reason);
         }
     }
     Ok(())
+}
+
+/// What `predict` writes into its output directory, each method one file (or a few) and the
+/// line saying where.
+struct Outputs<'a> {
+    dir: &'a OutputDir,
+    images: &'a Unlabelled,
+    names: &'a [String],
+    preds: &'a [Prediction],
+    /// Row-major probabilities, `names.len()` per image.
+    probs: &'a [f32],
+}
+
+impl Outputs<'_> {
+    fn row(&self, i: usize) -> &[f32] {
+        let k = self.names.len();
+        &self.probs[i * k..(i + 1) * k]
+    }
+
+    /// `predictions.csv` (path, predicted class, confidence, one probability per class) and
+    /// `skipped.csv` when files were skipped.
+    fn predictions(&self) -> crate::Result<String> {
+        let header = ["path", "predicted", "confidence"]
+            .map(String::from)
+            .into_iter()
+            .chain(self.names.iter().map(|n| format!("p_{n}")));
+        let mut csv = Writer::new(header);
+        for (i, p) in self.preds.iter().enumerate() {
+            let fields = [
+                self.images.data.paths[i].clone(),
+                self.names[p.class].clone(),
+                p.confidence.to_string(),
+            ];
+            csv.row(
+                fields
+                    .into_iter()
+                    .chain(self.row(i).iter().map(|v| v.to_string())),
+            );
+        }
+        self.dir.write("predictions.csv", &csv.finish())?;
+        if !self.images.skipped.is_empty() {
+            let skipped = augtrain_run::run_dir::skipped_csv(&self.images.skipped);
+            self.dir.write("skipped.csv", skipped.as_bytes())?;
+        }
+        Ok(format!(
+            "predicted {} images into {}",
+            self.images.data.len(),
+            self.dir.file("predictions.csv").display()
+        ))
+    }
+
+    /// One line per image with its `n` most probable classes.
+    fn top_classes(&self, n: usize) -> Vec<String> {
+        let paths = &self.images.data.paths;
+        (0..paths.len())
+            .map(|i| {
+                let top = top_classes(self.row(i), self.names, n);
+                format!("{}: {top}", escape(&paths[i]))
+            })
+            .collect()
+    }
+
+    /// `pseudo_labels.csv`: a manifest (absolute paths) of the confident predictions.
+    fn pseudo_labels(&self, threshold: f64, max_per_class: Option<usize>) -> crate::Result<String> {
+        let accepted = pseudo_labels(self.preds, threshold, max_per_class, self.names.len());
+        let mut m = Writer::new(["path", "label", "confidence"]);
+        for &i in &accepted {
+            m.row([
+                self.images.absolute_path(i),
+                self.names[self.preds[i].class].clone(),
+                self.preds[i].confidence.to_string(),
+            ]);
+        }
+        self.dir.write("pseudo_labels.csv", &m.finish())?;
+        Ok(format!(
+            "{} pseudo-labels at confidence >= {threshold} ({}) in {}",
+            accepted.len(),
+            max_per_class
+                .map(|m| format!("at most {m} per class"))
+                .unwrap_or_else(|| "no cap per class".into()),
+            self.dir.file("pseudo_labels.csv").display()
+        ))
+    }
+
+    /// `review_queue.csv`, and the same images as Label Studio tasks (`review_queue.json`,
+    /// `labeling_config.xml`).
+    fn review_queue(&self, by: QueueBy, top: usize) -> crate::Result<String> {
+        let q = review_queue(self.preds, by, top);
+        let mut c = Writer::new(["rank", "path", "predicted", "confidence", "margin", "entropy"]);
+        let mut tasks = Vec::new();
+        for (r, &i) in q.iter().enumerate() {
+            let p = &self.preds[i];
+            let class = &self.names[p.class];
+            c.row([
+                (r + 1).to_string(),
+                self.images.data.paths[i].clone(),
+                class.clone(),
+                p.confidence.to_string(),
+                p.margin.to_string(),
+                p.entropy.to_string(),
+            ]);
+            let extra = serde_json::Map::from_iter([("rank".to_string(), (r + 1).into())]);
+            let image = self.images.absolute_path(i);
+            tasks.push(studio::task(i, &image, extra, class, p.confidence, "augtrain"));
+        }
+        self.dir.write("review_queue.csv", &c.finish())?;
+        let json = serde_json::to_string_pretty(&tasks).expect("json");
+        self.dir.write("review_queue.json", json.as_bytes())?;
+        let xml = studio::labeling_config(self.names);
+        self.dir.write("labeling_config.xml", xml.as_bytes())?;
+        Ok(format!(
+            "review queue ({}, top {}) in {}",
+            names::name(&by),
+            q.len(),
+            self.dir.file("review_queue.csv").display()
+        ))
+    }
 }

@@ -7,11 +7,15 @@ use clap::Args;
 use sha2::{Digest, Sha256};
 
 use super::data_args::LoadArgs;
+use crate::Error;
+use crate::data::Dataset;
 use crate::data::files::SplitName;
 use crate::data::source::load_whole;
 use crate::data::split::{
-    SplitRow, check_stratifiable, split_file_text, stratified_group_folds, stratified_group_holdout,
+    SplitRow, check_folds, check_stratifiable, split_file_text, stratified_group_folds,
+    stratified_group_holdout,
 };
+use crate::util::escape::escape;
 use crate::util::fs::write_atomic;
 
 /// Flags of `augtrain split`.
@@ -34,9 +38,12 @@ pub struct SplitArgs {
     /// Also assign the training images to K stratified folds (K ≥ 2).
     #[arg(long)]
     folds: Option<usize>,
-    /// Where to write the split file (default: <data name>.split.csv).
+    /// Where to write the split file (default: <data name>.split.csv); must not exist.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     load: LoadArgs,
     /// Print nothing but errors.
@@ -45,29 +52,80 @@ pub struct SplitArgs {
 }
 
 pub fn run(args: SplitArgs) -> crate::Result<()> {
+    check_fractions(&args)?;
+    let mut cfg = args.load.config(Some(args.data.clone()))?;
+    cfg.split_file = None;
+    let source = cfg.source()?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.split.csv", source.name())));
+    // Refuse an existing file before any work (an earlier split, or an unrelated file).
+    if out.exists() && !args.force {
+        return Err(Error::Run(augtrain_run::RunError::Exists {
+            path: out,
+            what: "already exists; choose another --out, or add --force to replace it".into(),
+        }));
+    }
+    let whole = load_whole(&source, &cfg, args.seed)?;
+    let d = &whole.data;
+    check_stratifiable(&d.labels, &d.class_names)?;
+    let plan = plan(d, &args)?;
+    let rows: Vec<SplitRow> = (0..d.len())
+        .map(|i| SplitRow {
+            id: d.ids[i],
+            split: plan.split[i],
+            fold: plan.fold[i],
+            label: Some(d.class_names[d.labels[i] as usize].clone()),
+            path: d.paths[i].clone(),
+        })
+        .collect();
+    write_atomic(&out, split_file_text(&rows).as_bytes())?;
+    if !args.quiet {
+        say!(
+            "wrote {} ({} images, {} exact duplicates kept with their originals)",
+            out.display(),
+            d.len(),
+            plan.duplicates
+        );
+        print_counts(d, &plan)?;
+    }
+    Ok(())
+}
+
+/// `--val`, `--test` and `--folds` on their own (usage errors).
+fn check_fractions(args: &SplitArgs) -> crate::Result<()> {
     for (name, f) in [("--val", args.val), ("--test", args.test)] {
         if !(0.0..1.0).contains(&f) {
-            return Err(crate::Error::Usage(format!(
-                "{name} {f}: use a fraction in [0, 1)"
-            )));
+            return Err(Error::Usage(format!("{name} {f}: use a fraction in [0, 1)")));
         }
     }
     if args.val + args.test >= 1.0 {
-        return Err(crate::Error::Usage(
+        return Err(Error::Usage(
             "--val + --test must leave some images for training".into(),
         ));
     }
     if let Some(k) = args.folds
         && k < 2
     {
-        return Err(crate::Error::Usage(format!("--folds {k}: use at least 2")));
+        return Err(Error::Usage(format!("--folds {k}: use at least 2")));
     }
-    let mut cfg = args.load.config(Some(args.data.clone()))?;
-    cfg.split_file = None;
-    let source = cfg.source()?;
-    let whole = load_whole(&source, &cfg, args.seed)?;
-    let d = &whole.data;
-    // Exact duplicates: equal decoded pixels.
+    Ok(())
+}
+
+/// Where each image goes.
+struct Plan {
+    /// Split per image.
+    split: Vec<SplitName>,
+    /// Fold per training image (`None` elsewhere or without `--folds`).
+    fold: Vec<Option<usize>>,
+    /// Images whose pixels equal an earlier image's.
+    duplicates: usize,
+}
+
+/// Stratified hold-outs for test, then validation, then folds of the training images; exact
+/// duplicates (equal decoded pixels) always land together.
+fn plan(d: &Dataset, args: &SplitArgs) -> crate::Result<Plan> {
     let keys: Vec<u64> = (0..d.len())
         .map(|i| {
             let h = Sha256::digest(d.image(i));
@@ -75,24 +133,17 @@ pub fn run(args: SplitArgs) -> crate::Result<()> {
         })
         .collect();
     let duplicates = d.len() - keys.iter().collect::<std::collections::HashSet<_>>().len();
-    check_stratifiable(&d.labels, &d.class_names)?;
-    let all: Vec<usize> = (0..d.len()).collect();
     let (rest, test) =
         stratified_group_holdout(&d.labels, Some(&keys), args.test, args.seed ^ 0x7e57);
     let sub_labels: Vec<u32> = rest.iter().map(|&i| d.labels[i]).collect();
     let sub_keys: Vec<u64> = rest.iter().map(|&i| keys[i]).collect();
-    let val_fraction = if args.test < 1.0 {
-        args.val / (1.0 - args.test)
-    } else {
-        0.0
-    };
+    let val_fraction = args.val / (1.0 - args.test);
     let (train_k, val_k) =
         stratified_group_holdout(&sub_labels, Some(&sub_keys), val_fraction, args.seed);
     let train: Vec<usize> = train_k.iter().map(|&k| rest[k]).collect();
-    let val: Vec<usize> = val_k.iter().map(|&k| rest[k]).collect();
     let mut split = vec![SplitName::Train; d.len()];
-    for &i in &val {
-        split[i] = SplitName::Val;
+    for &k in &val_k {
+        split[rest[k]] = SplitName::Val;
     }
     for &i in &test {
         split[i] = SplitName::Test;
@@ -100,6 +151,10 @@ pub fn run(args: SplitArgs) -> crate::Result<()> {
     let mut fold = vec![None; d.len()];
     if let Some(k) = args.folds {
         let labels: Vec<u32> = train.iter().map(|&i| d.labels[i]).collect();
+        // scikit-learn's StratifiedKFold checks, on the training images the folds divide.
+        if let Some(warning) = check_folds(&labels, k).map_err(Error::Usage)? {
+            warn!("warning: {warning}");
+        }
         let tk: Vec<u64> = train.iter().map(|&i| keys[i]).collect();
         for (j, f) in stratified_group_folds(&labels, Some(&tk), k, args.seed)
             .into_iter()
@@ -108,55 +163,37 @@ pub fn run(args: SplitArgs) -> crate::Result<()> {
             fold[train[j]] = Some(f);
         }
     }
-    let rows: Vec<SplitRow> = all
-        .iter()
-        .map(|&i| SplitRow {
-            id: d.ids[i],
-            split: split[i],
-            fold: fold[i],
-            label: Some(d.class_names[d.labels[i] as usize].clone()),
-            path: d.paths[i].clone(),
-        })
-        .collect();
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.split.csv", source.name())));
-    write_atomic(&out, split_file_text(&rows).as_bytes())?;
-    if !args.quiet {
+    Ok(Plan {
+        split,
+        fold,
+        duplicates,
+    })
+}
+
+/// Images per class and split, and the fold sizes.
+fn print_counts(d: &Dataset, plan: &Plan) -> crate::Result<()> {
+    let w = d.class_names.iter().map(|n| n.len()).max().unwrap_or(5).max(5);
+    say!("{:<w$} {:>7} {:>7} {:>7}", "class", "train", "val", "test");
+    for (c, name) in d.class_names.iter().enumerate() {
+        let n = |s: SplitName| {
+            (0..d.len())
+                .filter(|&i| d.labels[i] as usize == c && plan.split[i] == s)
+                .count()
+        };
         say!(
-            "wrote {} ({} images, {} exact duplicates kept with their originals)",
-            out.display(),
-            d.len(),
-            duplicates
+            "{:<w$} {:>7} {:>7} {:>7}",
+            escape(name),
+            n(SplitName::Train),
+            n(SplitName::Val),
+            n(SplitName::Test)
         );
-        let w = d
-            .class_names
-            .iter()
-            .map(|n| n.len())
-            .max()
-            .unwrap_or(5)
-            .max(5);
-        say!("{:<w$} {:>7} {:>7} {:>7}", "class", "train", "val", "test");
-        for (c, name) in d.class_names.iter().enumerate() {
-            let n = |s: SplitName| {
-                (0..d.len())
-                    .filter(|&i| d.labels[i] as usize == c && split[i] == s)
-                    .count()
-            };
-            say!(
-                "{name:<w$} {:>7} {:>7} {:>7}",
-                n(SplitName::Train),
-                n(SplitName::Val),
-                n(SplitName::Test)
-            );
-        }
-        if let Some(k) = args.folds {
-            let sizes: Vec<usize> = (0..k)
-                .map(|f| fold.iter().filter(|x| **x == Some(f)).count())
-                .collect();
-            say!("folds of the training images: {sizes:?}");
-        }
+    }
+    let folds = plan.fold.iter().flatten().max().map(|&f| f + 1);
+    if let Some(k) = folds {
+        let sizes: Vec<usize> = (0..k)
+            .map(|f| plan.fold.iter().filter(|x| **x == Some(f)).count())
+            .collect();
+        say!("folds of the training images: {sizes:?}");
     }
     Ok(())
 }

@@ -29,7 +29,7 @@ pub fn safetensors_bytes(
         let data = bridge::to_data(&t)
             .map_err(|e| format!("{name}: {e}"))?
             .convert::<f32>();
-        if data.dtype != DType::F32 {
+        if data.dtype() != DType::F32 {
             return Err(format!("{name}: not convertible to f32"));
         }
         if let Some(bn) = name.strip_suffix(".running_mean") {
@@ -40,7 +40,7 @@ pub fn safetensors_bytes(
                 0i64.to_le_bytes().to_vec(),
             ));
         }
-        entries.push((name, data.shape.to_vec(), Dtype::F32, data.bytes.to_vec()));
+        entries.push((name, data.shape().to_vec(), Dtype::F32, data.bytes().to_vec()));
     }
     let views: Vec<(String, TensorView<'_>)> = entries
         .iter()

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use burn::prelude::*;
+
 use burn::store::burn_pack::Tensor as PackTensor;
 use burn::store::{
     BurnToPyTorchAdapter, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore,
@@ -294,8 +294,8 @@ impl WeightsFile {
                     path: self.path.display().to_string(),
                     why: format!("tensor {name}: {why}"),
                 })?;
-            let data = if data.dtype != DType::F32 {
-                converted_from = Some(data.dtype);
+            let data = if data.dtype() != DType::F32 {
+                converted_from = Some(data.dtype());
                 data.convert::<f32>()
             } else {
                 data

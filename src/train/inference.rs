@@ -15,6 +15,7 @@ use crate::model::pretrained::{HeadPolicy, WeightsFile};
 use crate::model::{self, Model};
 use augtrain_run::records::ModelCard;
 use augtrain_run::run_dir::RunDir;
+use burn::module::Module;
 
 /// A trained model ready to predict.
 pub struct Inference {

@@ -193,7 +193,7 @@ pub fn clip_global_norm(
     let total: f32 = sum
         .into_data()
         .convert::<f32>()
-        .to_vec::<f32>()
+        .try_to_vec::<f32>()
         .map_err(|e| super::TrainError::Tensor(format!("{e:?}")))?[0];
     let norm = (total as f64).sqrt();
     let factor = max_norm / (norm + 1e-6);

@@ -195,8 +195,8 @@ fn announce(
     if cfg.balance != crate::data::balance::Balance::None {
         let set = trainer.train_set();
         reporter.line(&format!(
-            "balance: {:?} on the training split ({} images per epoch, class counts {:?})",
-            cfg.balance,
+            "balance: {} on the training split ({} images per epoch, class counts {:?})",
+            crate::util::names::name(&cfg.balance),
             set.len(),
             set.class_counts()
         ));

@@ -60,3 +60,56 @@ fn augment_preview_out_and_exact_replay() {
         assert_eq!((png.width(), png.height()), (24, 24));
     }
 }
+
+/// A params file records the data its images came from: replaying it without that `--data`
+/// (on the built-in images) is an error naming both, exit 1, and writes no image.
+#[test]
+fn replay_on_other_data_is_refused() {
+    let root = scratch("augment-replay-source");
+    let data = root.join("data");
+    for class in ["a", "b"] {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for i in 0..3u8 {
+            image::RgbImage::from_pixel(32, 32, image::Rgb([60 * i, 9, class.len() as u8]))
+                .save(data.join(class).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    let (a, b) = (root.join("a"), root.join("b"));
+    ok(&augtrain(&[
+        "augment",
+        "--device",
+        "cpu",
+        "--data",
+        data.to_str().unwrap(),
+        "--n",
+        "2",
+        "--versions",
+        "1",
+        "--out",
+        a.to_str().unwrap(),
+        "--quiet",
+    ]));
+    let line = std::fs::read_to_string(a.join("params.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    assert!(first["source"].as_str().unwrap().ends_with("data"), "{first}");
+    let out = augtrain(&[
+        "augment",
+        "--device",
+        "cpu",
+        "--replay",
+        a.join("params.jsonl").to_str().unwrap(),
+        "--out",
+        b.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("params.jsonl") && stderr.contains("synthetic") && stderr.contains("--data"),
+        "{stderr}"
+    );
+    let pngs = std::fs::read_dir(&b)
+        .map(|d| d.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "png")).count())
+        .unwrap_or(0);
+    assert_eq!(pngs, 0, "no image written");
+}

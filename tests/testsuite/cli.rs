@@ -86,3 +86,81 @@ fn a_bad_enum_flag_value_is_a_usage_error_naming_the_valid_values() {
     }
 }
 
+
+/// Each command's failure cases exit as the README's table says: 1 for bad input or a missing
+/// or damaged run, 2 for usage. One row per case: arguments, expected code.
+#[test]
+fn every_commands_failure_cases_exit_as_the_readme_table_says() {
+    let root = scratch("exit-codes");
+    let runs = root.join("runs");
+    TrainArgs::small()
+        .model("mlp")
+        .epochs(1)
+        .runs_dir(&runs)
+        .name("ok")
+        .quiet()
+        .run_ok();
+    let run = runs.join("ok");
+    // A run whose config.toml is damaged.
+    let damaged = runs.join("damaged");
+    std::fs::create_dir_all(&damaged).unwrap();
+    for entry in std::fs::read_dir(&run).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, damaged.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(damaged.join("config.toml"), "epochs = [").unwrap();
+    let missing = root.join("no-such-thing");
+    let (run, damaged, missing) = (
+        run.to_str().unwrap().to_string(),
+        damaged.to_str().unwrap().to_string(),
+        missing.to_str().unwrap().to_string(),
+    );
+    let bad_pipeline = root.join("bad.toml");
+    std::fs::write(&bad_pipeline, "version = 1\n[[ops]]\nop = \"twirl\"\n").unwrap();
+    let bad_pipeline = bad_pipeline.to_str().unwrap().to_string();
+    let out = root.join("o").to_str().unwrap().to_string();
+    let cases: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["eval", "--run", &missing], 1),
+        (vec!["eval", "--run", &damaged], 1),
+        (vec!["plot", "--run", &missing], 1),
+        (vec!["plot", "--run", &damaged], 1),
+        (vec!["predict", "--run", &missing, "--data", &run], 1),
+        (vec!["predict", "--run", &damaged, "--data", &run], 1),
+        (vec!["predict", "--run", &run, "--data", &missing], 1),
+        (vec!["train", "--resume", &missing], 1),
+        (vec!["train", "--data", &missing], 1),
+        (vec!["train", "--augment", &bad_pipeline, "--epochs", "1"], 1),
+        (vec!["train", "--config", &missing], 1),
+        (vec!["inspect", &missing], 1),
+        (vec!["audit", &missing], 1),
+        (vec!["split", &missing], 1),
+        (vec!["pack", &missing, "--out", &out], 1),
+        (vec!["export", &missing, "--out", &out], 1),
+        (vec!["cv", &missing, "--out", &out], 1),
+        (vec!["label-issues", "--pred-probs", &missing, "--out", &out], 1),
+        (vec!["augment", "--pipeline", &bad_pipeline, "--out", &out], 1),
+        (vec!["train", "--epochs", "0"], 2),
+        (vec!["train", "--model", "rnn"], 2),
+        (vec!["train", "--frobnicate"], 2),
+        (vec!["eval"], 2),
+        (vec!["split", &run, "--folds", "1"], 2),
+        (vec!["cv", &run, "--folds", "1", "--out", &out], 2),
+        (vec!["label-issues", "--folds", "1"], 2),
+        (vec!["augment"], 2),
+        (vec!["predict", "--run", &run], 2),
+        (vec!["frobnicate"], 2),
+    ];
+    for (args, code) in cases {
+        let result = augtrain(&args);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(code), "{args:?}: {stderr}");
+        if code == 1 {
+            let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert_eq!(lines.len(), 1, "{args:?}: one line: {stderr}");
+            assert!(lines[0].starts_with("error:"), "{args:?}: {stderr}");
+        }
+    }
+    assert!(!std::path::Path::new(&out).exists(), "a failing command wrote {out}");
+}

@@ -123,3 +123,75 @@ fn label_issues_on_real_pred_probs_match_cleanlab() {
     );
     assert!(hits > 0);
 }
+
+/// Twelve distinct 8x8 images, six per class `a` and `b`, and out-of-sample probabilities
+/// that call two of the `a` images `b`.
+fn two_class_folder_with_probabilities(root: &std::path::Path) -> std::path::PathBuf {
+    let data = root.join("data");
+    let mut probs = String::from("p0,p1\n");
+    for (class, c) in [("a", 0u8), ("b", 1u8)] {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for i in 0..6u8 {
+            let px = image::Rgb([40 * i, 100 + 100 * c, 7 * i + c]);
+            image::RgbImage::from_pixel(8, 8, px)
+                .save(data.join(class).join(format!("{i}.png")))
+                .unwrap();
+            let p_b = match (c, i) {
+                (0, 0 | 1) => 0.95,
+                (0, _) => 0.1,
+                _ => 0.9,
+            };
+            probs.push_str(&format!("{},{p_b}\n", 1.0 - p_b));
+        }
+    }
+    std::fs::write(root.join("pred_probs.csv"), probs).unwrap();
+    data
+}
+
+/// With DATA, the review queue names each image by its absolute path (as `predict`'s does) and
+/// comes with a labeling config listing the classes.
+#[test]
+fn label_issues_queue_names_images_by_absolute_path_with_a_labeling_config() {
+    let root = scratch("label-issues-studio");
+    let data = two_class_folder_with_probabilities(&root);
+    let out = root.join("out");
+    ok(&augtrain(&[
+        "label-issues",
+        data.to_str().unwrap(),
+        "--pred-probs",
+        root.join("pred_probs.csv").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]));
+    let issues = std::fs::read_to_string(out.join("label_issues.csv")).unwrap();
+    let flagged = issues.lines().count() - 1;
+    assert!(flagged >= 1, "{issues}");
+    assert!(issues.contains("a/0.png") || issues.contains("a/1.png"), "{issues}");
+    crate::predict::assert_label_studio_queue(&out, flagged, &["a", "b"]);
+}
+
+/// Probabilities of another dataset (a row more) are a data error (exit 1), not a usage error,
+/// and nothing is written.
+#[test]
+fn probabilities_of_other_data_are_a_data_error() {
+    let root = scratch("label-issues-mismatch");
+    let data = two_class_folder_with_probabilities(&root);
+    let file = root.join("pred_probs.csv");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("0.5,0.5\n");
+    std::fs::write(&file, text).unwrap();
+    let out = root.join("out");
+    let run = augtrain(&[
+        "label-issues",
+        data.to_str().unwrap(),
+        "--pred-probs",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("13 rows") && stderr.contains("12 images"), "{stderr}");
+    assert!(!out.exists(), "nothing written");
+}

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use augtrain::data::decode::{ResizePolicy, decode_file};
-use augtrain::data::{Dataset, ImageShape, LoadOptions};
+use augtrain::data::{ImageShape, LoadOptions};
 use augtrain::device::{self, DeviceChoice};
 use augtrain::model::pretrained::{HeadOutcome, HeadPolicy, WeightsFile};
 use augtrain::model::{Model, ModelKind};
@@ -28,7 +28,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn floats(t: Tensor<2>) -> Vec<f32> {
-    t.into_data().convert::<f32>().to_vec::<f32>().unwrap()
+    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
 }
 
 /// `x[n,c,h,w] = sin(0.1(n+1)(h+1)) · cos(0.07(c+1)(w+1))`, `[2, 3, 64, 64]`, in f32 as
@@ -164,7 +164,7 @@ fn write_npy(path: &Path, images: &[Vec<u8>], side: usize) {
 /// tools/efficientnet_lite_reference.py run on the very same uint8 inputs (the fixture
 /// holds each input's SHA-256). `AUGTRAIN_WRITE_NPY=FILE` writes those inputs instead, to
 /// remake the fixture:
-///   AUGTRAIN_WRITE_NPY=/tmp/photos.npy cargo test --release --test cli efficientnet_lite0
+///   AUGTRAIN_WRITE_NPY=/tmp/photos.npy cargo test --release --test testsuite efficientnet_lite0
 ///   /work/venv/bin/python tools/efficientnet_lite_reference.py --inputs /tmp/photos.npy \
 ///       --out tests/fixtures/efficientnet_lite0_photos.json
 #[test]
@@ -218,7 +218,7 @@ fn efficientnet_lite0_real_weights_match_the_pytorch_reference_on_real_photos() 
     let ids: Vec<u64> = (0..10).collect();
     let batch = inference.aug.batch(&images, &ids, 0, &cpu.device).unwrap();
     // The pipeline's input is the crop, scaled as (x - 127) / 128.
-    let input = batch.images.clone().into_data().to_vec::<f32>().unwrap();
+    let input = batch.images.clone().into_data().try_to_vec::<f32>().unwrap();
     for (i, crop) in crops.iter().enumerate() {
         for c in 0..3 {
             for p in (0..224 * 224).step_by(97) {
@@ -258,7 +258,7 @@ fn tensors(model: &Model) -> std::collections::BTreeMap<String, Vec<f32>> {
         .iter()
         .map(|t| {
             let data = bridge::to_data(t).unwrap().convert::<f32>();
-            (t.name.clone(), data.to_vec::<f32>().unwrap())
+            (t.name.clone(), data.try_to_vec::<f32>().unwrap())
         })
         .collect()
 }
@@ -311,7 +311,7 @@ fn freezing_the_backbone_keeps_its_weights_and_statistics_bit_identical() {
 /// A folder of 2 x `n` real photos (ants, bees) for short runs.
 fn photo_folder(root: &Path, n: usize) -> Option<PathBuf> {
     let dir = root.join("photos");
-    super::real_folder(&dir, &["ants", "bees"], n)?;
+    real_folder(&dir, &["ants", "bees"], n)?;
     Some(dir)
 }
 

@@ -56,6 +56,7 @@ fn predict_writes_predictions_pseudo_labels_and_a_review_queue() {
         .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
         .collect();
     assert!(ent.windows(2).all(|w| w[0] >= w[1]), "{ent:?}");
+    assert_label_studio_queue(&out, 4, &["ants", "bees"]);
     // The pseudo-label manifest is a dataset augtrain reads.
     let v = stdout_json(&augtrain(&[
         "inspect",
@@ -66,4 +67,78 @@ fn predict_writes_predictions_pseudo_labels_and_a_review_queue() {
         v["images"].as_u64().unwrap() as usize,
         pseudo.lines().count() - 1
     );
+}
+
+/// `dir`'s Label Studio queue: `n` tasks whose images are absolute paths of existing files, and
+/// a labeling config declaring the fields the tasks use and every class.
+pub fn assert_label_studio_queue(dir: &std::path::Path, n: usize, classes: &[&str]) {
+    let tasks = json(&dir.join("review_queue.json"));
+    let tasks = tasks.as_array().unwrap();
+    assert_eq!(tasks.len(), n);
+    for t in tasks {
+        let image = std::path::Path::new(t["data"]["image"].as_str().unwrap());
+        assert!(image.is_absolute() && image.is_file(), "{}", image.display());
+        let result = &t["predictions"][0]["result"][0];
+        assert_eq!(result["from_name"], "label");
+        assert_eq!(result["to_name"], "image");
+    }
+    let xml = std::fs::read_to_string(dir.join("labeling_config.xml")).unwrap();
+    assert!(xml.contains("<Image name=\"image\" value=\"$image\"/>"), "{xml}");
+    assert!(xml.contains("<Choices name=\"label\" toName=\"image\""), "{xml}");
+    for c in classes {
+        assert!(xml.contains(&format!("<Choice value=\"{c}\"/>")), "{xml}");
+    }
+}
+
+/// `--on-error fail` stops at the first unusable image and writes nothing; the default skips
+/// it and lists it in `skipped.csv`.
+#[test]
+fn predict_on_error_fails_or_skips_an_unusable_image() {
+    let root = scratch("predict-on-error");
+    let runs = root.join("runs");
+    TrainArgs::small()
+        .model("mlp")
+        .epochs(1)
+        .runs_dir(&runs)
+        .name("m")
+        .quiet()
+        .run_ok();
+    let images = root.join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    image::RgbImage::from_pixel(8, 8, image::Rgb([200, 10, 10]))
+        .save(images.join("red.png"))
+        .unwrap();
+    std::fs::write(images.join("broken.png"), b"not a png").unwrap();
+    let run = runs.join("m");
+    let failed = root.join("failed");
+    let out = augtrain(&[
+        "predict",
+        "--run",
+        run.to_str().unwrap(),
+        "--data",
+        images.to_str().unwrap(),
+        "--on-error",
+        "fail",
+        "--out",
+        failed.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("broken.png"), "{stderr}");
+    assert!(!failed.exists(), "nothing written");
+    let skipped = root.join("skipped");
+    ok(&augtrain(&[
+        "predict",
+        "--run",
+        run.to_str().unwrap(),
+        "--data",
+        images.to_str().unwrap(),
+        "--out",
+        skipped.to_str().unwrap(),
+        "--quiet",
+    ]));
+    let preds = std::fs::read_to_string(skipped.join("predictions.csv")).unwrap();
+    assert_eq!(preds.lines().count(), 2, "{preds}");
+    let list = std::fs::read_to_string(skipped.join("skipped.csv")).unwrap();
+    assert!(list.contains("broken.png"), "{list}");
 }

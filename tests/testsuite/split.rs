@@ -124,3 +124,42 @@ fn assert_stratified(rows: &[Vec<String>]) {
         );
     }
 }
+
+/// An existing `--out` is refused before any work (exit 1, the file untouched); `--force`
+/// replaces it. `--folds` beyond what the training images allow is a usage error, as
+/// scikit-learn's `StratifiedKFold` has it, and writes nothing.
+#[test]
+fn split_refuses_an_existing_out_and_checks_folds_like_scikit_learn() {
+    let root = scratch("split-out");
+    let data = root.join("data");
+    for class in ["a", "b"] {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for i in 0..10u8 {
+            image::RgbImage::from_pixel(8, 8, image::Rgb([20 * i, class.len() as u8 * 90, i]))
+                .save(data.join(class).join(format!("{class}{i}.png")))
+                .unwrap();
+        }
+    }
+    let out = root.join("s.csv");
+    std::fs::write(&out, "precious").unwrap();
+    let args = |extra: &[&str]| {
+        let mut a = vec!["split", data.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        a.push("--quiet");
+        augtrain(&a)
+    };
+    let refused = args(&[]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("s.csv") && stderr.contains("--force"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious");
+    for folds in ["1", "50"] {
+        let bad = args(&["--force", "--folds", folds]);
+        let stderr = String::from_utf8_lossy(&bad.stderr);
+        assert_eq!(bad.status.code(), Some(2), "--folds {folds}: {stderr}");
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious");
+    }
+    ok(&args(&["--force", "--folds", "2"]));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.starts_with("id,split,fold,label,path"), "{text}");
+}

@@ -138,6 +138,26 @@ fn class_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>, DataError> {
         .collect())
 }
 
+/// Every non-hidden file under `root`, searched recursively (hidden directories skipped), in
+/// sorted order, with its path relative to `root` as path text ([`path_text::encode`]).
+pub fn files_under(root: &Path) -> Result<Vec<(PathBuf, String)>, DataError> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<(PathBuf, String)>) -> Result<(), DataError> {
+        for entry in sorted_entries(dir)? {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, root, out)?;
+            } else {
+                let rel = path_text::encode(path.strip_prefix(root).unwrap_or(&path));
+                out.push((path, rel));
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out)?;
+    Ok(out)
+}
+
 /// Whether `dir` is an image-folder dataset (has class subdirectories).
 pub fn looks_like_folder(dir: &Path) -> bool {
     class_dirs(dir).map(|c| !c.is_empty()).unwrap_or(false)

@@ -18,11 +18,13 @@ pub mod files;
 pub mod idx;
 pub mod options;
 pub mod pack;
+pub mod profile;
 pub mod sampler;
 pub mod shape;
 pub mod source;
 pub mod split;
 pub mod synth;
+pub mod unlabelled;
 pub mod util;
 
 use std::path::PathBuf;

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use augtrain_data::decode::{DecodeOptions, ResizePolicy};
+use augtrain_data::LoadOptions;
+use augtrain_data::decode::ResizePolicy;
 use augtrain_data::files::{OnError, load_items, parse_manifest};
 use augtrain_data::source::{self, Whole};
 use augtrain_data::synth::{self, SynthSplit};
@@ -38,14 +39,15 @@ pub fn manifest(bytes: &[u8]) -> bool {
     let Ok((items, classes)) = parse_manifest(&dir.join("manifest.csv"), bytes.to_vec()) else {
         return false;
     };
-    let opts = DecodeOptions {
-        width: 8,
-        height: 6,
+    let opts = LoadOptions {
+        size: [8, 6],
         channels: 3,
         resize: ResizePolicy::CenterCrop,
         max_pixels: 1 << 16,
+        on_error: OnError::Skip,
+        ..LoadOptions::default()
     };
-    let Ok((ds, splits, _)) = load_items(&items, &classes, None, &opts, OnError::Skip) else {
+    let Ok((ds, splits, _)) = load_items(&items, &classes, None, &opts) else {
         return false;
     };
     assert_eq!(splits.len(), ds.len());
@@ -124,7 +126,7 @@ pub fn split_file(bytes: &[u8]) -> bool {
         split_origin: None,
     };
     match source::apply_split_file(whole, &path) {
-        Ok(whole) => source::assemble("fuzz".into(), whole, &Default::default()).is_ok(),
+        Ok(whole) => source::assemble("fuzz".into(), whole, &Default::default(), 1).is_ok(),
         Err(_) => false,
     }
 }

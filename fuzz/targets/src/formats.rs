@@ -5,7 +5,8 @@ use std::io::Cursor;
 use std::path::Path;
 
 use augtrain_data::cifar::{self, Variant};
-use augtrain_data::decode::{DecodeOptions, ResizePolicy, decode_bytes};
+use augtrain_data::LoadOptions;
+use augtrain_data::decode::{ResizePolicy, decode_bytes};
 use augtrain_quality::audit::confident::{
     Filter, RankBy, quality_scores, ranked_issues, suggested_labels,
 };
@@ -55,12 +56,12 @@ const IMAGE_MAX_PIXELS: u64 = 1 << 20;
 /// Image files (PNG, JPEG, BMP, GIF, WebP) decoded and fitted to 9×7 RGB; a decoded image has
 /// the target size and came from a file within the pixel limit.
 pub fn image(bytes: &[u8]) -> bool {
-    let opts = DecodeOptions {
-        width: 9,
-        height: 7,
+    let opts = LoadOptions {
+        size: [9, 7],
         channels: 3,
         resize: ResizePolicy::Letterbox,
         max_pixels: IMAGE_MAX_PIXELS,
+        ..LoadOptions::default()
     };
     let Ok(decoded) = decode_bytes(bytes, &opts) else {
         return false;

@@ -2,6 +2,7 @@
 //! and read round trip, compiled and run on the CPU twin.
 
 use augtrain_augment::{PipelineSpec, Program, cpu};
+use augtrain_data::ImageShape;
 use augtrain_run::config::{AugmentConfig, TrainConfig};
 
 /// Largest output (channels × height × width) of one image that [`exercise_spec`] runs;
@@ -22,10 +23,10 @@ fn exercise_spec(spec: &PipelineSpec) {
     let _ = spec.eval_version();
     for channels in [1usize, 3] {
         let (w, h) = (7usize, 5usize);
-        let Ok(program) = Program::new(spec, w, h, channels) else {
+        let Ok(program) = Program::new(spec, ImageShape::new(w, h, channels)) else {
             continue;
         };
-        let (ow, oh) = program.output;
+        let (ow, oh) = (program.output.width, program.output.height);
         if channels * oh * ow > MAX_OUTPUT_VALUES {
             continue;
         }
@@ -77,7 +78,7 @@ pub fn config(bytes: &[u8]) -> bool {
         Ok(&cfg),
         "a valid config does not read back:\n{text}"
     );
-    let _ = cfg.data.load_options(cfg.seed);
+    let _ = cfg.data.source();
     if let AugmentConfig::Pipeline { spec } = &cfg.augment {
         exercise_spec(spec);
     }

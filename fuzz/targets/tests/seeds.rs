@@ -126,9 +126,7 @@ fn write_seeds() {
 
     // A pack of 5 records over 2 shards, written by the real writer.
     let data = augtrain_data::Dataset::from_pixels(
-        2,
-        3,
-        1,
+        augtrain_data::ImageShape::new(3, 2, 1),
         vec!["a".into(), "b".into()],
         (0..5 * 6).map(|i| i as u8).collect(),
         vec![0, 1, 0, 1, 1],

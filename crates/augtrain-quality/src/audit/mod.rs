@@ -568,6 +568,28 @@ impl AuditReport {
             escape(&self.source),
             self.images
         );
+        self.push_counts(&mut out);
+        self.push_balance(&mut out);
+        self.push_flagged(&mut out, "corrupt", |r| r.is_corrupt_issue, list);
+        self.push_groups(&mut out, list);
+        for (title, flag) in [
+            ("dark", (|r| r.is_dark_issue) as fn(&ImageRow) -> bool),
+            ("light", |r| r.is_light_issue),
+            ("odd aspect ratio", |r| r.is_odd_aspect_ratio_issue),
+            ("low information", |r| r.is_low_information_issue),
+            ("blurry", |r| r.is_blurry_issue),
+            ("odd size", |r| r.is_odd_size_issue),
+            ("grayscale stored as colour", |r| r.is_grayscale_issue),
+            ("exact duplicates", |r| r.is_exact_duplicates_issue),
+            ("near duplicates", |r| r.is_near_duplicates_issue),
+        ] {
+            self.push_flagged(&mut out, title, flag, list);
+        }
+        out
+    }
+
+    /// One line per issue: how many images, and in how many groups where issues come in groups.
+    fn push_counts(&self, out: &mut String) {
         let groups = |name: &str| match name {
             "exact_duplicates" => format!(" in {} groups", self.exact_duplicate_groups.len()),
             "conflicting_labels" => format!(
@@ -590,6 +612,10 @@ impl AuditReport {
                 if *n > 0 { groups(issue) } else { String::new() }
             ));
         }
+    }
+
+    /// Images per class and the rarest class's share against the threshold.
+    fn push_balance(&self, out: &mut String) {
         let imb = &self.imbalance;
         out.push_str(&format!(
             "\nclasses: {}\nrarest class share {:.4} (issue below {:.4}): {}\n",
@@ -602,34 +628,29 @@ impl AuditReport {
             imb.threshold,
             if imb.is_issue { "IMBALANCED" } else { "ok" }
         ));
-        let show = |title: &str, flagged: Vec<&ImageRow>, out: &mut String| {
-            if flagged.is_empty() {
-                return;
-            }
-            out.push_str(&format!("\n{title}:\n"));
-            for r in flagged.iter().take(list) {
-                out.push_str(&format!(
-                    "  {}{}\n",
-                    escape(&r.path),
-                    r.corrupt_reason
-                        .as_ref()
-                        .map(|c| format!(": {}", escape(c)))
-                        .unwrap_or_default()
-                ));
-            }
-            if flagged.len() > list {
-                out.push_str(&format!(
-                    "  ... and {} more (see the JSON report)\n",
-                    flagged.len() - list
-                ));
-            }
-        };
-        let rows = &self.rows;
-        show(
-            "corrupt",
-            rows.iter().filter(|r| r.is_corrupt_issue).collect(),
-            &mut out,
-        );
+    }
+
+    /// Up to `list` images with the issue `flag`, under `title`.
+    fn push_flagged(&self, out: &mut String, title: &str, flag: fn(&ImageRow) -> bool, list: usize) {
+        let flagged: Vec<&ImageRow> = self.rows.iter().filter(|r| flag(r)).collect();
+        if flagged.is_empty() {
+            return;
+        }
+        out.push_str(&format!("\n{title}:\n"));
+        for r in flagged.iter().take(list) {
+            let reason = r.corrupt_reason.as_ref().map(|c| format!(": {}", escape(c)));
+            out.push_str(&format!("  {}{}\n", escape(&r.path), reason.unwrap_or_default()));
+        }
+        if flagged.len() > list {
+            out.push_str(&format!(
+                "  ... and {} more (see the JSON report)\n",
+                flagged.len() - list
+            ));
+        }
+    }
+
+    /// Up to `list` groups of exact duplicates with different labels, then of leaks.
+    fn push_groups(&self, out: &mut String, list: usize) {
         for g in self.conflicting_label_groups.iter().take(list) {
             let members: Vec<String> = g
                 .paths
@@ -656,23 +677,6 @@ impl AuditReport {
                 paths.join(", ")
             ));
         }
-        for (title, f) in [
-            (
-                "dark",
-                (|r: &&ImageRow| r.is_dark_issue) as fn(&&ImageRow) -> bool,
-            ),
-            ("light", |r| r.is_light_issue),
-            ("odd aspect ratio", |r| r.is_odd_aspect_ratio_issue),
-            ("low information", |r| r.is_low_information_issue),
-            ("blurry", |r| r.is_blurry_issue),
-            ("odd size", |r| r.is_odd_size_issue),
-            ("grayscale stored as colour", |r| r.is_grayscale_issue),
-            ("exact duplicates", |r| r.is_exact_duplicates_issue),
-            ("near duplicates", |r| r.is_near_duplicates_issue),
-        ] {
-            show(title, rows.iter().filter(f).collect(), &mut out);
-        }
-        out
     }
 }
 

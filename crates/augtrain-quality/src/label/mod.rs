@@ -2,6 +2,8 @@
 //! (confident predictions, capped per class) and active-learning review queues (the most
 //! uncertain images first).
 
+pub mod studio;
+
 use serde::{Deserialize, Serialize};
 
 /// How uncertainty is measured for the review queue.

@@ -9,8 +9,8 @@ use augtrain::device::{self, DeviceChoice};
 use augtrain::report::images::Picture;
 use augtrain::report::plot::{PALETTE, Series, line_chart};
 use augtrain::train::RunSummary;
-use augtrain_run::records::EpochRecord;
 use augtrain::train::config::{AugmentConfig, ScheduleKind, TrainConfig};
+use augtrain_run::records::EpochRecord;
 use common::{check, data, out_dir, quick, section, train_run};
 
 fn main() {

@@ -70,7 +70,9 @@ fn main() {
     let mut head = cfg.clone();
     head.model.pretrained = Some(weights.clone());
     head.model.freeze = Freeze::Backbone;
-    println!("The 1000-class ImageNet head is replaced by a 2-class one, the only part that trains;");
+    println!(
+        "The 1000-class ImageNet head is replaced by a 2-class one, the only part that trains;"
+    );
     println!("the backbone's weights and batch-norm statistics stay as published.");
     outcomes.push(timed("head only", &head, &splits, &dev, &out, "head-only"));
 

@@ -238,7 +238,10 @@ fn end_to_end_epoch(
     } else {
         "the CPU twin"
     };
-    let what = format!("{} cnn batch 64, default augmentation on {kernel}", splits.name);
+    let what = format!(
+        "{} cnn batch 64, default augmentation on {kernel}",
+        splits.name
+    );
     let total = seconds + load_seconds;
     let stats = super::Stats {
         median: total,

@@ -230,7 +230,11 @@ fn augment_first(
                 epoch,
                 seed: args.seed,
                 source: source.clone(),
-                image: data.paths.get(i).cloned().unwrap_or_else(|| format!("#{}", ids[i])),
+                image: data
+                    .paths
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("#{}", ids[i])),
                 pixels_sha256: pixels_sha256(data, i),
                 file: format!("{i:05}-v{v}.png"),
                 params: p.clone(),
@@ -297,10 +301,14 @@ fn read_records(replay: &Path, data: &Dataset, source: &str) -> crate::Result<Ve
             problem,
         })
     };
-    let text = String::from_utf8(util::fs::read(replay)?)
-        .map_err(|_| bad("not UTF-8 text".into()))?;
+    let text =
+        String::from_utf8(util::fs::read(replay)?).map_err(|_| bad("not UTF-8 text".into()))?;
     let mut records = Vec::new();
-    for (k, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (k, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let r: Record = serde_json::from_str(line).map_err(|e| {
             bad(format!(
                 "line {}: {e} (a params.jsonl written by augment --out of this version is expected)",

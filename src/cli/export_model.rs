@@ -59,10 +59,7 @@ pub fn run(args: ExportModelArgs) -> crate::Result<()> {
     let metadata = HashMap::from([
         ("format".to_string(), "pt".to_string()),
         ("architecture".to_string(), kind.to_string()),
-        (
-            "classes".to_string(),
-            inference.card.class_names.join("\n"),
-        ),
+        ("classes".to_string(), inference.card.class_names.join("\n")),
     ]);
     let bytes = safetensors_bytes(&inference.model, metadata).map_err(|why| {
         Error::Train(crate::train::TrainError::Checkpoint(format!(

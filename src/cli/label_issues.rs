@@ -226,7 +226,14 @@ impl Examples {
     /// `label_issues.csv` and the Label Studio review queue (`review_queue.json`,
     /// `labeling_config.xml`).
     fn write(&self, dir: &OutputDir, found: &Found) -> crate::Result<()> {
-        let header = ["rank", "index", "path", "given_label", "suggested_label", "score"];
+        let header = [
+            "rank",
+            "index",
+            "path",
+            "given_label",
+            "suggested_label",
+            "score",
+        ];
         let mut csv = crate::data::csv::Writer::new(header);
         let mut queue = Vec::new();
         for (r, &i) in found.ranked.iter().enumerate() {

@@ -29,7 +29,11 @@ use augtrain_run::run_dir::OutputDir;
   augtrain predict --pretrained efficientnet-lite0.pth --model efficientnet-lite0 --data photos/ --class-names imagenet.txt")]
 pub struct PredictArgs {
     /// The run directory of a trained model.
-    #[arg(long, required_unless_present = "pretrained", conflicts_with = "pretrained")]
+    #[arg(
+        long,
+        required_unless_present = "pretrained",
+        conflicts_with = "pretrained"
+    )]
     run: Option<PathBuf>,
     /// Predict with this weights file's own head instead of a run (.pth, .pt, .safetensors).
     #[arg(long, requires = "model")]
@@ -150,7 +154,15 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
         ..LoadOptions::default()
     };
     let images = unlabelled::load(&args.data, &opts, &card.class_names)?;
-    let ev = evaluate(&model, &images.data, &eval_aug, 256, &cfg, &dev.device, true)?;
+    let ev = evaluate(
+        &model,
+        &images.data,
+        &eval_aug,
+        256,
+        &cfg,
+        &dev.device,
+        true,
+    )?;
     let probs = ev.probabilities.expect("asked for probabilities");
     let k = card.class_names.len();
     let preds: Vec<_> = (0..images.data.len())
@@ -278,7 +290,14 @@ impl Outputs<'_> {
     /// `labeling_config.xml`).
     fn review_queue(&self, by: QueueBy, top: usize) -> crate::Result<String> {
         let q = review_queue(self.preds, by, top);
-        let mut c = Writer::new(["rank", "path", "predicted", "confidence", "margin", "entropy"]);
+        let mut c = Writer::new([
+            "rank",
+            "path",
+            "predicted",
+            "confidence",
+            "margin",
+            "entropy",
+        ]);
         let mut tasks = Vec::new();
         for (r, &i) in q.iter().enumerate() {
             let p = &self.preds[i];
@@ -293,7 +312,14 @@ impl Outputs<'_> {
             ]);
             let extra = serde_json::Map::from_iter([("rank".to_string(), (r + 1).into())]);
             let image = self.images.absolute_path(i);
-            tasks.push(studio::task(i, &image, extra, class, p.confidence, "augtrain"));
+            tasks.push(studio::task(
+                i,
+                &image,
+                extra,
+                class,
+                p.confidence,
+                "augtrain",
+            ));
         }
         self.dir.write("review_queue.csv", &c.finish())?;
         let json = serde_json::to_string_pretty(&tasks).expect("json");

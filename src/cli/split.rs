@@ -97,7 +97,9 @@ pub fn run(args: SplitArgs) -> crate::Result<()> {
 fn check_fractions(args: &SplitArgs) -> crate::Result<()> {
     for (name, f) in [("--val", args.val), ("--test", args.test)] {
         if !(0.0..1.0).contains(&f) {
-            return Err(Error::Usage(format!("{name} {f}: use a fraction in [0, 1)")));
+            return Err(Error::Usage(format!(
+                "{name} {f}: use a fraction in [0, 1)"
+            )));
         }
     }
     if args.val + args.test >= 1.0 {
@@ -172,7 +174,13 @@ fn plan(d: &Dataset, args: &SplitArgs) -> crate::Result<Plan> {
 
 /// Images per class and split, and the fold sizes.
 fn print_counts(d: &Dataset, plan: &Plan) -> crate::Result<()> {
-    let w = d.class_names.iter().map(|n| n.len()).max().unwrap_or(5).max(5);
+    let w = d
+        .class_names
+        .iter()
+        .map(|n| n.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
     say!("{:<w$} {:>7} {:>7} {:>7}", "class", "train", "val", "test");
     for (c, name) in d.class_names.iter().enumerate() {
         let n = |s: SplitName| {

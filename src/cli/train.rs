@@ -206,7 +206,10 @@ impl TrainArgs {
         set!(c.model.dropout, self.dropout);
         set!(c.model.freeze, self.freeze);
         set!(c.optimizer.backbone_lr_scale, self.backbone_lr_scale);
-        set!(c.optimizer.decay_biases_and_norms, self.decay_biases_and_norms);
+        set!(
+            c.optimizer.decay_biases_and_norms,
+            self.decay_biases_and_norms
+        );
         set!(c.optimizer.clip_grad_norm, self.clip_grad_norm);
         set!(c.label_smoothing, self.label_smoothing);
         set!(c.schedule.warmup_epochs, self.warmup_epochs);
@@ -217,11 +220,9 @@ impl TrainArgs {
             c.model.pretrained = Some(p.clone());
             // The ImageNet evaluation crop: load at 256 for a 224 input, unless told (or
             // resuming, where the run's size stands).
-            if let (None, None, Some(input)) = (
-                self.load.size,
-                &self.resume,
-                c.model.kind.imagenet_input(),
-            ) {
+            if let (None, None, Some(input)) =
+                (self.load.size, &self.resume, c.model.kind.imagenet_input())
+            {
                 c.data.size = [input.load_size; 2];
             }
         }

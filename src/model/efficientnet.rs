@@ -180,7 +180,8 @@ impl EfficientNetLite0 {
 /// Trainable parameters of EfficientNet-Lite0 for `channels`-channel images and `classes`
 /// outputs, as built by [`EfficientNetLite0::new`].
 pub fn param_count(channels: usize, classes: usize) -> u64 {
-    let conv = |cin: usize, cout: usize, k: usize, groups: usize| (cin / groups * cout * k * k) as u64;
+    let conv =
+        |cin: usize, cout: usize, k: usize, groups: usize| (cin / groups * cout * k * k) as u64;
     let bn = |c: usize| 2 * c as u64;
     let mut total = conv(channels, STEM, 3, 1) + bn(STEM);
     let blocks = block_shapes();

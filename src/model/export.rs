@@ -40,7 +40,12 @@ pub fn safetensors_bytes(
                 0i64.to_le_bytes().to_vec(),
             ));
         }
-        entries.push((name, data.shape().to_vec(), Dtype::F32, data.bytes().to_vec()));
+        entries.push((
+            name,
+            data.shape().to_vec(),
+            Dtype::F32,
+            data.bytes().to_vec(),
+        ));
     }
     let views: Vec<(String, TensorView<'_>)> = entries
         .iter()

@@ -7,14 +7,12 @@
 //! one-dimensional parameters (biases, batch-norm weights and biases) get no decay, the usual
 //! rule (timm's `ndim <= 1`).
 
+use burn::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
 use burn::module::{ModuleVisitor, Param, ParamGroup, ParamId};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{
-    AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig,
-};
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
-use burn::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
 
 use super::config::{OptimizerConfig, OptimizerKind};
 use crate::model::Model;
@@ -182,10 +180,7 @@ pub fn clip_global_norm(
             }
         }
     }
-    let mut sums = SumSquares {
-        grads,
-        sum: None,
-    };
+    let mut sums = SumSquares { grads, sum: None };
     model.visit(&mut sums);
     let Some(sum) = sums.sum else {
         return Ok(0.0);

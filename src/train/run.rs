@@ -186,7 +186,8 @@ fn announce(
         reporter.line(&report.describe(data.train.num_classes()));
     }
     if cfg.model.freeze == super::config::Freeze::Backbone {
-        reporter.line("frozen: the backbone (weights and batch-norm statistics); only the head trains");
+        reporter
+            .line("frozen: the backbone (weights and batch-norm statistics); only the head trains");
     }
     reporter.line(&format!("splits: {}", data.provenance));
     for note in &data.report.notes {

@@ -155,7 +155,8 @@ impl Trainer {
         let mut model = build_model(cfg, &train_aug, train.num_classes(), &autodiff)?;
         let mut pretrained = None;
         if let (true, Some(path)) = (load_pretrained, &cfg.model.pretrained) {
-            let (loaded, report) = WeightsFile::open(path)?.load_into(model, HeadPolicy::Replace)?;
+            let (loaded, report) =
+                WeightsFile::open(path)?.load_into(model, HeadPolicy::Replace)?;
             model = loaded;
             pretrained = Some(report);
         }
@@ -216,7 +217,10 @@ impl Trainer {
         let lr = if epoch < cfg.schedule.warmup_epochs {
             EpochLr::per_batch(
                 (0..batches)
-                    .map(|b| cfg.schedule.lr_at_batch(base, epoch, b, batches, cfg.epochs))
+                    .map(|b| {
+                        cfg.schedule
+                            .lr_at_batch(base, epoch, b, batches, cfg.epochs)
+                    })
                     .collect(),
             )
         } else {

@@ -92,7 +92,10 @@ fn replay_on_other_data_is_refused() {
     ]));
     let line = std::fs::read_to_string(a.join("params.jsonl")).unwrap();
     let first: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
-    assert!(first["source"].as_str().unwrap().ends_with("data"), "{first}");
+    assert!(
+        first["source"].as_str().unwrap().ends_with("data"),
+        "{first}"
+    );
     let out = augtrain(&[
         "augment",
         "--device",
@@ -105,11 +108,22 @@ fn replay_on_other_data_is_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("params.jsonl") && stderr.contains("synthetic") && stderr.contains("--data"),
+        stderr.contains("params.jsonl")
+            && stderr.contains("synthetic")
+            && stderr.contains("--data"),
         "{stderr}"
     );
     let pngs = std::fs::read_dir(&b)
-        .map(|d| d.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "png")).count())
+        .map(|d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "png")
+            })
+            .count()
+        })
         .unwrap_or(0);
     assert_eq!(pngs, 0, "no image written");
 }

@@ -32,10 +32,19 @@ fn a_bad_enum_flag_value_is_a_usage_error_naming_the_valid_values() {
     let cases: [(&[&str], &[&str]); 11] = [
         (
             &["train", "--model", "rnn"],
-            &["mlp", "cnn", "resnet-small", "resnet18", "efficientnet-lite0"],
+            &[
+                "mlp",
+                "cnn",
+                "resnet-small",
+                "resnet18",
+                "efficientnet-lite0",
+            ],
         ),
         (&["train", "--device", "tpu"], &["auto", "gpu", "cpu"]),
-        (&["train", "--optimizer", "rmsprop"], &["sgd", "adam", "adamw"]),
+        (
+            &["train", "--optimizer", "rmsprop"],
+            &["sgd", "adam", "adamw"],
+        ),
         (
             &["train", "--schedule", "linear"],
             &["constant", "step", "cosine"],
@@ -86,7 +95,6 @@ fn a_bad_enum_flag_value_is_a_usage_error_naming_the_valid_values() {
     }
 }
 
-
 /// Each command's failure cases exit as the README's table says: 1 for bad input or a missing
 /// or damaged run, 2 for usage. One row per case: arguments, expected code.
 #[test]
@@ -131,7 +139,10 @@ fn every_commands_failure_cases_exit_as_the_readme_table_says() {
         (vec!["predict", "--run", &run, "--data", &missing], 1),
         (vec!["train", "--resume", &missing], 1),
         (vec!["train", "--data", &missing], 1),
-        (vec!["train", "--augment", &bad_pipeline, "--epochs", "1"], 1),
+        (
+            vec!["train", "--augment", &bad_pipeline, "--epochs", "1"],
+            1,
+        ),
         (vec!["train", "--config", &missing], 1),
         (vec!["inspect", &missing], 1),
         (vec!["audit", &missing], 1),
@@ -139,8 +150,14 @@ fn every_commands_failure_cases_exit_as_the_readme_table_says() {
         (vec!["pack", &missing, "--out", &out], 1),
         (vec!["export", &missing, "--out", &out], 1),
         (vec!["cv", &missing, "--out", &out], 1),
-        (vec!["label-issues", "--pred-probs", &missing, "--out", &out], 1),
-        (vec!["augment", "--pipeline", &bad_pipeline, "--out", &out], 1),
+        (
+            vec!["label-issues", "--pred-probs", &missing, "--out", &out],
+            1,
+        ),
+        (
+            vec!["augment", "--pipeline", &bad_pipeline, "--out", &out],
+            1,
+        ),
         (vec!["train", "--epochs", "0"], 2),
         (vec!["train", "--model", "rnn"], 2),
         (vec!["train", "--frobnicate"], 2),
@@ -162,5 +179,8 @@ fn every_commands_failure_cases_exit_as_the_readme_table_says() {
             assert!(lines[0].starts_with("error:"), "{args:?}: {stderr}");
         }
     }
-    assert!(!std::path::Path::new(&out).exists(), "a failing command wrote {out}");
+    assert!(
+        !std::path::Path::new(&out).exists(),
+        "a failing command wrote {out}"
+    );
 }

@@ -54,7 +54,13 @@ fn cv_writes_a_probability_row_for_every_image() {
             .sum();
         assert!((sum - 1.0).abs() < 1e-5, "{sum}");
     }
-    assert_eq!(json(&out.join("folds.json"))["folds"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        json(&out.join("folds.json"))["folds"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 /// `--folds` is checked like scikit-learn's `StratifiedKFold` (usage errors, exit 2, with its
@@ -67,7 +73,10 @@ fn cv_folds_are_checked_like_scikit_learn() {
     for (folds, message) in [
         ("1", "use at least 2"),
         ("9", "greater than the number of samples"),
-        ("5", "cannot be greater than the number of members in each class"),
+        (
+            "5",
+            "cannot be greater than the number of members in each class",
+        ),
     ] {
         let run = cv(&data, &out, folds);
         let stderr = String::from_utf8_lossy(&run.stderr);

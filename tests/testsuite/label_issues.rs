@@ -167,7 +167,10 @@ fn label_issues_queue_names_images_by_absolute_path_with_a_labeling_config() {
     let issues = std::fs::read_to_string(out.join("label_issues.csv")).unwrap();
     let flagged = issues.lines().count() - 1;
     assert!(flagged >= 1, "{issues}");
-    assert!(issues.contains("a/0.png") || issues.contains("a/1.png"), "{issues}");
+    assert!(
+        issues.contains("a/0.png") || issues.contains("a/1.png"),
+        "{issues}"
+    );
     crate::predict::assert_label_studio_queue(&out, flagged, &["a", "b"]);
 }
 
@@ -192,6 +195,9 @@ fn probabilities_of_other_data_are_a_data_error() {
     ]);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("13 rows") && stderr.contains("12 images"), "{stderr}");
+    assert!(
+        stderr.contains("13 rows") && stderr.contains("12 images"),
+        "{stderr}"
+    );
     assert!(!out.exists(), "nothing written");
 }

@@ -18,6 +18,7 @@ mod devices;
 mod eval;
 mod examples;
 mod export;
+mod file_names;
 mod gpu;
 mod inspect;
 mod label_issues;

@@ -77,14 +77,24 @@ pub fn assert_label_studio_queue(dir: &std::path::Path, n: usize, classes: &[&st
     assert_eq!(tasks.len(), n);
     for t in tasks {
         let image = std::path::Path::new(t["data"]["image"].as_str().unwrap());
-        assert!(image.is_absolute() && image.is_file(), "{}", image.display());
+        assert!(
+            image.is_absolute() && image.is_file(),
+            "{}",
+            image.display()
+        );
         let result = &t["predictions"][0]["result"][0];
         assert_eq!(result["from_name"], "label");
         assert_eq!(result["to_name"], "image");
     }
     let xml = std::fs::read_to_string(dir.join("labeling_config.xml")).unwrap();
-    assert!(xml.contains("<Image name=\"image\" value=\"$image\"/>"), "{xml}");
-    assert!(xml.contains("<Choices name=\"label\" toName=\"image\""), "{xml}");
+    assert!(
+        xml.contains("<Image name=\"image\" value=\"$image\"/>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<Choices name=\"label\" toName=\"image\""),
+        "{xml}"
+    );
     for c in classes {
         assert!(xml.contains(&format!("<Choice value=\"{c}\"/>")), "{xml}");
     }

@@ -143,7 +143,12 @@ fn split_refuses_an_existing_out_and_checks_folds_like_scikit_learn() {
     let out = root.join("s.csv");
     std::fs::write(&out, "precious").unwrap();
     let args = |extra: &[&str]| {
-        let mut a = vec!["split", data.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        let mut a = vec![
+            "split",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
         a.extend_from_slice(extra);
         a.push("--quiet");
         augtrain(&a)
@@ -151,7 +156,10 @@ fn split_refuses_an_existing_out_and_checks_folds_like_scikit_learn() {
     let refused = args(&[]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("s.csv") && stderr.contains("--force"), "{stderr}");
+    assert!(
+        stderr.contains("s.csv") && stderr.contains("--force"),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious");
     for folds in ["1", "50"] {
         let bad = args(&["--force", "--folds", folds]);

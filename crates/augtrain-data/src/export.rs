@@ -355,7 +355,8 @@ fn write_mapping(path: &Path, summary: &ExportSummary) -> Result<(), DataError> 
     for f in &summary.files {
         text.row([&f.original, &f.path]);
     }
-    crate::util::fs::write_atomic(path, &text.finish()).map_err(|e| DataError::Invalid(e.to_string()))
+    crate::util::fs::write_atomic(path, &text.finish())
+        .map_err(|e| DataError::Invalid(e.to_string()))
 }
 
 fn write_export(

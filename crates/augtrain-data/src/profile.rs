@@ -135,6 +135,9 @@ mod tests {
         assert_eq!(max, "30x30");
         // Widths 10 20 30 50 and heights 2 10 30 40: the upper medians.
         assert_eq!(median, "30x30");
-        assert_eq!(size_summary(&[]), (String::new(), "0x0".into(), String::new()));
+        assert_eq!(
+            size_summary(&[]),
+            (String::new(), "0x0".into(), String::new())
+        );
     }
 }

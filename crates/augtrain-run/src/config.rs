@@ -625,10 +625,7 @@ impl TrainConfig {
     /// clipping, warmup, and that freezing has pretrained weights to keep.
     fn validate_recipe(&self) -> Result<(), String> {
         if !(0.0..1.0).contains(&self.model.dropout) {
-            return Err(format!(
-                "dropout {} must be in [0, 1)",
-                self.model.dropout
-            ));
+            return Err(format!("dropout {} must be in [0, 1)", self.model.dropout));
         }
         if !(0.0..1.0).contains(&self.label_smoothing) {
             return Err(format!(
@@ -828,7 +825,10 @@ mod tests {
         );
         let e = "adamx".parse::<OptimizerKind>().unwrap_err();
         assert!(
-            e.contains("`sgd`") && e.contains("`adam`") && e.contains("`adamw`") && e.contains("did you mean"),
+            e.contains("`sgd`")
+                && e.contains("`adam`")
+                && e.contains("`adamw`")
+                && e.contains("did you mean"),
             "{e}"
         );
         let e = "linear".parse::<ScheduleKind>().unwrap_err();
@@ -936,7 +936,10 @@ mod tests {
             ModelKind::EfficientnetLite0
         );
         let e = "resnet19".parse::<ModelKind>().unwrap_err();
-        assert!(e.contains("resnet18") && e.contains("efficientnet-lite0"), "{e}");
+        assert!(
+            e.contains("resnet18") && e.contains("efficientnet-lite0"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use augtrain_data::cifar::{self, Variant};
 use augtrain_data::LoadOptions;
+use augtrain_data::cifar::{self, Variant};
 use augtrain_data::decode::{ResizePolicy, decode_bytes};
 use augtrain_quality::audit::confident::{
     Filter, RankBy, quality_scores, ranked_issues, suggested_labels,

@@ -631,15 +631,28 @@ impl AuditReport {
     }
 
     /// Up to `list` images with the issue `flag`, under `title`.
-    fn push_flagged(&self, out: &mut String, title: &str, flag: fn(&ImageRow) -> bool, list: usize) {
+    fn push_flagged(
+        &self,
+        out: &mut String,
+        title: &str,
+        flag: fn(&ImageRow) -> bool,
+        list: usize,
+    ) {
         let flagged: Vec<&ImageRow> = self.rows.iter().filter(|r| flag(r)).collect();
         if flagged.is_empty() {
             return;
         }
         out.push_str(&format!("\n{title}:\n"));
         for r in flagged.iter().take(list) {
-            let reason = r.corrupt_reason.as_ref().map(|c| format!(": {}", escape(c)));
-            out.push_str(&format!("  {}{}\n", escape(&r.path), reason.unwrap_or_default()));
+            let reason = r
+                .corrupt_reason
+                .as_ref()
+                .map(|c| format!(": {}", escape(c)));
+            out.push_str(&format!(
+                "  {}{}\n",
+                escape(&r.path),
+                reason.unwrap_or_default()
+            ));
         }
         if flagged.len() > list {
             out.push_str(&format!(

@@ -48,7 +48,10 @@ pub fn labeling_config(class_names: &[String]) -> String {
         "<View>\n  <Image name=\"{IMAGE}\" value=\"${IMAGE}\"/>\n  <Choices name=\"{CHOICES}\" toName=\"{IMAGE}\" choice=\"single\" showInLine=\"true\">\n"
     );
     for name in class_names {
-        xml.push_str(&format!("    <Choice value=\"{}\"/>\n", xml_attribute(name)));
+        xml.push_str(&format!(
+            "    <Choice value=\"{}\"/>\n",
+            xml_attribute(name)
+        ));
     }
     xml.push_str("  </Choices>\n</View>\n");
     xml
@@ -79,8 +82,14 @@ mod tests {
     fn tasks_name_the_fields_the_config_declares() {
         let names = vec!["ants".to_string(), "a \"b\" & <c>".to_string()];
         let xml = labeling_config(&names);
-        assert!(xml.contains("<Image name=\"image\" value=\"$image\"/>"), "{xml}");
-        assert!(xml.contains("<Choices name=\"label\" toName=\"image\""), "{xml}");
+        assert!(
+            xml.contains("<Image name=\"image\" value=\"$image\"/>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<Choices name=\"label\" toName=\"image\""),
+            "{xml}"
+        );
         assert!(xml.contains("<Choice value=\"ants\"/>"), "{xml}");
         assert!(
             xml.contains("<Choice value=\"a &quot;b&quot; &amp; &lt;c&gt;\"/>"),

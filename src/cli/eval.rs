@@ -4,6 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::data::Dataset;
+use crate::data::files::SplitName;
+use crate::data::source::Whole;
+
 use crate::device::{self, DeviceChoice};
 use crate::metrics::ClassificationReport;
 use crate::train::Inference;
@@ -20,8 +24,9 @@ pub struct EvalArgs {
     /// The run directory (written by `augtrain train`).
     #[arg(long)]
     run: PathBuf,
-    /// Evaluate on this dataset's test split instead of the run's own data; its classes are
-    /// matched to the model's by name.
+    /// Evaluate on this dataset instead of the run's own data: its test split when it has one
+    /// (a `test/` folder, a manifest's split column, a split file), otherwise every image. Its
+    /// classes are matched to the model's by name.
     #[arg(long)]
     data: Option<PathBuf>,
     /// Only these classes of the data (comma-separated); files of other classes are skipped.
@@ -51,12 +56,14 @@ pub fn run(args: EvalArgs) -> crate::Result<()> {
     if let Some(classes) = &args.classes {
         load.classes = Some(classes.iter().map(|c| c.trim().to_string()).collect());
     }
-    let splits = load.load(cfg.seed)?;
-    let origin = match &args.data {
-        Some(p) => p.display().to_string(),
-        None => "the run's data".to_string(),
+    let (data, origin) = match &args.data {
+        None => (load.load(cfg.seed)?.test, "the run's data".to_string()),
+        Some(p) => (
+            test_or_all(load.load_whole(cfg.seed)?),
+            p.display().to_string(),
+        ),
     };
-    let test = inference.match_classes(&splits.test, &origin)?;
+    let test = inference.match_classes(&data, &origin)?;
     let ev = inference.evaluate(&test, &device, false)?;
     let report =
         ClassificationReport::new(&ev.confusion, None, &test.class_names, cfg.zero_division);
@@ -78,4 +85,17 @@ pub fn run(args: EvalArgs) -> crate::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The images of an explicit test split, or every image when the data has none (new data to
+/// evaluate on need not be split).
+fn test_or_all(whole: Whole) -> Dataset {
+    let test: Vec<usize> = (0..whole.data.len())
+        .filter(|&i| whole.splits[i] == Some(SplitName::Test))
+        .collect();
+    if test.is_empty() {
+        whole.data
+    } else {
+        whole.data.subset(&test)
+    }
 }

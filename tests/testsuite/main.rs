@@ -21,6 +21,7 @@ mod export;
 mod file_names;
 mod gpu;
 mod inspect;
+mod integrity;
 mod label_issues;
 mod models;
 mod pack;

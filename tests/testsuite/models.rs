@@ -483,7 +483,18 @@ fn weights_that_do_not_fit_fail_with_one_line_and_write_nothing() {
         assert_eq!(written, 0, "{extra:?} wrote a run directory");
     }
     assert!(!root.join(MARKER).exists(), "a pickle payload ran");
-    // predict with the file's own head: a names file of the wrong length.
+}
+
+/// `predict --pretrained` with a class-names file of the wrong length: one line, exit 1,
+/// nothing written.
+#[test]
+fn predict_refuses_a_class_names_file_of_the_wrong_length() {
+    let Some(models) = data("models") else { return };
+    let root = scratch("pretrained-names");
+    let Some(photos) = photo_folder(&root, 3) else {
+        return;
+    };
+    let resnet18 = models.join(RESNET18);
     let names = root.join("names.txt");
     std::fs::write(&names, "ant\nbee\nwasp\n").unwrap();
     let out = augtrain_in(

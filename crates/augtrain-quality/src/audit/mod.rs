@@ -514,9 +514,12 @@ fn health_row(i: usize, e: &Measured, size_score: f64, size_threshold: f64) -> I
     }
 }
 
+/// Whether an image row has one issue.
+type IssueFlag = fn(&ImageRow) -> bool;
+
 /// Images with each issue.
 fn issue_counts(rows: &[ImageRow]) -> BTreeMap<String, usize> {
-    let flags: [(&str, fn(&ImageRow) -> bool); 12] = [
+    let flags: [(&str, IssueFlag); 12] = [
         ("corrupt", |r| r.is_corrupt_issue),
         ("exact_duplicates", |r| r.is_exact_duplicates_issue),
         ("near_duplicates", |r| r.is_near_duplicates_issue),
@@ -573,7 +576,7 @@ impl AuditReport {
         self.push_flagged(&mut out, "corrupt", |r| r.is_corrupt_issue, list);
         self.push_groups(&mut out, list);
         for (title, flag) in [
-            ("dark", (|r| r.is_dark_issue) as fn(&ImageRow) -> bool),
+            ("dark", (|r| r.is_dark_issue) as IssueFlag),
             ("light", |r| r.is_light_issue),
             ("odd aspect ratio", |r| r.is_odd_aspect_ratio_issue),
             ("low information", |r| r.is_low_information_issue),

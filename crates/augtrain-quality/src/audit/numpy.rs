@@ -271,10 +271,8 @@ fn partition_register(
     range: &mut (f64, f64),
 ) -> usize {
     let high: Vec<usize> = (0..LANES).filter(|&l| reg.key[l] >= pivot).collect();
-    let mut at = left;
-    for l in (0..LANES).filter(|&l| reg.key[l] < pivot) {
+    for (at, l) in (left..).zip((0..LANES).filter(|&l| reg.key[l] < pivot)) {
         arg[at] = reg.idx[l];
-        at += 1;
     }
     for (k, &l) in high.iter().enumerate() {
         arg[right - high.len() + k] = reg.idx[l];

@@ -66,15 +66,7 @@ fn augment_preview_out_and_exact_replay() {
 #[test]
 fn replay_on_other_data_is_refused() {
     let root = scratch("augment-replay-source");
-    let data = root.join("data");
-    for class in ["a", "b"] {
-        std::fs::create_dir_all(data.join(class)).unwrap();
-        for i in 0..3u8 {
-            image::RgbImage::from_pixel(32, 32, image::Rgb([60 * i, 9, class.len() as u8]))
-                .save(data.join(class).join(format!("{i}.png")))
-                .unwrap();
-        }
-    }
+    let data = image_folder(&root.join("data"), &["a", "b"], 3);
     let (a, b) = (root.join("a"), root.join("b"));
     ok(&augtrain(&[
         "augment",

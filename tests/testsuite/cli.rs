@@ -101,13 +101,7 @@ fn a_bad_enum_flag_value_is_a_usage_error_naming_the_valid_values() {
 fn every_commands_failure_cases_exit_as_the_readme_table_says() {
     let root = scratch("exit-codes");
     let runs = root.join("runs");
-    TrainArgs::small()
-        .model("mlp")
-        .epochs(1)
-        .runs_dir(&runs)
-        .name("ok")
-        .quiet()
-        .run_ok();
+    small_mlp_run(&runs, "ok");
     let run = runs.join("ok");
     // A run whose config.toml is damaged.
     let damaged = runs.join("damaged");

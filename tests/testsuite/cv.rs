@@ -2,21 +2,6 @@
 
 use crate::support::*;
 
-/// A folder of `per_class` distinct 8x8 images in each of the classes `a` and `b`.
-fn small_folder(root: &std::path::Path, per_class: u8) -> std::path::PathBuf {
-    let data = root.join("data");
-    for (c, class) in ["a", "b"].iter().enumerate() {
-        std::fs::create_dir_all(data.join(class)).unwrap();
-        for i in 0..per_class {
-            let px = image::Rgb([200 * c as u8 + 3 * i, 20 + 5 * i, 100]);
-            image::RgbImage::from_pixel(8, 8, px)
-                .save(data.join(class).join(format!("{i}.png")))
-                .unwrap();
-        }
-    }
-    data
-}
-
 fn cv(data: &std::path::Path, out: &std::path::Path, folds: &str) -> std::process::Output {
     augtrain(&[
         "cv",
@@ -41,7 +26,7 @@ fn cv(data: &std::path::Path, out: &std::path::Path, folds: &str) -> std::proces
 #[test]
 fn cv_writes_a_probability_row_for_every_image() {
     let root = scratch("cv");
-    let data = small_folder(&root, 6);
+    let data = image_folder(&root.join("data"), &["a", "b"], 6);
     let out = root.join("out");
     ok(&cv(&data, &out, "3"));
     let table = augtrain::data::csv::Table::read(&out.join("pred_probs.csv")).unwrap();
@@ -68,7 +53,7 @@ fn cv_writes_a_probability_row_for_every_image() {
 #[test]
 fn cv_folds_are_checked_like_scikit_learn() {
     let root = scratch("cv-folds");
-    let data = small_folder(&root, 4);
+    let data = image_folder(&root.join("data"), &["a", "b"], 4);
     let out = root.join("out");
     for (folds, message) in [
         ("1", "use at least 2"),

@@ -93,13 +93,7 @@ fn pseudo_label_manifests_read_back_and_names_print_escaped() {
     let root = scratch("hard-names-predict");
     let data = hard_folder(&root);
     let runs = root.join("runs");
-    TrainArgs::small()
-        .model("mlp")
-        .epochs(1)
-        .runs_dir(&runs)
-        .name("m")
-        .quiet()
-        .run_ok();
+    small_mlp_run(&runs, "m");
     let out = root.join("pred");
     let printed = ok(&augtrain(&[
         "predict",

@@ -1,27 +1,13 @@
 //! Defects found by outside testing (issue [integrity]): each case was a wrong answer with exit
 //! 0, damaged data or a crash before it was fixed; each test here failed then.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 
 use crate::support::*;
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// A folder of 8x8 images: `per_class` distinct images in each class, by name.
-fn folder(root: &Path, classes: &[&str], per_class: u8) -> PathBuf {
-    for (c, class) in classes.iter().enumerate() {
-        std::fs::create_dir_all(root.join(class)).unwrap();
-        for i in 0..per_class {
-            let px = image::Rgb([200 * (c as u8 % 2) + 2 * i, 30 * c as u8 + 3 * i, 90]);
-            image::RgbImage::from_pixel(8, 8, px)
-                .save(root.join(class).join(format!("{i}.png")))
-                .unwrap();
-        }
-    }
-    root.to_path_buf()
 }
 
 /// Item 1: two `train --name X` at once. The second is refused with a clear error while the
@@ -74,7 +60,7 @@ fn a_second_train_into_the_same_run_is_refused_while_the_first_runs() {
 #[test]
 fn eval_on_new_data_matches_classes_by_name() {
     let root = scratch("eval-classes");
-    let train_data = folder(&root.join("train-data"), &["ants", "bees"], 12);
+    let train_data = image_folder(&root.join("train-data"), &["ants", "bees"], 12);
     let runs = root.join("runs");
     TrainArgs::new()
         .device("cpu")
@@ -88,7 +74,7 @@ fn eval_on_new_data_matches_classes_by_name() {
         .run_ok();
     let run = runs.join("m");
     // New data with only a test split (root/test/<class>/...), evaluated whole.
-    folder(&root.join("renamed/test"), &["ants", "Bees"], 6);
+    image_folder(&root.join("renamed/test"), &["ants", "Bees"], 6);
     let renamed = root.join("renamed");
     let out = augtrain(&["eval", "--run", path(&run), "--data", path(&renamed)]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -98,7 +84,7 @@ fn eval_on_new_data_matches_classes_by_name() {
         "{stderr}"
     );
     // Only the bees of a three-class folder, by name: every image is labelled `bees`.
-    folder(&root.join("three/test"), &["ants", "bees", "wasps"], 6);
+    image_folder(&root.join("three/test"), &["ants", "bees", "wasps"], 6);
     let three = root.join("three");
     let report = root.join("e.json");
     ok(&augtrain(&[
@@ -164,7 +150,7 @@ fn a_closed_stdout_is_an_error_not_a_panic() {
 #[test]
 fn relative_paths_are_resolved_where_they_were_given() {
     let root = scratch("relative-paths");
-    folder(&root.join("work/photos"), &["ants", "bees"], 10);
+    image_folder(&root.join("work/photos"), &["ants", "bees"], 10);
     let work = root.join("work");
     let out = augtrain_command(&[
         "train",
@@ -237,13 +223,7 @@ fn relative_paths_are_resolved_where_they_were_given() {
 #[test]
 fn a_failed_resume_changes_no_run_file() {
     let runs = scratch("failed-resume");
-    TrainArgs::small()
-        .model("mlp")
-        .epochs(1)
-        .runs_dir(&runs)
-        .name("r")
-        .quiet()
-        .run_ok();
+    small_mlp_run(&runs, "r");
     let run = runs.join("r");
     let snapshot = |dir: &Path| -> Vec<(String, Vec<u8>)> {
         let mut files: Vec<_> = std::fs::read_dir(dir)

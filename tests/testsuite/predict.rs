@@ -106,13 +106,7 @@ pub fn assert_label_studio_queue(dir: &std::path::Path, n: usize, classes: &[&st
 fn predict_on_error_fails_or_skips_an_unusable_image() {
     let root = scratch("predict-on-error");
     let runs = root.join("runs");
-    TrainArgs::small()
-        .model("mlp")
-        .epochs(1)
-        .runs_dir(&runs)
-        .name("m")
-        .quiet()
-        .run_ok();
+    small_mlp_run(&runs, "m");
     let images = root.join("images");
     std::fs::create_dir_all(&images).unwrap();
     image::RgbImage::from_pixel(8, 8, image::Rgb([200, 10, 10]))

@@ -131,15 +131,7 @@ fn assert_stratified(rows: &[Vec<String>]) {
 #[test]
 fn split_refuses_an_existing_out_and_checks_folds_like_scikit_learn() {
     let root = scratch("split-out");
-    let data = root.join("data");
-    for class in ["a", "b"] {
-        std::fs::create_dir_all(data.join(class)).unwrap();
-        for i in 0..10u8 {
-            image::RgbImage::from_pixel(8, 8, image::Rgb([20 * i, class.len() as u8 * 90, i]))
-                .save(data.join(class).join(format!("{class}{i}.png")))
-                .unwrap();
-        }
-    }
+    let data = image_folder(&root.join("data"), &["a", "b"], 10);
     let out = root.join("s.csv");
     std::fs::write(&out, "precious").unwrap();
     let args = |extra: &[&str]| {

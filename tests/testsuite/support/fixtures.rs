@@ -1,7 +1,7 @@
 //! Fixture writers: little datasets in the formats augtrain reads, built in a test's scratch
 //! directory.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::data;
 
@@ -90,4 +90,19 @@ pub fn bomb_png(w: u32, h: u32) -> Vec<u8> {
     );
     chunk(&mut out, b"IEND", &[]);
     out
+}
+
+/// An image folder `root/<class>/<i>.png` of `per_class` distinct 8x8 RGB images per class
+/// (no two images alike, within or across classes, for up to 32 per class); `root`.
+pub fn image_folder(root: &Path, classes: &[&str], per_class: u8) -> PathBuf {
+    for (c, class) in classes.iter().enumerate() {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+        for i in 0..per_class {
+            let px = image::Rgb([(c * 80) as u8 + 7 * i, 13 * i + 5, (c * 40) as u8 + 90]);
+            image::RgbImage::from_pixel(8, 8, px)
+                .save(root.join(class).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    root.to_path_buf()
 }

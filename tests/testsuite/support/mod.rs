@@ -6,7 +6,7 @@ mod fixtures;
 mod train_args;
 
 pub use fixtures::*;
-pub use train_args::TrainArgs;
+pub use train_args::{TrainArgs, small_mlp_run};
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

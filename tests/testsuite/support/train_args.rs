@@ -160,3 +160,16 @@ impl TrainArgs {
 fn utf8(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 path")
 }
+
+/// A finished one-epoch run of the small synthetic MLP (CPU) named `name` under `runs`; its
+/// directory.
+pub fn small_mlp_run(runs: &Path, name: &str) -> std::path::PathBuf {
+    TrainArgs::small()
+        .model("mlp")
+        .epochs(1)
+        .runs_dir(runs)
+        .name(name)
+        .quiet()
+        .run_ok();
+    runs.join(name)
+}

@@ -198,6 +198,50 @@ impl TestReport {
 mod tests {
     use super::*;
 
+    /// Every f64 of a record reads back bit-identical from its JSON (resumed runs compare
+    /// records exactly). serde_json's default float parser is best-effort and read
+    /// 1.1481481481481481 back as 1.148148148148148; the `float_roundtrip` feature is exact.
+    /// Found by the `checkpoint` fuzz target (`fuzz/regressions/checkpoint/`).
+    #[test]
+    fn every_float_reads_back_bit_identical_from_json() {
+        let tricky = "1.1481481481481481".parse::<f64>().unwrap();
+        let mut values = vec![
+            tricky,
+            0.1,
+            1.0 / 3.0,
+            2.3811830149756537,
+            f64::MIN_POSITIVE,
+        ];
+        let mut x = 0.123_456_789_f64;
+        for _ in 0..2000 {
+            x = (x * 3.987_654_321).fract() + 1e-9;
+            values.push(x);
+            values.push(x * 1e-7);
+            values.push(1.0 + x);
+        }
+        for v in values {
+            let record = EpochRecord {
+                epoch: 1,
+                lr: v,
+                train_loss: v,
+                train_accuracy: v,
+                val_loss: v,
+                val_accuracy: v,
+                val_macro_f1: v,
+                images_per_second: v,
+                seconds: v,
+                device_memory_reserved: None,
+            };
+            let json = serde_json::to_string(&record).unwrap();
+            let back: EpochRecord = serde_json::from_str(&json).unwrap();
+            assert_eq!(
+                back.train_accuracy.to_bits(),
+                v.to_bits(),
+                "{v:?} -> {json}"
+            );
+        }
+    }
+
     #[test]
     fn nan_epochs_round_trip_and_compare() {
         let r = EpochRecord {

@@ -769,34 +769,9 @@ fn resnet_small_learns_and_resume_keeps_its_batch_norm_statistics() {
 
 #[test]
 fn transfer_learning_example_runs_in_quick_mode() {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/transfer_learning");
-    assert!(
-        bin.exists(),
-        "{} missing (cargo test builds examples)",
-        bin.display()
-    );
     let out_dir = scratch("example-transfer");
-    let mut cmd = std::process::Command::new(&bin);
-    cmd.env("AUGTRAIN_EXAMPLE_QUICK", "1")
-        .env("AUGTRAIN_EXAMPLE_OUT", &out_dir)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    let stdout = run_example("transfer_learning", &out_dir);
     let data_dir = data("");
-    if let Some(d) = &data_dir {
-        cmd.env("AUGTRAIN_TEST_DATA", d);
-    }
-    let o = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
     if data_dir.is_some() && data("models").is_some() {
         assert!(
             stdout.contains("## 1.") && stdout.contains("## 4."),

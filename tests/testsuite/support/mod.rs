@@ -136,3 +136,36 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn stdout_json(out: &Output) -> serde_json::Value {
     serde_json::from_str(&ok(out)).unwrap()
 }
+
+/// Run the example program `name` in quick mode with its outputs under `out` (and the real
+/// data, when there is some); its standard output. Panics with both streams if it fails.
+pub fn run_example(name: &str, out: &Path) -> String {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        bin.exists(),
+        "example binary {} missing (cargo test builds examples)",
+        bin.display()
+    );
+    let mut cmd = Command::new(&bin);
+    cmd.env("AUGTRAIN_EXAMPLE_QUICK", "1")
+        .env("AUGTRAIN_EXAMPLE_OUT", out)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    if let Some(d) = data("") {
+        cmd.env("AUGTRAIN_TEST_DATA", d);
+    }
+    let o = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{name} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout
+}

@@ -7,5 +7,6 @@
 //! and confident learning ([`audit`]), and pseudo-labels and review queues ([`label`]).
 
 pub mod audit;
+pub mod embedding;
 pub mod label;
 pub mod metrics;

@@ -282,3 +282,24 @@ fn knn_pred_probs_and_label_issues_match_cleanlab_datalab() {
     let flagged: Vec<usize> = (0..labels.len()).filter(|&i| mask[i]).collect();
     assert_eq!(flagged, want_flagged);
 }
+
+/// Every truncation and many single-byte changes of a valid file return (an error or a set whose
+/// size the input implies) instead of panicking or over-allocating.
+#[test]
+fn mutated_files_never_panic() {
+    let good = std::fs::read(fixture("npy_f32_3x4.npy")).unwrap();
+    for len in 0..good.len() {
+        assert!(parse_npy(&good[..len], "e.npy").is_err());
+    }
+    for at in 0..good.len() {
+        for byte in [
+            0u8, 0xff, b'(', b')', b',', b'9', b' ', b'\'', b'{', b'}', b'\n', 0x80,
+        ] {
+            let mut bad = good.clone();
+            bad[at] = byte;
+            if let Ok(set) = parse_npy(&bad, "e.npy") {
+                assert!(set.values.len() * 4 <= bad.len());
+            }
+        }
+    }
+}

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod augment;
 pub mod ceiling;
+pub mod knn;
 pub mod load;
 pub mod train;
 
@@ -26,6 +27,8 @@ pub enum Suite {
     Train,
     /// Audit throughput at two dataset sizes (not part of `all`).
     Audit,
+    /// Exact nearest-neighbour search of embeddings, 10k and 100k x 1280 (not part of `all`).
+    Knn,
     /// All of the above.
     All,
 }
@@ -287,6 +290,9 @@ pub fn run(opts: &Options, device: &ComputeDevice, log: &dyn Fn(&str)) -> crate:
     }
     if opts.suite == Suite::Audit {
         measurements.extend(audit::run(opts, log)?);
+    }
+    if opts.suite == Suite::Knn {
+        measurements.extend(knn::run(opts, log)?);
     }
     let mut breakdown = None;
     if wants(Suite::Train) {

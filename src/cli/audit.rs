@@ -1,28 +1,51 @@
-//! `augtrain audit DATA`: corrupt files, duplicates, leaks, image health and class balance.
+//! `augtrain audit DATA`: corrupt files, duplicates, leaks, image health and class balance;
+//! with embeddings (`--embeddings DIR`, or computed here with `--pretrained FILE --model M`)
+//! also semantic near duplicates and outliers; `--html` writes the page with thumbnails.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
 use super::data_args::LoadArgs;
-use crate::audit::{AuditOptions, audit};
+use super::embed::{EmbedModelArgs, embed_data};
+use crate::Error;
+use crate::audit::semantic::{DEFAULT_MIN_SIMILARITY, SemanticInput, SemanticOptions};
+use crate::audit::{AuditOptions, audit, html};
+use crate::embedding::Embedded;
+use crate::train::progress::{Reporter, Verbosity};
 use crate::util::fs::write_atomic;
 
 /// Flags of `augtrain audit`.
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   augtrain audit ../shared/data/hymenoptera
-  augtrain audit ../shared/data/hymenoptera --json audit.json --near-radius 6")]
+  augtrain audit ../shared/data/hymenoptera --json audit.json --near-radius 6
+  augtrain audit ../shared/data/hymenoptera --pretrained ../shared/data/models/efficientnet-lite0.pth --model efficientnet-lite0 --html audit.html
+  augtrain audit ../shared/data/hymenoptera --embeddings runs/hym-emb")]
 pub struct AuditArgs {
     /// The dataset to audit.
     data: PathBuf,
     /// Also write the full report (a row per image) as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Also write the report as one HTML page with thumbnails side by side.
+    #[arg(long)]
+    html: Option<PathBuf>,
     /// Largest pHash Hamming distance between near duplicates (0–64).
     #[arg(long, default_value_t = 4)]
     near_radius: u32,
-    /// Flagged images listed per issue in the text summary.
+    /// Embeddings of this data written by `augtrain embed` (semantic duplicates, outliers).
+    #[arg(long, conflicts_with_all = ["run", "pretrained"])]
+    embeddings: Option<PathBuf>,
+    #[command(flatten)]
+    embed: EmbedModelArgs,
+    /// Smallest cosine similarity of semantic near duplicates (with embeddings).
+    #[arg(long, default_value_t = DEFAULT_MIN_SIMILARITY)]
+    min_similarity: f32,
+    /// Nearest neighbours searched per image (with embeddings).
+    #[arg(long, default_value_t = 10)]
+    neighbors: usize,
+    /// Flagged images listed per issue in the text summary (and the HTML page).
     #[arg(long, default_value_t = 10)]
     list: usize,
     #[command(flatten)]
@@ -34,29 +57,46 @@ pub struct AuditArgs {
 
 pub fn run(args: AuditArgs) -> crate::Result<()> {
     if args.near_radius > 64 {
-        return Err(crate::Error::Usage(format!(
+        return Err(Error::Usage(format!(
             "--near-radius {}: use 0..=64",
             args.near_radius
         )));
     }
+    if !(-1.0..=1.0).contains(&args.min_similarity) || args.neighbors == 0 {
+        return Err(Error::Usage(format!(
+            "--min-similarity {} --neighbors {}: use a cosine in [-1, 1] and at least 1 neighbour",
+            args.min_similarity, args.neighbors
+        )));
+    }
     let cfg = args.load.config(Some(args.data.clone()))?;
     let source = cfg.source()?;
+    let reporter = Reporter::new(Verbosity::detect(args.quiet));
+    let embedded = match (&args.embeddings, args.embed.given()) {
+        (Some(dir), _) => Some(Embedded::read(dir)?),
+        (None, true) => Some(embed_data(&args.embed, &args.data, &args.load, &reporter)?),
+        (None, false) => None,
+    };
     let opts = AuditOptions {
         near_radius: args.near_radius,
+        semantic: embedded.map(|embedded| SemanticInput {
+            embedded,
+            opts: SemanticOptions {
+                min_similarity: args.min_similarity,
+                neighbors: args.neighbors,
+            },
+        }),
     };
     let start = std::time::Instant::now();
     let report = audit(&source, &cfg, 42, &opts)?;
     if let Some(path) = &args.json {
-        write_atomic(
-            path,
-            serde_json::to_string_pretty(&report)
-                .expect("json")
-                .as_bytes(),
-        )?;
+        let json = serde_json::to_string_pretty(&report).expect("json");
+        write_atomic(path, json.as_bytes())?;
     }
-    if !args.quiet {
-        say_raw!("{}", report.summary(args.list));
-        say!("\n({:.2} s)", start.elapsed().as_secs_f64());
+    if let Some(path) = &args.html {
+        let page = html::page(&report, source.files_root().as_deref(), args.list);
+        write_atomic(path, page.as_bytes())?;
     }
+    reporter.line(&report.summary(args.list));
+    reporter.line(&format!("({:.2} s)", start.elapsed().as_secs_f64()));
     Ok(())
 }

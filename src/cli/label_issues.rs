@@ -1,6 +1,6 @@
 //! `augtrain label-issues DATA`: confident learning on out-of-sample predicted probabilities
-//! (from `--pred-probs`, or from a cross-validation run here), a ranked CSV and a Label Studio
-//! review queue.
+//! (from `--pred-probs`, from a k-nearest-neighbour vote on `--embeddings`, or from a
+//! cross-validation run here), a ranked CSV and a Label Studio review queue.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +15,7 @@ use crate::audit::confident::{
 use crate::audit::pred_probs::{self, PredProbsFile};
 use crate::data::source::{DataSource, load_whole};
 use crate::data::{DataError, Dataset};
+use crate::embedding::Embedded;
 use crate::label::studio;
 use crate::train::progress::{Reporter, Verbosity};
 use crate::util::escape::{escape, escape_path};
@@ -26,7 +27,8 @@ use augtrain_run::run_dir::OutputDir;
 #[command(after_help = "Examples:
   augtrain label-issues ../shared/data/mnist-10k --folds 5 --model mlp --epochs 3
   augtrain label-issues --pred-probs ../shared/data/label-errors/mnist-test-pred-probs.csv
-  augtrain label-issues DATA --pred-probs pred_probs.csv --filter both --rank-by normalized-margin")]
+  augtrain label-issues DATA --pred-probs pred_probs.csv --filter both --rank-by normalized-margin
+  augtrain label-issues --embeddings runs/hym-emb --neighbors 10")]
 pub struct LabelIssuesArgs {
     /// The dataset (optional when --pred-probs has a given_label column).
     data: Option<PathBuf>,
@@ -34,6 +36,14 @@ pub struct LabelIssuesArgs {
     /// cross-validation runs first.
     #[arg(long)]
     pred_probs: Option<PathBuf>,
+    /// Embeddings written by `augtrain embed` (labels from its index.csv): probabilities from
+    /// the vote of each image's nearest neighbours, itself excluded (cleanlab Datalab's
+    /// features route); no training.
+    #[arg(long, conflicts_with_all = ["pred_probs", "data"])]
+    embeddings: Option<PathBuf>,
+    /// Neighbours voting with --embeddings.
+    #[arg(long, default_value_t = 10)]
+    neighbors: usize,
     /// prune_by_noise_rate (default), prune_by_class, both, confident_learning, predicted_neq_given.
     #[arg(long, default_value = "prune_by_noise_rate")]
     filter: Filter,
@@ -59,6 +69,7 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
         .data
         .as_ref()
         .or(args.pred_probs.as_ref())
+        .or(args.embeddings.as_ref())
         .and_then(|p| p.file_stem())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "data".into());
@@ -68,8 +79,14 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
         .as_deref()
         .map(|f| pred_probs::read(f).map(|p| (f, p)))
         .transpose()?;
-    if args.data.is_none() && pred.is_none() {
-        return Err(Error::Usage("give DATA, --pred-probs FILE, or both".into()));
+    let embedded = args.embeddings.as_deref().map(Embedded::read).transpose()?;
+    if args.data.is_none() && pred.is_none() && embedded.is_none() {
+        return Err(Error::Usage(
+            "give DATA, --pred-probs FILE (or both), or --embeddings DIR".into(),
+        ));
+    }
+    if args.neighbors == 0 {
+        return Err(Error::Usage("--neighbors 0: use at least 1".into()));
     }
     let dir = OutputDir::claim(
         args.out.as_deref(),
@@ -79,6 +96,9 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
     )?;
     let reporter = Reporter::new(Verbosity::detect(args.train.quiet));
     let examples = match (&args.data, pred) {
+        _ if embedded.is_some() => {
+            Examples::of_embeddings(embedded.expect("checked"), args.neighbors)?
+        }
         (Some(data), None) => {
             let (_, ds, result, reporter) = run_cv(data, &args.train, args.folds)?;
             write_cv(&dir, &ds, &result, &reporter)?;
@@ -138,11 +158,9 @@ struct Found {
 impl Examples {
     /// A loaded dataset with probabilities computed for it (row-major, one row per sample).
     fn of_dataset(ds: Dataset, values: Vec<f64>, data: &Path) -> Self {
-        let base = match DataSource::from_path(data) {
-            Ok(DataSource::Folder(dir)) => Some(dir),
-            Ok(DataSource::Manifest(file)) => file.parent().map(Path::to_path_buf),
-            _ => None,
-        };
+        let base = DataSource::from_path(data)
+            .ok()
+            .and_then(|s| s.files_root());
         Examples {
             labels: ds.labels.iter().map(|&l| l as usize).collect(),
             probs: PredProbs {
@@ -178,6 +196,44 @@ impl Examples {
             .into());
         }
         Ok(Self::of_dataset(ds, f.probs.values, data))
+    }
+
+    /// Embeddings with their labels: probabilities from the uniform vote of each image's
+    /// `neighbors` nearest other images (cleanlab Datalab's route when only features are
+    /// given). Classes are the index's labels, sorted.
+    fn of_embeddings(e: Embedded, neighbors: usize) -> crate::Result<Self> {
+        let mut names: Vec<String> = e.index.iter().map(|r| r.label.clone()).collect();
+        names.sort();
+        names.dedup();
+        if names.len() < 2 || names.iter().any(String::is_empty) {
+            return Err(Error::Usage(format!(
+                "the embeddings' index.csv must give every image a label, of at least two classes (found: {})",
+                names
+                    .iter()
+                    .map(|n| format!("'{}'", escape(n)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let labels: Vec<usize> = e
+            .index
+            .iter()
+            .map(|r| names.binary_search(&r.label).expect("a listed label"))
+            .collect();
+        let nb = crate::embedding::knn::nearest(&e.set, neighbors);
+        let probs =
+            crate::embedding::knn_probs::knn_pred_probs(&nb, &labels, names.len(), nb.k.max(1))
+                .map_err(|e| Error::Usage(format!("--neighbors {neighbors}: {e}")))?;
+        let base = DataSource::from_path(Path::new(&e.info.data))
+            .ok()
+            .and_then(|s| s.files_root());
+        Ok(Examples {
+            labels,
+            paths: e.index.into_iter().map(|r| r.path).collect(),
+            names,
+            probs,
+            base,
+        })
     }
 
     /// A probabilities file with a `given_label` column on its own (classes named by index).

@@ -43,6 +43,7 @@ mod config;
 mod cv;
 mod data_args;
 mod devices;
+mod embed;
 mod eval;
 mod export;
 mod export_model;
@@ -93,6 +94,8 @@ enum Command {
     ExportModel(export_model::ExportModelArgs),
     /// Find corrupt files, duplicates, leaks between splits, unhealthy images, class imbalance.
     Audit(audit::AuditArgs),
+    /// One L2-normalized embedding per image from a pretrained or trained backbone.
+    Embed(embed::EmbedArgs),
     /// Stratified k-fold cross-validation with out-of-sample predicted probabilities.
     Cv(cv::CvArgs),
     /// Find mislabelled examples by confident learning; ranked CSV and review queue.
@@ -129,6 +132,7 @@ pub fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::ExportModel(args) => export_model::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Embed(args) => embed::run(args),
         Command::Cv(args) => cv::run(args),
         Command::LabelIssues(args) => label_issues::run(args),
         Command::Predict(args) => predict::run(args),

@@ -138,21 +138,17 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
         )));
     }
     let dev = device::open(args.device)?;
+    let inference = load_model(&args, &dev)?;
+    let opts = LoadOptions {
+        on_error: args.on_error,
+        ..inference.load_options()
+    };
     let Inference {
         cfg,
         card,
         model,
         aug: eval_aug,
-    } = load_model(&args, &dev)?;
-    // The model's input shape and the run's decoding rules; nothing else of the training data.
-    let opts = LoadOptions {
-        size: [card.input.width as u32, card.input.height as u32],
-        channels: card.input.channels,
-        resize: cfg.data.resize,
-        max_pixels: cfg.data.max_pixels,
-        on_error: args.on_error,
-        ..LoadOptions::default()
-    };
+    } = inference;
     let images = unlabelled::load(&args.data, &opts, &card.class_names)?;
     let ev = evaluate(
         &model,

@@ -61,8 +61,8 @@ impl Cnn {
         self
     }
 
-    /// Logits for a batch of images.
-    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+    /// The head's input, `[batch, hidden]`: the hidden layer's activations.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
         let x = self
             .pool
             .forward(self.activation.forward(self.conv1.forward(images)));
@@ -70,7 +70,11 @@ impl Cnn {
             .pool
             .forward(self.activation.forward(self.conv2.forward(x)));
         let x: Tensor<2> = x.flatten(1, 3);
-        let x = self.activation.forward(self.fc1.forward(x));
-        self.fc2.forward(x)
+        self.activation.forward(self.fc1.forward(x))
+    }
+
+    /// Logits for a batch of images.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.fc2.forward(self.features(images))
     }
 }

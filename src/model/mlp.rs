@@ -36,10 +36,14 @@ impl Mlp {
         self
     }
 
+    /// The head's input, `[batch, hidden]`: the hidden layer's activations.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        let x: Tensor<2> = images.flatten(1, 3);
+        self.activation.forward(self.hidden.forward(x))
+    }
+
     /// Logits for a batch of images.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x: Tensor<2> = images.flatten(1, 3);
-        let x = self.activation.forward(self.hidden.forward(x));
-        self.output.forward(x)
+        self.output.forward(self.features(images))
     }
 }

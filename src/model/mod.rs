@@ -216,6 +216,20 @@ impl Model {
         }
     }
 
+    /// The head's input `[batch, features]` for images `[batch, channels, height, width]`:
+    /// the pooled backbone features of the residual networks and EfficientNet (before
+    /// dropout), the hidden layer of the MLP and the CNN. `predict`'s logits are
+    /// `head(features)`; `embed` writes these, L2-normalized.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        match self {
+            Model::Mlp(m) => m.features(images),
+            Model::Cnn(m) => m.features(images),
+            Model::ResNetSmall(m) => m.features(images),
+            Model::ResNet(m) => m.features(images),
+            Model::EfficientNet(m) => m.features(images),
+        }
+    }
+
     /// The classification head: the last linear layer, which maps features to classes.
     pub fn head(&self) -> &Linear {
         match self {

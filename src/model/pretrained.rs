@@ -165,6 +165,11 @@ impl WeightsFile {
         self.tensors.keys().map(String::as_str)
     }
 
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The class count of the head whose weight is `{head}.weight` (`[classes, features]`),
     /// if the file has one.
     pub fn head_classes(&self, head: &str) -> Option<usize> {

@@ -60,14 +60,18 @@ impl ResNetSmall {
         }
     }
 
-    /// Logits for a batch of images.
-    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+    /// The pooled features before dropout and `fc`, `[batch, 128]`.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = relu(self.bn1.forward(self.conv1.forward(images)));
         for block in &self.layers {
             x = block.forward(x);
         }
-        let x: Tensor<2> = self.avgpool.forward(x).flatten(1, 3);
-        self.fc.forward(self.dropout.forward(x))
+        self.avgpool.forward(x).flatten(1, 3)
+    }
+
+    /// Logits for a batch of images.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.fc.forward(self.dropout.forward(self.features(images)))
     }
 }
 

@@ -9,7 +9,7 @@ use super::evaluate::{Evaluation, evaluate};
 use super::trainer::{augmenters, build_model, resolve_pipeline};
 use super::{TrainError, weights};
 use crate::augment::Augmenter;
-use crate::data::{Dataset, ImageShape};
+use crate::data::{Dataset, ImageShape, LoadOptions};
 use crate::device::ComputeDevice;
 use crate::model::pretrained::{HeadPolicy, WeightsFile};
 use crate::model::{self, Model};
@@ -91,6 +91,33 @@ impl Inference {
             Some(names) => names,
             None => (0..classes).map(|i| i.to_string()).collect(),
         };
+        Self::from_weights(kind, &file, class_names, HeadPolicy::Keep, device)
+    }
+
+    /// A model of architecture `kind` with the backbone of the weights file `path`, for
+    /// computing features ([`Model::features`](crate::model::Model::features)): the file's
+    /// head is loaded when it has one, and not needed when it does not (a backbone-only file).
+    pub fn backbone(
+        kind: ModelKind,
+        path: &Path,
+        device: &ComputeDevice,
+    ) -> Result<Self, TrainError> {
+        let file = WeightsFile::open(path)?;
+        let classes = file.head_classes(model::head_name(kind)).unwrap_or(1);
+        let names = (0..classes).map(|i| i.to_string()).collect();
+        Self::from_weights(kind, &file, names, HeadPolicy::Replace, device)
+    }
+
+    /// The model of `kind` built for `class_names`, weights from `file` under `policy`, with
+    /// the evaluation pipeline of `kind`'s published preprocessing.
+    fn from_weights(
+        kind: ModelKind,
+        file: &WeightsFile,
+        class_names: Vec<String>,
+        policy: HeadPolicy,
+        device: &ComputeDevice,
+    ) -> Result<Self, TrainError> {
+        let path = file.path();
         let mut cfg = TrainConfig::default();
         cfg.model.kind = kind;
         cfg.model.pretrained = Some(path.to_path_buf());
@@ -108,8 +135,8 @@ impl Inference {
         );
         let spec = resolve_pipeline(&cfg, &probe);
         let (_, aug) = augmenters(&spec, &probe, cfg.seed, device)?;
-        let model = build_model(&cfg, &aug, classes, &device.device)?;
-        let (model, _) = file.load_into(model, HeadPolicy::Keep)?;
+        let model = build_model(&cfg, &aug, class_names.len(), &device.device)?;
+        let (model, _) = file.load_into(model, policy)?;
         let card = ModelCard {
             architecture: Some(kind.to_string()),
             model_input: Some(aug.output_shape()),
@@ -122,6 +149,18 @@ impl Inference {
             model: model.valid(),
             aug,
         })
+    }
+
+    /// How images must be loaded for this model: its input shape and the run's decoding rules
+    /// (resize policy, pixel limit); nothing else of the training data.
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            size: [self.card.input.width as u32, self.card.input.height as u32],
+            channels: self.card.input.channels,
+            resize: self.cfg.data.resize,
+            max_pixels: self.cfg.data.max_pixels,
+            ..LoadOptions::default()
+        }
     }
 
     /// `data` labelled against the model's classes by name (never by position): a class the

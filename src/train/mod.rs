@@ -9,6 +9,7 @@
 //! end the test split is evaluated and the report, predictions and confusion matrix written.
 
 pub mod cv;
+pub mod embed;
 pub mod epoch;
 pub mod evaluate;
 pub mod inference;

@@ -74,6 +74,47 @@ impl Reporter {
     }
 }
 
+impl Reporter {
+    /// Start a pass over `items` images named `what` (e.g. "embedding"): a bar with images/s
+    /// on a terminal, nothing otherwise (the caller prints the summary line).
+    pub fn images(&self, what: &str, items: usize) -> ImageProgress {
+        let bar = (self.verbosity == Verbosity::Bar).then(|| {
+            let bar = ProgressBar::new(items as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} images  {per_sec}  eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(what.to_string());
+            bar
+        });
+        ImageProgress { bar }
+    }
+}
+
+/// Progress of a pass over images (no loss).
+pub struct ImageProgress {
+    bar: Option<ProgressBar>,
+}
+
+impl ImageProgress {
+    /// `images` more are done.
+    pub fn advance(&self, images: usize) {
+        if let Some(bar) = &self.bar {
+            bar.inc(images as u64);
+        }
+    }
+
+    /// Clear the bar.
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// Progress of one epoch.
 pub struct EpochProgress {
     bar: Option<ProgressBar>,

@@ -15,6 +15,7 @@ mod bench;
 mod cli;
 mod cv;
 mod devices;
+mod embed;
 mod eval;
 mod examples;
 mod export;

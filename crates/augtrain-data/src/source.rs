@@ -38,6 +38,16 @@ pub enum DataSource {
 }
 
 impl DataSource {
+    /// The directory its images' paths are relative to, when it names image files (a folder,
+    /// a manifest's directory); None for container formats and generated data.
+    pub fn files_root(&self) -> Option<PathBuf> {
+        match self {
+            DataSource::Folder(dir) => Some(dir.clone()),
+            DataSource::Manifest(file) => file.parent().map(Path::to_path_buf),
+            _ => None,
+        }
+    }
+
     /// Interpret a `--data` path.
     pub fn from_path(path: &Path) -> Result<Self, DataError> {
         if !path.exists() {

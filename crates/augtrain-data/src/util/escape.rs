@@ -36,6 +36,17 @@ pub fn escape_path(path: &Path) -> String {
     escape(&path.to_string_lossy()).into_owned()
 }
 
+/// `s` as HTML text or attribute value: `&`, `<`, `>` and `"` as entities, and the
+/// characters unsafe for a terminal escaped as [`escape`] does (they would hide or reorder
+/// text on the page too).
+pub fn html(s: &str) -> String {
+    escape(s)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// A whole message for the terminal: like [`escape`], but line breaks and tabs are kept.
 pub fn escape_lines(s: &str) -> Cow<'_, str> {
     escape_where(s, |c| c != '\n' && c != '\t' && is_unsafe(c))

@@ -9,9 +9,11 @@
 
 pub mod confident;
 pub mod health;
+pub mod html;
 pub mod numpy;
 pub mod phash;
 pub mod pred_probs;
+pub mod semantic;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -27,17 +29,23 @@ use augtrain_data::source::{DataSource, load_whole};
 use augtrain_data::util::escape::escape;
 use health::Health;
 use phash::{MultiIndex, UnionFind};
+use semantic::{SemanticInput, SemanticReport};
 
 /// Audit settings (how files are read comes from the [`LoadOptions`]).
 #[derive(Clone, Debug)]
 pub struct AuditOptions {
     /// Largest Hamming distance between pHashes of near duplicates (0–64).
     pub near_radius: u32,
+    /// Embeddings for semantic near duplicates and outliers ([`semantic`]), if any.
+    pub semantic: Option<SemanticInput>,
 }
 
 impl Default for AuditOptions {
     fn default() -> Self {
-        Self { near_radius: 4 }
+        Self {
+            near_radius: 4,
+            semantic: None,
+        }
     }
 }
 
@@ -110,6 +118,20 @@ pub struct ImageRow {
     pub grayscale_score: f64,
     /// Gray content stored as colour.
     pub is_grayscale_issue: bool,
+    /// 1 − the largest cosine similarity of its embedding to another image's, in [0, 1]
+    /// (absent without embeddings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub semantic_duplicates_score: Option<f64>,
+    /// Has a semantic near duplicate (similarity at least the threshold).
+    pub is_semantic_duplicates_issue: bool,
+    /// Index of its group in the semantic report's `groups`.
+    pub semantic_duplicates_group: Option<usize>,
+    /// cleanlab's out-of-distribution score from embeddings, in (0, 1], lower = more unusual
+    /// (absent without embeddings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outlier_score: Option<f64>,
+    /// Flagged as an outlier (Datalab's rule).
+    pub is_outlier_issue: bool,
 }
 
 /// A group of duplicates and the splits it touches.
@@ -166,6 +188,9 @@ pub struct AuditReport {
     pub imbalance: Imbalance,
     /// Near-duplicate radius used.
     pub near_radius: u32,
+    /// Semantic near duplicates and outliers, when embeddings were given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub semantic: Option<SemanticReport>,
     /// One row per image.
     pub rows: Vec<ImageRow>,
 }
@@ -265,7 +290,7 @@ pub fn audit(
                 .collect()
         }
     };
-    Ok(assemble(source.name(), measured, opts))
+    assemble(source.name(), measured, opts)
 }
 
 fn group(members: Vec<usize>, m: &[Measured]) -> Group {
@@ -287,8 +312,15 @@ fn group(members: Vec<usize>, m: &[Measured]) -> Group {
     }
 }
 
-fn assemble(name: String, m: Vec<Measured>, opts: &AuditOptions) -> AuditReport {
+fn assemble(name: String, m: Vec<Measured>, opts: &AuditOptions) -> Result<AuditReport, DataError> {
     let ok: Vec<usize> = (0..m.len()).filter(|&i| m[i].result.is_ok()).collect();
+    let (semantic, findings) = match &opts.semantic {
+        Some(input) => {
+            let (report, rows) = semantic::analyse(input, &m, &ok)?;
+            (Some(report), rows)
+        }
+        None => (None, Vec::new()),
+    };
     let dups = Duplicates::find(&m, &ok, opts.near_radius);
     let exact_groups: Vec<Group> = dups.exact.iter().map(|g| group(g.clone(), &m)).collect();
     let conflicting: Vec<Group> = exact_groups
@@ -296,19 +328,27 @@ fn assemble(name: String, m: Vec<Measured>, opts: &AuditOptions) -> AuditReport 
         .filter(|g| g.has_conflicting_labels())
         .cloned()
         .collect();
-    let rows = image_rows(&m, &ok, &dups, &conflicting);
-    AuditReport {
+    let mut rows = image_rows(&m, &ok, &dups, &conflicting);
+    for (row, f) in rows.iter_mut().zip(&findings) {
+        row.semantic_duplicates_score = f.max_similarity.map(|s| (1.0 - s as f64).clamp(0.0, 1.0));
+        row.is_semantic_duplicates_issue = f.group.is_some();
+        row.semantic_duplicates_group = f.group;
+        row.outlier_score = f.outlier_score;
+        row.is_outlier_issue = f.is_outlier;
+    }
+    Ok(AuditReport {
         source: name,
         images: m.len(),
-        issue_counts: issue_counts(&rows),
+        issue_counts: issue_counts(&rows, semantic.is_some()),
         exact_duplicate_groups: exact_groups,
         conflicting_label_groups: conflicting,
         near_duplicate_groups: dups.near.iter().map(|g| group(g.clone(), &m)).collect(),
         imbalance: imbalance(&m, &ok),
         leaks: dups.leaks,
         near_radius: opts.near_radius,
+        semantic,
         rows,
-    }
+    })
 }
 
 /// The measurements of a usable image.
@@ -511,6 +551,11 @@ fn health_row(i: usize, e: &Measured, size_score: f64, size_threshold: f64) -> I
         odd_size_score: size_score,
         is_grayscale_issue: below(h.grayscale_score, 0.5),
         grayscale_score: h.grayscale_score,
+        semantic_duplicates_score: None,
+        is_semantic_duplicates_issue: false,
+        semantic_duplicates_group: None,
+        outlier_score: None,
+        is_outlier_issue: false,
     }
 }
 
@@ -518,8 +563,8 @@ fn health_row(i: usize, e: &Measured, size_score: f64, size_threshold: f64) -> I
 type IssueFlag = fn(&ImageRow) -> bool;
 
 /// Images with each issue.
-fn issue_counts(rows: &[ImageRow]) -> BTreeMap<String, usize> {
-    let flags: [(&str, IssueFlag); 12] = [
+fn issue_counts(rows: &[ImageRow], semantic: bool) -> BTreeMap<String, usize> {
+    let flags: [(&str, IssueFlag); 14] = [
         ("corrupt", |r| r.is_corrupt_issue),
         ("exact_duplicates", |r| r.is_exact_duplicates_issue),
         ("near_duplicates", |r| r.is_near_duplicates_issue),
@@ -532,9 +577,13 @@ fn issue_counts(rows: &[ImageRow]) -> BTreeMap<String, usize> {
         ("blurry", |r| r.is_blurry_issue),
         ("odd_size", |r| r.is_odd_size_issue),
         ("grayscale", |r| r.is_grayscale_issue),
+        ("semantic_duplicates", |r| r.is_semantic_duplicates_issue),
+        ("outlier", |r| r.is_outlier_issue),
     ];
+    let embedding_issue = |name: &str| name == "semantic_duplicates" || name == "outlier";
     flags
         .iter()
+        .filter(|(name, _)| semantic || !embedding_issue(name))
         .map(|(name, f)| (name.to_string(), rows.iter().filter(|r| f(r)).count()))
         .collect()
 }
@@ -587,6 +636,9 @@ impl AuditReport {
             ("near duplicates", |r| r.is_near_duplicates_issue),
         ] {
             self.push_flagged(&mut out, title, flag, list);
+        }
+        if let Some(s) = &self.semantic {
+            out.push_str(&s.summary(&self.rows, list));
         }
         out
     }

@@ -1,5 +1,6 @@
 //! Image embeddings and the data-quality checks built on their exact nearest neighbours.
 //!
+//! - [`files`]: the embeddings directory `augtrain embed` writes;
 //! - [`npy`]: read and write `n × d` float arrays as NumPy `.npy` files;
 //! - [`store`]: the embedding matrix ([`EmbeddingSet`]) and L2 normalization;
 //! - [`knn`]: exact k-nearest-neighbour search by cosine similarity ([`nearest`]);
@@ -10,6 +11,7 @@
 //! - [`synth`]: random unit rows for tests and timing.
 
 pub mod duplicates;
+pub mod files;
 pub mod knn;
 pub mod knn_probs;
 pub mod npy;
@@ -18,5 +20,6 @@ pub mod store;
 pub mod synth;
 mod topk;
 
+pub use files::{EmbedInfo, Embedded, IndexRow};
 pub use knn::{Blocking, Neighbors, nearest, nearest_blocked};
 pub use store::{EmbeddingSet, StoreError};

@@ -318,10 +318,7 @@ pub fn base64(bytes: &[u8]) -> String {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    augtrain_data::util::escape::html(s)
 }
 
 fn f4(v: f64) -> String {

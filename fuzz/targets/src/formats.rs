@@ -113,3 +113,40 @@ pub fn pred_probs(bytes: &[u8]) -> bool {
     }
     true
 }
+
+/// Embedding matrices (`embeddings.npy`, the input of `audit --embeddings` and
+/// `label-issues --embeddings`), then what those commands run on them when the rows normalize:
+/// the exact neighbour search (at most 512 rows × 64 floats per input, to stay fast),
+/// semantic duplicates, outlier scores and neighbour probabilities; every index in range,
+/// similarities descending and at most 1, scores in [0, 1], probability rows summing to 1.
+pub fn embeddings(bytes: &[u8]) -> bool {
+    use augtrain_quality::embedding::{duplicates, knn_probs, nearest, npy, outliers};
+    let Ok(mut set) = npy::parse_npy(bytes, "embeddings.npy") else {
+        return false;
+    };
+    assert_eq!(set.values.len(), set.len() * set.dim);
+    if set.normalize_rows().is_err() || set.len() > 512 || set.dim > 64 {
+        return false;
+    }
+    let n = set.len();
+    let nb = nearest(&set, 3);
+    assert_eq!(nb.len(), if nb.k == 0 { 0 } else { n });
+    for i in 0..nb.len() {
+        let sims = nb.similarities_of(i);
+        assert!(nb.indices_of(i).iter().all(|&j| (j as usize) < n && j as usize != i));
+        assert!(sims.windows(2).all(|w| w[0] >= w[1]), "similarities not descending");
+        assert!(sims.iter().all(|&s| s <= 1.0), "similarity above 1");
+    }
+    let dups = duplicates::near_duplicates(&nb, 0.9);
+    assert!(dups.pairs.iter().all(|p| p.i < p.j && p.j < n));
+    let scores = outliers::ood_scores(&nb, nb.k);
+    assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)), "outlier score outside [0, 1]");
+    if nb.k > 0 {
+        let labels: Vec<usize> = (0..n).map(|i| i % 2).collect();
+        let probs = knn_probs::knn_pred_probs(&nb, &labels, 2, nb.k).expect("valid inputs");
+        for row in probs.values.chunks(2) {
+            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-9, "row sums to {row:?}");
+        }
+    }
+    true
+}

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 pub use checkpoint::{checkpoint, reseal};
 pub use disk::{PACK_SEPARATOR, manifest, pack, pack_files, split_file};
-pub use formats::{cifar, idx, image, pred_probs};
+pub use formats::{cifar, embeddings, idx, image, pred_probs};
 pub use pipeline::{config, pipeline_json, pipeline_toml};
 
 /// A fuzz target: a parser entry point that must survive any bytes.
@@ -41,7 +41,7 @@ pub struct Target {
 }
 
 /// Every target, in data-flow order.
-pub const TARGETS: [Target; 11] = [
+pub const TARGETS: [Target; 12] = [
     Target {
         name: "idx",
         run: idx,
@@ -81,6 +81,10 @@ pub const TARGETS: [Target; 11] = [
     Target {
         name: "pred_probs",
         run: pred_probs,
+    },
+    Target {
+        name: "embeddings",
+        run: embeddings,
     },
     Target {
         name: "checkpoint",

@@ -98,6 +98,7 @@ replay_tests!(
     pipeline_json,
     config,
     pred_probs,
+    embeddings,
     checkpoint,
 );
 
@@ -114,6 +115,7 @@ fn the_replay_tests_cover_every_target() {
         "pipeline_json",
         "config",
         "pred_probs",
+        "embeddings",
         "checkpoint",
     ];
     let names: Vec<&str> = TARGETS.iter().map(|t| t.name).collect();

@@ -189,6 +189,24 @@ fn write_seeds() {
         b"p0,p1,given_label\n0.4,0.6,1\n1,0,0\n",
     );
 
+    // Embedding matrices as `augtrain embed` writes them (float32), and as numpy saves
+    // float64; duplicates and an orthogonal row included.
+    let mut set = augtrain_quality::embedding::synth::gaussian_unit_rows(12, 8, 7);
+    let first: Vec<f32> = set.row(0).to_vec();
+    set.values.extend(first);
+    write_seed(
+        "embeddings",
+        "f32-13x8.npy",
+        &augtrain_quality::embedding::npy::npy_bytes(&set),
+    );
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../crates/augtrain-quality/tests/fixtures/embedding");
+    // (`numpy-f64-6x5.npy` is np.save of a float64 (6, 5) normal array whose last row is twice
+    // the first: written by numpy itself, kept as it is.)
+    for name in ["npy_f32_v2.npy", "npy_f32_empty.npy"] {
+        write_seed("embeddings", name, &std::fs::read(fixtures.join(name)).unwrap());
+    }
+
     // Small images in every format we decode.
     let rgb = image::RgbImage::from_fn(6, 4, |x, y| {
         image::Rgb([(x * 40) as u8, (y * 60) as u8, 128])

@@ -8,6 +8,8 @@ pub mod augment;
 pub mod ceiling;
 pub mod knn;
 pub mod load;
+pub mod ops;
+pub mod reference;
 pub mod train;
 
 use std::time::Instant;
@@ -29,6 +31,9 @@ pub enum Suite {
     Audit,
     /// Exact nearest-neighbour search of embeddings, 10k and 100k x 1280 (not part of `all`).
     Knn,
+    /// burn's kernels one by one on the layer shapes of `tools/op_cases.json` (not part of
+    /// `all`; `tools/torch_op_bench.py` times PyTorch on the same cases).
+    Ops,
     /// All of the above.
     All,
 }
@@ -49,6 +54,12 @@ pub struct Options {
     /// Larger models whose training step the train suite also times at 224×224×3, batch 32,
     /// 1000 classes (as `tools/torch_train_bench.py`), e.g. resnet18, efficientnet-lite0.
     pub models: Vec<crate::model::ModelKind>,
+    /// The op cases file of the ops suite.
+    pub op_cases: std::path::PathBuf,
+    /// Only the op cases whose name contains this (all when empty).
+    pub op_filter: String,
+    /// A Python with torch: run `tools/torch_train_bench.py` beside the train suite.
+    pub reference: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -294,11 +305,22 @@ pub fn run(opts: &Options, device: &ComputeDevice, log: &dyn Fn(&str)) -> crate:
     if opts.suite == Suite::Knn {
         measurements.extend(knn::run(opts, log)?);
     }
+    if opts.suite == Suite::Ops {
+        let cases = ops::read_cases(&opts.op_cases, &opts.op_filter)?;
+        measurements.extend(ops::run(opts, &cases, device, log)?);
+    }
     let mut breakdown = None;
     if wants(Suite::Train) {
         let (m, b) = train::run(opts, device, log)?;
         measurements.extend(m);
         breakdown = b;
+        let seconds = if opts.quick { 5.0 } else { 20.0 };
+        if let Some(python) = &opts.reference
+            && let Some(rows) = reference::torch_train(python, &opts.models, seconds, log)
+        {
+            measurements.extend(rows);
+            reference::add_ratios(&mut measurements);
+        }
     }
     Ok(Report {
         machine: Machine::detect(device),

@@ -14,7 +14,9 @@ use crate::util::fs::write_atomic;
   augtrain bench --quick                              # all suites, fewer repetitions
   augtrain bench augment --device gpu --json gpu.json
   augtrain bench train --breakdown --device cpu
-  augtrain bench train --device cpu --models resnet18,efficientnet-lite0")]
+  augtrain bench train --device cpu --models resnet18,efficientnet-lite0
+  augtrain bench ops --device cpu --filter lenet --json burn_ops.json
+  augtrain bench train --device cpu --reference /path/to/venv/bin/python")]
 pub struct BenchArgs {
     /// Which suite to run.
     #[arg(value_enum, default_value = "all")]
@@ -40,6 +42,17 @@ pub struct BenchArgs {
     /// Also time the training step of these models at 224x224, batch 32 (train suite).
     #[arg(long, value_delimiter = ',')]
     models: Vec<crate::model::ModelKind>,
+    /// The op cases of the ops suite (layer shapes and directions).
+    #[arg(long, default_value = "tools/op_cases.json")]
+    cases: PathBuf,
+    /// Ops suite: only the cases whose name contains this (e.g. lenet).
+    #[arg(long, default_value = "")]
+    filter: String,
+    /// Train suite: also time PyTorch's same steps with this Python (one with torch, e.g.
+    /// a venv's bin/python) right after augtrain's, and note the ratios; skipped with a
+    /// message when it cannot run.
+    #[arg(long)]
+    reference: Option<PathBuf>,
     /// Print only the final table.
     #[arg(long, short)]
     quiet: bool,
@@ -58,6 +71,9 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
         breakdown: args.breakdown,
         data,
         models: args.models.clone(),
+        op_cases: args.cases.clone(),
+        op_filter: args.filter.clone(),
+        reference: args.reference.clone(),
     };
     let dev = device::open(args.device)?;
     let quiet = args.quiet;

@@ -112,3 +112,40 @@ fn assert_full_pipeline_rows_against_the_ceiling(aug: &serde_json::Value) {
         assert!(fraction > 0.0 && fraction < 1.0, "{full}");
     }
 }
+
+#[test]
+fn bench_ops_times_burns_kernels_on_the_shared_cases() {
+    let dir = scratch("bench-ops");
+    let out = dir.join("ops.json");
+    ok(&augtrain(&[
+        "bench",
+        "ops",
+        "--quick",
+        "--quiet",
+        "--device",
+        "cpu",
+        "--filter",
+        "lenet.fc",
+        "--json",
+        out.to_str().unwrap(),
+    ]));
+    let report = json(&out);
+    let ops: Vec<&serde_json::Value> = report["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["group"] == "ops")
+        .collect();
+    assert_eq!(ops.len(), 4, "{ops:?}");
+    assert!(
+        ops.iter()
+            .all(|m| m["name"].as_str().unwrap().starts_with("lenet.fc"))
+    );
+    assert!(
+        ops.iter()
+            .all(|m| m["note"].as_str().unwrap().ends_with("GFLOP/s"))
+    );
+    // A missing cases file is one line and exit 1.
+    let bad = augtrain(&["bench", "ops", "--cases", "/nonexistent.json"]);
+    assert_eq!(bad.status.code(), Some(1));
+}

@@ -397,6 +397,9 @@ fn the_benchmark_gpu_ceiling_is_a_verified_copy_within_the_device_limit() {
         breakdown: false,
         data: None,
         models: Vec::new(),
+        op_cases: std::path::PathBuf::new(),
+        op_filter: String::new(),
+        reference: None,
     };
     let m = augtrain::bench::ceiling::gpu_copy(&g.kernel, &opts).unwrap();
     assert!(m.batch as u64 <= g.kernel.max_buffer_bytes(), "{m:?}");

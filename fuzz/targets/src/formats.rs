@@ -133,19 +133,32 @@ pub fn embeddings(bytes: &[u8]) -> bool {
     assert_eq!(nb.len(), if nb.k == 0 { 0 } else { n });
     for i in 0..nb.len() {
         let sims = nb.similarities_of(i);
-        assert!(nb.indices_of(i).iter().all(|&j| (j as usize) < n && j as usize != i));
-        assert!(sims.windows(2).all(|w| w[0] >= w[1]), "similarities not descending");
+        assert!(
+            nb.indices_of(i)
+                .iter()
+                .all(|&j| (j as usize) < n && j as usize != i)
+        );
+        assert!(
+            sims.windows(2).all(|w| w[0] >= w[1]),
+            "similarities not descending"
+        );
         assert!(sims.iter().all(|&s| s <= 1.0), "similarity above 1");
     }
     let dups = duplicates::near_duplicates(&nb, 0.9);
     assert!(dups.pairs.iter().all(|p| p.i < p.j && p.j < n));
     let scores = outliers::ood_scores(&nb, nb.k);
-    assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)), "outlier score outside [0, 1]");
+    assert!(
+        scores.iter().all(|s| (0.0..=1.0).contains(s)),
+        "outlier score outside [0, 1]"
+    );
     if nb.k > 0 {
         let labels: Vec<usize> = (0..n).map(|i| i % 2).collect();
         let probs = knn_probs::knn_pred_probs(&nb, &labels, 2, nb.k).expect("valid inputs");
         for row in probs.values.chunks(2) {
-            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-9, "row sums to {row:?}");
+            assert!(
+                (row.iter().sum::<f64>() - 1.0).abs() < 1e-9,
+                "row sums to {row:?}"
+            );
         }
     }
     true

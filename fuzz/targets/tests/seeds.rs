@@ -204,7 +204,11 @@ fn write_seeds() {
     // (`numpy-f64-6x5.npy` is np.save of a float64 (6, 5) normal array whose last row is twice
     // the first: written by numpy itself, kept as it is.)
     for name in ["npy_f32_v2.npy", "npy_f32_empty.npy"] {
-        write_seed("embeddings", name, &std::fs::read(fixtures.join(name)).unwrap());
+        write_seed(
+            "embeddings",
+            name,
+            &std::fs::read(fixtures.join(name)).unwrap(),
+        );
     }
 
     // Small images in every format we decode.

@@ -1,0 +1,190 @@
+//! The PyTorch reference beside `augtrain bench train --reference PYTHON`: runs
+//! `tools/torch_train_bench.py` (same step: forward, cross-entropy, backward, SGD with momentum,
+//! the loss read back; same shapes and batch sizes) right after augtrain's own training steps,
+//! with as many threads as augtrain uses, and adds its rows and the same-run ratios to the
+//! report. Without Python, torch or the script, the reference is skipped with a message.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Deserialize;
+
+use super::{Measurement, Stats};
+use crate::model::ModelKind;
+
+/// The reference script, relative to the repository root (the working directory).
+pub const SCRIPT: &str = "tools/torch_train_bench.py";
+
+#[derive(Deserialize)]
+struct Row {
+    model: String,
+    batch: usize,
+    steps: usize,
+    seconds: f64,
+    images_per_second: f64,
+    step_seconds_median: f64,
+    step_seconds_min: f64,
+    step_seconds_max: f64,
+}
+
+#[derive(Deserialize)]
+struct Report {
+    rows: Vec<Row>,
+}
+
+/// PyTorch's training steps of the MLP, the CNN and `models`, `seconds` each, with `python`;
+/// None (after saying why on `log`) when they cannot be run.
+pub fn torch_train(
+    python: &Path,
+    models: &[ModelKind],
+    seconds: f64,
+    log: &dyn Fn(&str),
+) -> Option<Vec<Measurement>> {
+    if !Path::new(SCRIPT).is_file() {
+        log(&format!(
+            "PyTorch reference skipped: {SCRIPT} not found (run from the repository root)"
+        ));
+        return None;
+    }
+    let list: Vec<String> = ["mlp".to_string(), "cnn".to_string()]
+        .into_iter()
+        .chain(models.iter().map(|m| m.to_string()))
+        .collect();
+    let json = std::env::temp_dir().join(format!("augtrain-torch-ref-{}.json", std::process::id()));
+    log(&format!(
+        "PyTorch reference: {} {SCRIPT} --models {} ({seconds} s each)",
+        python.display(),
+        list.join(",")
+    ));
+    let out = Command::new(python)
+        .arg(SCRIPT)
+        .args(["--models", &list.join(",")])
+        .args(["--seconds", &seconds.to_string()])
+        .args(["--threads", &rayon::current_num_threads().to_string()])
+        .arg("--json")
+        .arg(&json)
+        .output();
+    let rows = match out {
+        Err(e) => Err(format!("cannot run {}: {e}", python.display())),
+        Ok(o) if !o.status.success() => Err(String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .last()
+            .unwrap_or("failed")
+            .to_string()),
+        Ok(_) => read_rows(&json),
+    };
+    let _ = std::fs::remove_file(&json);
+    match rows {
+        Ok(rows) => Some(rows.into_iter().map(measurement).collect()),
+        Err(why) => {
+            log(&format!("PyTorch reference skipped: {why}"));
+            None
+        }
+    }
+}
+
+fn read_rows(path: &PathBuf) -> Result<Vec<Row>, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    serde_json::from_slice::<Report>(&bytes)
+        .map(|r| r.rows)
+        .map_err(|e| format!("unexpected output of {SCRIPT}: {e}"))
+}
+
+fn measurement(r: Row) -> Measurement {
+    Measurement {
+        group: "torch".into(),
+        name: format!("{} step, batch {} (PyTorch)", r.model, r.batch),
+        engine: "cpu".into(),
+        batch: r.batch,
+        items_per_second: r.images_per_second,
+        bytes_per_second: None,
+        ceiling_fraction: None,
+        note: Some(format!("{} steps in {:.1} s", r.steps, r.seconds)),
+        stats: Stats {
+            median: r.step_seconds_median,
+            min: r.step_seconds_min,
+            max: r.step_seconds_max,
+            spread: 0.0,
+            samples: r.steps,
+            calls_per_sample: 1,
+        },
+    }
+}
+
+/// Note on each augtrain training row its ratio to the PyTorch row of the same model and batch
+/// (augtrain images/s over PyTorch's: above 1 means augtrain is faster).
+pub fn add_ratios(rows: &mut [Measurement]) {
+    let torch: Vec<(String, usize, f64)> = rows
+        .iter()
+        .filter(|m| m.group == "torch")
+        .filter_map(|m| {
+            let model = m.name.split(' ').next()?.to_string();
+            Some((model, m.batch, m.items_per_second))
+        })
+        .collect();
+    for m in rows.iter_mut().filter(|m| m.group == "train") {
+        let model = m.name.split(' ').next().unwrap_or("");
+        if let Some((_, _, t)) = torch.iter().find(|(n, b, _)| n == model && *b == m.batch) {
+            let ratio = format!(
+                "{:.2}x PyTorch ({:.0} images/s) in this run",
+                m.items_per_second / t,
+                t
+            );
+            m.note = Some(match m.note.take() {
+                Some(n) => format!("{n}; {ratio}"),
+                None => ratio,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(group: &str, name: &str, batch: usize, ips: f64) -> Measurement {
+        let mut m = measurement(Row {
+            model: String::new(),
+            batch,
+            steps: 3,
+            seconds: 1.0,
+            images_per_second: ips,
+            step_seconds_median: 0.1,
+            step_seconds_min: 0.1,
+            step_seconds_max: 0.1,
+        });
+        m.group = group.into();
+        m.name = name.into();
+        m.note = None;
+        m
+    }
+
+    #[test]
+    fn a_python_that_cannot_run_skips_the_reference_with_a_message() {
+        let said = std::cell::RefCell::new(Vec::new());
+        let log = |s: &str| said.borrow_mut().push(s.to_string());
+        let rows = torch_train(Path::new("/nonexistent/python"), &[], 1.0, &log);
+        assert!(rows.is_none());
+        let said = said.into_inner();
+        assert!(
+            said.last()
+                .is_some_and(|s| s.starts_with("PyTorch reference skipped")),
+            "{said:?}"
+        );
+    }
+
+    #[test]
+    fn ratios_pair_rows_of_the_same_model_and_batch() {
+        let mut rows = vec![
+            row("train", "cnn 28x28 step, batch 64", 64, 1000.0),
+            row("train", "cnn 28x28 step, batch 256", 256, 1200.0),
+            row("torch", "cnn step, batch 64 (PyTorch)", 64, 4000.0),
+        ];
+        add_ratios(&mut rows);
+        assert_eq!(
+            rows[0].note.as_deref(),
+            Some("0.25x PyTorch (4000 images/s) in this run")
+        );
+        assert_eq!(rows[1].note, None);
+    }
+}

@@ -311,6 +311,79 @@ impl Model {
 mod tests {
     use super::*;
 
+    /// Batch norm as burn's backend defines it by default, out of generic tensor ops (the
+    /// statistics over `[C, N·S]` after swapping the first two axes), differentiated by
+    /// autodiff op by op; the patched CPU backend (`patches/burn-flex`) replaces it with fused
+    /// kernels and must give the same values and gradients.
+    fn composed_batch_norm(x: Tensor<4>, g: Tensor<1>, b: Tensor<1>, eps: f64) -> Tensor<4> {
+        let [n, c, h, w] = x.dims();
+        let flat = |t: Tensor<4>| t.swap_dims(0, 1).reshape([c, n * h * w]);
+        let mean = flat(x.clone()).mean_dim(1).reshape([1, c, 1, 1]);
+        let centred = x - mean;
+        let var = flat(centred.clone() * centred.clone())
+            .mean_dim(1)
+            .reshape([1, c, 1, 1]);
+        centred / var.add_scalar(eps).sqrt() * g.reshape([1, c, 1, 1]) + b.reshape([1, c, 1, 1])
+    }
+
+    #[test]
+    fn fused_batch_norm_equals_burns_composed_definition_values_and_gradients() {
+        use burn::tensor::module::{batch_norm, batch_norm_train};
+        use burn::tensor::{Distribution, Tolerance};
+        let ad = Device::flex().autodiff();
+        let tol = Tolerance::<f32>::rel_abs(1e-5, 2e-4);
+        for [n, c, h, w] in [[4, 3, 5, 7], [2, 8, 1, 1], [64, 2, 12, 12]] {
+            let normal = Distribution::Normal(0.5, 2.0);
+            let x = Tensor::<4>::random([n, c, h, w], normal, &ad).require_grad();
+            let g = Tensor::<1>::random([c], normal, &ad).require_grad();
+            let b = Tensor::<1>::random([c], normal, &ad).require_grad();
+            let dy = Tensor::<4>::random([n, c, h, w], normal, &ad);
+            let fused = batch_norm_train(x.clone(), g.clone(), b.clone(), 1e-5);
+            let composed = composed_batch_norm(x.clone(), g.clone(), b.clone(), 1e-5);
+            fused
+                .output
+                .to_data()
+                .assert_approx_eq(&composed.to_data(), tol);
+            let grads_f = (fused.output * dy.clone()).sum().backward();
+            let grads_c = (composed * dy).sum().backward();
+            for (name, f, e) in [
+                (
+                    "dx",
+                    x.grad(&grads_f).unwrap().into_data(),
+                    x.grad(&grads_c).unwrap().into_data(),
+                ),
+                (
+                    "dgamma",
+                    g.grad(&grads_f).unwrap().into_data(),
+                    g.grad(&grads_c).unwrap().into_data(),
+                ),
+                (
+                    "dbeta",
+                    b.grad(&grads_f).unwrap().into_data(),
+                    b.grad(&grads_c).unwrap().into_data(),
+                ),
+            ] {
+                assert_eq!(f.shape(), e.shape(), "{name}");
+                f.assert_approx_eq::<f32>(&e, tol);
+            }
+            // Evaluation mode with given statistics.
+            let (mean, var) = (fused.mean.detach(), fused.variance.detach());
+            let eval = batch_norm(
+                x.clone().detach(),
+                g.clone().detach(),
+                b.clone().detach(),
+                mean.clone(),
+                var.clone(),
+                1e-3,
+            );
+            let c4 = |t: Tensor<1>| t.reshape([1, c, 1, 1]);
+            let expected = (x.detach() - c4(mean)) / c4(var).add_scalar(1e-3).sqrt()
+                * c4(g.detach())
+                + c4(b.detach());
+            eval.to_data().assert_approx_eq(&expected.to_data(), tol);
+        }
+    }
+
     /// Trainable parameters of `model`: burn's `num_params` also counts the batch-norm running
     /// statistics (module state, not trained).
     fn trainable(model: &Model) -> u64 {

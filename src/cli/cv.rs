@@ -111,11 +111,7 @@ pub(crate) fn write_cv(
 }
 
 pub fn run(args: CvArgs) -> crate::Result<()> {
-    let name = args
-        .data
-        .file_stem()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "data".into());
+    let name = super::stem_name(Some(&args.data));
     // Claimed before the folds train: an existing output fails at once.
     let dir = OutputDir::claim(
         args.out.as_deref(),

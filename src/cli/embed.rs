@@ -85,11 +85,7 @@ pub fn run(args: EmbedArgs) -> crate::Result<()> {
         ));
     }
     let reporter = Reporter::new(Verbosity::detect(args.quiet));
-    let name = args
-        .data
-        .file_stem()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "data".into());
+    let name = super::stem_name(Some(&args.data));
     let dir = OutputDir::claim(
         args.out.as_deref(),
         &args.runs_dir,

@@ -65,14 +65,8 @@ pub struct LabelIssuesArgs {
 }
 
 pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
-    let name = args
-        .data
-        .as_ref()
-        .or(args.pred_probs.as_ref())
-        .or(args.embeddings.as_ref())
-        .and_then(|p| p.file_stem())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "data".into());
+    let source = args.data.as_ref().or(args.pred_probs.as_ref());
+    let name = super::stem_name(source.or(args.embeddings.as_ref()).map(|p| p.as_path()));
     // Read the probabilities before creating anything, so a bad file writes nothing.
     let pred = args
         .pred_probs

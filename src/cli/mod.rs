@@ -108,6 +108,14 @@ enum Command {
     Config(config::ConfigArgs),
 }
 
+/// What a command's default output is named after: the file stem of `path` (e.g. the data
+/// folder's name), or `data`.
+pub(crate) fn stem_name(path: Option<&std::path::Path>) -> String {
+    path.and_then(|p| p.file_stem())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "data".into())
+}
+
 /// The error of a failed write to standard output (closed pipe, full disk).
 pub(crate) fn stdout_error(e: std::io::Error) -> crate::Error {
     crate::Error::Io(crate::util::fs::IoError::new(

@@ -97,13 +97,15 @@ fn with_header(header: &str, data: &[u8]) -> Vec<u8> {
     out
 }
 
-#[test]
-fn rejects_malformed_files_with_one_line_messages() {
+/// A header dict with the three keys.
+fn dict(descr: &str, fortran: &str, shape: &str) -> String {
+    format!("{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {shape}, }}")
+}
+
+/// Broken framing: magic, version, lengths, dtype, order, shape and data size.
+fn framing_cases() -> Vec<(Vec<u8>, NpyProblem)> {
     let good = std::fs::read(fixture("npy_f32_3x4.npy")).unwrap();
-    let dict = |descr: &str, fortran: &str, shape: &str| {
-        format!("{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {shape}, }}")
-    };
-    let cases: Vec<(Vec<u8>, NpyProblem)> = vec![
+    vec![
         (b"".to_vec(), NpyProblem::Truncated),
         (b"\x93NUMPY\x01".to_vec(), NpyProblem::Truncated),
         (b"PK\x03\x04zipfile".to_vec(), NpyProblem::Magic),
@@ -151,6 +153,12 @@ fn rejects_malformed_files_with_one_line_messages() {
             with_header(&dict("<f8", "False", "(1000000, 1000000)"), &[0; 8]),
             data_len(1_000_000, 1_000_000, 8, 8),
         ),
+    ]
+}
+
+/// Header dicts that are not what numpy writes.
+fn header_cases() -> Vec<(Vec<u8>, NpyProblem)> {
+    vec![
         (
             with_header(&dict("<f4", "False", "(99999999999999999999, 1)"), &[]),
             header("shape is not a tuple of non-negative integers"),
@@ -188,8 +196,12 @@ fn rejects_malformed_files_with_one_line_messages() {
             with_header(&(dict("<f4", "False", "(2, 1)") + " x"), &[0; 8]),
             header("text after the dict"),
         ),
-    ];
-    for (bytes, want) in cases {
+    ]
+}
+
+#[test]
+fn rejects_malformed_files_with_one_line_messages() {
+    for (bytes, want) in framing_cases().into_iter().chain(header_cases()) {
         assert_eq!(
             problem(&bytes),
             want,

@@ -16,8 +16,9 @@
 //!   backward: (forward + backward on the autodiff device) − forward, the backward of
 //!   `sum(y · dy)`, i.e. dL/dx, dL/dγ, dL/dβ plus one multiply and sum (a few % of it).
 //!
-//! Inputs are random; every call ends by reading one value of its result, so queued work
-//! (none on the CPU backend, some on a GPU) is finished inside the timing.
+//! Inputs are random; every call ends by reading one value of its result and syncing the
+//! device, so queued work (none on the CPU backend, some on a GPU) is finished inside the
+//! timing.
 
 use std::path::Path;
 
@@ -171,10 +172,13 @@ fn random<const D: usize>(dims: [usize; D], dev: &Device) -> Tensor<D> {
     Tensor::random(dims, Distribution::Normal(0.0, 1.0), dev)
 }
 
-/// Wait for `t` by reading one of its values.
+/// Wait for `t`: read one of its values, then drain the device's queue (a GPU may otherwise
+/// still be working on what the value did not need).
 fn finish<const D: usize>(t: Tensor<D>) {
+    let device = t.device();
     let first = t.flatten::<1>(0, D - 1).slice(0..1);
     std::hint::black_box(first.into_data());
+    let _ = device.sync();
 }
 
 type Call = Box<dyn FnMut()>;

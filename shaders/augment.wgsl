@@ -6,9 +6,12 @@
 // of every channel into the f32 NCHW output.
 //
 // Bindings (all storage, read_write: cubecl may pack several into one wgpu buffer):
-//   @binding(0) header : array<u32>  batch + pipeline description (layout: src/augment/layout.rs)
+//   @binding(0) header : array<u32>  batch + pipeline description (layout: src/augment/layout.rs),
+//                                    followed by the slot list when header[H_GATHER] = 1
 //   @binding(1) params : array<u32>  per-sample parameter blocks, header[H_STRIDE] words each
-//   @binding(2) pixels : array<u32>  the u8 HWC batch, packed 4 bytes per word (little-endian)
+//   @binding(2) pixels : array<u32>  u8 HWC images, packed 4 bytes per word (little-endian): the
+//                                    batch in order, or with H_GATHER a resident set of images
+//                                    that sample s reads at slot header[HEADER_WORDS + s]
 //   @binding(3) out    : array<f32>  n × c × out_h × out_w, normalized
 //
 // CPU twin: src/augment/cpu.rs (same maths, same order of operations). Hash and polynomial
@@ -39,6 +42,8 @@ const H_STRIDE: u32 = 23u;
 const H_MIX: u32 = 24u;
 const H_GRID_X: u32 = 25u;
 const H_OFF_COLOUR: u32 = 26u;
+const H_GATHER: u32 = 30u;
+const HEADER_WORDS: u32 = 48u;
 const H_OFF_NOISE: u32 = 27u;
 const H_OFF_ERASE: u32 = 28u;
 const H_OFF_MIX: u32 = 29u;
@@ -174,7 +179,11 @@ fn source_index(s: u32, x_in: i32, y_in: i32) -> u32 {
         }
     }
     let c = header[H_C];
-    return s * (header[H_IN_H] * header[H_IN_W] * c) + (u32(y) * u32(iw) + u32(x)) * c;
+    var slot = s;
+    if (header[H_GATHER] != 0u) {
+        slot = header[HEADER_WORDS + s];
+    }
+    return slot * (header[H_IN_H] * header[H_IN_W] * c) + (u32(y) * u32(iw) + u32(x)) * c;
 }
 
 // Source value of channel ch at `index` (from source_index) on the 0..=255 scale (the constant

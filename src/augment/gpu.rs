@@ -9,7 +9,7 @@ use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Device, Shape, Tensor};
 
 use super::AugmentError;
-use super::layout::{H_C, H_GRID_X, H_IN_H, H_IN_W, H_N, H_OUT_H, H_OUT_W};
+use super::layout::{H_C, H_GATHER, H_GRID_X, H_IN_H, H_IN_W, H_N, H_OUT_H, H_OUT_W};
 
 /// Threads per workgroup; must equal `@workgroup_size` in the shader.
 pub const WORKGROUP: u32 = 256;
@@ -88,6 +88,11 @@ impl GpuAugment {
             .min(1 << 32)
     }
 
+    /// Bytes of memory the device has, when the driver reports it.
+    pub fn memory_bytes(&self) -> Option<u64> {
+        self.template.client.properties().memory.max_memory()
+    }
+
     /// Upload a batch of HWC images once (packed four bytes per word).
     pub fn upload(&self, images: &[&[u8]]) -> DeviceImages {
         let bytes: usize = images.iter().map(|i| i.len()).sum();
@@ -121,12 +126,63 @@ impl GpuAugment {
         self.run_uploaded(header, params, &uploaded)
     }
 
-    /// Run the kernel on images already on the device.
+    /// Run the kernel on a batch of images already on the device, sample `s` being the `s`-th.
     pub fn run_uploaded(
         &self,
         header: &[u32],
         params: &[u32],
         images: &DeviceImages,
+    ) -> Result<Tensor<4>, AugmentError> {
+        self.launch(header, params, Pixels::Batch(images))
+    }
+
+    /// Upload a whole set of equally sized HWC images once, to be gathered from by
+    /// [`GpuAugment::run_resident`]. Fails when the set does not fit in one buffer.
+    pub fn upload_resident(&self, images: &[&[u8]]) -> Result<ResidentImages, AugmentError> {
+        let per_image = images.first().map_or(0, |i| i.len());
+        if per_image == 0 || images.iter().any(|i| i.len() != per_image) {
+            return Err(AugmentError::Shape(
+                "resident images must be non-empty and all of one size".into(),
+            ));
+        }
+        let total = (images.len() * per_image) as u64;
+        if total > self.max_buffer_bytes() {
+            return Err(AugmentError::BatchTooLarge(format!(
+                "{} images of {per_image} bytes do not fit in one GPU buffer of {} bytes",
+                images.len(),
+                self.max_buffer_bytes()
+            )));
+        }
+        Ok(ResidentImages {
+            images: self.upload(images),
+            per_image,
+            count: images.len(),
+        })
+    }
+
+    /// Run the kernel on images resident on the device: sample `s` reads the image at
+    /// `slots[s]` of `resident`; only the header, the slot list and `params` are uploaded.
+    pub fn run_resident(
+        &self,
+        header: &[u32],
+        params: &[u32],
+        resident: &ResidentImages,
+        slots: &[u32],
+    ) -> Result<Tensor<4>, AugmentError> {
+        if let Some(&bad) = slots.iter().find(|&&s| s as usize >= resident.count) {
+            return Err(AugmentError::Shape(format!(
+                "image slot {bad} is outside the {} resident images",
+                resident.count
+            )));
+        }
+        self.launch(header, params, Pixels::Resident { resident, slots })
+    }
+
+    fn launch(
+        &self,
+        header: &[u32],
+        params: &[u32],
+        pixels: Pixels<'_>,
     ) -> Result<Tensor<4>, AugmentError> {
         let n = header[H_N] as usize;
         let c = header[H_C] as usize;
@@ -136,20 +192,37 @@ impl GpuAugment {
         if out_elems == 0 {
             return Err(AugmentError::Shape("empty batch".into()));
         }
-        let in_per_image = (header[H_IN_H] * header[H_IN_W]) as u64 * c as u64;
+        let in_per_image = (header[H_IN_H] * header[H_IN_W]) as usize * c;
         check_fits(
             n,
-            ((out_elems / n) as u64 * 4).max(in_per_image),
+            ((out_elems / n) as u64 * 4).max(in_per_image as u64),
             self.max_buffer_bytes(),
         )?;
-        let need = n * (header[H_IN_H] * header[H_IN_W]) as usize * c;
-        if images.bytes < need {
-            return Err(AugmentError::Shape(format!(
-                "the uploaded batch holds {} bytes, the header needs {need}",
-                images.bytes
-            )));
-        }
         let mut header = header.to_vec();
+        let images = match pixels {
+            Pixels::Batch(images) => {
+                if images.bytes < n * in_per_image {
+                    return Err(AugmentError::Shape(format!(
+                        "the uploaded batch holds {} bytes, the header needs {}",
+                        images.bytes,
+                        n * in_per_image
+                    )));
+                }
+                images
+            }
+            Pixels::Resident { resident, slots } => {
+                if slots.len() != n || resident.per_image != in_per_image {
+                    return Err(AugmentError::Shape(format!(
+                        "{} slots of {}-byte images for a batch of {n} images of {in_per_image} bytes",
+                        slots.len(),
+                        resident.per_image
+                    )));
+                }
+                header[H_GATHER] = 1;
+                header.extend_from_slice(slots);
+                &resident.images
+            }
+        };
         let (gx, gy) = grid((n * oh * ow) as u64);
         header[H_GRID_X] = gx;
         let params = if params.is_empty() {
@@ -222,6 +295,35 @@ impl GpuAugment {
         self.device
             .sync()
             .map_err(|e| AugmentError::Gpu(format!("device sync failed: {e:?}")))
+    }
+}
+
+/// Where the kernel reads a batch's pixels.
+enum Pixels<'a> {
+    /// The batch's own images, sample `s` being the `s`-th.
+    Batch(&'a DeviceImages),
+    /// A resident set; sample `s` reads image `slots[s]`.
+    Resident {
+        resident: &'a ResidentImages,
+        slots: &'a [u32],
+    },
+}
+
+/// A set of equally sized `u8` HWC images resident on the device (uploaded once per run),
+/// gathered from by sample slot.
+#[derive(Clone)]
+pub struct ResidentImages {
+    images: DeviceImages,
+    /// Bytes per image.
+    pub per_image: usize,
+    /// Number of images.
+    pub count: usize,
+}
+
+impl ResidentImages {
+    /// Bytes held on the device.
+    pub fn bytes(&self) -> usize {
+        self.images.bytes
     }
 }
 

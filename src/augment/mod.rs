@@ -31,6 +31,17 @@ pub struct AugmentedBatch {
     pub mix: Option<Vec<MixParams>>,
     /// The parameters that were applied (for recording and replay).
     pub params: Vec<SampleParams>,
+    /// Bytes this batch sent from the host to the device.
+    pub uploaded: Uploaded,
+}
+
+/// Bytes one augmented batch sent from the host to the training device.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Uploaded {
+    /// Image data: `u8` pixels for the GPU kernel, or the CPU twin's `f32` output tensor.
+    pub image_bytes: u64,
+    /// Everything else: the kernel's header, slot list and parameter words.
+    pub other_bytes: u64,
 }
 
 /// A compiled pipeline bound to an engine and a seed.
@@ -110,14 +121,89 @@ impl Augmenter {
             height: h,
             channels: c,
         } = self.output_shape();
-        let tensor = match &self.engine {
+        let (tensor, uploaded) = match &self.engine {
             Engine::Cpu => {
                 let mut out = vec![0f32; n * c * h * w];
                 cpu::run(&header, &words, images, &mut out);
-                Tensor::<4>::from_data(TensorData::new(out, [n, c, h, w]), &device.clone().inner())
+                let uploaded = Uploaded {
+                    image_bytes: (out.len() * 4) as u64,
+                    other_bytes: 0,
+                };
+                let data = TensorData::new(out, [n, c, h, w]);
+                let tensor = Tensor::<4>::from_data(data, &device.clone().inner());
+                (tensor, uploaded)
             }
-            Engine::Gpu(kernel) => kernel.run(&header, &words, images)?,
+            Engine::Gpu(kernel) => {
+                let uploaded = Uploaded {
+                    image_bytes: images.iter().map(|i| i.len() as u64).sum(),
+                    other_bytes: ((header.len() + words.len()) * 4) as u64,
+                };
+                (kernel.run(&header, &words, images)?, uploaded)
+            }
         };
+        Ok(self.finish(tensor, params, uploaded, device))
+    }
+
+    /// Augment one batch whose images are resident on the GPU: sample `i` (id `ids[i]`) is
+    /// image `slots[i]` of `resident`. Only the header, the slots and the parameters are
+    /// uploaded. Fails on the CPU engine.
+    pub fn batch_resident(
+        &self,
+        resident: &gpu::ResidentImages,
+        slots: &[u32],
+        ids: &[u64],
+        epoch: usize,
+        device: &Device,
+    ) -> Result<AugmentedBatch, AugmentError> {
+        let Engine::Gpu(kernel) = &self.engine else {
+            return Err(AugmentError::Gpu(
+                "resident images need the GPU engine".into(),
+            ));
+        };
+        let params = self.program.draw(self.seed, epoch, ids);
+        let header = self.program.header(ids.len());
+        let words = self.program.pack(&params)?;
+        let tensor = kernel.run_resident(&header, &words, resident, slots)?;
+        let uploaded = Uploaded {
+            image_bytes: 0,
+            other_bytes: ((header.len() + slots.len() + words.len()) * 4) as u64,
+        };
+        Ok(self.finish(tensor, params, uploaded, device))
+    }
+
+    /// Upload `images` (equally sized HWC slices) to stay on the GPU for
+    /// [`Augmenter::batch_resident`]; `None` on the CPU engine or when they would take more
+    /// than `budget_bytes` or one device buffer.
+    pub fn make_resident(
+        &self,
+        images: &[&[u8]],
+        budget_bytes: u64,
+    ) -> Result<Option<gpu::ResidentImages>, AugmentError> {
+        let Engine::Gpu(kernel) = &self.engine else {
+            return Ok(None);
+        };
+        let total: u64 = images.iter().map(|i| i.len() as u64).sum();
+        if images.is_empty() || total > budget_bytes.min(kernel.max_buffer_bytes()) {
+            return Ok(None);
+        }
+        kernel.upload_resident(images).map(Some)
+    }
+
+    /// Bytes of memory the GPU engine's device has, when the driver says (`None` on the CPU).
+    pub fn device_memory_bytes(&self) -> Option<u64> {
+        match &self.engine {
+            Engine::Cpu => None,
+            Engine::Gpu(kernel) => kernel.memory_bytes(),
+        }
+    }
+
+    fn finish(
+        &self,
+        tensor: Tensor<4>,
+        params: Vec<SampleParams>,
+        uploaded: Uploaded,
+        device: &Device,
+    ) -> AugmentedBatch {
         let images = if device.is_autodiff() {
             tensor.autodiff()
         } else {
@@ -128,11 +214,12 @@ impl Augmenter {
         } else {
             None
         };
-        Ok(AugmentedBatch {
+        AugmentedBatch {
             images,
             mix,
             params,
-        })
+            uploaded,
+        }
     }
 
     /// Run the CPU twin directly, returning `f32` NCHW values (for previews and tests).

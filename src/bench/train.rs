@@ -226,6 +226,8 @@ fn end_to_end_epoch(
             epoch: 0,
             lr: optim::EpochLr::constant(cfg.optimizer.lr),
             class_weights: None,
+            resident: None,
+            reads: training::device_metrics::ReadSchedule::from_sync_every(0),
         };
         let start = Instant::now();
         let _ = training::train_epoch(&mut ctx, model, &mut optimizer, None, breakdown)?;

@@ -132,6 +132,14 @@ pub struct TrainArgs {
     /// "not minority", "not majority", all, or CLASS=COUNT,CLASS=COUNT.
     #[arg(long)]
     sampling_strategy: Option<String>,
+    /// GPU: the largest fraction of device memory the training images may take to stay on the
+    /// device, uploaded once per run (default 0.25; 0 uploads every batch).
+    #[arg(long)]
+    resident_fraction: Option<f64>,
+    /// Read loss and accuracy back from the device every N batches (progress bar, non-finite
+    /// check); default 0 = about twice a second.
+    #[arg(long)]
+    sync_every: Option<usize>,
     /// Synthetic data: training images.
     #[arg(long)]
     synthetic_train: Option<usize>,
@@ -236,6 +244,8 @@ impl TrainArgs {
         set!(c.schedule.gamma, self.gamma);
         set!(c.schedule.min_lr, self.min_lr);
         set!(c.batch_size, self.batch_size);
+        set!(c.resident_fraction, self.resident_fraction);
+        set!(c.sync_every, self.sync_every);
         set!(c.epochs, self.epochs);
         set!(c.seed, self.seed);
         set!(c.data.val_fraction, self.val_fraction);

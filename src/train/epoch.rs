@@ -1,5 +1,10 @@
 //! One training epoch: the epoch's order from `(seed, epoch)`, augmentation on the training
 //! device, forward, loss, backward and optimizer step per batch.
+//!
+//! Nothing in a batch waits for the device: the images are gathered from the resident set on
+//! the GPU (or uploaded), the loss and the correct count stay on the device
+//! ([`super::device_metrics`]) and are read back on the schedule of `sync_every` and at the
+//! epoch's end. The host/device traffic is counted in [`EpochStats::transfers`].
 
 use std::time::Instant;
 
@@ -7,13 +12,16 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use super::config::{LossKind, TrainConfig};
-use super::evaluate::{argmax_rows, to_vec};
+use super::device_metrics::{PendingMetrics, ReadSchedule};
+use super::launches::LaunchCounter;
 use super::optim::{EpochLr, clip_global_norm};
 use super::{TrainError, loss, progress};
-use crate::augment::Augmenter;
+use crate::augment::gpu::ResidentImages;
+use crate::augment::{AugmentedBatch, Augmenter};
 use crate::data::balance::{self, Balance};
 use crate::data::{Dataset, sampler};
 use crate::model::Model;
+use augtrain_run::records::TransferCounts;
 
 /// What one training epoch needs besides the model and the optimizer.
 pub struct EpochContext<'a> {
@@ -31,6 +39,11 @@ pub struct EpochContext<'a> {
     pub lr: EpochLr,
     /// Cross-entropy class weights (`--balance weights`).
     pub class_weights: Option<&'a [f32]>,
+    /// `data`'s images resident on the GPU (gathered by index), or `None` to upload each
+    /// batch's.
+    pub resident: Option<&'a ResidentImages>,
+    /// When the loss and accuracy are read back inside the epoch.
+    pub reads: ReadSchedule,
 }
 
 /// Totals of one training epoch.
@@ -42,6 +55,8 @@ pub struct EpochStats {
     pub correct: usize,
     /// Images seen.
     pub seen: usize,
+    /// Host/device traffic of the epoch.
+    pub transfers: TransferCounts,
 }
 
 /// Seconds spent in each phase of training steps (the `--breakdown` profile). Each phase ends
@@ -62,15 +77,37 @@ pub struct Breakdown {
     pub metrics: f64,
 }
 
-fn sync(device: &Device) -> Result<(), TrainError> {
+fn sync(device: &Device, counts: &mut TransferCounts) -> Result<(), TrainError> {
+    counts.host_syncs += 1;
     device
         .sync()
         .map_err(|e| TrainError::Tensor(format!("device sync failed: {e:?}")))
 }
 
+/// Augment the batch of `idx` (positions in `ctx.data`): from the resident images when there
+/// are, else gathered on the host and uploaded.
+fn augment_batch(
+    ctx: &EpochContext<'_>,
+    idx: &[usize],
+    ids: &[u64],
+) -> Result<AugmentedBatch, TrainError> {
+    Ok(match ctx.resident {
+        Some(resident) => {
+            let slots: Vec<u32> = idx.iter().map(|&i| i as u32).collect();
+            ctx.aug
+                .batch_resident(resident, &slots, ids, ctx.epoch, ctx.device)?
+        }
+        None => {
+            let images: Vec<&[u8]> = idx.iter().map(|&i| ctx.data.image(i)).collect();
+            ctx.aug.batch(&images, ids, ctx.epoch, ctx.device)?
+        }
+    })
+}
+
 /// Train `model` for one epoch: the epoch's order from `(seed, epoch)`, augmentation, forward,
 /// loss (with the config's label smoothing), backward, global gradient-norm clipping when
-/// configured, optimizer step per batch. With `breakdown`, every phase is synced and timed.
+/// configured, optimizer step per batch; loss and accuracy read back per `ctx.reads`. With
+/// `breakdown`, every phase is synced and timed.
 pub fn train_epoch(
     ctx: &mut EpochContext<'_>,
     mut model: Model,
@@ -81,12 +118,16 @@ pub fn train_epoch(
     let cfg = ctx.cfg;
     let data = ctx.data;
     let classes = data.num_classes();
+    let launches = ctx.aug.on_gpu().then(LaunchCounter::start);
+    let mut stats = EpochStats::default();
+    stats.transfers.resident = ctx.resident.is_some();
     let mut clock = Instant::now();
     let mut lap = |slot: fn(&mut Breakdown) -> &mut f64,
-                   bd: &mut Option<&mut Breakdown>|
+                   bd: &mut Option<&mut Breakdown>,
+                   counts: &mut TransferCounts|
      -> Result<(), TrainError> {
         if let Some(b) = bd.as_deref_mut() {
-            sync(ctx.device)?;
+            sync(ctx.device, counts)?;
             *slot(b) += clock.elapsed().as_secs_f64();
             clock = Instant::now();
         }
@@ -97,20 +138,26 @@ pub fn train_epoch(
     } else {
         sampler::epoch_order(data.len(), cfg.seed, ctx.epoch)
     };
-    let mut stats = EpochStats::default();
+    let mut pending = PendingMetrics::new(ctx.reads, ctx.epoch);
     for (b, range) in sampler::batches(data.len(), cfg.batch_size).enumerate() {
         let idx = &order[range];
-        let images: Vec<&[u8]> = idx.iter().map(|&i| data.image(i)).collect();
         let ids: Vec<u64> = idx.iter().map(|&i| data.ids[i]).collect();
         let labels: Vec<u32> = idx.iter().map(|&i| data.labels[i]).collect();
-        lap(|b| &mut b.loading, &mut breakdown)?;
-        let batch = ctx.aug.batch(&images, &ids, ctx.epoch, ctx.device)?;
-        lap(|b| &mut b.augmentation, &mut breakdown)?;
+        lap(|b| &mut b.loading, &mut breakdown, &mut stats.transfers)?;
+        let batch = augment_batch(ctx, idx, &ids)?;
+        stats.transfers.image_bytes_uploaded += batch.uploaded.image_bytes;
+        stats.transfers.other_bytes_uploaded += batch.uploaded.other_bytes;
+        lap(
+            |b| &mut b.augmentation,
+            &mut breakdown,
+            &mut stats.transfers,
+        )?;
         let logits = model.forward(batch.images);
         let mut targets = loss::target_rows(&labels, batch.mix.as_deref(), classes);
         if cfg.loss == LossKind::CrossEntropy {
             loss::smooth(&mut targets, classes, cfg.label_smoothing);
         }
+        stats.transfers.other_bytes_uploaded += (targets.len() * 4) as u64;
         let loss = loss::loss(
             cfg.loss,
             logits.clone(),
@@ -118,35 +165,28 @@ pub fn train_epoch(
             ctx.class_weights,
             ctx.device,
         );
-        lap(|b| &mut b.forward, &mut breakdown)?;
+        lap(|b| &mut b.forward, &mut breakdown, &mut stats.transfers)?;
         let mut grads = GradientsParams::from_grads(loss.clone().backward(), &model);
         if cfg.optimizer.clip_grad_norm > 0.0 {
             clip_global_norm(&mut grads, &model, cfg.optimizer.clip_grad_norm)?;
         }
-        lap(|b| &mut b.backward, &mut breakdown)?;
+        lap(|b| &mut b.backward, &mut breakdown, &mut stats.transfers)?;
         model = optimizer.step(ctx.lr.at(b), model, grads);
-        lap(|b| &mut b.optimizer, &mut breakdown)?;
-        let value: f32 = loss.into_scalar();
-        if !value.is_finite() {
-            return Err(TrainError::NonFinite {
-                epoch: ctx.epoch + 1,
-                batch: b + 1,
-                value: value as f64,
-                last_good: 0,
-            });
+        lap(|b| &mut b.optimizer, &mut breakdown, &mut stats.transfers)?;
+        stats.transfers.other_bytes_uploaded += pending.push(loss.inner(), logits.inner(), &labels);
+        if pending.due() {
+            pending.read(&mut stats)?;
+            if let Some(bar) = bar.as_deref_mut() {
+                bar.batch(
+                    pending.batches_read(),
+                    stats.loss_sum / stats.seen as f64,
+                    stats.seen,
+                );
+            }
         }
-        let logits_host = to_vec(logits.inner())?;
-        stats.correct += argmax_rows(&logits_host, classes)
-            .iter()
-            .zip(&labels)
-            .filter(|(p, t)| **p == **t as usize)
-            .count();
-        stats.loss_sum += value as f64 * idx.len() as f64;
-        stats.seen += idx.len();
-        lap(|b| &mut b.metrics, &mut breakdown)?;
-        if let Some(bar) = bar.as_deref_mut() {
-            bar.batch(b + 1, stats.loss_sum / stats.seen as f64, stats.seen);
-        }
+        lap(|b| &mut b.metrics, &mut breakdown, &mut stats.transfers)?;
     }
+    pending.read(&mut stats)?;
+    stats.transfers.kernel_launches = launches.map(|l| l.launches());
     Ok((model, stats))
 }

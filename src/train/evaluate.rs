@@ -57,8 +57,59 @@ pub fn eval_logits(model: &Model, images: Tensor<4>, flip: bool) -> Tensor<2> {
     }
 }
 
+/// Largest softmax output kept on the device before a read (bytes): an evaluation reads its
+/// predictions back once, unless they would take more than this.
+const MAX_PENDING_BYTES: usize = 64 << 20;
+
+/// Softmax outputs and per-batch losses waiting on the device, and what was read so far.
+struct EvalAccumulator {
+    classes: usize,
+    probs: Vec<Tensor<2>>,
+    losses: Vec<Tensor<1>>,
+    sizes: Vec<usize>,
+    pending_rows: usize,
+    loss_sum: f64,
+    read: Vec<f32>,
+}
+
+impl EvalAccumulator {
+    fn push(&mut self, probs: Tensor<2>, loss: Tensor<1>, rows: usize) -> Result<(), TrainError> {
+        self.probs.push(probs);
+        self.losses.push(loss.reshape([1]));
+        self.sizes.push(rows);
+        self.pending_rows += rows;
+        if self.pending_rows * self.classes * 4 > MAX_PENDING_BYTES {
+            self.read()?;
+        }
+        Ok(())
+    }
+
+    /// Read everything pending in one transfer: the probabilities and, after them, the losses.
+    fn read(&mut self) -> Result<(), TrainError> {
+        if self.sizes.is_empty() {
+            return Ok(());
+        }
+        let probs = Tensor::cat(std::mem::take(&mut self.probs), 0).reshape([-1]);
+        let losses = Tensor::cat(std::mem::take(&mut self.losses), 0);
+        let values = Tensor::cat(vec![probs, losses], 0)
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .map_err(|e| TrainError::Tensor(format!("{e:?}")))?;
+        let split = self.pending_rows * self.classes;
+        for (l, &n) in values[split..].iter().zip(&self.sizes) {
+            self.loss_sum += *l as f64 * n as f64;
+        }
+        self.read.extend_from_slice(&values[..split]);
+        self.sizes.clear();
+        self.pending_rows = 0;
+        Ok(())
+    }
+}
+
 /// Evaluate `model` (validation mode, plain device) on `data` with the deterministic pipeline
-/// (and the config's test-time flip averaging).
+/// (and the config's test-time flip averaging). The predictions are read back from the device
+/// once (in 64 MiB pieces for very large sets), not per batch.
 pub fn evaluate(
     model: &Model,
     data: &Dataset,
@@ -69,10 +120,15 @@ pub fn evaluate(
     keep_probabilities: bool,
 ) -> Result<Evaluation, TrainError> {
     let k = data.num_classes();
-    let mut confusion = ConfusionMatrix::new(k);
-    let mut predictions = Vec::with_capacity(data.len());
-    let mut probabilities = keep_probabilities.then(|| Vec::with_capacity(data.len() * k));
-    let mut loss_sum = 0.0;
+    let mut acc = EvalAccumulator {
+        classes: k,
+        probs: Vec::new(),
+        losses: Vec::new(),
+        sizes: Vec::new(),
+        pending_rows: 0,
+        loss_sum: 0.0,
+        read: Vec::with_capacity(data.len() * k),
+    };
     let order: Vec<usize> = (0..data.len()).collect();
     for range in sampler::batches(data.len(), batch_size) {
         let idx = &order[range];
@@ -82,26 +138,23 @@ pub fn evaluate(
         let batch = aug.batch(&images, &ids, 0, device)?;
         let logits = eval_logits(model, batch.images, cfg.tta_flip);
         let targets = loss::target_rows(&labels, None, k);
-        let l: f32 = loss::loss(cfg.loss, logits.clone(), &targets, None, device).into_scalar();
-        loss_sum += l as f64 * idx.len() as f64;
-        let probs = to_vec(softmax(logits, 1))?;
-        let pred = argmax_rows(&probs, k);
-        for (&t, &p) in labels.iter().zip(&pred) {
-            confusion.add(t as usize, p);
-        }
-        predictions.extend_from_slice(&pred);
-        if let Some(all) = probabilities.as_mut() {
-            all.extend_from_slice(&probs);
-        }
+        let l = loss::loss(cfg.loss, logits.clone(), &targets, None, device);
+        acc.push(softmax(logits, 1), l, idx.len())?;
+    }
+    acc.read()?;
+    let predictions = argmax_rows(&acc.read, k);
+    let mut confusion = ConfusionMatrix::new(k);
+    for (&t, &p) in data.labels.iter().zip(&predictions) {
+        confusion.add(t as usize, p);
     }
     Ok(Evaluation {
         loss: if data.is_empty() {
             f64::NAN
         } else {
-            loss_sum / data.len() as f64
+            acc.loss_sum / data.len() as f64
         },
         confusion,
         predictions,
-        probabilities,
+        probabilities: keep_probabilities.then_some(acc.read),
     })
 }

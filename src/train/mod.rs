@@ -9,10 +9,12 @@
 //! end the test split is evaluated and the report, predictions and confusion matrix written.
 
 pub mod cv;
+pub mod device_metrics;
 pub mod embed;
 pub mod epoch;
 pub mod evaluate;
 pub mod inference;
+pub mod launches;
 pub mod loss;
 pub mod optim;
 pub mod progress;

@@ -7,13 +7,15 @@ use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 
 use super::config::{AugmentConfig, Freeze, ImagenetInput, TrainConfig};
+use super::device_metrics::ReadSchedule;
 use super::epoch::{EpochContext, EpochStats, train_epoch};
 use super::evaluate::{Evaluation, evaluate};
 use super::optim::EpochLr;
 use super::progress::Reporter;
 use super::{TrainError, optim, weights};
+use crate::augment::gpu::{GpuAugment, ResidentImages};
 use crate::augment::spec::OpSpec;
-use crate::augment::{Augmenter, Engine, PipelineSpec, gpu::GpuAugment};
+use crate::augment::{Augmenter, Engine, PipelineSpec};
 use crate::data::{Dataset, ImageShape, balance};
 use crate::device::ComputeDevice;
 use crate::metrics::ClassificationReport;
@@ -103,6 +105,23 @@ fn freeze(cfg: &TrainConfig, model: Model) -> Model {
     }
 }
 
+/// The training images uploaded to stay on the GPU when the augmenter runs there and they take
+/// at most `cfg.resident_fraction` of the device's memory (when the driver does not say how
+/// much it has: of 1 GiB).
+pub fn resident_images(
+    cfg: &TrainConfig,
+    aug: &Augmenter,
+    data: &Dataset,
+) -> Result<Option<ResidentImages>, TrainError> {
+    if !aug.on_gpu() || cfg.resident_fraction <= 0.0 || data.is_empty() {
+        return Ok(None);
+    }
+    let memory = aug.device_memory_bytes().unwrap_or(1 << 30);
+    let budget = (memory as f64 * cfg.resident_fraction) as u64;
+    let images: Vec<&[u8]> = (0..data.len()).map(|i| data.image(i)).collect();
+    Ok(aug.make_resident(&images, budget)?)
+}
+
 /// A model being trained: weights, optimizer state, augmenters, schedule and training set.
 pub struct Trainer {
     cfg: TrainConfig,
@@ -116,6 +135,8 @@ pub struct Trainer {
     device: ComputeDevice,
     autodiff: Device,
     pretrained: Option<LoadReport>,
+    /// The training set's images on the GPU, when they fit the config's share of its memory.
+    resident: Option<ResidentImages>,
 }
 
 impl Trainer {
@@ -164,7 +185,9 @@ impl Trainer {
         let (train_set, class_weights) =
             balance::training_set(train, cfg.balance, &cfg.sampling_strategy, cfg.seed)
                 .map_err(TrainError::Config)?;
+        let resident = resident_images(cfg, &train_aug, &train_set)?;
         Ok(Self {
+            resident,
             cfg: cfg.clone(),
             optimizer: optim::build(&cfg.optimizer, &model),
             model: Some(model),
@@ -176,6 +199,11 @@ impl Trainer {
             autodiff,
             pretrained,
         })
+    }
+
+    /// Bytes of training images resident on the GPU (`None`: uploaded per batch).
+    pub fn resident_bytes(&self) -> Option<usize> {
+        self.resident.as_ref().map(|r| r.bytes())
     }
 
     /// What loading the pretrained weights did (`None` without them, or when resuming).
@@ -332,6 +360,7 @@ impl Trainer {
             images_per_second: stats.seen as f64 / train_seconds.max(1e-9),
             seconds: started.elapsed().as_secs_f64(),
             device_memory_reserved: self.trim_device_memory(),
+            transfers: self.device.is_gpu().then_some(stats.transfers),
         })
     }
 
@@ -350,6 +379,8 @@ impl Trainer {
             epoch,
             lr,
             class_weights: self.class_weights.as_deref(),
+            resident: self.resident.as_ref(),
+            reads: ReadSchedule::from_sync_every(self.cfg.sync_every),
         };
         // Dropout draws from the device's generator: keyed by (seed, epoch), a resumed run
         // draws the masks an uninterrupted one draws.

@@ -436,3 +436,55 @@ fn a_batch_whose_input_exceeds_the_largest_buffer_is_refused_even_when_its_outpu
         "{err}"
     );
 }
+
+#[test]
+fn gathering_from_resident_images_equals_uploading_the_batch_bit_for_bit() {
+    let Some(gpu) = open() else { return };
+    let images = random_images(37, 23, 19, 3, 5);
+    let refs: Vec<&[u8]> = images.iter().map(|i| i.as_slice()).collect();
+    let resident = gpu.kernel.upload_resident(&refs).unwrap();
+    assert_eq!(resident.bytes(), 37 * 23 * 19 * 3);
+    let bits = |t: burn::tensor::Tensor<4>| -> Vec<u32> {
+        let v = t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        v.iter().map(|x| x.to_bits()).collect()
+    };
+    // Slots out of order, repeated, and the last image (the end of the buffer); with and
+    // without batch mixing (a partner is read through its own slot).
+    let slots: Vec<u32> = vec![36, 0, 17, 17, 5, 29, 1, 36, 12];
+    let mixes = [
+        "",
+        "[[ops]]\nop = \"mixup\"\nalpha = 0.4\n",
+        "[[ops]]\nop = \"cutmix\"\nalpha = 1.0\n",
+    ];
+    for mix in mixes {
+        let mut s = full_pipeline(16, 16);
+        s.ops.extend(spec(mix, "").ops);
+        let prog = Program::new(&s, augtrain::data::ImageShape::new(23, 19, 3)).unwrap();
+        let ids: Vec<u64> = slots.iter().map(|&s| 1000 + s as u64).collect();
+        let words = prog.pack(&prog.draw(7, 2, &ids)).unwrap();
+        let header = prog.header(slots.len());
+        let batch: Vec<&[u8]> = slots.iter().map(|&s| refs[s as usize]).collect();
+        let uploaded = bits(gpu.kernel.run(&header, &words, &batch).unwrap());
+        let gathered = bits(
+            gpu.kernel
+                .run_resident(&header, &words, &resident, &slots)
+                .unwrap(),
+        );
+        assert!(uploaded == gathered, "mix {mix:?}: outputs differ");
+    }
+    let prog = Program::new(
+        &full_pipeline(16, 16),
+        augtrain::data::ImageShape::new(23, 19, 3),
+    )
+    .unwrap();
+    let words = prog.pack(&prog.draw(7, 2, &[1])).unwrap();
+    let e = gpu
+        .kernel
+        .run_resident(&prog.header(1), &words, &resident, &[37])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("slot 37 is outside the 37 resident images"),
+        "{e}"
+    );
+}

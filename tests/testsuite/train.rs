@@ -138,6 +138,64 @@ fn train_on_the_software_gpu_with_the_fused_kernel() {
     assert!(losses.iter().all(|l| l.is_finite()));
 }
 
+/// The epochs of a run's `metrics.jsonl`.
+fn epochs(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn resident_training_images_train_like_streamed_ones_and_are_uploaded_once() {
+    if !gpu() {
+        return;
+    }
+    let runs = scratch("gpu-resident");
+    let run = |name: &str, fraction: &str, train: usize, sync_every: usize| {
+        TrainArgs::new()
+            .device("gpu")
+            .epochs(2)
+            .synthetic(train, 50)
+            .batch_size(50)
+            .set("--resident-fraction", fraction)
+            .set("--sync-every", sync_every)
+            .runs_dir(&runs)
+            .name(name)
+            .quiet()
+            .run_ok();
+        epochs(&runs.join(name))
+    };
+    let resident = run("resident", "0.25", 400, 1000);
+    let streamed = run("streamed", "0", 400, 1000);
+    for (r, s) in resident.iter().zip(&streamed) {
+        for key in ["train_loss", "train_accuracy", "val_loss", "val_accuracy"] {
+            assert_eq!(r[key], s[key], "{key} differs: {r} vs {s}");
+        }
+        let (rt, st) = (&r["transfers"], &s["transfers"]);
+        assert_eq!(rt["resident"], true, "{rt}");
+        assert_eq!(st["resident"], false, "{st}");
+        assert_eq!(rt["image_bytes_uploaded"], 0, "{rt}");
+        assert!(st["image_bytes_uploaded"].as_u64().unwrap() > 0, "{st}");
+        assert_eq!(
+            st["image_bytes_uploaded"], streamed[0]["transfers"]["image_bytes_uploaded"],
+            "every streamed epoch uploads the same images"
+        );
+        // One read per epoch (its end), however many batches: 8 here.
+        assert_eq!(rt["host_syncs"], 1, "{rt}");
+        assert_eq!(rt["bytes_read_back"], 8 * 2 * 4, "{rt}");
+        assert!(rt["kernel_launches"].as_u64().unwrap() > 8, "{rt}");
+    }
+    let read = |n: &str| std::fs::read_to_string(runs.join(n).join("report.json")).unwrap();
+    assert_eq!(read("resident"), read("streamed"));
+    // Twice the batches, still one sync per epoch; every second batch: one sync per two.
+    let larger = run("larger", "0.25", 800, 1000);
+    assert!(larger.iter().all(|e| e["transfers"]["host_syncs"] == 1));
+    let often = run("often", "0.25", 400, 2);
+    assert!(often.iter().all(|e| e["transfers"]["host_syncs"] == 4));
+}
+
 #[test]
 fn cnn_on_real_mnist_on_cpu() {
     let Some(mnist) = data("mnist-10k") else {

@@ -38,6 +38,10 @@ pub const H_STRIDE: usize = 23;
 pub const H_MIX: usize = 24;
 /// Header: workgroups along x of the dispatch (GPU only; for the 2-D index).
 pub const H_GRID_X: usize = 25;
+/// Header: GPU only. 0: sample `s`'s pixels are the `s`-th image of the pixel buffer; 1: the
+/// batch gathers from a resident buffer of many images, sample `s` reading image slot
+/// `header[HEADER_WORDS + s]` (the slot list follows the header, one word per sample).
+pub const H_GATHER: usize = 30;
 /// Header: offset of the colour parameters in a sample's block.
 pub const H_OFF_COLOUR: usize = 26;
 /// Header: offset of the noise parameters.

@@ -356,6 +356,14 @@ const KEY_DOCS: &[(&str, &str)] = &[
         "imbalanced-learn sampling_strategy: auto, minority, majority, not minority, not majority, all, or a table { class = count }.",
     ),
     (
+        "resident_fraction",
+        "GPU: the largest fraction of device memory the training images may take to stay on the device (uploaded once); 0 uploads every batch.",
+    ),
+    (
+        "sync_every",
+        "Read loss and accuracy back from the device every N batches (progress, non-finite check); 0 = about twice a second.",
+    ),
+    (
         "data.synthetic_train",
         "Built-in synthetic data (used when data.path is absent): training images.",
     ),
@@ -519,6 +527,13 @@ pub struct TrainConfig {
     pub balance: Balance,
     /// imbalanced-learn `sampling_strategy` for `oversample` / `undersample`.
     pub sampling_strategy: SamplingStrategy,
+    /// On a GPU, the largest fraction of the device's memory the training images (`u8`) may
+    /// take to be uploaded once per run and gathered by index; 0 streams every batch.
+    pub resident_fraction: f64,
+    /// Read the training loss and accuracy back every this many batches (progress bar and
+    /// non-finite check); 0 = about twice a second, by the host's clock. An epoch's end
+    /// always reads.
+    pub sync_every: usize,
 }
 
 impl Default for TrainConfig {
@@ -539,6 +554,8 @@ impl Default for TrainConfig {
             augment: AugmentConfig::Default,
             balance: Balance::None,
             sampling_strategy: SamplingStrategy::default(),
+            resident_fraction: 0.25,
+            sync_every: 0,
         }
     }
 }
@@ -558,6 +575,12 @@ impl TrainConfig {
         }
         if self.batch_size == 0 {
             return Err("batch size must be at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&self.resident_fraction) {
+            return Err(format!(
+                "resident fraction {} must be in [0, 1]",
+                self.resident_fraction
+            ));
         }
         if !(self.optimizer.lr > 0.0 && self.optimizer.lr.is_finite()) {
             return Err(format!("learning rate {} must be > 0", self.optimizer.lr));

@@ -40,6 +40,44 @@ pub struct EpochRecord {
     /// Bytes the device's memory pool reserved at the end of the epoch (GPU devices).
     #[serde(default)]
     pub device_memory_reserved: Option<u64>,
+    /// Host↔device traffic of the epoch's training batches (GPU devices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfers: Option<TransferCounts>,
+}
+
+/// Traffic between the host and the training device during one epoch's training batches
+/// (validation excluded), as augtrain issues it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferCounts {
+    /// Whether the training images were resident on the device (uploaded before epoch 1).
+    pub resident: bool,
+    /// Image bytes sent to the device: `u8` pixels for the GPU kernel, or the CPU twin's
+    /// `f32` batches; 0 when resident.
+    pub image_bytes_uploaded: u64,
+    /// Other bytes sent: kernel headers, slot lists, parameters, targets and labels.
+    pub other_bytes_uploaded: u64,
+    /// Bytes read back to the host (loss and accuracy counters).
+    pub bytes_read_back: u64,
+    /// Times the host waited for the device (each read back is one).
+    pub host_syncs: u64,
+    /// Kernels launched on the device (GPU only; burn's and augtrain's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_launches: Option<u64>,
+}
+
+impl TransferCounts {
+    /// Add `other`'s counts to these.
+    pub fn add(&mut self, other: &TransferCounts) {
+        self.resident |= other.resident;
+        self.image_bytes_uploaded += other.image_bytes_uploaded;
+        self.other_bytes_uploaded += other.other_bytes_uploaded;
+        self.bytes_read_back += other.bytes_read_back;
+        self.host_syncs += other.host_syncs;
+        self.kernel_launches = match (self.kernel_launches, other.kernel_launches) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+    }
 }
 
 impl EpochRecord {
@@ -50,6 +88,7 @@ impl EpochRecord {
             images_per_second: 0.0,
             seconds: 0.0,
             device_memory_reserved: None,
+            transfers: None,
             ..self.clone()
         }
     }
@@ -231,6 +270,7 @@ mod tests {
                 images_per_second: v,
                 seconds: v,
                 device_memory_reserved: None,
+                transfers: None,
             };
             let json = serde_json::to_string(&record).unwrap();
             let back: EpochRecord = serde_json::from_str(&json).unwrap();
@@ -255,6 +295,7 @@ mod tests {
             images_per_second: 100.0,
             seconds: 2.0,
             device_memory_reserved: None,
+            transfers: None,
         };
         let text = serde_json::to_string(&r).unwrap();
         let back: EpochRecord = serde_json::from_str(&text).unwrap();

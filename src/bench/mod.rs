@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod augment;
 pub mod ceiling;
+pub mod gpu;
 pub mod knn;
 pub mod load;
 pub mod ops;
@@ -34,6 +35,11 @@ pub enum Suite {
     /// burn's kernels one by one on the layer shapes of `tools/op_cases.json` (not part of
     /// `all`; `tools/torch_op_bench.py` times PyTorch on the same cases).
     Ops,
+    /// The GPU battery: the copy ceiling, every augmentation op and the full pipeline as a
+    /// fraction of it, and one training epoch of every model with resident and with
+    /// per-batch-uploaded images, syncs and kernel launches per epoch (not part of `all`;
+    /// needs a GPU; `--quick` for a smoke run on a software adapter).
+    Gpu,
     /// All of the above.
     All,
 }
@@ -210,6 +216,9 @@ pub struct Report {
     pub measurements: Vec<Measurement>,
     /// Per-phase profile of one CPU training epoch, when asked for.
     pub breakdown: Option<train::EpochProfile>,
+    /// The GPU battery's training epochs and their host/device traffic.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gpu_training: Vec<gpu::EpochTraffic>,
 }
 
 impl Report {
@@ -265,6 +274,11 @@ impl Report {
 
 /// Run the benchmarks `opts` ask for on `device`.
 pub fn run(opts: &Options, device: &ComputeDevice, log: &dyn Fn(&str)) -> crate::Result<Report> {
+    if opts.suite == Suite::Gpu && !device.is_gpu() {
+        return Err(crate::Error::Usage(
+            "bench gpu needs a GPU: use --device gpu (Mesa's software adapter is enough for a --quick smoke run)".into(),
+        ));
+    }
     let mut measurements = Vec::new();
     let cpu_ceiling = ceiling::cpu_memcpy(opts);
     log(&format!(
@@ -288,7 +302,7 @@ pub fn run(opts: &Options, device: &ComputeDevice, log: &dyn Fn(&str)) -> crate:
         None
     };
     let wants = |s: Suite| opts.suite == s || opts.suite == Suite::All;
-    if wants(Suite::Augment) {
+    if wants(Suite::Augment) || opts.suite == Suite::Gpu {
         measurements.extend(augment::run(
             opts,
             cpu_bw,
@@ -309,6 +323,12 @@ pub fn run(opts: &Options, device: &ComputeDevice, log: &dyn Fn(&str)) -> crate:
         let cases = ops::read_cases(&opts.op_cases, &opts.op_filter)?;
         measurements.extend(ops::run(opts, &cases, device, log)?);
     }
+    let mut gpu_training = Vec::new();
+    if opts.suite == Suite::Gpu {
+        let (m, t) = gpu::run(opts, device, log)?;
+        measurements.extend(m);
+        gpu_training = t;
+    }
     let mut breakdown = None;
     if wants(Suite::Train) {
         let (m, b) = train::run(opts, device, log)?;
@@ -326,6 +346,7 @@ pub fn run(opts: &Options, device: &ComputeDevice, log: &dyn Fn(&str)) -> crate:
         machine: Machine::detect(device),
         measurements,
         breakdown,
+        gpu_training,
     })
 }
 
@@ -359,6 +380,7 @@ mod tests {
                 ),
             ],
             breakdown: None,
+            gpu_training: Vec::new(),
         };
         let table = report.to_table();
         let lines: Vec<&str> = table.lines().skip(2).collect();

@@ -8,11 +8,14 @@ use burn::tensor::{Device, Distribution, Tensor};
 use serde::Serialize;
 
 use super::{Measurement, Options, time};
+use crate::augment::gpu::ResidentImages;
 use crate::data::{self, DataSource, Splits};
 use crate::device::ComputeDevice;
 use crate::model::{Model, ModelKind};
 use crate::train::config::{LossKind, TrainConfig};
+use crate::train::device_metrics::ReadSchedule;
 use crate::train::{self as training, Breakdown, EpochContext, loss, optim};
+use augtrain_run::records::TransferCounts;
 
 /// Where the time of one training epoch goes.
 #[derive(Clone, Debug, Serialize)]
@@ -25,6 +28,9 @@ pub struct EpochProfile {
     pub seconds: f64,
     /// Seconds per phase.
     pub phases: Breakdown,
+    /// Host/device traffic of the unprofiled epoch with per-batch uploads (the profiled one
+    /// syncs after every phase).
+    pub transfers: TransferCounts,
 }
 
 impl EpochProfile {
@@ -55,8 +61,30 @@ impl EpochProfile {
                 100.0 * s / total.max(1e-12)
             ));
         }
+        out.push_str(&transfer_table(&self.transfers));
         out
     }
+}
+
+/// Host/device traffic of one epoch as text lines.
+pub fn transfer_table(t: &TransferCounts) -> String {
+    let launches = t
+        .kernel_launches
+        .map_or("n/a (CPU)".to_string(), |l| l.to_string());
+    format!(
+        "  traffic of an unprofiled epoch{}:
+    image bytes uploaded {:>14}
+    other bytes uploaded {:>14}
+    bytes read back      {:>14}
+    host syncs           {:>14}
+    kernel launches      {:>14}\n",
+        if t.resident { " (resident images)" } else { "" },
+        t.image_bytes_uploaded,
+        t.other_bytes_uploaded,
+        t.bytes_read_back,
+        t.host_syncs,
+        launches
+    )
 }
 
 fn measurement(
@@ -148,8 +176,8 @@ pub fn run(
     for &kind in &opts.models {
         out.push(large_model_step(kind, opts, &ad, engine, log)?);
     }
-    let (epoch, profile) = end_to_end_epoch(opts, device, &ad, engine, log)?;
-    out.push(epoch);
+    let (epochs, profile) = end_to_end_epoch(opts, device, &ad, engine, log)?;
+    out.extend(epochs);
     Ok((out, profile))
 }
 
@@ -198,15 +226,17 @@ fn small_model_steps(
     Ok(out)
 }
 
-/// One end-to-end epoch: load → augment (default pipeline) → train, CNN batch 64; with
-/// `--breakdown`, a second epoch timed per phase.
+/// One end-to-end epoch: load → augment (default pipeline) → train, CNN batch 64, with each
+/// batch's images uploaded; on a GPU also with the training images resident (uploaded once,
+/// before the epoch; that upload is timed apart); with `--breakdown`, another epoch timed per
+/// phase and the first epoch's host/device traffic.
 fn end_to_end_epoch(
     opts: &Options,
     device: &ComputeDevice,
     ad: &Device,
     engine: &str,
     log: &dyn Fn(&str),
-) -> crate::Result<(Measurement, Option<EpochProfile>)> {
+) -> crate::Result<(Vec<Measurement>, Option<EpochProfile>)> {
     let (splits, load_seconds) = epoch_data(opts)?;
     let cfg = TrainConfig {
         seed: 1,
@@ -215,7 +245,9 @@ fn end_to_end_epoch(
     };
     let spec = training::resolve_pipeline(&cfg, &splits.train);
     let (train_aug, _) = training::augmenters(&spec, &splits.train, cfg.seed, device)?;
-    let epoch_run = |breakdown: Option<&mut Breakdown>| -> crate::Result<f64> {
+    let epoch_run = |resident: Option<&ResidentImages>,
+                     breakdown: Option<&mut Breakdown>|
+     -> crate::Result<(f64, TransferCounts)> {
         let model = training::build_model(&cfg, &train_aug, splits.train.num_classes(), ad)?;
         let mut optimizer = optim::build(&cfg.optimizer, &model);
         let mut ctx = EpochContext {
@@ -226,14 +258,14 @@ fn end_to_end_epoch(
             epoch: 0,
             lr: optim::EpochLr::constant(cfg.optimizer.lr),
             class_weights: None,
-            resident: None,
-            reads: training::device_metrics::ReadSchedule::from_sync_every(0),
+            resident,
+            reads: ReadSchedule::from_sync_every(cfg.sync_every),
         };
         let start = Instant::now();
-        let _ = training::train_epoch(&mut ctx, model, &mut optimizer, None, breakdown)?;
-        Ok(start.elapsed().as_secs_f64())
+        let (_, stats) = training::train_epoch(&mut ctx, model, &mut optimizer, None, breakdown)?;
+        Ok((start.elapsed().as_secs_f64(), stats.transfers))
     };
-    let seconds = epoch_run(None)?;
+    let (seconds, transfers) = epoch_run(None, None)?;
     let n = splits.train.len();
     let kernel = if train_aug.on_gpu() {
         "the GPU kernel"
@@ -245,32 +277,61 @@ fn end_to_end_epoch(
         splits.name
     );
     let total = seconds + load_seconds;
-    let stats = super::Stats {
-        median: total,
-        min: total,
-        max: total,
-        spread: 0.0,
-        samples: 1,
-        calls_per_sample: 1,
-    };
     let note = format!("{what}; load {load_seconds:.2} s + train {seconds:.2} s");
     let name = format!("epoch end to end ({})", splits.name);
-    let m = measurement(&name, engine, n, stats, Some(note));
+    let mut out = vec![measurement(&name, engine, n, one_sample(total), Some(note))];
     log(&format!(
         "train epoch end to end {engine}: {:.0} images/s",
-        m.items_per_second
+        out[0].items_per_second
     ));
+    let upload_start = Instant::now();
+    let resident = training::trainer::resident_images(&cfg, &train_aug, &splits.train)?;
+    if let Some(resident) = &resident {
+        train_aug.sync()?;
+        let upload = upload_start.elapsed().as_secs_f64();
+        let (seconds, _) = epoch_run(Some(resident), None)?;
+        let note = format!(
+            "{what}, images resident ({} MiB uploaded once in {upload:.3} s, not included); load {load_seconds:.2} s + train {seconds:.2} s",
+            resident.bytes() >> 20
+        );
+        let name = format!("epoch end to end, resident images ({})", splits.name);
+        let m = measurement(
+            &name,
+            engine,
+            n,
+            one_sample(seconds + load_seconds),
+            Some(note),
+        );
+        log(&format!(
+            "train epoch end to end {engine}, resident images: {:.0} images/s",
+            m.items_per_second
+        ));
+        out.push(m);
+    }
     let profile = if opts.breakdown {
         let mut phases = Breakdown::default();
-        let seconds = epoch_run(Some(&mut phases))?;
+        let (seconds, _) = epoch_run(resident.as_ref(), Some(&mut phases))?;
         Some(EpochProfile {
             what,
             images: n,
             seconds,
             phases,
+            transfers,
         })
     } else {
         None
     };
-    Ok((m, profile))
+    Ok((out, profile))
+}
+
+/// Stats of a single timed run of `seconds`.
+fn one_sample(seconds: f64) -> super::Stats {
+    super::Stats {
+        median: seconds,
+        min: seconds,
+        max: seconds,
+        spread: 0.0,
+        samples: 1,
+        calls_per_sample: 1,
+    }
 }

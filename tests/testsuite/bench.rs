@@ -149,3 +149,62 @@ fn bench_ops_times_burns_kernels_on_the_shared_cases() {
     let bad = augtrain(&["bench", "ops", "--cases", "/nonexistent.json"]);
     assert_eq!(bad.status.code(), Some(1));
 }
+
+#[test]
+fn the_gpu_battery_runs_end_to_end_in_its_short_mode() {
+    if !gpu() {
+        return;
+    }
+    let out = scratch("gpu-battery");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = std::process::Command::new("bash")
+        .arg(root.join("tools/gpu-battery.sh"))
+        .arg(&out)
+        .arg("--short")
+        .current_dir(root)
+        .env("AUGTRAIN", env!("CARGO_BIN_EXE_augtrain"))
+        .env("GPU_TESTS", "")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stdout).to_string();
+    let table = std::fs::read_to_string(out.join("bench-gpu.txt")).unwrap_or_default();
+    assert!(run.status.success(), "{said}\n{table}");
+    let summary = json(&out.join("summary.json"));
+    assert_eq!(summary["bench_rc"], 0, "{summary}");
+    assert_eq!(summary["short"], true, "{summary}");
+    assert!(
+        json(&out.join("devices.json")).is_object() || json(&out.join("devices.json")).is_array()
+    );
+    let bench = json(&out.join("bench-gpu.json"));
+    assert_machine_and_stats(&bench);
+    assert_full_pipeline_rows_against_the_ceiling(&bench);
+    let epochs = bench["gpu_training"].as_array().unwrap();
+    assert_eq!(
+        epochs.len(),
+        4,
+        "MLP and CNN, resident and streamed: {bench}"
+    );
+    for e in epochs {
+        let t = &e["transfers"];
+        assert!(e["images_per_second"].as_f64().unwrap() > 0.0, "{e}");
+        assert!(t["kernel_launches"].as_u64().unwrap() > 0, "{e}");
+        // 256 images in batches of 64: the loss is read about twice a second, far fewer times
+        // than there are batches would allow on a fast device; at least the epoch's end.
+        assert!(t["host_syncs"].as_u64().unwrap() >= 1, "{e}");
+        if e["resident"] == true {
+            assert_eq!(t["image_bytes_uploaded"], 0, "{e}");
+        } else {
+            assert_eq!(t["image_bytes_uploaded"], 256 * 28 * 28, "{e}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn the_gpu_battery_without_a_gpu_is_a_usage_error() {
+    let out = augtrain(&["bench", "gpu", "--device", "cpu", "--quick"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bench gpu needs a GPU"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

@@ -36,6 +36,16 @@ pub enum DeviceError {
         "no GPU adapter found (Vulkan, Metal, DX12 or OpenGL); install a GPU driver (or Mesa's software Vulkan driver: apt-get install mesa-vulkan-drivers), or use --device cpu"
     )]
     NoAdapter,
+    /// `--devices` names an adapter that does not exist.
+    #[error(
+        "--devices names adapter {index} but there are {count} (numbered from 0 as `augtrain devices` lists them); use those numbers or --devices all"
+    )]
+    NoSuchAdapter {
+        /// The index asked for.
+        index: usize,
+        /// Adapters present.
+        count: usize,
+    },
     /// The adapter exists but could not be started.
     #[error("cannot start GPU adapter '{adapter}': {reason}; try --device cpu")]
     Init {
@@ -217,6 +227,106 @@ fn init_once(kind: DeviceKind, api: WgpuBackend) -> Result<Device, String> {
     Ok(device)
 }
 
+/// Start `adapter` as a burn device (once per process; later calls return the same device).
+fn open_adapter(adapter: &AdapterInfo) -> Result<Device, String> {
+    let kind = match adapter.device_type {
+        wgpu::DeviceType::DiscreteGpu => DeviceKind::DiscreteGpu(adapter.index),
+        wgpu::DeviceType::IntegratedGpu => DeviceKind::IntegratedGpu(adapter.index),
+        wgpu::DeviceType::VirtualGpu => DeviceKind::VirtualGpu(adapter.index),
+        wgpu::DeviceType::Cpu => DeviceKind::Cpu,
+        wgpu::DeviceType::Other => DeviceKind::DefaultDevice,
+    };
+    let api = match adapter.backend {
+        wgpu::Backend::Vulkan => WgpuBackend::Vulkan,
+        wgpu::Backend::Metal => WgpuBackend::Metal,
+        wgpu::Backend::Dx12 => WgpuBackend::Dx12,
+        wgpu::Backend::Gl => WgpuBackend::Gl,
+        _ => WgpuBackend::Auto,
+    };
+    init_once(kind, api)
+}
+
+/// The adapters `--devices all` means: every hardware adapter of the first graphics API that
+/// has one (another API's view of the same GPU is left out); with no hardware adapter, the
+/// first software one.
+pub fn all_devices(adapters: &[AdapterInfo]) -> Vec<usize> {
+    let hardware: Vec<usize> = (0..adapters.len())
+        .filter(|&i| !adapters[i].software)
+        .collect();
+    match hardware.first() {
+        Some(&first) => hardware
+            .into_iter()
+            .filter(|&i| adapters[i].backend == adapters[first].backend)
+            .collect(),
+        None => (!adapters.is_empty()).then_some(0).into_iter().collect(),
+    }
+}
+
+/// Open the adapters numbered `indices` (as `augtrain devices` lists them; empty = `all`),
+/// each as its own device, for data-parallel training. Indices must be distinct.
+pub fn open_many(indices: &[usize]) -> Result<Vec<ComputeDevice>, DeviceError> {
+    let adapters = list_adapters();
+    if adapters.is_empty() {
+        return Err(DeviceError::NoAdapter);
+    }
+    let indices = if indices.is_empty() {
+        all_devices(&adapters)
+    } else {
+        indices.to_vec()
+    };
+    indices
+        .iter()
+        .map(|&index| {
+            let adapter = adapters.get(index).ok_or(DeviceError::NoSuchAdapter {
+                index,
+                count: adapters.len(),
+            })?;
+            let device = open_adapter(adapter).map_err(|reason| DeviceError::Init {
+                adapter: adapter.name.clone(),
+                reason,
+            })?;
+            Ok(ComputeDevice {
+                device,
+                adapter: Some(adapter.clone()),
+                reason: format!("--devices: adapter {index}"),
+            })
+        })
+        .collect()
+}
+
+/// The main training device of a config: the first of `devices` when it names several for
+/// data-parallel training, else the one `device` asks for.
+pub fn open_main(choice: DeviceChoice, devices: &[usize]) -> Result<ComputeDevice, DeviceError> {
+    match devices.first() {
+        Some(&first) => Ok(open_many(&[first])?.remove(0)),
+        None => open(choice),
+    }
+}
+
+/// Adapter numbers for data-parallel training, as `--devices` gives them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceList(pub Vec<usize>);
+
+/// Parse `--devices`: `all` (every hardware GPU, see [`all_devices`]) or adapter numbers
+/// `0,1,...` as `augtrain devices` lists them.
+pub fn parse_device_list(text: &str) -> Result<DeviceList, String> {
+    if text.trim().eq_ignore_ascii_case("all") {
+        let all = all_devices(&list_adapters());
+        if all.is_empty() {
+            return Err("--devices all: no GPU adapter found; see `augtrain devices`".into());
+        }
+        return Ok(DeviceList(all));
+    }
+    text.split(',')
+        .map(|p| {
+            p.trim().parse::<usize>().map_err(|_| {
+                format!("--devices '{text}': expected all or adapter numbers like 0,1 (see `augtrain devices`)")
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map(DeviceList)
+}
+
 /// Open the device `choice` asks for. Never panics: no adapter with `gpu` is an error, and
 /// `auto` falls back to the CPU when the GPU cannot start.
 pub fn open(choice: DeviceChoice) -> Result<ComputeDevice, DeviceError> {
@@ -237,21 +347,7 @@ pub fn open(choice: DeviceChoice) -> Result<ComputeDevice, DeviceError> {
         };
     };
     let adapter = adapters[i].clone();
-    let kind = match adapter.device_type {
-        wgpu::DeviceType::DiscreteGpu => DeviceKind::DiscreteGpu(adapter.index),
-        wgpu::DeviceType::IntegratedGpu => DeviceKind::IntegratedGpu(adapter.index),
-        wgpu::DeviceType::VirtualGpu => DeviceKind::VirtualGpu(adapter.index),
-        wgpu::DeviceType::Cpu => DeviceKind::Cpu,
-        wgpu::DeviceType::Other => DeviceKind::DefaultDevice,
-    };
-    let api = match adapter.backend {
-        wgpu::Backend::Vulkan => WgpuBackend::Vulkan,
-        wgpu::Backend::Metal => WgpuBackend::Metal,
-        wgpu::Backend::Dx12 => WgpuBackend::Dx12,
-        wgpu::Backend::Gl => WgpuBackend::Gl,
-        _ => WgpuBackend::Auto,
-    };
-    match init_once(kind, api) {
+    match open_adapter(&adapter) {
         Ok(device) => Ok(ComputeDevice {
             device,
             adapter: Some(adapter),

@@ -260,6 +260,7 @@ fn end_to_end_epoch(
             class_weights: None,
             resident,
             reads: ReadSchedule::from_sync_every(cfg.sync_every),
+            replicas: &[],
         };
         let start = Instant::now();
         let (_, stats) = training::train_epoch(&mut ctx, model, &mut optimizer, None, breakdown)?;

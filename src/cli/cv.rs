@@ -63,7 +63,7 @@ pub(crate) fn run_cv(
     let whole = load_whole(&cfg.data.source()?, &cfg.data, cfg.seed)?;
     // scikit-learn's StratifiedKFold checks: a --folds the data cannot take is a usage error.
     check_folds(&whole.data.labels, folds).map_err(Error::Usage)?;
-    let dev = device::open(cfg.device)?;
+    let dev = device::open_main(cfg.device, &cfg.devices)?;
     reporter.line(&format!(
         "cross-validation: {} images, {} classes, {folds} folds, {} on {}",
         whole.data.len(),

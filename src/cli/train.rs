@@ -132,6 +132,10 @@ pub struct TrainArgs {
     /// "not minority", "not majority", all, or CLASS=COUNT,CLASS=COUNT.
     #[arg(long)]
     sampling_strategy: Option<String>,
+    /// Data-parallel training on several GPUs: all, or adapter numbers as `augtrain devices`
+    /// lists them (0,1,...); the first is the main device.
+    #[arg(long, value_parser = device::parse_device_list, conflicts_with = "device")]
+    devices: Option<device::DeviceList>,
     /// GPU: the largest fraction of device memory the training images may take to stay on the
     /// device, uploaded once per run (default 0.25; 0 uploads every batch).
     #[arg(long)]
@@ -246,6 +250,10 @@ impl TrainArgs {
         set!(c.batch_size, self.batch_size);
         set!(c.resident_fraction, self.resident_fraction);
         set!(c.sync_every, self.sync_every);
+        if let Some(list) = &self.devices {
+            c.devices = list.0.clone();
+            c.device = DeviceChoice::Gpu;
+        }
         set!(c.epochs, self.epochs);
         set!(c.seed, self.seed);
         set!(c.data.val_fraction, self.val_fraction);
@@ -278,7 +286,7 @@ pub fn run(args: TrainArgs) -> crate::Result<()> {
     let reporter = Reporter::new(Verbosity::detect(args.quiet));
     // Data first: malformed input fails before anything is created.
     let splits = cfg.data.load(cfg.seed)?;
-    let device = device::open(cfg.device)?;
+    let device = device::open_main(cfg.device, &cfg.devices)?;
     let opts = RunOptions {
         runs_dir: args.runs_dir.clone(),
         name: args.name.clone(),

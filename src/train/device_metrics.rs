@@ -34,6 +34,16 @@ impl ReadSchedule {
     }
 }
 
+/// The number of rows of `logits` whose argmax is the row's label, as a one-element float
+/// tensor on `logits`' device (the labels are uploaded).
+pub fn correct_count(logits: Tensor<2>, labels: &[u32]) -> Tensor<1> {
+    let device = logits.device();
+    let n = labels.len();
+    let labels_i32: Vec<i32> = labels.iter().map(|&l| l as i32).collect();
+    let targets = Tensor::<2, Int>::from_data(TensorData::new(labels_i32, [n, 1]), &device);
+    logits.argmax(1).equal(targets).int().sum().float()
+}
+
 /// Per-batch metrics waiting on the device.
 pub struct PendingMetrics {
     schedule: ReadSchedule,
@@ -64,15 +74,17 @@ impl PendingMetrics {
     /// Keep a batch's mean loss (one element) and the number of rows of `logits` whose argmax
     /// is the row's label, both computed on the device. Returns the bytes uploaded (labels).
     pub fn push(&mut self, loss: Tensor<1>, logits: Tensor<2>, labels: &[u32]) -> u64 {
-        let device = logits.device();
-        let n = labels.len();
-        let labels_i32: Vec<i32> = labels.iter().map(|&l| l as i32).collect();
-        let targets = Tensor::<2, Int>::from_data(TensorData::new(labels_i32, [n, 1]), &device);
-        let correct = logits.argmax(1).equal(targets).int().sum().float();
+        let correct = correct_count(logits, labels);
+        self.push_counts(loss, correct, labels.len());
+        (labels.len() * 4) as u64
+    }
+
+    /// Keep a batch's mean loss and correct count (one element each, on the device) for a
+    /// batch of `n` images.
+    pub fn push_counts(&mut self, loss: Tensor<1>, correct: Tensor<1>, n: usize) {
         self.losses.push(loss.reshape([1]));
         self.correct.push(correct.reshape([1]));
         self.sizes.push(n);
-        (n * 4) as u64
     }
 
     /// Whether the schedule asks for a read now.

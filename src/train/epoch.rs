@@ -15,6 +15,7 @@ use super::config::{LossKind, TrainConfig};
 use super::device_metrics::{PendingMetrics, ReadSchedule};
 use super::launches::LaunchCounter;
 use super::optim::{EpochLr, clip_global_norm};
+use super::parallel::{self, Replica};
 use super::{TrainError, loss, progress};
 use crate::augment::gpu::ResidentImages;
 use crate::augment::{AugmentedBatch, Augmenter};
@@ -44,6 +45,8 @@ pub struct EpochContext<'a> {
     pub resident: Option<&'a ResidentImages>,
     /// When the loss and accuracy are read back inside the epoch.
     pub reads: ReadSchedule,
+    /// The other devices of a data-parallel run (empty: train on `device` alone).
+    pub replicas: &'a [Replica],
 }
 
 /// Totals of one training epoch.
@@ -82,6 +85,25 @@ fn sync(device: &Device, counts: &mut TransferCounts) -> Result<(), TrainError> 
     device
         .sync()
         .map_err(|e| TrainError::Tensor(format!("device sync failed: {e:?}")))
+}
+
+/// Read the pending metrics when their schedule says so, and show them.
+fn read_if_due(
+    pending: &mut PendingMetrics,
+    stats: &mut EpochStats,
+    bar: &mut Option<&mut progress::EpochProgress>,
+) -> Result<(), TrainError> {
+    if pending.due() {
+        pending.read(stats)?;
+        if let Some(bar) = bar.as_deref_mut() {
+            bar.batch(
+                pending.batches_read(),
+                stats.loss_sum / stats.seen as f64,
+                stats.seen,
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Augment the batch of `idx` (positions in `ctx.data`): from the resident images when there
@@ -141,6 +163,17 @@ pub fn train_epoch(
     let mut pending = PendingMetrics::new(ctx.reads, ctx.epoch);
     for (b, range) in sampler::batches(data.len(), cfg.batch_size).enumerate() {
         let idx = &order[range];
+        if !ctx.replicas.is_empty() {
+            let mut step = parallel::step(ctx, &model, idx)?;
+            stats.transfers.add(&step.transfers);
+            if cfg.optimizer.clip_grad_norm > 0.0 {
+                clip_global_norm(&mut step.grads, &model, cfg.optimizer.clip_grad_norm)?;
+            }
+            model = optimizer.step(ctx.lr.at(b), model, step.grads);
+            pending.push_counts(step.loss, step.correct, idx.len());
+            read_if_due(&mut pending, &mut stats, &mut bar)?;
+            continue;
+        }
         let ids: Vec<u64> = idx.iter().map(|&i| data.ids[i]).collect();
         let labels: Vec<u32> = idx.iter().map(|&i| data.labels[i]).collect();
         lap(|b| &mut b.loading, &mut breakdown, &mut stats.transfers)?;

@@ -40,6 +40,19 @@ pub fn smooth(targets: &mut [f32], classes: usize, eps: f64) {
     }
 }
 
+/// What a batch's loss is a mean over, for combining shards of one batch: its rows, or with
+/// class weights the sum of its rows' weights `Σ_c w_c t_c` (the denominator of [`loss`]'s
+/// weighted mean).
+pub fn batch_weight(targets: &[f32], classes: usize, class_weights: Option<&[f32]>) -> f64 {
+    match class_weights {
+        None => (targets.len() / classes.max(1)) as f64,
+        Some(w) => targets
+            .chunks_exact(classes)
+            .map(|row| row.iter().zip(w).map(|(a, b)| a * b).sum::<f32>() as f64)
+            .sum(),
+    }
+}
+
 /// The loss (a one-element tensor) of `logits` against `targets` (`[batch, classes]` rows
 /// summing to 1), optionally with per-class weights.
 pub fn loss(

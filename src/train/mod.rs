@@ -17,6 +17,7 @@ pub mod inference;
 pub mod launches;
 pub mod loss;
 pub mod optim;
+pub mod parallel;
 pub mod progress;
 pub mod run;
 pub mod trainer;
@@ -65,6 +66,9 @@ pub enum TrainError {
     /// Augmentation failed.
     #[error(transparent)]
     Augment(#[from] crate::augment::AugmentError),
+    /// A device of a data-parallel run could not be opened.
+    #[error(transparent)]
+    Device(#[from] crate::device::DeviceError),
     /// Pretrained weights could not be read or do not fit the model.
     #[error(transparent)]
     Pretrained(#[from] crate::model::pretrained::PretrainedError),

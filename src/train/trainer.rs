@@ -11,6 +11,7 @@ use super::device_metrics::ReadSchedule;
 use super::epoch::{EpochContext, EpochStats, train_epoch};
 use super::evaluate::{Evaluation, evaluate};
 use super::optim::EpochLr;
+use super::parallel::Replica;
 use super::progress::Reporter;
 use super::{TrainError, optim, weights};
 use crate::augment::gpu::{GpuAugment, ResidentImages};
@@ -86,7 +87,7 @@ pub fn augmenters(
 }
 
 /// A model shaped for the augmented images of `aug`, freshly initialized from the config's
-/// seed on `device`.
+/// seed on `device` (the weights drawn here, not lazily).
 pub fn build_model(
     cfg: &TrainConfig,
     aug: &Augmenter,
@@ -94,7 +95,12 @@ pub fn build_model(
     device: &Device,
 ) -> Result<Model, TrainError> {
     device.seed(cfg.seed);
-    Model::from_config(&cfg.model, aug.output_shape(), classes, device).map_err(TrainError::Config)
+    let model = Model::from_config(&cfg.model, aug.output_shape(), classes, device)
+        .map_err(TrainError::Config)?;
+    // Draw the initial weights now, from the seed, not at their first use (after other draws,
+    // and on a replica's device when the first use is a fork).
+    super::parallel::materialize(&model);
+    Ok(model)
 }
 
 /// `model` with its backbone frozen when the config says so.
@@ -122,6 +128,31 @@ pub fn resident_images(
     Ok(aug.make_resident(&images, budget)?)
 }
 
+/// The replicas of a data-parallel run: every device of `cfg.devices` after the first (the main
+/// device, which the trainer is given), each with its own augmenter and resident images.
+fn replicas(
+    cfg: &TrainConfig,
+    spec: &PipelineSpec,
+    train: &Dataset,
+) -> Result<Vec<Replica>, TrainError> {
+    let others = cfg.devices.get(1..).unwrap_or_default();
+    if others.is_empty() {
+        return Ok(Vec::new());
+    }
+    crate::device::open_many(others)?
+        .into_iter()
+        .map(|device| {
+            let (aug, _) = augmenters(spec, train, cfg.seed, &device)?;
+            let resident = resident_images(cfg, &aug, train)?;
+            Ok(Replica {
+                device: device.device.clone().autodiff(),
+                aug,
+                resident,
+            })
+        })
+        .collect()
+}
+
 /// A model being trained: weights, optimizer state, augmenters, schedule and training set.
 pub struct Trainer {
     cfg: TrainConfig,
@@ -137,6 +168,8 @@ pub struct Trainer {
     pretrained: Option<LoadReport>,
     /// The training set's images on the GPU, when they fit the config's share of its memory.
     resident: Option<ResidentImages>,
+    /// The other devices of a data-parallel run (`cfg.devices` after the first).
+    replicas: Vec<Replica>,
 }
 
 impl Trainer {
@@ -186,8 +219,10 @@ impl Trainer {
             balance::training_set(train, cfg.balance, &cfg.sampling_strategy, cfg.seed)
                 .map_err(TrainError::Config)?;
         let resident = resident_images(cfg, &train_aug, &train_set)?;
+        let replicas = replicas(cfg, &spec, &train_set)?;
         Ok(Self {
             resident,
+            replicas,
             cfg: cfg.clone(),
             optimizer: optim::build(&cfg.optimizer, &model),
             model: Some(model),
@@ -199,6 +234,11 @@ impl Trainer {
             autodiff,
             pretrained,
         })
+    }
+
+    /// Devices training in parallel (1 without `--devices`).
+    pub fn device_count(&self) -> usize {
+        1 + self.replicas.len()
     }
 
     /// Bytes of training images resident on the GPU (`None`: uploaded per batch).
@@ -381,6 +421,7 @@ impl Trainer {
             class_weights: self.class_weights.as_deref(),
             resident: self.resident.as_ref(),
             reads: ReadSchedule::from_sync_every(self.cfg.sync_every),
+            replicas: &self.replicas,
         };
         // Dropout draws from the device's generator: keyed by (seed, epoch), a resumed run
         // draws the masks an uninterrupted one draws.
@@ -390,6 +431,9 @@ impl Trainer {
         )
         .next_u64();
         self.autodiff.seed(key);
+        for (d, replica) in self.replicas.iter().enumerate() {
+            replica.device.seed(key ^ (d as u64 + 1));
+        }
         let model = self.model.take().expect("model present");
         let (model, stats) = train_epoch(&mut ctx, model, &mut self.optimizer, Some(bar), None)?;
         self.model = Some(model);

@@ -196,6 +196,69 @@ fn resident_training_images_train_like_streamed_ones_and_are_uploaded_once() {
     assert!(often.iter().all(|e| e["transfers"]["host_syncs"] == 4));
 }
 
+/// Whether two GPU adapters can be opened (Mesa offers lavapipe over Vulkan and llvmpipe over
+/// OpenGL); skip loudly with fewer, or fail when `AUGTRAIN_REQUIRE_GPU=1`.
+fn two_adapters() -> bool {
+    if !gpu() {
+        return false;
+    }
+    let n = augtrain::device::list_adapters().len();
+    if n >= 2 {
+        return true;
+    }
+    if required("AUGTRAIN_REQUIRE_GPU") {
+        panic!(
+            "AUGTRAIN_REQUIRE_GPU=1 but only {n} GPU adapter; install libegl-mesa0 and libgl1-mesa-dri for Mesa's OpenGL one"
+        );
+    }
+    eprintln!("SKIPPED: data-parallel training needs two GPU adapters, found {n}");
+    false
+}
+
+#[test]
+fn data_parallel_training_on_two_devices_follows_one_device_with_the_same_global_batch() {
+    if !two_adapters() {
+        return;
+    }
+    let runs = scratch("two-devices");
+    let run = |name: &str, devices: &str| {
+        TrainArgs::new()
+            .set("--devices", devices)
+            .model("mlp")
+            .epochs(2)
+            .synthetic(400, 50)
+            .batch_size(50)
+            .set("--lr", "0.005")
+            .set("--sync-every", "1000")
+            .runs_dir(&runs)
+            .name(name)
+            .quiet()
+            .run_ok();
+        epochs(&runs.join(name))
+    };
+    let one = run("one", "0");
+    let two = run("two", "0,1");
+    for (a, b) in one.iter().zip(&two) {
+        for key in ["train_loss", "val_loss"] {
+            let (x, y) = (a[key].as_f64().unwrap(), b[key].as_f64().unwrap());
+            // The two adapters' exp/log differ in the last bits (Vulkan vs OpenGL shaders).
+            assert!((x - y).abs() <= 1e-3 * x.abs(), "{key}: {x} vs {y}");
+        }
+        let (ta, tb) = (&a["transfers"], &b["transfers"]);
+        // The replica's weights and gradients travel through the host every step.
+        assert!(
+            tb["host_syncs"].as_u64().unwrap() > 8 * ta["host_syncs"].as_u64().unwrap(),
+            "{ta} vs {tb}"
+        );
+        assert_eq!(
+            tb["image_bytes_uploaded"], 0,
+            "resident on both devices: {tb}"
+        );
+    }
+    let config = std::fs::read_to_string(runs.join("two").join("config.toml")).unwrap();
+    assert!(config.contains("devices = [0, 1]"), "{config}");
+}
+
 #[test]
 fn cnn_on_real_mnist_on_cpu() {
     let Some(mnist) = data("mnist-10k") else {

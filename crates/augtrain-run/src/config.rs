@@ -356,6 +356,10 @@ const KEY_DOCS: &[(&str, &str)] = &[
         "imbalanced-learn sampling_strategy: auto, minority, majority, not minority, not majority, all, or a table { class = count }.",
     ),
     (
+        "devices",
+        "Data-parallel training on these GPU adapters (numbers of `augtrain devices`, the first is the main device); [] = one device as `device` says.",
+    ),
+    (
         "resident_fraction",
         "GPU: the largest fraction of device memory the training images may take to stay on the device (uploaded once); 0 uploads every batch.",
     ),
@@ -534,6 +538,9 @@ pub struct TrainConfig {
     /// non-finite check); 0 = about twice a second, by the host's clock. An epoch's end
     /// always reads.
     pub sync_every: usize,
+    /// Data-parallel training on these GPU adapters (numbered as `augtrain devices` lists
+    /// them; the first is the main device); empty = one device, as `device` says.
+    pub devices: Vec<usize>,
 }
 
 impl Default for TrainConfig {
@@ -556,6 +563,7 @@ impl Default for TrainConfig {
             sampling_strategy: SamplingStrategy::default(),
             resident_fraction: 0.25,
             sync_every: 0,
+            devices: Vec::new(),
         }
     }
 }
@@ -575,6 +583,14 @@ impl TrainConfig {
         }
         if self.batch_size == 0 {
             return Err("batch size must be at least 1".into());
+        }
+        let mut devices = self.devices.clone();
+        devices.sort_unstable();
+        if devices.windows(2).any(|w| w[0] == w[1]) {
+            return Err(format!(
+                "devices {:?} names an adapter twice; give each at most once",
+                self.devices
+            ));
         }
         if !(0.0..=1.0).contains(&self.resident_fraction) {
             return Err(format!(

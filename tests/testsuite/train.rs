@@ -260,6 +260,43 @@ fn data_parallel_training_on_two_devices_follows_one_device_with_the_same_global
 }
 
 #[test]
+fn a_loss_that_diverges_stops_training_naming_its_batch_and_keeps_the_last_good_epoch() {
+    let runs = scratch("diverge");
+    // Epoch 1 at lr 0.05, epoch 2 at 5e28: the loss becomes NaN in epoch 2's second batch.
+    let mut devices = vec![("cpu", "1")];
+    if gpu() {
+        // Read back only at the epoch's end: the check still names the batch.
+        devices.push(("gpu", "1000"));
+    }
+    for (device, sync_every) in devices {
+        let out = TrainArgs::new()
+            .device(device)
+            .model("mlp")
+            .epochs(3)
+            .synthetic(300, 30)
+            .batch_size(50)
+            .set("--schedule", "step")
+            .set("--step-size", "1")
+            .set("--gamma", "1e30")
+            .set("--sync-every", sync_every)
+            .runs_dir(&runs)
+            .name(device)
+            .quiet()
+            .run();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{device}: {stderr}");
+        assert!(
+            stderr.contains("the loss became NaN at epoch 2, batch 2")
+                && stderr.contains("last good checkpoint (epoch 1) was kept"),
+            "{device}: {stderr}"
+        );
+        let run = runs.join(device);
+        assert_eq!(epochs(&run).len(), 1, "{device}: only epoch 1 is recorded");
+        assert!(run.join("checkpoint.bin").exists());
+    }
+}
+
+#[test]
 fn cnn_on_real_mnist_on_cpu() {
     let Some(mnist) = data("mnist-10k") else {
         return;

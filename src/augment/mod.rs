@@ -189,14 +189,6 @@ impl Augmenter {
         kernel.upload_resident(images).map(Some)
     }
 
-    /// Wait for the engine's queued work (nothing to wait for on the CPU).
-    pub fn sync(&self) -> Result<(), AugmentError> {
-        match &self.engine {
-            Engine::Cpu => Ok(()),
-            Engine::Gpu(kernel) => kernel.sync(),
-        }
-    }
-
     /// Bytes of memory the GPU engine's device has, when the driver says (`None` on the CPU).
     pub fn device_memory_bytes(&self) -> Option<u64> {
         match &self.engine {

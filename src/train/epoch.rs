@@ -126,6 +126,29 @@ fn augment_batch(
     })
 }
 
+/// The per-phase clock of `--breakdown`: each lap syncs the device (counted) and adds the
+/// time since the previous lap to a phase; without a breakdown it does nothing.
+struct Laps<'a> {
+    clock: Instant,
+    device: &'a Device,
+    breakdown: Option<&'a mut Breakdown>,
+}
+
+impl Laps<'_> {
+    fn lap(
+        &mut self,
+        slot: fn(&mut Breakdown) -> &mut f64,
+        counts: &mut TransferCounts,
+    ) -> Result<(), TrainError> {
+        if let Some(b) = self.breakdown.as_deref_mut() {
+            sync(self.device, counts)?;
+            *slot(b) += self.clock.elapsed().as_secs_f64();
+            self.clock = Instant::now();
+        }
+        Ok(())
+    }
+}
+
 /// Train `model` for one epoch: the epoch's order from `(seed, epoch)`, augmentation, forward,
 /// loss (with the config's label smoothing), backward, global gradient-norm clipping when
 /// configured, optimizer step per batch; loss and accuracy read back per `ctx.reads`. With
@@ -135,25 +158,16 @@ pub fn train_epoch(
     mut model: Model,
     optimizer: &mut ModuleOptimizer,
     mut bar: Option<&mut progress::EpochProgress>,
-    mut breakdown: Option<&mut Breakdown>,
+    breakdown: Option<&mut Breakdown>,
 ) -> Result<(Model, EpochStats), TrainError> {
-    let cfg = ctx.cfg;
-    let data = ctx.data;
-    let classes = data.num_classes();
+    let (cfg, data) = (ctx.cfg, ctx.data);
     let launches = ctx.aug.on_gpu().then(LaunchCounter::start);
     let mut stats = EpochStats::default();
     stats.transfers.resident = ctx.resident.is_some();
-    let mut clock = Instant::now();
-    let mut lap = |slot: fn(&mut Breakdown) -> &mut f64,
-                   bd: &mut Option<&mut Breakdown>,
-                   counts: &mut TransferCounts|
-     -> Result<(), TrainError> {
-        if let Some(b) = bd.as_deref_mut() {
-            sync(ctx.device, counts)?;
-            *slot(b) += clock.elapsed().as_secs_f64();
-            clock = Instant::now();
-        }
-        Ok(())
+    let mut laps = Laps {
+        clock: Instant::now(),
+        device: ctx.device,
+        breakdown,
     };
     let order = if cfg.balance == Balance::Sampler {
         balance::balanced_epoch(&data.labels, data.num_classes(), cfg.seed, ctx.epoch)
@@ -163,63 +177,89 @@ pub fn train_epoch(
     let mut pending = PendingMetrics::new(ctx.reads, ctx.epoch);
     for (b, range) in sampler::batches(data.len(), cfg.batch_size).enumerate() {
         let idx = &order[range];
-        if !ctx.replicas.is_empty() {
-            let mut step = parallel::step(ctx, &model, idx)?;
-            stats.transfers.add(&step.transfers);
-            if cfg.optimizer.clip_grad_norm > 0.0 {
-                clip_global_norm(&mut step.grads, &model, cfg.optimizer.clip_grad_norm)?;
-            }
-            model = optimizer.step(ctx.lr.at(b), model, step.grads);
-            pending.push_counts(step.loss, step.correct, idx.len());
-            read_if_due(&mut pending, &mut stats, &mut bar)?;
-            continue;
-        }
-        let ids: Vec<u64> = idx.iter().map(|&i| data.ids[i]).collect();
-        let labels: Vec<u32> = idx.iter().map(|&i| data.labels[i]).collect();
-        lap(|b| &mut b.loading, &mut breakdown, &mut stats.transfers)?;
-        let batch = augment_batch(ctx, idx, &ids)?;
-        stats.transfers.image_bytes_uploaded += batch.uploaded.image_bytes;
-        stats.transfers.other_bytes_uploaded += batch.uploaded.other_bytes;
-        lap(
-            |b| &mut b.augmentation,
-            &mut breakdown,
-            &mut stats.transfers,
-        )?;
-        let logits = model.forward(batch.images);
-        let mut targets = loss::target_rows(&labels, batch.mix.as_deref(), classes);
-        if cfg.loss == LossKind::CrossEntropy {
-            loss::smooth(&mut targets, classes, cfg.label_smoothing);
-        }
-        stats.transfers.other_bytes_uploaded += (targets.len() * 4) as u64;
-        let loss = loss::loss(
-            cfg.loss,
-            logits.clone(),
-            &targets,
-            ctx.class_weights,
-            ctx.device,
-        );
-        lap(|b| &mut b.forward, &mut breakdown, &mut stats.transfers)?;
-        let mut grads = GradientsParams::from_grads(loss.clone().backward(), &model);
-        if cfg.optimizer.clip_grad_norm > 0.0 {
-            clip_global_norm(&mut grads, &model, cfg.optimizer.clip_grad_norm)?;
-        }
-        lap(|b| &mut b.backward, &mut breakdown, &mut stats.transfers)?;
-        model = optimizer.step(ctx.lr.at(b), model, grads);
-        lap(|b| &mut b.optimizer, &mut breakdown, &mut stats.transfers)?;
-        stats.transfers.other_bytes_uploaded += pending.push(loss.inner(), logits.inner(), &labels);
-        if pending.due() {
-            pending.read(&mut stats)?;
-            if let Some(bar) = bar.as_deref_mut() {
-                bar.batch(
-                    pending.batches_read(),
-                    stats.loss_sum / stats.seen as f64,
-                    stats.seen,
-                );
-            }
-        }
-        lap(|b| &mut b.metrics, &mut breakdown, &mut stats.transfers)?;
+        model = if ctx.replicas.is_empty() {
+            one_device_batch(
+                ctx,
+                model,
+                optimizer,
+                (b, idx),
+                &mut stats,
+                &mut pending,
+                &mut laps,
+            )?
+        } else {
+            parallel_batch(ctx, model, optimizer, (b, idx), &mut stats, &mut pending)?
+        };
+        read_if_due(&mut pending, &mut stats, &mut bar)?;
+        laps.lap(|b| &mut b.metrics, &mut stats.transfers)?;
     }
     pending.read(&mut stats)?;
     stats.transfers.kernel_launches = launches.map(|l| l.launches());
     Ok((model, stats))
+}
+
+/// One training step on the batch `idx` (number `b` of the epoch, 0-based) on one device; its
+/// loss and correct count are left pending.
+fn one_device_batch(
+    ctx: &EpochContext<'_>,
+    model: Model,
+    optimizer: &mut ModuleOptimizer,
+    (b, idx): (usize, &[usize]),
+    stats: &mut EpochStats,
+    pending: &mut PendingMetrics,
+    laps: &mut Laps<'_>,
+) -> Result<Model, TrainError> {
+    let (cfg, data) = (ctx.cfg, ctx.data);
+    let classes = data.num_classes();
+    let ids: Vec<u64> = idx.iter().map(|&i| data.ids[i]).collect();
+    let labels: Vec<u32> = idx.iter().map(|&i| data.labels[i]).collect();
+    laps.lap(|b| &mut b.loading, &mut stats.transfers)?;
+    let batch = augment_batch(ctx, idx, &ids)?;
+    stats.transfers.image_bytes_uploaded += batch.uploaded.image_bytes;
+    stats.transfers.other_bytes_uploaded += batch.uploaded.other_bytes;
+    laps.lap(|b| &mut b.augmentation, &mut stats.transfers)?;
+    let logits = model.forward(batch.images);
+    let mut targets = loss::target_rows(&labels, batch.mix.as_deref(), classes);
+    if cfg.loss == LossKind::CrossEntropy {
+        loss::smooth(&mut targets, classes, cfg.label_smoothing);
+    }
+    stats.transfers.other_bytes_uploaded += (targets.len() * 4) as u64;
+    let loss = loss::loss(
+        cfg.loss,
+        logits.clone(),
+        &targets,
+        ctx.class_weights,
+        ctx.device,
+    );
+    laps.lap(|b| &mut b.forward, &mut stats.transfers)?;
+    let mut grads = GradientsParams::from_grads(loss.clone().backward(), &model);
+    if cfg.optimizer.clip_grad_norm > 0.0 {
+        clip_global_norm(&mut grads, &model, cfg.optimizer.clip_grad_norm)?;
+    }
+    laps.lap(|b| &mut b.backward, &mut stats.transfers)?;
+    let model = optimizer.step(ctx.lr.at(b), model, grads);
+    laps.lap(|b| &mut b.optimizer, &mut stats.transfers)?;
+    stats.transfers.other_bytes_uploaded += pending.push(loss.inner(), logits.inner(), &labels);
+    Ok(model)
+}
+
+/// One data-parallel training step on the batch `idx` over the main device and the replicas
+/// ([`parallel::step`]); its loss and correct count are left pending.
+fn parallel_batch(
+    ctx: &EpochContext<'_>,
+    model: Model,
+    optimizer: &mut ModuleOptimizer,
+    (b, idx): (usize, &[usize]),
+    stats: &mut EpochStats,
+    pending: &mut PendingMetrics,
+) -> Result<Model, TrainError> {
+    let mut step = parallel::step(ctx, &model, idx)?;
+    stats.transfers.add(&step.transfers);
+    let clip = ctx.cfg.optimizer.clip_grad_norm;
+    if clip > 0.0 {
+        clip_global_norm(&mut step.grads, &model, clip)?;
+    }
+    let model = optimizer.step(ctx.lr.at(b), model, step.grads);
+    pending.push_counts(step.loss, step.correct, idx.len());
+    Ok(model)
 }

@@ -92,29 +92,17 @@ pub fn step(
             _ => model.clone().fork(&ctx.replicas[d - 1].device),
         })
         .collect();
-    let mut uploaded = Uploaded {
-        image_bytes: 0,
-        other_bytes: 0,
-    };
-    let mut batches = Vec::with_capacity(shards.len());
-    for (d, range) in shards.iter().enumerate() {
-        let part = &idx[range.clone()];
-        let batch = augment_shard(ctx, d, part)?;
-        uploaded.image_bytes += batch.uploaded.image_bytes;
-        uploaded.other_bytes += batch.uploaded.other_bytes;
-        let labels: Vec<u32> = part.iter().map(|&i| data.labels[i]).collect();
-        let mut targets = loss::target_rows(&labels, batch.mix.as_deref(), classes);
-        if ctx.cfg.loss == LossKind::CrossEntropy {
-            loss::smooth(&mut targets, classes, ctx.cfg.label_smoothing);
-        }
-        uploaded.other_bytes += (targets.len() + labels.len()) as u64 * 4;
-        batches.push((batch, labels, targets));
-    }
+    let (batches, uploaded) = shard_batches(ctx, idx, &shards)?;
     let weight = |targets: &[f32]| loss::batch_weight(targets, classes, ctx.class_weights);
-    let total: f64 = batches.iter().map(|(_, _, t)| weight(t)).sum();
+    let total: f64 = batches.iter().map(|s| weight(&s.targets)).sum();
     let mut accumulator = GradientsAccumulator::<Model>::new();
     let (mut loss_sum, mut correct_sum) = (None::<Tensor<1>>, None::<Tensor<1>>);
-    for (d, (batch, labels, targets)) in batches.into_iter().enumerate() {
+    for (d, shard) in batches.into_iter().enumerate() {
+        let Shard {
+            batch,
+            labels,
+            targets,
+        } = shard;
         let device = if d == 0 {
             ctx.device
         } else {
@@ -185,6 +173,46 @@ pub fn materialize(model: &Model) {
         }
     }
     model.visit(&mut Touch);
+}
+
+/// One device's part of a batch, augmented on that device.
+struct Shard {
+    batch: AugmentedBatch,
+    labels: Vec<u32>,
+    /// Target rows, label smoothing applied.
+    targets: Vec<f32>,
+}
+
+/// Each shard's augmented batch, labels and targets, and the bytes they took to the devices.
+fn shard_batches(
+    ctx: &EpochContext<'_>,
+    idx: &[usize],
+    shards: &[Range<usize>],
+) -> Result<(Vec<Shard>, Uploaded), TrainError> {
+    let classes = ctx.data.num_classes();
+    let mut uploaded = Uploaded {
+        image_bytes: 0,
+        other_bytes: 0,
+    };
+    let mut batches = Vec::with_capacity(shards.len());
+    for (d, range) in shards.iter().enumerate() {
+        let part = &idx[range.clone()];
+        let batch = augment_shard(ctx, d, part)?;
+        uploaded.image_bytes += batch.uploaded.image_bytes;
+        uploaded.other_bytes += batch.uploaded.other_bytes;
+        let labels: Vec<u32> = part.iter().map(|&i| ctx.data.labels[i]).collect();
+        let mut targets = loss::target_rows(&labels, batch.mix.as_deref(), classes);
+        if ctx.cfg.loss == LossKind::CrossEntropy {
+            loss::smooth(&mut targets, classes, ctx.cfg.label_smoothing);
+        }
+        uploaded.other_bytes += (targets.len() + labels.len()) as u64 * 4;
+        batches.push(Shard {
+            batch,
+            labels,
+            targets,
+        });
+    }
+    Ok((batches, uploaded))
 }
 
 /// Augment shard `d`'s images on device `d`: gathered from its resident copy when there is

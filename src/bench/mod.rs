@@ -92,6 +92,20 @@ pub struct Stats {
     pub calls_per_sample: usize,
 }
 
+impl Stats {
+    /// The statistics of one timed run of `seconds` (a whole epoch, say).
+    pub fn single(seconds: f64) -> Self {
+        Self {
+            median: seconds,
+            min: seconds,
+            max: seconds,
+            spread: 0.0,
+            samples: 1,
+            calls_per_sample: 1,
+        }
+    }
+}
+
 /// The shortest timed sample, in seconds. A call shorter than this is repeated inside one
 /// sample, so that the brief stalls of a shared machine are averaged over rather than caught
 /// whole by one of a handful of millisecond-long samples.

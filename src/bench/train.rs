@@ -284,7 +284,7 @@ fn end_to_end_epoch(
             &name,
             engine,
             n,
-            one_sample(seconds + load_seconds),
+            super::Stats::single(seconds + load_seconds),
             Some(note),
         );
         log(&format!(
@@ -314,16 +314,4 @@ fn end_to_end_epoch(
         None
     };
     Ok((out, profile))
-}
-
-/// Stats of a single timed run of `seconds`.
-fn one_sample(seconds: f64) -> super::Stats {
-    super::Stats {
-        median: seconds,
-        min: seconds,
-        max: seconds,
-        spread: 0.0,
-        samples: 1,
-        calls_per_sample: 1,
-    }
 }

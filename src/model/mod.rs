@@ -384,6 +384,101 @@ mod tests {
         }
     }
 
+    /// `dL/dW` of a 2D convolution by its definition, in f64 on the host: `x` NCHW, `dy` the
+    /// output's gradient, weight shape `[co, ci / groups, kh, kw]`.
+    #[allow(clippy::too_many_arguments)]
+    fn conv_weight_grad_by_definition(
+        x: &[f32],
+        [n, ci, h, w]: [usize; 4],
+        dy: &[f32],
+        [co, oh, ow]: [usize; 3],
+        [kh, kw]: [usize; 2],
+        stride: usize,
+        pad: usize,
+        dilation: usize,
+        groups: usize,
+    ) -> Vec<f64> {
+        let (cig, cog) = (ci / groups, co / groups);
+        let mut dw = vec![0f64; co * cig * kh * kw];
+        for (o, i, a, b) in itertools_like(co, cig, kh, kw) {
+            let c = (o / cog) * cig + i;
+            let mut sum = 0f64;
+            for s in 0..n {
+                for y in 0..oh {
+                    for z in 0..ow {
+                        let (r, q) = (
+                            (y * stride + a * dilation) as isize - pad as isize,
+                            (z * stride + b * dilation) as isize - pad as isize,
+                        );
+                        if r < 0 || q < 0 || r >= h as isize || q >= w as isize {
+                            continue;
+                        }
+                        let xv = x[((s * ci + c) * h + r as usize) * w + q as usize] as f64;
+                        sum += xv * dy[((s * co + o) * oh + y) * ow + z] as f64;
+                    }
+                }
+            }
+            dw[((o * cig + i) * kh + a) * kw + b] = sum;
+        }
+        dw
+    }
+
+    fn itertools_like(
+        a: usize,
+        b: usize,
+        c: usize,
+        d: usize,
+    ) -> impl Iterator<Item = (usize, usize, usize, usize)> {
+        (0..a).flat_map(move |i| {
+            (0..b).flat_map(move |j| (0..c).flat_map(move |k| (0..d).map(move |l| (i, j, k, l))))
+        })
+    }
+
+    #[test]
+    fn conv_weight_gradient_equals_its_definition_for_every_option() {
+        use burn::tensor::module::conv2d;
+        use burn::tensor::ops::ConvOptions;
+        use burn::tensor::{Distribution, TensorData, Tolerance};
+        let ad = Device::flex().autodiff();
+        // (n, ci, h, w, co, k, stride, pad, dilation, groups): the LeNet and ResNet shapes in
+        // small, strided and padded, dilated, grouped, depthwise, pointwise, one input channel.
+        let cases = [
+            (3, 1, 12, 12, 4, 5, 1, 0, 1, 1),
+            (2, 3, 9, 11, 5, 3, 2, 1, 1, 1),
+            (2, 4, 10, 10, 6, 3, 1, 2, 2, 2),
+            (3, 6, 8, 7, 6, 3, 1, 1, 1, 6),
+            (2, 6, 9, 9, 12, 5, 2, 2, 1, 6),
+            (4, 8, 5, 5, 3, 1, 1, 0, 1, 1),
+            (1, 3, 16, 16, 8, 7, 2, 3, 1, 1),
+        ];
+        for (n, ci, h, w, co, k, stride, pad, dilation, groups) in cases {
+            let normal = Distribution::Normal(0.0, 1.0);
+            let x = Tensor::<4>::random([n, ci, h, w], normal, &ad);
+            let weight = Tensor::<4>::random([co, ci / groups, k, k], normal, &ad).require_grad();
+            let options = ConvOptions::new([stride; 2], [pad; 2], [dilation; 2], groups);
+            let y = conv2d(x.clone(), weight.clone(), None, options);
+            let [_, _, oh, ow] = y.dims();
+            let dy = Tensor::<4>::random([n, co, oh, ow], normal, &ad);
+            let grads = (y * dy.clone()).sum().backward();
+            let got = weight.grad(&grads).unwrap().into_data();
+            let values = |t: Tensor<4>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+            let expected = conv_weight_grad_by_definition(
+                &values(x),
+                [n, ci, h, w],
+                &values(dy),
+                [co, oh, ow],
+                [k, k],
+                stride,
+                pad,
+                dilation,
+                groups,
+            );
+            let expected: Vec<f32> = expected.iter().map(|&v| v as f32).collect();
+            let expected = TensorData::new(expected, [co, ci / groups, k, k]);
+            got.assert_approx_eq::<f32>(&expected, Tolerance::rel_abs(1e-4, 1e-4));
+        }
+    }
+
     /// Trainable parameters of `model`: burn's `num_params` also counts the batch-norm running
     /// statistics (module state, not trained).
     fn trainable(model: &Model) -> u64 {

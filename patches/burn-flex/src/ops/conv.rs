@@ -847,7 +847,7 @@ fn should_use_depthwise_conv(
 /// for which the corresponding input index `o * stride + k * dilation - pad`
 /// lies inside `[0, in_size)`.
 #[inline]
-fn valid_out_range(
+pub(crate) fn valid_out_range(
     k: usize,
     dilation: usize,
     pad: usize,

@@ -39,7 +39,9 @@ use crate::ops::module::{cast_from_f32, cast_to_f32};
 use crate::{FlexTensor, Layout};
 
 /// An element type the weight gradient is computed in (`gemm` dispatches on f32 and f64).
-trait Elem: num_traits::Float + burn_std::Element + bytemuck::Pod + Send + Sync + 'static {
+trait Elem:
+    num_traits::Float + burn_std::Element + bytemuck::Pod + Send + Sync + SimdElem + 'static
+{
     fn widen(self) -> f64;
     fn narrow(v: f64) -> Self;
 }
@@ -52,6 +54,16 @@ impl Elem for f32 {
         v as f32
     }
 }
+
+/// The vector operations of the dot products (macerator), where SIMD is enabled.
+#[cfg(feature = "simd")]
+trait SimdElem: macerator::VMulAdd + macerator::VAdd + macerator::ReduceAdd {}
+#[cfg(feature = "simd")]
+impl<T: macerator::VMulAdd + macerator::VAdd + macerator::ReduceAdd> SimdElem for T {}
+#[cfg(not(feature = "simd"))]
+trait SimdElem {}
+#[cfg(not(feature = "simd"))]
+impl<T> SimdElem for T {}
 
 impl Elem for f64 {
     fn widen(self) -> f64 {
@@ -181,7 +193,7 @@ fn native<T: Elem>(x: FlexTensor, dy: FlexTensor, g: Geometry, shape: Shape) -> 
     let (xs, dys): (&[T], &[T]) = (x.storage(), dy.storage());
     let dw = if g.len() == 0 || g.batch == 0 || g.out_plane() == 0 {
         vec![T::zero(); g.len()]
-    } else if g.cig == 1 {
+    } else if g.cig == 1 && g.groups > 1 {
         per_channel(&g, xs, dys)
     } else {
         im2col_gemm(&g, xs, dys)
@@ -190,7 +202,7 @@ fn native<T: Elem>(x: FlexTensor, dy: FlexTensor, g: Geometry, shape: Shape) -> 
 }
 
 // ============================================================================
-// Several input channels per group: im2col + GEMM
+// Several input channels per group (or a dense convolution): im2col + GEMM
 // ============================================================================
 
 /// Samples per GEMM are batched until the GEMM's inner dimension (`B · oh · ow`) reaches this.
@@ -198,50 +210,67 @@ const GEMM_MIN_DEPTH: usize = 512;
 /// Upper bound on the im2col buffer per worker, in elements (unless one sample needs more).
 const MAX_COLS: usize = 1 << 22;
 
+/// `dW` through GEMMs. Accumulates `dWᵀ` per group (`[cig·kh·kw, cog]`, column-major `dW`,
+/// the destination layout `gemm`'s kernels run fastest on here) and transposes at the end.
 fn im2col_gemm<T: Elem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
+    let dwt = im2col_gemm_transposed(g, x, dy);
+    let per_group = g.cig * g.taps();
+    let mut dw = vec![T::zero(); g.len()];
+    let block = g.cog * per_group;
+    for (out, src) in dw.chunks_exact_mut(block).zip(dwt.chunks_exact(block)) {
+        for (co, row) in out.chunks_exact_mut(per_group).enumerate() {
+            for (k, v) in row.iter_mut().enumerate() {
+                *v = src[k * g.cog + co];
+            }
+        }
+    }
+    dw
+}
+
+fn im2col_gemm_transposed<T: Elem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
     #[cfg(feature = "rayon")]
     {
         let threads = rayon::current_num_threads();
         if threads > 1 && g.work() >= crate::ops::PARALLEL_THRESHOLD * 16 {
             if g.batch < threads {
                 // Too few samples to share out: let gemm split each product instead.
-                let mut dw = vec![T::zero(); g.len()];
-                accumulate(g, x, dy, 0..g.batch, &mut dw, gemm::Parallelism::Rayon(0));
-                return dw;
+                let mut dwt = vec![T::zero(); g.len()];
+                accumulate(g, x, dy, 0..g.batch, &mut dwt, gemm::Parallelism::Rayon(0));
+                return dwt;
             }
             use rayon::prelude::*;
             let chunk = g.batch.div_ceil(threads);
             let partials: Vec<Vec<T>> = (0..g.batch.div_ceil(chunk))
                 .into_par_iter()
                 .map(|i| {
-                    let mut dw = vec![T::zero(); g.len()];
+                    let mut dwt = vec![T::zero(); g.len()];
                     let samples = i * chunk..((i + 1) * chunk).min(g.batch);
-                    accumulate(g, x, dy, samples, &mut dw, gemm::Parallelism::None);
-                    dw
+                    accumulate(g, x, dy, samples, &mut dwt, gemm::Parallelism::None);
+                    dwt
                 })
                 .collect();
             let mut partials = partials.into_iter();
-            let mut dw = partials.next().unwrap();
+            let mut dwt = partials.next().unwrap();
             for partial in partials {
-                for (a, b) in dw.iter_mut().zip(partial) {
+                for (a, b) in dwt.iter_mut().zip(partial) {
                     *a = *a + b;
                 }
             }
-            return dw;
+            return dwt;
         }
     }
-    let mut dw = vec![T::zero(); g.len()];
-    accumulate(g, x, dy, 0..g.batch, &mut dw, gemm::Parallelism::None);
-    dw
+    let mut dwt = vec![T::zero(); g.len()];
+    accumulate(g, x, dy, 0..g.batch, &mut dwt, gemm::Parallelism::None);
+    dwt
 }
 
-/// `dw += Σ_{n ∈ samples} dy[n] · cols(x[n])ᵀ`, per group, in chunks of samples.
+/// `dwt += (Σ_{n ∈ samples} dy[n] · cols(x[n])ᵀ)ᵀ`, per group, in chunks of samples.
 fn accumulate<T: Elem>(
     g: &Geometry,
     x: &[T],
     dy: &[T],
     samples: Range<usize>,
-    dw: &mut [T],
+    dwt: &mut [T],
     parallelism: gemm::Parallelism,
 ) {
     let s = g.out_plane();
@@ -283,17 +312,17 @@ fn accumulate<T: Elem>(
             &cols[..rows * depth]
         };
         for group in 0..g.groups {
-            // SAFETY: every pointer addresses a block of its slice: dw rows
-            // `group·cog..+cog` × `per_group` columns, lhs rows `group·cog..+cog` × `depth`
-            // (row stride `lhs_rs ≥ depth`), rhs rows `group·per_group..+per_group` × `depth`.
+            // SAFETY: every pointer addresses a block of its slice: dwt's group block
+            // `cog × per_group` (column-major), lhs rows `group·cog..+cog` × `depth` (row
+            // stride `lhs_rs ≥ depth`), rhs rows `group·per_group..+per_group` × `depth`.
             unsafe {
                 gemm::gemm(
                     g.cog,
                     per_group,
                     depth,
-                    dw.as_mut_ptr().add(group * g.cog * per_group),
+                    dwt.as_mut_ptr().add(group * g.cog * per_group),
+                    g.cog as isize,
                     1,
-                    per_group as isize,
                     true,
                     lhs.as_ptr().add(group * g.cog * lhs_rs),
                     1,
@@ -356,20 +385,27 @@ fn im2col<T: Elem>(g: &Geometry, x: &[T], cols: &mut [T], depth: usize, offset: 
 // One input channel per group: per output channel, one dot product per tap
 // ============================================================================
 
-/// Zero-padded copies of one sample's planes, laid out so that every kernel tap `(i, j)` is
-/// one contiguous dot product.
+/// Target size (elements) of a block of samples' planes on the per-channel path.
+const PLANE_BLOCK: usize = 4096;
+
+/// Zero-padded copies of a block of samples' planes of one channel, laid out so that every
+/// kernel tap `(i, j)` is one contiguous dot product over the whole block.
 ///
-/// With `Wq = ow + ⌊(kw−1)·dw / sw⌋` and `Hq = oh + ⌊(kh−1)·dh / sh⌋`, `dy`'s plane is stored
-/// with row width `Wq` (zeros after column `ow`) and `x`'s as `sh·sw` phase planes
-/// `X[bh, bw][r, t] = x[r·sh + bh − ph, t·sw + bw − pw]` (zero outside `x`), each `Hq × Wq`.
-/// Writing `i·dh = ah·sh + bh` and `j·dw = aw·sw + bw`,
-/// `Σ_{oh,ow} dy[oh, ow] · x[oh·sh + i·dh − ph, ow·sw + j·dw − pw]` is the dot product of
-/// `dy`'s `L = (oh−1)·Wq + ow` first values with `X[bh, bw]` from `ah·Wq + aw` on: every real
-/// `(oh, ow)` meets its own `x` value, the padding columns of `dy` (zeros) meet other values of
-/// the phase plane, which adds nothing as long as those are finite.
+/// With `Wq = ow + ⌊(kw−1)·dw / sw⌋` and `Hq = oh + ⌊(kh−1)·dh / sh⌋`, each sample's `dy`
+/// plane is stored as `Hq × Wq` (zeros right of column `ow` and below row `oh`), and its `x`
+/// plane as `sh·sw` phase planes `X[bh, bw][r, t] = x[r·sh + bh − ph, t·sw + bw − pw]` (zero
+/// outside `x`), each `Hq × Wq`; samples follow each other at a stride of `Hq·Wq`. Writing
+/// `i·dh = ah·sh + bh` and `j·dw = aw·sw + bw`, the tap's sum
+/// `Σ_{n,oh,ow} dy[n, oh, ow] · x[n, oh·sh + i·dh − ph, ow·sw + j·dw − pw]` is the dot product of
+/// the `dy` block's first `L = (nb−1)·Hq·Wq + (oh−1)·Wq + ow` values with `X[bh, bw]` from
+/// `ah·Wq + aw` on: every real `(n, oh, ow)` meets its own `x` value (`ow + aw < Wq`,
+/// `oh + ah < Hq`), and the zeros of `dy`'s padding meet other values of the phase planes, which
+/// adds nothing as long as those are finite.
 struct Planes<T> {
     wq: usize,
     hq: usize,
+    /// Samples per block.
+    nb: usize,
     dy: Vec<T>,
     x: Vec<T>,
 }
@@ -378,42 +414,74 @@ impl<T: Elem> Planes<T> {
     fn new(g: &Geometry) -> Self {
         let wq = g.ow + (g.kw - 1) * g.dilation[1] / g.stride[1];
         let hq = g.oh + (g.kh - 1) * g.dilation[0] / g.stride[0];
+        let nb = (PLANE_BLOCK / (hq * wq)).clamp(1, g.batch);
         Self {
             wq,
             hq,
-            dy: vec![T::zero(); g.oh * wq],
-            x: vec![T::zero(); g.stride[0] * g.stride[1] * hq * wq],
+            nb,
+            dy: vec![T::zero(); nb * hq * wq],
+            x: vec![T::zero(); g.stride[0] * g.stride[1] * nb * hq * wq],
         }
     }
 
-    /// Load one sample's planes; false (and planes unusable) when `x`'s plane is not finite.
-    fn load(&mut self, g: &Geometry, x: &[T], dy: &[T]) -> bool {
+    /// Load sample `b` of the block (its planes of `x` and `dy`); false when `x`'s plane has a
+    /// non-finite value (the block's dot products are then unusable). Only values inside `x`
+    /// and `dy` are written: the zeros around them, at the same places for every load, stay.
+    fn load(&mut self, g: &Geometry, b: usize, x: &[T], dy: &[T]) -> bool {
         let (wq, hq) = (self.wq, self.hq);
-        for (row, src) in self.dy.chunks_exact_mut(wq).zip(dy.chunks_exact(g.ow)) {
+        let block = self.nb * hq * wq;
+        let dy_plane = &mut self.dy[b * hq * wq..(b + 1) * hq * wq];
+        for (row, src) in dy_plane.chunks_exact_mut(wq).zip(dy.chunks_exact(g.ow)) {
             row[..g.ow].copy_from_slice(src);
         }
         let [sh, sw] = g.stride;
-        let mut finite = true;
+        let [ph, pw] = g.pad;
         for bh in 0..sh {
             for bw in 0..sw {
-                let phase = &mut self.x[(bh * sw + bw) * hq * wq..(bh * sw + bw + 1) * hq * wq];
-                for (r, row) in phase.chunks_exact_mut(wq).enumerate() {
-                    let ih = (r * sh + bh).wrapping_sub(g.pad[0]);
-                    if ih >= g.h {
-                        row.fill(T::zero());
-                        continue;
+                // Rows `r0..r1` and columns `t0..t1` of this phase are inside `x`, from
+                // `x[r0·sh + bh − ph, t0·sw + bw − pw]` on.
+                let r0 = ph.saturating_sub(bh).div_ceil(sh);
+                let r1 = (g.h + ph).saturating_sub(bh).div_ceil(sh).min(hq);
+                let t0 = pw.saturating_sub(bw).div_ceil(sw);
+                let t1 = (g.w + pw).saturating_sub(bw).div_ceil(sw).min(wq);
+                if r0 >= r1 || t0 >= t1 {
+                    continue;
+                }
+                let iw0 = t0 * sw + bw - pw;
+                let start = (bh * sw + bw) * block + b * hq * wq;
+                let phase = &mut self.x[start..start + hq * wq];
+                for r in r0..r1 {
+                    let ih = r * sh + bh - ph;
+                    let src = &x[ih * g.w + iw0..(ih + 1) * g.w];
+                    let dst = &mut phase[r * wq + t0..r * wq + t1];
+                    if sw == 1 {
+                        dst.copy_from_slice(&src[..t1 - t0]);
+                    } else {
+                        let src = &src[..(t1 - t0 - 1) * sw + 1];
+                        for (k, d) in dst.iter_mut().enumerate() {
+                            *d = src[k * sw];
+                        }
                     }
-                    let src = &x[ih * g.w..(ih + 1) * g.w];
-                    for (t, d) in row.iter_mut().enumerate() {
-                        let iw = (t * sw + bw).wrapping_sub(g.pad[1]);
-                        *d = if iw < g.w { src[iw] } else { T::zero() };
-                    }
-                    finite &= row.iter().all(|v| v.is_finite());
                 }
             }
         }
-        finite
+        is_finite(x)
     }
+}
+
+/// Whether every value is finite (`v − v` is 0 for finite `v`, NaN otherwise), vectorizable.
+fn is_finite<T: Elem>(values: &[T]) -> bool {
+    let mut acc = [T::zero(); 16];
+    let chunks = values.chunks_exact(16);
+    for (k, v) in chunks.remainder().iter().enumerate() {
+        acc[k] = acc[k] + (*v - *v);
+    }
+    for chunk in chunks {
+        for k in 0..16 {
+            acc[k] = acc[k] + (chunk[k] - chunk[k]);
+        }
+    }
+    acc.iter().all(|v| *v == T::zero())
 }
 
 fn per_channel<T: Elem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
@@ -423,17 +491,31 @@ fn per_channel<T: Elem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
         let ci = co / g.cog; // the group's only input channel
         let mut acc = vec![0.0f64; taps];
         let mut part = vec![T::zero(); taps];
-        for n in 0..g.batch {
-            let xp = &x[(n * g.c_in + ci) * g.h * g.w..][..g.h * g.w];
-            let dp = &dy[(n * g.c_out + co) * g.out_plane()..][..g.out_plane()];
-            if planes.load(g, xp, dp) {
-                taps_dot(&mut part, &planes.dy, &planes.x, planes.wq, planes.hq, g.oh, g.ow, g.kh, g.kw, g.stride, g.dilation);
+        let x_plane = |n: usize| &x[(n * g.c_in + ci) * g.h * g.w..][..g.h * g.w];
+        let dy_plane = |n: usize| &dy[(n * g.c_out + co) * g.out_plane()..][..g.out_plane()];
+        let mut start = 0;
+        while start < g.batch {
+            let nb = planes.nb.min(g.batch - start);
+            let mut finite = true;
+            for b in 0..nb {
+                finite &= planes.load(g, b, x_plane(start + b), dy_plane(start + b));
+            }
+            if finite {
+                let len = ((nb - 1) * planes.hq + g.oh - 1) * planes.wq + g.ow;
+                let block = planes.nb * planes.hq * planes.wq;
+                taps_dot(&mut part, &planes.dy[..len], &planes.x, block, planes.wq, g.kh, g.kw, g.stride, g.dilation);
+                for (a, p) in acc.iter_mut().zip(&part) {
+                    *a += p.widen();
+                }
             } else {
-                taps_naive(g, &mut part, xp, dp);
+                for n in start..start + nb {
+                    taps_naive(g, &mut part, x_plane(n), dy_plane(n));
+                    for (a, p) in acc.iter_mut().zip(&part) {
+                        *a += p.widen();
+                    }
+                }
             }
-            for (a, p) in acc.iter_mut().zip(&part) {
-                *a += p.widen();
-            }
+            start += nb;
         }
         for (o, a) in out.iter_mut().zip(acc) {
             *o = T::narrow(a);
@@ -454,58 +536,112 @@ fn per_channel<T: Elem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
     dw
 }
 
-/// `part[i·kw + j]` = the dot product of [`Planes`] for tap `(i, j)`.
+/// `part[i·kw + j]` = the dot product of `dy` with phase plane block `(bh, bw)` of `x` (blocks
+/// `block` elements apart) from `ah·wq + aw` on, for every tap (see [`Planes`]). The taps of a
+/// kernel row share each load of `dy` (up to five at a time).
 #[allow(clippy::too_many_arguments, clippy::extra_unused_type_parameters)]
 #[cfg_attr(feature = "simd", macerator::with_simd)]
 fn taps_dot<#[cfg(feature = "simd")] S: macerator::Simd, T: Elem>(
     part: &mut [T],
     dy: &[T],
     x: &[T],
+    block: usize,
     wq: usize,
-    hq: usize,
-    oh: usize,
-    ow: usize,
     kh: usize,
     kw: usize,
     stride: [usize; 2],
     dilation: [usize; 2],
 ) {
-    let len = (oh - 1) * wq + ow;
-    let a = &dy[..len];
-    for i in 0..kh {
+    let len = dy.len();
+    let tap = |i: usize, j: usize| {
         let (ah, bh) = (i * dilation[0] / stride[0], i * dilation[0] % stride[0]);
-        for j in 0..kw {
-            let (aw, bw) = (j * dilation[1] / stride[1], j * dilation[1] % stride[1]);
-            let phase = (bh * stride[1] + bw) * hq * wq;
-            let b = &x[phase + ah * wq + aw..][..len];
-            part[i * kw + j] = dot(a, b);
+        let (aw, bw) = (j * dilation[1] / stride[1], j * dilation[1] % stride[1]);
+        let start = (bh * stride[1] + bw) * block + ah * wq + aw;
+        &x[start..start + len]
+    };
+    #[cfg(feature = "simd")]
+    let simd = core::marker::PhantomData::<S>;
+    macro_rules! dots {
+        ($out:expr, $b:expr) => {{
+            #[cfg(feature = "simd")]
+            dots_simd(simd, $out, dy, $b);
+            #[cfg(not(feature = "simd"))]
+            dots_scalar($out, dy, $b);
+        }};
+    }
+    for i in 0..kh {
+        let mut j = 0;
+        while j < kw {
+            let out = &mut part[i * kw + j..];
+            match kw - j {
+                1 => dots!(out, [tap(i, j)]),
+                2 => dots!(out, [tap(i, j), tap(i, j + 1)]),
+                3 => dots!(out, [tap(i, j), tap(i, j + 1), tap(i, j + 2)]),
+                4 => dots!(out, [tap(i, j), tap(i, j + 1), tap(i, j + 2), tap(i, j + 3)]),
+                _ => dots!(out, [tap(i, j), tap(i, j + 1), tap(i, j + 2), tap(i, j + 3), tap(i, j + 4)]),
+            }
+            j += 5.min(kw - j);
         }
     }
 }
 
-/// Dot product with independent partial sums, which the compiler vectorizes.
+/// `out[t] = a · b[t]` for `K` vectors `b[t]` at least as long as `a`, sharing the loads of
+/// `a`; two vector accumulators per `t`.
+#[cfg(feature = "simd")]
 #[inline(always)]
-fn dot<T: Elem>(a: &[T], b: &[T]) -> T {
-    const LANES: usize = 32;
-    let mut acc = [T::zero(); LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (u, v) in ca.zip(cb) {
-        for k in 0..LANES {
-            acc[k] = acc[k] + u[k] * v[k];
+fn dots_simd<S: macerator::Simd, T: Elem, const K: usize>(
+    _simd: core::marker::PhantomData<S>,
+    out: &mut [T],
+    a: &[T],
+    b: [&[T]; K],
+) {
+    use macerator::vload_unaligned;
+    let len = a.len();
+    for bt in &b {
+        assert!(bt.len() >= len);
+    }
+    let lanes = T::lanes::<S>();
+    let full = len / (2 * lanes) * (2 * lanes);
+    let mut acc0 = [T::zero().splat::<S>(); K];
+    let mut acc1 = acc0;
+    let mut q = 0;
+    while q < full {
+        // SAFETY: `q + 2·lanes ≤ len`, and every slice holds at least `len` values.
+        unsafe {
+            let a0 = vload_unaligned::<S, T>(a.as_ptr().add(q));
+            let a1 = vload_unaligned::<S, T>(a.as_ptr().add(q + lanes));
+            for t in 0..K {
+                let b0 = vload_unaligned::<S, T>(b[t].as_ptr().add(q));
+                let b1 = vload_unaligned::<S, T>(b[t].as_ptr().add(q + lanes));
+                acc0[t] = a0.mul_add(b0, acc0[t]);
+                acc1[t] = a1.mul_add(b1, acc1[t]);
+            }
         }
+        q += 2 * lanes;
     }
-    for (k, (u, v)) in ra.iter().zip(rb).enumerate() {
-        acc[k] = acc[k] + *u * *v;
-    }
-    let mut width = LANES;
-    while width > 1 {
-        width /= 2;
-        for k in 0..width {
-            acc[k] = acc[k] + acc[k + width];
+    for t in 0..K {
+        let mut sum = (acc0[t] + acc1[t]).reduce_add();
+        for r in full..len {
+            sum = sum + a[r] * b[t][r];
         }
+        out[t] = sum;
     }
-    acc[0]
+}
+
+/// `out[t] = a · b[t]` for `K` vectors `b[t]` at least as long as `a` (without SIMD).
+#[cfg(not(feature = "simd"))]
+fn dots_scalar<T: Elem, const K: usize>(out: &mut [T], a: &[T], b: [&[T]; K]) {
+    for t in 0..K {
+        let mut acc = [T::zero(); 8];
+        let (ca, cb) = (a.chunks_exact(8), b[t][..a.len()].chunks_exact(8));
+        let tail: T = ca.remainder().iter().zip(cb.remainder()).fold(T::zero(), |s, (u, v)| s + *u * *v);
+        for (u, v) in ca.zip(cb) {
+            for l in 0..8 {
+                acc[l] = acc[l] + u[l] * v[l];
+            }
+        }
+        out[t] = acc.iter().fold(tail, |s, v| s + *v);
+    }
 }
 
 /// The definition for one sample's planes, multiplying the padding zeros explicitly (for
@@ -1044,6 +1180,118 @@ mod tests {
                         || (o - g).abs() <= 1e-5 * (1.0 + g.abs());
                     assert!(same, "{case:?} {poison:?}: ours {o} generic {g}\n{ours:?}\n{generic:?}");
                 }
+            }
+        }
+    }
+
+    /// Old (burn-backend's generic path) vs new on the weight-gradient cases of augtrain's
+    /// `tools/op_cases.json` (LeNet CNN, ResNet-18, EfficientNet-Lite0), f32, minimum of
+    /// `CONVGRAD_REPS` (default 5) calls each. `CONVGRAD_FILTER=substring` selects cases,
+    /// `CONVGRAD_OLD=0` skips the old path. Run:
+    /// `cargo test --release --lib conv_weight_grad::tests::timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn timing() {
+        use std::time::Instant;
+        // (name, batch, c_in, size, c_out, kernel, stride, padding, groups)
+        let cases: &[(&str, usize, usize, usize, usize, usize, usize, usize, usize)] = &[
+            ("lenet.conv_k5s1_1x32_28", 64, 1, 28, 32, 5, 1, 0, 1),
+            ("lenet.conv_k5s1_32x64_12", 64, 32, 12, 64, 5, 1, 0, 1),
+            ("resnet18.stem_k7s2_3x64_224", 32, 3, 224, 64, 7, 2, 3, 1),
+            ("resnet18.conv_k3s1_64x64_56", 32, 64, 56, 64, 3, 1, 1, 1),
+            ("resnet18.conv_k3s2_64x128_56", 32, 64, 56, 128, 3, 2, 1, 1),
+            ("resnet18.conv_k3s1_128x128_28", 32, 128, 28, 128, 3, 1, 1, 1),
+            ("resnet18.downsample_k1s2_64x128_56", 32, 64, 56, 128, 1, 2, 0, 1),
+            ("resnet18.conv_k3s2_128x256_28", 32, 128, 28, 256, 3, 2, 1, 1),
+            ("resnet18.conv_k3s1_256x256_14", 32, 256, 14, 256, 3, 1, 1, 1),
+            ("resnet18.downsample_k1s2_128x256_28", 32, 128, 28, 256, 1, 2, 0, 1),
+            ("resnet18.conv_k3s2_256x512_14", 32, 256, 14, 512, 3, 2, 1, 1),
+            ("resnet18.conv_k3s1_512x512_7", 32, 512, 7, 512, 3, 1, 1, 1),
+            ("resnet18.downsample_k1s2_256x512_14", 32, 256, 14, 512, 1, 2, 0, 1),
+            ("efficientnet_lite0.stem_k3s2_3x32_224", 32, 3, 224, 32, 3, 2, 1, 1),
+            ("efficientnet_lite0.dwconv_k3s1_32_112", 32, 32, 112, 32, 3, 1, 1, 32),
+            ("efficientnet_lite0.project_k1s1_32x16_112", 32, 32, 112, 16, 1, 1, 0, 1),
+            ("efficientnet_lite0.expand_k1s1_16x96_112", 32, 16, 112, 96, 1, 1, 0, 1),
+            ("efficientnet_lite0.dwconv_k3s2_96_112", 32, 96, 112, 96, 3, 2, 1, 96),
+            ("efficientnet_lite0.project_k1s1_96x24_56", 32, 96, 56, 24, 1, 1, 0, 1),
+            ("efficientnet_lite0.expand_k1s1_24x144_56", 32, 24, 56, 144, 1, 1, 0, 1),
+            ("efficientnet_lite0.dwconv_k3s1_144_56", 32, 144, 56, 144, 3, 1, 1, 144),
+            ("efficientnet_lite0.project_k1s1_144x24_56", 32, 144, 56, 24, 1, 1, 0, 1),
+            ("efficientnet_lite0.dwconv_k5s2_144_56", 32, 144, 56, 144, 5, 2, 2, 144),
+            ("efficientnet_lite0.project_k1s1_144x40_28", 32, 144, 28, 40, 1, 1, 0, 1),
+            ("efficientnet_lite0.expand_k1s1_40x240_28", 32, 40, 28, 240, 1, 1, 0, 1),
+            ("efficientnet_lite0.dwconv_k5s1_240_28", 32, 240, 28, 240, 5, 1, 2, 240),
+            ("efficientnet_lite0.project_k1s1_240x40_28", 32, 240, 28, 40, 1, 1, 0, 1),
+            ("efficientnet_lite0.dwconv_k3s2_240_28", 32, 240, 28, 240, 3, 2, 1, 240),
+            ("efficientnet_lite0.project_k1s1_240x80_14", 32, 240, 14, 80, 1, 1, 0, 1),
+            ("efficientnet_lite0.expand_k1s1_80x480_14", 32, 80, 14, 480, 1, 1, 0, 1),
+            ("efficientnet_lite0.dwconv_k3s1_480_14", 32, 480, 14, 480, 3, 1, 1, 480),
+            ("efficientnet_lite0.project_k1s1_480x80_14", 32, 480, 14, 80, 1, 1, 0, 1),
+            ("efficientnet_lite0.dwconv_k5s1_480_14", 32, 480, 14, 480, 5, 1, 2, 480),
+            ("efficientnet_lite0.project_k1s1_480x112_14", 32, 480, 14, 112, 1, 1, 0, 1),
+            ("efficientnet_lite0.expand_k1s1_112x672_14", 32, 112, 14, 672, 1, 1, 0, 1),
+            ("efficientnet_lite0.dwconv_k5s1_672_14", 32, 672, 14, 672, 5, 1, 2, 672),
+            ("efficientnet_lite0.project_k1s1_672x112_14", 32, 672, 14, 112, 1, 1, 0, 1),
+            ("efficientnet_lite0.dwconv_k5s2_672_14", 32, 672, 14, 672, 5, 2, 2, 672),
+            ("efficientnet_lite0.project_k1s1_672x192_7", 32, 672, 7, 192, 1, 1, 0, 1),
+            ("efficientnet_lite0.expand_k1s1_192x1152_7", 32, 192, 7, 1152, 1, 1, 0, 1),
+            ("efficientnet_lite0.dwconv_k5s1_1152_7", 32, 1152, 7, 1152, 5, 1, 2, 1152),
+            ("efficientnet_lite0.project_k1s1_1152x192_7", 32, 1152, 7, 192, 1, 1, 0, 1),
+            ("efficientnet_lite0.dwconv_k3s1_1152_7", 32, 1152, 7, 1152, 3, 1, 1, 1152),
+            ("efficientnet_lite0.project_k1s1_1152x320_7", 32, 1152, 7, 320, 1, 1, 0, 1),
+            ("efficientnet_lite0.head_k1s1_320x1280_7", 32, 320, 7, 1280, 1, 1, 0, 1),
+        ];
+        let env = |k: &str| std::env::var(k).ok();
+        let filter = env("CONVGRAD_FILTER").unwrap_or_default();
+        let reps: usize = env("CONVGRAD_REPS").and_then(|v| v.parse().ok()).unwrap_or(5);
+        let old = env("CONVGRAD_OLD").as_deref() != Some("0");
+        std::println!("| case | old ms | new ms | old / new | max abs diff |");
+        std::println!("| --- | ---: | ---: | ---: | ---: |");
+        for &(name, n, c_in, size, c_out, k, s, p, groups) in cases {
+            if !name.contains(filter.as_str()) {
+                continue;
+            }
+            let case = Case {
+                n,
+                c_in,
+                c_out,
+                h: size,
+                w: size,
+                k: [k, k],
+                stride: [s, s],
+                padding: [(p, p), (p, p)],
+                dilation: [1, 1],
+                groups,
+            };
+            let x = tensor_f32(&values(case.x_shape().iter().product(), 11), case.x_shape());
+            let dy = tensor_f32(&values(case.dy_shape().iter().product(), 12), case.dy_shape());
+            let w = FlexTensor::from_data(TensorData::zeros::<f32, _>(case.w_shape()));
+            let time = |f: &dyn Fn() -> FlexTensor| {
+                let mut best = f64::INFINITY;
+                let mut out = None;
+                for _ in 0..reps {
+                    let start = Instant::now();
+                    let r = f();
+                    best = best.min(start.elapsed().as_secs_f64() * 1e3);
+                    out = Some(r);
+                }
+                (best, out.unwrap())
+            };
+            let (new_ms, new) = time(&|| {
+                Flex::conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), case.options())
+            });
+            if old {
+                let (old_ms, reference) = time(&|| {
+                    GenericPath::conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), case.options())
+                });
+                let diff = to_f64(new)
+                    .iter()
+                    .zip(to_f64(reference))
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max);
+                std::println!("| {name} | {old_ms:.2} | {new_ms:.2} | {:.2}x | {diff:.1e} |", old_ms / new_ms);
+            } else {
+                std::println!("| {name} | | {new_ms:.2} | | |");
             }
         }
     }

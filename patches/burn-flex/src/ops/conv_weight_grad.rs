@@ -10,22 +10,24 @@
 //!
 //! (`g = co / cog`, `cig`/`cog` input/output channels per group, zero outside `x`) is computed
 //! from the NCHW tensors directly:
-//! - several input channels per group (every `groups = 1` convolution with `c_in > 1`): per
-//!   chunk of samples an im2col buffer `[c_in·kh·kw, B·oh·ow]` and one GEMM per group,
-//!   `dW_g += dy_g · cols_gᵀ`, accumulated by `gemm`. Samples are split between rayon workers,
-//!   each with its own partial `dW` and sequential GEMMs; the partials are summed at the end.
-//!   Pointwise convolutions (1×1, stride 1, no padding) pass `x` itself as the GEMM operand.
-//! - one input channel per group (depthwise with any multiplier, or `c_in = 1`): per output
-//!   channel and sample, `x`'s plane is copied once into zero-padded stride-phase planes of the
-//!   same row width as a zero-padded copy of `dy`'s plane, so that each kernel tap is a single
-//!   contiguous dot product over the whole plane; parallel over output channels.
+//! - `groups = 1`, or several input channels per group: per chunk of samples an im2col buffer
+//!   `[c_in·kh·kw, B·oh·ow]` and one GEMM per group, `dW_gᵀ += cols_g · dy_gᵀ`, accumulated by
+//!   `gemm` (samples are batched until the GEMM's depth `B·oh·ow` reaches 512). Samples are split
+//!   between rayon workers, each with its own partial `dWᵀ` and sequential GEMMs; the partials
+//!   are summed and transposed at the end. Pointwise convolutions (1×1, stride 1, no padding)
+//!   pass `x` itself as the GEMM operand.
+//! - one input channel per group and `groups > 1` (depthwise, with any channel multiplier): per
+//!   output channel, blocks of samples' planes are copied once into zero-padded stride-phase
+//!   planes of `x` with the row width of a zero-padded copy of `dy`, so that each kernel tap is
+//!   one contiguous SIMD dot product over the whole block (see [`Planes`]); parallel over
+//!   output channels, block sums added in f64.
 //!
 //! Both paths multiply the padding zeros explicitly (as the default's convolution does), so
 //! non-finite values propagate the same way (`0 · inf = NaN`); the dot-product path would add
 //! spurious `0 · x` terms for a non-finite `x`, and takes a plain loop for such planes.
 //! Asymmetric padding needs no padded copy of `x`: only the leading padding shifts indices and
 //! positions past the end of `x` are zero. f32 and f64 are computed natively, f16 and bf16
-//! through f32. Per-sample partial sums are added in f64 on the depthwise path.
+//! through f32.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -141,6 +143,7 @@ impl Geometry {
     }
 
     /// Multiply-adds of the whole gradient.
+    #[cfg_attr(not(feature = "rayon"), allow(dead_code))]
     fn work(&self) -> usize {
         self.len() * self.batch * self.out_plane()
     }
@@ -469,16 +472,16 @@ impl<T: Elem> Planes<T> {
     }
 }
 
-/// Whether every value is finite (`v − v` is 0 for finite `v`, NaN otherwise), vectorizable.
+/// Whether every value is finite (`v · 0` is ±0 for finite `v`, NaN otherwise), vectorizable.
 fn is_finite<T: Elem>(values: &[T]) -> bool {
     let mut acc = [T::zero(); 16];
     let chunks = values.chunks_exact(16);
     for (k, v) in chunks.remainder().iter().enumerate() {
-        acc[k] = acc[k] + (*v - *v);
+        acc[k] = acc[k] + *v * T::zero();
     }
     for chunk in chunks {
         for k in 0..16 {
-            acc[k] = acc[k] + (chunk[k] - chunk[k]);
+            acc[k] = acc[k] + chunk[k] * T::zero();
         }
     }
     acc.iter().all(|v| *v == T::zero())
@@ -1194,7 +1197,8 @@ mod tests {
     fn timing() {
         use std::time::Instant;
         // (name, batch, c_in, size, c_out, kernel, stride, padding, groups)
-        let cases: &[(&str, usize, usize, usize, usize, usize, usize, usize, usize)] = &[
+        type Shape = (&'static str, usize, usize, usize, usize, usize, usize, usize, usize);
+        let cases: &[Shape] = &[
             ("lenet.conv_k5s1_1x32_28", 64, 1, 28, 32, 5, 1, 0, 1),
             ("lenet.conv_k5s1_32x64_12", 64, 32, 12, 64, 5, 1, 0, 1),
             ("resnet18.stem_k7s2_3x64_224", 32, 3, 224, 64, 7, 2, 3, 1),

@@ -479,6 +479,112 @@ mod tests {
         }
     }
 
+    /// Max pooling by its definition over one `[n, c, h, w]` tensor: each window clipped to the
+    /// input, the first maximum in row-major window order, a NaN replacing anything (PyTorch's
+    /// convention). Returns the pooled values and, per output, the flat input index it took.
+    fn max_pool_by_definition(
+        x: &[f32],
+        [n, c, h, w]: [usize; 4],
+        k: usize,
+        stride: usize,
+        pad: usize,
+        dilation: usize,
+        [oh, ow]: [usize; 2],
+    ) -> (Vec<f32>, Vec<usize>) {
+        let (mut values, mut taken) = (Vec::new(), Vec::new());
+        for (plane, i, j) in
+            (0..n * c).flat_map(|p| (0..oh).flat_map(move |i| (0..ow).map(move |j| (p, i, j))))
+        {
+            let mut best: Option<(f32, usize)> = None;
+            for (a, b) in (0..k).flat_map(|a| (0..k).map(move |b| (a, b))) {
+                let (y, x_) = (
+                    (i * stride + a * dilation) as isize - pad as isize,
+                    (j * stride + b * dilation) as isize - pad as isize,
+                );
+                if y < 0 || x_ < 0 || y as usize >= h || x_ as usize >= w {
+                    continue;
+                }
+                let at = plane * h * w + y as usize * w + x_ as usize;
+                let v = x[at];
+                if best.is_none_or(|(m, _)| v > m || v.is_nan()) {
+                    best = Some((v, at));
+                }
+            }
+            let (v, at) = best.expect("every window of these cases overlaps the input");
+            values.push(v);
+            taken.push(at);
+        }
+        (values, taken)
+    }
+
+    #[test]
+    fn max_pooling_equals_its_definition_values_and_gradients() {
+        use burn::nn::PaddingConfig2d;
+        use burn::nn::pool::MaxPool2dConfig;
+        use burn::tensor::{Distribution, TensorData};
+        let ad = Device::flex().autodiff();
+        // (n, c, h, w, k, stride, pad, dilation, ceil): LeNet's and ResNet's stem pools, odd
+        // sizes, ceil mode with a clipped last window, overlapping and dilated windows; the
+        // first and last large enough for the backend's parallel path. One NaN in each.
+        let cases = [
+            (16, 32, 24, 24, 2, 2, 0, 1, false),
+            (2, 3, 15, 13, 3, 2, 1, 1, false),
+            (2, 2, 9, 10, 3, 2, 1, 1, true),
+            (1, 3, 11, 9, 2, 1, 0, 2, false),
+            (2, 5, 7, 8, 3, 3, 1, 1, true),
+            (2, 8, 128, 129, 3, 2, 1, 1, false),
+        ];
+        for (case, (n, c, h, w, k, stride, pad, dilation, ceil)) in cases.into_iter().enumerate() {
+            let mut xs: Vec<f32> =
+                Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.0, 1.0), &ad)
+                    .into_data()
+                    .try_to_vec()
+                    .unwrap();
+            let nan_at = (case * 7) % xs.len();
+            xs[nan_at] = f32::NAN;
+            let x = Tensor::<4>::from_data(TensorData::new(xs.clone(), [n, c, h, w]), &ad)
+                .require_grad();
+            let pool = MaxPool2dConfig::new([k, k])
+                .with_strides([stride; 2])
+                .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                .with_dilation([dilation; 2])
+                .with_ceil_mode(ceil)
+                .init();
+            let y = pool.forward(x.clone());
+            let [_, _, oh, ow] = y.dims();
+            let (want, taken) =
+                max_pool_by_definition(&xs, [n, c, h, w], k, stride, pad, dilation, [oh, ow]);
+            let got: Vec<f32> = y.clone().into_data().try_to_vec().unwrap();
+            let same = |a: f32, b: f32| a == b || (a.is_nan() && b.is_nan());
+            assert!(
+                got.iter().zip(&want).all(|(a, b)| same(*a, *b)),
+                "case {case}: values"
+            );
+            // Inference (no autodiff, no indices) gives the same values.
+            let plain = pool.forward(Tensor::<4>::from_data(
+                TensorData::new(xs.clone(), [n, c, h, w]),
+                &Device::flex(),
+            ));
+            let plain: Vec<f32> = plain.into_data().try_to_vec().unwrap();
+            assert!(
+                plain.iter().zip(&want).all(|(a, b)| same(*a, *b)),
+                "case {case}: inference"
+            );
+            // Gradient: each output's upstream value lands on the input it took.
+            let dy: Vec<f32> = (0..got.len())
+                .map(|i| 1.0 + (i % 13) as f32 / 8.0)
+                .collect();
+            let dyt = Tensor::<4>::from_data(TensorData::new(dy.clone(), [n, c, oh, ow]), &ad);
+            let grads = (y * dyt).sum().backward();
+            let grad: Vec<f32> = x.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
+            let mut expected = vec![0.0f32; xs.len()];
+            for (at, d) in taken.iter().zip(&dy) {
+                expected[*at] += d;
+            }
+            assert_eq!(grad, expected, "case {case}: gradient");
+        }
+    }
+
     /// Trainable parameters of `model`: burn's `num_params` also counts the batch-norm running
     /// statistics (module state, not trained).
     fn trainable(model: &Model) -> u64 {

@@ -12,8 +12,9 @@
 //!   `γ · inv_std · (dy − mean(dy) − x̂ · mean(dy · x̂))` with `x̂ = (x − mean) · inv_std`,
 //!   the default's formula.
 //!
-//! Sums are accumulated in f64 per channel (the default accumulates in the element type), so
-//! results agree with the default to float rounding. Channels run in parallel with rayon.
+//! Sums are accumulated in f64 per channel (the default accumulates in the element type), in
+//! eight fixed partial sums per run so the loops vectorize and results stay deterministic; they
+//! agree with the default to float rounding. Channels run in parallel with rayon.
 //! f32 and f64 are computed natively; f16 and bf16 through f32.
 
 use alloc::vec;
@@ -21,9 +22,9 @@ use alloc::vec::Vec;
 
 use burn_backend::DType;
 // `sqrt` without std (libm through num-traits); with std the inherent method is used.
+use burn_std::{Bytes, Shape, bf16, f16};
 #[allow(unused_imports)]
 use num_traits::Float;
-use burn_std::{Bytes, Shape, bf16, f16};
 
 use crate::ops::module::{cast_from_f32, cast_to_f32};
 use crate::{FlexTensor, Layout};
@@ -64,7 +65,11 @@ fn split(shape: &Shape) -> (usize, usize, usize) {
 }
 
 fn tensor<T: Real>(values: Vec<T>, shape: Shape) -> FlexTensor {
-    FlexTensor::new(Bytes::from_elems(values), Layout::contiguous(shape), T::DTYPE)
+    FlexTensor::new(
+        Bytes::from_elems(values),
+        Layout::contiguous(shape),
+        T::DTYPE,
+    )
 }
 
 /// Per channel `f(channel) -> R`, in parallel where the tensor is large.
@@ -102,22 +107,63 @@ fn per_run<T: Real>(
 }
 
 /// Channel `ch`'s runs of `data` (`[N, C, S]` contiguous).
-fn runs<T: Real>(data: &[T], n: usize, c: usize, s: usize, ch: usize) -> impl Iterator<Item = &[T]> {
+fn runs<T: Real>(
+    data: &[T],
+    n: usize,
+    c: usize,
+    s: usize,
+    ch: usize,
+) -> impl Iterator<Item = &[T]> {
     (0..n).map(move |b| &data[(b * c + ch) * s..(b * c + ch + 1) * s])
+}
+
+/// Independent partial sums a reduction keeps: enough for the compiler to vectorize the loop
+/// (AVX2: two 4-lane f64 registers) while the order of the additions stays fixed.
+const LANES: usize = 8;
+
+/// `Σ f(a_i)` in `LANES` f64 partial sums added in a fixed order (deterministic).
+#[inline(always)]
+fn lane_sum<T: Real>(a: &[T], f: impl Fn(f64) -> f64) -> f64 {
+    let mut acc = [0.0f64; LANES];
+    let chunks = a.chunks_exact(LANES);
+    let tail: f64 = chunks.remainder().iter().map(|v| f(v.to_f64())).sum();
+    for chunk in chunks {
+        for (l, v) in acc.iter_mut().zip(chunk) {
+            *l += f(v.to_f64());
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
+/// Both components of `Σ f(a_i, b_i)` over paired slices, summed as in [`lane_sum`].
+#[inline(always)]
+fn lane_sum_pair<T: Real>(a: &[T], b: &[T], f: impl Fn(f64, f64) -> (f64, f64)) -> (f64, f64) {
+    let (mut acc0, mut acc1) = ([0.0f64; LANES], [0.0f64; LANES]);
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (mut t0, mut t1) = (0.0f64, 0.0f64);
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        let (u, v) = f(x.to_f64(), y.to_f64());
+        t0 += u;
+        t1 += v;
+    }
+    for (xa, xb) in ca.zip(cb) {
+        for l in 0..LANES {
+            let (u, v) = f(xa[l].to_f64(), xb[l].to_f64());
+            acc0[l] += u;
+            acc1[l] += v;
+        }
+    }
+    (acc0.iter().sum::<f64>() + t0, acc1.iter().sum::<f64>() + t1)
 }
 
 /// Mean and biased variance of every channel (two passes, f64 sums).
 fn statistics<T: Real>(x: &[T], n: usize, c: usize, s: usize) -> Vec<(f64, f64)> {
     let m = (n * s).max(1) as f64;
     per_channel(c, x.len(), |ch| {
-        let sum: f64 = runs(x, n, c, s, ch).flatten().map(|v| v.to_f64()).sum();
+        let sum: f64 = runs(x, n, c, s, ch).map(|r| lane_sum(r, |v| v)).sum();
         let mean = sum / m;
         let sq: f64 = runs(x, n, c, s, ch)
-            .flatten()
-            .map(|v| {
-                let d = v.to_f64() - mean;
-                d * d
-            })
+            .map(|r| lane_sum(r, |v| (v - mean) * (v - mean)))
             .sum();
         (mean, sq / m)
     })
@@ -152,7 +198,11 @@ fn train_native<T: Real>(
     beta: FlexTensor,
     eps: f64,
 ) -> (FlexTensor, FlexTensor, FlexTensor) {
-    let (x, gamma, beta) = (x.to_contiguous(), gamma.to_contiguous(), beta.to_contiguous());
+    let (x, gamma, beta) = (
+        x.to_contiguous(),
+        gamma.to_contiguous(),
+        beta.to_contiguous(),
+    );
     let shape = x.layout().shape().clone();
     let (n, c, s) = split(&shape);
     let xs: &[T] = x.storage();
@@ -160,7 +210,11 @@ fn train_native<T: Real>(
     let out = normalize(xs, shape, gamma.storage(), beta.storage(), &stats, eps);
     let mean = stats.iter().map(|p| T::from_f64(p.0)).collect();
     let var = stats.iter().map(|p| T::from_f64(p.1)).collect();
-    (out, tensor::<T>(mean, Shape::new([c])), tensor::<T>(var, Shape::new([c])))
+    (
+        out,
+        tensor::<T>(mean, Shape::new([c])),
+        tensor::<T>(var, Shape::new([c])),
+    )
 }
 
 /// Inference-mode forward with the given statistics.
@@ -182,7 +236,14 @@ fn eval_native<T: Real>(
         .collect();
     let shape = x.layout().shape().clone();
     let (gamma, beta) = (gamma.to_contiguous(), beta.to_contiguous());
-    normalize(x.storage::<T>(), shape, gamma.storage(), beta.storage(), &stats, eps)
+    normalize(
+        x.storage::<T>(),
+        shape,
+        gamma.storage(),
+        beta.storage(),
+        &stats,
+        eps,
+    )
 }
 
 /// Backward of the training-mode forward: dL/dx, dL/dγ, dL/dβ.
@@ -206,13 +267,11 @@ fn backward_native<T: Real>(
         let (m, is) = (ms[ch].to_f64(), inv_std[ch]);
         let (mut sd, mut sdx) = (0.0f64, 0.0f64);
         for (xr, dr) in runs(xs, n, c, s, ch).zip(runs(dys, n, c, s, ch)) {
-            for (v, d) in xr.iter().zip(dr) {
-                let d = d.to_f64();
-                sd += d;
-                sdx += d * (v.to_f64() - m) * is;
-            }
+            let (a, b) = lane_sum_pair(xr, dr, |v, d| (d, d * (v - m)));
+            sd += a;
+            sdx += b;
         }
-        (sd, sdx)
+        (sd, sdx * is)
     });
     let count = (n * s).max(1) as f64;
     let mut dx = vec![T::from_f64(0.0); xs.len()];
@@ -288,11 +347,13 @@ pub(crate) fn batch_norm(
     match x.dtype() {
         DType::F32 => eval_native::<f32>(x, gamma, beta, mean, var, eps),
         DType::F64 => eval_native::<f64>(x, gamma, beta, mean, var, eps),
-        dtype @ (DType::F16 | DType::BF16) => via_f32(dtype, [x, gamma, beta, mean, var], |[x, g, b, m, v]| {
-            vec![eval_native::<f32>(x, g, b, m, v, eps)]
-        })
-        .pop()
-        .unwrap(),
+        dtype @ (DType::F16 | DType::BF16) => {
+            via_f32(dtype, [x, gamma, beta, mean, var], |[x, g, b, m, v]| {
+                vec![eval_native::<f32>(x, g, b, m, v, eps)]
+            })
+            .pop()
+            .unwrap()
+        }
         dtype => panic!("batch_norm: unsupported dtype {dtype:?}"),
     }
 }

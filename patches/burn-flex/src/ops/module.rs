@@ -3,15 +3,16 @@
 //! These operations power neural network modules like convolutions and pooling.
 
 use crate::ops::{
-    batch_norm, conv, conv_transpose, conv_weight_grad, deform_conv, interpolate, pool,
+    batch_norm, conv, conv_transpose, conv_weight_grad, deform_conv, interpolate, max_pool2d, pool,
 };
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
     DType, Element, TensorMetadata,
     ops::{
-        AttentionModuleOptions, BatchNormTrain, BatchNormTrainBackward, ConvOptions, ConvTransposeOptions, DeformConv2dBackward,
-        DeformConvOptions, FloatTensorOps, IntTensorOps, InterpolateMode, InterpolateOptions,
-        MaxPool2dBackward, MaxPool2dWithIndices, ModuleOps, conv::pad_asymmetric_conv_input,
+        AttentionModuleOptions, BatchNormTrain, BatchNormTrainBackward, ConvOptions,
+        ConvTransposeOptions, DeformConv2dBackward, DeformConvOptions, FloatTensorOps,
+        IntTensorOps, InterpolateMode, InterpolateOptions, MaxPool2dBackward, MaxPool2dWithIndices,
+        ModuleOps, conv::pad_asymmetric_conv_input,
     },
     tensor::{BoolTensor, FloatTensor, IntTensor},
 };
@@ -469,11 +470,30 @@ impl ModuleOps<Flex> for Flex {
         ceil_mode: bool,
     ) -> FloatTensor<Flex> {
         match x.dtype() {
+            // augtrain's patch: planes pooled directly, no indices (`max_pool2d.rs`).
             DType::F32 => {
-                pool::max_pool2d_f32(x, kernel_size, stride, padding, dilation, ceil_mode)
+                max_pool2d::max_pool2d::<f32>(
+                    x,
+                    kernel_size,
+                    stride,
+                    padding,
+                    dilation,
+                    ceil_mode,
+                    None,
+                )
+                .0
             }
             DType::F64 => {
-                pool::max_pool2d_f64(x, kernel_size, stride, padding, dilation, ceil_mode)
+                max_pool2d::max_pool2d::<f64>(
+                    x,
+                    kernel_size,
+                    stride,
+                    padding,
+                    dilation,
+                    ceil_mode,
+                    None,
+                )
+                .0
             }
             DType::F16 => {
                 pool::max_pool2d_f16(x, kernel_size, stride, padding, dilation, ceil_mode)
@@ -494,23 +514,34 @@ impl ModuleOps<Flex> for Flex {
         ceil_mode: bool,
         indices_dtype: IntDType,
     ) -> MaxPool2dWithIndices<Flex> {
+        // augtrain's patch: f32 and f64 planes pooled directly, indices written in the
+        // requested type (`max_pool2d.rs`).
+        let wanted = Some(DType::from(indices_dtype));
         let (output, mut indices) = match x.dtype() {
-            DType::F32 => pool::max_pool2d_with_indices_f32(
-                x,
-                kernel_size,
-                stride,
-                padding,
-                dilation,
-                ceil_mode,
-            ),
-            DType::F64 => pool::max_pool2d_with_indices_f64(
-                x,
-                kernel_size,
-                stride,
-                padding,
-                dilation,
-                ceil_mode,
-            ),
+            DType::F32 => {
+                let (o, i) = max_pool2d::max_pool2d::<f32>(
+                    x,
+                    kernel_size,
+                    stride,
+                    padding,
+                    dilation,
+                    ceil_mode,
+                    wanted,
+                );
+                (o, i.expect("indices were asked for"))
+            }
+            DType::F64 => {
+                let (o, i) = max_pool2d::max_pool2d::<f64>(
+                    x,
+                    kernel_size,
+                    stride,
+                    padding,
+                    dilation,
+                    ceil_mode,
+                    wanted,
+                );
+                (o, i.expect("indices were asked for"))
+            }
             DType::F16 => pool::max_pool2d_with_indices_f16(
                 x,
                 kernel_size,

@@ -133,7 +133,7 @@ macro_rules! adaptive_avg_pool3d_backward_typed {
 // ============================================================================
 
 /// Calculate pooling output size for a single dimension.
-fn pool_output_size(
+pub(crate) fn pool_output_size(
     input: usize,
     kernel: usize,
     padding: usize,
@@ -201,7 +201,7 @@ pub fn max_pool3d_with_indices_bf16(
 }
 
 #[inline]
-fn valid_range_maxpool(
+pub(crate) fn valid_range_maxpool(
     out: usize,
     kernel: usize,
     stride: usize,

@@ -1,0 +1,268 @@
+//! Two-dimensional max pooling over NCHW planes (augtrain's patch; see `patches/README.md` in
+//! augtrain's repository).
+//!
+//! The crate's `max_pool2d{,_with_indices}` view the input as 3-D and run the 3-D kernel, which
+//! recomputes the valid window of all three axes for every output value and always writes
+//! `i64` indices (also for `max_pool2d`, which drops them, and also when autodiff asks for
+//! `i32` indices, which then cost a second cast pass). Here each `H×W` plane is pooled with the
+//! row and column windows computed once per call, indices are written only when asked for and
+//! directly in the requested integer type, and planes run in parallel (rayon) in blocks.
+//!
+//! Semantics are the 3-D kernel's: the window is clipped to the input (padding never wins),
+//! the first maximum in row-major window order wins, a NaN replaces any value (so the last NaN
+//! of a window is reported, as PyTorch does), an empty window gives `-inf` and index `-1`;
+//! indices are positions within the `H×W` plane (`ih·W + iw`), as `max_pool2d_backward` reads.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use burn_backend::DType;
+use burn_std::{Bytes, Shape};
+
+use crate::ops::pool::{pool_output_size, valid_range_maxpool};
+use crate::{FlexTensor, Layout};
+
+/// A float element pooled natively.
+pub(crate) trait PoolFloat:
+    burn_std::Element + bytemuck::Pod + Copy + PartialOrd + Send + Sync
+{
+    /// `-inf`, the value of an empty window.
+    const NEG_INF: Self;
+    /// The dtype tag of tensors of this element.
+    const DTYPE: DType;
+    /// Whether the value is NaN.
+    fn nan(self) -> bool;
+}
+
+impl PoolFloat for f32 {
+    const NEG_INF: Self = f32::NEG_INFINITY;
+    const DTYPE: DType = DType::F32;
+    fn nan(self) -> bool {
+        self.is_nan()
+    }
+}
+
+impl PoolFloat for f64 {
+    const NEG_INF: Self = f64::NEG_INFINITY;
+    const DTYPE: DType = DType::F64;
+    fn nan(self) -> bool {
+        self.is_nan()
+    }
+}
+
+/// An integer type indices are written in.
+trait PoolIndex: bytemuck::Pod + Copy + Send + Sync {
+    const DTYPE: DType;
+    fn from_plane_offset(v: i64) -> Self;
+}
+
+impl PoolIndex for i64 {
+    const DTYPE: DType = DType::I64;
+    fn from_plane_offset(v: i64) -> Self {
+        v
+    }
+}
+
+impl PoolIndex for i32 {
+    const DTYPE: DType = DType::I32;
+    fn from_plane_offset(v: i64) -> Self {
+        v as i32
+    }
+}
+
+/// Pooling geometry of one plane: sizes, and the clipped window of every output row and column
+/// as `(first input index, kernel offsets start..end)`.
+struct Windows {
+    in_w: usize,
+    out_h: usize,
+    out_w: usize,
+    dilation: [usize; 2],
+    rows: Vec<(usize, usize, usize)>,
+    cols: Vec<(usize, usize, usize)>,
+}
+
+impl Windows {
+    fn new(
+        in_hw: [usize; 2],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        dilation: [usize; 2],
+        ceil_mode: bool,
+    ) -> Self {
+        let axis = |a: usize| {
+            let out = pool_output_size(
+                in_hw[a],
+                kernel[a],
+                padding[a],
+                stride[a],
+                dilation[a],
+                ceil_mode,
+            );
+            (0..out)
+                .map(|o| {
+                    let (k0, k1) = valid_range_maxpool(
+                        o,
+                        kernel[a],
+                        stride[a],
+                        padding[a],
+                        dilation[a],
+                        in_hw[a],
+                    );
+                    // `valid_range` guarantees `o·stride + k0·dilation ≥ padding` when k0 < k1.
+                    let first = (o * stride[a] + k0 * dilation[a]).saturating_sub(padding[a]);
+                    (first, k0, k1)
+                })
+                .collect::<Vec<_>>()
+        };
+        let (rows, cols) = (axis(0), axis(1));
+        Self {
+            in_w: in_hw[1],
+            out_h: rows.len(),
+            out_w: cols.len(),
+            dilation,
+            rows,
+            cols,
+        }
+    }
+
+    /// Pools one plane: `out[oh·out_w + ow]` and, if given, its index.
+    fn pool<T: PoolFloat, I: PoolIndex>(&self, x: &[T], out: &mut [T], mut idx: Option<&mut [I]>) {
+        let [dh, dw] = self.dilation;
+        for (oh, &(ih0, r0, r1)) in self.rows.iter().enumerate() {
+            for (ow, &(iw0, c0, c1)) in self.cols.iter().enumerate() {
+                let (mut best, mut at) = (T::NEG_INF, -1i64);
+                for r in 0..r1.saturating_sub(r0) {
+                    let row = (ih0 + r * dh) * self.in_w;
+                    for c in 0..c1.saturating_sub(c0) {
+                        let pos = row + iw0 + c * dw;
+                        let v = x[pos];
+                        if at < 0 || v > best || v.nan() {
+                            best = v;
+                            at = pos as i64;
+                        }
+                    }
+                }
+                let o = oh * self.out_w + ow;
+                out[o] = best;
+                if let Some(idx) = idx.as_deref_mut() {
+                    idx[o] = I::from_plane_offset(at);
+                }
+            }
+        }
+    }
+}
+
+/// Planes of `n` values pooled per rayon task: at least ~16 K input values of work.
+fn planes_per_task(plane_in: usize) -> usize {
+    (16 * 1024 / plane_in.max(1)).max(1)
+}
+
+/// Pools every plane of `x` (`[N, C, H, W]` contiguous) into `out` and optionally `idx`.
+fn pool_planes<T: PoolFloat, I: PoolIndex>(
+    x: &[T],
+    plane_in: usize,
+    w: &Windows,
+    out: &mut [T],
+    idx: Option<&mut [I]>,
+) {
+    let plane_out = w.out_h * w.out_w;
+    if plane_out == 0 {
+        return;
+    }
+    #[cfg(feature = "rayon")]
+    if x.len() >= crate::ops::PARALLEL_THRESHOLD {
+        use rayon::prelude::*;
+        let block = planes_per_task(plane_in);
+        let outs = out.par_chunks_mut(plane_out * block);
+        match idx {
+            Some(idx) => outs
+                .zip(idx.par_chunks_mut(plane_out * block))
+                .enumerate()
+                .for_each(|(b, (o, i))| {
+                    for (p, (o, i)) in o
+                        .chunks_mut(plane_out)
+                        .zip(i.chunks_mut(plane_out))
+                        .enumerate()
+                    {
+                        let start = (b * block + p) * plane_in;
+                        w.pool(&x[start..start + plane_in], o, Some(i));
+                    }
+                }),
+            None => outs.enumerate().for_each(|(b, o)| {
+                for (p, o) in o.chunks_mut(plane_out).enumerate() {
+                    let start = (b * block + p) * plane_in;
+                    w.pool::<T, I>(&x[start..start + plane_in], o, None);
+                }
+            }),
+        }
+        return;
+    }
+    let planes = x.chunks(plane_in.max(1)).zip(out.chunks_mut(plane_out));
+    match idx {
+        Some(idx) => {
+            for ((xp, o), i) in planes.zip(idx.chunks_mut(plane_out)) {
+                w.pool(xp, o, Some(i));
+            }
+        }
+        None => {
+            for (xp, o) in planes {
+                w.pool::<T, I>(xp, o, None);
+            }
+        }
+    }
+}
+
+/// Max pooling of a `[N, C, H, W]` tensor; indices (plane offsets) in `indices` when asked for:
+/// `Some(DType::I32)` (when every plane offset fits) or `Some(DType::I64)`; other index types
+/// come back as `I64` for the caller to cast.
+pub(crate) fn max_pool2d<T: PoolFloat>(
+    x: FlexTensor,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    ceil_mode: bool,
+    indices: Option<DType>,
+) -> (FlexTensor, Option<FlexTensor>) {
+    let x = x.to_contiguous();
+    let shape = x.layout().shape();
+    let (n, c, h, wd) = (shape[0], shape[1], shape[2], shape[3]);
+    let w = Windows::new([h, wd], kernel, stride, padding, dilation, ceil_mode);
+    let out_shape = Shape::from(vec![n, c, w.out_h, w.out_w]);
+    let len = n * c * w.out_h * w.out_w;
+    let xs: &[T] = x.storage();
+    let mut out = vec![T::NEG_INF; len];
+    let small_plane = h * wd <= i32::MAX as usize;
+    let idx = match indices {
+        None => {
+            pool_planes::<T, i64>(xs, h * wd, &w, &mut out, None);
+            None
+        }
+        Some(DType::I32) if small_plane => {
+            Some(pooled_indices::<T, i32>(xs, h * wd, &w, &mut out, len))
+        }
+        Some(_) => Some(pooled_indices::<T, i64>(xs, h * wd, &w, &mut out, len)),
+    };
+    let out = FlexTensor::new(
+        Bytes::from_elems(out),
+        Layout::contiguous(out_shape.clone()),
+        T::DTYPE,
+    );
+    let idx = idx
+        .map(|(bytes, dtype)| FlexTensor::new(bytes, Layout::contiguous(out_shape.clone()), dtype));
+    (out, idx)
+}
+
+/// Pools with indices of type `I`: the indices' bytes and dtype.
+fn pooled_indices<T: PoolFloat, I: PoolIndex>(
+    xs: &[T],
+    plane_in: usize,
+    w: &Windows,
+    out: &mut [T],
+    len: usize,
+) -> (Bytes, DType) {
+    let mut idx = vec![I::from_plane_offset(-1); len];
+    pool_planes(xs, plane_in, w, out, Some(&mut idx));
+    (Bytes::from_elems(idx), I::DTYPE)
+}

@@ -99,6 +99,7 @@ pub mod comparison;
 mod conv_common;
 pub mod conv;
 mod conv_forward;
+mod conv_input_grad;
 pub mod conv_transpose;
 mod conv_weight_grad;
 pub mod cumulative;

@@ -3,7 +3,7 @@
 //! These operations power neural network modules like convolutions and pooling.
 
 use crate::ops::{
-    batch_norm, conv, conv_forward, conv_transpose, conv_weight_grad, deform_conv, interpolate, pool,
+    batch_norm, conv, conv_forward, conv_input_grad, conv_transpose, conv_weight_grad, deform_conv, interpolate, pool,
 };
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
@@ -78,6 +78,15 @@ impl ModuleOps<Flex> for Flex {
             DType::BF16 => conv::conv2d_bf16(x, weight, bias, &options),
             dtype => panic!("conv2d: unsupported dtype {:?}", dtype),
         }
+    }
+
+    fn conv2d_x_backward(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Flex> {
+        conv_input_grad::conv2d_x_backward(x, weight, output_grad, &options)
     }
 
     fn conv2d_weight_backward(

@@ -73,8 +73,9 @@ pub(crate) fn conv2d(
     })
 }
 
-/// Shapes of the convolution, or `None` if the output would be empty (or the kernel's span
-/// exceeds the padded input), which the existing path handles.
+/// Shapes of the convolution, or `None` if the output would be empty, the kernel's span exceeds
+/// the padded input or the channels do not divide into the groups (the existing path handles or
+/// reports these).
 fn forward_geometry(x: &Shape, weight: &Shape, options: &ConvOptions<2>) -> Option<Geometry> {
     if x.num_dims() != 4 || weight.num_dims() != 4 {
         return None;
@@ -87,7 +88,13 @@ fn forward_geometry(x: &Shape, weight: &Shape, options: &ConvOptions<2>) -> Opti
     };
     let (oh, ow) = (size(0)?, size(1)?);
     let dy = Shape::from(vec![x[0], weight[0], oh, ow]);
-    if x[0] == 0 || weight[0] == 0 || x[1] == 0 || weight[1] * options.groups != x[1] {
+    let groups = options.groups;
+    if x[0] == 0
+        || x[1] == 0
+        || weight[0] == 0
+        || !weight[0].is_multiple_of(groups)
+        || weight[1] * groups != x[1]
+    {
         return None;
     }
     Some(Geometry::new(x, weight, &dy, options))

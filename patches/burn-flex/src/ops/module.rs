@@ -3,7 +3,8 @@
 //! These operations power neural network modules like convolutions and pooling.
 
 use crate::ops::{
-    batch_norm, conv, conv_forward, conv_input_grad, conv_transpose, conv_weight_grad, deform_conv, interpolate, pool,
+    batch_norm, conv, conv_forward, conv_input_grad, conv_transpose, conv_weight_grad,
+    deform_conv, interpolate, pool,
 };
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{

@@ -41,7 +41,7 @@ use crate::ops::module::{cast_from_f32, cast_to_f32};
 use crate::{FlexTensor, Layout};
 
 /// An element type the weight gradient is computed in (`gemm` dispatches on f32 and f64).
-trait Elem:
+pub(crate) trait Elem:
     num_traits::Float + burn_std::Element + bytemuck::Pod + Send + Sync + SimdElem + 'static
 {
     fn widen(self) -> f64;
@@ -59,11 +59,11 @@ impl Elem for f32 {
 
 /// The vector operations of the dot products (macerator), where SIMD is enabled.
 #[cfg(feature = "simd")]
-trait SimdElem: macerator::VMulAdd + macerator::VAdd + macerator::ReduceAdd {}
+pub(crate) trait SimdElem: macerator::VMulAdd + macerator::VAdd + macerator::ReduceAdd {}
 #[cfg(feature = "simd")]
 impl<T: macerator::VMulAdd + macerator::VAdd + macerator::ReduceAdd> SimdElem for T {}
 #[cfg(not(feature = "simd"))]
-trait SimdElem {}
+pub(crate) trait SimdElem {}
 #[cfg(not(feature = "simd"))]
 impl<T> SimdElem for T {}
 
@@ -78,29 +78,29 @@ impl Elem for f64 {
 
 /// Shapes and options of one convolution, as the kernels need them.
 #[derive(Clone, Copy, Debug)]
-struct Geometry {
-    batch: usize,
-    c_in: usize,
-    h: usize,
-    w: usize,
-    c_out: usize,
-    groups: usize,
+pub(crate) struct Geometry {
+    pub(crate) batch: usize,
+    pub(crate) c_in: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) c_out: usize,
+    pub(crate) groups: usize,
     /// Input channels per group (`c_in / groups`).
-    cig: usize,
+    pub(crate) cig: usize,
     /// Output channels per group (`c_out / groups`).
-    cog: usize,
-    kh: usize,
-    kw: usize,
-    oh: usize,
-    ow: usize,
-    stride: [usize; 2],
+    pub(crate) cog: usize,
+    pub(crate) kh: usize,
+    pub(crate) kw: usize,
+    pub(crate) oh: usize,
+    pub(crate) ow: usize,
+    pub(crate) stride: [usize; 2],
     /// Leading padding; trailing padding only decides `oh`/`ow`, which `dy` gives.
-    pad: [usize; 2],
-    dilation: [usize; 2],
+    pub(crate) pad: [usize; 2],
+    pub(crate) dilation: [usize; 2],
 }
 
 impl Geometry {
-    fn new(x: &Shape, weight: &Shape, dy: &Shape, options: &ConvOptions<2>) -> Self {
+    pub(crate) fn new(x: &Shape, weight: &Shape, dy: &Shape, options: &ConvOptions<2>) -> Self {
         assert!(
             x.num_dims() == 4 && weight.num_dims() == 4 && dy.num_dims() == 4,
             "conv2d_weight_backward: x, weight and output_grad must be 4D"
@@ -129,16 +129,16 @@ impl Geometry {
         g
     }
 
-    fn taps(&self) -> usize {
+    pub(crate) fn taps(&self) -> usize {
         self.kh * self.kw
     }
 
-    fn out_plane(&self) -> usize {
+    pub(crate) fn out_plane(&self) -> usize {
         self.oh * self.ow
     }
 
     /// Weight-gradient elements (`c_out · cig · kh · kw`).
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.c_out * self.cig * self.taps()
     }
 
@@ -149,7 +149,7 @@ impl Geometry {
     }
 
     /// Output rows (`axis` 0) or columns (1) whose input index for kernel tap `k` is inside `x`.
-    fn valid(&self, axis: usize, k: usize) -> (usize, usize) {
+    pub(crate) fn valid(&self, axis: usize, k: usize) -> (usize, usize) {
         let (input, output) = if axis == 0 { (self.h, self.oh) } else { (self.w, self.ow) };
         valid_out_range(k, self.dilation[axis], self.pad[axis], self.stride[axis], input, output)
     }
@@ -348,7 +348,7 @@ fn accumulate<T: Elem>(
 
 /// Fill columns `offset..offset + oh·ow` of every row `(ci, i, j)` of `cols` (row length
 /// `depth`) with `x[ci, oh·sh + i·dh − ph, ow·sw + j·dw − pw]` of one sample (zero outside).
-fn im2col<T: Elem>(g: &Geometry, x: &[T], cols: &mut [T], depth: usize, offset: usize) {
+pub(crate) fn im2col<T: Elem>(g: &Geometry, x: &[T], cols: &mut [T], depth: usize, offset: usize) {
     let plane = g.h * g.w;
     for ci in 0..g.c_in {
         let xp = &x[ci * plane..(ci + 1) * plane];
@@ -667,7 +667,7 @@ fn taps_naive<T: Elem>(g: &Geometry, part: &mut [T], x: &[T], dy: &[T]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use alloc::string::String;
     use alloc::vec;
     use alloc::vec::Vec;
@@ -686,7 +686,7 @@ mod tests {
     /// burn-backend's generic `ModuleOps::conv2d_weight_backward` on Flex's ops: the trait's
     /// default body, reached through a type that overrides nothing (its default calls
     /// `B::conv2d` and friends with `B = Flex`; the required methods below are never called).
-    struct GenericPath;
+    pub(crate) struct GenericPath;
 
     impl ModuleOps<Flex> for GenericPath {
         fn conv2d(
@@ -843,44 +843,44 @@ mod tests {
 
     /// One convolution: input `[n, c_in, h, w]`, kernel `k = (kh, kw)`, output channels.
     #[derive(Clone, Debug)]
-    struct Case {
-        n: usize,
-        c_in: usize,
-        c_out: usize,
-        h: usize,
-        w: usize,
-        k: [usize; 2],
-        stride: [usize; 2],
-        padding: [(usize, usize); 2],
-        dilation: [usize; 2],
-        groups: usize,
+    pub(crate) struct Case {
+        pub(crate) n: usize,
+        pub(crate) c_in: usize,
+        pub(crate) c_out: usize,
+        pub(crate) h: usize,
+        pub(crate) w: usize,
+        pub(crate) k: [usize; 2],
+        pub(crate) stride: [usize; 2],
+        pub(crate) padding: [(usize, usize); 2],
+        pub(crate) dilation: [usize; 2],
+        pub(crate) groups: usize,
     }
 
     impl Case {
-        fn options(&self) -> ConvOptions<2> {
+        pub(crate) fn options(&self) -> ConvOptions<2> {
             ConvOptions::new_with_padding(self.stride, self.padding, self.dilation, self.groups)
         }
-        fn out(&self) -> [usize; 2] {
+        pub(crate) fn out(&self) -> [usize; 2] {
             let size = |a: usize, input: usize| {
                 let span = self.dilation[a] * (self.k[a] - 1) + 1;
                 (input + self.padding[a].0 + self.padding[a].1 - span) / self.stride[a] + 1
             };
             [size(0, self.h), size(1, self.w)]
         }
-        fn x_shape(&self) -> Vec<usize> {
+        pub(crate) fn x_shape(&self) -> Vec<usize> {
             vec![self.n, self.c_in, self.h, self.w]
         }
-        fn w_shape(&self) -> Vec<usize> {
+        pub(crate) fn w_shape(&self) -> Vec<usize> {
             vec![self.c_out, self.c_in / self.groups, self.k[0], self.k[1]]
         }
-        fn dy_shape(&self) -> Vec<usize> {
+        pub(crate) fn dy_shape(&self) -> Vec<usize> {
             let [oh, ow] = self.out();
             vec![self.n, self.c_out, oh, ow]
         }
     }
 
     /// Deterministic values in [-1, 1).
-    fn values(len: usize, seed: u64) -> Vec<f64> {
+    pub(crate) fn values(len: usize, seed: u64) -> Vec<f64> {
         let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (0..len)
             .map(|_| {
@@ -930,16 +930,16 @@ mod tests {
         (value, scale)
     }
 
-    fn tensor_f32(v: &[f64], shape: Vec<usize>) -> FlexTensor {
+    pub(crate) fn tensor_f32(v: &[f64], shape: Vec<usize>) -> FlexTensor {
         FlexTensor::from_data(TensorData::new(v.iter().map(|&a| a as f32).collect::<Vec<_>>(), shape))
     }
 
-    fn to_f64(t: FlexTensor) -> Vec<f64> {
+    pub(crate) fn to_f64(t: FlexTensor) -> Vec<f64> {
         t.into_data().convert::<f64>().try_into_vec::<f64>().unwrap()
     }
 
     /// Largest `|got − want| / (Σ|terms| + tiny)` over the gradient's elements.
-    fn max_error(got: &[f64], want: &[f64], scale: &[f64]) -> f64 {
+    pub(crate) fn max_error(got: &[f64], want: &[f64], scale: &[f64]) -> f64 {
         assert_eq!(got.len(), want.len());
         got.iter()
             .zip(want)

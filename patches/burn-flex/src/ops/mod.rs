@@ -98,6 +98,8 @@ pub mod comparison;
 #[macro_use]
 mod conv_common;
 pub mod conv;
+mod conv_forward;
+mod conv_input_grad;
 pub mod conv_transpose;
 mod conv_weight_grad;
 pub mod cumulative;

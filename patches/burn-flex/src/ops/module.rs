@@ -3,7 +3,8 @@
 //! These operations power neural network modules like convolutions and pooling.
 
 use crate::ops::{
-    batch_norm, conv, conv_transpose, conv_weight_grad, deform_conv, interpolate, max_pool2d, pool,
+    batch_norm, conv, conv_forward, conv_input_grad, conv_transpose, conv_weight_grad, deform_conv,
+    interpolate, max_pool2d, pool,
 };
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
@@ -68,6 +69,9 @@ impl ModuleOps<Flex> for Flex {
         bias: Option<FloatTensor<Flex>>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
+        if let Some(y) = conv_forward::conv2d(&x, &weight, bias.as_ref(), &options) {
+            return y;
+        }
         let (x, options) = pad_asymmetric_conv_input::<Flex, 2>(x, options);
         match x.dtype() {
             DType::F32 => conv::conv2d_f32(x, weight, bias, &options),
@@ -76,6 +80,15 @@ impl ModuleOps<Flex> for Flex {
             DType::BF16 => conv::conv2d_bf16(x, weight, bias, &options),
             dtype => panic!("conv2d: unsupported dtype {:?}", dtype),
         }
+    }
+
+    fn conv2d_x_backward(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Flex> {
+        conv_input_grad::conv2d_x_backward(x, weight, output_grad, &options)
     }
 
     fn conv2d_weight_backward(

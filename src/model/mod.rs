@@ -329,15 +329,34 @@ mod tests {
     #[test]
     fn fused_batch_norm_equals_burns_composed_definition_values_and_gradients() {
         use burn::tensor::module::{batch_norm, batch_norm_train};
-        use burn::tensor::{Distribution, Tolerance};
+        use burn::tensor::{TensorData, Tolerance};
         let ad = Device::flex().autodiff();
         let tol = Tolerance::<f32>::rel_abs(1e-5, 2e-4);
-        for [n, c, h, w] in [[4, 3, 5, 7], [2, 8, 1, 1], [64, 2, 12, 12]] {
-            let normal = Distribution::Normal(0.5, 2.0);
-            let x = Tensor::<4>::random([n, c, h, w], normal, &ad).require_grad();
-            let g = Tensor::<1>::random([c], normal, &ad).require_grad();
-            let b = Tensor::<1>::random([c], normal, &ad).require_grad();
-            let dy = Tensor::<4>::random([n, c, h, w], normal, &ad);
+        // Inputs from a fixed hash rather than the device's shared generator: the comparison
+        // is against an f32 composition, so the draw must not change from run to run.
+        let uniform = |key: u32, i: usize| {
+            use augtrain_data::util::rng::{pixel_hash, unit_f32};
+            unit_f32(pixel_hash(key, i as u32))
+        };
+        let normal = |key: u32, len: usize| -> Vec<f32> {
+            (0..len)
+                .map(|i| (0..4).map(|k| uniform(key + k, i)).sum::<f32>() * 2.0 - 3.5)
+                .collect()
+        };
+        for (case, [n, c, h, w]) in [[4, 3, 5, 7], [2, 8, 1, 1], [64, 2, 12, 12]]
+            .into_iter()
+            .enumerate()
+        {
+            let key = 100 * case as u32;
+            let t4 = |k: u32| {
+                Tensor::<4>::from_data(
+                    TensorData::new(normal(key + k, n * c * h * w), [n, c, h, w]),
+                    &ad,
+                )
+            };
+            let t1 = |k: u32| Tensor::<1>::from_data(TensorData::new(normal(key + k, c), [c]), &ad);
+            let (x, dy) = (t4(0).require_grad(), t4(10));
+            let (g, b) = (t1(20).require_grad(), t1(30).require_grad());
             let fused = batch_norm_train(x.clone(), g.clone(), b.clone(), 1e-5);
             let composed = composed_batch_norm(x.clone(), g.clone(), b.clone(), 1e-5);
             fused
@@ -476,6 +495,97 @@ mod tests {
             let expected: Vec<f32> = expected.iter().map(|&v| v as f32).collect();
             let expected = TensorData::new(expected, [co, ci / groups, k, k]);
             got.assert_approx_eq::<f32>(&expected, Tolerance::rel_abs(1e-4, 1e-4));
+        }
+    }
+
+    /// Every multiply of a convolution as `(x index, weight index, y index)`, NCHW / OIHW,
+    /// taps that fall in the zero padding left out.
+    #[allow(clippy::too_many_arguments)]
+    fn conv_taps(
+        [n, ci, h, w]: [usize; 4],
+        [co, oh, ow]: [usize; 3],
+        k: usize,
+        stride: usize,
+        pad: usize,
+        dilation: usize,
+        groups: usize,
+    ) -> Vec<(usize, usize, usize)> {
+        let (cig, cog) = (ci / groups, co / groups);
+        let mut taps = Vec::new();
+        for (s, o, y, z) in itertools_like(n, co, oh, ow) {
+            for (i, a, b, _) in itertools_like(cig, k, k, 1) {
+                let (r, q) = (
+                    (y * stride + a * dilation) as isize - pad as isize,
+                    (z * stride + b * dilation) as isize - pad as isize,
+                );
+                if r < 0 || q < 0 || r >= h as isize || q >= w as isize {
+                    continue;
+                }
+                let c = (o / cog) * cig + i;
+                let xi = ((s * ci + c) * h + r as usize) * w + q as usize;
+                let wi = ((o * cig + i) * k + a) * k + b;
+                taps.push((xi, wi, ((s * co + o) * oh + y) * ow + z));
+            }
+        }
+        taps
+    }
+
+    #[test]
+    fn conv_forward_and_input_gradient_equal_their_definition_for_every_option() {
+        use burn::tensor::module::conv2d;
+        use burn::tensor::ops::ConvOptions;
+        use burn::tensor::{Distribution, TensorData, Tolerance};
+        let ad = Device::flex().autodiff();
+        // (n, ci, h, w, co, k, stride, pad, dilation, groups): LeNet's two layers (small), a
+        // batch wide enough for the kernels' sample batching and parallel split, strided and
+        // padded, dilated, grouped, depthwise, pointwise, a ResNet-like stem.
+        let cases = [
+            (3, 1, 12, 12, 4, 5, 1, 0, 1, 1),
+            (9, 6, 8, 8, 8, 5, 1, 0, 1, 1),
+            (2, 3, 9, 11, 5, 3, 2, 1, 1, 1),
+            (2, 4, 10, 10, 6, 3, 1, 2, 2, 2),
+            (3, 6, 8, 7, 6, 3, 1, 1, 1, 6),
+            (2, 6, 9, 9, 12, 5, 2, 2, 1, 6),
+            (4, 8, 5, 5, 3, 1, 1, 0, 1, 1),
+            (1, 3, 16, 16, 8, 7, 2, 3, 1, 1),
+        ];
+        let values = |t: Tensor<4>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        for (n, ci, h, w, co, k, stride, pad, dilation, groups) in cases {
+            let normal = Distribution::Normal(0.0, 1.0);
+            let x = Tensor::<4>::random([n, ci, h, w], normal, &ad).require_grad();
+            let weight = Tensor::<4>::random([co, ci / groups, k, k], normal, &ad);
+            let bias = Tensor::<1>::random([co], normal, &ad);
+            let options = ConvOptions::new([stride; 2], [pad; 2], [dilation; 2], groups);
+            let y = conv2d(x.clone(), weight.clone(), Some(bias.clone()), options);
+            let [_, _, oh, ow] = y.dims();
+            let dy = Tensor::<4>::random([n, co, oh, ow], normal, &ad);
+            let grads = (y.clone() * dy.clone()).sum().backward();
+            let dx = x.grad(&grads).unwrap().into_data();
+            let (xs, ws, dys) = (values(x), values(weight), values(dy));
+            let bs: Vec<f32> = bias.into_data().convert::<f32>().try_to_vec().unwrap();
+            let mut want_y: Vec<f64> = (0..n * co * oh * ow)
+                .map(|i| bs[(i / (oh * ow)) % co] as f64)
+                .collect();
+            let mut want_dx = vec![0f64; xs.len()];
+            for (xi, wi, yi) in conv_taps(
+                [n, ci, h, w],
+                [co, oh, ow],
+                k,
+                stride,
+                pad,
+                dilation,
+                groups,
+            ) {
+                want_y[yi] += xs[xi] as f64 * ws[wi] as f64;
+                want_dx[xi] += ws[wi] as f64 * dys[yi] as f64;
+            }
+            let as_data = |v: Vec<f64>, dims: [usize; 4]| {
+                TensorData::new(v.into_iter().map(|v| v as f32).collect::<Vec<f32>>(), dims)
+            };
+            let tolerance = Tolerance::rel_abs(1e-4, 1e-4);
+            y.into_data()
+                .assert_approx_eq::<f32>(&as_data(want_y, [n, co, oh, ow]), tolerance);
+            dx.assert_approx_eq::<f32>(&as_data(want_dx, [n, ci, h, w]), tolerance);
         }
     }
 

@@ -24,6 +24,7 @@ pub mod bench;
 pub mod cli;
 pub mod device;
 pub mod error;
+pub mod heap;
 pub mod model;
 pub mod train;
 

@@ -6,5 +6,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // SAFETY: no other thread has started yet.
     unsafe { augtrain::device::prepare_environment() };
+    // SAFETY: still no other thread.
+    unsafe { augtrain::heap::keep_freed_memory() };
     augtrain::cli::main()
 }

@@ -531,7 +531,7 @@ mod tests {
     }
 
     #[test]
-    fn conv_forward_and_input_gradient_equal_their_definition_for_every_option() {
+    fn conv_forward_input_and_bias_gradients_equal_their_definition_for_every_option() {
         use burn::tensor::module::conv2d;
         use burn::tensor::ops::ConvOptions;
         use burn::tensor::{Distribution, TensorData, Tolerance};
@@ -554,15 +554,20 @@ mod tests {
             let normal = Distribution::Normal(0.0, 1.0);
             let x = Tensor::<4>::random([n, ci, h, w], normal, &ad).require_grad();
             let weight = Tensor::<4>::random([co, ci / groups, k, k], normal, &ad);
-            let bias = Tensor::<1>::random([co], normal, &ad);
+            let bias = Tensor::<1>::random([co], normal, &ad).require_grad();
             let options = ConvOptions::new([stride; 2], [pad; 2], [dilation; 2], groups);
             let y = conv2d(x.clone(), weight.clone(), Some(bias.clone()), options);
             let [_, _, oh, ow] = y.dims();
             let dy = Tensor::<4>::random([n, co, oh, ow], normal, &ad);
             let grads = (y.clone() * dy.clone()).sum().backward();
             let dx = x.grad(&grads).unwrap().into_data();
+            let db = bias.grad(&grads).unwrap().into_data();
             let (xs, ws, dys) = (values(x), values(weight), values(dy));
             let bs: Vec<f32> = bias.into_data().convert::<f32>().try_to_vec().unwrap();
+            let mut want_db = vec![0f64; co];
+            for (i, g) in dys.iter().enumerate() {
+                want_db[(i / (oh * ow)) % co] += *g as f64;
+            }
             let mut want_y: Vec<f64> = (0..n * co * oh * ow)
                 .map(|i| bs[(i / (oh * ow)) % co] as f64)
                 .collect();
@@ -586,6 +591,8 @@ mod tests {
             y.into_data()
                 .assert_approx_eq::<f32>(&as_data(want_y, [n, co, oh, ow]), tolerance);
             dx.assert_approx_eq::<f32>(&as_data(want_dx, [n, ci, h, w]), tolerance);
+            let want_db = want_db.into_iter().map(|v| v as f32).collect::<Vec<f32>>();
+            db.assert_approx_eq::<f32>(&TensorData::new(want_db, [co]), tolerance);
         }
     }
 
@@ -635,9 +642,12 @@ mod tests {
         let ad = Device::flex().autodiff();
         // (n, c, h, w, k, stride, pad, dilation, ceil): LeNet's and ResNet's stem pools, odd
         // sizes, ceil mode with a clipped last window, overlapping and dilated windows; the
-        // first and last large enough for the backend's parallel path. One NaN in each.
+        // first and last large enough for the backend's parallel path, 2x2 windows on odd
+        // sizes (the last row and column dropped). Values on a 0.5 grid, so windows hold ties
+        // (the first maximum must win); one NaN in each.
         let cases = [
             (16, 32, 24, 24, 2, 2, 0, 1, false),
+            (2, 3, 7, 9, 2, 2, 0, 1, false),
             (2, 3, 15, 13, 3, 2, 1, 1, false),
             (2, 2, 9, 10, 3, 2, 1, 1, true),
             (1, 3, 11, 9, 2, 1, 0, 2, false),
@@ -650,6 +660,7 @@ mod tests {
                     .into_data()
                     .try_to_vec()
                     .unwrap();
+            xs.iter_mut().for_each(|v| *v = (*v * 2.0).round() / 2.0);
             let nan_at = (case * 7) % xs.len();
             xs[nan_at] = f32::NAN;
             let x = Tensor::<4>::from_data(TensorData::new(xs.clone(), [n, c, h, w]), &ad)

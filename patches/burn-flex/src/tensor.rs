@@ -231,9 +231,7 @@ impl FlexTensor {
 
     /// Create an empty tensor with given shape and dtype.
     pub fn empty(shape: Shape, dtype: DType) -> Self {
-        let num_elements = shape.num_elements();
-        let elem_size = dtype_size(dtype);
-        let bytes = Bytes::from_bytes_vec(alloc::vec![0u8; num_elements * elem_size]);
+        let bytes = zeroed_bytes(shape.num_elements(), dtype_size(dtype));
         let layout = Layout::contiguous(shape);
         Self {
             data: Arc::new(bytes),
@@ -903,6 +901,22 @@ fn copy_2d_tiled<E: Copy + Send + Sync>(
                 }
             }
         }
+    }
+}
+
+/// `n` zeroed elements of `elem_size` bytes in one allocation aligned for the element
+/// (augtrain's patch). `Bytes::from_bytes_vec` of a `Vec<u8>` always copies into a second,
+/// 16-byte-aligned allocation (it checks the allocation's declared alignment, which is 1 for
+/// `u8`), so every new tensor was allocated twice and copied once; a `Vec` of the unsigned
+/// integer of the element's size declares the element's alignment, which is what readers of
+/// the bytes (`storage::<E>()`, `try_into_vec::<E>()`) need.
+fn zeroed_bytes(n: usize, elem_size: usize) -> Bytes {
+    match elem_size {
+        1 => Bytes::from_elems(alloc::vec![0u8; n]),
+        2 => Bytes::from_elems(alloc::vec![0u16; n]),
+        4 => Bytes::from_elems(alloc::vec![0u32; n]),
+        8 => Bytes::from_elems(alloc::vec![0u64; n]),
+        _ => Bytes::from_bytes_vec(alloc::vec![0u8; n * elem_size]),
     }
 }
 

@@ -57,14 +57,14 @@ impl Real for f64 {
 }
 
 /// `(channels, values per channel per sample)` of a `[N, C, ...]` shape.
-fn split(shape: &Shape) -> (usize, usize, usize) {
+pub(crate) fn split(shape: &Shape) -> (usize, usize, usize) {
     let n = shape[0];
     let c = shape[1];
     let s = shape.num_elements() / (n * c).max(1);
     (n, c, s)
 }
 
-fn tensor<T: Real>(values: Vec<T>, shape: Shape) -> FlexTensor {
+pub(crate) fn tensor<T: Real>(values: Vec<T>, shape: Shape) -> FlexTensor {
     FlexTensor::new(
         Bytes::from_elems(values),
         Layout::contiguous(shape),
@@ -73,7 +73,11 @@ fn tensor<T: Real>(values: Vec<T>, shape: Shape) -> FlexTensor {
 }
 
 /// Per channel `f(channel) -> R`, in parallel where the tensor is large.
-fn per_channel<R: Send>(c: usize, total: usize, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R> {
+pub(crate) fn per_channel<R: Send>(
+    c: usize,
+    total: usize,
+    f: impl Fn(usize) -> R + Sync + Send,
+) -> Vec<R> {
     #[cfg(feature = "rayon")]
     if total >= crate::ops::PARALLEL_THRESHOLD {
         use rayon::prelude::*;
@@ -107,7 +111,7 @@ fn per_run<T: Real>(
 }
 
 /// Channel `ch`'s runs of `data` (`[N, C, S]` contiguous).
-fn runs<T: Real>(
+pub(crate) fn runs<T: Real>(
     data: &[T],
     n: usize,
     c: usize,
@@ -123,7 +127,7 @@ const LANES: usize = 8;
 
 /// `Σ f(a_i)` in `LANES` f64 partial sums added in a fixed order (deterministic).
 #[inline(always)]
-fn lane_sum<T: Real>(a: &[T], f: impl Fn(f64) -> f64) -> f64 {
+pub(crate) fn lane_sum<T: Real>(a: &[T], f: impl Fn(f64) -> f64) -> f64 {
     let mut acc = [0.0f64; LANES];
     let chunks = a.chunks_exact(LANES);
     let tail: f64 = chunks.remainder().iter().map(|v| f(v.to_f64())).sum();

@@ -79,6 +79,25 @@ struct Windows {
     dilation: [usize; 2],
     rows: Vec<(usize, usize, usize)>,
     cols: Vec<(usize, usize, usize)>,
+    /// Every window is the full 2×2 block at `(2·oh, 2·ow)` (kernel 2, stride 2, dilation 1,
+    /// no clipping): the common case, pooled by [`Windows::pool_pairs`].
+    pairs: bool,
+}
+
+/// Whether every window of an axis is the full pair `2·o, 2·o + 1`.
+fn full_pairs(axis: &[(usize, usize, usize)], kernel: usize, dilation: usize) -> bool {
+    kernel == 2
+        && dilation == 1
+        && axis
+            .iter()
+            .enumerate()
+            .all(|(o, &(first, k0, k1))| first == 2 * o && k0 == 0 && k1 == 2)
+}
+
+/// `best` replaced by `v` under the kernel's rule: larger, or NaN.
+#[inline(always)]
+fn wins<T: PoolFloat>(v: T, best: T) -> bool {
+    v > best || v.nan()
 }
 
 impl Windows {
@@ -116,6 +135,8 @@ impl Windows {
                 .collect::<Vec<_>>()
         };
         let (rows, cols) = (axis(0), axis(1));
+        let pairs =
+            full_pairs(&rows, kernel[0], dilation[0]) && full_pairs(&cols, kernel[1], dilation[1]);
         Self {
             in_w: in_hw[1],
             out_h: rows.len(),
@@ -123,11 +144,56 @@ impl Windows {
             dilation,
             rows,
             cols,
+            pairs,
+        }
+    }
+
+    /// [`Windows::pool`] for 2×2 windows at stride 2: the same comparisons in the same order
+    /// (top-left, top-right, bottom-left, bottom-right), without the window bookkeeping.
+    fn pool_pairs<T: PoolFloat, I: PoolIndex>(
+        &self,
+        x: &[T],
+        out: &mut [T],
+        idx: Option<&mut [I]>,
+    ) {
+        let (w, ow_n) = (self.in_w, self.out_w);
+        let rows = out.chunks_exact_mut(ow_n).enumerate();
+        match idx {
+            None => {
+                for (oh, o) in rows {
+                    let (top, bottom) = (&x[2 * oh * w..][..w], &x[(2 * oh + 1) * w..][..w]);
+                    for (ow, o) in o.iter_mut().enumerate() {
+                        let mut best = top[2 * ow];
+                        for v in [top[2 * ow + 1], bottom[2 * ow], bottom[2 * ow + 1]] {
+                            best = if wins(v, best) { v } else { best };
+                        }
+                        *o = best;
+                    }
+                }
+            }
+            Some(idx) => {
+                for ((oh, o), i) in rows.zip(idx.chunks_exact_mut(ow_n)) {
+                    let (t0, b0) = (2 * oh * w, (2 * oh + 1) * w);
+                    for (ow, (o, i)) in o.iter_mut().zip(i.iter_mut()).enumerate() {
+                        let (mut best, mut at) = (x[t0 + 2 * ow], t0 + 2 * ow);
+                        for p in [t0 + 2 * ow + 1, b0 + 2 * ow, b0 + 2 * ow + 1] {
+                            if wins(x[p], best) {
+                                (best, at) = (x[p], p);
+                            }
+                        }
+                        *o = best;
+                        *i = I::from_plane_offset(at as i64);
+                    }
+                }
+            }
         }
     }
 
     /// Pools one plane: `out[oh·out_w + ow]` and, if given, its index.
     fn pool<T: PoolFloat, I: PoolIndex>(&self, x: &[T], out: &mut [T], mut idx: Option<&mut [I]>) {
+        if self.pairs {
+            return self.pool_pairs(x, out, idx);
+        }
         let [dh, dw] = self.dilation;
         for (oh, &(ih0, r0, r1)) in self.rows.iter().enumerate() {
             for (ow, &(iw0, c0, c1)) in self.cols.iter().enumerate() {

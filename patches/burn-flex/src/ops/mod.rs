@@ -95,6 +95,7 @@ pub mod binary;
 mod bool;
 pub mod cat;
 pub mod comparison;
+mod conv_bias_grad;
 #[macro_use]
 mod conv_common;
 pub mod conv;

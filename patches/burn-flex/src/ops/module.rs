@@ -3,8 +3,8 @@
 //! These operations power neural network modules like convolutions and pooling.
 
 use crate::ops::{
-    batch_norm, conv, conv_forward, conv_input_grad, conv_transpose, conv_weight_grad, deform_conv,
-    interpolate, max_pool2d, pool,
+    batch_norm, conv, conv_bias_grad, conv_forward, conv_input_grad, conv_transpose,
+    conv_weight_grad, deform_conv, interpolate, max_pool2d, pool,
 };
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
@@ -98,6 +98,14 @@ impl ModuleOps<Flex> for Flex {
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
         conv_weight_grad::conv2d_weight_backward(x, weight, output_grad, &options)
+    }
+
+    fn conv2d_bias_backward(
+        _x: FloatTensor<Flex>,
+        bias: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+    ) -> FloatTensor<Flex> {
+        conv_bias_grad::conv2d_bias_backward(bias, output_grad)
     }
 
     fn deform_conv2d(

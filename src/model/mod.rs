@@ -469,6 +469,10 @@ mod tests {
             (2, 6, 9, 9, 12, 5, 2, 2, 1, 6),
             (4, 8, 5, 5, 3, 1, 1, 0, 1, 1),
             (1, 3, 16, 16, 8, 7, 2, 3, 1, 1),
+            // Planes large enough for the forward's row tiles (one sample, then several;
+            // the last tile partial; padding, stride, dilation and groups clipped per tile).
+            (1, 8, 64, 64, 4, 3, 1, 1, 1, 1),
+            (3, 16, 80, 72, 6, 3, 2, 2, 2, 2),
         ];
         for (n, ci, h, w, co, k, stride, pad, dilation, groups) in cases {
             let normal = Distribution::Normal(0.0, 1.0);

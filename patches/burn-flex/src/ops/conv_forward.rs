@@ -27,7 +27,7 @@ use alloc::vec::Vec;
 use burn_backend::{DType, ops::ConvOptions};
 use burn_std::{Bytes, Shape, bf16, f16};
 
-use crate::ops::conv_weight_grad::{Elem, Geometry, im2col};
+use crate::ops::conv_weight_grad::{Elem, Geometry, im2col, im2col_rows};
 use crate::ops::module::{cast_from_f32, cast_to_f32};
 use crate::{FlexTensor, Layout};
 
@@ -35,6 +35,10 @@ use crate::{FlexTensor, Layout};
 const GEMM_MIN_WIDTH: usize = 256;
 /// Upper bound on the im2col buffer per worker, in elements (unless one sample needs more).
 const MAX_COLS: usize = 1 << 21;
+/// A sample whose columns would exceed this many elements (large planes: ResNet's 56×56
+/// layers need 1.8 M) is computed in tiles of whole output rows whose columns stay within it,
+/// so each tile's columns are still in cache when the GEMM packs them.
+const TILE_COLS: usize = 1 << 17;
 
 /// The convolution through this module's GEMM path, or `None` where burn-flex's existing path
 /// is kept: the shapes of its special paths, empty outputs, and dtypes other than the floats.
@@ -219,6 +223,10 @@ fn forward_chunk<T: Elem>(
     let width = nb * s;
     let rows = g.c_in * g.taps();
     let sample = g.c_in * g.h * g.w;
+    if nb == 1 && rows * s > TILE_COLS {
+        let x = &x[first * sample..(first + 1) * sample];
+        return forward_tiles(g, x, w, bias, dst, buffers, parallelism);
+    }
     let cols = at_least(&mut buffers.cols, rows * width);
     for b in 0..nb {
         im2col(g, &x[(first + b) * sample..], cols, width, b * s);
@@ -236,6 +244,39 @@ fn forward_chunk<T: Elem>(
     }
 }
 
+/// One sample's output `dst` (`[c_out, oh·ow]`) in tiles of whole output rows: per tile, the
+/// columns of its rows only and one GEMM per group into the tile's columns of `dst`.
+fn forward_tiles<T: Elem>(
+    g: &Geometry,
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    dst: &mut [T],
+    buffers: &mut Buffers<T>,
+    parallelism: gemm::Parallelism,
+) {
+    let (s, rows) = (g.out_plane(), g.c_in * g.taps());
+    preload_bias(dst, bias, s);
+    let tile_rows = (TILE_COLS / (rows * g.ow).max(1)).clamp(1, g.oh);
+    for first_row in (0..g.oh).step_by(tile_rows) {
+        let out_rows = first_row..(first_row + tile_rows).min(g.oh);
+        let width = out_rows.len() * g.ow;
+        let cols = at_least(&mut buffers.cols, rows * width);
+        im2col_rows(g, x, cols, width, 0, out_rows);
+        let tile = &mut dst[first_row * g.ow..];
+        gemm_rows(g, w, cols, width, bias.is_some(), tile, s, parallelism);
+    }
+}
+
+/// Every row of `result` (`[c_out, row_len]`) set to its channel's bias, if there is one.
+fn preload_bias<T: Elem>(result: &mut [T], bias: Option<&[T]>, row_len: usize) {
+    if let Some(bias) = bias {
+        for (row, &v) in result.chunks_exact_mut(row_len).zip(bias) {
+            row.fill(v);
+        }
+    }
+}
+
 /// `result [c_out, width] = bias + W · cols`, one GEMM per group.
 fn gemm_into<T: Elem>(
     g: &Geometry,
@@ -246,26 +287,50 @@ fn gemm_into<T: Elem>(
     width: usize,
     parallelism: gemm::Parallelism,
 ) {
-    if let Some(bias) = bias {
-        for (row, &v) in result.chunks_exact_mut(width).zip(bias) {
-            row.fill(v);
-        }
-    }
+    preload_bias(result, bias, width);
+    gemm_rows(
+        g,
+        w,
+        cols,
+        width,
+        bias.is_some(),
+        result,
+        width,
+        parallelism,
+    );
+}
+
+/// `dst[co, 0..width] (+)= Σ W[co, r] · cols[r, 0..width]` per group, `dst`'s rows `stride`
+/// apart (`stride ≥ width`, `dst` holding `(c_out − 1)·stride + width` values); added to what
+/// `dst` holds when `accumulate`.
+#[allow(clippy::too_many_arguments)]
+fn gemm_rows<T: Elem>(
+    g: &Geometry,
+    w: &[T],
+    cols: &[T],
+    width: usize,
+    accumulate: bool,
+    dst: &mut [T],
+    stride: usize,
+    parallelism: gemm::Parallelism,
+) {
+    assert!(stride >= width && dst.len() >= (g.c_out - 1) * stride + width);
+    assert!(cols.len() >= g.c_in * g.taps() * width && w.len() >= g.c_out * g.cig * g.taps());
     let per_group = g.cig * g.taps();
     for group in 0..g.groups {
-        // SAFETY: `result` is `[c_out, width]` row-major and the group's block is rows
-        // `group·cog..+cog`; `w` is `[c_out, per_group]` row-major, the group's rows likewise;
-        // `cols` is `[rows, width]` row-major and the group's block rows
-        // `group·per_group..+per_group`. All three are in bounds of their slices.
+        // SAFETY: `dst` holds `c_out` rows of `width` values `stride` apart (asserted) and the
+        // group's block is rows `group·cog..+cog`; `w` is `[c_out, per_group]` row-major, the
+        // group's rows likewise; `cols` is `[rows, width]` row-major and the group's block rows
+        // `group·per_group..+per_group` (both asserted). All in bounds of their slices.
         unsafe {
             gemm::gemm(
                 g.cog,
                 width,
                 per_group,
-                result.as_mut_ptr().add(group * g.cog * width),
+                dst.as_mut_ptr().add(group * g.cog * stride),
                 1,
-                width as isize,
-                bias.is_some(),
+                stride as isize,
+                accumulate,
                 w.as_ptr().add(group * g.cog * per_group),
                 1,
                 per_group as isize,

@@ -349,26 +349,43 @@ fn accumulate<T: Elem>(
 /// Fill columns `offset..offset + oh·ow` of every row `(ci, i, j)` of `cols` (row length
 /// `depth`) with `x[ci, oh·sh + i·dh − ph, ow·sw + j·dw − pw]` of one sample (zero outside).
 pub(crate) fn im2col<T: Elem>(g: &Geometry, x: &[T], cols: &mut [T], depth: usize, offset: usize) {
+    im2col_rows(g, x, cols, depth, offset, 0..g.oh);
+}
+
+/// [`im2col`] for the output rows `out_rows` only: output position `(o, t)` goes to column
+/// `offset + (o − out_rows.start)·ow + t`.
+pub(crate) fn im2col_rows<T: Elem>(
+    g: &Geometry,
+    x: &[T],
+    cols: &mut [T],
+    depth: usize,
+    offset: usize,
+    out_rows: Range<usize>,
+) {
     let plane = g.h * g.w;
+    let span = out_rows.len() * g.ow;
+    let local = |o: usize| (o - out_rows.start) * g.ow;
+    let clip = |o: usize| o.clamp(out_rows.start, out_rows.end);
     for ci in 0..g.c_in {
         let xp = &x[ci * plane..(ci + 1) * plane];
         for i in 0..g.kh {
             let (oh0, oh1) = g.valid(0, i);
+            let (oh0, oh1) = (clip(oh0), clip(oh1));
             for j in 0..g.kw {
                 let (ow0, ow1) = g.valid(1, j);
                 let row = (ci * g.kh + i) * g.kw + j;
-                let dst = &mut cols[row * depth + offset..row * depth + offset + g.out_plane()];
-                dst[..oh0 * g.ow].fill(T::zero());
-                dst[oh1 * g.ow..].fill(T::zero());
+                let dst = &mut cols[row * depth + offset..row * depth + offset + span];
+                dst[..local(oh0)].fill(T::zero());
+                dst[local(oh1)..].fill(T::zero());
                 if ow0 == ow1 {
-                    dst[oh0 * g.ow..oh1 * g.ow].fill(T::zero());
+                    dst[local(oh0)..local(oh1)].fill(T::zero());
                     continue;
                 }
                 let iw0 = ow0 * g.stride[1] + j * g.dilation[1] - g.pad[1];
                 for o in oh0..oh1 {
                     let ih = o * g.stride[0] + i * g.dilation[0] - g.pad[0];
                     let src = &xp[ih * g.w + iw0..(ih + 1) * g.w];
-                    let out = &mut dst[o * g.ow..(o + 1) * g.ow];
+                    let out = &mut dst[local(o)..local(o) + g.ow];
                     out[..ow0].fill(T::zero());
                     out[ow1..].fill(T::zero());
                     if g.stride[1] == 1 {

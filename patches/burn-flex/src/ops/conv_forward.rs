@@ -27,6 +27,7 @@ use alloc::vec::Vec;
 use burn_backend::{DType, ops::ConvOptions};
 use burn_std::{Bytes, Shape, bf16, f16};
 
+use crate::ops::conv_depthwise;
 use crate::ops::conv_weight_grad::{Elem, Geometry, im2col, im2col_rows};
 use crate::ops::module::{cast_from_f32, cast_to_f32};
 use crate::{FlexTensor, Layout};
@@ -49,7 +50,7 @@ pub(crate) fn conv2d(
     options: &ConvOptions<2>,
 ) -> Option<FlexTensor> {
     let g = forward_geometry(x.layout().shape(), weight.layout().shape(), options)?;
-    if !takes_gemm_path(&g) {
+    if !takes_gemm_path(&g) && !conv_depthwise::applies(&g) {
         return None;
     }
     Some(match x.dtype() {
@@ -124,7 +125,11 @@ fn native<T: Elem>(
     let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
     let bias = bias.map(|b| b.to_contiguous());
     let bias: Option<&[T]> = bias.as_ref().map(|b| b.storage());
-    let out = forward(g, x.storage(), weight.storage(), bias);
+    let out = if conv_depthwise::applies(g) {
+        conv_depthwise::forward(g, x.storage(), weight.storage(), bias)
+    } else {
+        forward(g, x.storage(), weight.storage(), bias)
+    };
     let shape = Shape::from(vec![g.batch, g.c_out, g.oh, g.ow]);
     FlexTensor::new(
         Bytes::from_elems(out),

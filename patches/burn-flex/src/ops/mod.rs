@@ -96,6 +96,7 @@ mod bool;
 pub mod cat;
 pub mod comparison;
 mod conv_bias_grad;
+mod conv_depthwise;
 #[macro_use]
 mod conv_common;
 pub mod conv;

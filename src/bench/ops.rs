@@ -3,18 +3,17 @@
 //! same file `tools/torch_op_bench.py` times PyTorch on, so the two JSON reports join case by
 //! case (`tools/op_compare.py`).
 //!
-//! What one call is, per kind and direction (burn's own backward kernels wherever burn exposes
-//! them, else the ops its autodiff runs):
+//! What one call is, per kind and direction (the backend's own backward kernels, the ones burn's
+//! autodiff calls, reached through the dispatch backend where burn's tensor API has no function):
 //! - conv2d forward: `module::conv2d` (with the bias when the case has one);
-//! - conv2d input_grad: `module::conv_transpose2d` of dL/dy with the forward's stride, padding and
-//!   groups and the output padding burn computes: exactly what burn's default
-//!   `conv2d_x_backward` (which the CPU backend uses) runs;
+//! - conv2d input_grad: `ModuleOps::conv2d_x_backward` (the CPU backend's native kernels; a
+//!   backend without its own runs burn's default transposed convolution);
 //! - conv2d weight_grad: `module::conv2d_weight_backward`;
 //! - pool forward / backward: `max_pool2d_with_indices` / its backward, `avg_pool2d` / its backward;
 //! - linear forward: `module::linear`; backward: dL/dx = dy·Wᵀ, dL/dW = xᵀ·dy, dL/db = Σ dy;
 //! - batchnorm forward: `module::batch_norm_train` plus the running-statistics update;
-//!   backward: (forward + backward on the autodiff device) − forward, the backward of
-//!   `sum(y · dy)`, i.e. dL/dx, dL/dγ, dL/dβ plus one multiply and sum (a few % of it).
+//!   backward: `ModuleOps::batch_norm_train_backward` (dL/dx, dL/dγ, dL/dβ from the forward's
+//!   batch mean and variance), PyTorch's `native_batch_norm_backward`.
 //!
 //! Inputs are random; every call ends by reading one value of its result and syncing the
 //! device, so queued work (none on the CPU backend, some on a GPU) is finished inside the
@@ -24,11 +23,13 @@ use std::path::Path;
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use burn::backend::Dispatch;
+use burn::backend::ops::ModuleOps;
 use burn::tensor::module::{
-    avg_pool2d, avg_pool2d_backward, batch_norm_train, conv_transpose2d, conv2d,
-    conv2d_weight_backward, linear, max_pool2d_with_indices, max_pool2d_with_indices_backward,
+    avg_pool2d, avg_pool2d_backward, batch_norm_train, conv2d, conv2d_weight_backward, linear,
+    max_pool2d_with_indices, max_pool2d_with_indices_backward,
 };
-use burn::tensor::ops::{AvgPoolOptions, ConvOptions, ConvTransposeOptions, MaxPoolOptions};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 use serde::Deserialize;
 
 use super::{Measurement, Options, time};
@@ -106,11 +107,7 @@ pub fn run(
     for case in cases {
         let mut call = prepare(case, dev)?;
         let stats = time(1, opts.reps(), &mut call);
-        let mut median = stats.median;
-        if case.kind == "batchnorm" && case.direction == "backward" {
-            let mut forward = prepare_bn_forward(case, dev);
-            median = (median - time(1, opts.reps(), &mut forward).median).max(1e-9);
-        }
+        let median = stats.median;
         let gflop = work_gflop(case);
         let note = gflop.map(|g| format!("{:.2} GFLOP/s", g / median));
         log(&format!(
@@ -190,7 +187,7 @@ fn prepare(c: &OpCase, dev: &Device) -> crate::Result<Call> {
         ("pool", dir) => prepare_pool(c, dir, dev),
         ("linear", dir) => prepare_linear(c, dir, dev),
         ("batchnorm", "forward") => prepare_bn_forward(c, dev),
-        ("batchnorm", "backward") => prepare_bn_both(c, dev),
+        ("batchnorm", "backward") => prepare_bn_backward(c, dev),
         (kind, dir) => {
             return Err(crate::Error::Usage(format!(
                 "op case {}: unknown kind/direction {kind}/{dir}",
@@ -215,10 +212,14 @@ fn prepare_conv(c: &OpCase, dir: &str, dev: &Device) -> Call {
         "forward" => {
             Box::new(move || finish(conv2d(x.clone(), w.clone(), b.clone(), opts.clone())))
         }
-        "input_grad" => {
-            let t = input_grad_options(c);
-            Box::new(move || finish(conv_transpose2d(dy.clone(), w.clone(), None, t.clone())))
-        }
+        "input_grad" => Box::new(move || {
+            finish(conv2d_x_backward(
+                x.clone(),
+                w.clone(),
+                dy.clone(),
+                opts.clone(),
+            ))
+        }),
         _ => Box::new(move || {
             finish(conv2d_weight_backward(
                 x.clone(),
@@ -230,22 +231,15 @@ fn prepare_conv(c: &OpCase, dir: &str, dev: &Device) -> Call {
     }
 }
 
-/// The transposed convolution that gives a convolution's input gradient: the forward's stride,
-/// padding and groups, and the output padding that restores the input size (burn's
-/// `calculate_padding_out`).
-fn input_grad_options(c: &OpCase) -> ConvTransposeOptions<2> {
-    let (ho, wo) = out_size(c);
-    let pad_out = |n_in: usize, n_out: usize| {
-        let base = (n_out - 1) * c.stride + c.kernel;
-        (n_in + 2 * c.padding).saturating_sub(base)
-    };
-    ConvTransposeOptions::new(
-        [c.stride; 2],
-        [c.padding; 2],
-        [pad_out(c.height, ho), pad_out(c.width, wo)],
-        [1, 1],
-        c.groups,
-    )
+/// dL/dx of `conv2d(x, w)` given dL/dy: the backend's `conv2d_x_backward`, the kernel burn's
+/// autodiff runs (burn's tensor API exposes only the weight gradient).
+fn conv2d_x_backward(x: Tensor<4>, w: Tensor<4>, dy: Tensor<4>, o: ConvOptions<2>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as ModuleOps<Dispatch>>::conv2d_x_backward(
+        x.into_dispatch(),
+        w.into_dispatch(),
+        dy.into_dispatch(),
+        o,
+    ))
 }
 
 fn prepare_pool(c: &OpCase, dir: &str, dev: &Device) -> Call {
@@ -319,20 +313,26 @@ fn prepare_bn_forward(c: &OpCase, dev: &Device) -> Call {
     })
 }
 
-/// Forward and backward of `sum(batch_norm(x) · dy)` on the autodiff device.
-fn prepare_bn_both(c: &OpCase, dev: &Device) -> Call {
-    let ad = dev.clone().autodiff();
-    let x = random([c.batch, c.in_channels, c.height, c.width], &ad).require_grad();
-    let gamma = Tensor::<1>::ones([c.in_channels], &ad).require_grad();
-    let beta = Tensor::<1>::zeros([c.in_channels], &ad).require_grad();
-    let dy = random([c.batch, c.in_channels, c.height, c.width], &ad);
+/// The backward kernel alone: dL/dx, dL/dγ and dL/dβ of training-mode batch norm from the
+/// forward's batch statistics (computed once, outside the timing) and dL/dy.
+fn prepare_bn_backward(c: &OpCase, dev: &Device) -> Call {
+    let x = random([c.batch, c.in_channels, c.height, c.width], dev);
+    let gamma = Tensor::<1>::ones([c.in_channels], dev);
+    let dy = random([c.batch, c.in_channels, c.height, c.width], dev);
     let eps = c.eps.unwrap_or(1e-5);
+    let stats = batch_norm_train(x.clone(), gamma.clone(), gamma.zeros_like(), eps);
+    let (mean, variance) = (stats.mean, stats.variance);
     Box::new(move || {
-        let out = batch_norm_train(x.clone(), gamma.clone(), beta.clone(), eps);
-        let grads = (out.output * dy.clone()).sum().backward();
-        if let Some(g) = x.grad(&grads) {
-            finish(g);
-        }
+        let grads = <Dispatch as ModuleOps<Dispatch>>::batch_norm_train_backward(
+            x.clone().into_dispatch(),
+            gamma.clone().into_dispatch(),
+            mean.clone().into_dispatch(),
+            variance.clone().into_dispatch(),
+            eps,
+            dy.clone().into_dispatch(),
+        );
+        finish(Tensor::<4>::from_dispatch(grads.x_grad));
+        std::hint::black_box((grads.gamma_grad, grads.beta_grad));
     })
 }
 
@@ -340,13 +340,17 @@ fn prepare_bn_both(c: &OpCase, dev: &Device) -> Call {
 mod tests {
     use super::*;
 
-    /// The input gradient timed (a transposed convolution) is the gradient burn's autodiff
-    /// computes, for a strided, padded case and a depthwise one.
+    /// The input gradient timed is the gradient burn's autodiff computes, for a strided, padded
+    /// case, a strided depthwise one and a stride-1 depthwise one.
     #[test]
     fn the_timed_input_gradient_is_autodiffs() {
         let dev = Device::flex();
         let ad = dev.clone().autodiff();
-        for (cin, cout, k, s, p, g, side) in [(3, 4, 3, 2, 1, 1, 9), (4, 4, 5, 2, 2, 4, 10)] {
+        for (cin, cout, k, s, p, g, side) in [
+            (3, 4, 3, 2, 1, 1, 9),
+            (4, 4, 5, 2, 2, 4, 10),
+            (8, 8, 5, 1, 2, 8, 7),
+        ] {
             let x = random([2, cin, side, side], &dev);
             let w = random([cout, cin / g, k, k], &dev);
             let opts = ConvOptions::new([s; 2], [p; 2], [1, 1], g);
@@ -354,28 +358,47 @@ mod tests {
             let dy = random(y.dims(), &dev);
             let xa = Tensor::<4>::from_data(x.to_data(), &ad).require_grad();
             let wa = Tensor::<4>::from_data(w.to_data(), &ad);
-            let ya = conv2d(xa.clone(), wa, None, opts);
+            let ya = conv2d(xa.clone(), wa, None, opts.clone());
             let grads = (ya * Tensor::from_data(dy.to_data(), &ad)).sum().backward();
             let expected = xa.grad(&grads).unwrap().into_data();
-            let case = OpCase {
-                name: "t".into(),
-                kind: "conv2d".into(),
-                direction: "input_grad".into(),
-                batch: 2,
-                in_channels: cin,
-                out_channels: cout,
-                height: side,
-                width: side,
-                kernel: k,
-                stride: s,
-                padding: p,
-                groups: g,
-                bias: false,
-                pool: None,
-                eps: None,
-            };
-            let got = conv_transpose2d(dy, w, None, input_grad_options(&case)).into_data();
+            let got = conv2d_x_backward(x, w, dy, opts).into_data();
             got.assert_approx_eq::<f32>(&expected, burn::tensor::Tolerance::default());
         }
+    }
+
+    /// The batch-norm backward timed gives the input, scale and shift gradients burn's autodiff
+    /// computes for `sum(batch_norm_train(x) · dy)`.
+    #[test]
+    fn the_timed_batch_norm_backward_is_autodiffs() {
+        let dev = Device::flex();
+        let ad = dev.clone().autodiff();
+        let (x, dy) = (random([3, 4, 5, 6], &dev), random([3, 4, 5, 6], &dev));
+        let gamma = random([4], &dev);
+        let xa = Tensor::<4>::from_data(x.to_data(), &ad).require_grad();
+        let ga = Tensor::<1>::from_data(gamma.to_data(), &ad).require_grad();
+        let ba = Tensor::<1>::zeros([4], &ad).require_grad();
+        let out = batch_norm_train(xa.clone(), ga.clone(), ba.clone(), 1e-5);
+        let grads = (out.output * Tensor::from_data(dy.to_data(), &ad))
+            .sum()
+            .backward();
+        let stats = batch_norm_train(x.clone(), gamma.clone(), gamma.zeros_like(), 1e-5);
+        let got = <Dispatch as ModuleOps<Dispatch>>::batch_norm_train_backward(
+            x.into_dispatch(),
+            gamma.into_dispatch(),
+            stats.mean.into_dispatch(),
+            stats.variance.into_dispatch(),
+            1e-5,
+            dy.into_dispatch(),
+        );
+        let tol = burn::tensor::Tolerance::default();
+        Tensor::<4>::from_dispatch(got.x_grad)
+            .into_data()
+            .assert_approx_eq::<f32>(&xa.grad(&grads).unwrap().into_data(), tol);
+        Tensor::<1>::from_dispatch(got.gamma_grad)
+            .into_data()
+            .assert_approx_eq::<f32>(&ga.grad(&grads).unwrap().into_data(), tol);
+        Tensor::<1>::from_dispatch(got.beta_grad)
+            .into_data()
+            .assert_approx_eq::<f32>(&ba.grad(&grads).unwrap().into_data(), tol);
     }
 }

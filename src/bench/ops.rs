@@ -21,10 +21,10 @@
 
 use std::path::Path;
 
-use burn::prelude::*;
-use burn::tensor::Distribution;
 use burn::backend::Dispatch;
 use burn::backend::ops::ModuleOps;
+use burn::prelude::*;
+use burn::tensor::Distribution;
 use burn::tensor::module::{
     avg_pool2d, avg_pool2d_backward, batch_norm_train, conv2d, conv2d_weight_backward, linear,
     max_pool2d_with_indices, max_pool2d_with_indices_backward,

@@ -1,6 +1,7 @@
-//! Launching `shaders/augment.wgsl` on burn's own wgpu device: the batch is uploaded once
+//! Launching the fused kernel ([`augtrain_augment::shader::AUGMENT_WGSL`], which lives beside
+//! its CPU twin in `augtrain-augment`) on burn's own wgpu device: the batch is uploaded once
 //! (packed four bytes per word), the kernel writes straight into the buffer of a new burn
-//! tensor, and the tensor goes to the model without a CPU round trip.
+//! tensor, and the tensor goes to the model without a CPU round trip. Only the launch is here.
 
 use burn::backend::wgpu::{CubeBackend, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use burn::cubecl::prelude::KernelId;
@@ -11,8 +12,9 @@ use burn::tensor::{DType, Device, Shape, Tensor};
 use super::AugmentError;
 use super::layout::{H_C, H_GATHER, H_GRID_X, H_IN_H, H_IN_W, H_N, H_OUT_H, H_OUT_W};
 
-/// Threads per workgroup; must equal `@workgroup_size` in the shader.
-pub const WORKGROUP: u32 = 256;
+/// Threads per workgroup of both kernels (`@workgroup_size` of the augmentation kernel, checked
+/// by `augtrain-augment`'s tests, and of `copy.wgsl`).
+pub use augtrain_augment::shader::WORKGROUP;
 /// Most workgroups per dispatch dimension (WebGPU's limit).
 pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
 
@@ -20,7 +22,7 @@ struct AugmentKernel;
 
 impl KernelSource for AugmentKernel {
     fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(include_str!("../../shaders/augment.wgsl"))
+        SourceTemplate::new(augtrain_augment::shader::AUGMENT_WGSL)
     }
 
     fn id(&self) -> KernelId {
@@ -262,7 +264,7 @@ impl GpuAugment {
         }
     }
 
-    /// Copy `src` into `dst` on the device with `shaders/copy.wgsl` (16 bytes per invocation).
+    /// Copy `src` into `dst` on the device with `copy.wgsl` (16 bytes per invocation).
     pub fn copy(&self, src: &DeviceImages, dst: &DeviceImages) {
         let n = (src.bytes.min(dst.bytes) / 16) as u64;
         let (gx, gy) = grid(n);
@@ -339,7 +341,7 @@ struct CopyKernel;
 
 impl KernelSource for CopyKernel {
     fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(include_str!("../../shaders/copy.wgsl"))
+        SourceTemplate::new(include_str!("copy.wgsl"))
     }
 
     fn id(&self) -> KernelId {

@@ -1,4 +1,4 @@
-//! The CPU twin of `shaders/augment.wgsl`: the same maths on the same header and parameter
+//! The CPU twin of `augment.wgsl`: the same maths on the same header and parameter
 //! words, multi-threaded over (sample, output row), with no per-pixel allocation.
 //!
 //! It is the reference in tests (the GPU must match it within 1/255 before normalization) and

@@ -1,5 +1,5 @@
 //! Branch-free polynomial `ln` and `cos(2πu)` used by the per-pixel Gaussian noise, written
-//! identically here and in `shaders/augment.wgsl` (`fn fast_ln`, `fn cos_2pi`), so the CPU twin
+//! identically here and in `augment.wgsl` (`fn fast_ln`, `fn cos_2pi`), so the CPU twin
 //! and the GPU draw the same noise, and the CPU loops vectorize.
 
 /// ln 2.

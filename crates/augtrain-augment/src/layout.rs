@@ -1,8 +1,8 @@
-//! The binary layout shared by the CPU twin and `shaders/augment.wgsl`: a header of `u32`
+//! The binary layout shared by the CPU twin and `augment.wgsl`: a header of `u32`
 //! words describing the batch and the pipeline, and a block of `u32` words per sample holding
 //! its drawn parameters (floats stored as their bit patterns).
 //!
-//! Keep these constants identical to the `H_*` / `P_*` constants of the shader.
+//! The shader declares the same constants; `shader`'s tests check every one it uses.
 
 /// Header: batch size.
 pub const H_N: usize = 0;

@@ -2,19 +2,21 @@
 
 //! # augtrain-augment
 //!
-//! The augmentation pipeline without the GPU: the pipeline spec ([`spec`]), per-sample
-//! parameters drawn from `(seed, epoch, sample id, op index)` ([`params`]), the word layout the
-//! fused WGSL kernel reads ([`layout`]) and the kernel's exact multi-threaded CPU twin ([`cpu`]).
+//! The augmentation pipeline as one slice, without burn: the pipeline spec ([`spec`]),
+//! per-sample parameters drawn from `(seed, epoch, sample id, op index)` ([`params`]), the word
+//! layout the fused WGSL kernel reads ([`layout`]), the kernel's source ([`shader`],
+//! `src/augment.wgsl`) and its exact multi-threaded CPU twin ([`cpu`], [`fastmath`]).
 //!
 //! Flow for one batch: [`params::Program::draw`] draws every sample's parameters;
-//! [`params::Program::pack`] lays them out as words; the GPU kernel (in the `augtrain` crate,
-//! `shaders/augment.wgsl`) or the CPU twin ([`cpu::run`]) reads the `u8` HWC images once and
-//! writes the normalized `f32` NCHW batch once.
+//! [`params::Program::pack`] lays them out as words; the GPU kernel ([`shader::AUGMENT_WGSL`],
+//! launched by the `augtrain` crate's `src/augment/gpu.rs`) or the CPU twin ([`cpu::run`])
+//! reads the `u8` HWC images once and writes the normalized `f32` NCHW batch once.
 
 pub mod cpu;
 pub mod fastmath;
 pub mod layout;
 pub mod params;
+pub mod shader;
 pub mod spec;
 
 use std::path::Path;

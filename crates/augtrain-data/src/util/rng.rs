@@ -4,12 +4,12 @@
 //!
 //! Two families:
 //! - [`mix32`], [`pixel_hash`] and [`unit_f32`]: 32-bit, used per pixel, implemented
-//!   identically in `shaders/augment.wgsl` (keep them in sync);
+//!   identically in augtrain-augment's `src/augment.wgsl` (its `shader` tests compare them);
 //! - [`Stream`]: 64-bit, host only, used to draw per-sample parameters, epoch orders, splits
 //!   and synthetic data.
 
 /// Wellons' `lowbias32` integer hash: a bijection on `u32` with good avalanche.
-/// WGSL twin: `fn mix32` in `shaders/augment.wgsl`.
+/// WGSL twin: `fn mix32` in augtrain-augment's `src/augment.wgsl`.
 #[inline(always)]
 pub const fn mix32(mut x: u32) -> u32 {
     x ^= x >> 16;

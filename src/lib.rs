@@ -3,7 +3,7 @@
 //! Labelled images from raw files to a trained, evaluated classifier, with data augmentation
 //! done in one fused GPU pass (or its exact CPU twin).
 //!
-//! The crate follows the data flow of `DESIGN.md`; every stage is a plain function on plain
+//! The crate follows the data flow of `ARCHITECTURE.md`; every stage is a plain function on plain
 //! data, and the CLI (`src/cli`) only parses, calls and prints:
 //!
 //! ```text

@@ -4,17 +4,14 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use sha2::{Digest, Sha256};
 
 use super::data_args::LoadArgs;
 use crate::Error;
 use crate::data::Dataset;
 use crate::data::files::SplitName;
 use crate::data::source::load_whole;
-use crate::data::split::{
-    SplitRow, check_folds, check_stratifiable, split_file_text, stratified_group_folds,
-    stratified_group_holdout,
-};
+use crate::data::split::{SplitRow, check_stratifiable, split_file_text};
+use crate::data::split_plan::{SplitPlan, SplitRequest, plan_split};
 use crate::util::escape::escape;
 use crate::util::fs::write_atomic;
 
@@ -70,7 +67,16 @@ pub fn run(args: SplitArgs) -> crate::Result<()> {
     let whole = load_whole(&source, &cfg, args.seed)?;
     let d = &whole.data;
     check_stratifiable(&d.labels, &d.class_names)?;
-    let plan = plan(d, &args)?;
+    let request = SplitRequest {
+        val: args.val,
+        test: args.test,
+        folds: args.folds,
+        seed: args.seed,
+    };
+    let plan = plan_split(d, &request).map_err(|e| Error::Usage(e.to_string()))?;
+    if let Some(warning) = &plan.fold_warning {
+        warn!("warning: {warning}");
+    }
     let rows: Vec<SplitRow> = (0..d.len())
         .map(|i| SplitRow {
             id: d.ids[i],
@@ -115,65 +121,8 @@ fn check_fractions(args: &SplitArgs) -> crate::Result<()> {
     Ok(())
 }
 
-/// Where each image goes.
-struct Plan {
-    /// Split per image.
-    split: Vec<SplitName>,
-    /// Fold per training image (`None` elsewhere or without `--folds`).
-    fold: Vec<Option<usize>>,
-    /// Images whose pixels equal an earlier image's.
-    duplicates: usize,
-}
-
-/// Stratified hold-outs for test, then validation, then folds of the training images; exact
-/// duplicates (equal decoded pixels) always land together.
-fn plan(d: &Dataset, args: &SplitArgs) -> crate::Result<Plan> {
-    let keys: Vec<u64> = (0..d.len())
-        .map(|i| {
-            let h = Sha256::digest(d.image(i));
-            u64::from_le_bytes(h[..8].try_into().expect("8 bytes"))
-        })
-        .collect();
-    let duplicates = d.len() - keys.iter().collect::<std::collections::HashSet<_>>().len();
-    let (rest, test) =
-        stratified_group_holdout(&d.labels, Some(&keys), args.test, args.seed ^ 0x7e57);
-    let sub_labels: Vec<u32> = rest.iter().map(|&i| d.labels[i]).collect();
-    let sub_keys: Vec<u64> = rest.iter().map(|&i| keys[i]).collect();
-    let val_fraction = args.val / (1.0 - args.test);
-    let (train_k, val_k) =
-        stratified_group_holdout(&sub_labels, Some(&sub_keys), val_fraction, args.seed);
-    let train: Vec<usize> = train_k.iter().map(|&k| rest[k]).collect();
-    let mut split = vec![SplitName::Train; d.len()];
-    for &k in &val_k {
-        split[rest[k]] = SplitName::Val;
-    }
-    for &i in &test {
-        split[i] = SplitName::Test;
-    }
-    let mut fold = vec![None; d.len()];
-    if let Some(k) = args.folds {
-        let labels: Vec<u32> = train.iter().map(|&i| d.labels[i]).collect();
-        // scikit-learn's StratifiedKFold checks, on the training images the folds divide.
-        if let Some(warning) = check_folds(&labels, k).map_err(Error::Usage)? {
-            warn!("warning: {warning}");
-        }
-        let tk: Vec<u64> = train.iter().map(|&i| keys[i]).collect();
-        for (j, f) in stratified_group_folds(&labels, Some(&tk), k, args.seed)
-            .into_iter()
-            .enumerate()
-        {
-            fold[train[j]] = Some(f);
-        }
-    }
-    Ok(Plan {
-        split,
-        fold,
-        duplicates,
-    })
-}
-
 /// Images per class and split, and the fold sizes.
-fn print_counts(d: &Dataset, plan: &Plan) -> crate::Result<()> {
+fn print_counts(d: &Dataset, plan: &SplitPlan) -> crate::Result<()> {
     let w = d
         .class_names
         .iter()

@@ -3,13 +3,13 @@
 //! stay in one fold.
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::evaluate::Evaluation;
 use super::progress::Reporter;
 use super::{TrainError, Trainer, config::TrainConfig};
 use crate::data::Dataset;
 use crate::data::split::{check_folds, check_stratifiable, stratified_group_folds};
+use crate::data::split_plan::pixel_group_keys;
 use crate::device::ComputeDevice;
 use crate::metrics::{ClassificationReport, ConfusionMatrix};
 
@@ -66,15 +66,7 @@ pub fn cross_validate(
     }
     check_stratifiable(&data.labels, &data.class_names)
         .map_err(|e| TrainError::Config(e.to_string()))?;
-    let keys: Vec<u64> = (0..data.len())
-        .map(|i| {
-            u64::from_le_bytes(
-                Sha256::digest(data.image(i))[..8]
-                    .try_into()
-                    .expect("8 bytes"),
-            )
-        })
-        .collect();
+    let keys = pixel_group_keys(data);
     let fold_of = stratified_group_folds(&data.labels, Some(&keys), folds, cfg.seed);
     if let Some(empty) = (0..folds).find(|f| !fold_of.contains(f)) {
         return Err(TrainError::Config(format!(

@@ -23,6 +23,7 @@ pub mod sampler;
 pub mod shape;
 pub mod source;
 pub mod split;
+pub mod split_plan;
 pub mod synth;
 pub mod unlabelled;
 pub mod util;

@@ -15,6 +15,7 @@ pub mod cpu;
 pub mod fastmath;
 pub mod layout;
 pub mod params;
+pub mod record;
 pub mod spec;
 
 use std::path::Path;

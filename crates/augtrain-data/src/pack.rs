@@ -303,7 +303,9 @@ fn map_shards(dir: &Path, m: &PackManifest) -> Result<Vec<memmap2::Mmap>, DataEr
     let bytes = m.width * m.height * m.channels;
     let mut maps = Vec::with_capacity(m.shards.len());
     for (k, s) in m.shards.iter().enumerate() {
-        if s.file.contains('/') || s.file.contains('\\') || s.file.starts_with('.') {
+        let plain = crate::util::inside::relative_inside(Path::new(&s.file))
+            .is_ok_and(|p| p.as_os_str() == s.file.as_str() && p.components().count() == 1);
+        if !plain || s.file.contains('\\') || s.file.starts_with('.') {
             return Err(bad(
                 &manifest_path,
                 format!("shard name '{}' is not a plain file name", escape(&s.file)),

@@ -50,8 +50,9 @@ impl EmbedModelArgs {
     }
 }
 
-/// Flags of `augtrain embed`.
+/// Flags of `augtrain embed`. `--size` and `--channels` come from the model: not offered.
 #[derive(Args, Debug)]
+#[command(mut_arg("size", |a| a.hide(true)), mut_arg("channels", |a| a.hide(true)))]
 #[command(after_help = "Examples:
   augtrain embed --data ../shared/data/hymenoptera --pretrained ../shared/data/models/efficientnet-lite0.pth --model efficientnet-lite0 --out hym-emb
   augtrain audit ../shared/data/hymenoptera --embeddings hym-emb

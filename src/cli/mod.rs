@@ -147,6 +147,12 @@ pub fn main() -> ExitCode {
         Command::Plot(args) => plot::run(args),
         Command::Config(args) => config::run(args),
     };
+    // What is still buffered is part of the result: a write error now is an error too (Rust
+    // ignores it when flushing at exit).
+    let result = result.and_then(|()| {
+        use std::io::Write as _;
+        std::io::stdout().flush().map_err(stdout_error)
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -271,7 +271,7 @@ impl Trainer {
                 .model
                 .pretrained
                 .as_ref()
-                .map(|p| p.display().to_string()),
+                .map(|p| crate::util::path_text::encode(&std::path::absolute(p).unwrap_or(p.clone()))),
             ..ModelCard::new(self.train_set.shape, self.train_set.class_names.clone())
         }
     }

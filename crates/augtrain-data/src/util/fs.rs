@@ -199,10 +199,11 @@ const MARKER_TEXT: &[u8] = b"augtrain writes this folder; it is deleted by augtr
 /// hidden sibling `.<name>.partial-<pid>` of the target `<name>`, holding a marker file
 /// ([`PARTIAL_MARKER`]) on which its owner keeps an exclusive lock (`flock`, released by the
 /// operating system however the process ends). Dropped unpublished (an error, a panic), it is
-/// removed. After a SIGKILL it stays; the next [`PartialDir::create`] for the same target
-/// removes it only if it still bears the marker and nobody holds its lock. Nothing without our
-/// marker, or whose lock is held (a live process, on this or another machine where the file
-/// system passes locks on), is ever removed.
+/// removed. After a SIGKILL it stays until the next [`PartialDir::create`] in the same folder,
+/// which removes it only if it still bears the marker and nobody holds its lock
+/// ([`remove_abandoned_partials`]). Nothing without our marker, or whose lock is held (a live
+/// process, on this machine or on another one where the file system passes locks on), is ever
+/// removed.
 #[derive(Debug)]
 pub struct PartialDir {
     path: PathBuf,
@@ -211,18 +212,24 @@ pub struct PartialDir {
 
 impl PartialDir {
     /// Create the partial directory for the target `out` (its parent must exist), first
-    /// removing abandoned partial directories of the same target ([`remove_abandoned_partials`]).
+    /// removing abandoned partial directories in that parent ([`remove_abandoned_partials`]).
     pub fn create(out: &Path) -> Result<Self, IoError> {
         let (parent, name) = parent_and_name(out);
-        remove_abandoned_partials(parent, &name);
+        remove_abandoned_partials(parent);
         let path = parent.join(format!(".{name}.partial-{}", std::process::id()));
         std::fs::create_dir(&path).map_err(|e| IoError::new("create directory", &path, e))?;
         let mut dir = Self { path, marker: None };
-        let marker_path = dir.path.join(PARTIAL_MARKER);
+        // Locked under another name, then renamed: a cleaner never sees an unlocked marker of
+        // a live process.
+        let (new, marker_path) = (
+            dir.path.join(format!("{PARTIAL_MARKER}.new")),
+            dir.path.join(PARTIAL_MARKER),
+        );
         let marker = (|| {
-            let mut f = std::fs::File::create_new(&marker_path)?;
+            let mut f = std::fs::File::create_new(&new)?;
             f.lock()?;
             f.write_all(MARKER_TEXT)?;
+            std::fs::rename(&new, &marker_path)?;
             Ok(f)
         })()
         .map_err(|e| IoError::new("write", &marker_path, e))?;
@@ -235,15 +242,19 @@ impl PartialDir {
         &self.path
     }
 
-    /// Move the finished directory to `out` durably ([`publish_dir`]: never replacing anything
-    /// there), its marker removed first so that the output holds only what was written. On
-    /// error the partial directory is removed.
+    /// Move the finished directory to `out` durably (as [`publish_dir`]: never replacing
+    /// anything there), its marker removed just before the rename so that the output holds
+    /// only what was written. On error the partial directory is removed.
     pub fn publish(mut self, out: &Path) -> std::io::Result<()> {
+        sync_tree(&self.path)?;
         std::fs::remove_file(self.path.join(PARTIAL_MARKER))?;
-        publish_dir(&self.path, out)?;
-        // Published: nothing left to remove, the lock goes with the file handle.
+        rename_no_replace(&self.path, out)?;
+        // Published: nothing left to remove; the lock goes with the file handle.
         self.marker = None;
         self.path = PathBuf::new();
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_directory(parent)?;
+        }
         Ok(())
     }
 }
@@ -269,19 +280,19 @@ fn parent_and_name(out: &Path) -> (&Path, String) {
     (parent, name)
 }
 
-/// Remove the abandoned partial directories of the target `name` in `parent`: a directory
-/// (not a link) named `.<name>.partial-<digits>` that holds our [`PARTIAL_MARKER`] (a regular
-/// file) whose lock can be taken, so no process is writing it. Anything else is left alone.
-pub fn remove_abandoned_partials(parent: &Path, name: &str) {
+/// Remove the abandoned partial directories in `parent`: a directory (not a link) named
+/// `.<name>.partial-<digits>` that holds our [`PARTIAL_MARKER`] (a regular file) whose lock can
+/// be taken, so that no process is writing it. Anything else is left alone, whatever its name.
+pub fn remove_abandoned_partials(parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return;
     };
-    let prefix = format!(".{name}.partial-");
     for e in entries.filter_map(|e| e.ok()) {
         let file_name = e.file_name().to_string_lossy().into_owned();
-        let numbered = file_name
-            .strip_prefix(&prefix)
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        let numbered = file_name.starts_with('.')
+            && file_name
+                .rsplit_once(".partial-")
+                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
         if !numbered || !e.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
@@ -506,6 +517,7 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    #[cfg(unix)]
     #[test]
     fn only_our_own_abandoned_partials_are_removed() {
         let dir = std::env::temp_dir().join(format!("augtrain-stale-{}", std::process::id()));
@@ -519,16 +531,21 @@ mod tests {
         let abandoned = dir.join(".out.partial-4194306");
         std::fs::create_dir_all(&abandoned).unwrap();
         std::fs::write(abandoned.join(PARTIAL_MARKER), b"x").unwrap();
-        // Ours, for another target: not this claim's business.
+        // Ours, of another target, abandoned too.
         let other = dir.join(".other.partial-4194306");
         std::fs::create_dir_all(&other).unwrap();
         std::fs::write(other.join(PARTIAL_MARKER), b"x").unwrap();
+        // A marker that is a link is not ours.
+        let linked = dir.join(".linked.partial-4194306");
+        std::fs::create_dir_all(&linked).unwrap();
+        std::os::unix::fs::symlink(other.join(PARTIAL_MARKER), linked.join(PARTIAL_MARKER))
+            .unwrap();
         let live = PartialDir::create(&dir.join("out")).unwrap();
-        assert!(!abandoned.exists() && other.exists());
+        assert!(!abandoned.exists() && !other.exists() && linked.exists());
         assert!(dir.join(".checkpoint.bin.tmp-4194305").exists());
         assert!(dir.join(".out.partial-4194305/keep").exists());
         // A live one (its lock held) is never removed, even by a claim in this process.
-        remove_abandoned_partials(&dir, "out");
+        remove_abandoned_partials(&dir);
         assert!(live.path().join(PARTIAL_MARKER).exists());
         std::fs::write(live.path().join("a.csv"), b"1").unwrap();
         let partial = live.path().to_path_buf();

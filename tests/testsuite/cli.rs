@@ -184,3 +184,20 @@ fn every_commands_failure_cases_exit_as_the_readme_table_says() {
     );
     assert_eq!(std::fs::read(&existing).unwrap(), b"keep");
 }
+
+/// `--help` offers only flags that apply: `embed` takes its size and channels from the model,
+/// `cv` and `label-issues` neither resume nor name a run (issue 27, newcomer items).
+#[test]
+fn help_lists_only_flags_that_apply() {
+    let help = |cmd: &str| ok(&augtrain(&[cmd, "--help"]));
+    let embed = help("embed");
+    assert!(!embed.contains("--size") && !embed.contains("--channels"), "{embed}");
+    assert!(embed.contains("--resize"), "{embed}");
+    for cmd in ["cv", "label-issues"] {
+        let text = help(cmd);
+        for flag in ["--resume", "--name", "--synthetic-train"] {
+            assert!(!text.contains(flag), "{cmd} --help lists {flag}: {text}");
+        }
+        assert!(text.contains("--epochs"), "{text}");
+    }
+}

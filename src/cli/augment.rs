@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
 use crate::augment::record::{Record, parse_records};
 use crate::augment::{self, Augmenter, Engine, PipelineSpec, SampleParams, gpu::GpuAugment};
 use crate::data::{DataError, Dataset, LoadOptions};
@@ -13,6 +12,7 @@ use crate::report::images::{Picture, contact_sheet, pictures};
 use crate::util::escape::escape;
 use crate::util::fs::{create_dir_all, write_atomic};
 use crate::{Error, util};
+use clap::Args;
 
 /// Flags of `augtrain augment`.
 #[derive(Args, Debug)]

@@ -308,14 +308,27 @@ fn audit_refuses_to_overwrite_an_existing_report_without_force() {
     let json = root.join("checkpoint.bin");
     std::fs::write(&json, b"precious").unwrap();
     for flag in ["--json", "--html"] {
-        let out = augtrain(&["audit", data.to_str().unwrap(), flag, json.to_str().unwrap()]);
+        let out = augtrain(&[
+            "audit",
+            data.to_str().unwrap(),
+            flag,
+            json.to_str().unwrap(),
+        ]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
-        assert!(stderr.contains("already exists") && stderr.contains("--force"), "{stderr}");
+        assert!(
+            stderr.contains("already exists") && stderr.contains("--force"),
+            "{stderr}"
+        );
         assert_eq!(std::fs::read(&json).unwrap(), b"precious");
     }
     ok(&augtrain(&[
-        "audit", data.to_str().unwrap(), "--json", json.to_str().unwrap(), "--force", "--quiet",
+        "audit",
+        data.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--force",
+        "--quiet",
     ]));
     assert!(json_of(&json)["rows"].is_array());
 }

@@ -128,8 +128,16 @@ fn replay_refuses_records_naming_files_outside_the_output() {
     let root = scratch("augment-replay-escape");
     let a = root.join("a");
     ok(&augtrain(&[
-        "augment", "--device", "cpu", "--n", "2", "--versions", "1", "--out",
-        a.to_str().unwrap(), "--quiet",
+        "augment",
+        "--device",
+        "cpu",
+        "--n",
+        "2",
+        "--versions",
+        "1",
+        "--out",
+        a.to_str().unwrap(),
+        "--quiet",
     ]));
     let lines: Vec<String> = std::fs::read_to_string(a.join("params.jsonl"))
         .unwrap()
@@ -144,7 +152,10 @@ fn replay_refuses_records_naming_files_outside_the_output() {
     std::os::unix::fs::symlink(&outside, b.join("sub")).unwrap();
     let cases = [
         (victim.to_str().unwrap().to_string(), "is an absolute path"),
-        ("../victim.png".to_string(), "leaves its folder through '..'"),
+        (
+            "../victim.png".to_string(),
+            "leaves its folder through '..'",
+        ),
         ("sub/x.png".to_string(), "symbolic link 'sub'"),
     ];
     for (file, why) in cases {
@@ -153,7 +164,12 @@ fn replay_refuses_records_naming_files_outside_the_output() {
         let params = root.join("hostile.jsonl");
         std::fs::write(&params, format!("{}\n{r}\n", lines[0])).unwrap();
         let out = augtrain(&[
-            "augment", "--device", "cpu", "--replay", params.to_str().unwrap(), "--out",
+            "augment",
+            "--device",
+            "cpu",
+            "--replay",
+            params.to_str().unwrap(),
+            "--out",
             b.to_str().unwrap(),
         ]);
         let stderr = String::from_utf8_lossy(&out.stderr);

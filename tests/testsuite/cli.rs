@@ -191,7 +191,10 @@ fn every_commands_failure_cases_exit_as_the_readme_table_says() {
 fn help_lists_only_flags_that_apply() {
     let help = |cmd: &str| ok(&augtrain(&[cmd, "--help"]));
     let embed = help("embed");
-    assert!(!embed.contains("--size") && !embed.contains("--channels"), "{embed}");
+    assert!(
+        !embed.contains("--size") && !embed.contains("--channels"),
+        "{embed}"
+    );
     assert!(embed.contains("--resize"), "{embed}");
     for cmd in ["cv", "label-issues"] {
         let text = help(cmd);

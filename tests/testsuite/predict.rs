@@ -186,8 +186,14 @@ fn predict_walks_a_link_loop_once() {
     let out_dir = root.join("out");
     let out = output_within(
         &[
-            "predict", "--run", run.to_str().unwrap(), "--data", images.to_str().unwrap(),
-            "--out", out_dir.to_str().unwrap(), "--quiet",
+            "predict",
+            "--run",
+            run.to_str().unwrap(),
+            "--data",
+            images.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--quiet",
         ],
         120,
     )
@@ -211,8 +217,15 @@ fn a_fifo_as_pretrained_is_refused_without_blocking() {
     let images = image_folder(&root.join("images"), &["a"], 1).join("a");
     let out = output_within(
         &[
-            "predict", "--pretrained", fifo.to_str().unwrap(), "--model", "resnet18",
-            "--data", images.to_str().unwrap(), "--out", root.join("out").to_str().unwrap(),
+            "predict",
+            "--pretrained",
+            fifo.to_str().unwrap(),
+            "--model",
+            "resnet18",
+            "--data",
+            images.to_str().unwrap(),
+            "--out",
+            root.join("out").to_str().unwrap(),
         ],
         60,
     )

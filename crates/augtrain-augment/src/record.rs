@@ -134,7 +134,10 @@ mod tests {
             let e = parse_records(Path::new("p/params.jsonl"), &text).unwrap_err();
             assert_eq!(e.line, 2, "{e}");
             let shown = e.to_string();
-            assert!(shown.starts_with("p/params.jsonl: line 2: file '"), "{shown}");
+            assert!(
+                shown.starts_with("p/params.jsonl: line 2: file '"),
+                "{shown}"
+            );
             assert!(shown.contains(why), "{shown}");
         }
     }

@@ -11,7 +11,8 @@ use augtrain_quality::embedding::{EmbedInfo, Embedded, EmbeddingSet, IndexRow};
 use sha2::{Digest, Sha256};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("augtrain-stale-emb-{name}-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("augtrain-stale-emb-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -55,7 +55,9 @@ pub fn embedding_index(bytes: &[u8]) -> bool {
             assert!(
                 sha.is_empty()
                     || (sha.len() == 64
-                        && sha.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))),
+                        && sha
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))),
                 "{sha}"
             );
         }

@@ -31,9 +31,10 @@ struct RunFiles {
 
 impl RunFiles {
     fn read(run: &RunDir) -> Result<Self, RunError> {
-        let config = augtrain_data::util::fs::read_regular_text(&run.file(file::CONFIG)).map_err(|e| {
-            augtrain_data::util::fs::IoError::new("read", run.file(file::CONFIG), e)
-        })?;
+        let config =
+            augtrain_data::util::fs::read_regular_text(&run.file(file::CONFIG)).map_err(|e| {
+                augtrain_data::util::fs::IoError::new("read", run.file(file::CONFIG), e)
+            })?;
         Ok(Self {
             name: run
                 .path()

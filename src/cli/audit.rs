@@ -13,7 +13,7 @@ use crate::audit::semantic::{DEFAULT_MIN_SIMILARITY, SemanticInput, SemanticOpti
 use crate::audit::{AuditOptions, audit, html};
 use crate::embedding::Embedded;
 use crate::train::progress::{Reporter, Verbosity};
-use crate::util::fs::write_atomic;
+use crate::util::fs::{check_new_output, write_output};
 
 /// Flags of `augtrain audit`.
 #[derive(Args, Debug)]
@@ -25,12 +25,16 @@ use crate::util::fs::write_atomic;
 pub struct AuditArgs {
     /// The dataset to audit.
     data: PathBuf,
-    /// Also write the full report (a row per image) as JSON.
+    /// Also write the full report (a row per image) as JSON (a new file, unless --force).
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Also write the report as one HTML page with thumbnails side by side.
+    /// Also write the report as one HTML page with thumbnails side by side (a new file, unless
+    /// --force).
     #[arg(long)]
     html: Option<PathBuf>,
+    /// Replace existing --json and --html files.
+    #[arg(long)]
+    force: bool,
     /// Largest pHash Hamming distance between near duplicates (0–64).
     #[arg(long, default_value_t = 4)]
     near_radius: u32,
@@ -68,6 +72,9 @@ pub fn run(args: AuditArgs) -> crate::Result<()> {
             args.min_similarity, args.neighbors
         )));
     }
+    for path in [&args.json, &args.html].into_iter().flatten() {
+        check_new_output(path, args.force)?;
+    }
     let cfg = args.load.config(Some(args.data.clone()))?;
     let source = cfg.source()?;
     let reporter = Reporter::new(Verbosity::detect(args.quiet));
@@ -90,13 +97,16 @@ pub fn run(args: AuditArgs) -> crate::Result<()> {
     let report = audit(&source, &cfg, 42, &opts)?;
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report).expect("json");
-        write_atomic(path, json.as_bytes())?;
+        write_output(path, json.as_bytes(), args.force)?;
     }
     if let Some(path) = &args.html {
         let page = html::page(&report, source.files_root().as_deref(), args.list);
-        write_atomic(path, page.as_bytes())?;
+        write_output(path, page.as_bytes(), args.force)?;
     }
-    reporter.line(&report.summary(args.list));
+    // The summary is the result: a standard output that cannot take it is an error.
+    reporter
+        .result(&report.summary(args.list))
+        .map_err(super::stdout_error)?;
     reporter.line(&format!("({:.2} s)", start.elapsed().as_secs_f64()));
     Ok(())
 }

@@ -4,9 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
-use serde::{Deserialize, Serialize};
-
+use crate::augment::record::{Record, parse_records};
 use crate::augment::{self, Augmenter, Engine, PipelineSpec, SampleParams, gpu::GpuAugment};
 use crate::data::{DataError, Dataset, LoadOptions};
 use crate::device::{self, DeviceChoice};
@@ -14,6 +12,7 @@ use crate::report::images::{Picture, contact_sheet, pictures};
 use crate::util::escape::escape;
 use crate::util::fs::{create_dir_all, write_atomic};
 use crate::{Error, util};
+use clap::Args;
 
 /// Flags of `augtrain augment`.
 #[derive(Args, Debug)]
@@ -56,34 +55,6 @@ pub struct AugmentArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
-}
-
-/// One line of params.jsonl.
-#[derive(Serialize, Deserialize)]
-struct Record {
-    /// Batch number (one batch per version).
-    batch: usize,
-    /// Position in the batch.
-    position: usize,
-    /// Index of the image in the training split.
-    index: usize,
-    /// The image's sample id.
-    id: u64,
-    /// Epoch the parameters were drawn for.
-    epoch: usize,
-    /// Seed of the draw.
-    seed: u64,
-    /// The dataset the image came from: the absolute `--data` path, or `synthetic`.
-    source: String,
-    /// The image's path in that dataset (path text; `#id` for formats without files).
-    image: String,
-    /// SHA-256 of the image's decoded pixels (HWC, as augmented), so that a replay on other
-    /// data is refused rather than silently producing other pictures.
-    pixels_sha256: String,
-    /// PNG file written.
-    file: String,
-    /// The parameters applied.
-    params: SampleParams,
 }
 
 fn load_train(path: &Option<PathBuf>) -> crate::Result<Dataset> {
@@ -293,39 +264,45 @@ fn write_preview(
 }
 
 /// The records of a `params.jsonl`, each checked against the data it is replayed on: the
-/// image it names must have the recorded pixels (same `--data`, same loading flags).
-fn read_records(replay: &Path, data: &Dataset, source: &str) -> crate::Result<Vec<Record>> {
-    let bad = |problem: String| {
+/// image it names must have the recorded pixels (same `--data`, same loading flags), and its
+/// `file` must be a plain name inside `out` reached through no symbolic link. All are checked
+/// before anything is written.
+fn read_records(
+    replay: &Path,
+    data: &Dataset,
+    source: &str,
+    out: &Path,
+) -> crate::Result<Vec<(PathBuf, Record)>> {
+    let bad = |line: usize, problem: String| {
         Error::Data(DataError::Malformed {
             path: replay.to_path_buf(),
-            problem,
+            problem: format!("line {line}: {problem}"),
         })
     };
-    let text =
-        String::from_utf8(util::fs::read(replay)?).map_err(|_| bad("not UTF-8 text".into()))?;
-    let mut records = Vec::new();
-    for (k, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let r: Record = serde_json::from_str(line).map_err(|e| {
-            bad(format!(
-                "line {}: {e} (a params.jsonl written by augment --out of this version is expected)",
-                k + 1
-            ))
-        })?;
+    let text = String::from_utf8(util::fs::read(replay)?).map_err(|_| {
+        Error::Data(DataError::Malformed {
+            path: replay.to_path_buf(),
+            problem: "not UTF-8 text".into(),
+        })
+    })?;
+    let records = parse_records(replay, &text).map_err(|e| bad(e.line, e.problem))?;
+    let mut checked = Vec::with_capacity(records.len());
+    for (line, r) in records {
         if r.index >= data.len() || pixels_sha256(data, r.index) != r.pixels_sha256 {
-            return Err(bad(format!(
-                "line {}: image {} of {} is not in the data being replayed on ({source}); replay with the --data the records were made from",
-                k + 1,
-                escape(&r.image),
-                escape(&r.source),
-            )));
+            return Err(bad(
+                line,
+                format!(
+                    "image {} of {} is not in the data being replayed on ({source}); replay with the --data the records were made from",
+                    escape(&r.image),
+                    escape(&r.source),
+                ),
+            ));
         }
-        records.push(r);
+        let path = util::inside::writable_inside(out, Path::new(&r.file))
+            .map_err(|e| bad(line, format!("file {e}; nothing was written")))?;
+        checked.push((path, r));
     }
-    Ok(records)
+    Ok(checked)
 }
 
 fn replay_records(
@@ -336,26 +313,27 @@ fn replay_records(
     dev: &burn::tensor::Device,
     spec: &PipelineSpec,
 ) -> crate::Result<()> {
-    let records = read_records(replay, data, &source_name(&args.data))?;
     let out = args
         .out
         .as_ref()
         .expect("clap requires --out with --replay");
+    let records = read_records(replay, data, &source_name(&args.data), out)?;
     create_dir_all(out)?;
     write_atomic(&out.join("pipeline.toml"), spec.to_toml().as_bytes())?;
-    let batches = records.iter().map(|r| r.batch + 1).max().unwrap_or(0);
+    let batches = records.iter().map(|(_, r)| r.batch + 1).max().unwrap_or(0);
     let mut written = 0;
     for b in 0..batches {
-        let mut group: Vec<&Record> = records.iter().filter(|r| r.batch == b).collect();
-        group.sort_by_key(|r| r.position);
+        let mut group: Vec<&(PathBuf, Record)> =
+            records.iter().filter(|(_, r)| r.batch == b).collect();
+        group.sort_by_key(|(_, r)| r.position);
         if group.is_empty() {
             continue;
         }
-        let images: Vec<&[u8]> = group.iter().map(|r| data.image(r.index)).collect();
-        let params: Vec<SampleParams> = group.iter().map(|r| r.params.clone()).collect();
+        let images: Vec<&[u8]> = group.iter().map(|(_, r)| data.image(r.index)).collect();
+        let params: Vec<SampleParams> = group.iter().map(|(_, r)| r.params.clone()).collect();
         let pics = run_batch(aug, &images, params, dev)?;
-        for (r, p) in group.iter().zip(&pics) {
-            p.save_png(&out.join(&r.file))?;
+        for ((path, _), p) in group.iter().zip(&pics) {
+            p.save_png(path)?;
             written += 1;
         }
     }

@@ -19,6 +19,15 @@ use augtrain_run::run_dir::OutputDir;
 /// Flags of `augtrain cv`: the dataset, the number of folds, and every `train` flag for the
 /// fold models.
 #[derive(Args, Debug)]
+// Training flags that do not apply to cross-validation (no run is resumed or named, the data
+// is given): accepted (to be refused or ignored with the data given), not offered in --help.
+#[command(
+    mut_arg("resume", |a| a.hide(true)),
+    mut_arg("name", |a| a.hide(true)),
+    mut_arg("synthetic_train", |a| a.hide(true)),
+    mut_arg("synthetic_test", |a| a.hide(true)),
+    mut_arg("synthetic_size", |a| a.hide(true))
+)]
 #[command(after_help = "Examples:
   augtrain cv ../shared/data/mnist-10k --folds 5 --model mlp --epochs 3
   augtrain label-issues ../shared/data/mnist-10k --pred-probs runs/mnist-10k-cv-.../pred_probs.csv")]
@@ -52,6 +61,11 @@ pub(crate) fn run_cv(
     if train.data.is_some() {
         return Err(Error::Usage(
             "give the dataset once, as the positional DATA".into(),
+        ));
+    }
+    if train.name.is_some() {
+        return Err(Error::Usage(
+            "--name does not apply to cross-validation; choose the output with --out".into(),
         ));
     }
     let mut cfg = train.config()?;

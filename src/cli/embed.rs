@@ -50,8 +50,9 @@ impl EmbedModelArgs {
     }
 }
 
-/// Flags of `augtrain embed`.
+/// Flags of `augtrain embed`. `--size` and `--channels` come from the model: not offered.
 #[derive(Args, Debug)]
+#[command(mut_arg("size", |a| a.hide(true)), mut_arg("channels", |a| a.hide(true)))]
 #[command(after_help = "Examples:
   augtrain embed --data ../shared/data/hymenoptera --pretrained ../shared/data/models/efficientnet-lite0.pth --model efficientnet-lite0 --out hym-emb
   augtrain audit ../shared/data/hymenoptera --embeddings hym-emb
@@ -159,6 +160,8 @@ pub fn embed_data(
         &progress,
     )?;
     progress.finish();
+    // The file hashes, row by row, when every row is a file of its own.
+    let files_sha = (whole.report.sha256.len() == d.len()).then_some(&whole.report.sha256);
     let index = (0..d.len())
         .map(|i| IndexRow {
             path: if d.paths[i].is_empty() {
@@ -168,13 +171,17 @@ pub fn embed_data(
             },
             label: d.class_names[d.labels[i] as usize].clone(),
             split: whole.splits[i],
+            sha256: Some(files_sha.map(|h| h[i].clone()).unwrap_or_default()),
         })
         .collect();
+    let absolute = |p: &PathBuf| {
+        crate::util::path_text::encode(&std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+    };
     let info = EmbedInfo {
         model: model_name,
-        weights: m.pretrained.as_ref().map(|p| p.display().to_string()),
-        run: m.run.as_ref().map(|p| p.display().to_string()),
-        data: data.display().to_string(),
+        weights: m.pretrained.as_ref().map(absolute),
+        run: m.run.as_ref().map(absolute),
+        data: absolute(&data.to_path_buf()),
         images: d.len(),
         dim: set.dim,
         input: inference.aug.output_shape().to_string(),

@@ -35,15 +35,21 @@ pub struct EvalArgs {
     /// Compute device (default: the run's).
     #[arg(long)]
     device: Option<DeviceChoice>,
-    /// Also write the report as JSON to this file.
+    /// Also write the report as JSON to this file (which must not exist, unless --force).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Replace an existing --json file.
+    #[arg(long)]
+    force: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
 }
 
 pub fn run(args: EvalArgs) -> crate::Result<()> {
+    if let Some(path) = &args.json {
+        crate::util::fs::check_new_output(path, args.force)?;
+    }
     let run = RunDir::open(&args.run)?;
     let cfg = run.config()?;
     let device = device::open(args.device.unwrap_or(cfg.device))?;
@@ -77,11 +83,12 @@ pub fn run(args: EvalArgs) -> crate::Result<()> {
     }
     if let Some(path) = &args.json {
         let json = TestReport::new(report, ev.loss);
-        crate::util::fs::write_atomic(
+        crate::util::fs::write_output(
             path,
             serde_json::to_string_pretty(&json)
                 .expect("json")
                 .as_bytes(),
+            args.force,
         )?;
     }
     Ok(())

@@ -47,12 +47,8 @@ pub fn run(args: ExportModelArgs) -> crate::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| args.run.join("model.safetensors"));
-    if out.exists() && !args.force {
-        return Err(Error::Usage(format!(
-            "{} exists; pass --force to replace it, or --out another file",
-            out.display()
-        )));
-    }
+    // An existing file is a conflict with what is on disk, not a usage error: exit 1.
+    crate::util::fs::check_new_output(&out, args.force)?;
     let run = RunDir::open(&args.run)?;
     let inference = Inference::load(&run, &device::open(DeviceChoice::Cpu)?)?;
     let kind = inference.cfg.model.kind;
@@ -67,7 +63,7 @@ pub fn run(args: ExportModelArgs) -> crate::Result<()> {
             args.run.display()
         )))
     })?;
-    crate::util::fs::write_atomic(&out, &bytes)?;
+    crate::util::fs::write_output(&out, &bytes, args.force)?;
     if !args.quiet {
         say!(
             "wrote {} ({kind}, {} classes, PyTorch names and layouts, {} bytes)",

@@ -24,6 +24,15 @@ use augtrain_run::run_dir::OutputDir;
 
 /// Flags of `augtrain label-issues`.
 #[derive(Args, Debug)]
+// Training flags that do not apply to cross-validation (no run is resumed or named, the data
+// is given): accepted (to be refused or ignored with the data given), not offered in --help.
+#[command(
+    mut_arg("resume", |a| a.hide(true)),
+    mut_arg("name", |a| a.hide(true)),
+    mut_arg("synthetic_train", |a| a.hide(true)),
+    mut_arg("synthetic_test", |a| a.hide(true)),
+    mut_arg("synthetic_size", |a| a.hide(true))
+)]
 #[command(after_help = "Examples:
   augtrain label-issues ../shared/data/mnist-10k --folds 5 --model mlp --epochs 3
   augtrain label-issues --pred-probs ../shared/data/label-errors/mnist-test-pred-probs.csv

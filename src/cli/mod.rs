@@ -128,6 +128,16 @@ pub(crate) fn stdout_error(e: std::io::Error) -> crate::Error {
 /// Parse the command line, run the subcommand, turn errors into a message and an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Commands whose standard output is their result (the others' is progress: a run never
+    // depends on its output staying open).
+    let prints_result = matches!(
+        cli.command,
+        Command::Inspect(_)
+            | Command::Audit(_)
+            | Command::Eval(_)
+            | Command::Config(_)
+            | Command::Devices(_)
+    );
     let result = match cli.command {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
@@ -147,6 +157,15 @@ pub fn main() -> ExitCode {
         Command::Plot(args) => plot::run(args),
         Command::Config(args) => config::run(args),
     };
+    // What is still buffered is part of the result: a write error now is an error too (Rust
+    // ignores it when flushing at exit).
+    let result = result.and_then(|()| {
+        use std::io::Write as _;
+        match std::io::stdout().flush() {
+            Err(e) if prints_result => Err(stdout_error(e)),
+            _ => Ok(()),
+        }
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

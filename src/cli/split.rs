@@ -13,7 +13,6 @@ use crate::data::source::load_whole;
 use crate::data::split::{SplitRow, check_stratifiable, split_file_text};
 use crate::data::split_plan::{SplitPlan, SplitRequest, plan_split};
 use crate::util::escape::escape;
-use crate::util::fs::write_atomic;
 
 /// Flags of `augtrain split`.
 #[derive(Args, Debug)]
@@ -86,7 +85,8 @@ pub fn run(args: SplitArgs) -> crate::Result<()> {
             path: d.paths[i].clone(),
         })
         .collect();
-    write_atomic(&out, split_file_text(&rows).as_bytes())?;
+    // Not over a file that appeared meanwhile, unless --force.
+    crate::util::fs::write_output(&out, split_file_text(&rows).as_bytes(), args.force)?;
     if !args.quiet {
         say!(
             "wrote {} ({} images, {} exact duplicates kept with their originals)",

@@ -131,7 +131,8 @@ impl WeightsFile {
             why,
         };
         let mut head = [0u8; 9];
-        let n = std::fs::File::open(path)
+        // A FIFO or device would block or never end: refused before opening.
+        let n = crate::util::fs::open_regular(path)
             .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
             .map_err(|e| unreadable(e.to_string()))?;
         if n == 0 {

@@ -52,6 +52,19 @@ impl Reporter {
         }
     }
 
+    /// Print a command's result (not in quiet mode), escaped as [`Reporter::line`], and flush
+    /// it. Unlike a progress line, a result that cannot be written (a full disk, a closed
+    /// pipe) is an error: a lost result is never a success.
+    pub fn result(&self, text: &str) -> std::io::Result<()> {
+        if self.verbosity == Verbosity::Quiet {
+            return Ok(());
+        }
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", crate::util::escape::escape_lines(text))?;
+        out.flush()
+    }
+
     /// Start an epoch of `batches` batches.
     pub fn epoch(&self, epoch: usize, epochs: usize, batches: usize) -> EpochProgress {
         let bar = (self.verbosity == Verbosity::Bar).then(|| {

@@ -105,7 +105,7 @@ fn claim_run(
         let ckpt = run.checkpoint()?;
         let mut progress = ckpt.progress.clone();
         trainer.restore(ckpt)?;
-        crate::util::fs::remove_stale_temps(dir);
+        run.remove_abandoned_temps();
         progress.history = run.reconcile_history(&progress);
         return Ok((run, progress));
     }

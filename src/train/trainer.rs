@@ -266,12 +266,9 @@ impl Trainer {
             architecture: Some(self.cfg.model.kind.to_string()),
             model_input: Some(self.eval_aug.output_shape()),
             normalization,
-            pretrained: self
-                .cfg
-                .model
-                .pretrained
-                .as_ref()
-                .map(|p| p.display().to_string()),
+            pretrained: self.cfg.model.pretrained.as_ref().map(|p| {
+                crate::util::path_text::encode(&std::path::absolute(p).unwrap_or(p.clone()))
+            }),
             ..ModelCard::new(self.train_set.shape, self.train_set.class_names.clone())
         }
     }

@@ -297,3 +297,60 @@ fn assert_health_issues(r: &serde_json::Value) {
     );
     assert!(flagged(r, "odd_aspect_ratio").is_empty() && flagged(r, "grayscale").is_empty());
 }
+
+/// `audit --json F` / `--html F` never overwrite an existing file without `--force` (checked
+/// before any work), and do with it; the summary is the result: a full standard output is an
+/// error, exit 1 (issue 27, items 3 and 11).
+#[test]
+fn audit_refuses_to_overwrite_an_existing_report_without_force() {
+    let root = scratch("audit-force");
+    let data = image_folder(&root.join("data"), &["a", "b"], 3);
+    let json = root.join("checkpoint.bin");
+    std::fs::write(&json, b"precious").unwrap();
+    for flag in ["--json", "--html"] {
+        let out = augtrain(&[
+            "audit",
+            data.to_str().unwrap(),
+            flag,
+            json.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("already exists") && stderr.contains("--force"),
+            "{stderr}"
+        );
+        assert_eq!(std::fs::read(&json).unwrap(), b"precious");
+    }
+    ok(&augtrain(&[
+        "audit",
+        data.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--force",
+        "--quiet",
+    ]));
+    assert!(json_of(&json)["rows"].is_array());
+}
+
+fn json_of(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn audit_into_a_full_stdout_exits_1() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        eprintln!("skipped: no /dev/full");
+        return;
+    };
+    let root = scratch("audit-full-stdout");
+    let data = image_folder(&root.join("data"), &["a", "b"], 3);
+    let out = augtrain_command(&["audit", data.to_str().unwrap()])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("standard output"), "{stderr}");
+}

@@ -119,3 +119,70 @@ fn replay_on_other_data_is_refused() {
         .unwrap_or(0);
     assert_eq!(pngs, 0, "no image written");
 }
+
+/// A `params.jsonl` is outside input: a record whose `file` is absolute, leaves `--out`
+/// through `..`, or goes through a symbolic link inside `--out` is refused naming the file,
+/// the line and the name, exit 1, and nothing is written anywhere (issue 27, item 1).
+#[test]
+fn replay_refuses_records_naming_files_outside_the_output() {
+    let root = scratch("augment-replay-escape");
+    let a = root.join("a");
+    ok(&augtrain(&[
+        "augment",
+        "--device",
+        "cpu",
+        "--n",
+        "2",
+        "--versions",
+        "1",
+        "--out",
+        a.to_str().unwrap(),
+        "--quiet",
+    ]));
+    let lines: Vec<String> = std::fs::read_to_string(a.join("params.jsonl"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let victim = root.join("victim.png");
+    let outside = root.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let b = root.join("b");
+    std::fs::create_dir_all(&b).unwrap();
+    std::os::unix::fs::symlink(&outside, b.join("sub")).unwrap();
+    let cases = [
+        (victim.to_str().unwrap().to_string(), "is an absolute path"),
+        (
+            "../victim.png".to_string(),
+            "leaves its folder through '..'",
+        ),
+        ("sub/x.png".to_string(), "symbolic link 'sub'"),
+    ];
+    for (file, why) in cases {
+        let mut r: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+        r["file"] = file.clone().into();
+        let params = root.join("hostile.jsonl");
+        std::fs::write(&params, format!("{}\n{r}\n", lines[0])).unwrap();
+        let out = augtrain(&[
+            "augment",
+            "--device",
+            "cpu",
+            "--replay",
+            params.to_str().unwrap(),
+            "--out",
+            b.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{file}: {stderr}");
+        assert!(
+            stderr.contains("hostile.jsonl") && stderr.contains("line 2") && stderr.contains(why),
+            "{file}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(!victim.exists(), "{file}: wrote outside --out");
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "{file}");
+        // Nothing written, not even the first record's image or the pipeline.
+        let written: Vec<_> = std::fs::read_dir(&b).unwrap().collect();
+        assert_eq!(written.len(), 1, "{file}: {written:?}");
+    }
+}

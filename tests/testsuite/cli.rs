@@ -123,7 +123,12 @@ fn every_commands_failure_cases_exit_as_the_readme_table_says() {
     std::fs::write(&bad_pipeline, "version = 1\n[[ops]]\nop = \"twirl\"\n").unwrap();
     let bad_pipeline = bad_pipeline.to_str().unwrap().to_string();
     let out = root.join("o").to_str().unwrap().to_string();
+    let existing = root.join("existing.safetensors");
+    std::fs::write(&existing, b"keep").unwrap();
+    let existing = existing.to_str().unwrap().to_string();
     let cases: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["export-model", "--run", &run, "--out", &existing], 1),
+        (vec!["eval", "--run", &run, "--json", &existing], 1),
         (vec!["eval", "--run", &missing], 1),
         (vec!["eval", "--run", &damaged], 1),
         (vec!["plot", "--run", &missing], 1),
@@ -177,4 +182,25 @@ fn every_commands_failure_cases_exit_as_the_readme_table_says() {
         !std::path::Path::new(&out).exists(),
         "a failing command wrote {out}"
     );
+    assert_eq!(std::fs::read(&existing).unwrap(), b"keep");
+}
+
+/// `--help` offers only flags that apply: `embed` takes its size and channels from the model,
+/// `cv` and `label-issues` neither resume nor name a run (issue 27, newcomer items).
+#[test]
+fn help_lists_only_flags_that_apply() {
+    let help = |cmd: &str| ok(&augtrain(&[cmd, "--help"]));
+    let embed = help("embed");
+    assert!(
+        !embed.contains("--size") && !embed.contains("--channels"),
+        "{embed}"
+    );
+    assert!(embed.contains("--resize"), "{embed}");
+    for cmd in ["cv", "label-issues"] {
+        let text = help(cmd);
+        for flag in ["--resume", "--name", "--synthetic-train"] {
+            assert!(!text.contains(flag), "{cmd} --help lists {flag}: {text}");
+        }
+        assert!(text.contains("--epochs"), "{text}");
+    }
 }

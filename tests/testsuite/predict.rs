@@ -146,3 +146,92 @@ fn predict_on_error_fails_or_skips_an_unusable_image() {
     let list = std::fs::read_to_string(skipped.join("skipped.csv")).unwrap();
     assert!(list.contains("broken.png"), "{list}");
 }
+
+/// `augtrain ARGS`, killed after `secs` seconds: `None` when it had to be killed (a hang).
+fn output_within(args: &[&str], secs: u64) -> Option<std::process::Output> {
+    let mut child = augtrain_command(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() >= secs {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Some(child.wait_with_output().unwrap())
+}
+
+/// Symbolic-link loops under `--data` are walked once and a file reached twice is predicted
+/// once, instead of hanging or predicting one image many times (issue 27, item 13).
+#[test]
+fn predict_walks_a_link_loop_once() {
+    let root = scratch("predict-link-loop");
+    let runs = root.join("runs");
+    let run = small_mlp_run(&runs, "m");
+    let images = root.join("images");
+    std::fs::create_dir_all(images.join("sub")).unwrap();
+    for (name, px) in [("red.png", [200, 10, 10]), ("sub/blue.png", [10, 10, 200])] {
+        image::RgbImage::from_pixel(8, 8, image::Rgb(px))
+            .save(images.join(name))
+            .unwrap();
+    }
+    std::os::unix::fs::symlink(&images, images.join("sub/loop")).unwrap();
+    std::os::unix::fs::symlink(&images, images.join("sub/loop2")).unwrap();
+    std::os::unix::fs::symlink(images.join("red.png"), images.join("zz-again.png")).unwrap();
+    let out_dir = root.join("out");
+    let out = output_within(
+        &[
+            "predict",
+            "--run",
+            run.to_str().unwrap(),
+            "--data",
+            images.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--quiet",
+        ],
+        120,
+    )
+    .expect("predict hung on a link loop");
+    ok(&out);
+    let preds = std::fs::read_to_string(out_dir.join("predictions.csv")).unwrap();
+    assert_eq!(preds.lines().count(), 3, "two images, each once: {preds}");
+}
+
+/// A FIFO as `--pretrained` is refused before opening ("not a regular file"), instead of
+/// blocking until someone writes to it (issue 27, item 13).
+#[test]
+fn a_fifo_as_pretrained_is_refused_without_blocking() {
+    let root = scratch("predict-fifo");
+    let fifo = root.join("weights.pth");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: mkfifo is not available");
+        return;
+    }
+    let images = image_folder(&root.join("images"), &["a"], 1).join("a");
+    let out = output_within(
+        &[
+            "predict",
+            "--pretrained",
+            fifo.to_str().unwrap(),
+            "--model",
+            "resnet18",
+            "--data",
+            images.to_str().unwrap(),
+            "--out",
+            root.join("out").to_str().unwrap(),
+        ],
+        60,
+    )
+    .expect("predict blocked on a FIFO");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+    assert!(!root.join("out").exists());
+}

@@ -16,6 +16,7 @@ pub mod cpu;
 pub mod fastmath;
 pub mod layout;
 pub mod params;
+pub mod record;
 pub mod shader;
 pub mod spec;
 

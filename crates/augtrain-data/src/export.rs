@@ -324,29 +324,15 @@ fn publish(
     folders: &BTreeMap<String, String>,
     name: &str,
 ) -> Result<(), DataError> {
-    let dir_name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "export".into());
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    crate::util::fs::remove_stale_temps(parent);
-    let tmp = parent.join(format!(".{dir_name}.partial-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let result = write_export(&tmp, summary, payload, folders, name).and_then(|_| {
-        crate::util::fs::publish_dir(&tmp, out).map_err(|e| {
-            DataError::Invalid(format!(
-                "cannot move the export into {}: {e}",
-                escape_path(out)
-            ))
-        })
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    result
+    let tmp =
+        crate::util::fs::PartialDir::create(out).map_err(|e| DataError::Invalid(e.to_string()))?;
+    write_export(tmp.path(), summary, payload, folders, name)?;
+    tmp.publish(out).map_err(|e| {
+        DataError::Invalid(format!(
+            "cannot move the export into {}: {e}",
+            escape_path(out)
+        ))
+    })
 }
 
 /// The `original,exported` mapping, written atomically to `path` (outside the export).

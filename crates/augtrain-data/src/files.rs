@@ -140,22 +140,70 @@ fn class_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>, DataError> {
 
 /// Every non-hidden file under `root`, searched recursively (hidden directories skipped), in
 /// sorted order, with its path relative to `root` as path text ([`path_text::encode`]).
+/// Symbolic links are followed, but a directory already being walked or walked before (a link
+/// loop, or two links to one folder) is not entered again, and a file reached twice (through
+/// links or hard links) is listed once, at its first path.
 pub fn files_under(root: &Path) -> Result<Vec<(PathBuf, String)>, DataError> {
-    fn walk(dir: &Path, root: &Path, out: &mut Vec<(PathBuf, String)>) -> Result<(), DataError> {
+    struct Walk<'a> {
+        root: &'a Path,
+        seen_dirs: std::collections::HashSet<FileKey>,
+        seen_files: std::collections::HashSet<FileKey>,
+        out: Vec<(PathBuf, String)>,
+    }
+    fn walk(dir: &Path, w: &mut Walk) -> Result<(), DataError> {
         for entry in sorted_entries(dir)? {
             let path = entry.path();
-            if path.is_dir() {
-                walk(&path, root, out)?;
-            } else {
-                let rel = path_text::encode(path.strip_prefix(root).unwrap_or(&path));
-                out.push((path, rel));
+            let Ok(meta) = std::fs::metadata(&path) else {
+                // A broken link: listed, so that loading reports it as missing.
+                w.out.push(listed(&path, w.root));
+                continue;
+            };
+            if meta.is_dir() {
+                if w.seen_dirs.insert(file_key(&path, &meta)) {
+                    walk(&path, w)?;
+                }
+            } else if w.seen_files.insert(file_key(&path, &meta)) {
+                w.out.push(listed(&path, w.root));
             }
         }
         Ok(())
     }
-    let mut out = Vec::new();
-    walk(root, root, &mut out)?;
-    Ok(out)
+    fn listed(path: &Path, root: &Path) -> (PathBuf, String) {
+        let rel = path_text::encode(path.strip_prefix(root).unwrap_or(path));
+        (path.to_path_buf(), rel)
+    }
+    let mut w = Walk {
+        root,
+        seen_dirs: std::collections::HashSet::new(),
+        seen_files: std::collections::HashSet::new(),
+        out: Vec::new(),
+    };
+    if let Ok(meta) = std::fs::metadata(root) {
+        w.seen_dirs.insert(file_key(root, &meta));
+    }
+    walk(root, &mut w)?;
+    Ok(w.out)
+}
+
+/// What identifies a file or directory whatever the path to it: (device, inode) on Unix, the
+/// canonical path elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum FileKey {
+    #[cfg_attr(not(unix), allow(dead_code))]
+    Inode(u64, u64),
+    #[cfg_attr(unix, allow(dead_code))]
+    Path(PathBuf),
+}
+
+#[cfg(unix)]
+fn file_key(_path: &Path, meta: &std::fs::Metadata) -> FileKey {
+    use std::os::unix::fs::MetadataExt;
+    FileKey::Inode(meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+fn file_key(path: &Path, _meta: &std::fs::Metadata) -> FileKey {
+    FileKey::Path(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
 }
 
 /// Whether `dir` is an image-folder dataset (has class subdirectories).
@@ -361,6 +409,30 @@ pub fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
+    #[test]
+    fn link_loops_are_walked_once_and_files_listed_once() {
+        use std::os::unix::fs::symlink;
+        let root = std::env::temp_dir().join(format!("augtrain-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("a/b/x.png"), b"x").unwrap();
+        std::fs::write(root.join("y.png"), b"y").unwrap();
+        symlink(&root, root.join("a/b/loop")).unwrap(); // back to the root
+        symlink(root.join("a"), root.join("c")).unwrap(); // a second way into a/
+        symlink(root.join("y.png"), root.join("z.png")).unwrap(); // y.png again
+        symlink(root.join("gone.png"), root.join("broken.png")).unwrap();
+        let started = std::time::Instant::now();
+        let rels: Vec<String> = super::files_under(&root)
+            .unwrap()
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        assert!(started.elapsed().as_secs() < 5);
+        assert_eq!(rels, ["a/b/x.png", "broken.png", "y.png"], "{rels:?}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
     use super::*;
 
     #[test]

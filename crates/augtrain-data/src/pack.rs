@@ -106,36 +106,25 @@ pub fn write(
             out.display()
         )));
     }
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "pack".into());
     let parent = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(io("create the parent directory", parent))?;
-    crate::util::fs::remove_stale_temps(parent);
-    let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let result = write_into(
-        &tmp,
+    let tmp =
+        crate::util::fs::PartialDir::create(out).map_err(|e| DataError::Invalid(e.to_string()))?;
+    let manifest = write_into(
+        tmp.path(),
         data,
         splits,
         source_sha256,
         source,
         resize,
         shard_bytes,
-    )
-    .and_then(|m| {
-        crate::util::fs::publish_dir(&tmp, out)
-            .map_err(io("move the finished pack into place", out))?;
-        Ok(m)
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    result
+    )?;
+    tmp.publish(out)
+        .map_err(io("move the finished pack into place", out))?;
+    Ok(manifest)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -314,7 +303,9 @@ fn map_shards(dir: &Path, m: &PackManifest) -> Result<Vec<memmap2::Mmap>, DataEr
     let bytes = m.width * m.height * m.channels;
     let mut maps = Vec::with_capacity(m.shards.len());
     for (k, s) in m.shards.iter().enumerate() {
-        if s.file.contains('/') || s.file.contains('\\') || s.file.starts_with('.') {
+        let plain = crate::util::inside::relative_inside(Path::new(&s.file))
+            .is_ok_and(|p| p.as_os_str() == s.file.as_str() && p.components().count() == 1);
+        if !plain || s.file.contains('\\') || s.file.starts_with('.') {
             return Err(bad(
                 &manifest_path,
                 format!("shard name '{}' is not a plain file name", escape(&s.file)),

@@ -138,7 +138,8 @@ pub struct ModelCard {
     /// The per-channel normalization the pipelines end with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalization: Option<Normalization>,
-    /// The weights training started from (`--pretrained`), as given.
+    /// The weights training started from (`--pretrained`), as an absolute path (path text),
+    /// so that the card stays true from any directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pretrained: Option<String>,
 }

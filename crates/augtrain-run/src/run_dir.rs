@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use augtrain_data::csv::{Table, Writer};
 use augtrain_data::files::Skipped;
-use augtrain_data::util::fs::{IoError, check_writable_dir, create_dir_all, write_atomic};
+use augtrain_data::util::fs::{
+    IoError, PartialDir, check_writable_dir, create_dir_all, write_atomic,
+};
 use augtrain_quality::metrics::ConfusionMatrix;
 
 use crate::checkpoint::{self, Checkpoint};
@@ -57,6 +59,25 @@ pub mod file {
     pub const AUGMENTATION: &str = "augmentation.png";
     /// The hidden lock file held by the process writing the run.
     pub const LOCK: &str = ".augtrain.lock";
+    /// Every file a run writes through a temporary name (all but the lock).
+    pub const WRITTEN: [&str; 16] = [
+        CONFIG,
+        MODEL_CARD,
+        DATASET,
+        METRICS,
+        REPORT_TEXT,
+        REPORT_JSON,
+        PREDICTIONS,
+        CONFUSION,
+        SKIPPED,
+        CHECKPOINT,
+        REPORT_HTML,
+        AUDIT,
+        CURVES_LOSS,
+        CURVES_ACCURACY,
+        CONFUSION_PNG,
+        PER_CLASS,
+    ];
 }
 
 /// A run directory. Opened read-only ([`RunDir::open`]) or held for writing
@@ -106,6 +127,15 @@ impl RunDir {
             path: path.to_path_buf(),
             _lock: None,
         })
+    }
+
+    /// Remove the temporary files (`.<file>.tmp-<pid>`) of this run's own [`file::WRITTEN`]
+    /// files left by a writer that was killed. Only while holding the run's lock, which proves
+    /// that no other augtrain process writes them; a read-only handle removes nothing.
+    pub fn remove_abandoned_temps(&self) {
+        if self._lock.is_some() {
+            augtrain_data::util::fs::remove_abandoned_temps(&self.path, &file::WRITTEN);
+        }
     }
 
     /// Open an existing run directory to continue writing it, holding its lock.
@@ -496,8 +526,10 @@ mod tests {
 #[derive(Debug)]
 pub struct OutputDir {
     target: PathBuf,
-    work: PathBuf,
-    published: bool,
+    work: PartialDir,
+    force: bool,
+    /// The target was an empty directory when claimed (taken over at publication).
+    empty_dir: bool,
 }
 
 impl OutputDir {
@@ -521,26 +553,20 @@ impl OutputDir {
                 path
             }
         };
-        let taken =
-            std::fs::read_dir(&target).is_ok_and(|mut d| d.next().is_some()) || target.is_file();
+        let empty_dir = std::fs::read_dir(&target).is_ok_and(|mut d| d.next().is_none());
+        let taken = std::fs::symlink_metadata(&target).is_ok() && !empty_dir;
         if taken && !force {
-            return Err(RunError::Exists {
-                path: target,
-                what: "already exists and is not empty; choose another --out, or pass --force to replace it".into(),
-            });
+            return Err(exists(&target));
         }
         let dir = target.parent().filter(|p| !p.as_os_str().is_empty());
-        let dir = dir.unwrap_or(Path::new("."));
-        create_dir_all(dir)?;
-        let name = target.file_name().unwrap_or_default().to_string_lossy();
-        augtrain_data::util::fs::remove_stale_temps(dir);
-        let work = dir.join(format!(".{name}.partial-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&work);
-        check_writable_dir(&work)?;
+        create_dir_all(dir.unwrap_or(Path::new(".")))?;
+        let work = PartialDir::create(&target)?;
+        check_writable_dir(work.path())?;
         Ok(Self {
             target,
             work,
-            published: false,
+            force,
+            empty_dir,
         })
     }
 
@@ -556,35 +582,57 @@ impl OutputDir {
 
     /// Write a file of the output.
     pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), RunError> {
-        Ok(write_atomic(&self.work.join(name), bytes)?)
+        Ok(write_atomic(&self.work.path().join(name), bytes)?)
     }
 
-    /// Move the finished output into place (replacing an existing one when claimed with
-    /// `force`), flushed to disk first.
-    pub fn publish(mut self) -> Result<PathBuf, RunError> {
+    /// Move the finished output into place, flushed to disk first. The final rename never
+    /// replaces anything: an output that appeared meanwhile (another process with the same
+    /// `--out`) is left intact and this one is an error. Claimed with `force`, an existing
+    /// output is first moved aside and removed once the new one is in place; an empty directory
+    /// found at claim time is taken over (removed only while still empty).
+    pub fn publish(self) -> Result<PathBuf, RunError> {
         let io = |e| IoError::new("move the finished output to", &self.target, e);
-        if self.target.exists() {
-            let old = self.work.with_extension("old");
-            std::fs::rename(&self.target, &old).map_err(io)?;
-            augtrain_data::util::fs::publish_dir(&self.work, &self.target).map_err(io)?;
+        let mut old = None;
+        if self.force && !self.empty_dir && std::fs::symlink_metadata(&self.target).is_ok() {
+            let aside = self.work.path().with_extension("old");
+            std::fs::rename(&self.target, &aside).map_err(io)?;
+            old = Some(aside);
+        } else if self.empty_dir {
+            // Fails (and the rename below refuses) if someone has written into it meanwhile.
+            let _ = std::fs::remove_dir(&self.target);
+        }
+        let target = self.target.clone();
+        if let Err(e) = self.work.publish(&target) {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                return Err(RunError::Exists {
+                    path: target,
+                    what: format!(
+                        "appeared while this output was being written (another process?) and was left as it is{}; choose another --out",
+                        old.map(|o| format!("; the replaced output is kept as {}", o.display()))
+                            .unwrap_or_default()
+                    ),
+                });
+            }
+            return Err(io(e).into());
+        }
+        if let Some(old) = old {
             let _ = if old.is_dir() {
                 std::fs::remove_dir_all(&old)
             } else {
                 std::fs::remove_file(&old)
             };
-        } else {
-            augtrain_data::util::fs::publish_dir(&self.work, &self.target).map_err(io)?;
         }
-        self.published = true;
-        Ok(self.target.clone())
+        Ok(target)
     }
 }
 
-impl Drop for OutputDir {
-    fn drop(&mut self) {
-        if !self.published {
-            let _ = std::fs::remove_dir_all(&self.work);
-        }
+/// The error for an output that exists and may not be replaced.
+fn exists(target: &Path) -> RunError {
+    RunError::Exists {
+        path: target.to_path_buf(),
+        what:
+            "already exists and is not empty; choose another --out, or pass --force to replace it"
+                .into(),
     }
 }
 
@@ -615,6 +663,56 @@ mod output_tests {
         assert!(!target.join("a.csv").exists() && target.join("b.csv").exists());
         let left: Vec<_> = std::fs::read_dir(&root).unwrap().collect();
         assert_eq!(left.len(), 1, "{left:?}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn of_two_writers_of_one_output_the_second_fails_and_the_first_stays() {
+        let root = std::env::temp_dir().join(format!("augtrain-output2-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let target = root.join("emb");
+        let first = OutputDir::claim(Some(&target), &root, "x", false).unwrap();
+        // The second claim sees nothing yet (the first works under a hidden name).
+        let second = OutputDir::claim(Some(&root.join("emb")), &root, "x", false);
+        // Same process, same partial name: the second cannot take the first's directory.
+        assert!(second.is_err());
+        first.write("a.csv", b"first").unwrap();
+        // Another process's output appears at the target meanwhile.
+        std::fs::create_dir_all(&target).unwrap();
+        std::fs::write(target.join("a.csv"), b"other").unwrap();
+        let e = first.publish().unwrap_err();
+        assert!(matches!(e, RunError::Exists { .. }), "{e}");
+        assert!(e.to_string().contains("appeared while"), "{e}");
+        assert_eq!(std::fs::read(target.join("a.csv")).unwrap(), b"other");
+        // An empty directory at claim time is taken over.
+        let empty = root.join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        let out = OutputDir::claim(Some(&empty), &root, "x", false).unwrap();
+        out.write("b.csv", b"2").unwrap();
+        out.publish().unwrap();
+        assert_eq!(std::fs::read(empty.join("b.csv")).unwrap(), b"2");
+        let left: Vec<_> = std::fs::read_dir(&root).unwrap().collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_run_removes_only_its_own_abandoned_temps_and_only_while_locked() {
+        let root = std::env::temp_dir().join(format!("augtrain-runtemps-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let run = RunDir::create(&root, "r", false).unwrap();
+        let dir = root.join("r");
+        std::fs::write(dir.join(".checkpoint.bin.tmp-4194305"), b"half").unwrap();
+        std::fs::write(dir.join(".mine.txt.tmp-4194305"), b"user").unwrap();
+        let reader = RunDir {
+            path: dir.clone(),
+            _lock: None,
+        };
+        reader.remove_abandoned_temps();
+        assert!(dir.join(".checkpoint.bin.tmp-4194305").exists());
+        run.remove_abandoned_temps();
+        assert!(!dir.join(".checkpoint.bin.tmp-4194305").exists());
+        assert!(dir.join(".mine.txt.tmp-4194305").exists());
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -100,6 +100,8 @@ replay_tests!(
     pred_probs,
     embeddings,
     checkpoint,
+    params_jsonl,
+    embedding_index,
 );
 
 #[test]
@@ -117,6 +119,8 @@ fn the_replay_tests_cover_every_target() {
         "pred_probs",
         "embeddings",
         "checkpoint",
+        "params_jsonl",
+        "embedding_index",
     ];
     let names: Vec<&str> = TARGETS.iter().map(|t| t.name).collect();
     assert_eq!(names, tested);

@@ -271,3 +271,66 @@ fn write_seeds() {
         &encode(&DynamicImage::ImageRgba8(rgba), ImageFormat::WebP),
     );
 }
+
+/// The seeds of the record targets (`params_jsonl`, `embedding_index`), written by the real
+/// writers: `cargo test --release -p augtrain-fuzz-targets --test seeds -- --ignored records`.
+#[test]
+#[ignore]
+fn write_record_seeds() {
+    use augtrain_augment::record::Record;
+    use augtrain_quality::embedding::{EmbedInfo, Embedded, EmbeddingSet, IndexRow};
+
+    let spec = PipelineSpec::default_colour(8, 8);
+    let program =
+        augtrain_augment::Program::new(&spec, augtrain_data::ImageShape::new(8, 8, 3)).unwrap();
+    let params = program.draw(7, 0, &[0, 1]);
+    let mut lines = String::new();
+    for (i, p) in params.into_iter().enumerate() {
+        let r = Record {
+            batch: 0,
+            position: i,
+            index: i,
+            id: i as u64,
+            epoch: 0,
+            seed: 7,
+            source: "synthetic".into(),
+            image: format!("#{i}"),
+            pixels_sha256: "ab".repeat(32),
+            file: format!("{i:05}-v0.png"),
+            params: p,
+        };
+        lines.push_str(&serde_json::to_string(&r).unwrap());
+        lines.push('\n');
+    }
+    write_seed("params_jsonl", "two-records.jsonl", lines.as_bytes());
+
+    let mut set = EmbeddingSet {
+        dim: 2,
+        values: vec![1.0, 0.0, 0.0, 1.0],
+    };
+    set.normalize_rows().unwrap();
+    let e = Embedded {
+        set,
+        index: vec![
+            IndexRow {
+                path: "ants/a, \"b\".jpg".into(),
+                label: "ants".into(),
+                split: Some(augtrain_data::files::SplitName::Train),
+                sha256: Some("0f".repeat(32)),
+            },
+            IndexRow {
+                path: "#1".into(),
+                label: "bees".into(),
+                split: None,
+                sha256: Some(String::new()),
+            },
+        ],
+        info: EmbedInfo::default(),
+    };
+    let (_, index) = e
+        .files()
+        .into_iter()
+        .find(|(name, _)| *name == "index.csv")
+        .unwrap();
+    write_seed("embedding_index", "two-rows.csv", &index);
+}

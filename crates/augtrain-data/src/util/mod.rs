@@ -1,10 +1,11 @@
 //! Small helpers shared by every stage: atomic file writes, counter-based randomness, time
-//! stamps, panic containment for third-party decoders, enum names shared by config files and flags,
+//! stamps, names read from files kept inside their folder, panic containment for third-party decoders, enum names shared by config files and flags,
 //! "did you mean" suggestions, file paths as text and escaping of user-controlled text for the
 //! terminal.
 
 pub mod escape;
 pub mod fs;
+pub mod inside;
 pub mod names;
 pub mod nan;
 pub mod panic;

@@ -202,6 +202,8 @@ struct Measured {
     label: String,
     size: (u32, u32),
     result: Result<(Health, [u8; 32], u64), BadReason>,
+    /// SHA-256 (hex) of the file's bytes, for images read from files.
+    file_sha256: Option<String>,
 }
 
 fn measure_pixels(px: &[u8], w: usize, h: usize, c: usize) -> (Health, [u8; 32], u64) {
@@ -219,15 +221,18 @@ fn measure_files(items: &[FileItem], max_pixels: u64) -> Vec<Measured> {
     items
         .par_iter()
         .map(|item| {
-            let result = augtrain_data::util::fs::read_regular(&item.path)
-                .map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::NotFound {
-                        BadReason::Missing
-                    } else {
-                        BadReason::Unreadable(e.to_string())
-                    }
-                })
-                .and_then(|bytes| decode_full(&bytes, max_pixels));
+            let bytes = augtrain_data::util::fs::read_regular(&item.path).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    BadReason::Missing
+                } else {
+                    BadReason::Unreadable(e.to_string())
+                }
+            });
+            let file_sha256 = bytes
+                .as_ref()
+                .ok()
+                .map(|b| augtrain_data::files::hex(&Sha256::digest(b)));
+            let result = bytes.and_then(|bytes| decode_full(&bytes, max_pixels));
             match result {
                 Ok((img, _, _)) => {
                     let (w, h) = (img.width() as usize, img.height() as usize);
@@ -241,6 +246,7 @@ fn measure_files(items: &[FileItem], max_pixels: u64) -> Vec<Measured> {
                         label: item.label.clone(),
                         size: (w as u32, h as u32),
                         result: Ok(measure_pixels(&px, w, h, c)),
+                        file_sha256,
                     }
                 }
                 Err(reason) => Measured {
@@ -249,6 +255,7 @@ fn measure_files(items: &[FileItem], max_pixels: u64) -> Vec<Measured> {
                     label: item.label.clone(),
                     size: (0, 0),
                     result: Err(reason),
+                    file_sha256,
                 },
             }
         })
@@ -286,6 +293,7 @@ pub fn audit(
                         d.shape.height,
                         d.shape.channels,
                     )),
+                    file_sha256: None,
                 })
                 .collect()
         }

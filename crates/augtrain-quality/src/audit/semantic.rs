@@ -216,12 +216,56 @@ fn aligned(e: &Embedded, m: &[Measured], ok: &[usize]) -> Result<EmbeddingSet, D
                 .join(", ")
         )));
     }
+    check_unchanged(e, m, ok, &by_path)?;
     let dim = e.set.dim;
     let mut values = Vec::with_capacity(ok.len() * dim);
     for &i in ok {
         values.extend_from_slice(e.set.row(by_path[m[i].path.as_str()]));
     }
     Ok(EmbeddingSet { dim, values })
+}
+
+/// Every image read from a file must be the one that was embedded: its bytes' SHA-256 equal to
+/// the index's. An index without hashes cannot be checked against files and is refused.
+fn check_unchanged(
+    e: &Embedded,
+    m: &[Measured],
+    ok: &[usize],
+    by_path: &std::collections::HashMap<&str, usize>,
+) -> Result<(), DataError> {
+    let files: Vec<(&Measured, &str)> = ok
+        .iter()
+        .filter_map(|&i| m[i].file_sha256.as_deref().map(|s| (&m[i], s)))
+        .collect();
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut changed = Vec::new();
+    for (measured, sha) in &files {
+        match &e.index[by_path[measured.path.as_str()]].sha256 {
+            None => {
+                return Err(DataError::Invalid(
+                    "the embeddings' index.csv has no sha256 column, so its rows cannot be checked against the images (written by an older augtrain, or by hand); compute the embeddings again: augtrain embed --data DATA ..., or add a sha256 column (the SHA-256 of each file's bytes, as sha256sum prints it)".into(),
+                ));
+            }
+            Some(recorded) if recorded != sha => changed.push(measured.path.as_str()),
+            Some(_) => {}
+        }
+    }
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(DataError::Invalid(format!(
+        "{} of {} images changed since their embeddings were computed (e.g. {}); compute the embeddings on this data again: augtrain embed --data DATA ...",
+        changed.len(),
+        files.len(),
+        changed
+            .iter()
+            .take(3)
+            .map(|p| format!("'{}'", augtrain_data::util::escape::escape(p)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
 }
 
 /// Pairs at or above `min` (audit indices, `a < b`, most similar first) and their groups.

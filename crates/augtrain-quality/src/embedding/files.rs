@@ -3,16 +3,21 @@
 //!
 //! - `embeddings.npy`: `float32`, shape `(images, dim)`, C order, each row L2-normalized
 //!   (`numpy.load` reads it);
-//! - `index.csv`: `row,path,label,split`, one line per embedding row in the same order: the
-//!   image's path text as the dataset names it (relative to the dataset root;
-//!   `#id` for records of container formats), its class and its split (empty when the source
-//!   assigns none);
+//! - `index.csv`: `row,path,label,split,sha256`, one line per embedding row in the same order:
+//!   the image's path text as the dataset names it (relative to the dataset root;
+//!   `#id` for records of container formats), its class, its split (empty when the source
+//!   assigns none) and the SHA-256 of the image file's bytes (hex; empty for records of
+//!   container formats, which have no file of their own);
 //! - `embed.json`: what computed them ([`EmbedInfo`]).
 //!
 //! Rows are matched to images by path, never by position, so an audit whose file list differs
 //! (a file added, a corrupt one skipped) says which images have no embedding instead of pairing
-//! the wrong ones. Embeddings computed elsewhere can be used by writing these two files
-//! (`embed.json` is optional on reading; rows are normalized on reading).
+//! the wrong ones; and by content, so an image changed since it was embedded is named rather
+//! than audited with its old embedding. An `index.csv` without the `sha256` column (written by
+//! augtrain before 0.1's safety fixes, or by hand) still reads, but an audit of images refuses
+//! it: its rows cannot be checked against the files. Embeddings computed elsewhere can be used
+//! by writing these two files (`embed.json` is optional on reading; rows are normalized on
+//! reading; `sha256sum` prints the hashes).
 
 use std::path::{Path, PathBuf};
 
@@ -36,11 +41,11 @@ pub const INFO: &str = "embed.json";
 pub struct EmbedInfo {
     /// The architecture (e.g. `efficientnet-lite0`).
     pub model: String,
-    /// The weights file, for `--pretrained`.
+    /// The weights file, for `--pretrained` (absolute path text).
     pub weights: Option<String>,
-    /// The run directory, for `--run`.
+    /// The run directory, for `--run` (absolute path text).
     pub run: Option<String>,
-    /// The dataset embedded.
+    /// The dataset embedded (absolute path text).
     pub data: String,
     /// Images embedded.
     pub images: usize,
@@ -63,6 +68,9 @@ pub struct IndexRow {
     pub label: String,
     /// Split the source assigns, if any.
     pub split: Option<SplitName>,
+    /// SHA-256 (lowercase hex) of the image file's bytes when it was embedded; empty for a
+    /// record without a file of its own; `None` when the index has no `sha256` column.
+    pub sha256: Option<String>,
 }
 
 /// Embeddings with the images they belong to.
@@ -79,10 +87,11 @@ pub struct Embedded {
 impl Embedded {
     /// The files of the embeddings directory, by name, as bytes.
     pub fn files(&self) -> Vec<(&'static str, Vec<u8>)> {
-        let mut csv = Writer::new(["row", "path", "label", "split"]);
+        let mut csv = Writer::new(["row", "path", "label", "split", "sha256"]);
         for (i, r) in self.index.iter().enumerate() {
             let split = r.split.map(|s| s.to_string()).unwrap_or_default();
-            csv.row([i.to_string(), r.path.clone(), r.label.clone(), split]);
+            let sha = r.sha256.clone().unwrap_or_default();
+            csv.row([i.to_string(), r.path.clone(), r.label.clone(), split, sha]);
         }
         let info = serde_json::to_string_pretty(&self.info).expect("json");
         vec![
@@ -139,13 +148,26 @@ impl Embedded {
     }
 }
 
-/// `index.csv`: a `path` column (required), `label` and `split` (optional), `rows` lines.
+/// `index.csv`: a `path` column (required), `label`, `split` and `sha256` (optional), `rows`
+/// lines.
 fn read_index(path: &Path, rows: usize) -> Result<Vec<IndexRow>, DataError> {
-    let table = Table::read(path)?;
+    parse_index(&Table::read(path)?, rows)
+}
+
+/// A SHA-256 as `index.csv` holds it: empty, or 64 hex digits (read lowercase).
+fn parse_sha256(text: &str) -> Option<String> {
+    let t = text.trim();
+    (t.is_empty() || (t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit())))
+        .then(|| t.to_ascii_lowercase())
+}
+
+/// The rows of a parsed `index.csv` (see [`read_index`]); public for the fuzz target.
+pub fn parse_index(table: &Table, rows: usize) -> Result<Vec<IndexRow>, DataError> {
     let path_col = table
         .column("path")
         .ok_or_else(|| table.file_error("no 'path' column; expected row,path,label,split"))?;
     let (label_col, split_col) = (table.column("label"), table.column("split"));
+    let sha_col = table.column("sha256");
     if table.rows().len() != rows {
         return Err(table.file_error(format!(
             "{} rows for {rows} embeddings; the index must list the matrix's rows in order",
@@ -166,10 +188,23 @@ fn read_index(path: &Path, rows: usize) -> Result<Vec<IndexRow>, DataError> {
                     table.error(row, format!("split '{s}': use train, val or test"))
                 })?),
             };
+        let sha256 = match sha_col {
+            None => None,
+            Some(c) => Some(parse_sha256(&row.fields[c]).ok_or_else(|| {
+                table.error(
+                    row,
+                    format!(
+                        "sha256 '{}' is not 64 hex digits",
+                        augtrain_data::util::escape::escape(&row.fields[c])
+                    ),
+                )
+            })?),
+        };
         out.push(IndexRow {
             path: p,
             label: label_col.map(|c| row.fields[c].clone()).unwrap_or_default(),
             split,
+            sha256,
         });
     }
     Ok(out)
@@ -192,11 +227,13 @@ mod tests {
                     path: "ants/a, b.jpg".into(),
                     label: "ants".into(),
                     split: Some(SplitName::Train),
+                    sha256: Some("ab".repeat(32)),
                 },
                 IndexRow {
                     path: "bees/c.jpg".into(),
                     label: "bees".into(),
                     split: None,
+                    sha256: Some(String::new()),
                 },
             ],
             info: EmbedInfo {
@@ -236,6 +273,13 @@ mod tests {
         std::fs::write(dir.join(INDEX), "row,path\n0,a.jpg\n1,a.jpg\n").unwrap();
         let e = Embedded::read(&dir).unwrap_err().to_string();
         assert!(e.contains("listed twice"), "{e}");
+        std::fs::write(dir.join(INDEX), "row,path,sha256\n0,a.jpg,\n1,b.jpg,xyz\n").unwrap();
+        let e = Embedded::read(&dir).unwrap_err().to_string();
+        assert!(e.contains("sha256 'xyz' is not 64 hex digits"), "{e}");
+        // Without the column (an older or hand-written index): read, nothing to check against.
+        std::fs::write(dir.join(INDEX), "row,path\n0,a.jpg\n1,b.jpg\n").unwrap();
+        let back = Embedded::read(&dir).unwrap();
+        assert!(back.index.iter().all(|r| r.sha256.is_none()));
         std::fs::remove_file(dir.join(EMBEDDINGS)).unwrap();
         let e = Embedded::read(&dir).unwrap_err().to_string();
         assert!(e.contains("embeddings.npy"), "{e}");

@@ -115,7 +115,7 @@ pub fn read_npy(path: &Path) -> Result<EmbeddingSet, NpyError> {
         name: name.clone(),
         source,
     };
-    let mut file = File::open(path).map_err(|e| io("open", e))?;
+    let mut file = augtrain_data::util::fs::open_regular(path).map_err(|e| io("open", e))?;
     let len = file.metadata().map_err(|e| io("read", e))?.len();
     read_from(&mut file, len, &name)
 }

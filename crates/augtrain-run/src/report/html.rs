@@ -31,9 +31,10 @@ struct RunFiles {
 
 impl RunFiles {
     fn read(run: &RunDir) -> Result<Self, RunError> {
-        let config = std::fs::read_to_string(run.file(file::CONFIG)).map_err(|e| {
-            augtrain_data::util::fs::IoError::new("read", run.file(file::CONFIG), e)
-        })?;
+        let config =
+            augtrain_data::util::fs::read_regular_text(&run.file(file::CONFIG)).map_err(|e| {
+                augtrain_data::util::fs::IoError::new("read", run.file(file::CONFIG), e)
+            })?;
         Ok(Self {
             name: run
                 .path()
@@ -46,7 +47,7 @@ impl RunFiles {
             dataset: run.dataset()?,
             confusion: run.confusion()?,
             audit: run.audit(),
-            augmentation: std::fs::read(run.file(file::AUGMENTATION)).ok(),
+            augmentation: augtrain_data::util::fs::read_regular(&run.file(file::AUGMENTATION)).ok(),
         })
     }
 }

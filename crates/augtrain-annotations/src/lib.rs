@@ -6,6 +6,7 @@
 //! border.
 
 pub mod error;
+pub mod formats;
 pub mod loss;
 pub mod model;
 pub mod names;

@@ -407,6 +407,33 @@ impl Bitmap {
     }
 }
 
+impl Rle {
+    /// The mask as a [`Bitmap`] cropped to the rows and columns it covers (an empty mask gives
+    /// a 0×0 bitmap at the origin). Runs past `height × width` are ignored.
+    pub fn to_bitmap(&self) -> Bitmap {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let mut inside = Vec::new();
+        let mut at = 0usize;
+        for (i, &run) in self.counts.iter().enumerate() {
+            let end = (at + run as usize).min(w * h);
+            if i % 2 == 1 {
+                inside.extend(at..end);
+            }
+            at = end;
+        }
+        let (cols, rows) = (inside.iter().map(|&p| p / h.max(1)), inside.iter().map(|&p| p % h.max(1)));
+        let (Some(c0), Some(c1), Some(r0), Some(r1)) = (cols.clone().min(), cols.max(), rows.clone().min(), rows.max()) else {
+            return Bitmap::default();
+        };
+        let (bw, bh) = (c1 - c0 + 1, r1 - r0 + 1);
+        let mut data = vec![0u8; bw * bh];
+        for p in inside {
+            data[(p % h - r0) * bw + (p / h - c0)] = 1;
+        }
+        Bitmap { left: c0 as u32, top: r0 as u32, width: bw as u32, height: bh as u32, data }
+    }
+}
+
 impl Dataset {
     /// The index of the class called `name`, adding it (without a source id) if new.
     pub fn class_index(&mut self, name: &str) -> usize {
@@ -561,6 +588,7 @@ mod tests {
         // Column-major: col0 = [0,0], col1 = [0,1], col2 = [0,1] -> 3 zeros, 1 one, 1 zero, 1 one.
         assert_eq!(r.counts, vec![3, 1, 1, 1]);
         assert_eq!(r.counts.iter().sum::<u32>(), 6);
+        assert_eq!(r.to_bitmap(), b);
         let square = Polygon {
             points: vec![Point { x: 0.0, y: 0.0 }, Point { x: 2.0, y: 0.0 }, Point { x: 2.0, y: 3.0 }, Point { x: 0.0, y: 3.0 }],
         };

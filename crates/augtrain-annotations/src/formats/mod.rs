@@ -15,6 +15,7 @@ pub mod common;
 pub mod cvat;
 pub mod labelme;
 pub mod labelstudio;
+pub mod shapes;
 pub mod voc;
 pub mod yolo;
 

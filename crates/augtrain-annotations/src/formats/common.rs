@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::error::{AnnotationError, Result};
+use crate::loss::Losses;
 use crate::model::{Dataset, MAX_IMAGE_SIDE, Point, Polygon};
 use crate::names::is_safe_relative;
 
@@ -148,6 +149,16 @@ pub fn join_relative(dir: &str, name: &str) -> Option<String> {
         }
     }
     (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+/// Losses of the class list, shared by the formats that keep classes only as object names.
+pub fn count_class_losses(d: &Dataset, losses: &mut Losses) {
+    let mut used = vec![false; d.classes.len()];
+    for o in d.images.iter().flat_map(|i| &i.objects) {
+        used[o.class] = true;
+    }
+    losses.add_n("classes without objects (not held: classes exist only as object names)", used.iter().filter(|u| !**u).count());
+    losses.add_n("class ids (not held: classes are named only)", d.classes.iter().filter(|c| c.source_id.is_some()).count());
 }
 
 #[cfg(test)]

@@ -149,9 +149,9 @@ pub fn write(format: Format, dataset: &Dataset) -> Result<WriteOutput> {
 
 /// Detect the format of `path` unless `format` names it, then read.
 pub fn read_any(path: &Path, format: Option<Format>, opts: &ReadOptions) -> Result<(Format, ReadOutput)> {
-    let format = match format {
-        Some(f) => f,
+    let (format, path) = match format {
+        Some(f) => (f, path.to_path_buf()),
         None => detect(path)?,
     };
-    Ok((format, read(format, path, opts)?))
+    Ok((format, read(format, &path, opts)?))
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use augtrain_data::util::fs::{IoError, read_regular_text};
 
-use super::common::{check_image_name, check_size, num, number, unique_outputs, with_extension};
+use super::common::{check_image_name, check_size, count_class_losses, num, number, unique_outputs, with_extension};
 use super::xml::{Element, escape, parse};
 use super::{ReadOutput, WriteOutput};
 use crate::error::{AnnotationError, Result};
@@ -104,16 +104,6 @@ pub fn write(d: &Dataset) -> Result<WriteOutput> {
         out.push(name(image), xml.into_bytes());
     }
     Ok(out)
-}
-
-/// Losses of the class list, shared by the formats that keep classes only as object names.
-pub fn count_class_losses(d: &Dataset, losses: &mut Losses) {
-    let mut used = vec![false; d.classes.len()];
-    for o in d.images.iter().flat_map(|i| &i.objects) {
-        used[o.class] = true;
-    }
-    losses.add_n("classes without objects (not held: classes exist only as object names)", used.iter().filter(|u| !**u).count());
-    losses.add_n("class ids (not held: classes are named only)", d.classes.iter().filter(|c| c.source_id.is_some()).count());
 }
 
 fn image_xml(d: &Dataset, image: &Image, losses: &mut Losses) -> String {

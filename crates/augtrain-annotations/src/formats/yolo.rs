@@ -49,6 +49,8 @@ struct Layout {
 }
 
 fn layout(path: &Path, opts: &ReadOptions) -> Layout {
+    // `data.yaml` or `classes.txt` named directly: its folder is the root.
+    let path = if path.is_file() { path.parent().unwrap_or(Path::new(".")) } else { path };
     let (root, labels) = if path.join("labels").is_dir() {
         (path.to_path_buf(), path.join("labels"))
     } else if path.file_name().is_some_and(|n| n == "labels") {

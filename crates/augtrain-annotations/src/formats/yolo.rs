@@ -99,8 +99,10 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<ReadOutput> {
 }
 
 fn image_size(path: &Path) -> Result<(u32, u32)> {
-    let (w, h) = image::image_dimensions(path)
-        .map_err(|e| AnnotationError::malformed(path, format!("cannot read the image's size: {e}")))?;
+    // The header's own format, not the extension: misnamed files are common.
+    let bad = |e: &dyn std::fmt::Display| AnnotationError::malformed(path, format!("cannot read the image's size: {e}"));
+    let reader = image::ImageReader::open(path).map_err(|e| bad(&e))?;
+    let (w, h) = reader.with_guessed_format().map_err(|e| bad(&e))?.into_dimensions().map_err(|e| bad(&e))?;
     check_size(path, "", w as u64, h as u64)
 }
 

@@ -43,6 +43,7 @@ case $target in
   pred_probs) max_len=16384 dict=pred_probs ;;
   embeddings) max_len=16384 dict=embeddings ;;
   checkpoint) max_len=65536 dict=checkpoint ;;
+  annotations) max_len=16384 dict=annotations ;;
   *)
     echo "unknown target '$target'; one of: $targets" >&2
     exit 2

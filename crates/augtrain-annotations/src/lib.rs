@@ -10,6 +10,7 @@ pub mod formats;
 pub mod loss;
 pub mod model;
 pub mod names;
+pub mod stats;
 
 pub use error::{AnnotationError, Result};
 pub use loss::Losses;

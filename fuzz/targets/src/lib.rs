@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+mod annotations;
 mod checkpoint;
 mod disk;
 mod formats;
@@ -26,6 +27,7 @@ mod pipeline;
 
 use std::path::{Path, PathBuf};
 
+pub use annotations::annotations;
 pub use checkpoint::{checkpoint, reseal};
 pub use disk::{PACK_SEPARATOR, manifest, pack, pack_files, split_file};
 pub use formats::{cifar, embeddings, idx, image, pred_probs};
@@ -41,7 +43,7 @@ pub struct Target {
 }
 
 /// Every target, in data-flow order.
-pub const TARGETS: [Target; 12] = [
+pub const TARGETS: [Target; 13] = [
     Target {
         name: "idx",
         run: idx,
@@ -89,6 +91,10 @@ pub const TARGETS: [Target; 12] = [
     Target {
         name: "checkpoint",
         run: checkpoint,
+    },
+    Target {
+        name: "annotations",
+        run: annotations,
     },
 ];
 

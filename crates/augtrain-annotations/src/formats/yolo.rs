@@ -173,8 +173,10 @@ fn map_names(path: &Path, m: std::collections::BTreeMap<usize, String>) -> Resul
     Ok(m.into_values().collect())
 }
 
-/// Parse one label file.
-fn parse_labels(
+/// Parse one label file's text for an image of `size` (width, height) pixels; `pose` is
+/// `kpt_shape` as `(keypoints, numbers per keypoint)`; classes without names are added as
+/// their numbers.
+pub fn parse_labels(
     path: &Path,
     text: &str,
     (w, h): (u32, u32),

@@ -221,3 +221,4 @@ fn every_lossy_write_says_what_it_lost() {
         }
     }
 }
+

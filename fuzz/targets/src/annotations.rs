@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use augtrain_annotations::formats::{self, Format, common, coco, cvat, labelme, labelstudio, voc, yolo};
-use augtrain_annotations::{Class, Dataset, Losses};
+use augtrain_annotations::{Class, Dataset, Image, Losses};
 
 /// Every annotation reader on `bytes`; true when any accepted them.
 pub fn annotations(bytes: &[u8]) -> bool {
@@ -27,11 +27,13 @@ pub fn annotations(bytes: &[u8]) -> bool {
             accepted.push(d);
         }
         accepted.extend(cvat::parse_text(path, text).ok().map(|r| r.dataset));
-        let mut classes: Vec<Class> = Vec::new();
-        if let Ok(objects) = yolo::parse_labels(path, text, (640, 480), Some((2, 3)), &mut classes) {
-            assert!(objects.iter().all(|o| o.class < classes.len()), "YOLO class out of range");
+        for pose in [Some((2, 3)), None] {
+            let mut classes: Vec<Class> = Vec::new();
+            if let Ok(objects) = yolo::parse_labels(path, text, (640, 480), pose, &mut classes) {
+                let image = Image { file_name: "a.jpg".into(), width: 640, height: 480, id: None, objects };
+                accepted.push(Dataset { images: vec![image], classes, ..Dataset::default() });
+            }
         }
-        let _ = yolo::parse_labels(path, text, (640, 480), None, &mut Vec::new());
     }
     // `formats::read` returns only data sets that pass the model's checks; so do these.
     accepted.retain(|d| common::check_dataset(path, d).is_ok());

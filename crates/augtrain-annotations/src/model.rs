@@ -26,6 +26,10 @@ use serde::{Deserialize, Serialize};
 /// (a 10^9-pixel side would make any mask or buffer sized from it unallocatable).
 pub const MAX_IMAGE_SIDE: u32 = 1 << 20;
 
+/// The largest mask accepted, in pixels (height × width of an RLE grid or a bitmap): masks are
+/// decoded to one byte per pixel, so a few bytes of RLE must not announce terabytes.
+pub const MAX_MASK_PIXELS: u64 = 1 << 28;
+
 /// An annotated data set: its images (each with its objects), its classes and its metadata.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Dataset {
@@ -380,30 +384,40 @@ impl Polygon {
 
 impl Bitmap {
     /// The bitmap as an uncompressed COCO RLE over the whole `image_width × image_height`
-    /// grid (column-major); pixels of the bitmap outside the image are dropped.
-    pub fn to_rle(&self, image_width: u32, image_height: u32) -> Rle {
-        let inside = |col: u32, row: u32| {
-            col >= self.left
-                && row >= self.top
-                && col - self.left < self.width
-                && row - self.top < self.height
-                && self.data.get(((row - self.top) * self.width + (col - self.left)) as usize).is_some_and(|&v| v != 0)
-        };
+    /// grid (column-major); pixels of the bitmap outside the image are dropped. Work is
+    /// O(image width + bitmap area). `None` when the grid is above [`MAX_MASK_PIXELS`].
+    pub fn to_rle(&self, image_width: u32, image_height: u32) -> Option<Rle> {
+        if image_width as u64 * image_height as u64 > MAX_MASK_PIXELS {
+            return None;
+        }
+        let h = image_height;
         let mut counts = Vec::new();
         let (mut current, mut run) = (false, 0u32);
-        for col in 0..image_width {
-            for row in 0..image_height {
-                let v = inside(col, row);
-                if v != current {
-                    counts.push(run);
-                    current = v;
-                    run = 0;
-                }
-                run += 1;
+        let mut push = |v: bool, n: u32| {
+            if n == 0 {
+                return;
             }
+            if v != current {
+                counts.push(run);
+                (current, run) = (v, 0);
+            }
+            run += n;
+        };
+        let (top, bottom) = (self.top.min(h), self.top.saturating_add(self.height).min(h));
+        for col in 0..image_width {
+            if col < self.left || col - self.left >= self.width {
+                push(false, h);
+                continue;
+            }
+            push(false, top);
+            for row in top..bottom {
+                let i = (row - self.top) as usize * self.width as usize + (col - self.left) as usize;
+                push(self.data.get(i).is_some_and(|&v| v != 0), 1);
+            }
+            push(false, h - bottom);
         }
         counts.push(run);
-        Rle { height: image_height, width: image_width, counts }
+        Some(Rle { height: image_height, width: image_width, counts })
     }
 }
 
@@ -412,23 +426,32 @@ impl Rle {
     /// a 0×0 bitmap at the origin). Runs past `height × width` are ignored.
     pub fn to_bitmap(&self) -> Bitmap {
         let (w, h) = (self.width as usize, self.height as usize);
-        let mut inside = Vec::new();
+        let total = w * h;
+        // The runs of 1s as [start, end) pixel ranges (column-major), clipped to the grid.
+        let mut ones = Vec::new();
         let mut at = 0usize;
         for (i, &run) in self.counts.iter().enumerate() {
-            let end = (at + run as usize).min(w * h);
-            if i % 2 == 1 {
-                inside.extend(at..end);
+            let end = at.saturating_add(run as usize).min(total);
+            if i % 2 == 1 && end > at {
+                ones.push((at, end));
             }
             at = end;
         }
-        let (cols, rows) = (inside.iter().map(|&p| p / h.max(1)), inside.iter().map(|&p| p % h.max(1)));
-        let (Some(c0), Some(c1), Some(r0), Some(r1)) = (cols.clone().min(), cols.max(), rows.clone().min(), rows.max()) else {
+        let (mut c0, mut c1, mut r0, mut r1) = (usize::MAX, 0, usize::MAX, 0);
+        for &(a, b) in &ones {
+            let (ca, cb) = (a / h, (b - 1) / h);
+            let (ra, rb) = if ca == cb { (a % h, (b - 1) % h) } else { (0, h - 1) };
+            (c0, c1, r0, r1) = (c0.min(ca), c1.max(cb), r0.min(ra), r1.max(rb));
+        }
+        if ones.is_empty() {
             return Bitmap::default();
-        };
+        }
         let (bw, bh) = (c1 - c0 + 1, r1 - r0 + 1);
         let mut data = vec![0u8; bw * bh];
-        for p in inside {
-            data[(p % h - r0) * bw + (p / h - c0)] = 1;
+        for (a, b) in ones {
+            for p in a..b {
+                data[(p % h - r0) * bw + (p / h - c0)] = 1;
+            }
         }
         Bitmap { left: c0 as u32, top: r0 as u32, width: bw as u32, height: bh as u32, data }
     }
@@ -584,7 +607,7 @@ mod tests {
     fn a_bitmap_becomes_column_major_runs_over_the_image() {
         // 3x2 image; bitmap of 2x1 at (1, 1): pixels (col 1, row 1) and (col 2, row 1).
         let b = Bitmap { left: 1, top: 1, width: 2, height: 1, data: vec![1, 1] };
-        let r = b.to_rle(3, 2);
+        let r = b.to_rle(3, 2).unwrap();
         // Column-major: col0 = [0,0], col1 = [0,1], col2 = [0,1] -> 3 zeros, 1 one, 1 zero, 1 one.
         assert_eq!(r.counts, vec![3, 1, 1, 1]);
         assert_eq!(r.counts.iter().sum::<u32>(), 6);

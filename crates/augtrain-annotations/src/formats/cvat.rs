@@ -17,10 +17,8 @@ use super::xml::{Element, escape, parse};
 use super::{ReadOutput, WriteOutput};
 use crate::error::{AnnotationError, Result};
 use crate::loss::Losses;
-use crate::model::{BBox, Bitmap, Circle, Dataset, Image, Keypoint, Mask, Object, OrientedBox, Point};
+use crate::model::{BBox, Bitmap, Circle, Dataset, Image, Keypoint, MAX_MASK_PIXELS, Mask, Object, OrientedBox, Point};
 
-/// Largest mask accepted, in pixels (a bitmap of one byte per pixel is allocated).
-const MAX_MASK_PIXELS: u64 = 1 << 30;
 
 /// Read a CVAT for images 1.1 XML file.
 pub fn read(path: &Path) -> Result<ReadOutput> {

@@ -272,10 +272,13 @@ fn segmentation_of<'a>(o: &'a Object, image: &Image, losses: &mut Losses) -> Seg
         None => SegmentationOut::Polygons(Vec::new()),
         Some(Mask::Rle(r)) => SegmentationOut::Rle { size: [r.height, r.width], counts: &r.counts },
         Some(Mask::RleString(r)) => SegmentationOut::RleString { size: [r.height, r.width], counts: &r.counts },
-        Some(Mask::Bitmap(b)) => {
-            let r = b.to_rle(image.width, image.height);
-            SegmentationOut::RleOwned { size: [r.height, r.width], counts: r.counts }
-        }
+        Some(Mask::Bitmap(b)) => match b.to_rle(image.width, image.height) {
+            Some(r) => SegmentationOut::RleOwned { size: [r.height, r.width], counts: r.counts },
+            None => {
+                losses.add("bitmap masks on images above the mask pixel limit (not written)");
+                SegmentationOut::Polygons(Vec::new())
+            }
+        },
     }
 }
 

@@ -20,7 +20,7 @@ use super::{ReadOutput, WriteOutput};
 use crate::error::{AnnotationError, Result};
 use crate::loss::Losses;
 use crate::model::{
-    BBox, Class, Dataset, Image, KeypointSchema, Keypoint, Mask, Object, OrientedBox, Origin,
+    BBox, Class, Dataset, Image, MAX_MASK_PIXELS, KeypointSchema, Keypoint, Mask, Object, OrientedBox, Origin,
     Rle, RleString,
 };
 
@@ -199,6 +199,12 @@ fn mask_from(
     what: &dyn Fn() -> String,
 ) -> Result<Mask> {
     let (width, height) = check_size(path, &what(), size[1], size[0])?;
+    if width as u64 * height as u64 > MAX_MASK_PIXELS {
+        return Err(AnnotationError::malformed(
+            path,
+            format!("{}: RLE size [{height}, {width}] is more than the {MAX_MASK_PIXELS}-pixel mask limit", what()),
+        ));
+    }
     if (w, h) != (0, 0) && (w, h) != (width, height) {
         return Err(AnnotationError::malformed(
             path,
@@ -317,6 +323,8 @@ mod tests {
             (GOOD.replace("[[0, 0, 2, 0, 2, 2]]", "[[1, 2, 3]]"), "x,y pairs"),
             (GOOD.replace("[[0, 0, 2, 0, 2, 2]]", r#"{"size": [3, 4], "counts": [1, 2]}"#), "add up to 3, not 3x4"),
             (GOOD.replace("[[0, 0, 2, 0, 2, 2]]", r#"{"size": [1000000000, 1000000000], "counts": [1]}"#), "limit"),
+            (GOOD.replace("\"width\": 4", "\"width\": 1048576").replace("\"height\": 3", "\"height\": 1048576")
+                .replace("[[0, 0, 2, 0, 2, 2]]", r#"{"size": [1048576, 1048576], "counts": [0, 4294967295]}"#), "mask limit"),
             (GOOD.replace("\"width\": 4", "\"width\": 1000000000"), "limit"),
             (GOOD.replace("\"width\": 4", "\"width\": -4"), "invalid value"),
             (GOOD.replace("a.jpg", "../../etc/passwd"), "safe relative"),

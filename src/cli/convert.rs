@@ -45,7 +45,9 @@ pub struct ConvertArgs {
 }
 
 pub fn run(args: ConvertArgs) -> crate::Result<()> {
-    let opts = ReadOptions { images: args.images.clone() };
+    let opts = ReadOptions {
+        images: args.images.clone(),
+    };
     let (from, read) = formats::read_any(&args.src, args.format, &opts)?;
     let mut dataset = read.dataset;
     for (what, n) in read.skipped.iter() {
@@ -54,7 +56,10 @@ pub fn run(args: ConvertArgs) -> crate::Result<()> {
     if let Some(images) = &args.images {
         let missing = formats::fill_sizes(&mut dataset, images);
         if missing > 0 {
-            warn!("warning: {missing} images without a size in the annotations have no readable file under {}", escape_path(images));
+            warn!(
+                "warning: {missing} images without a size in the annotations have no readable file under {}",
+                escape_path(images)
+            );
         }
     }
     let written = formats::write(args.to, &dataset)?;

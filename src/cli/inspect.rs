@@ -160,22 +160,54 @@ fn inspect_annotations(args: &InspectArgs) -> crate::Result<()> {
         s.images_without_objects
     );
     say!();
-    let w = s.classes.iter().map(|c| c.name.len()).max().unwrap_or(5).max(5);
+    let w = s
+        .classes
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
     say!("{:<w$} {:>9} {:>9}", "class", "objects", "images");
     for c in &s.classes {
         say!("{:<w$} {:>9} {:>9}", escape(&c.name), c.objects, c.images);
     }
     say!();
-    let q = |q: &Quantiles| format!("min {}, q1 {}, median {}, q3 {}, max {}", r(q.min), r(q.q1), r(q.median), r(q.q3), r(q.max));
+    let q = |q: &Quantiles| {
+        format!(
+            "min {}, q1 {}, median {}, q3 {}, max {}",
+            r(q.min),
+            r(q.q1),
+            r(q.median),
+            r(q.q3),
+            r(q.max)
+        )
+    };
     say!("objects per image: {}", q(&s.objects_per_image));
     say!("box width (px):    {}", q(&s.box_width));
     say!("box height (px):   {}", q(&s.box_height));
     let [small, medium, large] = s.box_sizes;
-    say!("box sizes (COCO bins by area): small (< 32²) {small}, medium {medium}, large (≥ 96²) {large}");
-    let g: Vec<String> = s.geometries.iter().map(|(k, n)| format!("{k} {n}")).collect();
-    say!("geometries: {}", if g.is_empty() { "none".into() } else { g.join(", ") });
+    say!(
+        "box sizes (COCO bins by area): small (< 32²) {small}, medium {medium}, large (≥ 96²) {large}"
+    );
+    let g: Vec<String> = s
+        .geometries
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    say!(
+        "geometries: {}",
+        if g.is_empty() {
+            "none".into()
+        } else {
+            g.join(", ")
+        }
+    );
     if s.annotators > 0 || s.predictions > 0 {
-        say!("annotators: {}; predicted objects: {}", s.annotators, s.predictions);
+        say!(
+            "annotators: {}; predicted objects: {}",
+            s.annotators,
+            s.predictions
+        );
     }
     Ok(())
 }

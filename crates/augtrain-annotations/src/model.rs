@@ -411,13 +411,18 @@ impl Bitmap {
             }
             push(false, top);
             for row in top..bottom {
-                let i = (row - self.top) as usize * self.width as usize + (col - self.left) as usize;
+                let i =
+                    (row - self.top) as usize * self.width as usize + (col - self.left) as usize;
                 push(self.data.get(i).is_some_and(|&v| v != 0), 1);
             }
             push(false, h - bottom);
         }
         counts.push(run);
-        Some(Rle { height: image_height, width: image_width, counts })
+        Some(Rle {
+            height: image_height,
+            width: image_width,
+            counts,
+        })
     }
 }
 
@@ -440,7 +445,11 @@ impl Rle {
         let (mut c0, mut c1, mut r0, mut r1) = (usize::MAX, 0, usize::MAX, 0);
         for &(a, b) in &ones {
             let (ca, cb) = (a / h, (b - 1) / h);
-            let (ra, rb) = if ca == cb { (a % h, (b - 1) % h) } else { (0, h - 1) };
+            let (ra, rb) = if ca == cb {
+                (a % h, (b - 1) % h)
+            } else {
+                (0, h - 1)
+            };
             (c0, c1, r0, r1) = (c0.min(ca), c1.max(cb), r0.min(ra), r1.max(rb));
         }
         if ones.is_empty() {
@@ -453,7 +462,13 @@ impl Rle {
                 data[(p % h - r0) * bw + (p / h - c0)] = 1;
             }
         }
-        Bitmap { left: c0 as u32, top: r0 as u32, width: bw as u32, height: bh as u32, data }
+        Bitmap {
+            left: c0 as u32,
+            top: r0 as u32,
+            width: bw as u32,
+            height: bh as u32,
+            data,
+        }
     }
 }
 
@@ -606,14 +621,25 @@ mod tests {
     #[test]
     fn a_bitmap_becomes_column_major_runs_over_the_image() {
         // 3x2 image; bitmap of 2x1 at (1, 1): pixels (col 1, row 1) and (col 2, row 1).
-        let b = Bitmap { left: 1, top: 1, width: 2, height: 1, data: vec![1, 1] };
+        let b = Bitmap {
+            left: 1,
+            top: 1,
+            width: 2,
+            height: 1,
+            data: vec![1, 1],
+        };
         let r = b.to_rle(3, 2).unwrap();
         // Column-major: col0 = [0,0], col1 = [0,1], col2 = [0,1] -> 3 zeros, 1 one, 1 zero, 1 one.
         assert_eq!(r.counts, vec![3, 1, 1, 1]);
         assert_eq!(r.counts.iter().sum::<u32>(), 6);
         assert_eq!(r.to_bitmap(), b);
         let square = Polygon {
-            points: vec![Point { x: 0.0, y: 0.0 }, Point { x: 2.0, y: 0.0 }, Point { x: 2.0, y: 3.0 }, Point { x: 0.0, y: 3.0 }],
+            points: vec![
+                Point { x: 0.0, y: 0.0 },
+                Point { x: 2.0, y: 0.0 },
+                Point { x: 2.0, y: 3.0 },
+                Point { x: 0.0, y: 3.0 },
+            ],
         };
         assert_eq!(square.area(), 6.0);
     }

@@ -44,7 +44,13 @@ impl Quantiles {
         }
         values.sort_by(f64::total_cmp);
         let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-        Quantiles { min: at(0.0), q1: at(0.25), median: at(0.5), q3: at(0.75), max: at(1.0) }
+        Quantiles {
+            min: at(0.0),
+            q1: at(0.25),
+            median: at(0.5),
+            q3: at(0.75),
+            max: at(1.0),
+        }
     }
 }
 
@@ -79,8 +85,15 @@ pub struct Summary {
 impl Summary {
     /// Summarize `d`.
     pub fn of(d: &Dataset) -> Self {
-        let mut classes: Vec<ClassCount> =
-            d.classes.iter().map(|c| ClassCount { name: c.name.clone(), objects: 0, images: 0 }).collect();
+        let mut classes: Vec<ClassCount> = d
+            .classes
+            .iter()
+            .map(|c| ClassCount {
+                name: c.name.clone(),
+                objects: 0,
+                images: 0,
+            })
+            .collect();
         let (mut widths, mut heights, mut sizes) = (Vec::new(), Vec::new(), [0usize; 3]);
         let mut geometries = [0usize; 6];
         let mut annotators = std::collections::HashSet::new();
@@ -94,7 +107,13 @@ impl Summary {
                     widths.push(b.width);
                     heights.push(b.height);
                     let a = b.area();
-                    sizes[if a < SMALL_AREA { 0 } else if a < LARGE_AREA { 1 } else { 2 }] += 1;
+                    sizes[if a < SMALL_AREA {
+                        0
+                    } else if a < LARGE_AREA {
+                        1
+                    } else {
+                        2
+                    }] += 1;
                 }
                 let has = [
                     o.bbox.is_some(),
@@ -104,23 +123,43 @@ impl Summary {
                     !o.keypoints.is_empty(),
                     o.polyline.is_some() || o.circle.is_some(),
                 ];
-                geometries.iter_mut().zip(has).for_each(|(n, h)| *n += h as usize);
+                geometries
+                    .iter_mut()
+                    .zip(has)
+                    .for_each(|(n, h)| *n += h as usize);
                 annotators.extend(o.annotator.as_deref());
                 predictions += (o.origin == Origin::Prediction) as usize;
             }
-            classes.iter_mut().zip(seen).for_each(|(c, s)| c.images += s as usize);
+            classes
+                .iter_mut()
+                .zip(seen)
+                .for_each(|(c, s)| c.images += s as usize);
         }
-        let names = ["boxes", "oriented boxes", "polygons", "masks", "keypoints", "polylines/circles"];
+        let names = [
+            "boxes",
+            "oriented boxes",
+            "polygons",
+            "masks",
+            "keypoints",
+            "polylines/circles",
+        ];
         Summary {
             images: d.images.len(),
             objects: d.object_count(),
             classes,
             images_without_objects: d.images.iter().filter(|i| i.objects.is_empty()).count(),
-            objects_per_image: Quantiles::of(d.images.iter().map(|i| i.objects.len() as f64).collect()),
+            objects_per_image: Quantiles::of(
+                d.images.iter().map(|i| i.objects.len() as f64).collect(),
+            ),
             box_width: Quantiles::of(widths),
             box_height: Quantiles::of(heights),
             box_sizes: sizes,
-            geometries: names.iter().map(|n| n.to_string()).zip(geometries).filter(|(_, n)| *n > 0).collect(),
+            geometries: names
+                .iter()
+                .map(|n| n.to_string())
+                .zip(geometries)
+                .filter(|(_, n)| *n > 0)
+                .collect(),
             annotators: annotators.len(),
             predictions,
         }
@@ -137,16 +176,51 @@ mod tests {
         let mut d = Dataset::default();
         let (a, b) = (d.class_index("a"), d.class_index("b"));
         let _unused = d.class_index("c");
-        let boxed = |class, w: f64| Object { bbox: Some(BBox { x: 0.0, y: 0.0, width: w, height: w }), ..Object::of_class(class) };
-        d.images.push(Image { file_name: "1.jpg".into(), objects: vec![boxed(a, 10.0), boxed(a, 50.0), boxed(b, 100.0)], ..Image::default() });
-        d.images.push(Image { file_name: "2.jpg".into(), objects: vec![boxed(a, 20.0)], ..Image::default() });
-        d.images.push(Image { file_name: "3.jpg".into(), ..Image::default() });
+        let boxed = |class, w: f64| Object {
+            bbox: Some(BBox {
+                x: 0.0,
+                y: 0.0,
+                width: w,
+                height: w,
+            }),
+            ..Object::of_class(class)
+        };
+        d.images.push(Image {
+            file_name: "1.jpg".into(),
+            objects: vec![boxed(a, 10.0), boxed(a, 50.0), boxed(b, 100.0)],
+            ..Image::default()
+        });
+        d.images.push(Image {
+            file_name: "2.jpg".into(),
+            objects: vec![boxed(a, 20.0)],
+            ..Image::default()
+        });
+        d.images.push(Image {
+            file_name: "3.jpg".into(),
+            ..Image::default()
+        });
         let s = Summary::of(&d);
         assert_eq!((s.images, s.objects, s.images_without_objects), (3, 4, 1));
-        assert_eq!(s.classes[0], ClassCount { name: "a".into(), objects: 3, images: 2 });
+        assert_eq!(
+            s.classes[0],
+            ClassCount {
+                name: "a".into(),
+                objects: 3,
+                images: 2
+            }
+        );
         assert_eq!((s.classes[1].objects, s.classes[2].objects), (1, 0));
         assert_eq!(s.box_sizes, [2, 1, 1]);
-        assert_eq!(s.objects_per_image, Quantiles { min: 0.0, q1: 1.0, median: 1.0, q3: 3.0, max: 3.0 });
+        assert_eq!(
+            s.objects_per_image,
+            Quantiles {
+                min: 0.0,
+                q1: 1.0,
+                median: 1.0,
+                q3: 3.0,
+                max: 3.0
+            }
+        );
         assert_eq!(s.box_width.max, 100.0);
         assert_eq!(s.geometries, vec![("boxes".to_string(), 4)]);
     }

@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use augtrain_annotations::formats::{self, Format, common, coco, cvat, labelme, labelstudio, voc, yolo};
+use augtrain_annotations::formats::{
+    self, Format, coco, common, cvat, labelme, labelstudio, voc, yolo,
+};
 use augtrain_annotations::{Class, Dataset, Image, Losses};
 
 /// Every annotation reader on `bytes`; true when any accepted them.
@@ -30,8 +32,18 @@ pub fn annotations(bytes: &[u8]) -> bool {
         for pose in [Some((2, 3)), None] {
             let mut classes: Vec<Class> = Vec::new();
             if let Ok(objects) = yolo::parse_labels(path, text, (640, 480), pose, &mut classes) {
-                let image = Image { file_name: "a.jpg".into(), width: 640, height: 480, id: None, objects };
-                accepted.push(Dataset { images: vec![image], classes, ..Dataset::default() });
+                let image = Image {
+                    file_name: "a.jpg".into(),
+                    width: 640,
+                    height: 480,
+                    id: None,
+                    objects,
+                };
+                accepted.push(Dataset {
+                    images: vec![image],
+                    classes,
+                    ..Dataset::default()
+                });
             }
         }
     }
@@ -45,7 +57,10 @@ pub fn annotations(bytes: &[u8]) -> bool {
         let once = formats::write(Format::Coco, &d).expect("COCO holds any data set");
         let read = coco::parse(path, &once.files[0].bytes).expect("COCO reads what it wrote");
         let twice = formats::write(Format::Coco, &read).expect("COCO holds any data set");
-        assert_eq!(once.files[0].bytes, twice.files[0].bytes, "COCO write/read/write is not a fixed point");
+        assert_eq!(
+            once.files[0].bytes, twice.files[0].bytes,
+            "COCO write/read/write is not a fixed point"
+        );
     }
     any
 }

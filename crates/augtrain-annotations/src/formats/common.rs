@@ -12,7 +12,12 @@ use crate::names::is_safe_relative;
 pub fn check_dataset(path: &Path, d: &Dataset) -> Result<()> {
     for image in &d.images {
         check_image_name(path, &image.file_name)?;
-        check_size(path, &image.file_name, image.width as u64, image.height as u64)?;
+        check_size(
+            path,
+            &image.file_name,
+            image.width as u64,
+            image.height as u64,
+        )?;
         for o in &image.objects {
             if o.class >= d.classes.len() {
                 return Err(AnnotationError::malformed(
@@ -23,7 +28,10 @@ pub fn check_dataset(path: &Path, d: &Dataset) -> Result<()> {
             if !numbers_finite(o) {
                 return Err(AnnotationError::malformed(
                     path,
-                    format!("{}: an object's coordinates overflow to infinity", image.file_name),
+                    format!(
+                        "{}: an object's coordinates overflow to infinity",
+                        image.file_name
+                    ),
                 ));
             }
         }
@@ -35,12 +43,28 @@ pub fn check_dataset(path: &Path, d: &Dataset) -> Result<()> {
 /// the image size can overflow).
 fn numbers_finite(o: &Object) -> bool {
     let b = o.bbox.iter().flat_map(|b| [b.x, b.y, b.width, b.height]);
-    let r = o.oriented.iter().flat_map(|r| [r.cx, r.cy, r.width, r.height, r.angle_deg]);
-    let p = o.polygons.iter().flat_map(|p| &p.points).chain(o.polyline.iter().flatten()).flat_map(|p| [p.x, p.y]);
-    let c = o.circle.iter().flat_map(|c| [c.centre.x, c.centre.y, c.radius]);
+    let r = o
+        .oriented
+        .iter()
+        .flat_map(|r| [r.cx, r.cy, r.width, r.height, r.angle_deg]);
+    let p = o
+        .polygons
+        .iter()
+        .flat_map(|p| &p.points)
+        .chain(o.polyline.iter().flatten())
+        .flat_map(|p| [p.x, p.y]);
+    let c = o
+        .circle
+        .iter()
+        .flat_map(|c| [c.centre.x, c.centre.y, c.radius]);
     let k = o.keypoints.iter().flat_map(|k| [k.x, k.y]);
     let extra = o.area.into_iter().chain(o.score);
-    b.chain(r).chain(p).chain(c).chain(k).chain(extra).all(f64::is_finite)
+    b.chain(r)
+        .chain(p)
+        .chain(c)
+        .chain(k)
+        .chain(extra)
+        .all(f64::is_finite)
 }
 
 /// Refuse an image name that could leave the image root.
@@ -86,7 +110,10 @@ pub fn finite(path: &Path, v: f64, what: &dyn Fn() -> String) -> Result<f64> {
     if v.is_finite() {
         Ok(v)
     } else {
-        Err(AnnotationError::malformed(path, format!("{}: a coordinate is not finite", what())))
+        Err(AnnotationError::malformed(
+            path,
+            format!("{}: a coordinate is not finite", what()),
+        ))
     }
 }
 
@@ -95,7 +122,11 @@ pub fn polygon(path: &Path, points: Vec<Point>, what: &dyn Fn() -> String) -> Re
     if points.len() < 3 {
         return Err(AnnotationError::malformed(
             path,
-            format!("{}: a polygon needs at least 3 points, it has {}", what(), points.len()),
+            format!(
+                "{}: a polygon needs at least 3 points, it has {}",
+                what(),
+                points.len()
+            ),
         ));
     }
     for p in &points {
@@ -106,14 +137,25 @@ pub fn polygon(path: &Path, points: Vec<Point>, what: &dyn Fn() -> String) -> Re
 }
 
 /// Points from flat `[x0, y0, x1, y1, ...]` coordinates (an odd count is an error).
-pub fn points_from_flat(path: &Path, flat: &[f64], what: &dyn Fn() -> String) -> Result<Vec<Point>> {
+pub fn points_from_flat(
+    path: &Path,
+    flat: &[f64],
+    what: &dyn Fn() -> String,
+) -> Result<Vec<Point>> {
     if flat.len() % 2 != 0 {
         return Err(AnnotationError::malformed(
             path,
-            format!("{}: {} coordinates do not make x,y pairs", what(), flat.len()),
+            format!(
+                "{}: {} coordinates do not make x,y pairs",
+                what(),
+                flat.len()
+            ),
         ));
     }
-    Ok(flat.chunks_exact(2).map(|c| Point { x: c[0], y: c[1] }).collect())
+    Ok(flat
+        .chunks_exact(2)
+        .map(|c| Point { x: c[0], y: c[1] })
+        .collect())
 }
 
 /// A number as text, shortest form that reads back to the same `f64` ("12", "0.1", "1e-7").
@@ -153,10 +195,16 @@ pub fn unique_outputs<'a>(
 /// may contain `..` that stays inside), giving a name relative to the root; `None` if it
 /// would leave the root or is absolute.
 pub fn join_relative(dir: &str, name: &str) -> Option<String> {
-    if name.starts_with(['/', '\\']) || name.contains('\0') || (name.len() >= 2 && name.as_bytes()[1] == b':') {
+    if name.starts_with(['/', '\\'])
+        || name.contains('\0')
+        || (name.len() >= 2 && name.as_bytes()[1] == b':')
+    {
         return None;
     }
-    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    let mut parts: Vec<&str> = dir
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
     for part in name.split(['/', '\\']) {
         match part {
             "" | "." => {}
@@ -175,8 +223,14 @@ pub fn count_class_losses(d: &Dataset, losses: &mut Losses) {
     for o in d.images.iter().flat_map(|i| &i.objects) {
         used[o.class] = true;
     }
-    losses.add_n("classes without objects (not held: classes exist only as object names)", used.iter().filter(|u| !**u).count());
-    losses.add_n("class ids (not held: classes are named only)", d.classes.iter().filter(|c| c.source_id.is_some()).count());
+    losses.add_n(
+        "classes without objects (not held: classes exist only as object names)",
+        used.iter().filter(|u| !**u).count(),
+    );
+    losses.add_n(
+        "class ids (not held: classes are named only)",
+        d.classes.iter().filter(|c| c.source_id.is_some()).count(),
+    );
 }
 
 #[cfg(test)]
@@ -201,7 +255,10 @@ mod tests {
 
     #[test]
     fn relative_joins_stay_inside_the_root() {
-        assert_eq!(join_relative("ann", "../images/x.jpg").as_deref(), Some("images/x.jpg"));
+        assert_eq!(
+            join_relative("ann", "../images/x.jpg").as_deref(),
+            Some("images/x.jpg")
+        );
         assert_eq!(join_relative("", "x.jpg").as_deref(), Some("x.jpg"));
         assert_eq!(join_relative("", "../x.jpg"), None);
         assert_eq!(join_relative("a", "/etc/passwd"), None);

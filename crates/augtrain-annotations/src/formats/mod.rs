@@ -148,7 +148,11 @@ pub fn write(format: Format, dataset: &Dataset) -> Result<WriteOutput> {
 }
 
 /// Detect the format of `path` unless `format` names it, then read.
-pub fn read_any(path: &Path, format: Option<Format>, opts: &ReadOptions) -> Result<(Format, ReadOutput)> {
+pub fn read_any(
+    path: &Path,
+    format: Option<Format>,
+    opts: &ReadOptions,
+) -> Result<(Format, ReadOutput)> {
     let (format, path) = match format {
         Some(f) => (f, path.to_path_buf()),
         None => detect(path)?,
@@ -162,11 +166,18 @@ pub fn read_any(path: &Path, format: Option<Format>, opts: &ReadOptions) -> Resu
 /// forces the annotation reading.
 pub fn looks_annotated(path: &Path) -> bool {
     if path.is_file() {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
         return ext == "json" || ext == "xml";
     }
-    let yolo = path.join("labels").is_dir() && (path.join("data.yaml").is_file() || path.join("classes.txt").is_file());
-    yolo || path.join("Annotations").is_dir() || path.join("annotations.xml").is_file() || path.join("annotations.json").is_file()
+    let yolo = path.join("labels").is_dir()
+        && (path.join("data.yaml").is_file() || path.join("classes.txt").is_file());
+    yolo || path.join("Annotations").is_dir()
+        || path.join("annotations.xml").is_file()
+        || path.join("annotations.json").is_file()
 }
 
 /// Fill the sizes of images whose annotations did not say them (0×0) from the image files
@@ -182,7 +193,9 @@ pub fn fill_sizes(d: &mut Dataset, images: &Path) -> usize {
                 .ok()
                 .and_then(|r| r.with_guessed_format().ok())
                 .and_then(|r| r.into_dimensions().ok())
-                .filter(|&(w, h)| w <= crate::model::MAX_IMAGE_SIDE && h <= crate::model::MAX_IMAGE_SIDE);
+                .filter(|&(w, h)| {
+                    w <= crate::model::MAX_IMAGE_SIDE && h <= crate::model::MAX_IMAGE_SIDE
+                });
             match size {
                 Some((w, h)) => {
                     (i.width, i.height) = (w, h);

@@ -34,7 +34,10 @@ pub fn shapes_of<'a>(o: &'a Object, losses: &mut Losses) -> Vec<Shape<'a>> {
     let mut shapes = Vec::new();
     if !o.polygons.is_empty() {
         shapes.extend(o.polygons.iter().map(Shape::Polygon));
-        losses.add_if(o.mask.is_some(), "masks of objects that also have polygons (not written)");
+        losses.add_if(
+            o.mask.is_some(),
+            "masks of objects that also have polygons (not written)",
+        );
     } else if let Some(m) = &o.mask {
         shapes.push(Shape::Mask(m));
     }
@@ -46,7 +49,12 @@ pub fn shapes_of<'a>(o: &'a Object, losses: &mut Losses) -> Vec<Shape<'a>> {
             shapes.push(Shape::Box(b));
         } else if o.polygons.is_empty() {
             losses.add("boxes of masked objects (not written; the mask's extent stands for them)");
-        } else if !o.polygons.is_empty() && !same_box(Some(b), BBox::enclosing(o.polygons.iter().flat_map(|p| p.points.iter().copied()))) {
+        } else if !o.polygons.is_empty()
+            && !same_box(
+                Some(b),
+                BBox::enclosing(o.polygons.iter().flat_map(|p| p.points.iter().copied())),
+            )
+        {
             losses.add("boxes that differ from their polygons' extent (not written)");
         }
     }
@@ -56,8 +64,16 @@ pub fn shapes_of<'a>(o: &'a Object, losses: &mut Losses) -> Vec<Shape<'a>> {
     if let Some(c) = o.circle {
         shapes.push(Shape::Circle(c));
     }
-    let labelled: Vec<Keypoint> = o.keypoints.iter().copied().filter(|k| k.visibility > 0).collect();
-    losses.add_n("unlabelled keypoints (visibility 0: not written)", o.keypoints.len() - labelled.len());
+    let labelled: Vec<Keypoint> = o
+        .keypoints
+        .iter()
+        .copied()
+        .filter(|k| k.visibility > 0)
+        .collect();
+    losses.add_n(
+        "unlabelled keypoints (visibility 0: not written)",
+        o.keypoints.len() - labelled.len(),
+    );
     if !labelled.is_empty() {
         shapes.push(Shape::Points(labelled));
     }
@@ -68,7 +84,10 @@ fn same_box(a: Option<BBox>, b: Option<BBox>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => {
             let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0);
-            close(a.x, b.x) && close(a.y, b.y) && close(a.x_max(), b.x_max()) && close(a.y_max(), b.y_max())
+            close(a.x, b.x)
+                && close(a.y, b.y)
+                && close(a.x_max(), b.x_max())
+                && close(a.y_max(), b.y_max())
         }
         _ => false,
     }
@@ -126,24 +145,60 @@ mod tests {
     use super::*;
 
     fn poly(x: f64) -> Polygon {
-        Polygon { points: vec![Point { x, y: 0.0 }, Point { x: x + 1.0, y: 0.0 }, Point { x, y: 1.0 }] }
+        Polygon {
+            points: vec![
+                Point { x, y: 0.0 },
+                Point { x: x + 1.0, y: 0.0 },
+                Point { x, y: 1.0 },
+            ],
+        }
     }
 
     #[test]
     fn a_coco_object_becomes_its_polygons_and_back() {
         let mut o = Object::of_class(2);
         o.polygons = vec![poly(0.0), poly(5.0)];
-        o.bbox = Some(BBox { x: 0.0, y: 0.0, width: 6.0, height: 1.0 });
-        o.keypoints = vec![Keypoint { x: 1.0, y: 1.0, visibility: 2 }, Keypoint::default()];
+        o.bbox = Some(BBox {
+            x: 0.0,
+            y: 0.0,
+            width: 6.0,
+            height: 1.0,
+        });
+        o.keypoints = vec![
+            Keypoint {
+                x: 1.0,
+                y: 1.0,
+                visibility: 2,
+            },
+            Keypoint::default(),
+        ];
         let mut losses = Losses::default();
         let shapes = shapes_of(&o, &mut losses);
         assert_eq!(shapes.len(), 3, "{shapes:?}");
         assert_eq!(losses.iter().count(), 1, "{losses}");
         let parts = vec![
-            (Some(7), Object { polygons: vec![poly(0.0)], ..Object::of_class(2) }),
+            (
+                Some(7),
+                Object {
+                    polygons: vec![poly(0.0)],
+                    ..Object::of_class(2)
+                },
+            ),
             (None, Object::of_class(2)),
-            (Some(7), Object { polygons: vec![poly(5.0)], ..Object::of_class(2) }),
-            (Some(7), Object { polygons: vec![poly(9.0)], ..Object::of_class(3) }),
+            (
+                Some(7),
+                Object {
+                    polygons: vec![poly(5.0)],
+                    ..Object::of_class(2)
+                },
+            ),
+            (
+                Some(7),
+                Object {
+                    polygons: vec![poly(9.0)],
+                    ..Object::of_class(3)
+                },
+            ),
         ];
         let merged = merge_groups(parts);
         assert_eq!(merged.len(), 3);
@@ -154,9 +209,17 @@ mod tests {
     fn a_box_differing_from_its_polygon_is_a_counted_loss() {
         let mut o = Object::of_class(0);
         o.polygons = vec![poly(0.0)];
-        o.bbox = Some(BBox { x: 0.0, y: 0.0, width: 9.0, height: 1.0 });
+        o.bbox = Some(BBox {
+            x: 0.0,
+            y: 0.0,
+            width: 9.0,
+            height: 1.0,
+        });
         let mut losses = Losses::default();
         shapes_of(&o, &mut losses);
-        assert_eq!(losses.count("boxes that differ from their polygons' extent (not written)"), 1);
+        assert_eq!(
+            losses.count("boxes that differ from their polygons' extent (not written)"),
+            1
+        );
     }
 }

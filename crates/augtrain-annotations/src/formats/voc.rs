@@ -11,7 +11,9 @@ use std::path::Path;
 
 use augtrain_data::util::fs::{IoError, read_regular_text};
 
-use super::common::{check_image_name, check_size, count_class_losses, num, number, unique_outputs, with_extension};
+use super::common::{
+    check_image_name, check_size, count_class_losses, num, number, unique_outputs, with_extension,
+};
 use super::xml::{Element, escape, parse};
 use super::{ReadOutput, WriteOutput};
 use crate::error::{AnnotationError, Result};
@@ -42,7 +44,10 @@ pub fn read(path: &Path) -> Result<ReadOutput> {
 pub fn parse_file(path: &Path, text: &str, d: &mut Dataset, skipped: &mut Losses) -> Result<Image> {
     let root = parse(path, text)?;
     if root.name != "annotation" {
-        return Err(AnnotationError::malformed(path, format!("root element is <{}>, not VOC's <annotation>", root.name)));
+        return Err(AnnotationError::malformed(
+            path,
+            format!("root element is <{}>, not VOC's <annotation>", root.name),
+        ));
     }
     let file_name = root
         .child_text("filename")
@@ -55,7 +60,10 @@ pub fn parse_file(path: &Path, text: &str, d: &mut Dataset, skipped: &mut Losses
         match size.and_then(|s| s.child_text(name)) {
             None | Some("") => Ok(0),
             Some(t) => t.trim().parse::<u64>().map_err(|_| {
-                AnnotationError::malformed(path, format!("<size><{name}> {t:?} is not a whole number"))
+                AnnotationError::malformed(
+                    path,
+                    format!("<size><{name}> {t:?} is not a whole number"),
+                )
             }),
         }
     };
@@ -63,21 +71,34 @@ pub fn parse_file(path: &Path, text: &str, d: &mut Dataset, skipped: &mut Losses
     let mut objects = Vec::new();
     for (k, el) in root.children("object").enumerate() {
         objects.push(object(path, el, k, d)?);
-        skipped.add_n("VOC object parts (<part>: not read)", el.children("part").count());
+        skipped.add_n(
+            "VOC object parts (<part>: not read)",
+            el.children("part").count(),
+        );
     }
-    Ok(Image { file_name, width, height, id: None, objects })
+    Ok(Image {
+        file_name,
+        width,
+        height,
+        id: None,
+        objects,
+    })
 }
 
 fn object(path: &Path, el: &Element, k: usize, d: &mut Dataset) -> Result<Object> {
     let what = || format!("object {}", k + 1);
     let name = el.child_text("name").filter(|n| !n.is_empty());
-    let name = name.ok_or_else(|| AnnotationError::malformed(path, format!("{}: no <name>", what())))?;
+    let name =
+        name.ok_or_else(|| AnnotationError::malformed(path, format!("{}: no <name>", what())))?;
     let mut o = Object::of_class(d.class_index(name));
     let flag = |tag: &str| -> Result<bool> {
         match el.child_text(tag).map(str::trim) {
             None | Some("") | Some("0") | Some("false") => Ok(false),
             Some("1") | Some("true") => Ok(true),
-            Some(v) => Err(AnnotationError::malformed(path, format!("{}: <{tag}> {v:?} is not 0 or 1", what()))),
+            Some(v) => Err(AnnotationError::malformed(
+                path,
+                format!("{}: <{tag}> {v:?} is not 0 or 1", what()),
+            )),
         }
     };
     o.flags.difficult = flag("difficult")?;
@@ -88,7 +109,12 @@ fn object(path: &Path, el: &Element, k: usize, d: &mut Dataset) -> Result<Object
             let t = b.child_text(tag).unwrap_or("");
             number(path, t, &|| format!("{} <bndbox><{tag}>", what()))
         };
-        o.bbox = Some(BBox::from_corners(c("xmin")? - 1.0, c("ymin")? - 1.0, c("xmax")?, c("ymax")?));
+        o.bbox = Some(BBox::from_corners(
+            c("xmin")? - 1.0,
+            c("ymin")? - 1.0,
+            c("xmax")?,
+            c("ymax")?,
+        ));
     }
     Ok(o)
 }
@@ -97,7 +123,10 @@ fn object(path: &Path, el: &Element, k: usize, d: &mut Dataset) -> Result<Object
 pub fn write(d: &Dataset) -> Result<WriteOutput> {
     let mut out = WriteOutput::default();
     let name = |i: &Image| format!("Annotations/{}", with_extension(&i.file_name, "xml"));
-    unique_outputs("voc", d.images.iter().map(|i| (i.file_name.as_str(), name(i))))?;
+    unique_outputs(
+        "voc",
+        d.images.iter().map(|i| (i.file_name.as_str(), name(i))),
+    )?;
     count_class_losses(d, &mut out.losses);
     for image in &d.images {
         let xml = image_xml(d, image, &mut out.losses);
@@ -139,11 +168,20 @@ fn image_xml(d: &Dataset, image: &Image, losses: &mut Losses) -> String {
 }
 
 fn count_object_losses(o: &Object, l: &mut Losses) {
-    l.add_if(o.oriented.is_some(), "oriented boxes (written as their axis-aligned bounding boxes)");
-    l.add_if(!o.polygons.is_empty(), "polygons (written as their bounding boxes)");
+    l.add_if(
+        o.oriented.is_some(),
+        "oriented boxes (written as their axis-aligned bounding boxes)",
+    );
+    l.add_if(
+        !o.polygons.is_empty(),
+        "polygons (written as their bounding boxes)",
+    );
     l.add_if(o.mask.is_some(), "masks (not written)");
     l.add_if(!o.keypoints.is_empty(), "keypoints (not written)");
-    l.add_if(o.polyline.is_some() || o.circle.is_some(), "polylines and circles (written as their boxes)");
+    l.add_if(
+        o.polyline.is_some() || o.circle.is_some(),
+        "polylines and circles (written as their boxes)",
+    );
     l.add_if(o.score.is_some(), "scores (not written)");
     l.add_if(o.annotator.is_some(), "annotators (not written)");
     l.add_if(o.flags.iscrowd, "iscrowd flags (not written)");
@@ -170,17 +208,29 @@ mod tests {
     #[test]
     fn one_based_inclusive_boxes_become_continuous_and_back() {
         let mut d = Dataset::default();
-        let image = parse_file(Path::new("a.xml"), LABELIMG, &mut d, &mut Losses::default()).unwrap();
+        let image =
+            parse_file(Path::new("a.xml"), LABELIMG, &mut d, &mut Losses::default()).unwrap();
         assert_eq!((image.width, image.height), (64, 48));
         let o = &image.objects[0];
         // The whole image width: columns 1..=64 are [0, 64).
-        assert_eq!(o.bbox, Some(BBox { x: 0.0, y: 1.0, width: 64.0, height: 47.0 }));
+        assert_eq!(
+            o.bbox,
+            Some(BBox {
+                x: 0.0,
+                y: 1.0,
+                width: 64.0,
+                height: 47.0
+            })
+        );
         assert!(o.flags.truncated && !o.flags.difficult);
         d.images.push(image);
         let w = write(&d).unwrap();
         assert!(w.losses.is_empty(), "{}", w.losses);
         let text = String::from_utf8(w.files[0].bytes.clone()).unwrap();
-        assert!(text.contains("<xmin>1</xmin>") && text.contains("<xmax>64</xmax>"), "{text}");
+        assert!(
+            text.contains("<xmin>1</xmin>") && text.contains("<xmax>64</xmax>"),
+            "{text}"
+        );
         let mut d2 = Dataset::default();
         let back = parse_file(Path::new("b.xml"), &text, &mut d2, &mut Losses::default()).unwrap();
         assert_eq!(back, d.images[0]);
@@ -189,16 +239,39 @@ mod tests {
     #[test]
     fn hostile_voc_files_are_refused_with_one_line() {
         let cases = [
-            (LABELIMG.replace("<width>64</width>", "<width>1000000000</width>"), "limit"),
-            (LABELIMG.replace("dog.jpg</filename>", "../../etc/passwd</filename>"), "safe relative"),
-            (LABELIMG.replace("<xmin>1</xmin>", "<xmin>one</xmin>"), "not a finite number"),
-            (LABELIMG.replace("<difficult>0", "<difficult>7"), "not 0 or 1"),
-            (LABELIMG.replace("<annotation>", "<!DOCTYPE a [<!ENTITY x \"y\">]><annotation>"), "DOCTYPE"),
+            (
+                LABELIMG.replace("<width>64</width>", "<width>1000000000</width>"),
+                "limit",
+            ),
+            (
+                LABELIMG.replace("dog.jpg</filename>", "../../etc/passwd</filename>"),
+                "safe relative",
+            ),
+            (
+                LABELIMG.replace("<xmin>1</xmin>", "<xmin>one</xmin>"),
+                "not a finite number",
+            ),
+            (
+                LABELIMG.replace("<difficult>0", "<difficult>7"),
+                "not 0 or 1",
+            ),
+            (
+                LABELIMG.replace(
+                    "<annotation>",
+                    "<!DOCTYPE a [<!ENTITY x \"y\">]><annotation>",
+                ),
+                "DOCTYPE",
+            ),
         ];
         for (text, needle) in cases {
-            let e = parse_file(Path::new("h.xml"), &text, &mut Dataset::default(), &mut Losses::default())
-                .unwrap_err()
-                .to_string();
+            let e = parse_file(
+                Path::new("h.xml"),
+                &text,
+                &mut Dataset::default(),
+                &mut Losses::default(),
+            )
+            .unwrap_err()
+            .to_string();
             assert!(e.contains(needle) && !e.contains('\n'), "{needle}: {e}");
         }
     }

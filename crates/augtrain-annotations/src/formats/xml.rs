@@ -47,7 +47,10 @@ impl Element {
 
     /// The value of attribute `name`.
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -58,7 +61,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Element> {
     let mut stack: Vec<Element> = vec![Element::default()];
     loop {
         let at = reader.buffer_position();
-        let event = reader.read_event().map_err(|e| bad(format!("{e} (byte {at})")))?;
+        let event = reader
+            .read_event()
+            .map_err(|e| bad(format!("{e} (byte {at})")))?;
         match event {
             Event::DocType(_) => {
                 return Err(AnnotationError::malformed(
@@ -82,18 +87,32 @@ pub fn parse(path: &Path, text: &str) -> Result<Element> {
                 if trimmed.len() != done.text.len() {
                     done.text = trimmed.to_string();
                 }
-                let parent = stack.last_mut().ok_or_else(|| bad("unbalanced end tag".into()))?;
+                let parent = stack
+                    .last_mut()
+                    .ok_or_else(|| bad("unbalanced end tag".into()))?;
                 parent.children.push(done);
             }
-            Event::Text(t) => stack.last_mut().expect("root").text.push_str(&t.xml10_content()),
-            Event::CData(t) => stack.last_mut().expect("root").text.push_str(&t.xml10_content()),
+            Event::Text(t) => stack
+                .last_mut()
+                .expect("root")
+                .text
+                .push_str(&t.xml10_content()),
+            Event::CData(t) => stack
+                .last_mut()
+                .expect("root")
+                .text
+                .push_str(&t.xml10_content()),
             Event::GeneralRef(r) => {
                 let name: &str = r.as_ref();
                 let resolved = match r.resolve_char_ref() {
                     Ok(Some(c)) => c.to_string(),
                     _ => match quick_xml::escape::resolve_predefined_entity(name) {
                         Some(s) => s.to_string(),
-                        None => return Err(bad(format!("entity &{name}; is not one of XML's predefined ones (refused)"))),
+                        None => {
+                            return Err(bad(format!(
+                                "entity &{name}; is not one of XML's predefined ones (refused)"
+                            )));
+                        }
                     },
                 };
                 stack.last_mut().expect("root").text.push_str(&resolved);
@@ -102,11 +121,17 @@ pub fn parse(path: &Path, text: &str) -> Result<Element> {
             _ => {}
         }
     }
-    let mut root = stack.pop().filter(|_| stack.is_empty()).ok_or_else(|| bad("unclosed elements at the end".into()))?;
+    let mut root = stack
+        .pop()
+        .filter(|_| stack.is_empty())
+        .ok_or_else(|| bad("unclosed elements at the end".into()))?;
     if !root.text.trim().is_empty() {
         return Err(bad("text outside the root element".into()));
     }
-    root.children.pop().filter(|_| root.children.is_empty()).ok_or_else(|| bad("not exactly one root element".into()))
+    root.children
+        .pop()
+        .filter(|_| root.children.is_empty())
+        .ok_or_else(|| bad("not exactly one root element".into()))
 }
 
 fn element(e: &BytesStart) -> std::result::Result<Element, String> {
@@ -115,10 +140,16 @@ fn element(e: &BytesStart) -> std::result::Result<Element, String> {
     for a in e.attributes() {
         let a = a.map_err(|e| e.to_string())?;
         let key = a.key.as_ref().to_string();
-        let value = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| e.to_string())?;
+        let value = a
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|e| e.to_string())?;
         attrs.push((key, value.into_owned()));
     }
-    Ok(Element { name, attrs, ..Element::default() })
+    Ok(Element {
+        name,
+        attrs,
+        ..Element::default()
+    })
 }
 
 /// `s` escaped for XML text and attribute values.
@@ -147,7 +178,9 @@ mod tests {
         let e = parse(Path::new("t.xml"), bomb).unwrap_err().to_string();
         assert!(e.contains("DOCTYPE"), "{e}");
         let undeclared = "<a>&xxe;</a>";
-        let e = parse(Path::new("t.xml"), undeclared).unwrap_err().to_string();
+        let e = parse(Path::new("t.xml"), undeclared)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("&xxe;"), "{e}");
         for broken in ["<a>", "<a></b>", "", "<a/><b/>", "text"] {
             assert!(parse(Path::new("t.xml"), broken).is_err(), "{broken:?}");

@@ -104,7 +104,10 @@ impl<'de> Deserialize<'de> for Segmentation {
                     counts: Counts,
                 }
                 let r = RleJson::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(Segmentation::Rle { size: r.size, counts: r.counts })
+                Ok(Segmentation::Rle {
+                    size: r.size,
+                    counts: r.counts,
+                })
             }
         }
         d.deserialize_any(V)
@@ -205,7 +208,11 @@ pub fn image_of(i: &Image, id: u64) -> ImageOut<'_> {
     }
 }
 
-pub fn category_of<'a>(c: &'a Class, id: u64, schema: Option<&'a KeypointSchema>) -> CategoryOut<'a> {
+pub fn category_of<'a>(
+    c: &'a Class,
+    id: u64,
+    schema: Option<&'a KeypointSchema>,
+) -> CategoryOut<'a> {
     CategoryOut {
         id,
         name: &c.name,
@@ -223,16 +230,32 @@ pub fn annotation_of<'a>(
     image: &Image,
     losses: &mut Losses,
 ) -> AnnotationOut<'a> {
-    let bbox = o.bbox.or_else(|| o.extent()).map(|b| [b.x, b.y, b.width, b.height]);
-    losses.add_if(o.oriented.is_some(), "oriented boxes (written as their axis-aligned bounding boxes)");
-    losses.add_if(o.polyline.is_some(), "polylines (not written; the box encloses them)");
-    losses.add_if(o.circle.is_some(), "circles (not written; the box encloses them)");
+    let bbox = o
+        .bbox
+        .or_else(|| o.extent())
+        .map(|b| [b.x, b.y, b.width, b.height]);
+    losses.add_if(
+        o.oriented.is_some(),
+        "oriented boxes (written as their axis-aligned bounding boxes)",
+    );
+    losses.add_if(
+        o.polyline.is_some(),
+        "polylines (not written; the box encloses them)",
+    );
+    losses.add_if(
+        o.circle.is_some(),
+        "circles (not written; the box encloses them)",
+    );
     losses.add_if(
         o.origin == Origin::Prediction && o.score.is_none(),
         "predictions without a score (written as annotations)",
     );
-    let keypoints = (!o.keypoints.is_empty())
-        .then(|| o.keypoints.iter().flat_map(|k| [k.x, k.y, k.visibility as f64]).collect());
+    let keypoints = (!o.keypoints.is_empty()).then(|| {
+        o.keypoints
+            .iter()
+            .flat_map(|k| [k.x, k.y, k.visibility as f64])
+            .collect()
+    });
     let attributes = attributes_of(o);
     AnnotationOut {
         id,
@@ -242,7 +265,9 @@ pub fn annotation_of<'a>(
         segmentation: segmentation_of(o, image, losses),
         area: o.area.unwrap_or_else(|| area_of(o)),
         iscrowd: o.flags.iscrowd as u8,
-        num_keypoints: keypoints.as_ref().map(|_| o.keypoints.iter().filter(|k| k.visibility > 0).count()),
+        num_keypoints: keypoints
+            .as_ref()
+            .map(|_| o.keypoints.iter().filter(|k| k.visibility > 0).count()),
         keypoints,
         score: o.score,
         annotator: o.annotator.as_deref(),
@@ -264,16 +289,31 @@ fn attributes_of(o: &Object) -> Option<Attributes> {
 
 fn segmentation_of<'a>(o: &'a Object, image: &Image, losses: &mut Losses) -> SegmentationOut<'a> {
     if !o.polygons.is_empty() {
-        losses.add_if(o.mask.is_some(), "masks of objects that also have polygons (not written)");
-        let flat = o.polygons.iter().map(|p| p.points.iter().flat_map(|q| [q.x, q.y]).collect());
+        losses.add_if(
+            o.mask.is_some(),
+            "masks of objects that also have polygons (not written)",
+        );
+        let flat = o
+            .polygons
+            .iter()
+            .map(|p| p.points.iter().flat_map(|q| [q.x, q.y]).collect());
         return SegmentationOut::Polygons(flat.collect());
     }
     match &o.mask {
         None => SegmentationOut::Polygons(Vec::new()),
-        Some(Mask::Rle(r)) => SegmentationOut::Rle { size: [r.height, r.width], counts: &r.counts },
-        Some(Mask::RleString(r)) => SegmentationOut::RleString { size: [r.height, r.width], counts: &r.counts },
+        Some(Mask::Rle(r)) => SegmentationOut::Rle {
+            size: [r.height, r.width],
+            counts: &r.counts,
+        },
+        Some(Mask::RleString(r)) => SegmentationOut::RleString {
+            size: [r.height, r.width],
+            counts: &r.counts,
+        },
         Some(Mask::Bitmap(b)) => match b.to_rle(image.width, image.height) {
-            Some(r) => SegmentationOut::RleOwned { size: [r.height, r.width], counts: r.counts },
+            Some(r) => SegmentationOut::RleOwned {
+                size: [r.height, r.width],
+                counts: r.counts,
+            },
             None => {
                 losses.add("bitmap masks on images above the mask pixel limit (not written)");
                 SegmentationOut::Polygons(Vec::new())

@@ -20,13 +20,13 @@ use super::{ReadOutput, WriteOutput};
 use crate::error::{AnnotationError, Result};
 use crate::loss::Losses;
 use crate::model::{
-    BBox, Class, Dataset, Image, MAX_MASK_PIXELS, KeypointSchema, Keypoint, Mask, Object, OrientedBox, Origin,
-    Rle, RleString,
+    BBox, Class, Dataset, Image, Keypoint, KeypointSchema, MAX_MASK_PIXELS, Mask, Object,
+    OrientedBox, Origin, Rle, RleString,
 };
 
 mod json;
 
-use json::{CocoAnnotation, CocoCategory, CocoFile, CocoImage, Segmentation, Attributes};
+use json::{Attributes, CocoAnnotation, CocoCategory, CocoFile, CocoImage, Segmentation};
 
 /// Read a COCO JSON file.
 pub fn read(path: &Path) -> Result<ReadOutput> {
@@ -65,7 +65,10 @@ fn to_model(path: &Path, coco: CocoFile) -> Result<Dataset> {
     let mut class_of = HashMap::new();
     for c in coco.categories {
         if class_of.insert(c.id, d.classes.len()).is_some() {
-            return Err(AnnotationError::malformed(path, format!("category id {} appears twice", c.id)));
+            return Err(AnnotationError::malformed(
+                path,
+                format!("category id {} appears twice", c.id),
+            ));
         }
         d.classes.push(class_from(c));
     }
@@ -73,7 +76,10 @@ fn to_model(path: &Path, coco: CocoFile) -> Result<Dataset> {
     let mut image_of = HashMap::new();
     for im in coco.images {
         if image_of.insert(im.id, d.images.len()).is_some() {
-            return Err(AnnotationError::malformed(path, format!("image id {} appears twice", im.id)));
+            return Err(AnnotationError::malformed(
+                path,
+                format!("image id {} appears twice", im.id),
+            ));
         }
         d.images.push(image_from(path, im)?);
     }
@@ -81,12 +87,19 @@ fn to_model(path: &Path, coco: CocoFile) -> Result<Dataset> {
         let aid = a.id;
         let what = move || format!("annotation {} (id {:?})", k, aid);
         let Some(&i) = image_of.get(&a.image_id) else {
-            return Err(AnnotationError::malformed(path, format!("{}: image_id {} is not in `images`", what(), a.image_id)));
+            return Err(AnnotationError::malformed(
+                path,
+                format!("{}: image_id {} is not in `images`", what(), a.image_id),
+            ));
         };
         let Some(&class) = class_of.get(&a.category_id) else {
             return Err(AnnotationError::malformed(
                 path,
-                format!("{}: category_id {} is not in `categories`", what(), a.category_id),
+                format!(
+                    "{}: category_id {} is not in `categories`",
+                    what(),
+                    a.category_id
+                ),
             ));
         };
         let (w, h) = (d.images[i].width, d.images[i].height);
@@ -121,7 +134,12 @@ fn hoist_shared_schema(d: &mut Dataset) {
 
 fn image_from(path: &Path, im: CocoImage) -> Result<Image> {
     check_image_name(path, &im.file_name)?;
-    let (width, height) = check_size(path, &im.file_name, im.width.unwrap_or(0), im.height.unwrap_or(0))?;
+    let (width, height) = check_size(
+        path,
+        &im.file_name,
+        im.width.unwrap_or(0),
+        im.height.unwrap_or(0),
+    )?;
     Ok(Image {
         file_name: im.file_name,
         width,
@@ -142,18 +160,37 @@ fn object_from(
     o.id = a.id;
     o.area = a.area;
     o.score = a.score;
-    o.origin = if a.score.is_some() { Origin::Prediction } else { Origin::Annotation };
+    o.origin = if a.score.is_some() {
+        Origin::Prediction
+    } else {
+        Origin::Annotation
+    };
     o.annotator = a.annotator;
     o.flags.iscrowd = match a.iscrowd.unwrap_or(0) {
         0 => false,
         1 => true,
-        v => return Err(AnnotationError::malformed(path, format!("{}: iscrowd is {v}, not 0 or 1", what()))),
+        v => {
+            return Err(AnnotationError::malformed(
+                path,
+                format!("{}: iscrowd is {v}, not 0 or 1", what()),
+            ));
+        }
     };
     match a.bbox.as_deref() {
         None | Some([]) => {}
-        Some(&[x, y, width, height]) => o.bbox = Some(BBox { x, y, width, height }),
+        Some(&[x, y, width, height]) => {
+            o.bbox = Some(BBox {
+                x,
+                y,
+                width,
+                height,
+            })
+        }
         Some(v) => {
-            return Err(AnnotationError::malformed(path, format!("{}: bbox has {} numbers, not 4", what(), v.len())));
+            return Err(AnnotationError::malformed(
+                path,
+                format!("{}: bbox has {} numbers, not 4", what(), v.len()),
+            ));
         }
     }
     if let Some(attrs) = a.attributes {
@@ -163,10 +200,13 @@ fn object_from(
         None => {}
         Some(Segmentation::Polygons(polys)) => {
             for flat in polys {
-                o.polygons.push(polygon(path, points_from_flat(path, &flat, what)?, what)?);
+                o.polygons
+                    .push(polygon(path, points_from_flat(path, &flat, what)?, what)?);
             }
         }
-        Some(Segmentation::Rle { size, counts }) => o.mask = Some(mask_from(path, size, counts, (w, h), what)?),
+        Some(Segmentation::Rle { size, counts }) => {
+            o.mask = Some(mask_from(path, size, counts, (w, h), what)?)
+        }
     }
     if let Some(flat) = a.keypoints {
         o.keypoints = keypoints_from(path, &flat, what)?;
@@ -202,13 +242,19 @@ fn mask_from(
     if width as u64 * height as u64 > MAX_MASK_PIXELS {
         return Err(AnnotationError::malformed(
             path,
-            format!("{}: RLE size [{height}, {width}] is more than the {MAX_MASK_PIXELS}-pixel mask limit", what()),
+            format!(
+                "{}: RLE size [{height}, {width}] is more than the {MAX_MASK_PIXELS}-pixel mask limit",
+                what()
+            ),
         ));
     }
     if (w, h) != (0, 0) && (w, h) != (width, height) {
         return Err(AnnotationError::malformed(
             path,
-            format!("{}: RLE size [{height}, {width}] differs from the image's [{h}, {w}]", what()),
+            format!(
+                "{}: RLE size [{height}, {width}] differs from the image's [{h}, {w}]",
+                what()
+            ),
         ));
     }
     Ok(match counts {
@@ -217,12 +263,23 @@ fn mask_from(
             if sum != width as u64 * height as u64 {
                 return Err(AnnotationError::malformed(
                     path,
-                    format!("{}: RLE counts add up to {sum}, not {height}x{width}", what()),
+                    format!(
+                        "{}: RLE counts add up to {sum}, not {height}x{width}",
+                        what()
+                    ),
                 ));
             }
-            Mask::Rle(Rle { height, width, counts })
+            Mask::Rle(Rle {
+                height,
+                width,
+                counts,
+            })
         }
-        json::Counts::Compressed(counts) => Mask::RleString(RleString { height, width, counts }),
+        json::Counts::Compressed(counts) => Mask::RleString(RleString {
+            height,
+            width,
+            counts,
+        }),
     })
 }
 
@@ -230,13 +287,24 @@ fn keypoints_from(path: &Path, flat: &[f64], what: &dyn Fn() -> String) -> Resul
     if flat.len() % 3 != 0 {
         return Err(AnnotationError::malformed(
             path,
-            format!("{}: {} keypoint numbers are not x,y,v triples", what(), flat.len()),
+            format!(
+                "{}: {} keypoint numbers are not x,y,v triples",
+                what(),
+                flat.len()
+            ),
         ));
     }
     flat.chunks_exact(3)
         .map(|t| match t[2] {
-            v if v == 0.0 || v == 1.0 || v == 2.0 => Ok(Keypoint { x: t[0], y: t[1], visibility: v as u8 }),
-            v => Err(AnnotationError::malformed(path, format!("{}: keypoint visibility {v} is not 0, 1 or 2", what()))),
+            v if v == 0.0 || v == 1.0 || v == 2.0 => Ok(Keypoint {
+                x: t[0],
+                y: t[1],
+                visibility: v as u8,
+            }),
+            v => Err(AnnotationError::malformed(
+                path,
+                format!("{}: keypoint visibility {v} is not 0, 1 or 2", what()),
+            )),
         })
         .collect()
 }
@@ -258,23 +326,47 @@ fn to_coco<'a>(d: &'a Dataset, losses: &mut Losses) -> json::CocoOut<'a> {
     let class_ids = ids(d.classes.iter().map(|c| c.source_id));
     losses.add_n(
         "class ids (renumbered: missing or repeated in the source)",
-        d.classes.iter().zip(&class_ids).filter(|(c, id)| c.source_id.is_some_and(|s| s != **id)).count(),
+        d.classes
+            .iter()
+            .zip(&class_ids)
+            .filter(|(c, id)| c.source_id.is_some_and(|s| s != **id))
+            .count(),
     );
     let objects = d.images.iter().flat_map(|i| i.objects.iter());
     let object_ids = ids(objects.clone().map(|o| o.id));
     let mut annotations = Vec::with_capacity(object_ids.len());
     let mut next = object_ids.iter();
     for (image, &image_id) in d.images.iter().zip(&image_ids) {
-        losses.add_if(image.width == 0 || image.height == 0, "images without a known size (written as 0x0)");
+        losses.add_if(
+            image.width == 0 || image.height == 0,
+            "images without a known size (written as 0x0)",
+        );
         for o in &image.objects {
             let id = *next.next().unwrap_or(&0);
-            annotations.push(json::annotation_of(o, id, image_id, class_ids[o.class], image, losses));
+            annotations.push(json::annotation_of(
+                o,
+                id,
+                image_id,
+                class_ids[o.class],
+                image,
+                losses,
+            ));
         }
     }
     let schema_for = |i: usize| d.keypoint_schema(i);
     json::CocoOut {
-        images: d.images.iter().zip(&image_ids).map(|(i, &id)| json::image_of(i, id)).collect(),
-        categories: d.classes.iter().enumerate().map(|(i, c)| json::category_of(c, class_ids[i], schema_for(i))).collect(),
+        images: d
+            .images
+            .iter()
+            .zip(&image_ids)
+            .map(|(i, &id)| json::image_of(i, id))
+            .collect(),
+        categories: d
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| json::category_of(c, class_ids[i], schema_for(i)))
+            .collect(),
         annotations,
     }
 }
@@ -301,7 +393,9 @@ mod tests {
                          "segmentation": [[0, 0, 2, 0, 2, 2]], "area": 2}]}"#;
 
     fn err(text: &str) -> String {
-        parse(Path::new("h.json"), text.as_bytes()).unwrap_err().to_string()
+        parse(Path::new("h.json"), text.as_bytes())
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -309,7 +403,10 @@ mod tests {
         let d = parse(Path::new("g.json"), GOOD.as_bytes()).unwrap();
         assert_eq!(d.classes[0].source_id, Some(9));
         let o = &d.images[0].objects[0];
-        assert_eq!((o.id, o.area, o.polygons[0].points.len()), (Some(5), Some(2.0), 3));
+        assert_eq!(
+            (o.id, o.area, o.polygons[0].points.len()),
+            (Some(5), Some(2.0), 3)
+        );
         let w = write(&d).unwrap();
         assert_eq!(parse(Path::new("w.json"), &w.files[0].bytes).unwrap(), d);
     }
@@ -318,23 +415,78 @@ mod tests {
     fn hostile_coco_files_are_refused_with_one_line() {
         let cases = [
             (GOOD.replace("[0, 0, 2, 2]", "\"x\""), "invalid type"),
-            (GOOD.replace("[0, 0, 2, 2]", "[0, 0, 2]"), "3 numbers, not 4"),
-            (GOOD.replace("[[0, 0, 2, 0, 2, 2]]", "[[1, 2]]"), "at least 3 points"),
-            (GOOD.replace("[[0, 0, 2, 0, 2, 2]]", "[[1, 2, 3]]"), "x,y pairs"),
-            (GOOD.replace("[[0, 0, 2, 0, 2, 2]]", r#"{"size": [3, 4], "counts": [1, 2]}"#), "add up to 3, not 3x4"),
-            (GOOD.replace("[[0, 0, 2, 0, 2, 2]]", r#"{"size": [1000000000, 1000000000], "counts": [1]}"#), "limit"),
-            (GOOD.replace("\"width\": 4", "\"width\": 1048576").replace("\"height\": 3", "\"height\": 1048576")
-                .replace("[[0, 0, 2, 0, 2, 2]]", r#"{"size": [1048576, 1048576], "counts": [0, 4294967295]}"#), "mask limit"),
-            (GOOD.replace("\"width\": 4", "\"width\": 1000000000"), "limit"),
-            (GOOD.replace("\"width\": 4", "\"width\": -4"), "invalid value"),
+            (
+                GOOD.replace("[0, 0, 2, 2]", "[0, 0, 2]"),
+                "3 numbers, not 4",
+            ),
+            (
+                GOOD.replace("[[0, 0, 2, 0, 2, 2]]", "[[1, 2]]"),
+                "at least 3 points",
+            ),
+            (
+                GOOD.replace("[[0, 0, 2, 0, 2, 2]]", "[[1, 2, 3]]"),
+                "x,y pairs",
+            ),
+            (
+                GOOD.replace(
+                    "[[0, 0, 2, 0, 2, 2]]",
+                    r#"{"size": [3, 4], "counts": [1, 2]}"#,
+                ),
+                "add up to 3, not 3x4",
+            ),
+            (
+                GOOD.replace(
+                    "[[0, 0, 2, 0, 2, 2]]",
+                    r#"{"size": [1000000000, 1000000000], "counts": [1]}"#,
+                ),
+                "limit",
+            ),
+            (
+                GOOD.replace("\"width\": 4", "\"width\": 1048576")
+                    .replace("\"height\": 3", "\"height\": 1048576")
+                    .replace(
+                        "[[0, 0, 2, 0, 2, 2]]",
+                        r#"{"size": [1048576, 1048576], "counts": [0, 4294967295]}"#,
+                    ),
+                "mask limit",
+            ),
+            (
+                GOOD.replace("\"width\": 4", "\"width\": 1000000000"),
+                "limit",
+            ),
+            (
+                GOOD.replace("\"width\": 4", "\"width\": -4"),
+                "invalid value",
+            ),
             (GOOD.replace("a.jpg", "../../etc/passwd"), "safe relative"),
             (GOOD.replace("a.jpg", "/abs.jpg"), "safe relative"),
-            (GOOD.replace("\"image_id\": 1", "\"image_id\": 2"), "not in `images`"),
-            (GOOD.replace("\"category_id\": 9", "\"category_id\": 8"), "not in `categories`"),
-            (GOOD.replace("\"iscrowd\": 0", "\"iscrowd\": 2"), "not 0 or 1"),
-            (GOOD.replace("\"area\": 2", "\"area\": 2, \"keypoints\": [1, 2]"), "triples"),
-            (GOOD.replace("\"area\": 2", "\"area\": 2, \"keypoints\": [1, 2, 5]"), "visibility"),
-            (GOOD.replace("}],\n        \"categories\"", "}, {\"id\": 1, \"file_name\": \"b.jpg\"}],\n        \"categories\""), "appears twice"),
+            (
+                GOOD.replace("\"image_id\": 1", "\"image_id\": 2"),
+                "not in `images`",
+            ),
+            (
+                GOOD.replace("\"category_id\": 9", "\"category_id\": 8"),
+                "not in `categories`",
+            ),
+            (
+                GOOD.replace("\"iscrowd\": 0", "\"iscrowd\": 2"),
+                "not 0 or 1",
+            ),
+            (
+                GOOD.replace("\"area\": 2", "\"area\": 2, \"keypoints\": [1, 2]"),
+                "triples",
+            ),
+            (
+                GOOD.replace("\"area\": 2", "\"area\": 2, \"keypoints\": [1, 2, 5]"),
+                "visibility",
+            ),
+            (
+                GOOD.replace(
+                    "}],\n        \"categories\"",
+                    "}, {\"id\": 1, \"file_name\": \"b.jpg\"}],\n        \"categories\"",
+                ),
+                "appears twice",
+            ),
             ("[1, 2]".to_string(), "invalid type"),
             ("{\"images\": [".to_string(), "EOF"),
         ];
@@ -346,10 +498,15 @@ mod tests {
 
     #[test]
     fn a_results_list_is_refused_by_the_file_reader() {
-        let dir = std::env::temp_dir().join(format!("augtrain-coco-results-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("augtrain-coco-results-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("r.json");
-        std::fs::write(&p, r#"[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}]"#).unwrap();
+        std::fs::write(
+            &p,
+            r#"[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}]"#,
+        )
+        .unwrap();
         let e = read(&p).unwrap_err().to_string();
         assert!(e.contains("results list"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);

@@ -132,7 +132,7 @@ fn losses_are_reported_one_line_per_kind() {
     ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("lost in voc: 3 polygons (written as their bounding boxes)"),
+        err.contains("lost in voc: 2 polygons (written as their bounding boxes)"),
         "{err}"
     );
     assert!(err.contains("lost in voc: 2 masks (not written)"), "{err}");

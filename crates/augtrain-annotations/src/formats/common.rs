@@ -142,7 +142,7 @@ pub fn points_from_flat(
     flat: &[f64],
     what: &dyn Fn() -> String,
 ) -> Result<Vec<Point>> {
-    if flat.len() % 2 != 0 {
+    if !flat.len().is_multiple_of(2) {
         return Err(AnnotationError::malformed(
             path,
             format!(

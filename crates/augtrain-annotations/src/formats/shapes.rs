@@ -94,16 +94,16 @@ fn same_box(a: Option<BBox>, b: Option<BBox>) -> bool {
 }
 
 /// Move the geometry of `from` into `into` when it fits (polygons and keypoints add up; a box,
-/// oriented box, mask, polyline or circle only where `into` has none). `Err(from)` back when
+/// oriented box, mask, polyline or circle only where `into` has none). `Some(from)` back when
 /// it does not fit, so the caller keeps it as its own object.
-pub fn absorb(into: &mut Object, from: Object) -> Result<(), Object> {
+pub fn absorb(into: &mut Object, from: Object) -> Option<Object> {
     let clash = (into.bbox.is_some() && from.bbox.is_some())
         || (into.oriented.is_some() && from.oriented.is_some())
         || (into.mask.is_some() && from.mask.is_some())
         || (into.polyline.is_some() && from.polyline.is_some())
         || (into.circle.is_some() && from.circle.is_some());
     if clash || into.class != from.class {
-        return Err(from);
+        return Some(from);
     }
     into.bbox = into.bbox.or(from.bbox);
     into.oriented = into.oriented.or(from.oriented);
@@ -112,7 +112,7 @@ pub fn absorb(into: &mut Object, from: Object) -> Result<(), Object> {
     into.circle = into.circle.or(from.circle);
     into.polygons.extend(from.polygons);
     into.keypoints.extend(from.keypoints);
-    Ok(())
+    None
 }
 
 /// One object per group: items with the same group id (and class) are merged with
@@ -127,7 +127,7 @@ pub fn merge_groups(items: Vec<(Option<i64>, Object)>) -> Vec<Object> {
         };
         match slot.get(&(g, o.class)) {
             Some(&i) => {
-                if let Err(o) = absorb(&mut out[i], o) {
+                if let Some(o) = absorb(&mut out[i], o) {
                     out.push(o);
                 }
             }

@@ -270,7 +270,7 @@ pub fn parse_labels(
                 o.bbox = Some(boxed(&v));
                 (o.score, o.origin) = (Some(v[4]), Origin::Prediction);
             }
-            (n, _) if n >= 6 && n % 2 == 0 => {
+            (n, _) if n >= 6 && n.is_multiple_of(2) => {
                 let pts = points_from_flat(path, &v, &what)?;
                 let pts = pts
                     .into_iter()

@@ -284,7 +284,7 @@ fn mask_from(
 }
 
 fn keypoints_from(path: &Path, flat: &[f64], what: &dyn Fn() -> String) -> Result<Vec<Keypoint>> {
-    if flat.len() % 3 != 0 {
+    if !flat.len().is_multiple_of(3) {
         return Err(AnnotationError::malformed(
             path,
             format!(

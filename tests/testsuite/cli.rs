@@ -148,6 +148,8 @@ fn every_commands_failure_cases_exit_as_the_readme_table_says() {
         (vec!["split", &missing], 1),
         (vec!["pack", &missing, "--out", &out], 1),
         (vec!["export", &missing, "--out", &out], 1),
+        (vec!["convert", &missing, "--to", "coco", "--out", &out], 1),
+        (vec!["convert", &missing, "--to", "pdf", "--out", &out], 2),
         (vec!["cv", &missing, "--out", &out], 1),
         (
             vec!["label-issues", "--pred-probs", &missing, "--out", &out],

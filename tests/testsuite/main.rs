@@ -14,6 +14,7 @@ mod audit;
 mod augment;
 mod bench;
 mod cli;
+mod convert;
 mod cv;
 mod devices;
 mod embed;

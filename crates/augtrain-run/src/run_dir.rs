@@ -580,9 +580,13 @@ impl OutputDir {
         self.target.join(name)
     }
 
-    /// Write a file of the output.
+    /// Write a file of the output; `name` may hold `/`-separated folders, created as needed.
     pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), RunError> {
-        Ok(write_atomic(&self.work.path().join(name), bytes)?)
+        let path = self.work.path().join(name);
+        if let Some(parent) = path.parent().filter(|p| *p != self.work.path()) {
+            create_dir_all(parent)?;
+        }
+        Ok(write_atomic(&path, bytes)?)
     }
 
     /// Move the finished output into place, flushed to disk first. The final rename never

@@ -102,6 +102,7 @@ replay_tests!(
     checkpoint,
     params_jsonl,
     embedding_index,
+    annotations,
 );
 
 #[test]
@@ -121,6 +122,7 @@ fn the_replay_tests_cover_every_target() {
         "checkpoint",
         "params_jsonl",
         "embedding_index",
+        "annotations",
     ];
     let names: Vec<&str> = TARGETS.iter().map(|t| t.name).collect();
     assert_eq!(names, tested);

@@ -1,0 +1,17 @@
+//! augtrain's annotation model and formats, burn-free.
+//!
+//! [`model`] holds the one in-memory model (per image, a list of objects with boxes, oriented
+//! boxes, polygons, masks and keypoints) in one coordinate convention: continuous pixels, origin
+//! at the top-left corner of the top-left pixel (see [`model`]). Each format converts at the
+//! border.
+
+pub mod error;
+pub mod formats;
+pub mod loss;
+pub mod model;
+pub mod names;
+pub mod stats;
+
+pub use error::{AnnotationError, Result};
+pub use loss::Losses;
+pub use model::*;

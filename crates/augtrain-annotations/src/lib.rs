@@ -9,6 +9,9 @@ pub mod error;
 pub mod loss;
 pub mod model;
 pub mod names;
+#[cfg(test)]
+mod oracle;
+pub mod rle;
 
 pub use error::{AnnotationError, Result};
 pub use loss::Losses;

@@ -6,7 +6,9 @@
 //! border.
 
 pub mod error;
+pub mod iou;
 pub mod loss;
+pub mod matching;
 pub mod model;
 pub mod names;
 #[cfg(test)]

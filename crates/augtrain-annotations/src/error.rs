@@ -12,6 +12,9 @@ pub enum AnnotationError {
     /// A file could not be read.
     #[error(transparent)]
     Io(#[from] IoError),
+    /// A directory could not be listed.
+    #[error(transparent)]
+    Data(#[from] augtrain_data::DataError),
     /// The file is not well-formed in its format, or holds a value the model refuses (wrong
     /// type, a polygon of fewer than 3 points, an absurd size, a dangling reference).
     #[error("{}: {}", escape_path(.path), escape(.message))]

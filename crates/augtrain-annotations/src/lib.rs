@@ -6,6 +6,7 @@
 //! border.
 
 pub mod error;
+pub mod formats;
 pub mod iou;
 pub mod loss;
 pub mod matching;

@@ -363,6 +363,77 @@ pub struct Bitmap {
     pub data: Vec<u8>,
 }
 
+impl Polygon {
+    /// Enclosed area by the shoelace formula, pixels² (absolute value; a self-intersecting
+    /// ring counts its lobes with signs).
+    pub fn area(&self) -> f64 {
+        let n = self.points.len();
+        let twice: f64 = (0..n)
+            .map(|i| {
+                let (a, b) = (self.points[i], self.points[(i + 1) % n]);
+                a.x * b.y - b.x * a.y
+            })
+            .sum();
+        twice.abs() / 2.0
+    }
+}
+
+impl Bitmap {
+    /// The bitmap as an uncompressed COCO RLE over the whole `image_width × image_height`
+    /// grid (column-major); pixels of the bitmap outside the image are dropped.
+    pub fn to_rle(&self, image_width: u32, image_height: u32) -> Rle {
+        let inside = |col: u32, row: u32| {
+            col >= self.left
+                && row >= self.top
+                && col - self.left < self.width
+                && row - self.top < self.height
+                && self.data.get(((row - self.top) * self.width + (col - self.left)) as usize).is_some_and(|&v| v != 0)
+        };
+        let mut counts = Vec::new();
+        let (mut current, mut run) = (false, 0u32);
+        for col in 0..image_width {
+            for row in 0..image_height {
+                let v = inside(col, row);
+                if v != current {
+                    counts.push(run);
+                    current = v;
+                    run = 0;
+                }
+                run += 1;
+            }
+        }
+        counts.push(run);
+        Rle { height: image_height, width: image_width, counts }
+    }
+}
+
+impl Rle {
+    /// The mask as a [`Bitmap`] cropped to the rows and columns it covers (an empty mask gives
+    /// a 0×0 bitmap at the origin). Runs past `height × width` are ignored.
+    pub fn to_bitmap(&self) -> Bitmap {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let mut inside = Vec::new();
+        let mut at = 0usize;
+        for (i, &run) in self.counts.iter().enumerate() {
+            let end = (at + run as usize).min(w * h);
+            if i % 2 == 1 {
+                inside.extend(at..end);
+            }
+            at = end;
+        }
+        let (cols, rows) = (inside.iter().map(|&p| p / h.max(1)), inside.iter().map(|&p| p % h.max(1)));
+        let (Some(c0), Some(c1), Some(r0), Some(r1)) = (cols.clone().min(), cols.max(), rows.clone().min(), rows.max()) else {
+            return Bitmap::default();
+        };
+        let (bw, bh) = (c1 - c0 + 1, r1 - r0 + 1);
+        let mut data = vec![0u8; bw * bh];
+        for p in inside {
+            data[(p % h - r0) * bw + (p / h - c0)] = 1;
+        }
+        Bitmap { left: c0 as u32, top: r0 as u32, width: bw as u32, height: bh as u32, data }
+    }
+}
+
 impl Dataset {
     /// The index of the class called `name`, adding it (without a source id) if new.
     pub fn class_index(&mut self, name: &str) -> usize {
@@ -507,6 +578,21 @@ mod tests {
             ],
         }];
         assert_eq!(o.extent(), Some(BBox::from_corners(0.0, 0.0, 5.0, 9.0)));
+    }
+
+    #[test]
+    fn a_bitmap_becomes_column_major_runs_over_the_image() {
+        // 3x2 image; bitmap of 2x1 at (1, 1): pixels (col 1, row 1) and (col 2, row 1).
+        let b = Bitmap { left: 1, top: 1, width: 2, height: 1, data: vec![1, 1] };
+        let r = b.to_rle(3, 2);
+        // Column-major: col0 = [0,0], col1 = [0,1], col2 = [0,1] -> 3 zeros, 1 one, 1 zero, 1 one.
+        assert_eq!(r.counts, vec![3, 1, 1, 1]);
+        assert_eq!(r.counts.iter().sum::<u32>(), 6);
+        assert_eq!(r.to_bitmap(), b);
+        let square = Polygon {
+            points: vec![Point { x: 0.0, y: 0.0 }, Point { x: 2.0, y: 0.0 }, Point { x: 2.0, y: 3.0 }, Point { x: 0.0, y: 3.0 }],
+        };
+        assert_eq!(square.area(), 6.0);
     }
 
     #[test]

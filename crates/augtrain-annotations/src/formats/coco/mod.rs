@@ -1,0 +1,286 @@
+//! COCO JSON: `images`, `annotations`, `categories` (object detection, instance segmentation
+//! and keypoints files; a `score` per annotation marks predictions).
+//!
+//! COCO's coordinates are the model's (continuous pixels, origin at the top-left corner), so
+//! boxes, polygons and keypoints pass unchanged. Category ids need not be contiguous: each
+//! class keeps its id ([`crate::model::Class::source_id`]) and writing reuses it. Masks are RLEs
+//! (`{"size": [h, w], "counts": [...] | "..."}`), column-major; compressed strings are kept as
+//! read. CVAT's COCO export puts `occluded` and `rotation` into an `attributes` object: read
+//! and written the same way, with `difficult`/`truncated`. Reading streams the file into
+//! compact structs (no JSON value trees).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use augtrain_data::util::fs::{IoError, open_regular};
+
+use super::common::{check_image_name, check_size, points_from_flat, polygon};
+use super::{ReadOutput, WriteOutput};
+use crate::error::{AnnotationError, Result};
+use crate::loss::Losses;
+use crate::model::{
+    BBox, Class, Dataset, Image, KeypointSchema, Keypoint, Mask, Object, OrientedBox, Origin,
+    Rle, RleString,
+};
+
+mod json;
+
+use json::{CocoAnnotation, CocoCategory, CocoFile, CocoImage, Segmentation, Attributes};
+
+/// Read a COCO JSON file.
+pub fn read(path: &Path) -> Result<ReadOutput> {
+    let file = open_regular(path).map_err(|e| IoError::new("read", path, e))?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let first = reader
+        .fill_buf()
+        .map_err(|e| IoError::new("read", path, e))?
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .copied();
+    if first == Some(b'[') {
+        return Err(AnnotationError::malformed(
+            path,
+            "this is a COCO results list (no images or categories); convert the ground-truth \
+             file, whose annotations may carry a `score`",
+        ));
+    }
+    let coco: CocoFile = serde_json::from_reader(reader)
+        .map_err(|e| AnnotationError::malformed(path, format!("not valid COCO JSON: {e}")))?;
+    Ok(ReadOutput {
+        dataset: to_model(path, coco)?,
+        skipped: Losses::default(),
+    })
+}
+
+/// Parse COCO JSON from bytes (for tests and fuzzing; `path` names it in errors).
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Dataset> {
+    let coco: CocoFile = serde_json::from_slice(bytes)
+        .map_err(|e| AnnotationError::malformed(path, format!("not valid COCO JSON: {e}")))?;
+    to_model(path, coco)
+}
+
+fn to_model(path: &Path, coco: CocoFile) -> Result<Dataset> {
+    let mut d = Dataset::default();
+    let mut class_of = HashMap::new();
+    for c in coco.categories {
+        if class_of.insert(c.id, d.classes.len()).is_some() {
+            return Err(AnnotationError::malformed(path, format!("category id {} appears twice", c.id)));
+        }
+        d.classes.push(class_from(c));
+    }
+    hoist_shared_schema(&mut d);
+    let mut image_of = HashMap::new();
+    for im in coco.images {
+        if image_of.insert(im.id, d.images.len()).is_some() {
+            return Err(AnnotationError::malformed(path, format!("image id {} appears twice", im.id)));
+        }
+        d.images.push(image_from(path, im)?);
+    }
+    for (k, a) in coco.annotations.into_iter().enumerate() {
+        let aid = a.id;
+        let what = move || format!("annotation {} (id {:?})", k, aid);
+        let Some(&i) = image_of.get(&a.image_id) else {
+            return Err(AnnotationError::malformed(path, format!("{}: image_id {} is not in `images`", what(), a.image_id)));
+        };
+        let Some(&class) = class_of.get(&a.category_id) else {
+            return Err(AnnotationError::malformed(
+                path,
+                format!("{}: category_id {} is not in `categories`", what(), a.category_id),
+            ));
+        };
+        let (w, h) = (d.images[i].width, d.images[i].height);
+        let object = object_from(path, a, class, (w, h), &what)?;
+        d.images[i].objects.push(object);
+    }
+    Ok(d)
+}
+
+fn class_from(c: CocoCategory) -> Class {
+    let keypoints = (c.keypoints.is_some() || c.skeleton.is_some()).then(|| KeypointSchema {
+        names: c.keypoints.unwrap_or_default(),
+        skeleton: c.skeleton.unwrap_or_default(),
+        flip_index: Vec::new(),
+    });
+    Class {
+        name: c.name,
+        source_id: Some(c.id),
+        supercategory: c.supercategory,
+        keypoints,
+    }
+}
+
+/// When every class has the same keypoint schema, keep it once for the data set.
+fn hoist_shared_schema(d: &mut Dataset) {
+    let first = d.classes.first().and_then(|c| c.keypoints.clone());
+    if first.is_some() && d.classes.len() == 1 {
+        d.meta.keypoints = first;
+        d.classes[0].keypoints = None;
+    }
+}
+
+fn image_from(path: &Path, im: CocoImage) -> Result<Image> {
+    check_image_name(path, &im.file_name)?;
+    let (width, height) = check_size(path, &im.file_name, im.width.unwrap_or(0), im.height.unwrap_or(0))?;
+    Ok(Image {
+        file_name: im.file_name,
+        width,
+        height,
+        id: Some(im.id),
+        objects: Vec::new(),
+    })
+}
+
+fn object_from(
+    path: &Path,
+    a: CocoAnnotation,
+    class: usize,
+    (w, h): (u32, u32),
+    what: &dyn Fn() -> String,
+) -> Result<Object> {
+    let mut o = Object::of_class(class);
+    o.id = a.id;
+    o.area = a.area;
+    o.score = a.score;
+    o.origin = if a.score.is_some() { Origin::Prediction } else { Origin::Annotation };
+    o.annotator = a.annotator;
+    o.flags.iscrowd = match a.iscrowd.unwrap_or(0) {
+        0 => false,
+        1 => true,
+        v => return Err(AnnotationError::malformed(path, format!("{}: iscrowd is {v}, not 0 or 1", what()))),
+    };
+    match a.bbox.as_deref() {
+        None | Some([]) => {}
+        Some(&[x, y, width, height]) => o.bbox = Some(BBox { x, y, width, height }),
+        Some(v) => {
+            return Err(AnnotationError::malformed(path, format!("{}: bbox has {} numbers, not 4", what(), v.len())));
+        }
+    }
+    if let Some(attrs) = a.attributes {
+        apply_attributes(&mut o, attrs);
+    }
+    match a.segmentation {
+        None => {}
+        Some(Segmentation::Polygons(polys)) => {
+            for flat in polys {
+                o.polygons.push(polygon(path, points_from_flat(path, &flat, what)?, what)?);
+            }
+        }
+        Some(Segmentation::Rle { size, counts }) => o.mask = Some(mask_from(path, size, counts, (w, h), what)?),
+    }
+    if let Some(flat) = a.keypoints {
+        o.keypoints = keypoints_from(path, &flat, what)?;
+    }
+    Ok(o)
+}
+
+fn apply_attributes(o: &mut Object, a: Attributes) {
+    o.flags.occluded = a.occluded.unwrap_or(false);
+    o.flags.difficult = a.difficult.unwrap_or(false);
+    o.flags.truncated = a.truncated.unwrap_or(false);
+    o.z_order = a.z_order;
+    if let (Some(angle), Some(b)) = (a.rotation.filter(|r| *r != 0.0), o.bbox) {
+        o.oriented = Some(OrientedBox {
+            cx: b.x + b.width / 2.0,
+            cy: b.y + b.height / 2.0,
+            width: b.width,
+            height: b.height,
+            angle_deg: angle,
+        });
+        o.bbox = None;
+    }
+}
+
+fn mask_from(
+    path: &Path,
+    size: [u64; 2],
+    counts: json::Counts,
+    (w, h): (u32, u32),
+    what: &dyn Fn() -> String,
+) -> Result<Mask> {
+    let (width, height) = check_size(path, &what(), size[1], size[0])?;
+    if (w, h) != (0, 0) && (w, h) != (width, height) {
+        return Err(AnnotationError::malformed(
+            path,
+            format!("{}: RLE size [{height}, {width}] differs from the image's [{h}, {w}]", what()),
+        ));
+    }
+    Ok(match counts {
+        json::Counts::Plain(counts) => {
+            let sum: u64 = counts.iter().map(|&c| c as u64).sum();
+            if sum != width as u64 * height as u64 {
+                return Err(AnnotationError::malformed(
+                    path,
+                    format!("{}: RLE counts add up to {sum}, not {height}x{width}", what()),
+                ));
+            }
+            Mask::Rle(Rle { height, width, counts })
+        }
+        json::Counts::Compressed(counts) => Mask::RleString(RleString { height, width, counts }),
+    })
+}
+
+fn keypoints_from(path: &Path, flat: &[f64], what: &dyn Fn() -> String) -> Result<Vec<Keypoint>> {
+    if flat.len() % 3 != 0 {
+        return Err(AnnotationError::malformed(
+            path,
+            format!("{}: {} keypoint numbers are not x,y,v triples", what(), flat.len()),
+        ));
+    }
+    flat.chunks_exact(3)
+        .map(|t| match t[2] {
+            v if v == 0.0 || v == 1.0 || v == 2.0 => Ok(Keypoint { x: t[0], y: t[1], visibility: v as u8 }),
+            v => Err(AnnotationError::malformed(path, format!("{}: keypoint visibility {v} is not 0, 1 or 2", what()))),
+        })
+        .collect()
+}
+
+/// Write the data set as one COCO JSON file, `annotations.json`.
+pub fn write(d: &Dataset) -> Result<WriteOutput> {
+    let mut out = WriteOutput::default();
+    let file = to_coco(d, &mut out.losses);
+    let bytes = serde_json::to_vec(&file).map_err(|e| AnnotationError::Unwritable {
+        format: "coco",
+        message: e.to_string(),
+    })?;
+    out.push("annotations.json", bytes);
+    Ok(out)
+}
+
+fn to_coco<'a>(d: &'a Dataset, losses: &mut Losses) -> json::CocoOut<'a> {
+    let image_ids = ids(d.images.iter().map(|i| i.id));
+    let class_ids = ids(d.classes.iter().map(|c| c.source_id));
+    losses.add_n(
+        "class ids (renumbered: missing or repeated in the source)",
+        d.classes.iter().zip(&class_ids).filter(|(c, id)| c.source_id.is_some_and(|s| s != **id)).count(),
+    );
+    let objects = d.images.iter().flat_map(|i| i.objects.iter());
+    let object_ids = ids(objects.clone().map(|o| o.id));
+    let mut annotations = Vec::with_capacity(object_ids.len());
+    let mut next = object_ids.iter();
+    for (image, &image_id) in d.images.iter().zip(&image_ids) {
+        losses.add_if(image.width == 0 || image.height == 0, "images without a known size (written as 0x0)");
+        for o in &image.objects {
+            let id = *next.next().unwrap_or(&0);
+            annotations.push(json::annotation_of(o, id, image_id, class_ids[o.class], image, losses));
+        }
+    }
+    let schema_for = |i: usize| d.keypoint_schema(i);
+    json::CocoOut {
+        images: d.images.iter().zip(&image_ids).map(|(i, &id)| json::image_of(i, id)).collect(),
+        categories: d.classes.iter().enumerate().map(|(i, c)| json::category_of(c, class_ids[i], schema_for(i))).collect(),
+        annotations,
+    }
+}
+
+/// The source ids when all are present and distinct, else 1, 2, 3, ...
+fn ids(source: impl Iterator<Item = Option<u64>>) -> Vec<u64> {
+    let source: Vec<Option<u64>> = source.collect();
+    let mut seen = std::collections::HashSet::with_capacity(source.len());
+    let usable = source.iter().all(|id| id.is_some_and(|id| seen.insert(id)));
+    if usable {
+        source.into_iter().flatten().collect()
+    } else {
+        (1..=source.len() as u64).collect()
+    }
+}

@@ -1,0 +1,157 @@
+//! One module per annotation format, each with a reader (into the [`crate::model`]) and a
+//! writer (to in-memory files, with a [`Losses`] report of what the format cannot hold), plus
+//! detection of the format from the data.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::loss::Losses;
+use crate::model::Dataset;
+
+pub mod coco;
+pub mod common;
+pub mod cvat;
+pub mod labelme;
+pub mod labelstudio;
+pub mod shapes;
+pub mod voc;
+pub mod yolo;
+
+mod detect;
+mod xml;
+
+pub use detect::detect;
+
+/// An annotation format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// COCO JSON (`instances_*.json`, `person_keypoints_*.json`).
+    Coco,
+    /// Ultralytics YOLO text labels (`labels/*.txt`, `data.yaml` or `classes.txt`).
+    Yolo,
+    /// Pascal VOC XML, one file per image (LabelImg's format).
+    Voc,
+    /// LabelMe JSON, one file per image.
+    Labelme,
+    /// Label Studio JSON export (a list of tasks).
+    #[serde(alias = "label-studio", alias = "label_studio", alias = "ls")]
+    Labelstudio,
+    /// CVAT for images 1.1 XML.
+    Cvat,
+}
+augtrain_data::from_str_via_serde!(Format);
+
+impl Format {
+    /// Every format, in documentation order.
+    pub const ALL: [Format; 6] = [
+        Format::Coco,
+        Format::Yolo,
+        Format::Voc,
+        Format::Labelme,
+        Format::Labelstudio,
+        Format::Cvat,
+    ];
+
+    /// The format's command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Coco => "coco",
+            Format::Yolo => "yolo",
+            Format::Voc => "voc",
+            Format::Labelme => "labelme",
+            Format::Labelstudio => "labelstudio",
+            Format::Cvat => "cvat",
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How to read: where the images are, when the annotations do not say their sizes (YOLO) or the
+/// caller wants sizes filled from the files.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// The image root; image names in the model are relative to it. `None`: the format's own
+    /// default (YOLO: `images/` beside `labels/`; others need none).
+    pub images: Option<PathBuf>,
+}
+
+/// What a reader returns: the data set and what it had to skip (result types the model does
+/// not hold, such as Label Studio choices), one line per kind with a count.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOutput {
+    /// The annotations read.
+    pub dataset: Dataset,
+    /// What was not read, by kind.
+    pub skipped: Losses,
+}
+
+/// A file a writer produced, relative to the output directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutFile {
+    /// Relative path, `/`-separated.
+    pub path: String,
+    /// The complete contents.
+    pub bytes: Vec<u8>,
+}
+
+/// What a writer returns: every file of the output and what the format could not hold.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOutput {
+    /// The files, to be written under one directory and published whole.
+    pub files: Vec<OutFile>,
+    /// What was lost, one entry per kind with a count.
+    pub losses: Losses,
+}
+
+impl WriteOutput {
+    /// Add a file.
+    pub fn push(&mut self, path: impl Into<String>, bytes: Vec<u8>) {
+        self.files.push(OutFile {
+            path: path.into(),
+            bytes,
+        });
+    }
+}
+
+/// Read the annotations at `path` (a file or a directory, as the format keeps them).
+pub fn read(format: Format, path: &Path, opts: &ReadOptions) -> Result<ReadOutput> {
+    let out = match format {
+        Format::Coco => coco::read(path)?,
+        Format::Yolo => yolo::read(path, opts)?,
+        Format::Voc => voc::read(path)?,
+        Format::Labelme => labelme::read(path)?,
+        Format::Labelstudio => labelstudio::read(path)?,
+        Format::Cvat => cvat::read(path)?,
+    };
+    common::check_dataset(path, &out.dataset)?;
+    Ok(out)
+}
+
+/// Write `dataset` in `format`: the files to publish and the losses.
+pub fn write(format: Format, dataset: &Dataset) -> Result<WriteOutput> {
+    match format {
+        Format::Coco => coco::write(dataset),
+        Format::Yolo => yolo::write(dataset),
+        Format::Voc => voc::write(dataset),
+        Format::Labelme => labelme::write(dataset),
+        Format::Labelstudio => labelstudio::write(dataset),
+        Format::Cvat => cvat::write(dataset),
+    }
+}
+
+/// Detect the format of `path` unless `format` names it, then read.
+pub fn read_any(path: &Path, format: Option<Format>, opts: &ReadOptions) -> Result<(Format, ReadOutput)> {
+    let (format, path) = match format {
+        Some(f) => (f, path.to_path_buf()),
+        None => detect(path)?,
+    };
+    Ok((format, read(format, &path, opts)?))
+}

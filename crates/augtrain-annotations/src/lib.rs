@@ -5,6 +5,8 @@
 //! at the top-left corner of the top-left pixel (see [`model`]). Each format converts at the
 //! border.
 
+pub mod agreement;
+pub mod checks;
 pub mod error;
 pub mod formats;
 pub mod iou;

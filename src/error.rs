@@ -24,6 +24,9 @@ pub enum Error {
     /// A run directory's file is missing or damaged, or an output already exists.
     #[error(transparent)]
     Run(#[from] augtrain_run::RunError),
+    /// Annotations (COCO, YOLO, VOC, LabelMe, Label Studio, CVAT) are malformed or unreadable.
+    #[error(transparent)]
+    Annotations(#[from] augtrain_annotations::AnnotationError),
     /// The user asked for something inconsistent (bad flag combination, bad value).
     #[error("{0}")]
     Usage(String),

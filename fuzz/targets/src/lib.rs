@@ -23,6 +23,7 @@ mod checkpoint;
 mod disk;
 mod formats;
 mod pipeline;
+mod rle;
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,7 @@ pub use checkpoint::{checkpoint, reseal};
 pub use disk::{PACK_SEPARATOR, manifest, pack, pack_files, split_file};
 pub use formats::{cifar, embeddings, idx, image, pred_probs};
 pub use pipeline::{config, pipeline_json, pipeline_toml};
+pub use rle::rle;
 
 /// A fuzz target: a parser entry point that must survive any bytes.
 pub struct Target {
@@ -41,7 +43,7 @@ pub struct Target {
 }
 
 /// Every target, in data-flow order.
-pub const TARGETS: [Target; 12] = [
+pub const TARGETS: [Target; 13] = [
     Target {
         name: "idx",
         run: idx,
@@ -89,6 +91,10 @@ pub const TARGETS: [Target; 12] = [
     Target {
         name: "checkpoint",
         run: checkpoint,
+    },
+    Target {
+        name: "rle",
+        run: rle,
     },
 ];
 

@@ -99,7 +99,11 @@ pub fn run(
     let d = &read.dataset;
     let root = image_root(input);
     let listing = list_images(input, d, &root)?;
-    let skipped: Vec<String> = read.skipped.iter().map(|(what, n)| format!("{n} {what}")).collect();
+    let skipped: Vec<String> = read
+        .skipped
+        .iter()
+        .map(|(what, n)| format!("{n} {what}"))
+        .collect();
     let source = input.annotations.to_string_lossy();
     let files = match &listing {
         Ok(on_disk) => Ok((root.to_str().unwrap_or("."), on_disk.as_slice())),
@@ -159,7 +163,7 @@ fn list_images(
 ) -> crate::Result<Result<Vec<String>, String>> {
     if input.format == Format::Yolo {
         return Ok(Err(
-            "YOLO's images are listed from the image folder itself".into(),
+            "YOLO's images are listed from the image folder itself".into()
         ));
     }
     if !root.is_dir() {

@@ -366,7 +366,10 @@ fn audit_of_coco_annotations_reports_each_planted_problem_once() {
     ]));
     let r = json(&json_out);
     assert_eq!(r["format"], "coco");
-    assert_eq!((r["images"].as_u64(), r["objects"].as_u64()), (Some(2), Some(10)));
+    assert_eq!(
+        (r["images"].as_u64(), r["objects"].as_u64()),
+        (Some(2), Some(10))
+    );
     let counts = r["finding_counts"].as_object().unwrap();
     let expected = [
         "box_outside_image",
@@ -381,24 +384,48 @@ fn audit_of_coco_annotations_reports_each_planted_problem_once() {
         "unannotated_image",
     ];
     for kind in expected {
-        assert_eq!(counts.get(kind).and_then(|v| v.as_u64()), Some(1), "{kind}: {counts:?}");
+        assert_eq!(
+            counts.get(kind).and_then(|v| v.as_u64()),
+            Some(1),
+            "{kind}: {counts:?}"
+        );
     }
     assert_eq!(counts.len(), expected.len(), "{counts:?}");
     let find = |kind: &str| {
-        r["findings"].as_array().unwrap().iter().find(|f| f["kind"] == kind).unwrap().clone()
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["kind"] == kind)
+            .unwrap()
+            .clone()
     };
-    assert_eq!((find("box_outside_image")["image"].as_str(), find("box_outside_image")["object"].as_u64()), (Some("a.png"), Some(1)));
+    assert_eq!(
+        (
+            find("box_outside_image")["image"].as_str(),
+            find("box_outside_image")["object"].as_u64()
+        ),
+        (Some("a.png"), Some(1))
+    );
     assert_eq!(find("duplicate_box")["object"], 5);
     assert_eq!(find("missing_image")["image"], "missing.png");
     assert_eq!(find("unannotated_image")["image"], "extra.png");
     assert!(r["agreement"].is_null());
     assert!(text.contains("duplicate box: 1"), "{text}");
-    assert!(text.contains("a.png object 5: same class \"cat\" as object 0"), "{text}");
+    assert!(
+        text.contains("a.png object 5: same class \"cat\" as object 0"),
+        "{text}"
+    );
     // The page draws every object's box on the thumbnail, the flagged one in red.
     let page = std::fs::read_to_string(&html_out).unwrap();
     assert!(page.contains("data:image/jpeg;base64,"), "no thumbnail");
-    assert!(page.contains("viewBox=\"0 0 60 40\""), "no overlay in image coordinates");
-    assert!(page.contains("<rect x=\"70\" y=\"5\" width=\"5\" height=\"5\" fill=\"none\" stroke=\"#d62728\""));
+    assert!(
+        page.contains("viewBox=\"0 0 60 40\""),
+        "no overlay in image coordinates"
+    );
+    assert!(page.contains(
+        "<rect x=\"70\" y=\"5\" width=\"5\" height=\"5\" fill=\"none\" stroke=\"#d62728\""
+    ));
 }
 
 #[test]
@@ -421,12 +448,21 @@ fn audit_with_annotations_flag_takes_the_image_folder_as_data() {
     ]));
     let r = json(&out);
     let counts = r["finding_counts"].as_object().unwrap();
-    assert!(counts.get("missing_image").is_none() && counts.get("unannotated_image").is_none(), "{counts:?}");
+    assert!(
+        counts.get("missing_image").is_none() && counts.get("unannotated_image").is_none(),
+        "{counts:?}"
+    );
     assert_eq!(r["image_root"], images.to_str().unwrap());
     // --classes names the known classes: "Cat " and "person" become unknown.
     ok(&augtrain(&[
-        "audit", images.to_str().unwrap(), "--annotations", coco.to_str().unwrap(),
-        "--classes", "cat,dog", "--json", out.to_str().unwrap(),
+        "audit",
+        images.to_str().unwrap(),
+        "--annotations",
+        coco.to_str().unwrap(),
+        "--classes",
+        "cat,dog",
+        "--json",
+        out.to_str().unwrap(),
     ]));
     assert_eq!(json(&out)["finding_counts"]["unknown_class"], 2);
 }
@@ -456,7 +492,12 @@ fn audit_reports_box_agreement_between_annotators() {
     let out = root.join("r.json");
     let html_out = root.join("r.html");
     let text = ok(&augtrain(&[
-        "audit", path.to_str().unwrap(), "--json", out.to_str().unwrap(), "--html", html_out.to_str().unwrap(),
+        "audit",
+        path.to_str().unwrap(),
+        "--json",
+        out.to_str().unwrap(),
+        "--html",
+        html_out.to_str().unwrap(),
     ]));
     let a = &json(&out)["agreement"];
     // Only a.png has two annotators; 2 of 5 boxes matched, IoUs 1 and 320/480.
@@ -465,16 +506,29 @@ fn audit_reports_box_agreement_between_annotators() {
     assert_eq!(a["overall"]["boxes"], 5);
     let iou_sum = a["overall"]["iou_sum"].as_f64().unwrap();
     assert!((iou_sum - (1.0 + 320.0 / 480.0)).abs() < 1e-12, "{iou_sum}");
-    let names: Vec<&str> = a["annotators"].as_array().unwrap().iter().map(|p| p["annotator"].as_str().unwrap()).collect();
+    let names: Vec<&str> = a["annotators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["annotator"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["ann", "bob"]);
     let unmatched = a["unmatched"].as_array().unwrap();
     assert_eq!(unmatched.len(), 1);
-    assert_eq!((unmatched[0]["object"].as_u64(), unmatched[0]["annotator"].as_str()), (Some(4), Some("bob")));
+    assert_eq!(
+        (
+            unmatched[0]["object"].as_u64(),
+            unmatched[0]["annotator"].as_str()
+        ),
+        (Some(4), Some("bob"))
+    );
     assert_eq!(a["most_disputed"][0]["object"], 4);
     assert!(text.contains("box agreement (IoU ≥ 0.5"), "{text}");
     assert!(text.contains("F1 0.800"), "{text}");
     let page = std::fs::read_to_string(&html_out).unwrap();
-    assert!(page.contains("Box agreement between annotators") && page.contains("stroke=\"#ff7f0e\""));
+    assert!(
+        page.contains("Box agreement between annotators") && page.contains("stroke=\"#ff7f0e\"")
+    );
 }
 
 #[test]
@@ -490,21 +544,47 @@ fn hostile_annotations_fail_with_one_line_and_write_nothing() {
         })
     };
     let cases = [
-        ("compressed", base(serde_json::json!({"size": [3, 3], "counts": "52"}))),
-        ("plain", base(serde_json::json!({"size": [3, 3], "counts": [2, 3]}))),
-        ("bad-character", base(serde_json::json!({"size": [3, 3], "counts": "1p"}))),
+        (
+            "compressed",
+            base(serde_json::json!({"size": [3, 3], "counts": "52"})),
+        ),
+        (
+            "plain",
+            base(serde_json::json!({"size": [3, 3], "counts": [2, 3]})),
+        ),
+        (
+            "bad-character",
+            base(serde_json::json!({"size": [3, 3], "counts": "1p"})),
+        ),
     ];
     for (name, coco) in cases {
         let path = root.join(format!("{name}.json"));
         write_json(&path, &coco);
-        let (j, h) = (root.join(format!("{name}.out.json")), root.join(format!("{name}.out.html")));
-        let out = augtrain(&["audit", path.to_str().unwrap(), "--json", j.to_str().unwrap(), "--html", h.to_str().unwrap()]);
+        let (j, h) = (
+            root.join(format!("{name}.out.json")),
+            root.join(format!("{name}.out.html")),
+        );
+        let out = augtrain(&[
+            "audit",
+            path.to_str().unwrap(),
+            "--json",
+            j.to_str().unwrap(),
+            "--html",
+            h.to_str().unwrap(),
+        ]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{name}: {stderr}");
         assert!(stderr.contains(&format!("{name}.json")), "{name}: {stderr}");
         assert!(!j.exists() && !h.exists(), "{name}: output written");
     }
-    let out = augtrain(&["audit", root.to_str().unwrap(), "--annotations", root.join("plain.json").to_str().unwrap(), "--agreement-iou", "1.5"]);
+    let out = augtrain(&[
+        "audit",
+        root.to_str().unwrap(),
+        "--annotations",
+        root.join("plain.json").to_str().unwrap(),
+        "--agreement-iou",
+        "1.5",
+    ]);
     assert_eq!(out.status.code(), Some(2));
 }

@@ -182,20 +182,26 @@ pub fn box_agreement(d: &Dataset, opts: &AgreementOptions) -> Option<BoxAgreemen
     if images.is_empty() {
         return None;
     }
-    let unmatched = disputes
-        .iter()
-        .filter(|b| !b.unmatched_by.is_empty())
-        .cloned()
+    // Rank by index and clone only the few listed; the unmatched boxes are moved.
+    let mut ranked: Vec<usize> = (0..disputes.len())
+        .filter(|&i| disputes[i].dispute > 0.0)
         .collect();
-    let mut most = disputes;
-    most.retain(|b| b.dispute > 0.0);
-    most.sort_by(|a, b| {
+    ranked.sort_by(|&a, &b| {
+        let (a, b) = (&disputes[a], &disputes[b]);
         b.dispute
             .total_cmp(&a.dispute)
             .then(a.image.cmp(&b.image))
             .then(a.object.cmp(&b.object))
     });
-    most.truncate(opts.most_disputed);
+    let most = ranked
+        .iter()
+        .take(opts.most_disputed)
+        .map(|&i| disputes[i].clone())
+        .collect();
+    let unmatched = disputes
+        .into_iter()
+        .filter(|b| !b.unmatched_by.is_empty())
+        .collect();
     Some(BoxAgreement {
         iou_threshold: opts.iou_threshold,
         images,

@@ -85,11 +85,7 @@ pub fn box_iou_matrix(dt: &[BBox], gt: &[BBox], iscrowd: &[bool]) -> Result<IouM
 pub fn mask_iou(dt: &Rle, gt: &Rle, gt_is_crowd: bool) -> Result<f64, RleError> {
     dt.validate()?;
     gt.validate()?;
-    Ok(mask_iou_prepared(
-        (dt, &dt.to_bbox()),
-        (gt, &gt.to_bbox()),
-        gt_is_crowd,
-    )?)
+    mask_iou_prepared((dt, &dt.to_bbox()), (gt, &gt.to_bbox()), gt_is_crowd)
 }
 
 /// pycocotools' `iou(dt, gt, iscrowd)` for masks (RLEs): every mask is validated, and masks of
@@ -151,7 +147,10 @@ fn mask_iou_prepared(
 
 /// Pixels in both masks and in either, walking both run lists once (`rleIou`'s loop).
 fn overlap(a: &[u32], b: &[u32]) -> (u64, u64) {
-    let (mut ca, mut cb) = (a.first().copied().unwrap_or(0), b.first().copied().unwrap_or(0));
+    let (mut ca, mut cb) = (
+        a.first().copied().unwrap_or(0),
+        b.first().copied().unwrap_or(0),
+    );
     let (mut va, mut vb) = (false, false);
     let (mut ia, mut ib) = (1usize, 1usize);
     let (mut inter, mut union) = (0u64, 0u64);
@@ -201,7 +200,12 @@ mod tests {
         for (d, row) in expected.iter().enumerate() {
             for (g, &e) in row.iter().enumerate() {
                 // Bit-identical: compare the bits, not within a tolerance.
-                assert_eq!(m.get(d, g).to_bits(), e.to_bits(), "({d}, {g}): {} vs {e}", m.get(d, g));
+                assert_eq!(
+                    m.get(d, g).to_bits(),
+                    e.to_bits(),
+                    "({d}, {g}): {} vs {e}",
+                    m.get(d, g)
+                );
             }
         }
     }

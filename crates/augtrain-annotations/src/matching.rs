@@ -60,7 +60,11 @@ pub fn assign(
     };
     // Work on the orientation with no more rows than columns.
     let transpose = cols < rows;
-    let (nr, nc) = if transpose { (cols, rows) } else { (rows, cols) };
+    let (nr, nc) = if transpose {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    };
     let mut cost = vec![0.0; nr * nc];
     for r in 0..rows {
         for c in 0..cols {
@@ -224,7 +228,8 @@ mod tests {
                 case.total
             );
             if let (Some(r), Some(c)) = (&case.rows, &case.cols) {
-                let expected: Vec<(usize, usize)> = r.iter().copied().zip(c.iter().copied()).collect();
+                let expected: Vec<(usize, usize)> =
+                    r.iter().copied().zip(c.iter().copied()).collect();
                 assert_eq!(pairs, expected, "{rows}x{cols} maximize={}", case.maximize);
             }
         }
@@ -237,7 +242,9 @@ mod tests {
         for _ in 0..300 {
             let costs: Vec<f64> = (0..12)
                 .map(|_| {
-                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     ((state >> 33) % 5) as f64
                 })
                 .collect();

@@ -187,7 +187,12 @@ impl Rle {
 
     /// pycocotools' `rleArea`: the number of foreground pixels (the sum of the odd runs).
     pub fn area(&self) -> u64 {
-        self.counts.iter().skip(1).step_by(2).map(|&c| u64::from(c)).sum()
+        self.counts
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .map(|&c| u64::from(c))
+            .sum()
     }
 
     /// pycocotools' `rleToBbox`: the tightest box of whole pixels around the foreground,
@@ -272,7 +277,12 @@ impl Rle {
             y.push(y[0]);
         }
         let steps: u64 = (0..k)
-            .map(|j| (x[j] - x[j + 1]).unsigned_abs().max((y[j] - y[j + 1]).unsigned_abs()) as u64 + 1)
+            .map(|j| {
+                (x[j] - x[j + 1])
+                    .unsigned_abs()
+                    .max((y[j] - y[j + 1]).unsigned_abs())
+                    + 1
+            })
             .sum();
         if steps > MAX_POLYGON_STEPS {
             return Err(RleError::PolygonTooLong(steps));
@@ -367,7 +377,8 @@ impl RleString {
             if m > 2 {
                 x += i64::from(counts[m - 2]);
             }
-            let run = u32::try_from(x).map_err(|_| RleError::RunOutOfRange { index: m, value: x })?;
+            let run =
+                u32::try_from(x).map_err(|_| RleError::RunOutOfRange { index: m, value: x })?;
             counts.push(run);
         }
         let rle = Rle {
@@ -391,7 +402,10 @@ fn upsample(v: f64) -> Result<i64, RleError> {
 /// One merge step of `rleMerge`: the runs of `a ∪ b` (or `a ∩ b`), both valid on one grid.
 fn merge_runs(a: &[u32], b: &[u32], intersect: bool) -> Vec<u32> {
     let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut ca, mut cb) = (a.first().copied().unwrap_or(0), b.first().copied().unwrap_or(0));
+    let (mut ca, mut cb) = (
+        a.first().copied().unwrap_or(0),
+        b.first().copied().unwrap_or(0),
+    );
     let (mut v, mut va, mut vb) = (false, false, false);
     let (mut ia, mut ib, mut cc) = (1usize, 1usize, 0u32);
     loop {
@@ -462,7 +476,8 @@ impl ColumnCrossings {
                 yd = h;
             }
             let (x, y) = (xd as u32, yd.ceil() as u32);
-            self.starts.push(x.wrapping_mul(self.height).wrapping_add(y));
+            self.starts
+                .push(x.wrapping_mul(self.height).wrapping_add(y));
         }
     }
 
@@ -508,7 +523,11 @@ fn trace_edge(s: (i64, i64), e: (i64, i64), out: &mut ColumnCrossings) {
     }
     if dx >= dy {
         // dx == dy == 0 divides 0 by 0 in pycocotools; the single point's row is never read.
-        let s = if dx == 0 { 0.0 } else { (ye - ys) as f64 / dx as f64 };
+        let s = if dx == 0 {
+            0.0
+        } else {
+            (ye - ys) as f64 / dx as f64
+        };
         for d in 0..=dx {
             let t = if flip { dx - d } else { d };
             out.push(t + xs, (ys as f64 + s * t as f64 + 0.5) as i32 as i64);
@@ -543,7 +562,9 @@ mod tests {
             let rle = Rle::encode(&mask, case.height, case.width).unwrap();
             assert_eq!(rle.counts, case.counts, "{}", case.name);
             assert_eq!(rle.compress().counts, case.string, "{}", case.name);
-            let back = string(&case.string, case.height, case.width).decompress().unwrap();
+            let back = string(&case.string, case.height, case.width)
+                .decompress()
+                .unwrap();
             assert_eq!(back, rle, "{}", case.name);
             assert_eq!(rle.decode().unwrap(), mask, "{}", case.name);
             assert_eq!(rle.area(), case.area, "{}", case.name);
@@ -609,13 +630,20 @@ mod tests {
                 .iter()
                 .map(|n| {
                     let m = o.masks.iter().find(|m| &m.name == n).unwrap();
-                    string(&m.string, case.height, case.width).decompress().unwrap()
+                    string(&m.string, case.height, case.width)
+                        .decompress()
+                        .unwrap()
                 })
                 .collect();
             let union = Rle::merge(&rles, false).unwrap();
             let inter = Rle::merge(&rles, true).unwrap();
             assert_eq!(union.compress().counts, case.union, "{:?}", case.names);
-            assert_eq!(inter.compress().counts, case.intersection, "{:?}", case.names);
+            assert_eq!(
+                inter.compress().counts,
+                case.intersection,
+                "{:?}",
+                case.names
+            );
         }
     }
 
@@ -628,7 +656,11 @@ mod tests {
         };
         assert!(matches!(
             short.validate(),
-            Err(RleError::CountsSum { sum: 5, expected: 9, .. })
+            Err(RleError::CountsSum {
+                sum: 5,
+                expected: 9,
+                ..
+            })
         ));
         assert!(short.decode().is_err());
         let long = Rle {
@@ -662,7 +694,10 @@ mod tests {
         // 'p' is past the alphabet; pycocotools masks it into a silent terminator.
         assert!(matches!(
             string("1p", 1, 2).decompress(),
-            Err(RleError::BadCharacter { offset: 1, byte: b'p' })
+            Err(RleError::BadCharacter {
+                offset: 1,
+                byte: b'p'
+            })
         ));
         // A continuation bit on the last character: pycocotools reads past the string's end.
         assert_eq!(string("1P", 1, 2).decompress(), Err(RleError::Truncated));
@@ -673,7 +708,10 @@ mod tests {
         // A negative first run ('O' = -1 in 5-bit two's complement).
         assert!(matches!(
             string("O", 1, 1).decompress(),
-            Err(RleError::RunOutOfRange { index: 0, value: -1 })
+            Err(RleError::RunOutOfRange {
+                index: 0,
+                value: -1
+            })
         ));
         // A 10^9-pixel size whose runs say otherwise: a typed error, nothing allocated.
         assert!(string("1", 1 << 20, 1 << 10).decompress().is_err());

@@ -49,7 +49,10 @@ pub fn rle(bytes: &[u8]) -> bool {
 /// What must hold for every valid RLE.
 fn check_invariants(r: &Rle) {
     let pixels = u64::from(r.height) * u64::from(r.width);
-    let back = r.compress().decompress().expect("a compressed RLE decompresses");
+    let back = r
+        .compress()
+        .decompress()
+        .expect("a compressed RLE decompresses");
     assert_eq!(&back, r, "compressed round trip");
     let area = r.area();
     assert!(area <= pixels, "area beyond the grid");

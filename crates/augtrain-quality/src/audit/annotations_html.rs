@@ -24,7 +24,12 @@ const PALETTE: [&str; 6] = [
 
 /// The page for `report` on `d`; image files are read under `image_root` (None: names only);
 /// at most `list` findings per kind.
-pub fn page(report: &AnnotationAudit, d: &Dataset, image_root: Option<&Path>, list: usize) -> String {
+pub fn page(
+    report: &AnnotationAudit,
+    d: &Dataset,
+    image_root: Option<&Path>,
+    list: usize,
+) -> String {
     let index: HashMap<&str, usize> = d
         .images
         .iter()
@@ -56,11 +61,20 @@ pub fn page(report: &AnnotationAudit, d: &Dataset, image_root: Option<&Path>, li
     h.push_str("</table>\n");
     for kind in report.finding_counts.keys() {
         let _ = writeln!(h, "<h2>{}</h2><div class=\"row\">", esc(kind.describe()));
-        for f in report.findings.iter().filter(|f| f.kind == *kind).take(list) {
+        for f in report
+            .findings
+            .iter()
+            .filter(|f| f.kind == *kind)
+            .take(list)
+        {
             let drawing = index.get(f.image.as_str()).and_then(|&i| {
                 let t = thumbs.get(&i)?;
                 Some(drawn(t, &d.images[i], &|o| {
-                    if Some(o) == f.object { ("#d62728", 3) } else { ("#999", 1) }
+                    if Some(o) == f.object {
+                        ("#d62728", 3)
+                    } else {
+                        ("#999", 1)
+                    }
                 }))
             });
             let object = f.object.map(|o| format!(" object {o}")).unwrap_or_default();
@@ -86,7 +100,12 @@ pub fn page(report: &AnnotationAudit, d: &Dataset, image_root: Option<&Path>, li
 fn shown_images(report: &AnnotationAudit, index: &HashMap<&str, usize>, list: usize) -> Vec<usize> {
     let mut shown = BTreeSet::new();
     for kind in report.finding_counts.keys() {
-        for f in report.findings.iter().filter(|f| f.kind == *kind).take(list) {
+        for f in report
+            .findings
+            .iter()
+            .filter(|f| f.kind == *kind)
+            .take(list)
+        {
             shown.extend(index.get(f.image.as_str()));
         }
     }
@@ -128,7 +147,13 @@ fn rect(svg: &mut String, b: &BBox, colour: &str, width: u32) {
     );
 }
 
-fn agreement(h: &mut String, a: &BoxAgreement, d: &Dataset, thumbs: &HashMap<usize, Thumbnail>, list: usize) {
+fn agreement(
+    h: &mut String,
+    a: &BoxAgreement,
+    d: &Dataset,
+    thumbs: &HashMap<usize, Thumbnail>,
+    list: usize,
+) {
     let _ = writeln!(
         h,
         "<h2>Box agreement between annotators</h2><p>{} images with boxes from several annotators; boxes matched per class by IoU ≥ {} (optimal assignment). Overall F1 {:.3}, {} unmatched boxes.</p><table><tr><th>annotator</th><th>images</th><th>boxes</th><th>F1</th><th>mean matched IoU</th></tr>",
@@ -152,7 +177,9 @@ fn agreement(h: &mut String, a: &BoxAgreement, d: &Dataset, thumbs: &HashMap<usi
             p.images,
             p.boxes,
             p.tally.f1(),
-            p.tally.mean_iou().map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
+            p.tally
+                .mean_iou()
+                .map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
         );
     }
     h.push_str("</table><h3>Most disputed boxes</h3><div class=\"row\">\n");
@@ -160,9 +187,15 @@ fn agreement(h: &mut String, a: &BoxAgreement, d: &Dataset, thumbs: &HashMap<usi
         let image = &d.images[b.image];
         let style = |o: usize| -> (&'static str, u32) {
             let who = image.objects[o].annotator.as_deref().unwrap_or("");
-            (colour.get(who).copied().unwrap_or("#999"), if o == b.object { 3 } else { 1 })
+            (
+                colour.get(who).copied().unwrap_or("#999"),
+                if o == b.object { 3 } else { 1 },
+            )
         };
-        let drawing = thumbs.get(&b.image).map(|t| drawn(t, image, &style)).unwrap_or_default();
+        let drawing = thumbs
+            .get(&b.image)
+            .map(|t| drawn(t, image, &style))
+            .unwrap_or_default();
         let _ = writeln!(
             h,
             "<figure>{drawing}<figcaption>{} object {} ({}, {})<br>dispute {:.3}</figcaption></figure>",

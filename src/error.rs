@@ -24,7 +24,7 @@ pub enum Error {
     /// A run directory's file is missing or damaged, or an output already exists.
     #[error(transparent)]
     Run(#[from] augtrain_run::RunError),
-    /// Annotations (COCO, YOLO, VOC, LabelMe, Label Studio, CVAT) are malformed or unreadable.
+    /// Annotations could not be read, detected or written.
     #[error(transparent)]
     Annotations(#[from] augtrain_annotations::AnnotationError),
     /// The user asked for something inconsistent (bad flag combination, bad value).

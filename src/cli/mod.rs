@@ -41,6 +41,7 @@ mod audit_annotations;
 mod augment;
 mod bench;
 mod config;
+mod convert;
 mod cv;
 mod data_args;
 mod devices;
@@ -85,6 +86,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Counts per class and split, image sizes, channels, formats, unusable files.
     Inspect(inspect::InspectArgs),
+    /// Convert annotations between COCO, YOLO, Pascal VOC, LabelMe, Label Studio and CVAT.
+    Convert(convert::ConvertArgs),
     /// Write a dataset as a memory-mapped pack of fixed-size records.
     Pack(pack::PackArgs),
     /// Make a stratified train/val/test split (and folds) that keeps duplicates together.
@@ -136,6 +139,7 @@ pub fn main() -> ExitCode {
         Command::Augment(args) => augment::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Convert(args) => convert::run(args),
         Command::Pack(args) => pack::run(args),
         Command::Split(args) => split::run(args),
         Command::Export(args) => export::run(args),

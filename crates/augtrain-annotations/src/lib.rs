@@ -17,6 +17,7 @@ pub mod names;
 #[cfg(test)]
 mod oracle;
 pub mod rle;
+pub mod stats;
 
 pub use error::{AnnotationError, Result};
 pub use loss::Losses;

@@ -554,9 +554,13 @@ impl OutputDir {
         self.target.join(name)
     }
 
-    /// Write a file of the output.
+    /// Write a file of the output; `name` may hold `/`-separated folders, created as needed.
     pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), RunError> {
-        Ok(write_atomic(&self.work.join(name), bytes)?)
+        let path = self.work.join(name);
+        if let Some(parent) = path.parent().filter(|p| *p != self.work) {
+            create_dir_all(parent)?;
+        }
+        Ok(write_atomic(&path, bytes)?)
     }
 
     /// Move the finished output into place (replacing an existing one when claimed with

@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+mod annotations;
 mod checkpoint;
 mod disk;
 mod formats;
@@ -27,6 +28,7 @@ mod rle;
 
 use std::path::{Path, PathBuf};
 
+pub use annotations::annotations;
 pub use checkpoint::{checkpoint, reseal};
 pub use disk::{PACK_SEPARATOR, manifest, pack, pack_files, split_file};
 pub use formats::{cifar, embeddings, idx, image, pred_probs};
@@ -43,7 +45,7 @@ pub struct Target {
 }
 
 /// Every target, in data-flow order.
-pub const TARGETS: [Target; 13] = [
+pub const TARGETS: [Target; 14] = [
     Target {
         name: "idx",
         run: idx,
@@ -91,6 +93,10 @@ pub const TARGETS: [Target; 13] = [
     Target {
         name: "checkpoint",
         run: checkpoint,
+    },
+    Target {
+        name: "annotations",
+        run: annotations,
     },
     Target {
         name: "rle",

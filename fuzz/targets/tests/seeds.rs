@@ -271,3 +271,27 @@ fn write_seeds() {
         &encode(&DynamicImage::ImageRgba8(rgba), ImageFormat::WebP),
     );
 }
+
+/// The annotation seeds: the pycocotools fixture and its conversion to every format, one file
+/// each, written by the real writers (run once when a format changes; committed):
+/// `cargo test --release -p augtrain-fuzz-targets --test seeds -- --ignored annotation`.
+#[test]
+#[ignore]
+fn write_annotation_seeds() {
+    use augtrain_annotations::formats::{self, Format, ReadOptions};
+    let fixture = augtrain_fuzz_targets::fuzz_dir().join("../tests/fixtures/annotations/coco_small.json");
+    let d = formats::read(Format::Coco, &fixture, &ReadOptions::default()).unwrap().dataset;
+    write_seed("annotations", "coco_small.json", &std::fs::read(&fixture).unwrap());
+    for format in Format::ALL {
+        let out = formats::write(format, &d).unwrap();
+        // The first file that is not YOLO's data.yaml, and for per-image formats the boxes image.
+        let file = out
+            .files
+            .iter()
+            .find(|f| f.path.contains("boxes/") || f.path.contains("poly/") && format == Format::Yolo)
+            .or_else(|| out.files.iter().find(|f| !f.path.ends_with(".yaml")))
+            .unwrap();
+        let ext = file.path.rsplit('.').next().unwrap();
+        write_seed("annotations", &format!("{format}.{ext}"), &file.bytes);
+    }
+}

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::error::{AnnotationError, Result};
 use crate::loss::Losses;
-use crate::model::{Dataset, MAX_IMAGE_SIDE, Point, Polygon};
+use crate::model::{Dataset, MAX_IMAGE_SIDE, Object, Point, Polygon};
 use crate::names::is_safe_relative;
 
 /// Check what every reader must guarantee: safe image names, sizes within
@@ -20,9 +20,27 @@ pub fn check_dataset(path: &Path, d: &Dataset) -> Result<()> {
                     format!("{}: an object has no class", image.file_name),
                 ));
             }
+            if !numbers_finite(o) {
+                return Err(AnnotationError::malformed(
+                    path,
+                    format!("{}: an object's coordinates overflow to infinity", image.file_name),
+                ));
+            }
         }
     }
     Ok(())
+}
+
+/// Whether every number of `o` is finite (scaling a huge percentage or normalized value by
+/// the image size can overflow).
+fn numbers_finite(o: &Object) -> bool {
+    let b = o.bbox.iter().flat_map(|b| [b.x, b.y, b.width, b.height]);
+    let r = o.oriented.iter().flat_map(|r| [r.cx, r.cy, r.width, r.height, r.angle_deg]);
+    let p = o.polygons.iter().flat_map(|p| &p.points).chain(o.polyline.iter().flatten()).flat_map(|p| [p.x, p.y]);
+    let c = o.circle.iter().flat_map(|c| [c.centre.x, c.centre.y, c.radius]);
+    let k = o.keypoints.iter().flat_map(|k| [k.x, k.y]);
+    let extra = o.area.into_iter().chain(o.score);
+    b.chain(r).chain(p).chain(c).chain(k).chain(extra).all(f64::is_finite)
 }
 
 /// Refuse an image name that could leave the image root.

@@ -241,3 +241,57 @@ fn count_losses(o: &Object, l: &mut Losses) {
     l.add_if(o.z_order.is_some(), "z-orders (not written)");
     l.add_if(o.keypoints.iter().any(|k| k.visibility == 1), "keypoint visibility 1 (written as visible points)");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"{"version": "5.4.1", "flags": {}, "imagePath": "../img/a.jpg", "imageData": "iVBORw0KGgo=",
+      "imageHeight": 40, "imageWidth": 60, "shapes": [
+        {"label": "car", "points": [[30, 20], [10, 5]], "group_id": null, "shape_type": "rectangle", "flags": {"occluded": true}},
+        {"label": "car", "points": [[1, 1], [5, 1], [3, 4]], "group_id": 2, "shape_type": "polygon", "flags": {}},
+        {"label": "car", "points": [[2, 2]], "group_id": 2, "shape_type": "point", "flags": {}},
+        {"label": "wheel", "points": [[10, 10], [13, 14]], "shape_type": "circle"},
+        {"label": "lane", "points": [[0, 0], [5, 5], [9, 1]], "shape_type": "linestrip"},
+        {"label": "blob", "points": [], "shape_type": "mask", "mask": "xx"}
+      ]}"#;
+
+    #[test]
+    fn shapes_become_objects_and_write_back() {
+        let (mut d, mut skipped) = (Dataset::default(), Losses::default());
+        let im = parse_file(Path::new("ann/a.json"), FILE.as_bytes(), "ann", &mut d, &mut skipped).unwrap();
+        assert_eq!((im.file_name.as_str(), im.width, im.height), ("img/a.jpg", 60, 40));
+        assert_eq!(im.objects.len(), 4);
+        assert_eq!(im.objects[0].bbox, Some(BBox { x: 10.0, y: 5.0, width: 20.0, height: 15.0 }));
+        assert!(im.objects[0].flags.occluded);
+        assert_eq!((im.objects[1].polygons.len(), im.objects[1].keypoints.len()), (1, 1));
+        assert_eq!(im.objects[2].circle.map(|c| c.radius), Some(5.0));
+        assert_eq!(im.objects[3].polyline.as_ref().map(Vec::len), Some(3));
+        assert_eq!(skipped.iter().count(), 1);
+        d.images.push(im);
+        let w = write(&d).unwrap();
+        assert!(w.losses.is_empty(), "{}", w.losses);
+        assert_eq!(w.files[0].path, "img/a.json");
+        let (mut d2, mut s2) = (Dataset::default(), Losses::default());
+        let back = parse_file(Path::new("img/a.json"), &w.files[0].bytes, "img", &mut d2, &mut s2).unwrap();
+        assert_eq!(back, d.images[0]);
+    }
+
+    #[test]
+    fn hostile_labelme_files_are_refused() {
+        let cases = [
+            (FILE.replace("../img/a.jpg", "../../../etc/passwd"), "safe relative"),
+            (FILE.replace("[[1, 1], [5, 1], [3, 4]]", "[[1, 1]]"), "at least 3 points"),
+            (FILE.replace("[[30, 20], [10, 5]]", "[[30, 20]]"), "needs 2 points"),
+            (FILE.replace("\"imageHeight\": 40", "\"imageHeight\": 1000000000"), "limit"),
+            (FILE.replace("\"imageHeight\": 40", "\"imageHeight\": \"forty\""), "invalid type"),
+            (FILE.replace("[[2, 2]]", "[[2, \"y\"]]"), "invalid type"),
+        ];
+        for (text, needle) in cases {
+            let e = parse_file(Path::new("h.json"), text.as_bytes(), "ann", &mut Dataset::default(), &mut Losses::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle) && !e.contains('\n'), "{needle}: {e}");
+        }
+    }
+}

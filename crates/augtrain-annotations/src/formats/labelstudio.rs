@@ -197,6 +197,10 @@ pub fn write(d: &Dataset) -> Result<WriteOutput> {
     count_class_losses(d, &mut out.losses);
     let mut tasks = Vec::with_capacity(d.images.len());
     for (k, image) in d.images.iter().enumerate() {
+        out.losses.add_if(
+            image.objects.is_empty() && image.width > 0,
+            "sizes of images without objects (not held: Label Studio keeps sizes in regions)",
+        );
         tasks.push(task_of(d, image, k, &mut out.losses)?);
     }
     let bytes = serde_json::to_vec_pretty(&tasks).map_err(|e| AnnotationError::Unwritable { format: "labelstudio", message: e.to_string() })?;

@@ -155,3 +155,41 @@ pub fn read_any(path: &Path, format: Option<Format>, opts: &ReadOptions) -> Resu
     };
     Ok((format, read(format, &path, opts)?))
 }
+
+/// Whether `path` is plainly annotation data rather than an image folder, manifest or pack: a
+/// `.json` or `.xml` file, or a folder with YOLO's `labels/` and `data.yaml` or `classes.txt`,
+/// VOC's `Annotations/`, or CVAT's `annotations.xml`. Used to route `inspect`; `--format`
+/// forces the annotation reading.
+pub fn looks_annotated(path: &Path) -> bool {
+    if path.is_file() {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        return ext == "json" || ext == "xml";
+    }
+    let yolo = path.join("labels").is_dir() && (path.join("data.yaml").is_file() || path.join("classes.txt").is_file());
+    yolo || path.join("Annotations").is_dir() || path.join("annotations.xml").is_file() || path.join("annotations.json").is_file()
+}
+
+/// Fill the sizes of images whose annotations did not say them (0×0) from the image files
+/// under `images` (headers only). Returns how many images had no readable file; those keep
+/// 0×0.
+pub fn fill_sizes(d: &mut Dataset, images: &Path) -> usize {
+    use rayon::prelude::*;
+    d.images
+        .par_iter_mut()
+        .filter(|i| i.width == 0 || i.height == 0)
+        .map(|i| {
+            let size = image::ImageReader::open(images.join(&i.file_name))
+                .ok()
+                .and_then(|r| r.with_guessed_format().ok())
+                .and_then(|r| r.into_dimensions().ok())
+                .filter(|&(w, h)| w <= crate::model::MAX_IMAGE_SIDE && h <= crate::model::MAX_IMAGE_SIDE);
+            match size {
+                Some((w, h)) => {
+                    (i.width, i.height) = (w, h);
+                    0
+                }
+                None => 1,
+            }
+        })
+        .sum()
+}

@@ -99,8 +99,10 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<ReadOutput> {
 }
 
 fn image_size(path: &Path) -> Result<(u32, u32)> {
-    let (w, h) = image::image_dimensions(path)
-        .map_err(|e| AnnotationError::malformed(path, format!("cannot read the image's size: {e}")))?;
+    // The header's own format, not the extension: misnamed files are common.
+    let bad = |e: &dyn std::fmt::Display| AnnotationError::malformed(path, format!("cannot read the image's size: {e}"));
+    let reader = image::ImageReader::open(path).map_err(|e| bad(&e))?;
+    let (w, h) = reader.with_guessed_format().map_err(|e| bad(&e))?.into_dimensions().map_err(|e| bad(&e))?;
     check_size(path, "", w as u64, h as u64)
 }
 
@@ -171,8 +173,10 @@ fn map_names(path: &Path, m: std::collections::BTreeMap<usize, String>) -> Resul
     Ok(m.into_values().collect())
 }
 
-/// Parse one label file.
-fn parse_labels(
+/// Parse one label file's text for an image of `size` (width, height) pixels; `pose` is
+/// `kpt_shape` as `(keypoints, numbers per keypoint)`; classes without names are added as
+/// their numbers.
+pub fn parse_labels(
     path: &Path,
     text: &str,
     (w, h): (u32, u32),
@@ -337,4 +341,54 @@ fn count_losses(o: &Object, k: usize, any_polygon: bool, l: &mut Losses) {
     l.add_if(o.flags != Default::default(), "iscrowd/difficult/truncated/occluded flags (not written)");
     l.add_if(o.annotator.is_some(), "annotators (not written)");
     l.add_if(o.z_order.is_some(), "z-orders (not written)");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classes(n: usize) -> Vec<Class> {
+        (0..n).map(|i| Class { name: format!("c{i}"), ..Class::default() }).collect()
+    }
+
+    #[test]
+    fn normalized_centres_become_pixels_at_the_borders() {
+        let text = "0 0.5 0.5 1 1\n1 0.25 0.75 0.5 0.5 0.9\n\n0 0 0 1 0 1 1\n";
+        let objs = parse_labels(Path::new("a.txt"), text, (64, 48), None, &mut classes(2)).unwrap();
+        assert_eq!(objs[0].bbox, Some(BBox { x: 0.0, y: 0.0, width: 64.0, height: 48.0 }));
+        assert_eq!(objs[1].bbox, Some(BBox { x: 0.0, y: 24.0, width: 32.0, height: 24.0 }));
+        assert_eq!((objs[1].score, objs[1].origin), (Some(0.9), Origin::Prediction));
+        assert_eq!(objs[2].polygons[0].points[2], Point { x: 64.0, y: 48.0 });
+        let pose = parse_labels(Path::new("p.txt"), "0 0.5 0.5 1 1 0.5 0.25 2 0 0 0", (64, 48), Some((2, 3)), &mut classes(1)).unwrap();
+        assert_eq!(pose[0].keypoints, [Keypoint { x: 32.0, y: 12.0, visibility: 2 }, Keypoint::default()]);
+    }
+
+    #[test]
+    fn a_written_line_reads_back() {
+        let mut d = Dataset { classes: classes(1), ..Dataset::default() };
+        let mut o = Object::of_class(0);
+        o.bbox = Some(BBox { x: 0.0, y: 0.0, width: 64.0, height: 48.0 });
+        d.images.push(Image { file_name: "a/b.jpg".into(), width: 64, height: 48, objects: vec![o], ..Image::default() });
+        let w = write(&d).unwrap();
+        assert_eq!(w.files[1].path, "labels/a/b.txt");
+        assert_eq!(std::str::from_utf8(&w.files[1].bytes).unwrap(), "0 0.5 0.5 1 1\n");
+        assert_eq!(std::str::from_utf8(&w.files[0].bytes).unwrap().lines().nth(2), Some("  - \"c0\""));
+    }
+
+    #[test]
+    fn hostile_label_lines_are_refused() {
+        let cases = [
+            ("5 0.5 0.5 1 1", "names list 2 classes"),
+            ("x 0.5 0.5 1 1", "not a class number"),
+            ("0 0.5 zero 1 1", "not a finite number"),
+            ("0 0.5 NaN 1 1", "not a finite number"),
+            ("0 0.5 0.5 1", "fit no YOLO line"),
+            ("0 0.5 0.5 1 1 0 0 1", "fit no YOLO line"),
+            ("-1 0.5 0.5 1 1", "not a class number"),
+        ];
+        for (line, needle) in cases {
+            let e = parse_labels(Path::new("h.txt"), line, (10, 10), None, &mut classes(2)).unwrap_err().to_string();
+            assert!(e.contains(needle) && e.contains("line 1"), "{needle}: {e}");
+        }
+    }
 }

@@ -284,3 +284,66 @@ fn ids(source: impl Iterator<Item = Option<u64>>) -> Vec<u64> {
         (1..=source.len() as u64).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"images": [{"id": 1, "file_name": "a.jpg", "width": 4, "height": 3}],
+        "categories": [{"id": 9, "name": "x"}],
+        "annotations": [{"id": 5, "image_id": 1, "category_id": 9, "bbox": [0, 0, 2, 2], "iscrowd": 0,
+                         "segmentation": [[0, 0, 2, 0, 2, 2]], "area": 2}]}"#;
+
+    fn err(text: &str) -> String {
+        parse(Path::new("h.json"), text.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_small_file_reads_and_writes_back_the_same_numbers() {
+        let d = parse(Path::new("g.json"), GOOD.as_bytes()).unwrap();
+        assert_eq!(d.classes[0].source_id, Some(9));
+        let o = &d.images[0].objects[0];
+        assert_eq!((o.id, o.area, o.polygons[0].points.len()), (Some(5), Some(2.0), 3));
+        let w = write(&d).unwrap();
+        assert_eq!(parse(Path::new("w.json"), &w.files[0].bytes).unwrap(), d);
+    }
+
+    #[test]
+    fn hostile_coco_files_are_refused_with_one_line() {
+        let cases = [
+            (GOOD.replace("[0, 0, 2, 2]", "\"x\""), "invalid type"),
+            (GOOD.replace("[0, 0, 2, 2]", "[0, 0, 2]"), "3 numbers, not 4"),
+            (GOOD.replace("[[0, 0, 2, 0, 2, 2]]", "[[1, 2]]"), "at least 3 points"),
+            (GOOD.replace("[[0, 0, 2, 0, 2, 2]]", "[[1, 2, 3]]"), "x,y pairs"),
+            (GOOD.replace("[[0, 0, 2, 0, 2, 2]]", r#"{"size": [3, 4], "counts": [1, 2]}"#), "add up to 3, not 3x4"),
+            (GOOD.replace("[[0, 0, 2, 0, 2, 2]]", r#"{"size": [1000000000, 1000000000], "counts": [1]}"#), "limit"),
+            (GOOD.replace("\"width\": 4", "\"width\": 1000000000"), "limit"),
+            (GOOD.replace("\"width\": 4", "\"width\": -4"), "invalid value"),
+            (GOOD.replace("a.jpg", "../../etc/passwd"), "safe relative"),
+            (GOOD.replace("a.jpg", "/abs.jpg"), "safe relative"),
+            (GOOD.replace("\"image_id\": 1", "\"image_id\": 2"), "not in `images`"),
+            (GOOD.replace("\"category_id\": 9", "\"category_id\": 8"), "not in `categories`"),
+            (GOOD.replace("\"iscrowd\": 0", "\"iscrowd\": 2"), "not 0 or 1"),
+            (GOOD.replace("\"area\": 2", "\"area\": 2, \"keypoints\": [1, 2]"), "triples"),
+            (GOOD.replace("\"area\": 2", "\"area\": 2, \"keypoints\": [1, 2, 5]"), "visibility"),
+            (GOOD.replace("}],\n        \"categories\"", "}, {\"id\": 1, \"file_name\": \"b.jpg\"}],\n        \"categories\""), "appears twice"),
+            ("[1, 2]".to_string(), "invalid type"),
+            ("{\"images\": [".to_string(), "EOF"),
+        ];
+        for (text, needle) in cases {
+            let e = err(&text);
+            assert!(e.contains(needle) && !e.contains('\n'), "{needle}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_results_list_is_refused_by_the_file_reader() {
+        let dir = std::env::temp_dir().join(format!("augtrain-coco-results-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("r.json");
+        std::fs::write(&p, r#"[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}]"#).unwrap();
+        let e = read(&p).unwrap_err().to_string();
+        assert!(e.contains("results list"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -101,6 +101,7 @@ replay_tests!(
     embeddings,
     checkpoint,
     annotations,
+    rle,
 );
 
 #[test]
@@ -119,6 +120,7 @@ fn the_replay_tests_cover_every_target() {
         "embeddings",
         "checkpoint",
         "annotations",
+        "rle",
     ];
     let names: Vec<&str> = TARGETS.iter().map(|t| t.name).collect();
     assert_eq!(names, tested);

@@ -296,6 +296,26 @@ def assignment_cases():
     return out
 
 
+def random_polygon_cases():
+    """200 random polygons (3 to 12 vertices, fractional, some outside the image) on small odd
+    grids, with pycocotools' strings, and the mask IoU matrix of the first 24 (iscrowd mixed)."""
+    rng = np.random.default_rng(7)
+    h, w = 23, 31
+    polys = []
+    for _ in range(200):
+        k = int(rng.integers(3, 13))
+        xs = np.round(rng.uniform(-4, w + 4, size=k), int(rng.integers(0, 4)))
+        ys = np.round(rng.uniform(-4, h + 4, size=k), int(rng.integers(0, 4)))
+        polys.append([float(v) for xy in zip(xs, ys) for v in xy])
+    rles = maskUtils.frPyObjects(polys, h, w)
+    crowd = [int(c) for c in rng.integers(0, 2, size=12)]
+    iou = maskUtils.iou(rles[:12], rles[12:24], crowd)
+    return {"height": h, "width": w, "polygons": polys, "strings": [text(r) for r in rles],
+            "iou": {"height": h, "width": w, "dt": [text(r) for r in rles[:12]],
+                    "gt": [text(r) for r in rles[12:24]], "iscrowd": crowd,
+                    "iou": np.asarray(iou).tolist()}}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -313,6 +333,7 @@ def main():
         "box_iou": box_iou_cases(polys),
         "mask_iou": mask_iou_cases(mask_entries, polys),
         "assignments": assignment_cases(),
+        "random_polygons": random_polygon_cases(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(fixture, separators=(",", ":")) + "\n")

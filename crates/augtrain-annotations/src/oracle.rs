@@ -14,6 +14,17 @@ pub struct Oracle {
     pub box_iou: Vec<IouCase<[f64; 4]>>,
     pub mask_iou: Vec<MaskIouCase>,
     pub assignments: Vec<AssignmentCase>,
+    pub random_polygons: RandomPolygons,
+}
+
+/// 200 random polygons on one grid, and the mask IoU of some of them.
+#[derive(Deserialize)]
+pub struct RandomPolygons {
+    pub height: u32,
+    pub width: u32,
+    pub polygons: Vec<Vec<f64>>,
+    pub strings: Vec<String>,
+    pub iou: MaskIouCase,
 }
 
 /// A mask encoded by pycocotools.

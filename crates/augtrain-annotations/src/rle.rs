@@ -621,6 +621,16 @@ mod tests {
     }
 
     #[test]
+    fn random_polygons_rasterise_as_pycocotools() {
+        let r = oracle::load().random_polygons;
+        assert_eq!(r.polygons.len(), 200);
+        for (p, s) in r.polygons.iter().zip(&r.strings) {
+            let rle = Rle::from_polygon(p, r.height, r.width).unwrap();
+            assert_eq!(&rle.compress().counts, s, "{p:?}");
+        }
+    }
+
+    #[test]
     fn merges_equal_pycocotools() {
         let o = oracle::load();
         assert!(o.merges.len() > 10);

@@ -248,7 +248,7 @@ mod tests {
         let a = Rle::encode(&[0, 1, 1, 1], 2, 2).unwrap();
         let b = Rle::encode(&[0, 1, 1, 1], 4, 1).unwrap();
         assert!(matches!(
-            mask_iou_matrix(&[a.clone()], &[b], &[false]),
+            mask_iou_matrix(std::slice::from_ref(&a), &[b], &[false]),
             Err(IouError::Rle(RleError::SizeMismatch(2, 2, 4, 1)))
         ));
         assert_eq!(

@@ -1,11 +1,19 @@
 //! `augtrain audit DATA`: corrupt files, duplicates, leaks, image health and class balance;
 //! with embeddings (`--embeddings DIR`, or computed here with `--pretrained FILE --model M`)
 //! also semantic near duplicates and outliers; `--html` writes the page with thumbnails.
+//! On annotated data (boxes, polygons, masks, keypoints) the annotation audit instead
+//! ([`super::audit_annotations`]).
 
 use std::path::PathBuf;
 
 use clap::Args;
 
+use augtrain_annotations::agreement::AgreementOptions;
+use augtrain_annotations::checks::CheckOptions;
+use augtrain_annotations::formats::Format;
+use augtrain_quality::audit::annotations::AnnotationAuditOptions;
+
+use super::audit_annotations::{self as annotated, Outputs, annotated_input};
 use super::data_args::LoadArgs;
 use super::embed::{EmbedModelArgs, embed_data};
 use crate::Error;
@@ -21,10 +29,24 @@ use crate::util::fs::{check_new_output, write_output};
   augtrain audit ../shared/data/hymenoptera
   augtrain audit ../shared/data/hymenoptera --json audit.json --near-radius 6
   augtrain audit ../shared/data/hymenoptera --pretrained ../shared/data/models/efficientnet-lite0.pth --model efficientnet-lite0 --html audit.html
-  augtrain audit ../shared/data/hymenoptera --embeddings runs/hym-emb")]
+  augtrain audit ../shared/data/hymenoptera --embeddings runs/hym-emb
+  augtrain audit annotations/instances_val.json --html audit.html
+  augtrain audit images/ --annotations project.json --format labelstudio --agreement-iou 0.6")]
 pub struct AuditArgs {
-    /// The dataset to audit.
+    /// The dataset to audit: images, or annotations (COCO, YOLO, VOC, LabelMe, Label Studio,
+    /// CVAT; the format is detected).
     data: PathBuf,
+    /// Annotations of the images in DATA (file or folder): audit boxes, polygons, masks,
+    /// keypoints and annotator agreement.
+    #[arg(long)]
+    annotations: Option<PathBuf>,
+    /// The annotation format, when detection should not decide (coco, yolo, voc, labelme,
+    /// labelstudio, cvat).
+    #[arg(long)]
+    format: Option<Format>,
+    /// Smallest IoU at which two annotators' boxes of a class count as the same object.
+    #[arg(long, default_value_t = 0.5)]
+    agreement_iou: f64,
     /// Also write the full report (a row per image) as JSON (a new file, unless --force).
     #[arg(long)]
     json: Option<PathBuf>,
@@ -75,9 +97,12 @@ pub fn run(args: AuditArgs) -> crate::Result<()> {
     for path in [&args.json, &args.html].into_iter().flatten() {
         check_new_output(path, args.force)?;
     }
+    let reporter = Reporter::new(Verbosity::detect(args.quiet));
+    if let Some(input) = annotated_input(&args.data, args.annotations.as_deref(), args.format)? {
+        return run_annotated(&args, &input, &reporter);
+    }
     let cfg = args.load.config(Some(args.data.clone()))?;
     let source = cfg.source()?;
-    let reporter = Reporter::new(Verbosity::detect(args.quiet));
     let embedded = match (&args.embeddings, args.embed.given()) {
         (Some(dir), _) => Some(Embedded::read(dir)?),
         (None, true) => Some(embed_data(&args.embed, &args.data, &args.load, &reporter)?),
@@ -109,4 +134,39 @@ pub fn run(args: AuditArgs) -> crate::Result<()> {
         .map_err(super::stdout_error)?;
     reporter.line(&format!("({:.2} s)", start.elapsed().as_secs_f64()));
     Ok(())
+}
+
+/// The audit of annotated data, with the flags that apply to it.
+fn run_annotated(
+    args: &AuditArgs,
+    input: &annotated::AnnotatedInput,
+    reporter: &Reporter,
+) -> crate::Result<()> {
+    if !(args.agreement_iou > 0.0 && args.agreement_iou <= 1.0) {
+        return Err(Error::Usage(format!(
+            "--agreement-iou {}: use an IoU in (0, 1]",
+            args.agreement_iou
+        )));
+    }
+    let opts = AnnotationAuditOptions {
+        checks: CheckOptions {
+            known_classes: args
+                .load
+                .classes
+                .as_ref()
+                .map(|c| c.iter().map(|s| s.trim().to_string()).collect()),
+            ..CheckOptions::default()
+        },
+        agreement: AgreementOptions {
+            iou_threshold: args.agreement_iou,
+            most_disputed: args.list,
+        },
+    };
+    let out = Outputs {
+        json: args.json.as_deref(),
+        html: args.html.as_deref(),
+        list: args.list,
+        force: args.force,
+    };
+    annotated::run(input, &opts, &out, reporter)
 }

@@ -37,6 +37,7 @@ macro_rules! say_raw {
 }
 
 mod audit;
+mod audit_annotations;
 mod augment;
 mod bench;
 mod config;

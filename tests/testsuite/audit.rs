@@ -354,3 +354,294 @@ fn audit_into_a_full_stdout_exits_1() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("standard output"), "{stderr}");
 }
+
+// ---- Annotated data (COCO): annotation checks, files, agreement, hostile input ----
+
+/// A small PNG of `w`x`h` at `dir/name`.
+fn write_png(dir: &Path, name: &str, w: u32, h: u32) {
+    let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 5) as u8, (y * 7) as u8, 90]));
+    DynamicImage::ImageRgb8(img)
+        .save_with_format(dir.join(name), ImageFormat::Png)
+        .unwrap();
+}
+
+/// COCO JSON with one planted problem per kind and clean objects beside them: image 1 is
+/// `a.png` (60x40, on disk), image 2 `missing.png` (not on disk); `extra.png` is on disk but
+/// not annotated.
+fn coco_with_problems() -> serde_json::Value {
+    let ann = |id: u64, image: u64, cat: u64, bbox: [f64; 4]| {
+        serde_json::json!({"id": id, "image_id": image, "category_id": cat, "bbox": bbox,
+                           "area": bbox[2] * bbox[3], "iscrowd": 0})
+    };
+    let mut anns = vec![
+        ann(1, 1, 1, [5.0, 5.0, 20.0, 10.0]),   // clean
+        ann(2, 1, 1, [70.0, 5.0, 5.0, 5.0]),    // outside (image is 60 wide)
+        ann(3, 1, 1, [50.0, 30.0, 20.0, 20.0]), // straddles
+        ann(4, 1, 1, [10.0, 10.0, 0.0, 5.0]),   // zero width
+        ann(5, 1, 1, [30.0, 2.0, 1.0, 8.0]),    // tiny
+        ann(6, 1, 1, [5.0, 5.0, 20.0, 10.2]),   // duplicate of 1
+        ann(7, 1, 3, [30.0, 20.0, 8.0, 8.0]),   // class "Cat " (misspelt)
+        ann(8, 2, 2, [1.0, 1.0, 10.0, 10.0]),   // clean, on the missing image
+    ];
+    anns.push(serde_json::json!({"id": 9, "image_id": 1, "category_id": 2, "bbox": [20.0, 20.0, 10.0, 10.0],
+        "segmentation": [[20.0, 20.0, 30.0, 30.0, 30.0, 20.0, 20.0, 30.0]], "area": 50.0, "iscrowd": 0}));
+    anns.push(serde_json::json!({"id": 10, "image_id": 1, "category_id": 4, "bbox": [40.0, 5.0, 10.0, 10.0],
+        "keypoints": [45.0, 10.0, 2, 55.0, 10.0, 2, 0, 0, 0], "num_keypoints": 2, "area": 100.0, "iscrowd": 0}));
+    serde_json::json!({
+        "images": [
+            {"id": 1, "file_name": "a.png", "width": 60, "height": 40},
+            {"id": 2, "file_name": "missing.png", "width": 60, "height": 40}
+        ],
+        "categories": [
+            {"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}, {"id": 3, "name": "Cat "},
+            {"id": 4, "name": "person", "keypoints": ["l", "r", "nose"], "skeleton": [[1, 2]]}
+        ],
+        "annotations": anns
+    })
+}
+
+fn write_json(path: &Path, v: &serde_json::Value) {
+    std::fs::write(path, serde_json::to_vec_pretty(v).unwrap()).unwrap();
+}
+
+#[test]
+fn audit_of_coco_annotations_reports_each_planted_problem_once() {
+    let root = scratch("audit-coco");
+    write_png(&root, "a.png", 60, 40);
+    write_png(&root, "extra.png", 8, 8);
+    let coco = root.join("instances.json");
+    write_json(&coco, &coco_with_problems());
+    let (json_out, html_out) = (root.join("out/report.json"), root.join("out/report.html"));
+    std::fs::create_dir_all(root.join("out")).unwrap();
+    let text = ok(&augtrain(&[
+        "audit",
+        coco.to_str().unwrap(),
+        "--json",
+        json_out.to_str().unwrap(),
+        "--html",
+        html_out.to_str().unwrap(),
+    ]));
+    let r = json(&json_out);
+    assert_eq!(r["format"], "coco");
+    assert_eq!(
+        (r["images"].as_u64(), r["objects"].as_u64()),
+        (Some(2), Some(10))
+    );
+    let counts = r["finding_counts"].as_object().unwrap();
+    let expected = [
+        "box_outside_image",
+        "box_straddles_edge",
+        "empty_box",
+        "tiny_box",
+        "duplicate_box",
+        "unknown_class",
+        "self_intersecting_polygon",
+        "keypoint_outside_box",
+        "missing_image",
+        "unannotated_image",
+    ];
+    for kind in expected {
+        assert_eq!(
+            counts.get(kind).and_then(|v| v.as_u64()),
+            Some(1),
+            "{kind}: {counts:?}"
+        );
+    }
+    assert_eq!(counts.len(), expected.len(), "{counts:?}");
+    let find = |kind: &str| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["kind"] == kind)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        (
+            find("box_outside_image")["image"].as_str(),
+            find("box_outside_image")["object"].as_u64()
+        ),
+        (Some("a.png"), Some(1))
+    );
+    assert_eq!(find("duplicate_box")["object"], 5);
+    assert_eq!(find("missing_image")["image"], "missing.png");
+    assert_eq!(find("unannotated_image")["image"], "extra.png");
+    assert!(r["agreement"].is_null());
+    assert!(text.contains("duplicate box: 1"), "{text}");
+    assert!(
+        text.contains("a.png object 5: same class \"cat\" as object 0"),
+        "{text}"
+    );
+    // The page draws every object's box on the thumbnail, the flagged one in red.
+    let page = std::fs::read_to_string(&html_out).unwrap();
+    assert!(page.contains("data:image/jpeg;base64,"), "no thumbnail");
+    assert!(
+        page.contains("viewBox=\"0 0 60 40\""),
+        "no overlay in image coordinates"
+    );
+    assert!(page.contains(
+        "<rect x=\"70\" y=\"5\" width=\"5\" height=\"5\" fill=\"none\" stroke=\"#d62728\""
+    ));
+}
+
+#[test]
+fn audit_with_annotations_flag_takes_the_image_folder_as_data() {
+    let root = scratch("audit-coco-flag");
+    let images = root.join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    write_png(&images, "a.png", 60, 40);
+    write_png(&images, "missing.png", 60, 40);
+    let coco = root.join("instances.json");
+    write_json(&coco, &coco_with_problems());
+    let out = root.join("r.json");
+    ok(&augtrain(&[
+        "audit",
+        images.to_str().unwrap(),
+        "--annotations",
+        coco.to_str().unwrap(),
+        "--json",
+        out.to_str().unwrap(),
+    ]));
+    let r = json(&out);
+    let counts = r["finding_counts"].as_object().unwrap();
+    assert!(
+        counts.get("missing_image").is_none() && counts.get("unannotated_image").is_none(),
+        "{counts:?}"
+    );
+    assert_eq!(r["image_root"], images.to_str().unwrap());
+    // --classes names the known classes: "Cat " and "person" become unknown.
+    ok(&augtrain(&[
+        "audit",
+        images.to_str().unwrap(),
+        "--annotations",
+        coco.to_str().unwrap(),
+        "--classes",
+        "cat,dog",
+        "--json",
+        out.to_str().unwrap(),
+    ]));
+    assert_eq!(json(&out)["finding_counts"]["unknown_class"], 2);
+}
+
+#[test]
+fn audit_reports_box_agreement_between_annotators() {
+    let root = scratch("audit-agreement");
+    write_png(&root, "a.png", 100, 100);
+    write_png(&root, "b.png", 100, 100);
+    let ann = |id: u64, image: u64, who: &str, bbox: [f64; 4]| {
+        serde_json::json!({"id": id, "image_id": image, "category_id": 1, "bbox": bbox,
+                           "area": bbox[2] * bbox[3], "iscrowd": 0, "annotator": who})
+    };
+    let coco = serde_json::json!({
+        "images": [{"id": 1, "file_name": "a.png", "width": 100, "height": 100},
+                   {"id": 2, "file_name": "b.png", "width": 100, "height": 100}],
+        "categories": [{"id": 1, "name": "cell"}],
+        "annotations": [
+            ann(1, 1, "ann", [10.0, 10.0, 20.0, 20.0]), ann(2, 1, "bob", [10.0, 10.0, 20.0, 20.0]),
+            ann(3, 1, "ann", [50.0, 50.0, 20.0, 20.0]), ann(4, 1, "bob", [54.0, 50.0, 20.0, 20.0]),
+            ann(5, 1, "bob", [80.0, 5.0, 10.0, 10.0]),
+            ann(6, 2, "ann", [0.0, 0.0, 10.0, 10.0])
+        ]
+    });
+    let path = root.join("cells.json");
+    write_json(&path, &coco);
+    let out = root.join("r.json");
+    let html_out = root.join("r.html");
+    let text = ok(&augtrain(&[
+        "audit",
+        path.to_str().unwrap(),
+        "--json",
+        out.to_str().unwrap(),
+        "--html",
+        html_out.to_str().unwrap(),
+    ]));
+    let a = &json(&out)["agreement"];
+    // Only a.png has two annotators; 2 of 5 boxes matched, IoUs 1 and 320/480.
+    assert_eq!(a["images"].as_array().unwrap().len(), 1);
+    assert_eq!(a["overall"]["matched"], 2);
+    assert_eq!(a["overall"]["boxes"], 5);
+    let iou_sum = a["overall"]["iou_sum"].as_f64().unwrap();
+    assert!((iou_sum - (1.0 + 320.0 / 480.0)).abs() < 1e-12, "{iou_sum}");
+    let names: Vec<&str> = a["annotators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["annotator"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ann", "bob"]);
+    let unmatched = a["unmatched"].as_array().unwrap();
+    assert_eq!(unmatched.len(), 1);
+    assert_eq!(
+        (
+            unmatched[0]["object"].as_u64(),
+            unmatched[0]["annotator"].as_str()
+        ),
+        (Some(4), Some("bob"))
+    );
+    assert_eq!(a["most_disputed"][0]["object"], 4);
+    assert!(text.contains("box agreement (IoU ≥ 0.5"), "{text}");
+    assert!(text.contains("F1 0.800"), "{text}");
+    let page = std::fs::read_to_string(&html_out).unwrap();
+    assert!(
+        page.contains("Box agreement between annotators") && page.contains("stroke=\"#ff7f0e\"")
+    );
+}
+
+#[test]
+fn hostile_annotations_fail_with_one_line_and_write_nothing() {
+    let root = scratch("audit-hostile");
+    write_png(&root, "a.png", 3, 3);
+    let base = |segmentation: serde_json::Value| {
+        serde_json::json!({
+            "images": [{"id": 1, "file_name": "a.png", "width": 3, "height": 3}],
+            "categories": [{"id": 1, "name": "x"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1],
+                             "segmentation": segmentation, "iscrowd": 1}]
+        })
+    };
+    let cases = [
+        (
+            "compressed",
+            base(serde_json::json!({"size": [3, 3], "counts": "52"})),
+        ),
+        (
+            "plain",
+            base(serde_json::json!({"size": [3, 3], "counts": [2, 3]})),
+        ),
+        (
+            "bad-character",
+            base(serde_json::json!({"size": [3, 3], "counts": "1p"})),
+        ),
+    ];
+    for (name, coco) in cases {
+        let path = root.join(format!("{name}.json"));
+        write_json(&path, &coco);
+        let (j, h) = (
+            root.join(format!("{name}.out.json")),
+            root.join(format!("{name}.out.html")),
+        );
+        let out = augtrain(&[
+            "audit",
+            path.to_str().unwrap(),
+            "--json",
+            j.to_str().unwrap(),
+            "--html",
+            h.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.contains(&format!("{name}.json")), "{name}: {stderr}");
+        assert!(!j.exists() && !h.exists(), "{name}: output written");
+    }
+    let out = augtrain(&[
+        "audit",
+        root.to_str().unwrap(),
+        "--annotations",
+        root.join("plain.json").to_str().unwrap(),
+        "--agreement-iou",
+        "1.5",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}

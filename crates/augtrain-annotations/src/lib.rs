@@ -5,11 +5,18 @@
 //! at the top-left corner of the top-left pixel (see [`model`]). Each format converts at the
 //! border.
 
+pub mod agreement;
+pub mod checks;
 pub mod error;
 pub mod formats;
+pub mod iou;
 pub mod loss;
+pub mod matching;
 pub mod model;
 pub mod names;
+#[cfg(test)]
+mod oracle;
+pub mod rle;
 pub mod stats;
 
 pub use error::{AnnotationError, Result};

@@ -25,6 +25,7 @@ mod disk;
 mod formats;
 mod pipeline;
 mod records;
+mod rle;
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +35,7 @@ pub use disk::{PACK_SEPARATOR, manifest, pack, pack_files, split_file};
 pub use formats::{cifar, embeddings, idx, image, pred_probs};
 pub use pipeline::{config, pipeline_json, pipeline_toml};
 pub use records::{embedding_index, params_jsonl};
+pub use rle::rle;
 
 /// A fuzz target: a parser entry point that must survive any bytes.
 pub struct Target {
@@ -45,7 +47,7 @@ pub struct Target {
 }
 
 /// Every target, in data-flow order.
-pub const TARGETS: [Target; 15] = [
+pub const TARGETS: [Target; 16] = [
     Target {
         name: "idx",
         run: idx,
@@ -101,8 +103,14 @@ pub const TARGETS: [Target; 15] = [
     Target {
         name: "embedding_index",
         run: embedding_index,
+    },
+    Target {
         name: "annotations",
         run: annotations,
+    },
+    Target {
+        name: "rle",
+        run: rle,
     },
 ];
 

@@ -103,6 +103,7 @@ replay_tests!(
     params_jsonl,
     embedding_index,
     annotations,
+    rle,
 );
 
 #[test]
@@ -123,6 +124,7 @@ fn the_replay_tests_cover_every_target() {
         "params_jsonl",
         "embedding_index",
         "annotations",
+        "rle",
     ];
     let names: Vec<&str> = TARGETS.iter().map(|t| t.name).collect();
     assert_eq!(names, tested);

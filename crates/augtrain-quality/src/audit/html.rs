@@ -122,17 +122,37 @@ fn thumbnails(
         .par_iter()
         .filter_map(|&i| {
             let path = base.join(path_text::decode(&report.rows[i].path));
-            let bytes = augtrain_data::util::fs::read_regular(&path).ok()?;
-            let (img, _, _) = decode_full(&bytes, 100_000_000).ok()?;
-            let small = img.thumbnail(THUMB, THUMB).to_rgb8();
-            let mut jpeg = Vec::new();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
-                .encode_image(&small)
-                .ok()?;
-            use base64::Engine as _;
-            Some((i, base64::engine::general_purpose::STANDARD.encode(jpeg)))
+            Some((i, jpeg_thumbnail(&path)?.base64))
         })
         .collect()
+}
+
+/// A thumbnail of an image file, inlined as base64 JPEG.
+pub(crate) struct Thumbnail {
+    /// The JPEG, base64.
+    pub base64: String,
+    /// The full image's width, pixels.
+    pub width: u32,
+    /// The full image's height, pixels.
+    pub height: u32,
+}
+
+/// The thumbnail (at most [`THUMB`] pixels on a side) of the image file at `path`, if it is a
+/// readable image.
+pub(crate) fn jpeg_thumbnail(path: &Path) -> Option<Thumbnail> {
+    let bytes = augtrain_data::util::fs::read_regular(path).ok()?;
+    let (img, _, _) = decode_full(&bytes, 100_000_000).ok()?;
+    let small = img.thumbnail(THUMB, THUMB).to_rgb8();
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
+        .encode_image(&small)
+        .ok()?;
+    use base64::Engine as _;
+    Some(Thumbnail {
+        base64: base64::engine::general_purpose::STANDARD.encode(jpeg),
+        width: img.width(),
+        height: img.height(),
+    })
 }
 
 /// One image: its thumbnail (if any) over its path and label.
@@ -156,7 +176,7 @@ fn thumb(report: &AuditReport, thumbs: &HashMap<usize, String>, i: usize) -> Str
     )
 }
 
-fn head(h: &mut String, source: &str) {
+pub(crate) fn head(h: &mut String, source: &str) {
     h.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>augtrain audit</title>\n<style>\n");
     h.push_str("body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}\n");
     h.push_str("h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.25em .6em}\n");

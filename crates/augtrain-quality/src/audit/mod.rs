@@ -7,6 +7,8 @@
 //! classes: at least one label is wrong), image health with cleanvision's definitions
 //! ([`health`]) and class imbalance. [`confident`] finds label issues by confident learning.
 
+pub mod annotations;
+pub mod annotations_html;
 pub mod confident;
 pub mod health;
 pub mod html;

@@ -149,8 +149,10 @@ fn linspace(a: f64, b: f64, n: usize, endpoint: bool) -> Vec<f64> {
     v
 }
 
-/// Mean over images of −Σ share·ln(max(softmax(ln p / t), 1e-30)) / ln K, the shares being the
-/// image's label counts over its labels.
+/// Mean over images of −Σ share·ln(max(softmax(ln p / t), 1e-30)) / ln K, as cleanlab 2.9's
+/// `compute_soft_cross_entropy` computes it on a float label matrix: its `value_counts` then
+/// places the counts of an image's distinct labels (ascending) at classes 0, 1, … rather than
+/// at their own classes (a quirk kept so that the temperature, hence the scores, match).
 fn soft_cross_entropy(m: &LabelMatrix, probs: &PredProbs, t: f64) -> f64 {
     let k = probs.k;
     let per_image: Vec<f64> = (0..m.n_images())
@@ -162,8 +164,11 @@ fn soft_cross_entropy(m: &LabelMatrix, probs: &PredProbs, t: f64) -> f64 {
                 .collect();
             let scaled = softmax(&logs, t);
             let row = m.row(i);
-            let mut share = vec![0.0; k];
-            row.iter().for_each(|e| share[e.class as usize] += 1.0);
+            let mut count = vec![0.0; k];
+            row.iter().for_each(|e| count[e.class as usize] += 1.0);
+            // cleanlab's quirk: the counts of the classes present, packed to the front.
+            let mut share: Vec<f64> = count.into_iter().filter(|&c| c > 0.0).collect();
+            share.resize(k, 0.0);
             let n = row.len() as f64;
             -(0..k)
                 .map(|c| share[c] / n * scaled[c].max(SMALL).ln())

@@ -179,9 +179,9 @@ fn soft_cross_entropy(m: &LabelMatrix, probs: &PredProbs, t: f64) -> f64 {
     np_mean(&per_image)
 }
 
-/// Unlabelled images' indices, most uncertain first under `by` (least confidence, margin or
-/// entropy of the probabilities, as `predict --queue` ranks them).
-pub fn uncertainty_order(probs: &PredProbs, by: QueueBy) -> Vec<usize> {
+/// Rows of `probs`, most uncertain first under `by` (least confidence, margin or entropy, as
+/// `predict --queue` ranks them), each with its score under that measure.
+pub fn uncertainty_order(probs: &PredProbs, by: QueueBy) -> Vec<(usize, f64)> {
     let preds: Vec<_> = (0..probs.len())
         .map(|i| {
             let row: Vec<f32> = probs.row(i).iter().map(|&v| v as f32).collect();
@@ -189,6 +189,17 @@ pub fn uncertainty_order(probs: &PredProbs, by: QueueBy) -> Vec<usize> {
         })
         .collect();
     review_queue(&preds, by, preds.len())
+        .into_iter()
+        .map(|i| {
+            let p = &preds[i];
+            let score = match by {
+                QueueBy::LeastConfidence => p.least_confidence,
+                QueueBy::Margin => p.margin,
+                QueueBy::Entropy => p.entropy,
+            };
+            (i, score)
+        })
+        .collect()
 }
 
 /// A diversity-aware batch of `budget` candidates: `ranked` lists candidates best first (for

@@ -18,6 +18,7 @@ pub mod crowdlab;
 pub mod dawid_skene;
 pub mod kappa;
 pub mod labels;
+pub mod report;
 pub mod synth;
 
 /// Why an agreement statistic or consensus cannot be computed.

@@ -9,6 +9,7 @@
 
 mod support;
 
+mod agreement;
 mod audit;
 mod augment;
 mod bench;

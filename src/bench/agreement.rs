@@ -22,8 +22,16 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> crate::Result<Vec<Measurement>
     let (m, _) = synth::simulated(n, 10, &ACCURACY, 0);
     let mut out = Vec::new();
     let mut row = |name: &str, stats: Stats, note: String| {
-        log(&format!("agreement {n} x 5, {name}: {:.2} s ({note})", stats.median));
-        out.push(measurement(format!("{name}, {n} images x 5 annotators"), n, stats, note));
+        log(&format!(
+            "agreement {n} x 5, {name}: {:.2} s ({note})",
+            stats.median
+        ));
+        out.push(measurement(
+            format!("{name}, {n} images x 5 annotators"),
+            n,
+            stats,
+            note,
+        ));
     };
     let s = time(0, 1, || {
         std::hint::black_box(kappa::pairs(&m));
@@ -34,17 +42,27 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> crate::Result<Vec<Measurement>
         std::hint::black_box(kappa::krippendorff_alpha_per_class(&m));
         std::hint::black_box(kappa::fleiss_kappa(&m, &kappa::complete_images(&m)));
     });
-    row("Krippendorff's alpha (overall + 10 per class), Fleiss' kappa", s, String::new());
+    row(
+        "Krippendorff's alpha (overall + 10 per class), Fleiss' kappa",
+        s,
+        String::new(),
+    );
     let s = time(0, 1, || {
         std::hint::black_box(consensus::majority_vote(&m, None));
     });
     row("majority vote", s, String::new());
     let mut iterations = 0;
     let s = time(0, 1, || {
-        iterations = dawid_skene::fit(&m, dawid_skene::Settings::default()).loss_history.len();
+        iterations = dawid_skene::fit(&m, dawid_skene::Settings::default())
+            .loss_history
+            .len();
     });
     let rss = super::knn::peak_rss_mib().map_or("?".into(), |m| m.to_string());
-    row("Dawid-Skene", s, format!("{iterations} EM iterations; peak RSS {rss} MiB"));
+    row(
+        "Dawid-Skene",
+        s,
+        format!("{iterations} EM iterations; peak RSS {rss} MiB"),
+    );
     if let Some(python) = &opts.reference {
         out.extend(reference(python, n, log));
     }
@@ -67,12 +85,22 @@ fn measurement(name: String, n: usize, stats: Stats, note: String) -> Measuremen
 
 /// The Python references' rows, or none (after saying why) when they cannot run.
 fn reference(python: &Path, n: usize, log: &dyn Fn(&str)) -> Vec<Measurement> {
-    log(&format!("Python references: {} {SCRIPT} --bench {n}", python.display()));
-    let out = Command::new(python).args([SCRIPT, "--bench", &n.to_string()]).output();
+    log(&format!(
+        "Python references: {} {SCRIPT} --bench {n}",
+        python.display()
+    ));
+    let out = Command::new(python)
+        .args([SCRIPT, "--bench", &n.to_string()])
+        .output();
     let parsed = match out {
         Err(e) => Err(format!("cannot run {}: {e}", python.display())),
-        Ok(o) if !o.status.success() => Err(String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("failed").to_string()),
-        Ok(o) => serde_json::from_slice::<serde_json::Value>(&o.stdout).map_err(|e| format!("unexpected output of {SCRIPT}: {e}")),
+        Ok(o) if !o.status.success() => Err(String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .last()
+            .unwrap_or("failed")
+            .to_string()),
+        Ok(o) => serde_json::from_slice::<serde_json::Value>(&o.stdout)
+            .map_err(|e| format!("unexpected output of {SCRIPT}: {e}")),
     };
     let v = match parsed {
         Ok(v) => v,
@@ -83,8 +111,16 @@ fn reference(python: &Path, n: usize, log: &dyn Fn(&str)) -> Vec<Measurement> {
     };
     let secs = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
     let rows = [
-        ("scikit-learn cohen_kappa_score, 10 pairs (Python)", secs("cohen_10_pairs_s"), String::new()),
-        ("krippendorff.alpha nominal (Python)", secs("krippendorff_alpha_s"), String::new()),
+        (
+            "scikit-learn cohen_kappa_score, 10 pairs (Python)",
+            secs("cohen_10_pairs_s"),
+            String::new(),
+        ),
+        (
+            "krippendorff.alpha nominal (Python)",
+            secs("krippendorff_alpha_s"),
+            String::new(),
+        ),
         (
             "crowd-kit DawidSkene (Python)",
             secs("dawid_skene_s"),
@@ -94,7 +130,12 @@ fn reference(python: &Path, n: usize, log: &dyn Fn(&str)) -> Vec<Measurement> {
     rows.into_iter()
         .map(|(name, s, note)| {
             log(&format!("agreement {n} x 5, {name}: {s:.2} s"));
-            measurement(format!("{name}, {n} images x 5 annotators"), n, Stats::single(s), note)
+            measurement(
+                format!("{name}, {n} images x 5 annotators"),
+                n,
+                Stats::single(s),
+                note,
+            )
         })
         .collect()
 }

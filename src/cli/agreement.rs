@@ -12,8 +12,8 @@ use super::cv::{run_cv, write_cv};
 use super::examples::Examples;
 use super::train::TrainArgs;
 use crate::Error;
-use crate::agreement::report::{Analysis, Method, Next, NextBy, analyse, next_to_label};
 use crate::agreement::consensus::argmax_rows;
+use crate::agreement::report::{Analysis, Method, Next, NextBy, analyse, next_to_label};
 use crate::agreement::{LabelMatrix, labels};
 use crate::audit::confident::PredProbs;
 use crate::audit::pred_probs;
@@ -122,19 +122,35 @@ pub fn run(args: AgreementArgs) -> crate::Result<()> {
         m = labels::read(&args.labels, Some(&e.names))?;
         examples = Some(e);
     }
-    let aligned = examples.as_ref().map(|e| Aligned::new(&m, e, &args.labels)).transpose()?;
+    let aligned = examples
+        .as_ref()
+        .map(|e| Aligned::new(&m, e, &args.labels))
+        .transpose()?;
     let probs = aligned.as_ref().map(|a| (&a.labelled, &a.unlabelled));
     let analysis = analyse(&m, probs, args.consensus).map_err(|e| {
-        DataError::Invalid(format!("{}: {e}", crate::util::escape::escape_path(&args.labels)))
+        DataError::Invalid(format!(
+            "{}: {e}",
+            crate::util::escape::escape_path(&args.labels)
+        ))
     })?;
     let order = embedded
         .as_ref()
         .zip(aligned.as_ref())
         .map(|(e, a)| a.embedding_rows(&e.set));
     let unlabelled = aligned.as_ref().map(|a| &a.unlabelled);
-    let next = next_to_label(&analysis, unlabelled, args.next_by, args.budget, order.as_ref());
-    let data_root = args.data.as_deref().and_then(|d| DataSource::from_path(d).ok()?.files_root());
-    let base = data_root.unwrap_or_else(|| args.labels.parent().unwrap_or(Path::new(".")).to_path_buf());
+    let next = next_to_label(
+        &analysis,
+        unlabelled,
+        args.next_by,
+        args.budget,
+        order.as_ref(),
+    );
+    let data_root = args
+        .data
+        .as_deref()
+        .and_then(|d| DataSource::from_path(d).ok()?.files_root());
+    let base =
+        data_root.unwrap_or_else(|| args.labels.parent().unwrap_or(Path::new(".")).to_path_buf());
     let out = Outputs {
         m: &m,
         a: &analysis,
@@ -173,8 +189,12 @@ impl Aligned {
     /// Matches each image of `m` to an example by path text (or `#index` for an image named
     /// by a number); an image without probabilities is an error.
     fn new(m: &LabelMatrix, e: &Examples, labels_file: &Path) -> crate::Result<Self> {
-        let at: HashMap<&str, usize> =
-            e.paths.iter().enumerate().map(|(i, p)| (p.as_str(), i)).collect();
+        let at: HashMap<&str, usize> = e
+            .paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.as_str(), i))
+            .collect();
         let find = |image: &str| {
             let canonical = path_text::encode(&path_text::decode(image));
             at.get(image)
@@ -195,10 +215,14 @@ impl Aligned {
         }
         let mut is_labelled = vec![false; e.paths.len()];
         example_of_image.iter().for_each(|&j| is_labelled[j] = true);
-        let unlabelled_examples: Vec<usize> = (0..e.paths.len()).filter(|&j| !is_labelled[j]).collect();
+        let unlabelled_examples: Vec<usize> =
+            (0..e.paths.len()).filter(|&j| !is_labelled[j]).collect();
         let rows = |idx: &[usize]| PredProbs {
             k: e.probs.k,
-            values: idx.iter().flat_map(|&j| e.probs.row(j).iter().copied()).collect(),
+            values: idx
+                .iter()
+                .flat_map(|&j| e.probs.row(j).iter().copied())
+                .collect(),
         };
         Ok(Aligned {
             labelled: rows(&example_of_image),
@@ -210,7 +234,10 @@ impl Aligned {
 
     /// The embeddings reordered: labelled images (matrix order), then unlabelled ones.
     fn embedding_rows(&self, set: &EmbeddingSet) -> EmbeddingSet {
-        let order = self.example_of_image.iter().chain(&self.unlabelled_examples);
+        let order = self
+            .example_of_image
+            .iter()
+            .chain(&self.unlabelled_examples);
         let values = order.flat_map(|&j| set.row(j).iter().copied()).collect();
         EmbeddingSet::new(set.dim, values).expect("rows of the same width")
     }
@@ -245,7 +272,10 @@ impl Outputs<'_> {
     }
 
     fn unlabelled_path(&self, j: usize) -> String {
-        let (e, a) = (self.examples.expect("unlabelled images come from examples"), self.aligned.expect("aligned"));
+        let (e, a) = (
+            self.examples.expect("unlabelled images come from examples"),
+            self.aligned.expect("aligned"),
+        );
         e.image(a.unlabelled_examples[j])
     }
 
@@ -283,15 +313,33 @@ impl Outputs<'_> {
     /// `next_to_label.csv` and the same images as a Label Studio queue.
     fn queue(&self, dir: &OutputDir, next: &[Next]) -> crate::Result<()> {
         let names = self.m.classes();
-        let mut csv = crate::data::csv::Writer::new(["rank", "path", "labelled", "labels", "suggested_label", "score"]);
+        let mut csv = crate::data::csv::Writer::new([
+            "rank",
+            "path",
+            "labelled",
+            "labels",
+            "suggested_label",
+            "score",
+        ]);
         let mut tasks = Vec::new();
         for (r, n) in next.iter().enumerate() {
             let (path, count, suggestion) = if n.labelled {
                 let i = n.index;
-                (self.labelled_path(i), self.m.row(i).len(), self.a.consensus[i])
+                (
+                    self.labelled_path(i),
+                    self.m.row(i).len(),
+                    self.a.consensus[i],
+                )
             } else {
-                let u = &self.aligned.expect("unlabelled rows come with probabilities").unlabelled;
-                (self.unlabelled_path(n.index), 0, argmax_rows(u.row(n.index), u.k)[0])
+                let u = &self
+                    .aligned
+                    .expect("unlabelled rows come with probabilities")
+                    .unlabelled;
+                (
+                    self.unlabelled_path(n.index),
+                    0,
+                    argmax_rows(u.row(n.index), u.k)[0],
+                )
             };
             csv.row([
                 (r + 1).to_string(),
@@ -305,12 +353,22 @@ impl Outputs<'_> {
                 ("rank".to_string(), (r + 1).into()),
                 ("labels_so_far".to_string(), count.into()),
             ]);
-            tasks.push(studio::task(r + 1, &path, extra, &names[suggestion], n.score, "augtrain-agreement"));
+            tasks.push(studio::task(
+                r + 1,
+                &path,
+                extra,
+                &names[suggestion],
+                n.score,
+                "augtrain-agreement",
+            ));
         }
         dir.write("next_to_label.csv", &csv.finish())?;
         let json = serde_json::to_string_pretty(&tasks).expect("json");
         dir.write("review_queue.json", json.as_bytes())?;
-        dir.write("labeling_config.xml", studio::labeling_config(names).as_bytes())?;
+        dir.write(
+            "labeling_config.xml",
+            studio::labeling_config(names).as_bytes(),
+        )?;
         Ok(())
     }
 }

@@ -7,7 +7,8 @@ use std::path::Path;
 use crate::support::*;
 
 fn fixture() -> serde_json::Value {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agreement/cifar10_annotators.json");
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/agreement/cifar10_annotators.json");
     json(&p)
 }
 
@@ -15,7 +16,12 @@ fn fixture() -> serde_json::Value {
 fn long_csv(f: &serde_json::Value, path: &Path) {
     let names = f["annotators"].as_array().unwrap();
     let mut text = String::from("image,annotator,label\n");
-    for (row, index) in f["labels"].as_array().unwrap().iter().zip(f["index"].as_array().unwrap()) {
+    for (row, index) in f["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(f["index"].as_array().unwrap())
+    {
         for (a, label) in row.as_array().unwrap().iter().enumerate() {
             if let Some(l) = label.as_u64() {
                 text.push_str(&format!("{index},{},{l}\n", names[a].as_str().unwrap()));
@@ -46,7 +52,10 @@ fn agreement_on_real_cifar10_probabilities_beats_the_majority_vote() {
         "--out",
         out.to_str().unwrap(),
     ]));
-    assert!(stdout.contains("labels on 1000 images from 5 annotators"), "{stdout}");
+    assert!(
+        stdout.contains("labels on 1000 images from 5 annotators"),
+        "{stdout}"
+    );
     // The label-only statistics are the fixture's (scikit-learn, krippendorff, statsmodels).
     let report = json(&out.join("agreement.json"));
     let close = |a: &serde_json::Value, b: &serde_json::Value| {
@@ -55,7 +64,10 @@ fn agreement_on_real_cifar10_probabilities_beats_the_majority_vote() {
     assert!(close(&report["krippendorff_alpha"], &f["alpha"]));
     assert!(close(&report["percent_agreement"], &f["percent_agreement"]));
     assert!(close(&report["fleiss"]["kappa"], &f["fleiss"]));
-    assert!(close(&report["pairs"][0]["kappa_quadratic"], &f["cohen"][0]["quadratic"]));
+    assert!(close(
+        &report["pairs"][0]["kappa_quadratic"],
+        &f["cohen"][0]["quadratic"]
+    ));
     assert_eq!(report["method"], "crowdlab");
     // The spammer has the lowest CROWDLAB quality.
     let quality = |a: usize| report["annotators"][a]["quality"].as_f64().unwrap();
@@ -77,15 +89,26 @@ fn agreement_on_real_cifar10_probabilities_beats_the_majority_vote() {
         majority_right += (cells[4] == t) as usize;
     }
     assert_eq!(csv.lines().count(), 1001);
-    assert!(consensus_right > majority_right + 50, "{consensus_right} vs {majority_right}");
+    assert!(
+        consensus_right > majority_right + 50,
+        "{consensus_right} vs {majority_right}"
+    );
     // What to label next: 25 tasks, lowest ActiveLab score first, from the 9,000 unlabelled
     // test images as well as the labelled ones.
     let queue = json(&out.join("review_queue.json"));
     assert_eq!(queue.as_array().unwrap().len(), 25);
     let next = std::fs::read_to_string(out.join("next_to_label.csv")).unwrap();
-    let scores: Vec<f64> = next.lines().skip(1).map(|l| l.rsplit(',').next().unwrap().parse().unwrap()).collect();
+    let scores: Vec<f64> = next
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
     assert!(scores.windows(2).all(|w| w[0] <= w[1]));
-    assert!(std::fs::read_to_string(out.join("labeling_config.xml")).unwrap().contains("<Choice value=\"9\"/>"));
+    assert!(
+        std::fs::read_to_string(out.join("labeling_config.xml"))
+            .unwrap()
+            .contains("<Choice value=\"9\"/>")
+    );
 }
 
 #[test]
@@ -121,12 +144,15 @@ fn agreement_consensus_is_a_manifest_split_reads() {
     let consensus = out.join("consensus.csv");
     let text = std::fs::read_to_string(&consensus).unwrap();
     assert_eq!(text.lines().count(), 13, "{text}");
-    assert!(text.lines().skip(1).all(|l| {
-        let cells: Vec<&str> = l.split(',').collect();
-        Path::new(cells[0]).is_file() && cells[0].contains(&format!("/{}/", cells[1]))
-    }), "{text}");
+    assert!(
+        text.lines().skip(1).all(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            Path::new(cells[0]).is_file() && cells[0].contains(&format!("/{}/", cells[1]))
+        }),
+        "{text}"
+    );
     // `split` takes the consensus file as a manifest.
-    let split = root.join("split.json");
+    let split = root.join("consensus.split.csv");
     ok(&augtrain(&[
         "split",
         consensus.to_str().unwrap(),
@@ -145,22 +171,41 @@ fn agreement_refuses_bad_labels_with_one_line_and_no_output() {
     let root = scratch("agreement-bad");
     let out = root.join("report");
     let cases: [(&str, &str, &str); 3] = [
-        ("dup.csv", "image,annotator,label\na,x,1\na,x,2\nb,y,1\n", "labelled image 'a' twice"),
+        (
+            "dup.csv",
+            "image,annotator,label\na,x,1\na,x,2\nb,y,1\n",
+            "labelled image 'a' twice",
+        ),
         ("ragged.csv", "image,annotator,label\na,x\n", "field"),
         ("none.csv", "image,annotator,label\na,x,\n", "no labels"),
     ];
     for (name, text, says) in cases {
         let p = root.join(name);
         std::fs::write(&p, text).unwrap();
-        let o = augtrain(&["agreement", "--labels", p.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        let o = augtrain(&[
+            "agreement",
+            "--labels",
+            p.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{name}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{name}: {stderr}");
-        assert!(stderr.contains(says) && stderr.contains(name), "{name}: {stderr}");
+        assert!(
+            stderr.contains(says) && stderr.contains(name),
+            "{name}: {stderr}"
+        );
         assert!(!out.exists(), "{name}");
     }
     let p = root.join("dup.csv");
-    let o = augtrain(&["agreement", "--labels", p.to_str().unwrap(), "--budget", "0"]);
+    let o = augtrain(&[
+        "agreement",
+        "--labels",
+        p.to_str().unwrap(),
+        "--budget",
+        "0",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     // Probabilities that do not cover the labelled images.
     let probs = root.join("probs.csv");
@@ -178,6 +223,9 @@ fn agreement_refuses_bad_labels_with_one_line_and_no_output() {
     ]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("image '7' has no probabilities"), "{stderr}");
+    assert!(
+        stderr.contains("image '7' has no probabilities"),
+        "{stderr}"
+    );
     assert!(!out.exists());
 }

@@ -37,10 +37,12 @@ fn main() {
     let ds = dawid_skene::fit(&m, dawid_skene::Settings::default());
     let t_ds = t.elapsed().as_secs_f64();
     std::hint::black_box((pairs, alpha, fleiss, mv));
-    let rss = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
-        let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
-        line.split_whitespace().nth(1)?.parse::<u64>().ok()
-    });
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        });
     println!(
         "{{\"images\":{n},\"annotators\":5,\"cohen_10_pairs_s\":{t_pairs:.3},\"alpha_and_fleiss_s\":{t_alpha:.3},\"majority_vote_s\":{t_mv:.3},\"dawid_skene_s\":{t_ds:.3},\"dawid_skene_iterations\":{},\"peak_rss_mib\":{}}}",
         ds.loss_history.len(),

@@ -2,12 +2,12 @@
 //! `tools/agreement_reference.py` writes: 1,000 CIFAR-10 test images with five simulated
 //! annotators (real out-of-sample probabilities) and a small hand-made matrix of edge cases.
 
+use augtrain_quality::agreement::LabelMatrix;
 use augtrain_quality::agreement::active::activelab;
 use augtrain_quality::agreement::consensus::majority_vote;
 use augtrain_quality::agreement::crowdlab::crowdlab;
 use augtrain_quality::agreement::dawid_skene::{self, Settings};
 use augtrain_quality::agreement::kappa;
-use augtrain_quality::agreement::LabelMatrix;
 use augtrain_quality::audit::confident::PredProbs;
 use serde_json::Value;
 
@@ -83,17 +83,41 @@ fn check_agreement(f: &Value, m: &LabelMatrix) {
         assert_eq!(p.images as u64, r["n"].as_u64().unwrap(), "{name}");
         let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
         close(&format!("{name} kappa"), p.kappa, f("none"), 1e-12);
-        close(&format!("{name} linear"), p.kappa_linear, f("linear"), 1e-12);
-        close(&format!("{name} quadratic"), p.kappa_quadratic, f("quadratic"), 1e-12);
+        close(
+            &format!("{name} linear"),
+            p.kappa_linear,
+            f("linear"),
+            1e-12,
+        );
+        close(
+            &format!("{name} quadratic"),
+            p.kappa_quadratic,
+            f("quadratic"),
+            1e-12,
+        );
         close(&format!("{name} percent"), p.percent, f("percent"), 1e-12);
     }
     assert_eq!(pairs.len(), f["cohen"].as_array().unwrap().len());
     let rows = ints(&f["fleiss_complete_rows"]);
     assert_eq!(kappa::complete_images(m), rows);
-    close("fleiss", kappa::fleiss_kappa(m, &rows).unwrap(), f["fleiss"].as_f64().unwrap(), 1e-12);
-    close("alpha", kappa::krippendorff_alpha(m).unwrap(), f["alpha"].as_f64().unwrap(), 1e-12);
+    close(
+        "fleiss",
+        kappa::fleiss_kappa(m, &rows).unwrap(),
+        f["fleiss"].as_f64().unwrap(),
+        1e-12,
+    );
+    close(
+        "alpha",
+        kappa::krippendorff_alpha(m).unwrap(),
+        f["alpha"].as_f64().unwrap(),
+        1e-12,
+    );
     let per_class = kappa::krippendorff_alpha_per_class(m);
-    for (c, (got, want)) in per_class.iter().zip(f["alpha_per_class"].as_array().unwrap()).enumerate() {
+    for (c, (got, want)) in per_class
+        .iter()
+        .zip(f["alpha_per_class"].as_array().unwrap())
+        .enumerate()
+    {
         match (got, want.as_f64()) {
             (Some(g), Some(w)) => close(&format!("alpha of class {c}"), *g, w, 1e-12),
             (None, None) => {}
@@ -101,42 +125,112 @@ fn check_agreement(f: &Value, m: &LabelMatrix) {
         }
     }
     let pa = kappa::percent_agreement(m).unwrap();
-    close("percent agreement", pa, f["percent_agreement"].as_f64().unwrap(), 1e-12);
+    close(
+        "percent agreement",
+        pa,
+        f["percent_agreement"].as_f64().unwrap(),
+        1e-12,
+    );
 }
 
 fn check_consensus(f: &Value, m: &LabelMatrix, p: &PredProbs) {
     for (key, pp) in [("with_pred_probs", Some(p)), ("without", None)] {
         let r = &f["majority_vote"][key];
-        assert!(r["random_ties"].as_array().unwrap().is_empty(), "fixture used random ties");
-        assert_eq!(majority_vote(m, pp), ints(&r["labels"]), "majority vote {key}");
+        assert!(
+            r["random_ties"].as_array().unwrap().is_empty(),
+            "fixture used random ties"
+        );
+        assert_eq!(
+            majority_vote(m, pp),
+            ints(&r["labels"]),
+            "majority vote {key}"
+        );
     }
     let ds = dawid_skene::fit(m, Settings::default());
     let r = &f["dawid_skene"];
-    assert_eq!(ds.loss_history.len(), r["iterations"].as_u64().unwrap() as usize);
-    all_close("DS loss", &ds.loss_history, &floats(&r["loss_history"]), 1e-6);
+    assert_eq!(
+        ds.loss_history.len(),
+        r["iterations"].as_u64().unwrap() as usize
+    );
+    all_close(
+        "DS loss",
+        &ds.loss_history,
+        &floats(&r["loss_history"]),
+        1e-6,
+    );
     assert_eq!(ds.labels, ints(&r["labels"]), "Dawid-Skene labels");
     let present = ints(&r["classes_present"]);
     let k = ds.k;
-    let chosen: Vec<f64> = (0..m.n_images()).map(|i| ds.probs[i * k + ds.labels[i]]).collect();
-    all_close("DS label probability", &chosen, &floats(&r["label_probability"]), 1e-6);
+    let chosen: Vec<f64> = (0..m.n_images())
+        .map(|i| ds.probs[i * k + ds.labels[i]])
+        .collect();
+    all_close(
+        "DS label probability",
+        &chosen,
+        &floats(&r["label_probability"]),
+        1e-6,
+    );
     for (i, row) in r["probas_head"].as_array().unwrap().iter().enumerate() {
         let got: Vec<f64> = present.iter().map(|&c| ds.probs[i * k + c]).collect();
-        all_close(&format!("DS probabilities of image {i}"), &got, &floats(row), 1e-6);
+        all_close(
+            &format!("DS probabilities of image {i}"),
+            &got,
+            &floats(row),
+            1e-6,
+        );
     }
     let priors: Vec<f64> = present.iter().map(|&c| ds.priors[c]).collect();
     all_close("DS priors", &priors, &floats(&r["priors"]), 1e-6);
 
     let c = crowdlab(m, p).unwrap();
     let r = &f["crowdlab"];
-    assert_eq!(c.consensus, ints(&r["consensus_label"]), "CROWDLAB consensus");
-    all_close("consensus quality", &c.consensus_quality, &floats(&r["consensus_quality_score"]), 1e-6);
-    all_close("annotator agreement", &c.annotator_agreement, &floats(&r["annotator_agreement"]), 1e-6);
-    close("model weight", c.model_weight, r["model_weight"].as_f64().unwrap(), 1e-6);
-    all_close("annotator weight", &c.annotator_weight, &floats(&r["annotator_weight"]), 1e-6);
+    assert_eq!(
+        c.consensus,
+        ints(&r["consensus_label"]),
+        "CROWDLAB consensus"
+    );
+    all_close(
+        "consensus quality",
+        &c.consensus_quality,
+        &floats(&r["consensus_quality_score"]),
+        1e-6,
+    );
+    all_close(
+        "annotator agreement",
+        &c.annotator_agreement,
+        &floats(&r["annotator_agreement"]),
+        1e-6,
+    );
+    close(
+        "model weight",
+        c.model_weight,
+        r["model_weight"].as_f64().unwrap(),
+        1e-6,
+    );
+    all_close(
+        "annotator weight",
+        &c.annotator_weight,
+        &floats(&r["annotator_weight"]),
+        1e-6,
+    );
     let q: Vec<f64> = c.annotators.iter().map(|a| a.quality).collect();
-    all_close("annotator quality", &q, &floats(&r["annotator_quality"]), 1e-6);
-    let ac: Vec<f64> = c.annotators.iter().map(|a| a.agreement_with_consensus).collect();
-    all_close("agreement with consensus", &ac, &floats(&r["agreement_with_consensus"]), 1e-6);
+    all_close(
+        "annotator quality",
+        &q,
+        &floats(&r["annotator_quality"]),
+        1e-6,
+    );
+    let ac: Vec<f64> = c
+        .annotators
+        .iter()
+        .map(|a| a.agreement_with_consensus)
+        .collect();
+    all_close(
+        "agreement with consensus",
+        &ac,
+        &floats(&r["agreement_with_consensus"]),
+        1e-6,
+    );
     let worst: Vec<usize> = c.annotators.iter().map(|a| a.worst_class).collect();
     assert_eq!(worst, ints(&r["worst_class"]), "worst class");
     let labelled: Vec<usize> = c.annotators.iter().map(|a| a.labelled).collect();
@@ -146,14 +240,29 @@ fn check_consensus(f: &Value, m: &LabelMatrix, p: &PredProbs) {
         let got: Vec<f64> = (0..m.n_annotators())
             .map(|a| m.get(i, a).map_or(f64::NAN, |l| c.posterior[i * p.k + l]))
             .collect();
-        all_close(&format!("label quality of image {i}"), &got, &floats(row), 1e-6);
+        all_close(
+            &format!("label quality of image {i}"),
+            &got,
+            &floats(row),
+            1e-6,
+        );
     }
 }
 
 fn check_active(r: &Value, m: &LabelMatrix, p: &PredProbs, unlabelled: &PredProbs) {
     let s = activelab(m, p, unlabelled).unwrap();
-    all_close("ActiveLab labelled", &s.labelled, &floats(&r["labelled"]), 1e-6);
-    all_close("ActiveLab unlabelled", &s.unlabelled, &floats(&r["unlabelled"]), 1e-6);
+    all_close(
+        "ActiveLab labelled",
+        &s.labelled,
+        &floats(&r["labelled"]),
+        1e-6,
+    );
+    all_close(
+        "ActiveLab unlabelled",
+        &s.unlabelled,
+        &floats(&r["unlabelled"]),
+        1e-6,
+    );
 }
 
 #[test]

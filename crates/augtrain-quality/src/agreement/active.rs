@@ -82,7 +82,11 @@ pub fn activelab(
     let scaled = temperature_scale(unlabelled, temperature);
     let unlabelled = (0..scaled.len())
         .map(|i| {
-            let top = scaled.row(i).iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let top = scaled
+                .row(i)
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max);
             average(top, model_weight, mean_weight)
         })
         .collect();
@@ -208,7 +212,11 @@ pub fn uncertainty_order(probs: &PredProbs, by: QueueBy) -> Vec<(usize, f64)> {
 /// farthest (squared Euclidean distance) from every one chosen so far, ties to the better
 /// rank. Returns the chosen candidates in the order chosen.
 pub fn k_center_batch(ranked: &[usize], embeddings: &EmbeddingSet, budget: usize) -> Vec<usize> {
-    let pool: Vec<usize> = ranked.iter().copied().take(budget.saturating_mul(4)).collect();
+    let pool: Vec<usize> = ranked
+        .iter()
+        .copied()
+        .take(budget.saturating_mul(4))
+        .collect();
     let mut chosen = Vec::with_capacity(budget.min(pool.len()));
     let mut nearest = vec![f32::INFINITY; pool.len()];
     let mut taken = vec![false; pool.len()];

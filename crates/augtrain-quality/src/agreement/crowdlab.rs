@@ -224,14 +224,17 @@ fn annotator_stats(
     let k = m.n_classes();
     let counts = m.counts();
     let mean_labels = counts.iter().sum::<usize>() as f64 / counts.len() as f64;
-    let adjusted =
-        s.annotator_weight.iter().sum::<f64>() * (mean_labels / m.n_annotators() as f64);
+    let adjusted = s.annotator_weight.iter().sum::<f64>() * (mean_labels / m.n_annotators() as f64);
     let w = s.model_weight / (s.model_weight + adjusted);
     m.by_annotator()
         .iter()
         .map(|labels| {
-            let lq: Vec<f64> = labels.iter().map(|&(i, c)| s.posterior[i * k + c]).collect();
-            let multi: Vec<&(usize, usize)> = labels.iter().filter(|(i, _)| counts[*i] != 1).collect();
+            let lq: Vec<f64> = labels
+                .iter()
+                .map(|&(i, c)| s.posterior[i * k + c])
+                .collect();
+            let multi: Vec<&(usize, usize)> =
+                labels.iter().filter(|(i, _)| counts[*i] != 1).collect();
             let agree_multi = if multi.is_empty() {
                 f64::NAN
             } else {
@@ -265,12 +268,21 @@ fn worst_class(
     }
     let classes: Vec<usize> = (0..k).filter(|&c| seen[c] > 0).collect();
     let accuracy = |c: usize| right[c] as f64 / seen[c] as f64;
-    let lowest = classes.iter().map(|&c| accuracy(c)).fold(f64::INFINITY, f64::min);
-    let worst: Vec<usize> = classes.into_iter().filter(|&c| accuracy(c) == lowest).collect();
+    let lowest = classes
+        .iter()
+        .map(|&c| accuracy(c))
+        .fold(f64::INFINITY, f64::min);
+    let worst: Vec<usize> = classes
+        .into_iter()
+        .filter(|&c| accuracy(c) == lowest)
+        .collect();
     let most = worst.iter().map(|&c| seen[c]).max().unwrap_or(0);
     let worst: Vec<usize> = worst.into_iter().filter(|&c| seen[c] == most).collect();
     let mean_quality = |c: usize| quality[c] / seen[c] as f64;
-    let best = worst.iter().map(|&c| mean_quality(c)).fold(f64::NEG_INFINITY, f64::max);
+    let best = worst
+        .iter()
+        .map(|&c| mean_quality(c))
+        .fold(f64::NEG_INFINITY, f64::max);
     worst
         .into_iter()
         .find(|&c| mean_quality(c) == best)

@@ -112,17 +112,14 @@ impl Fit<'_> {
     fn vote_shares(&self) -> Vec<f64> {
         let kp = self.kp;
         let mut probs = vec![0.0; self.m.n_images() * kp];
-        probs
-            .par_chunks_mut(kp)
-            .enumerate()
-            .for_each(|(i, row)| {
-                let labels = self.m.row(i);
-                for e in labels {
-                    row[self.pos[e.class as usize]] += 1.0;
-                }
-                let n = labels.len() as f64;
-                row.iter_mut().for_each(|v| *v /= n);
-            });
+        probs.par_chunks_mut(kp).enumerate().for_each(|(i, row)| {
+            let labels = self.m.row(i);
+            for e in labels {
+                row[self.pos[e.class as usize]] += 1.0;
+            }
+            let n = labels.len() as f64;
+            row.iter_mut().for_each(|v| *v /= n);
+        });
         probs
     }
 
@@ -194,21 +191,18 @@ impl Fit<'_> {
             .collect();
         let log_prior: Vec<f64> = priors.iter().map(|p| p.log2()).collect();
         let mut probs = vec![0.0; self.m.n_images() * kp];
-        probs
-            .par_chunks_mut(kp)
-            .enumerate()
-            .for_each(|(i, row)| {
-                row.copy_from_slice(&log_prior);
-                for e in self.m.row(i) {
-                    let g = self.pos[e.class as usize];
-                    let l = &log_err[e.annotator as usize][g * kp..(g + 1) * kp];
-                    row.iter_mut().zip(l).for_each(|(x, y)| *x += y);
-                }
-                let top = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                row.iter_mut().for_each(|x| *x = (*x - top).exp2());
-                let s: f64 = row.iter().sum();
-                row.iter_mut().for_each(|x| *x /= s);
-            });
+        probs.par_chunks_mut(kp).enumerate().for_each(|(i, row)| {
+            row.copy_from_slice(&log_prior);
+            for e in self.m.row(i) {
+                let g = self.pos[e.class as usize];
+                let l = &log_err[e.annotator as usize][g * kp..(g + 1) * kp];
+                row.iter_mut().zip(l).for_each(|(x, y)| *x += y);
+            }
+            let top = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            row.iter_mut().for_each(|x| *x = (*x - top).exp2());
+            let s: f64 = row.iter().sum();
+            row.iter_mut().for_each(|x| *x /= s);
+        });
         probs
     }
 
@@ -258,7 +252,9 @@ impl Fit<'_> {
             .for_each(|(row, p)| used.iter().zip(p).for_each(|(&c, &v)| row[c] = v));
         let labels = probs.par_chunks(kp).map(|p| used[argmax(p)]).collect();
         let mut full_priors = vec![0.0; k];
-        used.iter().zip(&priors).for_each(|(&c, &v)| full_priors[c] = v);
+        used.iter()
+            .zip(&priors)
+            .for_each(|(&c, &v)| full_priors[c] = v);
         let full_errors = errors
             .iter()
             .map(|e| {

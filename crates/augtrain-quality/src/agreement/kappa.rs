@@ -102,8 +102,12 @@ pub fn cohen_kappa(y1: &[usize], y2: &[usize], weights: Weights) -> f64 {
     for (&p, &q) in y1.iter().zip(y2) {
         confusion[pos(p) * l + pos(q)] += 1.0;
     }
-    let sum0: Vec<f64> = (0..l).map(|j| (0..l).map(|i| confusion[i * l + j]).sum()).collect();
-    let sum1: Vec<f64> = (0..l).map(|i| confusion[i * l..(i + 1) * l].iter().sum()).collect();
+    let sum0: Vec<f64> = (0..l)
+        .map(|j| (0..l).map(|i| confusion[i * l + j]).sum())
+        .collect();
+    let sum1: Vec<f64> = (0..l)
+        .map(|i| confusion[i * l..(i + 1) * l].iter().sum())
+        .collect();
     let total = numpy::sum(&sum0);
     if total == 0.0 {
         return f64::NAN;

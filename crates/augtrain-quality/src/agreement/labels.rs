@@ -34,7 +34,8 @@ pub fn read(path: &Path, classes: Option<&[String]>) -> Result<LabelMatrix, Data
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     if is_json {
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| malformed(path, format!("not JSON ({e})")))?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| malformed(path, format!("not JSON ({e})")))?;
         return label_studio(path, &value, classes);
     }
     let table = Table::parse(path, &bytes)?;
@@ -82,8 +83,11 @@ impl Raw {
             Some(c) => c.to_vec(),
             None => seen_classes(self.labels.iter().map(|l| l.2.as_str())),
         };
-        let lookup: HashMap<&str, usize> =
-            classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+        let lookup: HashMap<&str, usize> = classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i))
+            .collect();
         let mut triples: Vec<Triple> = Vec::with_capacity(self.labels.len());
         for (i, a, label, place) in &self.labels {
             let c = lookup.get(label.as_str()).ok_or_else(|| {
@@ -178,7 +182,10 @@ fn label_studio(
     classes: Option<&[String]>,
 ) -> Result<LabelMatrix, DataError> {
     let tasks = export.as_array().ok_or_else(|| {
-        malformed(path, "expected a Label Studio export: a JSON list of tasks".into())
+        malformed(
+            path,
+            "expected a Label Studio export: a JSON list of tasks".into(),
+        )
     })?;
     let mut raw = Raw::default();
     for (t, task) in tasks.iter().enumerate() {
@@ -201,7 +208,11 @@ fn label_studio(
                 _ => {
                     return Err(malformed(
                         path,
-                        format!("{place}: annotator '{}' chose {} classes; one label per annotator and image is expected", escape(&who), choices.len()),
+                        format!(
+                            "{place}: annotator '{}' chose {} classes; one label per annotator and image is expected",
+                            escape(&who),
+                            choices.len()
+                        ),
                     ));
                 }
             }
@@ -215,7 +226,11 @@ fn task_image(task: &Value) -> Option<String> {
     let text = data
         .and_then(|d| d.get("image"))
         .and_then(Value::as_str)
-        .or_else(|| data.and_then(Value::as_object)?.values().find_map(Value::as_str));
+        .or_else(|| {
+            data.and_then(Value::as_object)?
+                .values()
+                .find_map(Value::as_str)
+        });
     match text {
         Some(t) => Some(t.to_string()),
         None => task.get("id").map(|id| format!("#{id}")),
@@ -270,7 +285,11 @@ mod tests {
             "image,annotator,label\na.png,ann,cat\na.png,bob,dog\nb.png,bob,cat\nc.png,ann,\n",
         )
         .unwrap();
-        let wide = parse("wide.csv", "image,ann,bob\na.png,cat,dog\nb.png,,cat\nc.png,,\n").unwrap();
+        let wide = parse(
+            "wide.csv",
+            "image,ann,bob\na.png,cat,dog\nb.png,,cat\nc.png,,\n",
+        )
+        .unwrap();
         let ls = parse(
             "export.json",
             r#"[{"id":1,"data":{"image":"a.png"},"annotations":[

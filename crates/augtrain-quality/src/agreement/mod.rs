@@ -25,7 +25,9 @@ pub mod synth;
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum AgreementError {
     /// The same annotator gave one image two labels.
-    #[error("annotator '{annotator}' labelled image '{image}' twice; keep one label per annotator and image")]
+    #[error(
+        "annotator '{annotator}' labelled image '{image}' twice; keep one label per annotator and image"
+    )]
     Duplicate {
         /// The image.
         image: String,
@@ -97,7 +99,10 @@ impl LabelMatrix {
             });
         }
         triples.sort_unstable();
-        if let Some(w) = triples.windows(2).find(|w| w[0].0 == w[1].0 && w[0].1 == w[1].1) {
+        if let Some(w) = triples
+            .windows(2)
+            .find(|w| w[0].0 == w[1].0 && w[0].1 == w[1].1)
+        {
             return Err(AgreementError::Duplicate {
                 image: images[w[0].0].clone(),
                 annotator: annotators[w[0].1].clone(),

@@ -155,14 +155,19 @@ pub fn analyse(
     let (consensus, quality) = match (method, &cl) {
         (Method::Crowdlab, Some(c)) => (c.consensus.clone(), c.consensus_quality.clone()),
         (Method::DawidSkene, _) => {
-            let q = (0..m.n_images()).map(|i| ds.probs[i * k + ds.labels[i]]).collect();
+            let q = (0..m.n_images())
+                .map(|i| ds.probs[i * k + ds.labels[i]])
+                .collect();
             (ds.labels.clone(), q)
         }
         _ => {
             let q = (0..m.n_images())
                 .map(|i| {
                     let row = m.row(i);
-                    let same = row.iter().filter(|e| e.class as usize == majority[i]).count();
+                    let same = row
+                        .iter()
+                        .filter(|e| e.class as usize == majority[i])
+                        .count();
                     same as f64 / row.len() as f64
                 })
                 .collect();
@@ -223,9 +228,7 @@ fn annotators(
                 agreement_with_consensus: agree as f64 / labels.len() as f64,
                 quality: stats.map(|s| s.quality),
                 worst_class: stats.map(|s| m.classes()[s.worst_class].clone()),
-                dawid_skene_accuracy: (0..k)
-                    .map(|t| ds.priors[t] * ds.errors[a][t * k + t])
-                    .sum(),
+                dawid_skene_accuracy: (0..k).map(|t| ds.priors[t] * ds.errors[a][t * k + t]).sum(),
                 confusion: confusion[a].chunks(k).map(<[u64]>::to_vec).collect(),
             }
         })
@@ -353,7 +356,11 @@ impl Analysis {
         ));
         let mut order: Vec<usize> = (0..self.annotators.len()).collect();
         order.sort_by(|&a, &b| {
-            let q = |i: usize| self.annotators[i].quality.unwrap_or(self.annotators[i].dawid_skene_accuracy);
+            let q = |i: usize| {
+                self.annotators[i]
+                    .quality
+                    .unwrap_or(self.annotators[i].dawid_skene_accuracy)
+            };
             q(a).total_cmp(&q(b))
         });
         for a in order {

@@ -268,3 +268,29 @@ pub fn percent_agreement(m: &LabelMatrix) -> Option<f64> {
     }
     (pairs > 0).then(|| agree as f64 / pairs as f64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// scikit-learn 1.9: `cohen_kappa_score([1,1,1],[1,1,1])` is nan; on classes {0, 2, 5}
+    /// the weights count positions (0, 1, 2), giving 1/7 (linear) and 0 (quadratic).
+    #[test]
+    fn cohen_kappa_edge_cases_follow_scikit_learn() {
+        assert!(cohen_kappa(&[1, 1, 1], &[1, 1, 1], Weights::Unweighted).is_nan());
+        assert!(cohen_kappa(&[], &[], Weights::Unweighted).is_nan());
+        let (y1, y2) = ([0, 2, 5, 5], [2, 2, 5, 0]);
+        assert!((cohen_kappa(&y1, &y2, Weights::Linear) - 0.1428571428571429).abs() < 1e-15);
+        assert_eq!(cohen_kappa(&y1, &y2, Weights::Quadratic), 0.0);
+    }
+
+    #[test]
+    fn fleiss_needs_equal_counts_and_alpha_needs_pairs() {
+        let m = LabelMatrix::from_dense(&[vec![Some(0), Some(0)], vec![Some(1), None]], 2).unwrap();
+        assert_eq!(fleiss_kappa(&m, &[0, 1]), None);
+        let single =
+            LabelMatrix::from_dense(&[vec![Some(0), None], vec![None, Some(1)]], 2).unwrap();
+        assert_eq!(krippendorff_alpha(&single), None);
+        assert_eq!(percent_agreement(&single), None);
+    }
+}

@@ -11,8 +11,9 @@ crowd-kit (`DawidSkene`) and cleanlab 2.9 (`get_majority_vote_label`,
 
 writes tests/fixtures/agreement/cifar10_annotators.json (1,000 images, 5 simulated annotators)
 and tests/fixtures/agreement/edge_cases.json (small hand-made matrices: a class nobody used, an
-annotator with one label, ties). With `--bench N` it instead times the references on N images
-x 5 annotators (printed as JSON), for `augtrain bench agreement --reference`.
+annotator with one label, ties). With `--bench N [LABELS.u8]` it instead times the references on
+N images x 5 annotators (printed as JSON), for `augtrain bench agreement --reference`, which
+passes the labels it timed itself (raw uint8, N x 5).
 """
 import json
 import os
@@ -222,16 +223,22 @@ def edge_fixture():
     return out
 
 
-def bench(n):
-    """Times the references on n images x 5 annotators (every image fully labelled)."""
+def bench(n, labels_file=None):
+    """Times the references on n images x 5 annotators (every image fully labelled): the
+    labels `augtrain bench agreement` wrote (raw uint8, n x 5, row-major) when given, else a
+    simulation of the same shape."""
     from crowdkit.aggregation import DawidSkene
     from krippendorff import alpha
     from sklearn.metrics import cohen_kappa_score
 
-    rng = np.random.default_rng(1)
-    truth = rng.integers(0, 10, n)
-    labels = np.stack([np.where(rng.random(n) < acc, truth, rng.integers(0, 10, n))
-                       for acc in [0.9, 0.8, 0.7, 0.6, 0.1]], 1).astype(float)
+    if labels_file:
+        labels = np.fromfile(labels_file, dtype=np.uint8).reshape(-1, 5).astype(float)
+        n = len(labels)
+    else:
+        rng = np.random.default_rng(1)
+        truth = rng.integers(0, 10, n)
+        labels = np.stack([np.where(rng.random(n) < acc, truth, rng.integers(0, 10, n))
+                           for acc in [0.9, 0.8, 0.7, 0.6, 0.1]], 1).astype(float)
     t = time.perf_counter()
     for i in range(5):
         for j in range(i + 1, 5):
@@ -251,7 +258,7 @@ def bench(n):
 
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "--bench":
-        bench(int(sys.argv[2]))
+        bench(int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None)
         return
     label_errors = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "..", "shared", "data", "label-errors")
     os.makedirs(OUT, exist_ok=True)

@@ -2,14 +2,13 @@
 //! five annotators of accuracy 0.9, 0.8, 0.7, 0.6 and 0.1 on ten classes, every image labelled
 //! by all), at 1,000,000 images (100,000 with `--quick`). With `--reference PYTHON`,
 //! `tools/agreement_reference.py --bench N` times scikit-learn's `cohen_kappa_score`, the
-//! `krippendorff` package and crowd-kit's `DawidSkene` on data of the same shape in the same
-//! run (its own draw of the same simulation).
+//! `krippendorff` package and crowd-kit's `DawidSkene` on the same labels in the same run.
 
 use std::path::Path;
 use std::process::Command;
 
 use super::{Measurement, Options, Stats, time};
-use crate::agreement::{consensus, dawid_skene, kappa, synth};
+use crate::agreement::{LabelMatrix, consensus, dawid_skene, kappa, synth};
 
 /// The reference script, relative to the repository root (the working directory).
 pub const SCRIPT: &str = "tools/agreement_reference.py";
@@ -64,7 +63,7 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> crate::Result<Vec<Measurement>
         format!("{iterations} EM iterations; peak RSS {rss} MiB"),
     );
     if let Some(python) = &opts.reference {
-        out.extend(reference(python, n, log));
+        out.extend(reference(python, &m, log));
     }
     Ok(out)
 }

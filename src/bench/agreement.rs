@@ -82,15 +82,34 @@ fn measurement(name: String, n: usize, stats: Stats, note: String) -> Measuremen
     }
 }
 
-/// The Python references' rows, or none (after saying why) when they cannot run.
-fn reference(python: &Path, n: usize, log: &dyn Fn(&str)) -> Vec<Measurement> {
+/// The Python references' rows on the same labels (passed as raw bytes, images × 5), or none
+/// (after saying why) when they cannot run.
+fn reference(python: &Path, m: &LabelMatrix, log: &dyn Fn(&str)) -> Vec<Measurement> {
+    let n = m.n_images();
+    let file = std::env::temp_dir().join(format!(
+        "augtrain-agreement-bench-{}.u8",
+        std::process::id()
+    ));
+    let bytes: Vec<u8> = (0..n)
+        .flat_map(|i| m.row(i).iter().map(|e| e.class as u8))
+        .collect();
+    if let Err(e) = std::fs::write(&file, bytes) {
+        log(&format!(
+            "Python references skipped: cannot write {}: {e}",
+            file.display()
+        ));
+        return Vec::new();
+    }
     log(&format!(
-        "Python references: {} {SCRIPT} --bench {n}",
-        python.display()
+        "Python references: {} {SCRIPT} --bench {n} {}",
+        python.display(),
+        file.display()
     ));
     let out = Command::new(python)
         .args([SCRIPT, "--bench", &n.to_string()])
+        .arg(&file)
         .output();
+    let _ = std::fs::remove_file(&file);
     let parsed = match out {
         Err(e) => Err(format!("cannot run {}: {e}", python.display())),
         Ok(o) if !o.status.success() => Err(String::from_utf8_lossy(&o.stderr)

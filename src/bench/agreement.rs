@@ -21,8 +21,13 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> crate::Result<Vec<Measurement>
     let (m, _) = synth::simulated(n, 10, &ACCURACY, 0);
     let mut out = Vec::new();
     let mut row = |name: &str, stats: Stats, note: String| {
+        let shown = if note.is_empty() {
+            String::new()
+        } else {
+            format!(" ({note})")
+        };
         log(&format!(
-            "agreement {n} x 5, {name}: {:.2} s ({note})",
+            "agreement {n} x 5, {name}: {:.2} s{shown}",
             stats.median
         ));
         out.push(measurement(

@@ -3,6 +3,7 @@
 //! bandwidth; GPU: a buffer-to-buffer copy kernel on the same device), with the median and
 //! spread of repeated timed runs after warm-up.
 
+pub mod agreement;
 pub mod audit;
 pub mod augment;
 pub mod ceiling;
@@ -30,6 +31,9 @@ pub enum Suite {
     Train,
     /// Audit throughput at two dataset sizes (not part of `all`).
     Audit,
+    /// Agreement statistics and Dawid-Skene on 1,000,000 images x 5 simulated annotators
+    /// (not part of `all`; `--reference PYTHON` times the Python references beside them).
+    Agreement,
     /// Exact nearest-neighbour search of embeddings, 10k and 100k x 1280 (not part of `all`).
     Knn,
     /// burn's kernels one by one on the layer shapes of `tools/op_cases.json` (not part of
@@ -329,6 +333,9 @@ pub fn run(opts: &Options, device: &ComputeDevice, log: &dyn Fn(&str)) -> crate:
     }
     if opts.suite == Suite::Audit {
         measurements.extend(audit::run(opts, log)?);
+    }
+    if opts.suite == Suite::Agreement {
+        measurements.extend(agreement::run(opts, log)?);
     }
     if opts.suite == Suite::Knn {
         measurements.extend(knn::run(opts, log)?);

@@ -16,7 +16,8 @@ use crate::util::fs::write_atomic;
   augtrain bench train --breakdown --device cpu
   augtrain bench train --device cpu --models resnet18,efficientnet-lite0
   augtrain bench ops --device cpu --filter lenet --json burn_ops.json
-  augtrain bench train --device cpu --reference /path/to/venv/bin/python")]
+  augtrain bench train --device cpu --reference /path/to/venv/bin/python
+  augtrain bench agreement --device cpu --reference /path/to/venv/bin/python")]
 pub struct BenchArgs {
     /// Which suite to run.
     #[arg(value_enum, default_value = "all")]
@@ -49,7 +50,8 @@ pub struct BenchArgs {
     #[arg(long, default_value = "")]
     filter: String,
     /// Train suite: also time PyTorch's same steps with this Python (one with torch, e.g.
-    /// a venv's bin/python) right after augtrain's, and note the ratios; skipped with a
+    /// a venv's bin/python) right after augtrain's, and note the ratios; agreement suite:
+    /// time scikit-learn, krippendorff and crowd-kit on the same shape. Skipped with a
     /// message when it cannot run.
     #[arg(long)]
     reference: Option<PathBuf>,

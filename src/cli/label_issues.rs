@@ -2,24 +2,23 @@
 //! (from `--pred-probs`, from a k-nearest-neighbour vote on `--embeddings`, or from a
 //! cross-validation run here), a ranked CSV and a Label Studio review queue.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
 use super::cv::{run_cv, write_cv};
+use super::examples::Examples;
 use super::train::TrainArgs;
 use crate::Error;
 use crate::audit::confident::{
-    Filter, PredProbs, RankBy, find_label_issues, order_issues, quality_scores, suggested_labels,
+    Filter, RankBy, find_label_issues, order_issues, quality_scores, suggested_labels,
 };
-use crate::audit::pred_probs::{self, PredProbsFile};
-use crate::data::source::{DataSource, load_whole};
-use crate::data::{DataError, Dataset};
+use crate::audit::pred_probs;
 use crate::embedding::Embedded;
 use crate::label::studio;
 use crate::train::progress::{Reporter, Verbosity};
-use crate::util::escape::{escape, escape_path};
-use crate::util::{names, path_text};
+use crate::util::escape::escape;
+use crate::util::names;
 use augtrain_run::run_dir::OutputDir;
 
 /// Flags of `augtrain label-issues`.
@@ -100,7 +99,7 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
     let reporter = Reporter::new(Verbosity::detect(args.train.quiet));
     let examples = match (&args.data, pred) {
         _ if embedded.is_some() => {
-            Examples::of_embeddings(embedded.expect("checked"), args.neighbors)?
+            Examples::of_embeddings(embedded.as_ref().expect("checked"), args.neighbors)?
         }
         (Some(data), None) => {
             let (_, ds, result, reporter) = run_cv(data, &args.train, args.folds)?;
@@ -136,21 +135,6 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
     Ok(())
 }
 
-/// What confident learning runs on: given labels, out-of-sample probabilities, and how to name
-/// each example and class in the outputs.
-struct Examples {
-    /// Given label per example.
-    labels: Vec<usize>,
-    /// Each example's path text (relative to `base` when there is one), or `#index`.
-    paths: Vec<String>,
-    /// Class names, by label.
-    names: Vec<String>,
-    /// Out-of-sample probabilities.
-    probs: PredProbs,
-    /// The directory image paths are relative to, when they name files (folders, manifests).
-    base: Option<PathBuf>,
-}
-
 /// The issues found: flagged examples in rank order, every example's score and suggestion.
 struct Found {
     ranked: Vec<usize>,
@@ -159,108 +143,6 @@ struct Found {
 }
 
 impl Examples {
-    /// A loaded dataset with probabilities computed for it (row-major, one row per sample).
-    fn of_dataset(ds: Dataset, values: Vec<f64>, data: &Path) -> Self {
-        let base = DataSource::from_path(data)
-            .ok()
-            .and_then(|s| s.files_root());
-        Examples {
-            labels: ds.labels.iter().map(|&l| l as usize).collect(),
-            probs: PredProbs {
-                k: ds.num_classes(),
-                values,
-            },
-            paths: ds.paths,
-            names: ds.class_names,
-            base,
-        }
-    }
-
-    /// A dataset and a probabilities file computed on it: they must agree in size and classes.
-    fn of_data_and_file(
-        data: &Path,
-        file: &Path,
-        f: PredProbsFile,
-        train: &TrainArgs,
-    ) -> crate::Result<Self> {
-        let mut cfg = train.config()?;
-        cfg.data.path = Some(data.to_path_buf());
-        let ds = load_whole(&cfg.data.source()?, &cfg.data, cfg.seed)?.data;
-        if ds.len() != f.probs.len() || ds.num_classes() != f.probs.k {
-            return Err(DataError::Invalid(format!(
-                "{} has {} rows of {} classes but {} has {} images of {} classes; the probabilities must come from the same data",
-                escape_path(file),
-                f.probs.len(),
-                f.probs.k,
-                escape_path(data),
-                ds.len(),
-                ds.num_classes()
-            ))
-            .into());
-        }
-        Ok(Self::of_dataset(ds, f.probs.values, data))
-    }
-
-    /// Embeddings with their labels: probabilities from the uniform vote of each image's
-    /// `neighbors` nearest other images (cleanlab Datalab's route when only features are
-    /// given). Classes are the index's labels, sorted.
-    fn of_embeddings(e: Embedded, neighbors: usize) -> crate::Result<Self> {
-        let mut names: Vec<String> = e.index.iter().map(|r| r.label.clone()).collect();
-        names.sort();
-        names.dedup();
-        if names.len() < 2 || names.iter().any(String::is_empty) {
-            return Err(Error::Usage(format!(
-                "the embeddings' index.csv must give every image a label, of at least two classes (found: {})",
-                names
-                    .iter()
-                    .map(|n| format!("'{}'", escape(n)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        let labels: Vec<usize> = e
-            .index
-            .iter()
-            .map(|r| names.binary_search(&r.label).expect("a listed label"))
-            .collect();
-        let nb = crate::embedding::knn::nearest(&e.set, neighbors);
-        let probs =
-            crate::embedding::knn_probs::knn_pred_probs(&nb, &labels, names.len(), nb.k.max(1))
-                .map_err(|e| Error::Usage(format!("--neighbors {neighbors}: {e}")))?;
-        let base = DataSource::from_path(Path::new(&e.info.data))
-            .ok()
-            .and_then(|s| s.files_root());
-        Ok(Examples {
-            labels,
-            paths: e.index.into_iter().map(|r| r.path).collect(),
-            names,
-            probs,
-            base,
-        })
-    }
-
-    /// A probabilities file with a `given_label` column on its own (classes named by index).
-    fn of_file(file: &Path, f: PredProbsFile) -> crate::Result<Self> {
-        let labels = f.given.ok_or_else(|| {
-            Error::Usage(format!(
-                "{} has no given_label column; also give the DATA it was computed on",
-                escape_path(file)
-            ))
-        })?;
-        let n = labels.len();
-        let paths = f.paths.unwrap_or_else(|| match f.index {
-            Some(ix) => ix.iter().map(|i| format!("#{i}")).collect(),
-            None => (0..n).map(|i| format!("#{i}")).collect(),
-        });
-        Ok(Examples {
-            labels,
-            paths,
-            names: (0..f.probs.k).map(|c| c.to_string()).collect(),
-            probs: f.probs,
-            base: None,
-        })
-    }
-
     fn find(&self, filter: Filter, rank_by: RankBy) -> Found {
         let mask = find_label_issues(&self.labels, &self.probs, filter);
         let scores = quality_scores(&self.labels, &self.probs, rank_by);
@@ -268,17 +150,6 @@ impl Examples {
             ranked: order_issues(&mask, &scores),
             suggested: suggested_labels(&self.probs),
             scores,
-        }
-    }
-
-    /// Example `i`'s image for a reviewer: its absolute path when it names a file.
-    fn image(&self, i: usize) -> String {
-        match &self.base {
-            Some(base) => {
-                let p = base.join(path_text::decode(&self.paths[i]));
-                path_text::encode(&std::path::absolute(&p).unwrap_or(p))
-            }
-            None => self.paths[i].clone(),
         }
     }
 

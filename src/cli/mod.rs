@@ -36,6 +36,7 @@ macro_rules! say_raw {
     }};
 }
 
+mod agreement;
 mod audit;
 mod audit_annotations;
 mod augment;
@@ -47,6 +48,7 @@ mod data_args;
 mod devices;
 mod embed;
 mod eval;
+mod examples;
 mod export;
 mod export_model;
 mod inspect;
@@ -102,6 +104,8 @@ enum Command {
     Embed(embed::EmbedArgs),
     /// Stratified k-fold cross-validation with out-of-sample predicted probabilities.
     Cv(cv::CvArgs),
+    /// Several annotators per image: agreement, consensus labels, annotator quality, what to label next.
+    Agreement(agreement::AgreementArgs),
     /// Find mislabelled examples by confident learning; ranked CSV and review queue.
     LabelIssues(label_issues::LabelIssuesArgs),
     /// Predict unlabelled images; pseudo-labels and a review queue of the most uncertain.
@@ -157,6 +161,7 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::Embed(args) => embed::run(args),
         Command::Cv(args) => cv::run(args),
+        Command::Agreement(args) => agreement::run(args),
         Command::LabelIssues(args) => label_issues::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Plot(args) => plot::run(args),

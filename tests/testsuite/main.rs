@@ -10,6 +10,7 @@
 
 mod support;
 
+mod agreement;
 mod audit;
 mod augment;
 mod bench;

@@ -4,8 +4,11 @@
 //!
 //! Judging data and predictions, without burn: scikit-learn's classification metrics
 //! ([`metrics`]), the dataset audit (corrupt files, duplicates, leaks, image health, imbalance)
-//! and confident learning ([`audit`]), and pseudo-labels and review queues ([`label`]).
+//! and confident learning ([`audit`]), pseudo-labels and review queues ([`label`]), and several
+//! annotators per image: agreement, consensus, annotator quality, what to label next
+//! ([`agreement`]).
 
+pub mod agreement;
 pub mod audit;
 pub mod embedding;
 pub mod label;

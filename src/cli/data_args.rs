@@ -85,6 +85,11 @@ impl LoadArgs {
             ..LoadOptions::default()
         };
         self.apply(&mut cfg);
+        if let Some(classes) = &cfg.classes {
+            crate::data::class_list::check_names(classes).map_err(|p| {
+                crate::Error::Usage(format!("--classes {}: {p}", classes.join(",")))
+            })?;
+        }
         if !(cfg.channels == 1 || cfg.channels == 3) {
             return Err(crate::Error::Usage(format!(
                 "--channels {}: use 1 or 3",

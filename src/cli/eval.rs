@@ -54,7 +54,11 @@ pub fn run(args: EvalArgs) -> crate::Result<()> {
         load.split_file = None;
     }
     if let Some(classes) = &args.classes {
-        load.classes = Some(classes.iter().map(|c| c.trim().to_string()).collect());
+        let classes: Vec<String> = classes.iter().map(|c| c.trim().to_string()).collect();
+        crate::data::class_list::check_names(&classes).map_err(|p| {
+            crate::Error::Usage(format!("--classes {}: {p}", classes.join(",")))
+        })?;
+        load.classes = Some(classes);
     }
     let (data, origin) = match &args.data {
         None => (load.load(cfg.seed)?.test, "the run's data".to_string()),

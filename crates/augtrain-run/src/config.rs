@@ -644,6 +644,10 @@ impl TrainConfig {
                 self.batch_size
             ));
         }
+        if let Some(classes) = &self.data.classes {
+            augtrain_data::class_list::check_for_training(classes)
+                .map_err(|p| format!("class list {}: {p}", classes.join(",")))?;
+        }
         if !(1..=MAX_HIDDEN).contains(&self.model.hidden) {
             return Err(format!(
                 "hidden units {} must be within 1..={MAX_HIDDEN}",

@@ -17,6 +17,7 @@ pub mod decode;
 pub mod export;
 pub mod files;
 pub mod idx;
+pub mod membership;
 pub mod options;
 pub mod pack;
 pub mod profile;

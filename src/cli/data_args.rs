@@ -29,7 +29,8 @@ pub fn parse_size(s: &str) -> Result<[u32; 2], String> {
 /// How image files are loaded (size, channels, resize policy, bad files) and split.
 #[derive(Args, Debug, Clone, Default)]
 pub struct LoadArgs {
-    /// Size image files are brought to at load time, WIDTHxHEIGHT (default 64x64).
+    /// Size image files are brought to at load time, WIDTHxHEIGHT (default 64x64; for
+    /// train --pretrained with an ImageNet model, 256x256, centre-cropped to its 224x224 input).
     #[arg(long, value_parser = parse_size)]
     pub size: Option<[u32; 2]>,
     /// Channels image files are converted to: 1 (gray) or 3 (RGB, the default).

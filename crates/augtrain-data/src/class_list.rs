@@ -86,7 +86,11 @@ mod tests {
         assert_eq!(check_names(&["red", "Red", "blue"]), Ok(()));
         let e = check_names(&["red", "blue", "red"]).unwrap_err();
         assert_eq!(e.index, 2);
-        assert!(e.problem.contains("'red' is listed twice (entries 1 and 3)"), "{e}");
+        assert!(
+            e.problem
+                .contains("'red' is listed twice (entries 1 and 3)"),
+            "{e}"
+        );
         let e = check_names(&["\u{feff}red", "blue"]).unwrap_err();
         assert!(e.problem.contains("byte-order mark"), "{e}");
         assert_eq!(check_names(&["red", ""]).unwrap_err().index, 1);

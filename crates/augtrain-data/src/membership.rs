@@ -115,7 +115,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Member>, DataError> {
             return Err(table.error(row, "the sha256 field is not 64 hex digits"));
         }
         if f[0].is_empty() || seen.insert(f[0].clone(), ()).is_some() {
-            return Err(table.error(row, format!("path '{}' empty or listed twice", escape(&f[0]))));
+            return Err(table.error(
+                row,
+                format!("path '{}' empty or listed twice", escape(&f[0])),
+            ));
         }
         out.push(Member {
             key: f[0].clone(),
@@ -260,7 +263,7 @@ pub fn reapply(
         let advice = if changes.only_new() {
             "pass --allow-new-train-images to add them to the training split, or start a new run"
         } else {
-            "resume with the data as it was, or start a new run"
+            "restore the data as it was, or start a new run"
         };
         return Err(DataError::Invalid(format!(
             "the data differs from the splits the run recorded: {}; {advice}",
@@ -275,7 +278,11 @@ pub fn reapply(
             .filter(|&i| splits[i] == Some(want))
             .collect()
     };
-    let (train, val, test) = (of(SplitName::Train), of(SplitName::Val), of(SplitName::Test));
+    let (train, val, test) = (
+        of(SplitName::Train),
+        of(SplitName::Val),
+        of(SplitName::Test),
+    );
     let mut provenance = format!(
         "the splits recorded by the run ({} train / {} val / {} test, matched by path and content)",
         train.len() - changes.new.len(),
@@ -296,6 +303,21 @@ pub fn reapply(
         provenance,
         report: whole.report,
     })
+}
+
+/// For each image of `data`, the split of the run's recorded training or validation image
+/// with the same pixels (`None` for an image the run did not learn from: new, or one of its
+/// test images).
+pub fn seen_in_training(data: &Dataset, recorded: &[Member]) -> Vec<Option<SplitName>> {
+    let seen: HashMap<&str, SplitName> = recorded
+        .iter()
+        .filter(|m| m.split != SplitName::Test)
+        .map(|m| (m.sha256.as_str(), m.split))
+        .collect();
+    content_hashes(data)
+        .iter()
+        .map(|h| seen.get(h.as_str()).copied())
+        .collect()
 }
 
 #[cfg(test)]
@@ -358,7 +380,14 @@ mod tests {
     fn the_recorded_splits_come_back_whatever_the_order_of_the_data() {
         let mut items = ITEMS.to_vec();
         items.reverse();
-        let s = reapply("x".into(), whole(data(&items)), &recorded(), &classes(), false).unwrap();
+        let s = reapply(
+            "x".into(),
+            whole(data(&items)),
+            &recorded(),
+            &classes(),
+            false,
+        )
+        .unwrap();
         assert_eq!(s.train.paths, ["b/0", "a/0"]);
         assert_eq!(s.val.paths, ["b/1", "a/1"]);
         assert_eq!(s.test.paths, ["b/2", "a/2"]);
@@ -371,9 +400,15 @@ mod tests {
         items[1].2 = 1; // a/1 now a b
         items.remove(5); // b/2 gone
         items.push(("b/new", 30, 1));
-        let e = reapply("x".into(), whole(data(&items)), &recorded(), &classes(), true)
-            .unwrap_err()
-            .to_string();
+        let e = reapply(
+            "x".into(),
+            whole(data(&items)),
+            &recorded(),
+            &classes(),
+            true,
+        )
+        .unwrap_err()
+        .to_string();
         for part in [
             "1 changed ('a/0')",
             "1 with another class ('a/1')",
@@ -389,20 +424,53 @@ mod tests {
     fn new_images_join_training_only_when_asked_and_never_as_copies_of_test_images() {
         let mut items = ITEMS.to_vec();
         items.push(("a/new", 40, 0));
-        let e = reapply("x".into(), whole(data(&items)), &recorded(), &classes(), false)
-            .unwrap_err()
-            .to_string();
+        let e = reapply(
+            "x".into(),
+            whole(data(&items)),
+            &recorded(),
+            &classes(),
+            false,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("--allow-new-train-images"), "{e}");
-        let s = reapply("x".into(), whole(data(&items)), &recorded(), &classes(), true).unwrap();
+        let s = reapply(
+            "x".into(),
+            whole(data(&items)),
+            &recorded(),
+            &classes(),
+            true,
+        )
+        .unwrap();
         assert_eq!(s.train.paths, ["a/0", "b/0", "a/new"]);
         assert_eq!(s.test.len(), 2);
         assert!(s.provenance.contains("1 new image(s)"), "{}", s.provenance);
         // A new file with the pixels of test image a/2 would leak it into training.
         items.push(("a/copy", 12, 0));
-        let e = reapply("x".into(), whole(data(&items)), &recorded(), &classes(), true)
-            .unwrap_err()
-            .to_string();
+        let e = reapply(
+            "x".into(),
+            whole(data(&items)),
+            &recorded(),
+            &classes(),
+            true,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("'a/copy' = 'a/2'"), "{e}");
+    }
+
+    #[test]
+    fn images_seen_in_training_are_found_by_pixels_under_any_name() {
+        let other = data(&[
+            ("x/test-copy", 12, 0),
+            ("x/train-copy", 20, 1),
+            ("x/val-copy", 11, 1),
+            ("x/new", 77, 0),
+        ]);
+        assert_eq!(
+            seen_in_training(&other, &recorded()),
+            [None, Some(SplitName::Train), Some(SplitName::Val), None]
+        );
     }
 
     #[test]

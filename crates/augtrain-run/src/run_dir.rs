@@ -329,10 +329,14 @@ impl RunDir {
             return Ok(None);
         }
         let text = self.read_text(file::SPLITS)?;
-        membership::parse(&path, &text).map(Some).map_err(|e| match e {
-            augtrain_data::DataError::Malformed { problem, .. } => RunError::damaged(&path, problem),
-            other => RunError::damaged(&path, other.to_string()),
-        })
+        membership::parse(&path, &text)
+            .map(Some)
+            .map_err(|e| match e {
+                augtrain_data::DataError::Malformed { problem, .. } => {
+                    RunError::damaged(&path, problem)
+                }
+                other => RunError::damaged(&path, other.to_string()),
+            })
     }
 
     /// Write `splits.csv`.

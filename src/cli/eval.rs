@@ -128,7 +128,7 @@ fn own_test_split(
     let source = load.source()?;
     let whole = crate::data::source::load_whole(&source, load, seed)?;
     let classes = run.dataset()?.classes;
-    let splits = membership::reapply(source.name(), whole, recorded, &classes, true)?;
+    let splits = membership::reapply(source.name(), whole, recorded, &classes, "", true)?;
     Ok(splits.test)
 }
 

@@ -233,11 +233,18 @@ fn resumed_splits(
         return Ok(splits);
     };
     let whole = crate::data::source::load_whole(&source, &cfg.data, cfg.seed)?;
-    crate::data::membership::reapply(source.name(), whole, &recorded, &summary.classes, allow_new)
-        .map_err(|e| match e {
-            crate::data::DataError::Invalid(m) => refuse(m).into(),
-            e => e.into(),
-        })
+    crate::data::membership::reapply(
+        source.name(),
+        whole,
+        &recorded,
+        &summary.classes,
+        &summary.provenance,
+        allow_new,
+    )
+    .map_err(|e| match e {
+        crate::data::DataError::Invalid(m) => refuse(m).into(),
+        e => e.into(),
+    })
 }
 
 fn parse_zero_division(s: &str) -> Result<ZeroDivision, String> {

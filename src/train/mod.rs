@@ -56,7 +56,7 @@ pub enum TrainError {
     #[error(
         "training diverged: the mean training loss of epoch {epoch} was {loss:.4}, more than {factor} times the {chance:.4} of a uniform guess over the classes; training stopped and {kept}; try a lower learning rate (--lr, this run's was {lr})",
         factor = trainer::DIVERGENCE_FACTOR,
-        kept = if *last_good == 0 { "no checkpoint was written".to_string() } else { format!("the last good checkpoint (epoch {last_good}) was kept") }
+        kept = kept_checkpoint(.last_good)
     )]
     Diverged {
         /// Epoch (1-based).
@@ -91,6 +91,15 @@ pub enum TrainError {
     /// Pretrained weights could not be read or do not fit the model.
     #[error(transparent)]
     Pretrained(#[from] crate::model::pretrained::PretrainedError),
+}
+
+/// What a stopped run kept: "the last good checkpoint (epoch N) was kept", or that none was
+/// written.
+fn kept_checkpoint(last_good: &usize) -> String {
+    match last_good {
+        0 => "no checkpoint was written".to_string(),
+        n => format!("the last good checkpoint (epoch {n}) was kept"),
+    }
 }
 
 impl TrainError {

@@ -76,14 +76,25 @@ fn eval_on_the_runs_own_data_leaves_out_what_it_trained_on() {
     // A copy of the data without its test images: nothing held out to evaluate.
     let copy = root.join("seen");
     let text = std::fs::read_to_string(run.join("predictions.csv")).unwrap();
-    let tests: Vec<&str> = text.lines().skip(1).map(|l| l.split(',').nth(1).unwrap()).collect();
+    let tests: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
     for class in ["blue", "green", "red"] {
         std::fs::create_dir_all(copy.join(class)).unwrap();
         for f in std::fs::read_dir(ds.join(class)).unwrap() {
             let f = f.unwrap().path();
             let rel = format!("{class}/{}", f.file_name().unwrap().to_str().unwrap());
             if !tests.contains(&rel.as_str()) {
-                std::fs::copy(&f, copy.join(format!("{class}/copy-{}", f.file_name().unwrap().to_str().unwrap()))).unwrap();
+                std::fs::copy(
+                    &f,
+                    copy.join(format!(
+                        "{class}/copy-{}",
+                        f.file_name().unwrap().to_str().unwrap()
+                    )),
+                )
+                .unwrap();
             }
         }
     }

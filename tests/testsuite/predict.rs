@@ -157,7 +157,11 @@ fn class_names_files_with_a_duplicate_or_a_byte_order_mark_are_refused() {
     let ds = image_folder(&root.join("ds"), &["blue"], 2);
     let weights = root.join("never-read.pth");
     for (name, text, expect) in [
-        ("dup.txt", "tench\ngoldfish\n\ntench\n", "line 4: 'tench' is listed twice"),
+        (
+            "dup.txt",
+            "tench\ngoldfish\n\ntench\n",
+            "line 4: 'tench' is listed twice",
+        ),
         ("bom.txt", "\u{feff}tench\ngoldfish\n", "line 1: entry 1"),
         ("clean.txt", "tench\ngoldfish\n", "never-read.pth"),
     ] {
@@ -180,6 +184,10 @@ fn class_names_files_with_a_duplicate_or_a_byte_order_mark_are_refused() {
         assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
         assert!(stderr.contains(expect), "{name}: {stderr}");
-        assert_eq!(stderr.contains(name), name != "clean.txt", "{name}: {stderr}");
+        assert_eq!(
+            stderr.contains(name),
+            name != "clean.txt",
+            "{name}: {stderr}"
+        );
     }
 }

@@ -590,8 +590,7 @@ fn a_resume_after_the_data_changed_keeps_the_recorded_splits_or_says_what_change
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("6 new ('red/new-0.png'")
-            && stderr.contains("--allow-new-train-images"),
+        stderr.contains("6 new ('red/new-0.png'") && stderr.contains("--allow-new-train-images"),
         "{stderr}"
     );
     assert_eq!(
@@ -703,7 +702,10 @@ fn a_resume_rewrites_or_removes_the_list_of_skipped_files() {
         !run.join("skipped.csv").exists(),
         "stale skipped.csv after the file was removed"
     );
-    assert_eq!(json(&run.join("dataset.json"))["skipped"], serde_json::json!([]));
+    assert_eq!(
+        json(&run.join("dataset.json"))["skipped"],
+        serde_json::json!([])
+    );
 }
 
 /// Images in sub-folders of a class folder are that class's (torchvision's `ImageFolder`);
@@ -801,5 +803,8 @@ fn the_mlp_default_learning_rate_learns_the_built_in_data() {
     let accuracy = report["accuracy"].as_f64().unwrap();
     assert!(accuracy > 0.5, "test accuracy {accuracy}");
     let config = std::fs::read_to_string(root.join("m/config.toml")).unwrap();
-    assert!(config.contains("lr = 0.01"), "the rate used is recorded: {config}");
+    assert!(
+        config.contains("lr = 0.01"),
+        "the rate used is recorded: {config}"
+    );
 }

@@ -241,12 +241,14 @@ pub fn compare(data: &Dataset, recorded: &[Member]) -> (Vec<Option<SplitName>>, 
 /// The splits of a resumed run: `whole` split as `recorded` says, by key and content. Any
 /// change is an error naming it, except new images, which join the training split when
 /// `new_images_train` (and are an error otherwise, as are new images with the pixels of a
-/// validation or test image, and a class list other than `classes`, the run's).
+/// validation or test image, and a class list other than `classes`, the run's). The
+/// provenance is the run's own (`provenance`), with the new images said.
 pub fn reapply(
     name: String,
     whole: Whole,
     recorded: &[Member],
     classes: &[String],
+    provenance: &str,
     new_images_train: bool,
 ) -> Result<Splits, DataError> {
     let data = &whole.data;
@@ -283,15 +285,10 @@ pub fn reapply(
         of(SplitName::Val),
         of(SplitName::Test),
     );
-    let mut provenance = format!(
-        "the splits recorded by the run ({} train / {} val / {} test, matched by path and content)",
-        train.len() - changes.new.len(),
-        val.len(),
-        test.len()
-    );
+    let mut provenance = provenance.to_string();
     if !changes.new.is_empty() {
         provenance.push_str(&format!(
-            "; {} new image(s) added to the training split",
+            "; {} new image(s) added to the training split on resume",
             changes.new.len()
         ));
     }
@@ -385,6 +382,7 @@ mod tests {
             whole(data(&items)),
             &recorded(),
             &classes(),
+            "p",
             false,
         )
         .unwrap();
@@ -405,6 +403,7 @@ mod tests {
             whole(data(&items)),
             &recorded(),
             &classes(),
+            "p",
             true,
         )
         .unwrap_err()
@@ -429,6 +428,7 @@ mod tests {
             whole(data(&items)),
             &recorded(),
             &classes(),
+            "p",
             false,
         )
         .unwrap_err()
@@ -439,6 +439,7 @@ mod tests {
             whole(data(&items)),
             &recorded(),
             &classes(),
+            "p",
             true,
         )
         .unwrap();
@@ -452,6 +453,7 @@ mod tests {
             whole(data(&items)),
             &recorded(),
             &classes(),
+            "p",
             true,
         )
         .unwrap_err()
@@ -480,6 +482,7 @@ mod tests {
             whole(data(&ITEMS)),
             &recorded(),
             &["a".into(), "c".into()],
+            "p",
             true,
         )
         .unwrap_err()

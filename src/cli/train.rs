@@ -208,6 +208,10 @@ fn resumed_splits(
     allow_new: bool,
 ) -> crate::Result<crate::data::Splits> {
     let run = augtrain_run::RunDir::open(dir)?;
+    if !run.has_checkpoint() {
+        // The run's own error: nothing to resume from.
+        run.checkpoint()?;
+    }
     let summary = run.dataset()?;
     let refuse = |m: String| {
         crate::data::DataError::Invalid(format!(

@@ -77,8 +77,8 @@ pub struct TrainArgs {
     /// Optimizer: sgd (with momentum), adam or adamw.
     #[arg(long)]
     optimizer: Option<OptimizerKind>,
-    /// Learning rate (default: with sgd 0.01 for mlp and the ImageNet models, 0.05 for cnn and
-    /// resnet-small; with adam or adamw 0.001).
+    /// Learning rate (default: with sgd 0.02 for mlp, 0.05 for cnn and resnet-small, 0.01 for
+    /// the ImageNet models; with adam or adamw 0.001).
     #[arg(long)]
     lr: Option<f64>,
     /// SGD momentum (0 = none).

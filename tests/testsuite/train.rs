@@ -788,12 +788,14 @@ fn a_training_that_diverges_stops_with_advice_and_exit_1() {
     assert!(!root.join("d/report.json").exists());
 }
 
-/// Each model's default learning rate trains it: the MLP on the built-in data reaches well
-/// above chance (10 classes: 0.1). Before, its default (0.05, the CNN's) diverged to chance.
+/// Each model's default learning rate trains it: the MLP on the built-in data (the default
+/// run: 6,000 images, 10 epochs, about 10 s) reaches well above chance (10 classes: 0.1; it
+/// gets 0.68). Before, its default (0.05, the CNN's) diverged to chance (0.08).
 #[test]
 fn the_mlp_default_learning_rate_learns_the_built_in_data() {
     let root = scratch("mlp-default-lr");
-    TrainArgs::small()
+    TrainArgs::new()
+        .device("cpu")
         .model("mlp")
         .runs_dir(&root)
         .name("m")
@@ -804,7 +806,7 @@ fn the_mlp_default_learning_rate_learns_the_built_in_data() {
     assert!(accuracy > 0.5, "test accuracy {accuracy}");
     let config = std::fs::read_to_string(root.join("m/config.toml")).unwrap();
     assert!(
-        config.contains("lr = 0.01"),
+        config.contains("lr = 0.02"),
         "the rate used is recorded: {config}"
     );
 }

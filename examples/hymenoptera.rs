@@ -25,7 +25,7 @@ fn main() {
     };
     cfg.data.path = Some(hym.clone());
     cfg.data.size = if quick() { [32, 32] } else { [64, 64] };
-    cfg.optimizer.lr = 0.01;
+    cfg.optimizer.lr = Some(0.01);
 
     section(1, "Inspect");
     let source = check(cfg.data.source());

@@ -28,7 +28,7 @@ fn main() {
     };
     cfg.data.path = Some(mnist);
     cfg.data.val_fraction = 0.1;
-    cfg.optimizer.lr = 0.05;
+    cfg.optimizer.lr = Some(0.05);
     cfg.schedule.kind = ScheduleKind::Constant;
     println!(
         "LeNet-style CNN, SGD momentum 0.9, lr 0.05, batch 64, {} epochs, seed {}.",

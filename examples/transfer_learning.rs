@@ -43,7 +43,7 @@ fn main() {
     // The ImageNet evaluation crop: loaded once at 256x256 (shorter side, centre), trained on
     // random resized crops of 224 with flips, evaluated on the centre 224.
     cfg.data.size = if quick() { [72, 72] } else { [256, 256] };
-    cfg.optimizer.lr = 0.01;
+    cfg.optimizer.lr = Some(0.01);
     cfg.optimizer.momentum = 0.9;
     cfg.schedule.kind = ScheduleKind::Cosine;
     let splits = check(cfg.data.load(cfg.seed));

@@ -256,7 +256,7 @@ fn end_to_end_epoch(
             cfg: &cfg,
             device: ad,
             epoch: 0,
-            lr: optim::EpochLr::constant(cfg.optimizer.lr),
+            lr: optim::EpochLr::constant(cfg.lr()),
             class_weights: None,
             resident,
             reads: ReadSchedule::from_sync_every(cfg.sync_every),

@@ -75,6 +75,7 @@ pub(crate) fn run_cv(
         return Err(Error::Usage(format!("--folds {folds}: use at least 2")));
     }
     let whole = load_whole(&cfg.data.source()?, &cfg.data, cfg.seed)?;
+    crate::data::source::check_every_class_trains(&whole.data)?;
     // scikit-learn's StratifiedKFold checks: a --folds the data cannot take is a usage error.
     check_folds(&whole.data.labels, folds).map_err(Error::Usage)?;
     let dev = device::open_main(cfg.device, &cfg.devices)?;

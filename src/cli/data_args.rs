@@ -29,7 +29,8 @@ pub fn parse_size(s: &str) -> Result<[u32; 2], String> {
 /// How image files are loaded (size, channels, resize policy, bad files) and split.
 #[derive(Args, Debug, Clone, Default)]
 pub struct LoadArgs {
-    /// Size image files are brought to at load time, WIDTHxHEIGHT (default 64x64).
+    /// Size image files are brought to at load time, WIDTHxHEIGHT (default 64x64; for
+    /// train --pretrained with an ImageNet model, 256x256, centre-cropped to its 224x224 input).
     #[arg(long, value_parser = parse_size)]
     pub size: Option<[u32; 2]>,
     /// Channels image files are converted to: 1 (gray) or 3 (RGB, the default).
@@ -85,6 +86,11 @@ impl LoadArgs {
             ..LoadOptions::default()
         };
         self.apply(&mut cfg);
+        if let Some(classes) = &cfg.classes {
+            crate::data::class_list::check_names(classes).map_err(|p| {
+                crate::Error::Usage(format!("--classes {}: {p}", classes.join(",")))
+            })?;
+        }
         if !(cfg.channels == 1 || cfg.channels == 3) {
             return Err(crate::Error::Usage(format!(
                 "--channels {}: use 1 or 3",

@@ -8,11 +8,12 @@ use crate::data::Dataset;
 use crate::data::files::SplitName;
 use crate::data::source::Whole;
 
+use crate::data::membership::{self, Member};
 use crate::device::{self, DeviceChoice};
 use crate::metrics::ClassificationReport;
 use crate::train::Inference;
 use augtrain_run::RunDir;
-use augtrain_run::records::TestReport;
+use augtrain_run::records::{LeftOut, TestReport};
 
 /// Flags of `augtrain eval`.
 #[derive(Args, Debug)]
@@ -60,15 +61,38 @@ pub fn run(args: EvalArgs) -> crate::Result<()> {
         load.split_file = None;
     }
     if let Some(classes) = &args.classes {
-        load.classes = Some(classes.iter().map(|c| c.trim().to_string()).collect());
+        let classes: Vec<String> = classes.iter().map(|c| c.trim().to_string()).collect();
+        crate::data::class_list::check_names(&classes)
+            .map_err(|p| crate::Error::Usage(format!("--classes {}: {p}", classes.join(","))))?;
+        load.classes = Some(classes);
     }
-    let (data, origin) = match &args.data {
-        None => (load.load(cfg.seed)?.test, "the run's data".to_string()),
-        Some(p) => (
-            test_or_all(load.load_whole(cfg.seed)?),
-            p.display().to_string(),
+    let recorded = run.splits()?;
+    let (data, origin, left_out) = match &args.data {
+        None => (
+            own_test_split(&run, &load, cfg.seed, recorded.as_deref())?,
+            "the run's data".to_string(),
+            None,
         ),
+        Some(p) => {
+            let all = test_or_all(load.load_whole(cfg.seed)?);
+            let (held_out, left_out) = match &recorded {
+                Some(r) => leave_out_seen(all, r, p)?,
+                None => (all, None),
+            };
+            (held_out, p.display().to_string(), left_out)
+        }
     };
+    if let (Some(l), false) = (&left_out, args.quiet) {
+        say!(
+            "note: {} of the {} images of {} are images the run trained on ({} training, {} validation; same pixels): evaluating the {} held out",
+            l.train + l.val,
+            l.given,
+            crate::util::escape::escape_path(args.data.as_deref().unwrap_or(args.run.as_path())),
+            l.train,
+            l.val,
+            data.len()
+        );
+    }
     let test = inference.match_classes(&data, &origin)?;
     let ev = inference.evaluate(&test, &device, false)?;
     let report =
@@ -82,7 +106,10 @@ pub fn run(args: EvalArgs) -> crate::Result<()> {
         );
     }
     if let Some(path) = &args.json {
-        let json = TestReport::new(report, ev.loss);
+        let json = TestReport {
+            left_out,
+            ..TestReport::new(report, ev.loss)
+        };
         crate::util::fs::write_output(
             path,
             serde_json::to_string_pretty(&json)
@@ -92,6 +119,53 @@ pub fn run(args: EvalArgs) -> crate::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The run's own test split: the images its `splits.csv` recorded as test images (unchanged,
+/// by path and pixels), or for a run from before splits were recorded, the split carved again.
+fn own_test_split(
+    run: &RunDir,
+    load: &crate::data::LoadOptions,
+    seed: u64,
+    recorded: Option<&[Member]>,
+) -> crate::Result<Dataset> {
+    let Some(recorded) = recorded else {
+        return Ok(load.load(seed)?.test);
+    };
+    let source = load.source()?;
+    let whole = crate::data::source::load_whole(&source, load, seed)?;
+    let classes = run.dataset()?.classes;
+    let splits = membership::reapply(source.name(), whole, recorded, &classes, "", true)?;
+    Ok(splits.test)
+}
+
+/// `data` without the images the run trained or validated on (same pixels, any name), and how
+/// many were left out (`None` when none were). Nothing left is an error.
+fn leave_out_seen(
+    data: Dataset,
+    recorded: &[Member],
+    path: &std::path::Path,
+) -> crate::Result<(Dataset, Option<LeftOut>)> {
+    let seen = membership::seen_in_training(&data, recorded);
+    let count = |s: SplitName| seen.iter().filter(|x| **x == Some(s)).count();
+    let (train, val) = (count(SplitName::Train), count(SplitName::Val));
+    if train + val == 0 {
+        return Ok((data, None));
+    }
+    let keep: Vec<usize> = (0..data.len()).filter(|&i| seen[i].is_none()).collect();
+    if keep.is_empty() {
+        return Err(crate::data::DataError::Invalid(format!(
+            "every image of {} is one the run trained on ({train} training, {val} validation; same pixels), so there is nothing held out to evaluate; run eval without --data for the run's own test split, or give data it has not seen",
+            crate::util::escape::escape_path(path)
+        ))
+        .into());
+    }
+    let left_out = LeftOut {
+        given: data.len(),
+        train,
+        val,
+    };
+    Ok((data.subset(&keep), Some(left_out)))
 }
 
 /// The images of an explicit test split, or every image when the data has none (new data to

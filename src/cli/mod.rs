@@ -181,7 +181,10 @@ pub fn main() -> ExitCode {
         Err(e) => {
             warn!("error: {e}");
             match e {
-                Error::Usage(_) => ExitCode::from(2),
+                // A class list naming a class the data lacks is a mistake in the flag.
+                Error::Usage(_) | Error::Data(crate::data::DataError::ClassNotInData { .. }) => {
+                    ExitCode::from(2)
+                }
                 _ => ExitCode::from(1),
             }
         }

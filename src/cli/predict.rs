@@ -118,16 +118,25 @@ fn top_classes(probs: &[f32], names: &[String], n: usize) -> String {
         .join(", ")
 }
 
-/// Class names, one per non-empty line.
+/// Class names, one per non-empty line; a name listed twice or a byte-order mark is an error
+/// naming its line.
 fn read_class_names(path: &Path) -> crate::Result<Vec<String>> {
     let text = String::from_utf8(util::fs::read(path)?)
         .map_err(|_| Error::Usage(format!("{}: not UTF-8 text", path.display())))?;
-    Ok(text
+    let (lines, names): (Vec<usize>, Vec<String>) = text
         .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect())
+        .enumerate()
+        .map(|(n, l)| (n + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(n, l)| (n, l.to_string()))
+        .unzip();
+    crate::data::class_list::check_names(&names).map_err(|p| {
+        crate::data::DataError::Malformed {
+            path: path.to_path_buf(),
+            problem: format!("line {}: {p}", lines[p.index]),
+        }
+    })?;
+    Ok(names)
 }
 
 pub fn run(args: PredictArgs) -> crate::Result<()> {

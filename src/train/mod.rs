@@ -51,6 +51,25 @@ pub enum TrainError {
         /// Last epoch whose checkpoint is on disk (0 = none).
         last_good: usize,
     },
+    /// The loss of a whole epoch went far above that of a uniform guess (see
+    /// [`trainer::DIVERGENCE_FACTOR`]): the model is learning away from the labels.
+    #[error(
+        "training diverged: the mean training loss of epoch {epoch} was {loss:.4}, more than {factor} times the {chance:.4} of a uniform guess over the classes; training stopped and {kept}; try a lower learning rate (--lr, this run's was {lr})",
+        factor = trainer::DIVERGENCE_FACTOR,
+        kept = kept_checkpoint(.last_good)
+    )]
+    Diverged {
+        /// Epoch (1-based).
+        epoch: usize,
+        /// Its mean training loss.
+        loss: f64,
+        /// The loss of a uniform guess, ln(classes).
+        chance: f64,
+        /// The base learning rate.
+        lr: f64,
+        /// Last epoch whose checkpoint is on disk (0 = none).
+        last_good: usize,
+    },
     /// A checkpoint could not be read or applied.
     #[error("checkpoint {0}")]
     Checkpoint(String),
@@ -74,6 +93,15 @@ pub enum TrainError {
     Pretrained(#[from] crate::model::pretrained::PretrainedError),
 }
 
+/// What a stopped run kept: "the last good checkpoint (epoch N) was kept", or that none was
+/// written.
+fn kept_checkpoint(last_good: &usize) -> String {
+    match last_good {
+        0 => "no checkpoint was written".to_string(),
+        n => format!("the last good checkpoint (epoch {n}) was kept"),
+    }
+}
+
 impl TrainError {
     /// A non-finite loss error told which epoch's checkpoint is the last good one on disk.
     pub fn with_last_good(self, epochs_done: usize) -> Self {
@@ -87,6 +115,19 @@ impl TrainError {
                 epoch,
                 batch,
                 value,
+                last_good: epochs_done,
+            },
+            TrainError::Diverged {
+                epoch,
+                loss,
+                chance,
+                lr,
+                ..
+            } => TrainError::Diverged {
+                epoch,
+                loss,
+                chance,
+                lr,
                 last_good: epochs_done,
             },
             other => other,

@@ -123,15 +123,14 @@ fn claim_run(
     Ok((run, Progress::default()))
 }
 
-/// The files that describe the run: resolved config, model card, dataset summary, skipped
-/// files.
+/// The files that describe the run: resolved config, model card, dataset summary, every
+/// image's split by path and content, skipped files (this load's: none removes the list).
 fn write_run_files(run: &RunDir, trainer: &Trainer, data: &Splits) -> Result<(), TrainError> {
     run.write_config(&trainer.resolved_config())?;
     run.write_model_card(&trainer.model_card())?;
     run.write_dataset(&dataset_summary(data))?;
-    if !data.report.skipped.is_empty() {
-        run.write_skipped(&data.report.skipped)?;
-    }
+    run.write_splits(&crate::data::membership::record(data))?;
+    run.write_skipped(&data.report.skipped)?;
     Ok(())
 }
 

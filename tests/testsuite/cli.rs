@@ -206,3 +206,19 @@ fn help_lists_only_flags_that_apply() {
         assert!(text.contains("--epochs"), "{text}");
     }
 }
+
+/// `--size` help says what the default is in both cases: 64x64, and 256x256 for an ImageNet
+/// model with `--pretrained`. Before, it said only 64x64.
+#[test]
+fn the_size_help_names_both_defaults() {
+    let help = ok(&augtrain(&["train", "--help"]));
+    let size = help
+        .split("--size <SIZE>")
+        .nth(1)
+        .and_then(|t| t.split("\n      --").next())
+        .unwrap_or_else(|| panic!("no --size in:\n{help}"));
+    assert!(
+        size.contains("64x64") && size.contains("256x256") && size.contains("--pretrained"),
+        "{size}"
+    );
+}

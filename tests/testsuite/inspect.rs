@@ -157,3 +157,19 @@ fn manifest_rows_with_missing_files_and_unknown_labels_are_reported() {
         "{stderr}"
     );
 }
+
+/// Images in sub-folders of a class folder are counted for that class, as torchvision's
+/// `ImageFolder` takes them. Before, `red/sub/*.png` gave "red 0" and "0 skipped".
+#[test]
+fn images_in_sub_folders_of_a_class_folder_are_that_class() {
+    let root = scratch("inspect-nested");
+    let ds = image_folder(&root.join("ds"), &["blue", "red"], 4);
+    std::fs::create_dir_all(ds.join("red/sub/deeper")).unwrap();
+    std::fs::rename(ds.join("red/0.png"), ds.join("red/sub/0.png")).unwrap();
+    std::fs::rename(ds.join("red/1.png"), ds.join("red/sub/deeper/1.png")).unwrap();
+    std::fs::create_dir_all(ds.join("red/.hidden")).unwrap();
+    std::fs::copy(ds.join("red/2.png"), ds.join("red/.hidden/2.png")).unwrap();
+    let v = stdout_json(&augtrain(&["inspect", ds.to_str().unwrap(), "--json"]));
+    assert_eq!(v["images"], 8, "{v}");
+    assert_eq!(v["counts"]["(unsplit)"], serde_json::json!([4, 4]), "{v}");
+}

@@ -313,7 +313,7 @@ fn one_epoch(models: &Path, freeze: Freeze) -> [std::collections::BTreeMap<Strin
     cfg.model.freeze = freeze;
     cfg.batch_size = 16;
     cfg.epochs = 1;
-    cfg.optimizer.lr = 0.01;
+    cfg.optimizer.lr = Some(0.01);
     cfg.data.synthetic_train = 64;
     cfg.data.synthetic_test = 10;
     let splits = cfg.data.load(cfg.seed).unwrap();

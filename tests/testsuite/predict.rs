@@ -235,3 +235,48 @@ fn a_fifo_as_pretrained_is_refused_without_blocking() {
     assert!(stderr.contains("not a regular file"), "{stderr}");
     assert!(!root.join("out").exists());
 }
+
+/// A `--class-names` file listing a name twice, or starting with a byte-order mark, is an
+/// error naming the file and line (exit 1: the file's contents), before any weights are read;
+/// a clean list passes (and the missing weights file is the error). Before, both were taken:
+/// two outputs with one name, or a first class named "\u{feff}tench".
+#[test]
+fn class_names_files_with_a_duplicate_or_a_byte_order_mark_are_refused() {
+    let root = scratch("class-names");
+    let ds = image_folder(&root.join("ds"), &["blue"], 2);
+    let weights = root.join("never-read.pth");
+    for (name, text, expect) in [
+        (
+            "dup.txt",
+            "tench\ngoldfish\n\ntench\n",
+            "line 4: 'tench' is listed twice",
+        ),
+        ("bom.txt", "\u{feff}tench\ngoldfish\n", "line 1: entry 1"),
+        ("clean.txt", "tench\ngoldfish\n", "never-read.pth"),
+    ] {
+        let file = root.join(name);
+        std::fs::write(&file, text).unwrap();
+        let out = augtrain(&[
+            "predict",
+            "--pretrained",
+            weights.to_str().unwrap(),
+            "--model",
+            "resnet18",
+            "--class-names",
+            file.to_str().unwrap(),
+            "--data",
+            ds.to_str().unwrap(),
+            "--device",
+            "cpu",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.contains(expect), "{name}: {stderr}");
+        assert_eq!(
+            stderr.contains(name),
+            name != "clean.txt",
+            "{name}: {stderr}"
+        );
+    }
+}

@@ -1,7 +1,8 @@
 //! Image files as a dataset: image-folder layouts, CSV manifests, and loading a list of files
 //! in parallel with per-file error reports.
 //!
-//! Layouts: `root/<class>/*` (no split) or `root/{train,val,test}/<class>/*`. Manifests: CSV
+//! Layouts: `root/<class>/**` (no split) or `root/{train,val,test}/<class>/**`, files in
+//! sub-folders of a class folder belonging to that class. Manifests: CSV
 //! `path,label[,split]` with a header row; paths are relative to the manifest's directory and
 //! written as path text ([`crate::util::path_text`]), so any file name reads back exactly.
 //! Files whose name starts with `.` are ignored; every other file is tried, and one that cannot
@@ -211,7 +212,14 @@ pub fn looks_like_folder(dir: &Path) -> bool {
     class_dirs(dir).map(|c| !c.is_empty()).unwrap_or(false)
 }
 
-/// Scan an image-folder layout into items (sorted by split, class, file name) and class names.
+/// Scan an image-folder layout into items (sorted by split, class, file path) and class names.
+///
+/// The class of a file is the top-level folder it is under (below the split folder in the
+/// split layout), however deep it sits: `root/red/sub/a.png` is a `red` image, as in
+/// torchvision's `ImageFolder`. Hidden files and folders are skipped; every other file is
+/// tried (an unusable one is reported when loading, where `ImageFolder` would silently pass
+/// over files without an image extension). A class folder holding no file is still a class
+/// (with no images), so that `inspect` shows it and training refuses it.
 pub fn scan_folder(root: &Path) -> Result<(Vec<FileItem>, Vec<String>), DataError> {
     let top = class_dirs(root)?;
     let split_layout =
@@ -232,13 +240,12 @@ pub fn scan_folder(root: &Path) -> Result<(Vec<FileItem>, Vec<String>), DataErro
         for (class, class_dir) in class_dirs(&dir)? {
             classes.insert(class.clone());
             let class_rel = prefix.join(class_dir.file_name().unwrap_or_default());
-            for entry in sorted_entries(&class_dir)? {
-                let path = entry.path();
-                if path.is_dir() {
-                    continue;
-                }
+            // Every file below the class folder, sub-folders included, is of that class (as
+            // torchvision's `ImageFolder` takes them).
+            for (path, _) in files_under(&class_dir)? {
+                let inside = path.strip_prefix(&class_dir).unwrap_or(&path);
                 items.push(FileItem {
-                    rel: path_text::encode(&class_rel.join(entry.file_name())),
+                    rel: path_text::encode(&class_rel.join(inside)),
                     path,
                     label: class.clone(),
                     split,
@@ -474,6 +481,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 2: 3 field(s)"), "{e}");
+    }
+
+    #[test]
+    fn files_in_sub_folders_of_a_class_folder_belong_to_that_class() {
+        let root = std::env::temp_dir().join(format!("augtrain-nested-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for dir in ["red/sub/deeper", "red/.hidden", "blue", "green"] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        for file in [
+            "red/sub/a.png",
+            "red/sub/deeper/b.png",
+            "red/.hidden/c.png",
+            "red/.d.png",
+            "blue/e.png",
+        ] {
+            std::fs::write(root.join(file), b"x").unwrap();
+        }
+        let (items, classes) = scan_folder(&root).unwrap();
+        let got: Vec<(&str, &str)> = items
+            .iter()
+            .map(|i| (i.rel.as_str(), i.label.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("blue/e.png", "blue"),
+                ("red/sub/a.png", "red"),
+                ("red/sub/deeper/b.png", "red")
+            ]
+        );
+        assert_eq!(items[2].path, root.join("red/sub/deeper/b.png"));
+        // An empty class folder is still a class, with no files.
+        assert_eq!(classes, ["blue", "green", "red"]);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -11,11 +11,13 @@
 
 pub mod balance;
 pub mod cifar;
+pub mod class_list;
 pub mod csv;
 pub mod decode;
 pub mod export;
 pub mod files;
 pub mod idx;
+pub mod membership;
 pub mod options;
 pub mod pack;
 pub mod profile;
@@ -69,6 +71,19 @@ pub enum DataError {
     /// The dataset as a whole is unusable (inconsistent sizes, too few samples, ...).
     #[error("{0}")]
     Invalid(String),
+    /// A class the caller named (`--classes`) that no file of the data is labelled with: a
+    /// mistake in the class list rather than in the data.
+    #[error(
+        "--classes names '{}', but no file of {} is labelled so; check the spelling, or leave it out",
+        util::escape::escape(class),
+        escape_path(data)
+    )]
+    ClassNotInData {
+        /// The class named.
+        class: String,
+        /// The dataset (folder or manifest).
+        data: PathBuf,
+    },
 }
 
 /// Where the pixels of a dataset live: one owned buffer, or memory-mapped shards of a pack.

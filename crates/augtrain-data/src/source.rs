@@ -194,8 +194,8 @@ pub fn load_whole(source: &DataSource, opts: &LoadOptions, seed: u64) -> Result<
             let (train, test) = cifar::load(dir, *v)?;
             two(train, test)
         }
-        DataSource::Folder(dir) => listed_files(files::scan_folder(dir)?, opts)?,
-        DataSource::Manifest(path) => listed_files(files::read_manifest(path)?, opts)?,
+        DataSource::Folder(dir) => listed_files(dir, files::scan_folder(dir)?, opts)?,
+        DataSource::Manifest(path) => listed_files(path, files::read_manifest(path)?, opts)?,
         DataSource::Pack(dir) => {
             let (data, splits, _) = pack::open(dir)?;
             Whole {
@@ -309,14 +309,46 @@ pub fn assemble(
             "the test split is empty; raise --test-fraction".into(),
         ));
     }
+    let train = data.subset(&pool);
+    check_every_class_trains(&train)?;
     Ok(Splits {
         name,
-        train: data.subset(&pool),
+        train,
         val: data.subset(&val),
         test: data.subset(&test),
         provenance: notes.join("; "),
         report,
     })
+}
+
+/// A training split a classifier can learn from: at least two classes, and images of every
+/// class (a class without any would be a class the model can never predict, trained and
+/// reported as if it were one).
+pub fn check_every_class_trains(train: &Dataset) -> Result<(), DataError> {
+    if train.num_classes() < 2 {
+        return Err(DataError::Invalid(format!(
+            "the data has {} class{} ({}); a classifier needs at least two",
+            train.num_classes(),
+            if train.num_classes() == 1 { "" } else { "es" },
+            escape(&train.class_names.join(", "))
+        )));
+    }
+    let counts = train.class_counts();
+    let empty: Vec<&str> = (0..counts.len())
+        .filter(|&k| counts[k] == 0)
+        .map(|k| train.class_names[k].as_str())
+        .collect();
+    if !empty.is_empty() {
+        return Err(DataError::Invalid(format!(
+            "class{} {} ha{} no training images; add images of {}, or leave {} out (--classes)",
+            if empty.len() == 1 { "" } else { "es" },
+            preview(&empty),
+            if empty.len() == 1 { "s" } else { "ve" },
+            if empty.len() == 1 { "it" } else { "them" },
+            if empty.len() == 1 { "it" } else { "them" },
+        )));
+    }
+    Ok(())
 }
 
 /// Replace the splits of `whole` by those of a split file (`id,split,...` CSV from
@@ -431,11 +463,21 @@ fn preview<S: AsRef<str>>(items: &[S]) -> String {
     shown.join(", ")
 }
 
-/// Decode the files an image folder or a manifest lists.
+/// Decode the files an image folder or a manifest (`source`) lists. A class of `opts.classes`
+/// that labels none of the files is [`DataError::ClassNotInData`].
 fn listed_files(
+    source: &Path,
     (items, classes): (Vec<files::FileItem>, Vec<String>),
     opts: &LoadOptions,
 ) -> Result<Whole, DataError> {
+    for class in opts.classes.iter().flatten() {
+        if !items.iter().any(|item| item.label == *class) {
+            return Err(DataError::ClassNotInData {
+                class: class.clone(),
+                data: source.to_path_buf(),
+            });
+        }
+    }
     let (data, splits, report) =
         files::load_items(&items, &classes, opts.classes.as_deref(), opts)?;
     Ok(Whole {

@@ -55,6 +55,21 @@ pub struct ImagenetInput {
 }
 
 impl ModelKind {
+    /// The learning rate a run of this model takes when none is given, for `optimizer`:
+    /// for Adam and AdamW PyTorch's default, 0.001; for SGD with momentum 0.9 the rate
+    /// measured to train it on the built-in data (BENCHMARKS.md, "Default learning rates"):
+    /// the MLP diverges at 0.05 (its loss goes from 24 to 184) and wobbles at 0.03, and
+    /// reaches 68-73 % at 0.02 (10 epochs, three seeds); the ImageNet architectures from
+    /// scratch start at twice the uniform-guess loss at 0.05 and learn steadily at 0.01.
+    pub fn default_lr(&self, optimizer: OptimizerKind) -> f64 {
+        match (optimizer, self) {
+            (OptimizerKind::Adam | OptimizerKind::Adamw, _) => 0.001,
+            (OptimizerKind::Sgd, ModelKind::Cnn | ModelKind::ResnetSmall) => 0.05,
+            (OptimizerKind::Sgd, ModelKind::Mlp) => 0.02,
+            (OptimizerKind::Sgd, _) => 0.01,
+        }
+    }
+
     /// Every architecture, in the order help texts list them.
     pub const ALL: [ModelKind; 7] = [
         ModelKind::Mlp,
@@ -167,8 +182,10 @@ pub enum OptimizerKind {
 pub struct OptimizerConfig {
     /// `sgd`, `adam` or `adamw`.
     pub kind: OptimizerKind,
-    /// Base learning rate.
-    pub lr: f64,
+    /// Base learning rate; absent = the default for the model and optimizer
+    /// ([`TrainConfig::lr`]). A run's saved config always has the rate it used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
     /// SGD momentum (0 = plain SGD).
     pub momentum: f64,
     /// Weight decay: for sgd and adam an L2 penalty added to the gradient (PyTorch's
@@ -195,7 +212,7 @@ impl Default for OptimizerConfig {
     fn default() -> Self {
         Self {
             kind: OptimizerKind::Sgd,
-            lr: 0.05,
+            lr: None,
             momentum: 0.9,
             weight_decay: 0.0,
             decay_biases_and_norms: true,
@@ -435,7 +452,6 @@ const KEY_DOCS: &[(&str, &str)] = &[
         "optimizer.kind",
         "sgd (momentum, PyTorch semantics), adam or adamw (decoupled weight decay).",
     ),
-    ("optimizer.lr", "Base learning rate."),
     ("optimizer.momentum", "SGD momentum (0 = plain SGD)."),
     (
         "optimizer.weight_decay",
@@ -489,6 +505,11 @@ const OPTIONAL_KEYS: &[(&str, &str, &str)] = &[
         "data.classes",
         "The class list; image files labelled otherwise are skipped as unknown.",
         "[\"ants\", \"bees\"]",
+    ),
+    (
+        "optimizer.lr",
+        "Base learning rate. Default: for sgd per model (mlp 0.02, cnn and resnet-small 0.05, resnet18/34/50 and efficientnet-lite0 0.01), for adam and adamw 0.001.",
+        "0.05",
     ),
     (
         "model.pretrained",
@@ -598,8 +619,10 @@ impl TrainConfig {
                 self.resident_fraction
             ));
         }
-        if !(self.optimizer.lr > 0.0 && self.optimizer.lr.is_finite()) {
-            return Err(format!("learning rate {} must be > 0", self.optimizer.lr));
+        if let Some(lr) = self.optimizer.lr
+            && !(lr > 0.0 && lr.is_finite())
+        {
+            return Err(format!("learning rate {lr} must be > 0"));
         }
         if !(0.0..1.0).contains(&self.optimizer.momentum) {
             return Err(format!(
@@ -643,6 +666,10 @@ impl TrainConfig {
                 "batch size {} is more than the limit of {MAX_BATCH}",
                 self.batch_size
             ));
+        }
+        if let Some(classes) = &self.data.classes {
+            augtrain_data::class_list::check_for_training(classes)
+                .map_err(|p| format!("class list {}: {p}", classes.join(",")))?;
         }
         if !(1..=MAX_HIDDEN).contains(&self.model.hidden) {
             return Err(format!(
@@ -788,6 +815,115 @@ impl TrainConfig {
         Ok(cfg)
     }
 
+    /// The first setting that defines what a run is (its model, its data and splits, its
+    /// seed) on which `asked` differs from this, the run's saved config: `(flag, run's value,
+    /// asked value)`. A resumed run continues the model in its checkpoint on the images of its
+    /// recorded splits, so these cannot change; settings of how it goes on (epochs, learning
+    /// rate, schedule, batch size, device, augmentation, ...) can, and the run's config then
+    /// records them. Paths are compared as the files they name.
+    pub fn resume_conflict(&self, asked: &TrainConfig) -> Option<(&'static str, String, String)> {
+        fn file(p: &Option<std::path::PathBuf>) -> String {
+            p.as_ref()
+                .map(|p| {
+                    std::fs::canonicalize(p)
+                        .unwrap_or_else(|_| p.clone())
+                        .display()
+                        .to_string()
+                })
+                .unwrap_or_else(|| "none".into())
+        }
+        let (a, b) = (self, asked);
+        let size = |s: [u32; 2]| format!("{}x{}", s[0], s[1]);
+        let classes = |c: &Option<Vec<String>>| {
+            c.as_ref()
+                .map(|c| c.join(","))
+                .unwrap_or_else(|| "all".into())
+        };
+        let pairs: [(&'static str, String, String); 16] = [
+            (
+                "--model",
+                a.model.kind.to_string(),
+                b.model.kind.to_string(),
+            ),
+            (
+                "--hidden",
+                a.model.hidden.to_string(),
+                b.model.hidden.to_string(),
+            ),
+            (
+                "--dropout",
+                a.model.dropout.to_string(),
+                b.model.dropout.to_string(),
+            ),
+            (
+                "--pretrained",
+                file(&a.model.pretrained),
+                file(&b.model.pretrained),
+            ),
+            (
+                "--freeze",
+                names::name(&a.model.freeze),
+                names::name(&b.model.freeze),
+            ),
+            ("--size", size(a.data.size), size(b.data.size)),
+            (
+                "--channels",
+                a.data.channels.to_string(),
+                b.data.channels.to_string(),
+            ),
+            (
+                "--resize",
+                names::name(&a.data.resize),
+                names::name(&b.data.resize),
+            ),
+            (
+                "--classes",
+                classes(&a.data.classes),
+                classes(&b.data.classes),
+            ),
+            (
+                "--split",
+                file(&a.data.split_file),
+                file(&b.data.split_file),
+            ),
+            (
+                "--val-fraction",
+                a.data.val_fraction.to_string(),
+                b.data.val_fraction.to_string(),
+            ),
+            (
+                "--test-fraction",
+                a.data.test_fraction.to_string(),
+                b.data.test_fraction.to_string(),
+            ),
+            (
+                "--synthetic-train",
+                a.data.synthetic_train.to_string(),
+                b.data.synthetic_train.to_string(),
+            ),
+            (
+                "--synthetic-test",
+                a.data.synthetic_test.to_string(),
+                b.data.synthetic_test.to_string(),
+            ),
+            (
+                "--synthetic-size",
+                a.data.synthetic_size.to_string(),
+                b.data.synthetic_size.to_string(),
+            ),
+            ("--seed", a.seed.to_string(), b.seed.to_string()),
+        ];
+        pairs.into_iter().find(|(_, run, now)| run != now)
+    }
+
+    /// The base learning rate: the configured one, or the model's default for the optimizer
+    /// ([`ModelKind::default_lr`]).
+    pub fn lr(&self) -> f64 {
+        self.optimizer
+            .lr
+            .unwrap_or_else(|| self.model.kind.default_lr(self.optimizer.kind))
+    }
+
     /// Images per evaluation batch: the training batch size, at least 256 (evaluation keeps no
     /// gradients, so larger batches are cheap).
     pub fn eval_batch_size(&self) -> usize {
@@ -798,6 +934,24 @@ impl TrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resume_may_change_how_a_run_goes_on_but_not_what_it_is() {
+        let run = TrainConfig::default();
+        let mut asked = run.clone();
+        asked.epochs = 20;
+        asked.optimizer.lr = Some(0.01);
+        asked.batch_size = 16;
+        assert_eq!(run.resume_conflict(&asked), None);
+        asked.data.size = [256, 256];
+        assert_eq!(
+            run.resume_conflict(&asked),
+            Some(("--size", "64x64".into(), "256x256".into()))
+        );
+        let mut asked = run.clone();
+        asked.model.pretrained = Some("weights.pth".into());
+        assert_eq!(run.resume_conflict(&asked).unwrap().0, "--pretrained");
+    }
 
     /// Every value each flag accepted before the names moved to serde, in several cases and
     /// with either separator, still parses to the same variant.

@@ -218,6 +218,22 @@ pub struct TestReport {
     pub classification_report: serde_json::Value,
     /// The full report.
     pub report: ClassificationReport,
+    /// `eval --data`: images of the data that the run trained or validated on, left out
+    /// (absent when none were, and in a run's own `report.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_out: Option<LeftOut>,
+}
+
+/// Images of an evaluation's data that a run has seen (same pixels as an image of its
+/// training or validation split) and that were therefore not evaluated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftOut {
+    /// Images of the data given.
+    pub given: usize,
+    /// Left out: the pixels of a training image of the run.
+    pub train: usize,
+    /// Left out: the pixels of a validation image of the run.
+    pub val: usize,
 }
 
 impl TestReport {
@@ -230,6 +246,7 @@ impl TestReport {
             zero_division: report.zero_division,
             classification_report: report.to_sklearn_json(),
             report,
+            left_out: None,
         }
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use augtrain_data::csv::{Table, Writer};
 use augtrain_data::files::Skipped;
+use augtrain_data::membership::{self, Member};
 use augtrain_data::util::fs::{
     IoError, PartialDir, check_writable_dir, create_dir_all, write_atomic,
 };
@@ -41,6 +42,8 @@ pub mod file {
     pub const CONFUSION: &str = "confusion.csv";
     /// Files that could not be used, with reasons.
     pub const SKIPPED: &str = "skipped.csv";
+    /// Every image's split, by path and content hash (`augtrain_data::membership`).
+    pub const SPLITS: &str = "splits.csv";
     /// Weights, optimizer state and progress.
     pub const CHECKPOINT: &str = "checkpoint.bin";
     /// The self-contained HTML report.
@@ -333,9 +336,42 @@ impl RunDir {
         self.write(file::PREDICTIONS, predictions_csv(rows).as_bytes())
     }
 
-    /// Write `skipped.csv`: `path,reason` per unusable file.
+    /// Write `skipped.csv`: `path,reason` per unusable file; with none, remove it (a resumed
+    /// run whose files are all usable now leaves no stale list behind).
     pub fn write_skipped(&self, skipped: &[Skipped]) -> Result<(), RunError> {
+        if skipped.is_empty() {
+            let path = self.file(file::SKIPPED);
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(IoError::new("remove", path, e).into())
+                }
+                _ => Ok(()),
+            };
+        }
         self.write(file::SKIPPED, skipped_csv(skipped).as_bytes())
+    }
+
+    /// The split of every image the run trained, validated and tested on (`splits.csv`);
+    /// `None` for a run made before augtrain recorded them.
+    pub fn splits(&self) -> Result<Option<Vec<Member>>, RunError> {
+        let path = self.file(file::SPLITS);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = self.read_text(file::SPLITS)?;
+        membership::parse(&path, &text)
+            .map(Some)
+            .map_err(|e| match e {
+                augtrain_data::DataError::Malformed { problem, .. } => {
+                    RunError::damaged(&path, problem)
+                }
+                other => RunError::damaged(&path, other.to_string()),
+            })
+    }
+
+    /// Write `splits.csv`.
+    pub fn write_splits(&self, members: &[Member]) -> Result<(), RunError> {
+        self.write(file::SPLITS, membership::to_csv(members).as_bytes())
     }
 
     /// Whether the run has a checkpoint.

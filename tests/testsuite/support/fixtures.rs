@@ -95,9 +95,16 @@ pub fn bomb_png(w: u32, h: u32) -> Vec<u8> {
 /// An image folder `root/<class>/<i>.png` of `per_class` distinct 8x8 RGB images per class
 /// (no two images alike, within or across classes, for up to 32 per class); `root`.
 pub fn image_folder(root: &Path, classes: &[&str], per_class: u8) -> PathBuf {
+    image_folder_from(root, classes, 0..per_class)
+}
+
+/// [`image_folder`] with the images numbered `numbers` (at most 32): a folder made with
+/// numbers the first one did not use holds none of its images' pixels (new data for a model
+/// trained on the first).
+pub fn image_folder_from(root: &Path, classes: &[&str], numbers: std::ops::Range<u8>) -> PathBuf {
     for (c, class) in classes.iter().enumerate() {
         std::fs::create_dir_all(root.join(class)).unwrap();
-        for i in 0..per_class {
+        for i in numbers.clone() {
             let px = image::Rgb([(c * 80) as u8 + 7 * i, 13 * i + 5, (c * 40) as u8 + 90]);
             image::RgbImage::from_pixel(8, 8, px)
                 .save(root.join(class).join(format!("{i}.png")))

@@ -20,7 +20,7 @@
 #   -report_slow_units=1   inputs over 1 s are reported (and saved as slow-unit-*), not failed
 set -euo pipefail
 
-targets="idx cifar image manifest pack split_file pipeline_toml pipeline_json config pred_probs embeddings checkpoint"
+targets="idx cifar image manifest pack split_file pipeline_toml pipeline_json config pred_probs embeddings checkpoint pth"
 if [ $# -lt 1 ]; then
   echo "usage: fuzz/run.sh <target> [seconds] [libFuzzer flags...]; targets: $targets" >&2
   exit 2
@@ -43,6 +43,7 @@ case $target in
   pred_probs) max_len=16384 dict=pred_probs ;;
   embeddings) max_len=16384 dict=embeddings ;;
   checkpoint) max_len=65536 dict=checkpoint ;;
+  pth) max_len=131072 dict=pth ;;
   *)
     echo "unknown target '$target'; one of: $targets" >&2
     exit 2

@@ -3,7 +3,8 @@
 //! Every parser of outside input as a plain function on bytes, each driven one step further
 //! than parsing where a parsed value feeds more code (a pack is read record by record, a
 //! pipeline spec is compiled and run on the CPU twin, a checkpoint's records are opened by
-//! burn's container reader).
+//! burn's container reader, a `.pth` file that passes the pre-check is opened by burn-store's
+//! PyTorch reader and every tensor read).
 //!
 //! Two callers share these functions:
 //! - the cargo-fuzz binaries in `fuzz/fuzz_targets/` (libFuzzer, coverage-guided, nightly):
@@ -23,6 +24,7 @@ mod checkpoint;
 mod disk;
 mod formats;
 mod pipeline;
+mod weights;
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +32,7 @@ pub use checkpoint::{checkpoint, reseal};
 pub use disk::{PACK_SEPARATOR, manifest, pack, pack_files, split_file};
 pub use formats::{cifar, embeddings, idx, image, pred_probs};
 pub use pipeline::{config, pipeline_json, pipeline_toml};
+pub use weights::pth;
 
 /// A fuzz target: a parser entry point that must survive any bytes.
 pub struct Target {
@@ -41,7 +44,7 @@ pub struct Target {
 }
 
 /// Every target, in data-flow order.
-pub const TARGETS: [Target; 12] = [
+pub const TARGETS: [Target; 13] = [
     Target {
         name: "idx",
         run: idx,
@@ -89,6 +92,10 @@ pub const TARGETS: [Target; 12] = [
     Target {
         name: "checkpoint",
         run: checkpoint,
+    },
+    Target {
+        name: "pth",
+        run: pth,
     },
 ];
 

@@ -100,6 +100,7 @@ replay_tests!(
     pred_probs,
     embeddings,
     checkpoint,
+    pth,
 );
 
 #[test]
@@ -117,6 +118,7 @@ fn the_replay_tests_cover_every_target() {
         "pred_probs",
         "embeddings",
         "checkpoint",
+        "pth",
     ];
     let names: Vec<&str> = TARGETS.iter().map(|t| t.name).collect();
     assert_eq!(names, tested);

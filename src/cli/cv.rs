@@ -56,6 +56,7 @@ pub(crate) fn run_cv(
     }
     let mut cfg = train.config()?;
     cfg.data.path = Some(data.to_path_buf());
+    crate::budget::check_train(&cfg)?;
     let reporter = Reporter::new(Verbosity::detect(train.quiet));
     if folds < 2 {
         return Err(Error::Usage(format!("--folds {folds}: use at least 2")));

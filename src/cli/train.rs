@@ -283,6 +283,7 @@ impl TrainArgs {
 
 pub fn run(args: TrainArgs) -> crate::Result<()> {
     let cfg = args.config()?;
+    crate::budget::check_train(&cfg)?;
     let reporter = Reporter::new(Verbosity::detect(args.quiet));
     // Data first: malformed input fails before anything is created.
     let splits = cfg.data.load(cfg.seed)?;

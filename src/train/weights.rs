@@ -27,15 +27,25 @@ pub fn restore(
     .map(|optimizer| (model, optimizer))
 }
 
-/// Load checkpointed weights into `model`, turning a decoder panic into an error.
+/// Load checkpointed weights into `model`, turning a decoder panic into an error. Weights
+/// holding a NaN, an infinity or a negative batch-norm variance are refused, naming the
+/// tensor: a checkpoint's checksum guards against corruption, not against a crafted file, and
+/// such a model would predict "NaN" for everything.
 pub fn restore_model(model: Model, model_bytes: Vec<u8>) -> Result<Model, TrainError> {
-    without_panics(move || {
+    let model = without_panics(move || {
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model_bytes))
             .map_err(|e| TrainError::Checkpoint(format!("model weights: {e}")))?;
         model
             .try_load_record(record)
             .map_err(|e| TrainError::Checkpoint(format!("model weights do not fit the model: {e}")))
-    })
+    })?;
+    match crate::model::pretrained::first_bad_value(&model) {
+        Some(bad) => Err(TrainError::Checkpoint(format!(
+            "{}: {bad}; no training leaves such weights (a damaged or crafted file): start the run again",
+            augtrain_run::run_dir::file::CHECKPOINT
+        ))),
+        None => Ok(model),
+    }
 }
 
 /// Run a checkpoint decoder; a panic inside burn becomes [`TrainError::Checkpoint`].

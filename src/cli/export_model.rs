@@ -60,6 +60,8 @@ pub fn run(args: ExportModelArgs) -> crate::Result<()> {
         ("format".to_string(), "pt".to_string()),
         ("architecture".to_string(), kind.to_string()),
         ("classes".to_string(), inference.card.class_names.join("\n")),
+        // The loaded image shape (`WxHxC`): `predict --pretrained` builds the model for it.
+        ("input".to_string(), inference.card.input.to_string()),
     ]);
     let bytes = safetensors_bytes(&inference.model, metadata).map_err(|why| {
         Error::Train(crate::train::TrainError::Checkpoint(format!(

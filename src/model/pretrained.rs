@@ -139,6 +139,7 @@ impl LoadReport {
 pub struct WeightsFile {
     path: PathBuf,
     tensors: BTreeMap<String, PackTensor>,
+    metadata: BTreeMap<String, String>,
 }
 
 impl WeightsFile {
@@ -180,10 +181,23 @@ impl WeightsFile {
         if tensors.is_empty() {
             return Err(unreadable("it holds no tensors".into()));
         }
+        let metadata = if safetensors {
+            augtrain_weights::safetensors_metadata(path).map_err(unreadable)?
+        } else {
+            BTreeMap::new()
+        };
         Ok(Self {
             path: path.to_path_buf(),
             tensors: normalize_names(tensors),
+            metadata,
         })
+    }
+
+    /// The file's own metadata (safetensors `__metadata__`; empty for PyTorch files), e.g.
+    /// what `augtrain export-model` records: `architecture`, `classes` (one name per line,
+    /// in the head's order), `input` (the loaded image shape, `WxHxC`).
+    pub fn metadata(&self) -> &BTreeMap<String, String> {
+        &self.metadata
     }
 
     /// The file's tensor names (PyTorch names, normalized), sorted.

@@ -119,3 +119,26 @@ fn replay_on_other_data_is_refused() {
         .unwrap_or(0);
     assert_eq!(pngs, 0, "no image written");
 }
+
+/// `augment --preview --versions 1000000` allocated terabytes of augmented images and
+/// contact sheet and aborted; now a usage error naming the largest --versions that fits.
+#[test]
+fn too_many_preview_versions_are_a_usage_error_naming_what_fits() {
+    let root = scratch("augment-versions");
+    let out = augtrain_limited(
+        &[
+            "augment",
+            "--preview",
+            root.join("grid.png").to_str().unwrap(),
+            "--versions",
+            "1000000000",
+            "--device",
+            "cpu",
+        ],
+        16 << 30,
+    );
+    let line = one_error_line(&out, 2);
+    assert!(line.contains("--versions 1000000000 of 16 images"), "{line}");
+    assert!(line.contains("the largest --versions that fits is "), "{line}");
+    assert!(!root.join("grid.png").exists());
+}

@@ -205,6 +205,11 @@ impl WeightsFile {
         self.tensors.keys().map(String::as_str)
     }
 
+    /// The architecture (a `--model` name) whose characteristic tensors the file has, if any.
+    pub fn architecture(&self) -> Option<&'static str> {
+        guess_architecture(self)
+    }
+
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path

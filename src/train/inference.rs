@@ -71,6 +71,15 @@ impl Inference {
         device: &ComputeDevice,
     ) -> Result<Self, TrainError> {
         let file = WeightsFile::open(path)?;
+        // Another architecture's file has no head under this one's name either; say what
+        // it is before advising to train a head it could never load into.
+        if let Some(arch) = file.architecture().filter(|a| *a != kind.to_string()) {
+            return Err(TrainError::Config(format!(
+                "{} holds {arch} weights, not {kind} ones: predict with augtrain predict --pretrained {} --model {arch} --data YOUR_IMAGES",
+                path.display(),
+                path.display()
+            )));
+        }
         let head = model::head_name(kind);
         let classes = file.head_classes(head).ok_or_else(|| {
             TrainError::Config(format!(

@@ -323,3 +323,42 @@ fn pth_files_built_to_exhaust_memory_are_refused_before_reading() {
     }
     assert!(seen >= 4, "only {seen} hostile files");
 }
+
+/// A ResNet-18 file passed as `--model efficientnet-lite0` was told to train a head with the
+/// same wrong model ("train one: augtrain train --pretrained F --model efficientnet-lite0"),
+/// which cannot work: the advice now names the architecture the file is, and that command
+/// predicts.
+#[test]
+fn a_file_of_another_architecture_gets_a_command_that_works() {
+    let Some(models) = data("models") else { return };
+    let root = scratch("predict-other-arch");
+    let images = fixtures_folder(&root);
+    let file = models.join("resnet18-random-seed0.pth");
+    let run = |model: &str, out: &str| {
+        augtrain(&[
+            "predict",
+            "--pretrained",
+            file.to_str().unwrap(),
+            "--model",
+            model,
+            "--data",
+            images.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--out",
+            root.join(out).to_str().unwrap(),
+            "--quiet",
+        ])
+    };
+    let line = one_error_line(&run("efficientnet-lite0", "wrong"), 1);
+    assert!(line.contains("holds resnet18 weights"), "{line}");
+    assert!(line.contains("--model resnet18"), "{line}");
+    assert!(!line.contains("train"), "{line}");
+    let model = line
+        .split("--model ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap();
+    ok(&run(model, "right"));
+    assert!(root.join("right/predictions.csv").exists());
+}

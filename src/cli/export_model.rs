@@ -63,7 +63,8 @@ pub fn run(args: ExportModelArgs) -> crate::Result<()> {
         // The loaded image shape (`WxHxC`): `predict --pretrained` builds the model for it.
         ("input".to_string(), inference.card.input.to_string()),
     ]);
-    let bytes = safetensors_bytes(&inference.model, metadata).map_err(|why| {
+    let batches = run.checkpoint()?.progress.batch_norm_batches;
+    let bytes = safetensors_bytes(&inference.model, metadata, batches).map_err(|why| {
         Error::Train(crate::train::TrainError::Checkpoint(format!(
             "cannot export the weights of {}: {why}",
             args.run.display()

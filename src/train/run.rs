@@ -68,6 +68,7 @@ pub fn run(
         reporter.line(&epoch_line(&record, cfg.epochs));
         progress.history.push(record);
         progress.epochs_done = epoch + 1;
+        progress.batch_norm_batches += trainer.batch_norm_batches_per_epoch();
         if epoch == first {
             write_run_files(&run, &trainer, data)?;
         }

@@ -367,6 +367,16 @@ impl Trainer {
         Ok(())
     }
 
+    /// Batches per epoch on which the batch norms run in training mode (and update their
+    /// statistics): every batch, or none when the backbone is frozen.
+    pub fn batch_norm_batches_per_epoch(&self) -> u64 {
+        if self.cfg.model.freeze == Freeze::Backbone {
+            0
+        } else {
+            self.train_set.len().div_ceil(self.cfg.batch_size) as u64
+        }
+    }
+
     /// Train epoch `epoch` (0-based) and validate on `val` (when given and not empty); the
     /// progress bar and nothing else goes to `reporter`.
     pub fn epoch(

@@ -362,3 +362,34 @@ fn a_file_of_another_architecture_gets_a_command_that_works() {
     ok(&run(model, "right"));
     assert!(root.join("right/predictions.csv").exists());
 }
+
+/// `export-model` wrote every `num_batches_tracked` as 0; PyTorch counts the training
+/// batches each batch norm updated its statistics on, and so does the export now.
+#[test]
+fn exported_batch_norms_count_the_batches_they_trained_on() {
+    let root = scratch("export-num-batches");
+    let file = exported(&root, "resnet-small");
+    let dataset = json(&root.join("runs/resnet-small/dataset.json"));
+    let train: u64 = dataset["counts"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    let expected = train.div_ceil(32) as i64; // one epoch, batch 32
+    let bytes = std::fs::read(&file).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let mut seen = 0;
+    for (key, info) in header.as_object().unwrap() {
+        if !key.ends_with("num_batches_tracked") {
+            continue;
+        }
+        assert_eq!(info["dtype"], "I64");
+        let start = 8 + n + info["data_offsets"][0].as_u64().unwrap() as usize;
+        let value = i64::from_le_bytes(bytes[start..start + 8].try_into().unwrap());
+        assert_eq!(value, expected, "{key}");
+        seen += 1;
+    }
+    assert!(seen > 0, "no batch norm in the export");
+}

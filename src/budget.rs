@@ -18,8 +18,8 @@
 use crate::Error;
 use crate::data::ImageShape;
 use crate::model::ModelKind;
-use augtrain_run::config::TrainConfig;
 use crate::util::fs::human_bytes;
+use augtrain_run::config::TrainConfig;
 
 /// Bytes one training batch takes per input value (`channels × height × width` per image):
 /// activations and their gradients (see the module docs).
@@ -130,14 +130,20 @@ pub fn check_train(cfg: &TrainConfig) -> crate::Result<()> {
         )?;
     }
     let m = &cfg.model;
-    let need = |shape: ImageShape, batch: u64| {
-        training_bytes(m.kind, shape, 10, m.hidden, batch as usize)
-    };
+    let need =
+        |shape: ImageShape, batch: u64| training_bytes(m.kind, shape, 10, m.hidden, batch as usize);
     let batch = cfg.batch_size as u64;
-    let side_flag = if synthetic { "--synthetic-size" } else { "--size" };
+    let side_flag = if synthetic {
+        "--synthetic-size"
+    } else {
+        "--size"
+    };
     let fits_batch = largest(batch, budget, |b| need(shape, b));
     let fits_side = largest(shape.width.max(shape.height) as u64, budget, |s| {
-        need(ImageShape::new(s as usize, s as usize, shape.channels), batch)
+        need(
+            ImageShape::new(s as usize, s as usize, shape.channels),
+            batch,
+        )
     });
     check(
         &format!(
@@ -160,7 +166,12 @@ pub fn check_train(cfg: &TrainConfig) -> crate::Result<()> {
 
 /// Check what `augment` will hold for `versions` augmented versions of `n` images of
 /// `output` shape, plus (`preview`) a contact sheet of `cell` × `cell`-pixel RGB cells.
-pub fn check_augment(n: usize, versions: usize, output: ImageShape, preview: Option<usize>) -> crate::Result<()> {
+pub fn check_augment(
+    n: usize,
+    versions: usize,
+    output: ImageShape,
+    preview: Option<usize>,
+) -> crate::Result<()> {
     let budget = memory();
     // Each augmented image, plus its record (about 600 bytes of JSON and strings).
     let per_image = output.values() as u64 + 600;

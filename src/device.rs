@@ -413,8 +413,16 @@ mod tests {
     fn devices_all_takes_only_hardware_adapters() {
         use wgpu::{Backend, DeviceType};
         let software = [
-            adapter("llvmpipe (LLVM 15.0.6, 256 bits)", Backend::Vulkan, DeviceType::Cpu),
-            adapter("llvmpipe (LLVM 15.0.6, 256 bits)", Backend::Gl, DeviceType::Cpu),
+            adapter(
+                "llvmpipe (LLVM 15.0.6, 256 bits)",
+                Backend::Vulkan,
+                DeviceType::Cpu,
+            ),
+            adapter(
+                "llvmpipe (LLVM 15.0.6, 256 bits)",
+                Backend::Gl,
+                DeviceType::Cpu,
+            ),
         ];
         assert!(all_devices(&software).is_empty());
         let why = no_hardware_gpu(&software);

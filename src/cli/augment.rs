@@ -161,10 +161,15 @@ pub fn run(args: AugmentArgs) -> crate::Result<()> {
     let n = args.n.min(data.len()).max(1);
     let output = aug.output_shape();
     let cell = args.preview.as_ref().map(|_| {
-        let side = [output.width, output.height, data.shape.width, data.shape.height]
-            .into_iter()
-            .max()
-            .unwrap_or(1);
+        let side = [
+            output.width,
+            output.height,
+            data.shape.width,
+            data.shape.height,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(1);
         side * (96 / side).max(1)
     });
     crate::budget::check_augment(n, args.versions.max(1), output, cell)?;

@@ -359,10 +359,12 @@ impl WeightsFile {
 /// Refuse tensor `name` of `path` when it holds a NaN, an infinity or (a batch-norm running
 /// variance) a negative value.
 fn check_values(path: &Path, name: &str, data: &TensorData) -> Result<(), PretrainedError> {
-    let values = data.as_slice::<f32>().map_err(|e| PretrainedError::Unreadable {
-        path: path.display().to_string(),
-        why: format!("tensor {name}: {e:?}"),
-    })?;
+    let values = data
+        .as_slice::<f32>()
+        .map_err(|e| PretrainedError::Unreadable {
+            path: path.display().to_string(),
+            why: format!("tensor {name}: {e:?}"),
+        })?;
     augtrain_weights::check_tensor(name, values).map_err(|bad| PretrainedError::BadValue {
         path: path.display().to_string(),
         bad,

@@ -119,12 +119,20 @@ mod tests {
             .expect("the MLP's hidden weight");
         let mut data = bridge::to_data(&weight).unwrap().convert::<f32>();
         data.as_mut_slice::<f32>().unwrap()[5] = f32::NAN;
-        let applied = model.apply(vec![bridge::from_data(data, weight.name.clone(), None)], None, None, true);
+        let applied = model.apply(
+            vec![bridge::from_data(data, weight.name.clone(), None)],
+            None,
+            None,
+            true,
+        );
         assert!(applied.errors.is_empty());
         let bytes = model_bytes(&model).unwrap().to_vec();
         let fresh = Model::new(ModelKind::Mlp, shape, 10, 4, &device).unwrap();
         let err = restore_model(fresh, bytes).unwrap_err().to_string();
-        assert!(err.contains("checkpoint.bin: tensor hidden.weight holds NaN at index 5"), "{err}");
+        assert!(
+            err.contains("checkpoint.bin: tensor hidden.weight holds NaN at index 5"),
+            "{err}"
+        );
         let clean = model_bytes(&Model::new(ModelKind::Mlp, shape, 10, 4, &device).unwrap());
         let fresh = Model::new(ModelKind::Mlp, shape, 10, 4, &device).unwrap();
         assert!(restore_model(fresh, clean.unwrap().to_vec()).is_ok());

@@ -139,6 +139,9 @@ fn too_many_preview_versions_are_a_usage_error_naming_what_fits() {
     );
     let line = one_error_line(&out, 2);
     assert!(line.contains("--versions 1000000 of 16 images"), "{line}");
-    assert!(line.contains("the largest --versions that fits is "), "{line}");
+    assert!(
+        line.contains("the largest --versions that fits is "),
+        "{line}"
+    );
     assert!(!root.join("grid.png").exists());
 }

@@ -317,7 +317,10 @@ fn pth_files_built_to_exhaust_memory_are_refused_before_reading() {
             );
             let line = one_error_line(&out, 1);
             assert!(line.contains("is refused before reading"), "{line}");
-            assert!(line.contains(file.file_name().unwrap().to_str().unwrap()), "{line}");
+            assert!(
+                line.contains(file.file_name().unwrap().to_str().unwrap()),
+                "{line}"
+            );
             seen += 1;
         }
     }

@@ -552,10 +552,7 @@ fn size_flags_beyond_the_machines_memory_are_usage_errors_naming_what_fits() {
             vec!["--synthetic-train", "1000000000"],
             "the largest that fits is --synthetic-train ",
         ),
-        (
-            vec!["--synthetic-size", "100000"],
-            "or --synthetic-size ",
-        ),
+        (vec!["--synthetic-size", "100000"], "or --synthetic-size "),
         (
             vec![
                 "--data",
@@ -575,13 +572,22 @@ fn size_flags_beyond_the_machines_memory_are_usage_errors_naming_what_fits() {
         args.extend(flags.iter().copied());
         let out = augtrain_limited(&args, 16 << 30);
         let line = one_error_line(&out, 2);
-        assert!(line.contains("of memory, more than this machine's"), "{line}");
+        assert!(
+            line.contains("of memory, more than this machine's"),
+            "{line}"
+        );
         assert!(line.contains(fits), "{line}");
         assert!(!runs.exists(), "{line}");
     }
     // The largest synthetic count named fits the budget's own arithmetic and is refused one
     // above (checked on the message, not by allocating it).
-    let out = augtrain(&["train", "--synthetic-train", "1000000000", "--device", "cpu"]);
+    let out = augtrain(&[
+        "train",
+        "--synthetic-train",
+        "1000000000",
+        "--device",
+        "cpu",
+    ]);
     let line = one_error_line(&out, 2);
     let largest: u64 = line
         .split("--synthetic-train ")

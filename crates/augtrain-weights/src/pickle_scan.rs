@@ -218,12 +218,11 @@ pub fn scan_pickle<R: Read>(reader: R, limits: ScanLimits) -> Result<ScanReport,
             s.report.bytes = r.at;
             return Ok(s.report);
         }
-        s.step(op, &mut r)
-            .map_err(|e| match e {
-                ScanError::Malformed { why, .. } => ScanError::Malformed { at, why },
-                ScanError::TooManyValues { limit, .. } => ScanError::TooManyValues { limit, at },
-                other => other,
-            })?;
+        s.step(op, &mut r).map_err(|e| match e {
+            ScanError::Malformed { why, .. } => ScanError::Malformed { at, why },
+            ScanError::TooManyValues { limit, .. } => ScanError::TooManyValues { limit, at },
+            other => other,
+        })?;
     }
 }
 
@@ -312,7 +311,11 @@ impl Scanner {
                 let text = r.line()?;
                 let v = match op {
                     b'V' => Value::Str(String::from_utf8_lossy(&text).into()),
-                    b'S' => Value::Str(String::from_utf8_lossy(&text).trim_matches(['\'', '"']).into()),
+                    b'S' => Value::Str(
+                        String::from_utf8_lossy(&text)
+                            .trim_matches(['\'', '"'])
+                            .into(),
+                    ),
                     b'L' => text_int(text.strip_suffix(b"L").unwrap_or(&text)),
                     _ => Value::Other,
                 };
@@ -498,8 +501,13 @@ impl Scanner {
         let Value::Tuple(items) = id else {
             return Value::Other;
         };
-        let [Value::Str(kind), Value::Global(module, class), Value::Str(key), _, Value::Int(n)] =
-            items.get(..5).unwrap_or_default()
+        let [
+            Value::Str(kind),
+            Value::Global(module, class),
+            Value::Str(key),
+            _,
+            Value::Int(n),
+        ] = items.get(..5).unwrap_or_default()
         else {
             return Value::Other;
         };
@@ -568,7 +576,10 @@ fn str_value(bytes: Option<Vec<u8>>) -> Value {
 }
 
 fn text_int(text: &[u8]) -> Value {
-    match std::str::from_utf8(text).ok().and_then(|t| t.trim().parse::<i64>().ok()) {
+    match std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| t.trim().parse::<i64>().ok())
+    {
         Some(n) => Value::Int(n),
         None => Value::Other,
     }

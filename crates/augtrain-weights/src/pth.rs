@@ -204,7 +204,9 @@ fn check_zip(mut file: std::fs::File, len: u64, limits: &Limits) -> Result<Check
         .filter(|root| root.is_empty() || root.ends_with('/'))
         .min_by_key(|root| root.len())
         .map(str::to_string)
-        .ok_or_else(|| refused("its ZIP archive has no data.pkl (not a PyTorch 1.6+ file)".into()))?;
+        .ok_or_else(|| {
+            refused("its ZIP archive has no data.pkl (not a PyTorch 1.6+ file)".into())
+        })?;
     let pickle_name = format!("{root}data.pkl");
     let pickle_size = entries
         .iter()
@@ -277,7 +279,9 @@ fn check_sizes(entries: &[Entry], len: u64, limits: &Limits) -> Result<(), PthEr
         }
         total = total.saturating_add(e.size);
     }
-    let total_limit = len.max(limits.ratio_free_bytes).saturating_mul(limits.max_ratio);
+    let total_limit = len
+        .max(limits.ratio_free_bytes)
+        .saturating_mul(limits.max_ratio);
     if total > total_limit {
         return Err(refused(format!(
             "its ZIP entries unpack to {} in all from a {}-byte file (more than {}:1)",
@@ -291,10 +295,7 @@ fn check_sizes(entries: &[Entry], len: u64, limits: &Limits) -> Result<(), PthEr
 
 /// Every declared storage against the bytes its container holds for it (`held(key)`,
 /// `None`: no such storage), and every tensor view against its storage.
-fn check_claims(
-    report: &ScanReport,
-    held: impl Fn(&str) -> Option<u64>,
-) -> Result<(), PthError> {
+fn check_claims(report: &ScanReport, held: impl Fn(&str) -> Option<u64>) -> Result<(), PthError> {
     for StorageClaim { key, bytes, .. } in &report.storages {
         match held(key) {
             None => {

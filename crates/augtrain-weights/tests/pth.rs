@@ -43,8 +43,11 @@ fn tuple(items: &[Vec<u8>]) -> Vec<u8> {
     v
 }
 
-/// A state dict pickle: (name, storage key, numel, shape, stride) per tensor.
-fn state_dict(tensors: &[(&str, &str, u64, &[u64], &[u64])]) -> Vec<u8> {
+/// One tensor of a state dict: name, storage key, element count, shape, stride.
+type TensorSpec<'a> = (&'a str, &'a str, u64, &'a [u64], &'a [u64]);
+
+/// A state dict pickle of `tensors`.
+fn state_dict(tensors: &[TensorSpec]) -> Vec<u8> {
     let mut p = b"\x80\x02ccollections\nOrderedDict\n)R(".to_vec();
     for (name, key, numel, shape, stride) in tensors {
         let pid = tuple(&[
@@ -114,12 +117,22 @@ fn a_state_dict_as_torch_save_writes_it_passes() {
         ("fc.weight", "0", 12, &[3, 4], &[4, 1]),
         ("fc.bias", "1", 3, &[3], &[1]),
     ]);
-    let path = pth("good.pth", &pickle, &[("data/0", &W), ("data/1", &W[..12])], &[]);
+    let path = pth(
+        "good.pth",
+        &pickle,
+        &[("data/0", &W), ("data/1", &W[..12])],
+        &[],
+    );
     let checked = check_pth(&path).unwrap();
     assert_eq!(checked.container, Container::Zip);
     assert_eq!(checked.storages, 2);
     // Deflated by a tool that re-zips: still fine at an ordinary ratio.
-    let path = pth("good-deflated.pth", &pickle, &[("data/0", &W), ("data/1", &W[..12])], &["data.pkl", "data/0"]);
+    let path = pth(
+        "good-deflated.pth",
+        &pickle,
+        &[("data/0", &W), ("data/1", &W[..12])],
+        &["data.pkl", "data/0"],
+    );
     assert!(check_pth(&path).is_ok());
 }
 
@@ -133,7 +146,10 @@ fn a_pickle_of_one_byte_opcodes_is_refused_before_any_parser_sees_it() {
     let path = pth("lists.pth", &pickle, &[], &["data.pkl"]);
     assert!(std::fs::metadata(&path).unwrap().len() < 10_000);
     let why = refusal(&path);
-    assert!(why.contains("data.pkl unpacks to 2.0 MB from 2.0 kB"), "{why}");
+    assert!(
+        why.contains("data.pkl unpacks to 2.0 MB from 2.0 kB"),
+        "{why}"
+    );
     // Stored, the ratio is 1:1 and the values give it away.
     let path = pth("lists-stored.pth", &pickle, &[], &[]);
     let why = refusal(&path);
@@ -181,14 +197,19 @@ fn compression_bombs_and_size_claims_are_refused() {
     let view = state_dict(&[("w", "0", 1, &[100_000, 100_000], &[0, 0])]);
     let path = pth("view.pth", &view, &[("data/0", &W[..4])], &[]);
     let why = refusal(&path);
-    assert!(why.contains("shape [100000, 100000] (40000000000 bytes)"), "{why}");
+    assert!(
+        why.contains("shape [100000, 100000] (40000000000 bytes)"),
+        "{why}"
+    );
 
     let big_pickle = pth("big-pickle.pth", &pickle, &[], &[]);
     let limits = Limits {
         max_pickle_bytes: 100,
         ..Limits::default()
     };
-    let why = check_pth_with(&big_pickle, &limits).unwrap_err().to_string();
+    let why = check_pth_with(&big_pickle, &limits)
+        .unwrap_err()
+        .to_string();
     assert!(why.contains("archive/data.pkl unpacks to"), "{why}");
 }
 
@@ -196,7 +217,10 @@ fn compression_bombs_and_size_claims_are_refused() {
 fn the_entry_count_is_bounded_before_the_directory_is_parsed() {
     let pickle = state_dict(&[]);
     let many: Vec<(String, Vec<u8>)> = (0..20).map(|i| (format!("extra/{i}"), vec![1])).collect();
-    let refs: Vec<(&str, &[u8])> = many.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+    let refs: Vec<(&str, &[u8])> = many
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
     let path = pth("entries.pth", &pickle, &refs, &[]);
     assert!(check_pth(&path).is_ok());
     let limits = Limits {

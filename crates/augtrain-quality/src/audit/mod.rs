@@ -784,7 +784,9 @@ mod tests {
             &AuditOptions::default(),
         )
         .unwrap();
-        report.issue_counts.insert("semantic_duplicates".into(), 12345);
+        report
+            .issue_counts
+            .insert("semantic_duplicates".into(), 12345);
         report.issue_counts.insert("outlier".into(), 7);
         let text = report.summary(10);
         let ends: Vec<usize> = text
@@ -795,7 +797,10 @@ mod tests {
                 let digits = l.rfind(|c: char| c.is_ascii_digit()).unwrap();
                 // The count is the first number on the line.
                 let first = l.find(|c: char| c.is_ascii_digit()).unwrap_or(digits);
-                first + l[first..].find(|c: char| !c.is_ascii_digit()).unwrap_or(l.len() - first)
+                first
+                    + l[first..]
+                        .find(|c: char| !c.is_ascii_digit())
+                        .unwrap_or(l.len() - first)
             })
             .collect();
         assert!(ends.len() >= 10, "{text}");

@@ -285,6 +285,7 @@ pub fn run(args: TrainArgs) -> crate::Result<()> {
     let cfg = args.config()?;
     crate::budget::check_train(&cfg)?;
     let reporter = Reporter::new(Verbosity::detect(args.quiet));
+    reporter.show_loading();
     // Data first: malformed input fails before anything is created.
     let splits = cfg.data.load(cfg.seed)?;
     let device = device::open_main(cfg.device, &cfg.devices)?;

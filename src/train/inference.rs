@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::config::{ModelKind, TrainConfig};
 use super::evaluate::{Evaluation, evaluate};
+use super::progress::ImageProgress;
 use super::trainer::{augmenters, build_model, resolve_pipeline};
 use super::{TrainError, weights};
 use crate::augment::Augmenter;
@@ -212,6 +213,7 @@ impl Inference {
         data: &Dataset,
         device: &ComputeDevice,
         keep_probabilities: bool,
+        progress: Option<&ImageProgress>,
     ) -> Result<Evaluation, TrainError> {
         evaluate(
             &self.model,
@@ -221,6 +223,7 @@ impl Inference {
             &self.cfg,
             &device.device,
             keep_probabilities,
+            progress,
         )
     }
 }

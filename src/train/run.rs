@@ -75,7 +75,10 @@ pub fn run(
         run.write_metrics(&progress.history)?;
         trainer.save_checkpoint(&run, &progress)?;
     }
-    let eval = trainer.evaluate(&data.test, true)?;
+    let bar = reporter.images("evaluating", data.test.len());
+    let eval = trainer.evaluate(&data.test, true, Some(&bar));
+    bar.finish();
+    let eval = eval?;
     let report = write_test_outputs(&run, cfg, &data.test, &eval)?;
     draw_report(&run, &trainer, data, reporter);
     reporter.line("");

@@ -452,7 +452,7 @@ impl Trainer {
 
     /// Validation loss, accuracy and macro F1 on `val`.
     fn validate(&self, val: &Dataset) -> Result<(f64, f64, f64), TrainError> {
-        let ev = self.evaluate(val, false)?;
+        let ev = self.evaluate(val, false, None)?;
         let report = ClassificationReport::new(
             &ev.confusion,
             None,
@@ -474,11 +474,13 @@ impl Trainer {
             .map(|u| u.bytes_reserved)
     }
 
-    /// Evaluate the current model (validation mode, deterministic pipeline) on `data`.
+    /// Evaluate the current model (validation mode, deterministic pipeline) on `data`;
+    /// `progress` moves with every batch.
     pub fn evaluate(
         &self,
         data: &Dataset,
         keep_probabilities: bool,
+        progress: Option<&ImageProgress>,
     ) -> Result<Evaluation, TrainError> {
         evaluate(
             &self.model().valid(),
@@ -488,6 +490,7 @@ impl Trainer {
             &self.cfg,
             &self.device.device,
             keep_probabilities,
+            progress,
         )
     }
 

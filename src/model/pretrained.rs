@@ -376,7 +376,7 @@ fn check_values(path: &Path, name: &str, data: &TensorData) -> Result<(), Pretra
 /// checkpoints).
 pub fn first_bad_value(model: &Model) -> Option<augtrain_weights::BadValue> {
     model
-        .collect(None, None, false)
+        .collect(None, None, true)
         .into_iter()
         .find_map(|tensor| {
             let data = bridge::to_data(&tensor).ok()?.convert::<f32>();

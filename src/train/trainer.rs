@@ -11,6 +11,7 @@ use super::device_metrics::ReadSchedule;
 use super::epoch::{EpochContext, EpochStats, train_epoch};
 use super::evaluate::{Evaluation, evaluate};
 use super::optim::EpochLr;
+use super::progress::ImageProgress;
 use super::parallel::Replica;
 use super::progress::Reporter;
 use super::{TrainError, optim, weights};

@@ -113,7 +113,7 @@ mod tests {
         let shape = ImageShape::new(8, 8, 3);
         let mut model = Model::new(ModelKind::Mlp, shape, 10, 4, &device).unwrap();
         let weight = model
-            .collect(None, None, false)
+            .collect(None, None, true)
             .into_iter()
             .find(|t| t.name == "hidden.weight")
             .expect("the MLP's hidden weight");

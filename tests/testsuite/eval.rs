@@ -30,7 +30,10 @@ fn eval_reproduces_the_reported_test_metrics() {
 /// to a pipe, none.
 #[test]
 fn loading_and_evaluating_show_progress_on_a_terminal_only() {
-    let Ok(script) = std::process::Command::new("script").arg("--version").output() else {
+    let Ok(script) = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+    else {
         eprintln!("SKIPPED: no `script` (util-linux) to give the command a terminal");
         return;
     };
@@ -70,7 +73,10 @@ fn loading_and_evaluating_show_progress_on_a_terminal_only() {
     assert!(shown.contains("evaluating ["), "{shown}");
     assert!(shown.contains("test accuracy"), "{shown}");
     let quiet = on_terminal(true);
-    assert!(!quiet.contains("loading") && !quiet.contains("evaluating"), "{quiet}");
+    assert!(
+        !quiet.contains("loading") && !quiet.contains("evaluating"),
+        "{quiet}"
+    );
     let piped = augtrain(&["eval", "--run", run.to_str().unwrap(), "--device", "cpu"]);
     let text = format!(
         "{}{}",
@@ -78,5 +84,8 @@ fn loading_and_evaluating_show_progress_on_a_terminal_only() {
         String::from_utf8_lossy(&piped.stderr)
     );
     assert!(piped.status.success(), "{text}");
-    assert!(!text.contains("loading [") && !text.contains("evaluating ["), "{text}");
+    assert!(
+        !text.contains("loading [") && !text.contains("evaluating ["),
+        "{text}"
+    );
 }

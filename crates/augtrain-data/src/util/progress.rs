@@ -22,7 +22,11 @@ pub fn listen(listener: Option<Arc<dyn Listener>>) {
 }
 
 fn with(f: impl FnOnce(&dyn Listener)) {
-    if let Some(l) = LISTENER.read().unwrap_or_else(|e| e.into_inner()).as_deref() {
+    if let Some(l) = LISTENER
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_deref()
+    {
         f(l);
     }
 }

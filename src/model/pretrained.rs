@@ -160,9 +160,13 @@ impl WeightsFile {
         }
         let safetensors = n == 9 && head[8] == b'{';
         if !safetensors {
-            augtrain_weights::check_pth(path).map_err(|e| PretrainedError::Refused {
-                path: path.display().to_string(),
-                why: e.to_string(),
+            augtrain_weights::check_pth(path).map_err(|e| match e {
+                e if e.is_bound() => PretrainedError::Refused {
+                    path: path.display().to_string(),
+                    why: e.to_string(),
+                },
+                augtrain_weights::PthError::Io(e) => unreadable(e.to_string()),
+                e => unreadable(e.to_string()),
             })?;
         }
         let read = || -> Result<BTreeMap<String, PackTensor>, String> {

@@ -82,9 +82,23 @@ pub enum PthError {
     /// Its pickle was refused.
     #[error("{0}")]
     Pickle(#[from] ScanError),
-    /// It breaks one of the bounds or contradicts itself.
+    /// It breaks one of the bounds (built to exhaust memory, or a container augtrain does
+    /// not read).
     #[error("{0}")]
     Refused(String),
+    /// It is damaged: truncated, not a ZIP archive, or contradicting itself.
+    #[error("{0}")]
+    Malformed(String),
+}
+
+impl PthError {
+    /// Whether the file breaks a bound (rather than being damaged or unreadable).
+    pub fn is_bound(&self) -> bool {
+        matches!(
+            self,
+            PthError::Refused(_) | PthError::Pickle(ScanError::TooManyValues { .. })
+        )
+    }
 }
 
 /// Check `path` against the default [`Limits`].
@@ -135,6 +149,10 @@ fn refused(why: String) -> PthError {
     PthError::Refused(why)
 }
 
+fn malformed(why: String) -> PthError {
+    PthError::Malformed(why)
+}
+
 /// The entry count and central directory size the end record claims (ZIP64 when present),
 /// read before any parser trusts them.
 fn end_record(file: &mut std::fs::File, len: u64) -> Result<(u64, u64), PthError> {
@@ -146,7 +164,7 @@ fn end_record(file: &mut std::fs::File, len: u64) -> Result<(u64, u64), PthError
         .windows(4)
         .rposition(|w| w == b"PK\x05\x06")
         .filter(|&at| at + 22 <= tail.len())
-        .ok_or_else(|| refused("it is not a complete ZIP archive (no end record)".into()))?;
+        .ok_or_else(|| malformed("it is not a complete ZIP archive (no end record)".into()))?;
     let u16_at = |i: usize| u16::from_le_bytes([tail[at + i], tail[at + i + 1]]) as u64;
     let entries = u16_at(10);
     let cd_size = u16_at(12) | (u16_at(14) << 16);
@@ -156,7 +174,7 @@ fn end_record(file: &mut std::fs::File, len: u64) -> Result<(u64, u64), PthError
     // ZIP64: the locator sits just before the end record and points at the ZIP64 record.
     let locator = (len - tail_len + at as u64)
         .checked_sub(20)
-        .ok_or_else(|| refused("its ZIP64 end record is missing".into()))?;
+        .ok_or_else(|| malformed("its ZIP64 end record is missing".into()))?;
     let mut buf = [0u8; 20];
     file.seek(SeekFrom::Start(locator))?;
     file.read_exact(&mut buf)?;
@@ -167,7 +185,7 @@ fn end_record(file: &mut std::fs::File, len: u64) -> Result<(u64, u64), PthError
     let mut rec = [0u8; 56];
     file.seek(SeekFrom::Start(record))?;
     file.read_exact(&mut rec)
-        .map_err(|_| refused("its ZIP64 end record lies outside the file".into()))?;
+        .map_err(|_| malformed("its ZIP64 end record lies outside the file".into()))?;
     let u64_at = |i: usize| u64::from_le_bytes(rec[i..i + 8].try_into().expect("8 bytes"));
     Ok((u64_at(32), u64_at(40)))
 }
@@ -189,13 +207,13 @@ fn check_zip(mut file: std::fs::File, len: u64, limits: &Limits) -> Result<Check
         )));
     }
     if cd_size > len {
-        return Err(refused(format!(
+        return Err(malformed(format!(
             "its ZIP directory claims {cd_size} bytes, more than the file's {len}"
         )));
     }
     file.seek(SeekFrom::Start(0))?;
     let mut archive = zip::ZipArchive::new(BufReader::new(file))
-        .map_err(|e| refused(format!("it is not a readable ZIP archive: {e}")))?;
+        .map_err(|e| malformed(format!("it is not a readable ZIP archive: {e}")))?;
     let entries = zip_entries(&mut archive)?;
     check_sizes(&entries, len, limits)?;
     let root = entries
@@ -205,7 +223,7 @@ fn check_zip(mut file: std::fs::File, len: u64, limits: &Limits) -> Result<Check
         .min_by_key(|root| root.len())
         .map(str::to_string)
         .ok_or_else(|| {
-            refused("its ZIP archive has no data.pkl (not a PyTorch 1.6+ file)".into())
+            malformed("its ZIP archive has no data.pkl (not a PyTorch 1.6+ file)".into())
         })?;
     let pickle_name = format!("{root}data.pkl");
     let pickle_size = entries
@@ -222,7 +240,7 @@ fn check_zip(mut file: std::fs::File, len: u64, limits: &Limits) -> Result<Check
     let report = {
         let pickle = archive
             .by_name(&pickle_name)
-            .map_err(|e| refused(format!("cannot unpack {pickle_name}: {e}")))?;
+            .map_err(|e| malformed(format!("cannot unpack {pickle_name}: {e}")))?;
         let bounded = BufReader::new(pickle.take(limits.max_pickle_bytes));
         scan_pickle(bounded, scan_limits(limits))?
     };
@@ -242,10 +260,10 @@ fn zip_entries<R: Read + Seek>(archive: &mut zip::ZipArchive<R>) -> Result<Vec<E
         .map(|i| {
             let e = archive
                 .by_index_raw(i)
-                .map_err(|e| refused(format!("its ZIP entry {i} cannot be read: {e}")))?;
+                .map_err(|e| malformed(format!("its ZIP entry {i} cannot be read: {e}")))?;
             let name = e
                 .name()
-                .map_err(|e| refused(format!("its ZIP entry {i} has an unreadable name: {e}")))?
+                .map_err(|e| malformed(format!("its ZIP entry {i} has an unreadable name: {e}")))?
                 .to_string();
             Ok(Entry {
                 name,
@@ -299,7 +317,7 @@ fn check_claims(report: &ScanReport, held: impl Fn(&str) -> Option<u64>) -> Resu
     for StorageClaim { key, bytes, .. } in &report.storages {
         match held(key) {
             None => {
-                return Err(refused(format!(
+                return Err(malformed(format!(
                     "its pickle refers to storage '{key}', which the file does not hold"
                 )));
             }
@@ -349,7 +367,7 @@ fn check_legacy(file: std::fs::File, len: u64, limits: &Limits) -> Result<Checke
         .fold(0u64, |a, &b| a.saturating_add(b).saturating_add(8));
     let held = len.saturating_sub(data_start);
     if needed > held {
-        return Err(refused(format!(
+        return Err(malformed(format!(
             "its pickle declares {needed} bytes of storages, but only {held} bytes follow it"
         )));
     }

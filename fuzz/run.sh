@@ -20,7 +20,7 @@
 #   -report_slow_units=1   inputs over 1 s are reported (and saved as slow-unit-*), not failed
 set -euo pipefail
 
-targets="idx cifar image manifest pack split_file pipeline_toml pipeline_json config pred_probs embeddings checkpoint params_jsonl embedding_index annotations rle"
+targets="idx cifar image manifest pack split_file pipeline_toml pipeline_json config pred_probs embeddings checkpoint params_jsonl embedding_index annotations rle pth"
 if [ $# -lt 1 ]; then
   echo "usage: fuzz/run.sh <target> [seconds] [libFuzzer flags...]; targets: $targets" >&2
   exit 2
@@ -47,6 +47,7 @@ case $target in
   embedding_index) max_len=16384 dict=embedding_index ;;
   annotations) max_len=16384 dict=annotations ;;
   rle) max_len=8192 dict=rle ;;
+  pth) max_len=131072 dict=pth ;;
   *)
     echo "unknown target '$target'; one of: $targets" >&2
     exit 2

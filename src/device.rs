@@ -46,6 +46,9 @@ pub enum DeviceError {
         /// Adapters present.
         count: usize,
     },
+    /// `--devices all` on a machine without a hardware GPU.
+    #[error("{0}")]
+    NoHardwareGpu(String),
     /// The adapter exists but could not be started.
     #[error("cannot start GPU adapter '{adapter}': {reason}; try --device cpu")]
     Init {
@@ -247,8 +250,10 @@ fn open_adapter(adapter: &AdapterInfo) -> Result<Device, String> {
 }
 
 /// The adapters `--devices all` means: every hardware adapter of the first graphics API that
-/// has one (another API's view of the same GPU is left out); with no hardware adapter, the
-/// first software one.
+/// has one (another API's view of the same GPU is left out). Software adapters (Mesa's
+/// lavapipe, llvmpipe) are never among them: they are slower than the CPU backend, and
+/// training on one by accident is not what "all GPUs" asks for; name them by number
+/// (`--devices 0`) to use them anyway.
 pub fn all_devices(adapters: &[AdapterInfo]) -> Vec<usize> {
     let hardware: Vec<usize> = (0..adapters.len())
         .filter(|&i| !adapters[i].software)
@@ -258,8 +263,24 @@ pub fn all_devices(adapters: &[AdapterInfo]) -> Vec<usize> {
             .into_iter()
             .filter(|&i| adapters[i].backend == adapters[first].backend)
             .collect(),
-        None => (!adapters.is_empty()).then_some(0).into_iter().collect(),
+        None => Vec::new(),
     }
+}
+
+/// The error of `--devices all` on a machine whose adapters (if any) are all software ones.
+fn no_hardware_gpu(adapters: &[AdapterInfo]) -> String {
+    if adapters.is_empty() {
+        return "--devices all: no GPU adapter found; see `augtrain devices`".into();
+    }
+    let names: Vec<String> = adapters
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!("{i}: {} ({})", a.name, a.api))
+        .collect();
+    format!(
+        "--devices all: no hardware GPU, only software adapters ({}), which are slower than the CPU; drop --devices to train on one device, or name them by number (--devices 0) to use them anyway",
+        names.join(", ")
+    )
 }
 
 /// Open the adapters numbered `indices` (as `augtrain devices` lists them; empty = `all`),
@@ -270,7 +291,11 @@ pub fn open_many(indices: &[usize]) -> Result<Vec<ComputeDevice>, DeviceError> {
         return Err(DeviceError::NoAdapter);
     }
     let indices = if indices.is_empty() {
-        all_devices(&adapters)
+        let all = all_devices(&adapters);
+        if all.is_empty() {
+            return Err(DeviceError::NoHardwareGpu(no_hardware_gpu(&adapters)));
+        }
+        all
     } else {
         indices.to_vec()
     };
@@ -311,9 +336,10 @@ pub struct DeviceList(pub Vec<usize>);
 /// `0,1,...` as `augtrain devices` lists them.
 pub fn parse_device_list(text: &str) -> Result<DeviceList, String> {
     if text.trim().eq_ignore_ascii_case("all") {
-        let all = all_devices(&list_adapters());
+        let adapters = list_adapters();
+        let all = all_devices(&adapters);
         if all.is_empty() {
-            return Err("--devices all: no GPU adapter found; see `augtrain devices`".into());
+            return Err(no_hardware_gpu(&adapters));
         }
         return Ok(DeviceList(all));
     }
@@ -361,5 +387,54 @@ pub fn open(choice: DeviceChoice) -> Result<ComputeDevice, DeviceError> {
             adapter: adapter.name,
             reason,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adapter(name: &str, backend: wgpu::Backend, device_type: wgpu::DeviceType) -> AdapterInfo {
+        AdapterInfo {
+            name: name.into(),
+            api: format!("{backend:?}"),
+            kind: format!("{device_type:?}"),
+            driver: String::new(),
+            software: device_type == wgpu::DeviceType::Cpu,
+            backend,
+            device_type,
+            index: 0,
+        }
+    }
+
+    /// `--devices all` means hardware GPUs: a machine with only lavapipe and llvmpipe gets an
+    /// error naming them (it took lavapipe before), one with GPUs gets the GPUs of one API.
+    #[test]
+    fn devices_all_takes_only_hardware_adapters() {
+        use wgpu::{Backend, DeviceType};
+        let software = [
+            adapter(
+                "llvmpipe (LLVM 15.0.6, 256 bits)",
+                Backend::Vulkan,
+                DeviceType::Cpu,
+            ),
+            adapter(
+                "llvmpipe (LLVM 15.0.6, 256 bits)",
+                Backend::Gl,
+                DeviceType::Cpu,
+            ),
+        ];
+        assert!(all_devices(&software).is_empty());
+        let why = no_hardware_gpu(&software);
+        assert!(why.contains("only software adapters (0: llvmpipe"), "{why}");
+        assert!(why.contains("--devices 0"), "{why}");
+        let mixed = [
+            adapter("llvmpipe", Backend::Vulkan, DeviceType::Cpu),
+            adapter("NVIDIA H100", Backend::Vulkan, DeviceType::DiscreteGpu),
+            adapter("NVIDIA H100", Backend::Vulkan, DeviceType::DiscreteGpu),
+            adapter("NVIDIA H100", Backend::Gl, DeviceType::DiscreteGpu),
+        ];
+        assert_eq!(all_devices(&mixed), vec![1, 2]);
+        assert!(no_hardware_gpu(&[]).contains("no GPU adapter found"));
     }
 }

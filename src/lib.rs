@@ -21,6 +21,7 @@
 
 pub mod augment;
 pub mod bench;
+pub mod budget;
 pub mod cli;
 pub mod device;
 pub mod error;

@@ -130,6 +130,20 @@ pub fn run(args: AugmentArgs) -> crate::Result<()> {
         return replay_records(&args, replay, &data, &aug, &dev.device, &spec);
     }
     let n = args.n.min(data.len()).max(1);
+    let output = aug.output_shape();
+    let cell = args.preview.as_ref().map(|_| {
+        let side = [
+            output.width,
+            output.height,
+            data.shape.width,
+            data.shape.height,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(1);
+        side * (96 / side).max(1)
+    });
+    crate::budget::check_augment(n, args.versions.max(1), output, cell)?;
     let (versions, records) = augment_first(&args, &data, n, &aug, &dev.device)?;
     if let Some(out) = &args.out {
         write_out(out, &spec, &versions, &records)?;

@@ -70,7 +70,9 @@ pub(crate) fn run_cv(
     }
     let mut cfg = train.config()?;
     cfg.data.path = Some(data.to_path_buf());
+    crate::budget::check_train(&cfg)?;
     let reporter = Reporter::new(Verbosity::detect(train.quiet));
+    reporter.show_loading();
     if folds < 2 {
         return Err(Error::Usage(format!("--folds {folds}: use at least 2")));
     }

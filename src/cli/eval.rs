@@ -12,6 +12,7 @@ use crate::data::membership::{self, Member};
 use crate::device::{self, DeviceChoice};
 use crate::metrics::ClassificationReport;
 use crate::train::Inference;
+use crate::train::progress::{Reporter, Verbosity};
 use augtrain_run::RunDir;
 use augtrain_run::records::{LeftOut, TestReport};
 
@@ -51,6 +52,8 @@ pub fn run(args: EvalArgs) -> crate::Result<()> {
     if let Some(path) = &args.json {
         crate::util::fs::check_new_output(path, args.force)?;
     }
+    let reporter = Reporter::new(Verbosity::detect(args.quiet));
+    reporter.show_loading();
     let run = RunDir::open(&args.run)?;
     let cfg = run.config()?;
     let device = device::open(args.device.unwrap_or(cfg.device))?;
@@ -94,7 +97,10 @@ pub fn run(args: EvalArgs) -> crate::Result<()> {
         );
     }
     let test = inference.match_classes(&data, &origin)?;
-    let ev = inference.evaluate(&test, &device, false)?;
+    let bar = reporter.images("evaluating", test.len());
+    let ev = inference.evaluate(&test, &device, false, Some(&bar));
+    bar.finish();
+    let ev = ev?;
     let report =
         ClassificationReport::new(&ev.confusion, None, &test.class_names, cfg.zero_division);
     if !args.quiet {

@@ -56,8 +56,11 @@ pub fn run(args: ExportModelArgs) -> crate::Result<()> {
         ("format".to_string(), "pt".to_string()),
         ("architecture".to_string(), kind.to_string()),
         ("classes".to_string(), inference.card.class_names.join("\n")),
+        // The loaded image shape (`WxHxC`): `predict --pretrained` builds the model for it.
+        ("input".to_string(), inference.card.input.to_string()),
     ]);
-    let bytes = safetensors_bytes(&inference.model, metadata).map_err(|why| {
+    let batches = run.checkpoint()?.progress.batch_norm_batches;
+    let bytes = safetensors_bytes(&inference.model, metadata, batches).map_err(|why| {
         Error::Train(crate::train::TrainError::Checkpoint(format!(
             "cannot export the weights of {}: {why}",
             args.run.display()

@@ -14,6 +14,7 @@ use crate::data::unlabelled::{self, Unlabelled};
 use crate::device::{self, DeviceChoice};
 use crate::label::{Prediction, QueueBy, predict_row, pseudo_labels, review_queue, studio};
 use crate::model::ModelKind;
+use crate::train::progress::{Reporter, Verbosity};
 use crate::train::{Inference, evaluate};
 use crate::util::escape::escape;
 use crate::util::names;
@@ -158,7 +159,10 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
         model,
         aug: eval_aug,
     } = inference;
+    let reporter = Reporter::new(Verbosity::detect(args.quiet));
+    reporter.show_loading();
     let images = unlabelled::load(&args.data, &opts, &card.class_names)?;
+    let bar = reporter.images("predicting", images.data.len());
     let ev = evaluate(
         &model,
         &images.data,
@@ -167,7 +171,10 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
         &cfg,
         &dev.device,
         true,
-    )?;
+        Some(&bar),
+    );
+    bar.finish();
+    let ev = ev?;
     let probs = ev.probabilities.expect("asked for probabilities");
     let k = card.class_names.len();
     let preds: Vec<_> = (0..images.data.len())

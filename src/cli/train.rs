@@ -358,7 +358,9 @@ impl TrainArgs {
 
 pub fn run(args: TrainArgs) -> crate::Result<()> {
     let cfg = args.config()?;
+    crate::budget::check_train(&cfg)?;
     let reporter = Reporter::new(Verbosity::detect(args.quiet));
+    reporter.show_loading();
     // Data first: malformed input fails before anything is created.
     let splits = match &args.resume {
         Some(dir) => resumed_splits(&cfg, dir, args.allow_new_train_images)?,

@@ -6,8 +6,11 @@
 //! burn-store's `BurnToPyTorchAdapter` renames batch-norm `gamma`/`beta` to `weight`/`bias`
 //! and transposes linear weights to `[out, in]`; [`Model::torch_name`] restores torchvision's
 //! shortcut names. Every batch norm also gets the `num_batches_tracked` buffer PyTorch's
-//! strict loading asks for, written as 0: PyTorch reads it only when a batch norm has no
-//! momentum, and every batch norm here has one.
+//! strict loading asks for, with PyTorch's meaning: the training batches the batch norm
+//! updated its statistics on (`Progress::batch_norm_batches` of the run; none when the
+//! backbone was frozen, where PyTorch would keep the pretrained file's own count, which
+//! augtrain does not carry). PyTorch reads it only when a batch norm has no momentum, and
+//! every batch norm here has one, so it changes no output.
 
 use std::collections::HashMap;
 
@@ -18,10 +21,11 @@ use safetensors::tensor::{Dtype, TensorView};
 use super::Model;
 
 /// The safetensors bytes of `model`'s weights (PyTorch names and layouts, f32) with
-/// `metadata` in the header.
+/// `metadata` in the header; every batch norm's `num_batches_tracked` is `batches`.
 pub fn safetensors_bytes(
     model: &Model,
     metadata: HashMap<String, String>,
+    batches: u64,
 ) -> Result<Vec<u8>, String> {
     let mut entries: Vec<(String, Vec<usize>, Dtype, Vec<u8>)> = Vec::new();
     for t in model.collect(None, Some(Box::new(BurnToPyTorchAdapter)), true) {
@@ -37,7 +41,7 @@ pub fn safetensors_bytes(
                 format!("{bn}.num_batches_tracked"),
                 Vec::new(),
                 Dtype::I64,
-                0i64.to_le_bytes().to_vec(),
+                (batches.min(i64::MAX as u64) as i64).to_le_bytes().to_vec(),
             ));
         }
         entries.push((

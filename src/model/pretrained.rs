@@ -20,7 +20,7 @@ use burn::store::{
     BurnToPyTorchAdapter, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore,
     SafetensorsStore, bridge,
 };
-use burn::tensor::DType;
+use burn::tensor::{DType, TensorData};
 
 use super::Model;
 
@@ -39,6 +39,26 @@ pub enum PretrainedError {
         path: String,
         /// What the reader said.
         why: String,
+    },
+    /// The file breaks a bound checked before any parser reads it (a `.pth` whose container
+    /// or pickle would make the reader allocate far more than the file holds).
+    #[error("{path} is refused before reading: {why}; pass a state dict saved by torch.save")]
+    Refused {
+        /// The file.
+        path: String,
+        /// The bound it breaks.
+        why: String,
+    },
+    /// A tensor holds a value no trained network has (NaN, infinity, a negative batch-norm
+    /// variance): every prediction would be NaN.
+    #[error(
+        "{path}: {bad}; the weights are damaged or come from a training that diverged: use another file"
+    )]
+    BadValue {
+        /// The file.
+        path: String,
+        /// The first offending tensor and value.
+        bad: augtrain_weights::BadValue,
     },
     /// The file's tensors do not fit the architecture.
     #[error("{path} does not fit the {arch} model: {details}")]
@@ -119,6 +139,7 @@ impl LoadReport {
 pub struct WeightsFile {
     path: PathBuf,
     tensors: BTreeMap<String, PackTensor>,
+    metadata: BTreeMap<String, String>,
 }
 
 impl WeightsFile {
@@ -139,6 +160,16 @@ impl WeightsFile {
             return Err(unreadable("the file is empty".into()));
         }
         let safetensors = n == 9 && head[8] == b'{';
+        if !safetensors {
+            augtrain_weights::check_pth(path).map_err(|e| match e {
+                e if e.is_bound() => PretrainedError::Refused {
+                    path: path.display().to_string(),
+                    why: e.to_string(),
+                },
+                augtrain_weights::PthError::Io(e) => unreadable(e.to_string()),
+                e => unreadable(e.to_string()),
+            })?;
+        }
         let read = || -> Result<BTreeMap<String, PackTensor>, String> {
             if safetensors {
                 let mut store = SafetensorsStore::from_file(path);
@@ -155,15 +186,33 @@ impl WeightsFile {
         if tensors.is_empty() {
             return Err(unreadable("it holds no tensors".into()));
         }
+        let metadata = if safetensors {
+            augtrain_weights::safetensors_metadata(path).map_err(unreadable)?
+        } else {
+            BTreeMap::new()
+        };
         Ok(Self {
             path: path.to_path_buf(),
             tensors: normalize_names(tensors),
+            metadata,
         })
+    }
+
+    /// The file's own metadata (safetensors `__metadata__`; empty for PyTorch files), e.g.
+    /// what `augtrain export-model` records: `architecture`, `classes` (one name per line,
+    /// in the head's order), `input` (the loaded image shape, `WxHxC`).
+    pub fn metadata(&self) -> &BTreeMap<String, String> {
+        &self.metadata
     }
 
     /// The file's tensor names (PyTorch names, normalized), sorted.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.tensors.keys().map(String::as_str)
+    }
+
+    /// The architecture (a `--model` name) whose characteristic tensors the file has, if any.
+    pub fn architecture(&self) -> Option<&'static str> {
+        guess_architecture(self)
     }
 
     /// The file's path.
@@ -305,10 +354,40 @@ impl WeightsFile {
             } else {
                 data
             };
+            check_values(&self.path, name, &data)?;
             out.push(bridge::from_data(data, model.burn_name(name), None));
         }
         Ok((out, converted_from))
     }
+}
+
+/// Refuse tensor `name` of `path` when it holds a NaN, an infinity or (a batch-norm running
+/// variance) a negative value.
+fn check_values(path: &Path, name: &str, data: &TensorData) -> Result<(), PretrainedError> {
+    let values = data
+        .as_slice::<f32>()
+        .map_err(|e| PretrainedError::Unreadable {
+            path: path.display().to_string(),
+            why: format!("tensor {name}: {e:?}"),
+        })?;
+    augtrain_weights::check_tensor(name, values).map_err(|bad| PretrainedError::BadValue {
+        path: path.display().to_string(),
+        bad,
+    })
+}
+
+/// The first tensor of `model` holding a NaN, an infinity or a negative batch-norm variance,
+/// under its PyTorch name (for weights that did not come through [`WeightsFile`]:
+/// checkpoints).
+pub fn first_bad_value(model: &Model) -> Option<augtrain_weights::BadValue> {
+    model
+        .collect(None, None, true)
+        .into_iter()
+        .find_map(|tensor| {
+            let data = bridge::to_data(&tensor).ok()?.convert::<f32>();
+            let values = data.as_slice::<f32>().ok()?;
+            augtrain_weights::check_tensor(&model.torch_name(&tensor.name), values).err()
+        })
 }
 
 /// The decision [`WeightsFile::check`] takes.

@@ -137,7 +137,7 @@ fn fit_and_evaluate(
             r.epoch, cfg.epochs, r.train_loss, r.train_accuracy
         ));
     }
-    trainer.evaluate(held_out, true)
+    trainer.evaluate(held_out, true, None)
 }
 
 /// Predicted probabilities as CSV: `index,id,path,given_label,p0,p1,...` (paths as path text).

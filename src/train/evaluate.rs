@@ -11,6 +11,7 @@ use crate::augment::Augmenter;
 use crate::data::{Dataset, sampler};
 use crate::metrics::ConfusionMatrix;
 use crate::model::Model;
+use crate::train::progress::ImageProgress;
 
 /// The result of evaluating a model on a dataset.
 pub struct Evaluation {
@@ -109,7 +110,9 @@ impl EvalAccumulator {
 
 /// Evaluate `model` (validation mode, plain device) on `data` with the deterministic pipeline
 /// (and the config's test-time flip averaging). The predictions are read back from the device
-/// once (in 64 MiB pieces for very large sets), not per batch.
+/// once (in 64 MiB pieces for very large sets), not per batch. `progress` (a bar on a
+/// terminal) moves with every batch queued.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     model: &Model,
     data: &Dataset,
@@ -118,6 +121,7 @@ pub fn evaluate(
     cfg: &TrainConfig,
     device: &Device,
     keep_probabilities: bool,
+    progress: Option<&ImageProgress>,
 ) -> Result<Evaluation, TrainError> {
     let k = data.num_classes();
     let mut acc = EvalAccumulator {
@@ -140,6 +144,9 @@ pub fn evaluate(
         let targets = loss::target_rows(&labels, None, k);
         let l = loss::loss(cfg.loss, logits.clone(), &targets, None, device);
         acc.push(softmax(logits, 1), l, idx.len())?;
+        if let Some(progress) = progress {
+            progress.advance(idx.len());
+        }
     }
     acc.read()?;
     let predictions = argmax_rows(&acc.read, k);

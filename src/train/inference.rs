@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::config::{ModelKind, TrainConfig};
 use super::evaluate::{Evaluation, evaluate};
+use super::progress::ImageProgress;
 use super::trainer::{augmenters, build_model, resolve_pipeline};
 use super::{TrainError, weights};
 use crate::augment::Augmenter;
@@ -71,6 +72,15 @@ impl Inference {
         device: &ComputeDevice,
     ) -> Result<Self, TrainError> {
         let file = WeightsFile::open(path)?;
+        // Another architecture's file has no head under this one's name either; say what
+        // it is before advising to train a head it could never load into.
+        if let Some(arch) = file.architecture().filter(|a| *a != kind.to_string()) {
+            return Err(TrainError::Config(format!(
+                "{} holds {arch} weights, not {kind} ones: predict with augtrain predict --pretrained {} --model {arch} --data YOUR_IMAGES",
+                path.display(),
+                path.display()
+            )));
+        }
         let head = model::head_name(kind);
         let classes = file.head_classes(head).ok_or_else(|| {
             TrainError::Config(format!(
@@ -79,7 +89,13 @@ impl Inference {
                 path.display()
             ))
         })?;
-        let class_names = match class_names {
+        // `export-model` records the run's class names; a file for another head has other ones.
+        let recorded = file
+            .metadata()
+            .get("classes")
+            .map(|text| text.split('\n').map(String::from).collect::<Vec<_>>())
+            .filter(|names| names.len() == classes);
+        let class_names = match class_names.or(recorded) {
             Some(names) if names.len() != classes => {
                 return Err(TrainError::Config(format!(
                     "{} names {} classes but the head of {} has {classes}; give one name per line, in the head's order",
@@ -121,10 +137,20 @@ impl Inference {
         let mut cfg = TrainConfig::default();
         cfg.model.kind = kind;
         cfg.model.pretrained = Some(path.to_path_buf());
+        let mut channels = 3;
         if let Some(input) = kind.imagenet_input() {
             cfg.data.size = [input.load_size; 2];
+        } else if let Some(shape) = file.metadata().get("input").and_then(|s| parse_shape(s)) {
+            // A file written by `export-model`: the shape its run loaded images at.
+            cfg.data.size = [shape.width as u32, shape.height as u32];
+            channels = shape.channels;
         }
-        let shape = ImageShape::new(cfg.data.size[0] as usize, cfg.data.size[1] as usize, 3);
+        cfg.data.channels = channels;
+        let shape = ImageShape::new(
+            cfg.data.size[0] as usize,
+            cfg.data.size[1] as usize,
+            channels,
+        );
         let probe = Dataset::from_pixels(
             shape,
             class_names.clone(),
@@ -187,6 +213,7 @@ impl Inference {
         data: &Dataset,
         device: &ComputeDevice,
         keep_probabilities: bool,
+        progress: Option<&ImageProgress>,
     ) -> Result<Evaluation, TrainError> {
         evaluate(
             &self.model,
@@ -196,6 +223,15 @@ impl Inference {
             &self.cfg,
             &device.device,
             keep_probabilities,
+            progress,
         )
     }
+}
+
+/// `WxHxC` (as [`ImageShape`] displays itself) back into a shape.
+fn parse_shape(text: &str) -> Option<ImageShape> {
+    let mut parts = text.split('x').map(|p| p.trim().parse::<usize>().ok());
+    let (w, h, c) = (parts.next()??, parts.next()??, parts.next()??);
+    (parts.next().is_none() && w > 0 && h > 0 && (c == 1 || c == 3) && w <= 4096 && h <= 4096)
+        .then(|| ImageShape::new(w, h, c))
 }

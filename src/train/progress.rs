@@ -91,19 +91,54 @@ impl Reporter {
     /// Start a pass over `items` images named `what` (e.g. "embedding"): a bar with images/s
     /// on a terminal, nothing otherwise (the caller prints the summary line).
     pub fn images(&self, what: &str, items: usize) -> ImageProgress {
-        let bar = (self.verbosity == Verbosity::Bar).then(|| {
-            let bar = ProgressBar::new(items as u64);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} images  {per_sec}  eta {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            bar.set_prefix(what.to_string());
-            bar
-        });
+        let bar = (self.verbosity == Verbosity::Bar).then(|| image_bar(what, items));
         ImageProgress { bar }
+    }
+
+    /// On a terminal, show a bar while the data layer decodes image files (its
+    /// `util::progress` passes); elsewhere, and with `--quiet`, nothing.
+    pub fn show_loading(&self) {
+        if self.verbosity == Verbosity::Bar {
+            crate::util::progress::listen(Some(std::sync::Arc::new(LoadingBar::default())));
+        }
+    }
+}
+
+/// A bar over `items` images named `what`.
+fn image_bar(what: &str, items: usize) -> ProgressBar {
+    let bar = ProgressBar::new(items as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} images  {per_sec}  eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(what.to_string());
+    bar
+}
+
+/// The bar of the data layer's passes (decoding image files), moved from its worker threads.
+#[derive(Default)]
+struct LoadingBar {
+    bar: std::sync::Mutex<Option<ProgressBar>>,
+}
+
+impl crate::util::progress::Listener for LoadingBar {
+    fn start(&self, what: &str, total: usize) {
+        *self.bar.lock().unwrap_or_else(|e| e.into_inner()) = Some(image_bar(what, total));
+    }
+
+    fn advance(&self, n: usize) {
+        if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            bar.inc(n as u64);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            bar.finish_and_clear();
+        }
     }
 }
 

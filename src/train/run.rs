@@ -68,13 +68,17 @@ pub fn run(
         reporter.line(&epoch_line(&record, cfg.epochs));
         progress.history.push(record);
         progress.epochs_done = epoch + 1;
+        progress.batch_norm_batches += trainer.batch_norm_batches_per_epoch();
         if epoch == first {
             write_run_files(&run, &trainer, data)?;
         }
         run.write_metrics(&progress.history)?;
         trainer.save_checkpoint(&run, &progress)?;
     }
-    let eval = trainer.evaluate(&data.test, true)?;
+    let bar = reporter.images("evaluating", data.test.len());
+    let eval = trainer.evaluate(&data.test, true, Some(&bar));
+    bar.finish();
+    let eval = eval?;
     let report = write_test_outputs(&run, cfg, &data.test, &eval)?;
     draw_report(&run, &trainer, data, reporter);
     reporter.line("");

@@ -12,6 +12,7 @@ use super::epoch::{EpochContext, EpochStats, train_epoch};
 use super::evaluate::{Evaluation, evaluate};
 use super::optim::EpochLr;
 use super::parallel::Replica;
+use super::progress::ImageProgress;
 use super::progress::Reporter;
 use super::{TrainError, optim, weights};
 use crate::augment::gpu::{GpuAugment, ResidentImages};
@@ -374,6 +375,16 @@ impl Trainer {
         Ok(())
     }
 
+    /// Batches per epoch on which the batch norms run in training mode (and update their
+    /// statistics): every batch, or none when the backbone is frozen.
+    pub fn batch_norm_batches_per_epoch(&self) -> u64 {
+        if self.cfg.model.freeze == Freeze::Backbone {
+            0
+        } else {
+            self.train_set.len().div_ceil(self.cfg.batch_size) as u64
+        }
+    }
+
     /// Train epoch `epoch` (0-based) and validate on `val` (when given and not empty); the
     /// progress bar and nothing else goes to `reporter`.
     pub fn epoch(
@@ -471,7 +482,7 @@ impl Trainer {
 
     /// Validation loss, accuracy and macro F1 on `val`.
     fn validate(&self, val: &Dataset) -> Result<(f64, f64, f64), TrainError> {
-        let ev = self.evaluate(val, false)?;
+        let ev = self.evaluate(val, false, None)?;
         let report = ClassificationReport::new(
             &ev.confusion,
             None,
@@ -493,11 +504,13 @@ impl Trainer {
             .map(|u| u.bytes_reserved)
     }
 
-    /// Evaluate the current model (validation mode, deterministic pipeline) on `data`.
+    /// Evaluate the current model (validation mode, deterministic pipeline) on `data`;
+    /// `progress` moves with every batch.
     pub fn evaluate(
         &self,
         data: &Dataset,
         keep_probabilities: bool,
+        progress: Option<&ImageProgress>,
     ) -> Result<Evaluation, TrainError> {
         evaluate(
             &self.model().valid(),
@@ -507,6 +520,7 @@ impl Trainer {
             &self.cfg,
             &self.device.device,
             keep_probabilities,
+            progress,
         )
     }
 

@@ -27,15 +27,25 @@ pub fn restore(
     .map(|optimizer| (model, optimizer))
 }
 
-/// Load checkpointed weights into `model`, turning a decoder panic into an error.
+/// Load checkpointed weights into `model`, turning a decoder panic into an error. Weights
+/// holding a NaN, an infinity or a negative batch-norm variance are refused, naming the
+/// tensor: a checkpoint's checksum guards against corruption, not against a crafted file, and
+/// such a model would predict "NaN" for everything.
 pub fn restore_model(model: Model, model_bytes: Vec<u8>) -> Result<Model, TrainError> {
-    without_panics(move || {
+    let model = without_panics(move || {
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model_bytes))
             .map_err(|e| TrainError::Checkpoint(format!("model weights: {e}")))?;
         model
             .try_load_record(record)
             .map_err(|e| TrainError::Checkpoint(format!("model weights do not fit the model: {e}")))
-    })
+    })?;
+    match crate::model::pretrained::first_bad_value(&model) {
+        Some(bad) => Err(TrainError::Checkpoint(format!(
+            "{}: {bad}; no training leaves such weights (a damaged or crafted file): start the run again",
+            augtrain_run::run_dir::file::CHECKPOINT
+        ))),
+        None => Ok(model),
+    }
 }
 
 /// Run a checkpoint decoder; a panic inside burn becomes [`TrainError::Checkpoint`].
@@ -93,6 +103,40 @@ mod tests {
     use crate::model::ModelKind;
     use augtrain_fuzz_targets::{InputKind, input_dirs, reseal};
     use augtrain_run::checkpoint;
+
+    /// A checkpoint's checksum guards against corruption, not a crafted file: weights holding
+    /// a NaN restored silently and every prediction was "NaN". Refused, naming the tensor.
+    #[test]
+    fn a_checkpoint_holding_a_nan_weight_is_refused_naming_the_tensor() {
+        use burn::store::{ModuleSnapshot, bridge};
+        let device = Device::flex();
+        let shape = ImageShape::new(8, 8, 3);
+        let mut model = Model::new(ModelKind::Mlp, shape, 10, 4, &device).unwrap();
+        let weight = model
+            .collect(None, None, true)
+            .into_iter()
+            .find(|t| t.name == "hidden.weight")
+            .expect("the MLP's hidden weight");
+        let mut data = bridge::to_data(&weight).unwrap().convert::<f32>();
+        data.as_mut_slice::<f32>().unwrap()[5] = f32::NAN;
+        let applied = model.apply(
+            vec![bridge::from_data(data, weight.name.clone(), None)],
+            None,
+            None,
+            true,
+        );
+        assert!(applied.errors.is_empty());
+        let bytes = model_bytes(&model).unwrap().to_vec();
+        let fresh = Model::new(ModelKind::Mlp, shape, 10, 4, &device).unwrap();
+        let err = restore_model(fresh, bytes).unwrap_err().to_string();
+        assert!(
+            err.contains("checkpoint.bin: tensor hidden.weight holds NaN at index 5"),
+            "{err}"
+        );
+        let clean = model_bytes(&Model::new(ModelKind::Mlp, shape, 10, 4, &device).unwrap());
+        let fresh = Model::new(ModelKind::Mlp, shape, 10, 4, &device).unwrap();
+        assert!(restore_model(fresh, clean.unwrap().to_vec()).is_ok());
+    }
 
     /// Every committed input of the `checkpoint` fuzz target (which stops at burn's container
     /// reader, see `fuzz/targets/src/checkpoint.rs`), as is and re-sealed with a valid checksum,

@@ -186,3 +186,29 @@ fn replay_refuses_records_naming_files_outside_the_output() {
         assert_eq!(written.len(), 1, "{file}: {written:?}");
     }
 }
+
+/// `augment --preview --versions 1000000` allocated terabytes of augmented images and
+/// contact sheet and aborted; now a usage error naming the largest --versions that fits.
+#[test]
+fn too_many_preview_versions_are_a_usage_error_naming_what_fits() {
+    let root = scratch("augment-versions");
+    let out = augtrain_limited(
+        &[
+            "augment",
+            "--preview",
+            root.join("grid.png").to_str().unwrap(),
+            "--versions",
+            "1000000",
+            "--device",
+            "cpu",
+        ],
+        16 << 30,
+    );
+    let line = one_error_line(&out, 2);
+    assert!(line.contains("--versions 1000000 of 16 images"), "{line}");
+    assert!(
+        line.contains("the largest --versions that fits is "),
+        "{line}"
+    );
+    assert!(!root.join("grid.png").exists());
+}

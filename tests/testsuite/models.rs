@@ -115,7 +115,7 @@ fn exported_weights_reimport_to_identical_logits() {
     let device = Device::flex();
     let model = resnet18(&models, &device);
     let before = resnet18_logits(&model, &device);
-    let bytes = augtrain::model::export::safetensors_bytes(&model, Default::default()).unwrap();
+    let bytes = augtrain::model::export::safetensors_bytes(&model, Default::default(), 0).unwrap();
     let dir = scratch("export-reimport");
     let path = dir.join("resnet18.safetensors");
     std::fs::write(&path, &bytes).unwrap();

@@ -1,5 +1,7 @@
 //! `augtrain predict`: predictions, pseudo-labels and a review queue.
 
+use std::path::{Path, PathBuf};
+
 use crate::support::*;
 
 #[test]
@@ -279,4 +281,252 @@ fn class_names_files_with_a_duplicate_or_a_byte_order_mark_are_refused() {
             "{name}: {stderr}"
         );
     }
+}
+
+/// A small run exported as safetensors (`export-model`) under `root`; the file.
+fn exported(root: &Path, model: &str) -> PathBuf {
+    let runs = root.join("runs");
+    TrainArgs::small()
+        .model(model)
+        .epochs(1)
+        .synthetic(200, 40)
+        .runs_dir(&runs)
+        .name(model)
+        .quiet()
+        .run_ok();
+    let file = root.join(format!("{model}.safetensors"));
+    ok(&augtrain(&[
+        "export-model",
+        "--run",
+        runs.join(model).to_str().unwrap(),
+        "--out",
+        file.to_str().unwrap(),
+        "--quiet",
+    ]));
+    file
+}
+
+/// A NaN weight or a negative batch-norm running variance made every prediction "NaN" with
+/// exit 0, and `train` blamed the learning rate: refused on loading, naming the file and the
+/// tensor (issue 27, item 8).
+#[test]
+fn weights_holding_a_nan_or_a_negative_variance_are_refused_naming_the_tensor() {
+    let root = scratch("predict-nan-weights");
+    let images = fixtures_folder(&root);
+    let mlp = exported(&root, "mlp");
+    set_safetensors_value(&mlp, "hidden.weight", 3, f32::NAN);
+    let out = augtrain(&[
+        "predict",
+        "--pretrained",
+        mlp.to_str().unwrap(),
+        "--model",
+        "mlp",
+        "--data",
+        images.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--out",
+        root.join("pred").to_str().unwrap(),
+    ]);
+    let line = one_error_line(&out, 1);
+    assert!(line.contains("mlp.safetensors"), "{line}");
+    assert!(
+        line.contains("tensor hidden.weight holds NaN at index 3"),
+        "{line}"
+    );
+    assert!(!root.join("pred").exists());
+    let train = TrainArgs::small()
+        .model("mlp")
+        .epochs(1)
+        .synthetic(200, 40)
+        .set_path("--pretrained", &mlp)
+        .runs_dir(&root.join("runs"))
+        .name("from-nan")
+        .run();
+    let line = one_error_line(&train, 1);
+    assert!(line.contains("hidden.weight holds NaN"), "{line}");
+    assert!(!line.contains("learning rate"), "{line}");
+
+    let resnet = exported(&root, "resnet-small");
+    let var = safetensors_keys(&resnet)
+        .into_iter()
+        .find(|k| k.ends_with("running_var"))
+        .expect("a batch norm");
+    set_safetensors_value(&resnet, &var, 0, -0.5);
+    let out = augtrain(&[
+        "predict",
+        "--pretrained",
+        resnet.to_str().unwrap(),
+        "--model",
+        "resnet-small",
+        "--data",
+        images.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--out",
+        root.join("pred2").to_str().unwrap(),
+    ]);
+    let line = one_error_line(&out, 1);
+    assert!(
+        line.contains(&format!("tensor {var} holds -0.5 at index 0")),
+        "{line}"
+    );
+    assert!(line.contains("cannot be negative"), "{line}");
+}
+
+/// A folder of a few 8x8 PNGs to predict on.
+fn fixtures_folder(root: &Path) -> PathBuf {
+    image_folder(&root.join("images"), &["a", "b"], 3)
+}
+
+/// `export-model` records the run's class names and input shape; `predict --pretrained`
+/// used neither (the MLP of a 32x32 run did not even load, built for 64x64, and classes were
+/// numbers).
+#[test]
+fn predict_with_an_exported_model_uses_its_class_names_and_input_shape() {
+    let root = scratch("predict-exported");
+    let images = fixtures_folder(&root);
+    let mlp = exported(&root, "mlp");
+    let out = root.join("pred");
+    ok(&augtrain(&[
+        "predict",
+        "--pretrained",
+        mlp.to_str().unwrap(),
+        "--model",
+        "mlp",
+        "--data",
+        images.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]));
+    let run_classes = json(&root.join("runs/mlp/model.json"))["class_names"].clone();
+    let names: Vec<String> = run_classes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| format!("p_{}", v.as_str().unwrap()))
+        .collect();
+    let preds = std::fs::read_to_string(out.join("predictions.csv")).unwrap();
+    let header = preds.lines().next().unwrap();
+    assert_eq!(
+        header,
+        format!("path,predicted,confidence,{}", names.join(","))
+    );
+    assert_eq!(preds.lines().count(), 7);
+}
+
+/// PyTorch files built to exhaust memory (`fuzz/regressions/pth/`): a 101 KB file whose
+/// pickle unpacks to 99 MB of one-byte opcodes made burn-store's reader allocate 11.8 GB and
+/// abort (exit 134); compression and size-claim bombs. Each is refused in one line before the
+/// reader sees it, under a 16 GiB address-space limit.
+#[test]
+fn pth_files_built_to_exhaust_memory_are_refused_before_reading() {
+    let root = scratch("predict-pth-bombs");
+    let images = fixtures_folder(&root);
+    let mut seen = 0;
+    for (kind, dir) in augtrain_fuzz_targets::input_dirs("pth") {
+        if kind != augtrain_fuzz_targets::InputKind::Regression {
+            continue;
+        }
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let file = entry.unwrap().path();
+            let out = augtrain_limited(
+                &[
+                    "predict",
+                    "--pretrained",
+                    file.to_str().unwrap(),
+                    "--model",
+                    "resnet18",
+                    "--data",
+                    images.to_str().unwrap(),
+                    "--device",
+                    "cpu",
+                    "--out",
+                    root.join("pred").to_str().unwrap(),
+                ],
+                16 << 30,
+            );
+            let line = one_error_line(&out, 1);
+            assert!(line.contains("is refused before reading"), "{line}");
+            assert!(
+                line.contains(file.file_name().unwrap().to_str().unwrap()),
+                "{line}"
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 4, "only {seen} hostile files");
+}
+
+/// A ResNet-18 file passed as `--model efficientnet-lite0` was told to train a head with the
+/// same wrong model ("train one: augtrain train --pretrained F --model efficientnet-lite0"),
+/// which cannot work: the advice now names the architecture the file is, and that command
+/// predicts.
+#[test]
+fn a_file_of_another_architecture_gets_a_command_that_works() {
+    let Some(models) = data("models") else { return };
+    let root = scratch("predict-other-arch");
+    let images = fixtures_folder(&root);
+    let file = models.join("resnet18-random-seed0.pth");
+    let run = |model: &str, out: &str| {
+        augtrain(&[
+            "predict",
+            "--pretrained",
+            file.to_str().unwrap(),
+            "--model",
+            model,
+            "--data",
+            images.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--out",
+            root.join(out).to_str().unwrap(),
+            "--quiet",
+        ])
+    };
+    let line = one_error_line(&run("efficientnet-lite0", "wrong"), 1);
+    assert!(line.contains("holds resnet18 weights"), "{line}");
+    assert!(line.contains("--model resnet18"), "{line}");
+    assert!(!line.contains("augtrain train"), "{line}");
+    let model = line
+        .split("--model ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap();
+    ok(&run(model, "right"));
+    assert!(root.join("right/predictions.csv").exists());
+}
+
+/// `export-model` wrote every `num_batches_tracked` as 0; PyTorch counts the training
+/// batches each batch norm updated its statistics on, and so does the export now.
+#[test]
+fn exported_batch_norms_count_the_batches_they_trained_on() {
+    let root = scratch("export-num-batches");
+    let file = exported(&root, "resnet-small");
+    let dataset = json(&root.join("runs/resnet-small/dataset.json"));
+    let train: u64 = dataset["counts"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    let expected = train.div_ceil(32) as i64; // one epoch, batch 32
+    let bytes = std::fs::read(&file).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let mut seen = 0;
+    for (key, info) in header.as_object().unwrap() {
+        if !key.ends_with("num_batches_tracked") {
+            continue;
+        }
+        assert_eq!(info["dtype"], "I64");
+        let start = 8 + n + info["data_offsets"][0].as_u64().unwrap() as usize;
+        let value = i64::from_le_bytes(bytes[start..start + 8].try_into().unwrap());
+        assert_eq!(value, expected, "{key}");
+        seen += 1;
+    }
+    assert!(seen > 0, "no batch norm in the export");
 }

@@ -810,3 +810,66 @@ fn the_mlp_default_learning_rate_learns_the_built_in_data() {
         "the rate used is recorded: {config}"
     );
 }
+
+/// Size flags that would allocate terabytes (`--synthetic-train 1000000000` is 3 TB of
+/// pixels, `--synthetic-size 100000` 30 GB per image, `--size 4096x4096` a terabyte of
+/// ResNet activations per batch) aborted; each is now a usage error (exit 2) naming the
+/// largest value that fits this machine's memory, before anything is allocated (run under a
+/// 16 GiB address-space limit, so the old behaviour fails fast instead of swapping).
+#[test]
+fn size_flags_beyond_the_machines_memory_are_usage_errors_naming_what_fits() {
+    let root = scratch("train-size-bounds");
+    let folder = image_folder(&root.join("images"), &["a", "b"], 3);
+    let cases: [(Vec<&str>, &str); 3] = [
+        (
+            vec!["--synthetic-train", "1000000000"],
+            "the largest that fits is --synthetic-train ",
+        ),
+        (vec!["--synthetic-size", "100000"], "or --synthetic-size "),
+        (
+            vec![
+                "--data",
+                folder.to_str().unwrap(),
+                "--size",
+                "4096x4096",
+                "--model",
+                "resnet18",
+            ],
+            "the largest that fits is --batch-size ",
+        ),
+    ];
+    for (flags, fits) in cases {
+        let mut args = vec!["train", "--device", "cpu", "--epochs", "1", "--runs-dir"];
+        let runs = root.join("runs");
+        args.push(runs.to_str().unwrap());
+        args.extend(flags.iter().copied());
+        let out = augtrain_limited(&args, 16 << 30);
+        let line = one_error_line(&out, 2);
+        assert!(
+            line.contains("of memory, more than this machine's"),
+            "{line}"
+        );
+        assert!(line.contains(fits), "{line}");
+        assert!(!runs.exists(), "{line}");
+    }
+    // The largest synthetic count named fits the budget's own arithmetic and is refused one
+    // above (checked on the message, not by allocating it).
+    let out = augtrain(&[
+        "train",
+        "--synthetic-train",
+        "1000000000",
+        "--device",
+        "cpu",
+    ]);
+    let line = one_error_line(&out, 2);
+    let largest: u64 = line
+        .split("--synthetic-train ")
+        .nth(2)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    let budget = augtrain::budget::memory();
+    let per_image = 32 * 32 * 3;
+    assert!((largest + 1000) * per_image <= budget, "{line}");
+    assert!((largest + 1001) * per_image > budget, "{line}");
+}

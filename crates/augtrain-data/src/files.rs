@@ -339,21 +339,27 @@ pub fn load_items(
     let class_names: Vec<String> = known_classes
         .map(|k| k.to_vec())
         .unwrap_or_else(|| classes.to_vec());
+    crate::util::progress::start("loading", items.len());
     let results: Vec<Result<(super::decode::Decoded, String), BadReason>> = items
         .par_iter()
         .map(|item| {
-            if !class_names.contains(&item.label) {
-                return Err(BadReason::UnknownLabel(format!(
+            let result = if !class_names.contains(&item.label) {
+                Err(BadReason::UnknownLabel(format!(
                     "'{}' is not one of {}",
                     escape(&item.label),
                     escape(&class_names.join(", "))
-                )));
-            }
-            let (decoded, bytes) = decode_file(&item.path, opts)?;
-            let digest = Sha256::digest(&bytes);
-            Ok((decoded, hex(&digest)))
+                )))
+            } else {
+                decode_file(&item.path, opts).map(|(decoded, bytes)| {
+                    let digest = Sha256::digest(&bytes);
+                    (decoded, hex(&digest))
+                })
+            };
+            crate::util::progress::advance(1);
+            result
         })
         .collect();
+    crate::util::progress::finish();
     let bytes = opts.file_shape().values();
     let mut pixels = Vec::with_capacity(items.len() * bytes);
     let (mut labels, mut ids, mut paths, mut splits) =

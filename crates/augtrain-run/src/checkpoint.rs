@@ -38,6 +38,7 @@ pub fn save(
 ) -> Result<(), RunError> {
     let stored = Progress {
         epochs_done: progress.epochs_done,
+        batch_norm_batches: progress.batch_norm_batches,
         history: progress
             .history
             .iter()
@@ -134,6 +135,7 @@ mod tests {
         let progress = Progress {
             epochs_done: 2,
             history: vec![],
+            batch_norm_batches: 126,
         };
         save(&p, &progress, b"model", b"optim").unwrap();
         let c = load(&p).unwrap();

@@ -115,6 +115,12 @@ pub struct Progress {
     pub epochs_done: usize,
     /// One record per completed epoch.
     pub history: Vec<EpochRecord>,
+    /// Training batches the batch norms ran on in training mode, over all epochs: every
+    /// batch, none with a frozen backbone. PyTorch counts the same in each batch norm's
+    /// `num_batches_tracked`, which `export-model` writes. 0 in checkpoints from before it
+    /// was recorded.
+    #[serde(default)]
+    pub batch_norm_batches: u64,
 }
 
 /// What a trained model expects (`model.json`): the shape of the images it is fed before

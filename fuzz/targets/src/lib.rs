@@ -3,7 +3,8 @@
 //! Every parser of outside input as a plain function on bytes, each driven one step further
 //! than parsing where a parsed value feeds more code (a pack is read record by record, a
 //! pipeline spec is compiled and run on the CPU twin, a checkpoint's records are opened by
-//! burn's container reader).
+//! burn's container reader, a `.pth` file that passes the pre-check is opened by burn-store's
+//! PyTorch reader and every tensor read).
 //!
 //! Two callers share these functions:
 //! - the cargo-fuzz binaries in `fuzz/fuzz_targets/` (libFuzzer, coverage-guided, nightly):
@@ -26,6 +27,7 @@ mod formats;
 mod pipeline;
 mod records;
 mod rle;
+mod weights;
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +38,7 @@ pub use formats::{cifar, embeddings, idx, image, pred_probs};
 pub use pipeline::{config, pipeline_json, pipeline_toml};
 pub use records::{embedding_index, params_jsonl};
 pub use rle::rle;
+pub use weights::pth;
 
 /// A fuzz target: a parser entry point that must survive any bytes.
 pub struct Target {
@@ -47,7 +50,7 @@ pub struct Target {
 }
 
 /// Every target, in data-flow order.
-pub const TARGETS: [Target; 16] = [
+pub const TARGETS: [Target; 17] = [
     Target {
         name: "idx",
         run: idx,
@@ -111,6 +114,10 @@ pub const TARGETS: [Target; 16] = [
     Target {
         name: "rle",
         run: rle,
+    },
+    Target {
+        name: "pth",
+        run: pth,
     },
 ];
 

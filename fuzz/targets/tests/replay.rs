@@ -104,6 +104,7 @@ replay_tests!(
     embedding_index,
     annotations,
     rle,
+    pth,
 );
 
 #[test]
@@ -125,6 +126,7 @@ fn the_replay_tests_cover_every_target() {
         "embedding_index",
         "annotations",
         "rle",
+        "pth",
     ];
     let names: Vec<&str> = TARGETS.iter().map(|t| t.name).collect();
     assert_eq!(names, tested);

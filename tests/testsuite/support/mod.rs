@@ -105,6 +105,77 @@ pub fn augtrain_command<S: AsRef<OsStr>>(args: &[S]) -> Command {
     cmd
 }
 
+/// Run the `augtrain` binary with its address space limited to `bytes` (Linux with glibc;
+/// elsewhere unlimited): a command that would allocate far more fails at once instead of
+/// driving the test machine into swap.
+pub fn augtrain_limited<S: AsRef<OsStr>>(args: &[S], bytes: u64) -> Output {
+    #[allow(unused_mut)]
+    let mut cmd = augtrain_command(args);
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: bytes,
+                    rlim_max: bytes,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    cmd.output().expect("the augtrain binary runs")
+}
+
+/// The one `error:` line of a command that failed with exit code `code`; panics with the
+/// output when the code differs or stderr is not exactly one line.
+pub fn one_error_line(out: &Output, code: i32) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    lines[0].to_string()
+}
+
+/// Set element `index` of tensor `key` of the safetensors file `path` (an `F32` tensor) to
+/// `value`, in place.
+pub fn set_safetensors_value(path: &Path, key: &str, index: usize, value: f32) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    assert_eq!(header[key]["dtype"], "F32", "{key} in {header}");
+    let start = header[key]["data_offsets"][0].as_u64().unwrap() as usize;
+    let at = 8 + n + start + 4 * index;
+    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// The names of a safetensors file's tensors, sorted.
+pub fn safetensors_keys(path: &Path) -> Vec<String> {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let mut keys: Vec<String> = header
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| *k != "__metadata__")
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
 /// Panic with the output unless the command succeeded.
 pub fn ok(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

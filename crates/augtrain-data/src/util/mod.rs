@@ -10,6 +10,7 @@ pub mod names;
 pub mod nan;
 pub mod panic;
 pub mod path_text;
+pub mod progress;
 pub mod rng;
 pub mod suggest;
 pub mod time;

@@ -669,9 +669,18 @@ impl AuditReport {
             "leak" => format!(" in {} groups spanning splits", self.leaks.len()),
             _ => String::new(),
         };
+        // The widest name and count set the columns (issue names come and go with the checks).
+        let name_width = self.issue_counts.keys().map(|k| k.len()).max().unwrap_or(0);
+        let count_width = self
+            .issue_counts
+            .values()
+            .map(|n| n.to_string().len())
+            .max()
+            .unwrap_or(0)
+            .max(6);
         for (issue, n) in &self.issue_counts {
             out.push_str(&format!(
-                "  {:<18} {:>6}{}\n",
+                "  {:<name_width$} {:>count_width$}{}\n",
                 issue.replace('_', " "),
                 n,
                 if *n > 0 { groups(issue) } else { String::new() }
@@ -767,6 +776,46 @@ mod tests {
             let v = (x * 37 + y * 91 + seed * 53).wrapping_mul(2_654_435_761) >> 24;
             image::Rgb([v as u8, (v * 3) as u8, (v * 7) as u8])
         })
+    }
+
+    /// The counts are a table: every count ends in the same column, whatever the longest
+    /// issue name (`semantic duplicates` is 19 characters; the column was 18 wide).
+    #[test]
+    fn the_summary_counts_line_up_in_one_column() {
+        let dir = std::env::temp_dir().join(format!("augtrain-audit-align-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("ants")).unwrap();
+        noise(1).save(dir.join("ants/a1.png")).unwrap();
+        noise(2).save(dir.join("ants/a2.png")).unwrap();
+        let mut report = audit(
+            &DataSource::Folder(dir.clone()),
+            &LoadOptions::default(),
+            1,
+            &AuditOptions::default(),
+        )
+        .unwrap();
+        report
+            .issue_counts
+            .insert("semantic_duplicates".into(), 12345);
+        report.issue_counts.insert("outlier".into(), 7);
+        let text = report.summary(10);
+        let ends: Vec<usize> = text
+            .lines()
+            .skip(2)
+            .take_while(|l| !l.is_empty())
+            .map(|l| {
+                let digits = l.rfind(|c: char| c.is_ascii_digit()).unwrap();
+                // The count is the first number on the line.
+                let first = l.find(|c: char| c.is_ascii_digit()).unwrap_or(digits);
+                first
+                    + l[first..]
+                        .find(|c: char| !c.is_ascii_digit())
+                        .unwrap_or(l.len() - first)
+            })
+            .collect();
+        assert!(ends.len() >= 10, "{text}");
+        assert!(ends.windows(2).all(|w| w[0] == w[1]), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A planted pair: the same pixels filed as an ant and as a bee. Before conflicting labels

@@ -23,6 +23,7 @@ use augtrain_run::run_dir::OutputDir;
 // is given): accepted (to be refused or ignored with the data given), not offered in --help.
 #[command(
     mut_arg("resume", |a| a.hide(true)),
+    mut_arg("allow_new_train_images", |a| a.hide(true)),
     mut_arg("name", |a| a.hide(true)),
     mut_arg("synthetic_train", |a| a.hide(true)),
     mut_arg("synthetic_test", |a| a.hide(true)),

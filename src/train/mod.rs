@@ -51,10 +51,10 @@ pub enum TrainError {
         /// Last epoch whose checkpoint is on disk (0 = none).
         last_good: usize,
     },
-    /// The loss of a whole epoch went far above that of a uniform guess (see
+    /// The loss of a whole epoch went far above where the run started (see
     /// [`trainer::DIVERGENCE_FACTOR`]): the model is learning away from the labels.
     #[error(
-        "training diverged: the mean training loss of epoch {epoch} was {loss:.4}, more than {factor} times the {chance:.4} of a uniform guess over the classes; training stopped and {kept}; try a lower learning rate (--lr, this run's was {lr})",
+        "training diverged: the mean training loss of epoch {epoch} was {loss:.4}, more than {factor} times {chance:.4}, where the run started (the loss of a uniform guess over the classes, or of its first epoch if higher); training stopped and {kept}; try a lower learning rate (--lr, this run's was {lr})",
         factor = trainer::DIVERGENCE_FACTOR,
         kept = kept_checkpoint(.last_good)
     )]
@@ -63,7 +63,7 @@ pub enum TrainError {
         epoch: usize,
         /// Its mean training loss.
         loss: f64,
-        /// The loss of a uniform guess, ln(classes).
+        /// Where the run started: ln(classes), or the first epoch's mean loss if higher.
         chance: f64,
         /// The base learning rate.
         lr: f64,

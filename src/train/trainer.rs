@@ -178,6 +178,9 @@ pub struct Trainer {
     resident: Option<ResidentImages>,
     /// The other devices of a data-parallel run (`cfg.devices` after the first).
     replicas: Vec<Replica>,
+    /// The mean training loss of the first epoch this trainer ran: where the run started, the
+    /// reference of the divergence check ([`DIVERGENCE_FACTOR`]).
+    first_epoch_loss: Option<f64>,
 }
 
 impl Trainer {
@@ -231,6 +234,7 @@ impl Trainer {
         Ok(Self {
             resident,
             replicas,
+            first_epoch_loss: None,
             cfg: cfg.clone(),
             optimizer: optim::build(&cfg.optimizer, &model),
             model: Some(model),
@@ -424,19 +428,29 @@ impl Trainer {
     }
 
     /// A [`TrainError::Diverged`] when `loss`, the mean training loss of `epoch` (0-based), is
-    /// more than [`DIVERGENCE_FACTOR`] times `ln(classes)`, the cross-entropy of a uniform
-    /// guess (whatever the targets: one-hot, smoothed, mixed or class-weighted). A model that
-    /// starts from random or pretrained weights begins near that value and goes down; a whole
-    /// epoch far above it is a learning rate too high for the model. The MSE of softmax
+    /// more than [`DIVERGENCE_FACTOR`] times where the run started: `ln(classes)`, the
+    /// cross-entropy of a uniform guess (whatever the targets: one-hot, smoothed, mixed or
+    /// class-weighted), or the first epoch's mean loss when that was higher. A model initialized
+    /// from scratch begins near `ln(classes)` and goes down, so a first epoch far above it is
+    /// already a learning rate too high; loaded weights (`--pretrained`) may begin anywhere, so
+    /// their first epoch is the reference and only later epochs are judged. The MSE of softmax
     /// outputs is bounded and never gets there, so only cross-entropy is checked.
-    fn check_divergence(&self, epoch: usize, loss: f64) -> Result<(), TrainError> {
+    fn check_divergence(&mut self, epoch: usize, loss: f64) -> Result<(), TrainError> {
         let classes = self.train_set.num_classes().max(2) as f64;
         let chance = classes.ln();
-        if self.cfg.loss == LossKind::CrossEntropy && loss > DIVERGENCE_FACTOR * chance {
+        let reference = match self.first_epoch_loss {
+            Some(first) => chance.max(first),
+            None if self.pretrained.is_some() => f64::INFINITY,
+            None => chance,
+        };
+        if self.first_epoch_loss.is_none() {
+            self.first_epoch_loss = Some(loss);
+        }
+        if self.cfg.loss == LossKind::CrossEntropy && loss > DIVERGENCE_FACTOR * reference {
             return Err(TrainError::Diverged {
                 epoch: epoch + 1,
                 loss,
-                chance,
+                chance: reference,
                 lr: self.cfg.lr(),
                 last_good: 0,
             });

@@ -520,6 +520,7 @@ fn audit_with_annotations_flag_takes_the_image_folder_as_data() {
         "cat,dog",
         "--json",
         out.to_str().unwrap(),
+        "--force",
     ]));
     assert_eq!(json(&out)["finding_counts"]["unknown_class"], 2);
 }

@@ -258,10 +258,10 @@ impl Outputs<'_> {
     /// name resolved against DATA's root (or the label file's directory) when that file
     /// exists, else the name.
     fn labelled_path(&self, i: usize) -> String {
-        if let (Some(e), Some(a)) = (self.examples, self.aligned) {
-            if e.base.is_some() {
-                return e.image(a.example_of_image[i]);
-            }
+        if let (Some(e), Some(a)) = (self.examples, self.aligned)
+            && e.base.is_some()
+        {
+            return e.image(a.example_of_image[i]);
         }
         let name = &self.m.images()[i];
         let p = self.base.join(path_text::decode(name));

@@ -617,8 +617,14 @@ impl OutputDir {
     }
 
     /// Write a file of the output; `name` may hold `/`-separated folders, created as needed.
+    /// A name that would leave the output (absolute, `..`, a symbolic link on the way) is an
+    /// error: names can come from files we did not write (annotation image names).
     pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), RunError> {
-        let path = self.work.path().join(name);
+        let path = augtrain_data::util::inside::writable_inside(self.work.path(), Path::new(name))
+            .map_err(|e| RunError::Damaged {
+                path: self.target.clone(),
+                problem: format!("refusing to write {e} outside this output"),
+            })?;
         if let Some(parent) = path.parent().filter(|p| *p != self.work.path()) {
             create_dir_all(parent)?;
         }
@@ -703,6 +709,25 @@ mod output_tests {
         assert!(!target.join("a.csv").exists() && target.join("b.csv").exists());
         let left: Vec<_> = std::fs::read_dir(&root).unwrap().collect();
         assert_eq!(left.len(), 1, "{left:?}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn names_that_would_leave_the_output_are_refused() {
+        let root = std::env::temp_dir().join(format!("augtrain-output3-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let out = OutputDir::claim(Some(&root.join("out")), &root, "x", false).unwrap();
+        out.write("sub/a.txt", b"1").unwrap();
+        for bad in [
+            "../escape.txt",
+            "/tmp/augtrain-absolute.txt",
+            "sub/../../x.txt",
+        ] {
+            let e = out.write(bad, b"2").unwrap_err().to_string();
+            assert!(e.contains("outside this output"), "{bad}: {e}");
+        }
+        assert!(!root.join("escape.txt").exists() && !root.join("x.txt").exists());
+        out.publish().unwrap();
         std::fs::remove_dir_all(&root).unwrap();
     }
 

@@ -100,15 +100,23 @@ pub fn writable_inside(root: &Path, name: &Path) -> Result<PathBuf, UnsafeName> 
                 ));
             }
             Ok(_) => {}
+            // Nothing exists below a missing part: no link to check there.
             Err(_) => break,
         }
     }
-    Ok(path)
+    Ok(root.join(rel))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_writable_name_under_missing_folders_is_the_whole_path() {
+        let root = std::env::temp_dir().join(format!("augtrain-inside-{}", std::process::id()));
+        let got = writable_inside(&root, Path::new("a/b/c.txt")).unwrap();
+        assert_eq!(got, root.join("a/b/c.txt"));
+    }
 
     fn ok(name: &str) -> String {
         relative_inside(Path::new(name))

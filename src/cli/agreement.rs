@@ -39,7 +39,9 @@ pub struct AgreementArgs {
     /// --pred-probs or --embeddings, cross-validation on it gives the probabilities.
     data: Option<PathBuf>,
     /// The annotators' labels: long CSV `image,annotator,label`, wide CSV (`image`, then one
-    /// column per annotator, empty = not labelled) or a Label Studio JSON export. Images are
+    /// column per annotator, empty = not labelled), a Label Studio JSON export, or annotations
+    /// with an annotator per object (COCO with an `annotator` field, Label Studio regions, ...:
+    /// each annotator's label of an image is the class of the objects they drew). Images are
     /// named as DATA's paths (relative to its root), or the probabilities file's `path` or
     /// `index` column.
     #[arg(long)]

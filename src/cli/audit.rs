@@ -4,7 +4,7 @@
 //! On annotated data (boxes, polygons, masks, keypoints) the annotation audit instead
 //! ([`super::audit_annotations`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -17,8 +17,13 @@ use super::audit_annotations::{self as annotated, Outputs, annotated_input};
 use super::data_args::LoadArgs;
 use super::embed::{EmbedModelArgs, embed_data};
 use crate::Error;
+use crate::agreement::LabelMatrix;
+use crate::agreement::labels;
+use crate::agreement::report::{Analysis, Method, analyse};
+use crate::audit::label_agreement::LabelAgreement;
 use crate::audit::semantic::{DEFAULT_MIN_SIMILARITY, SemanticInput, SemanticOptions};
 use crate::audit::{AuditOptions, audit, html};
+use crate::data::DataError;
 use crate::embedding::Embedded;
 use crate::train::progress::{Reporter, Verbosity};
 use crate::util::fs::{check_new_output, write_output};
@@ -30,6 +35,7 @@ use crate::util::fs::{check_new_output, write_output};
   augtrain audit ../shared/data/hymenoptera --json audit.json --near-radius 6
   augtrain audit ../shared/data/hymenoptera --pretrained ../shared/data/models/efficientnet-lite0.pth --model efficientnet-lite0 --html audit.html
   augtrain audit ../shared/data/hymenoptera --embeddings runs/hym-emb
+  augtrain audit photos/ --labels votes.csv --html audit.html
   augtrain audit annotations/instances_val.json --html audit.html
   augtrain audit images/ --annotations project.json --format labelstudio --agreement-iou 0.6")]
 pub struct AuditArgs {
@@ -47,6 +53,11 @@ pub struct AuditArgs {
     /// Smallest IoU at which two annotators' boxes of a class count as the same object.
     #[arg(long, default_value_t = 0.5)]
     agreement_iou: f64,
+    /// Several annotators' labels of these images (long CSV `image,annotator,label`, wide CSV,
+    /// Label Studio export, or annotations with an annotator per object, as `augtrain
+    /// agreement` reads them): adds their agreement and the most disputed images.
+    #[arg(long, value_name = "FILE")]
+    labels: Option<PathBuf>,
     /// Also write the full report (a row per image) as JSON (a new file, unless --force).
     #[arg(long)]
     json: Option<PathBuf>,
@@ -99,8 +110,19 @@ pub fn run(args: AuditArgs) -> crate::Result<()> {
     }
     let reporter = Reporter::new(Verbosity::detect(args.quiet));
     if let Some(input) = annotated_input(&args.data, args.annotations.as_deref(), args.format)? {
+        if args.labels.is_some() {
+            return Err(Error::Usage(
+                "--labels applies to image datasets; on annotated data the audit already compares the annotators' boxes (--agreement-iou)".into(),
+            ));
+        }
         return run_annotated(&args, &input, &reporter);
     }
+    // Read before the audit's long pass, so a bad label file fails at once.
+    let labels = args
+        .labels
+        .as_deref()
+        .map(|f| Ok::<_, Error>((f, label_agreement_input(f)?)))
+        .transpose()?;
     let cfg = args.load.config(Some(args.data.clone()))?;
     let source = cfg.source()?;
     let embedded = match (&args.embeddings, args.embed.given()) {
@@ -119,7 +141,11 @@ pub fn run(args: AuditArgs) -> crate::Result<()> {
         }),
     };
     let start = std::time::Instant::now();
-    let report = audit(&source, &cfg, 42, &opts)?;
+    let mut report = audit(&source, &cfg, 42, &opts)?;
+    if let Some((file, (m, analysis))) = &labels {
+        let name = crate::util::path_text::encode(file);
+        report.label_agreement = Some(LabelAgreement::new(&name, m, analysis, &report.rows));
+    }
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report).expect("json");
         write_output(path, json.as_bytes(), args.force)?;
@@ -134,6 +160,15 @@ pub fn run(args: AuditArgs) -> crate::Result<()> {
         .map_err(super::stdout_error)?;
     reporter.line(&format!("({:.2} s)", start.elapsed().as_secs_f64()));
     Ok(())
+}
+
+/// The labels of `file` and their analysis (Dawid-Skene consensus; no probabilities).
+fn label_agreement_input(file: &Path) -> crate::Result<(LabelMatrix, Analysis)> {
+    let m = labels::read(file, None)?;
+    let analysis = analyse(&m, None, Method::DawidSkene).map_err(|e| {
+        DataError::Invalid(format!("{}: {e}", crate::util::escape::escape_path(file)))
+    })?;
+    Ok((m, analysis))
 }
 
 /// The audit of annotated data, with the flags that apply to it.

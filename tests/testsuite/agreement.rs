@@ -158,6 +158,31 @@ fn agreement_consensus_is_a_manifest_split_reads() {
         }),
         "{text}"
     );
+    // The same labels as a COCO file with an annotator per object (a whole-image box each;
+    // ann draws two boxes on one image) give the same consensus.
+    let coco = root.join("instances.json");
+    std::fs::write(
+        &coco,
+        coco_of_wide(&std::fs::read_to_string(&labels).unwrap()),
+    )
+    .unwrap();
+    let from_coco = root.join("report-coco");
+    ok(&augtrain(&[
+        "agreement",
+        ds.to_str().unwrap(),
+        "--labels",
+        coco.to_str().unwrap(),
+        "--labels-only",
+        "--consensus",
+        "majority",
+        "--out",
+        from_coco.to_str().unwrap(),
+        "--quiet",
+    ]));
+    assert_eq!(
+        std::fs::read_to_string(from_coco.join("consensus.csv")).unwrap(),
+        text
+    );
     // `split` takes the consensus file as a manifest.
     let split = root.join("consensus.split.csv");
     ok(&augtrain(&[
@@ -171,6 +196,33 @@ fn agreement_consensus_is_a_manifest_split_reads() {
         split.to_str().unwrap(),
     ]));
     assert!(split.exists());
+}
+
+/// A COCO file holding a wide label table's labels: per label a box over the whole 8x8 image
+/// with the label's class and the column's annotator (the first annotator twice per image).
+fn coco_of_wide(wide: &str) -> String {
+    let mut lines = wide.lines();
+    let annotators: Vec<&str> = lines.next().unwrap().split(',').skip(1).collect();
+    let classes = ["ants", "bees"];
+    let (mut images, mut anns) = (Vec::new(), Vec::new());
+    for (i, line) in lines.enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        images
+            .push(serde_json::json!({"id": i + 1, "file_name": cells[0], "width": 8, "height": 8}));
+        for (a, label) in cells[1..].iter().enumerate().filter(|(_, l)| !l.is_empty()) {
+            let class = classes.iter().position(|c| c == label).unwrap() + 1;
+            for _ in 0..if a == 0 { 2 } else { 1 } {
+                anns.push(serde_json::json!({"id": anns.len() + 1, "image_id": i + 1,
+                    "category_id": class, "bbox": [0, 0, 8, 8], "area": 64, "iscrowd": 0,
+                    "annotator": annotators[a]}));
+            }
+        }
+    }
+    let cats = [
+        serde_json::json!({"id": 1, "name": "ants"}),
+        serde_json::json!({"id": 2, "name": "bees"}),
+    ];
+    serde_json::json!({"images": images, "annotations": anns, "categories": cats}).to_string()
 }
 
 #[test]

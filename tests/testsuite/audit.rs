@@ -355,6 +355,95 @@ fn audit_into_a_full_stdout_exits_1() {
     assert!(stderr.contains("standard output"), "{stderr}");
 }
 
+/// `audit DATA --labels F` adds the annotators' label agreement: pooled percent agreement
+/// (5 agreeing of 8 label pairs below), a Cohen's kappa per pair, the disputed images least
+/// certain first with their audit row (or none for a labelled image not among the files), in
+/// the text, the JSON and a section of the HTML page with the disputed image's thumbnail. A bad
+/// label file fails before the audit and writes nothing; annotated data refuses the flag.
+#[test]
+fn audit_with_labels_reports_annotator_agreement_and_disputed_images() {
+    let root = scratch("audit-labels");
+    let data = image_folder(&root.join("data"), &["a", "b"], 2);
+    let votes = root.join("votes.csv");
+    std::fs::write(
+        &votes,
+        "image,annotator,label\na/0.png,x,a\na/0.png,y,a\na/0.png,z,a\na/1.png,x,a\na/1.png,y,b\na/1.png,z,a\nb/0.png,x,b\nb/0.png,y,b\nc/9.png,x,a\nc/9.png,y,b\n",
+    )
+    .unwrap();
+    let (json, html) = (root.join("r.json"), root.join("r.html"));
+    let text = ok(&augtrain(&[
+        "audit",
+        data.to_str().unwrap(),
+        "--labels",
+        votes.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]));
+    assert!(
+        text.contains("10 labels on 4 images from 3 annotators; 0.6250 of label pairs agree"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 labelled images are not among the audited files"),
+        "{text}"
+    );
+    let a = &json_of(&json)["label_agreement"];
+    assert_eq!(a["percent_agreement"], 0.625);
+    assert_eq!(a["pairs"].as_array().unwrap().len(), 3);
+    assert_eq!(a["not_audited"], 1);
+    let disputed: Vec<(&str, Option<u64>)> = a["disputed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["image"].as_str().unwrap(), d["row"].as_u64()))
+        .collect();
+    assert_eq!(disputed.len(), 2, "{disputed:?}");
+    assert!(disputed.contains(&("c/9.png", None)), "{disputed:?}");
+    let row = disputed
+        .iter()
+        .find(|d| d.0 == "a/1.png")
+        .unwrap()
+        .1
+        .unwrap();
+    assert_eq!(json_of(&json)["rows"][row as usize]["path"], "a/1.png");
+    let page = std::fs::read_to_string(&html).unwrap();
+    let section = &page[page.find("<h2>Label agreement</h2>").expect("section")..];
+    assert!(
+        section.contains("x / y") && section.contains("y: b"),
+        "{section}"
+    );
+    assert!(
+        section.contains("data:image/jpeg;base64,"),
+        "the disputed image is shown"
+    );
+
+    let bad = root.join("bad.csv");
+    std::fs::write(&bad, "image,annotator,label\na/0.png,x,a\na/0.png,x,b\n").unwrap();
+    let fresh = root.join("fresh.json");
+    let out = augtrain(&[
+        "audit",
+        data.to_str().unwrap(),
+        "--labels",
+        bad.to_str().unwrap(),
+        "--json",
+        fresh.to_str().unwrap(),
+    ]);
+    let line = one_error_line(&out, 1);
+    assert!(line.contains("bad.csv") && line.contains("twice"), "{line}");
+    assert!(!fresh.exists());
+    let coco = root.join("instances.json");
+    write_json(&coco, &coco_with_problems());
+    let out = augtrain(&[
+        "audit",
+        coco.to_str().unwrap(),
+        "--labels",
+        votes.to_str().unwrap(),
+    ]);
+    one_error_line(&out, 2);
+}
+
 // ---- Annotated data (COCO): annotation checks, files, agreement, hostile input ----
 
 /// A small PNG of `w`x`h` at `dir/name`.

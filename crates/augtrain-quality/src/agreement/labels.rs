@@ -9,6 +9,12 @@
 //!   `data.image`, else the first text field, else the task id) and `annotations`, each by
 //!   `completed_by` (a user id, or an object with `email` or `id`) with one `choices` result.
 //!   Cancelled annotations and annotations without a choice are skipped.
+//! - **annotation files** with an annotator per object (a COCO file whose annotations carry an
+//!   `annotator` field, a Label Studio export of regions, or any format [`augtrain_annotations`]
+//!   reads): each annotator's label of an image is the class of the objects they drew on it.
+//!   An annotator who drew objects of two classes on one image has no single label there: an
+//!   error, pointing at `audit --annotations` for per-object (box) agreement. Predictions are not
+//!   annotators and are skipped; an object without an annotator is an error.
 //!
 //! Missing labels are normal. Classes are the ones given (a dataset's), or else the labels
 //! seen, sorted numerically when every label is an integer and as text otherwise.
@@ -19,6 +25,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::{LabelMatrix, Triple};
+use augtrain_annotations::formats::{self, ReadOptions};
+use augtrain_annotations::model::{Dataset, Origin};
 use augtrain_data::DataError;
 use augtrain_data::csv::Table;
 use augtrain_data::util::escape::escape;
@@ -26,6 +34,12 @@ use augtrain_data::util::escape::escape;
 /// Reads `path` (format from its extension and header, see the module docs); labels must be
 /// among `classes` when given.
 pub fn read(path: &Path, classes: Option<&[String]>) -> Result<LabelMatrix, DataError> {
+    let is_xml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xml"));
+    if path.is_dir() || is_xml {
+        return from_annotation_file(path, classes);
+    }
     let bytes = augtrain_data::util::fs::read_regular(path).map_err(|source| DataError::Read {
         path: path.to_path_buf(),
         source,
@@ -36,6 +50,9 @@ pub fn read(path: &Path, classes: Option<&[String]>) -> Result<LabelMatrix, Data
     if is_json {
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|e| malformed(path, format!("not JSON ({e})")))?;
+        if holds_objects(&value) {
+            return from_annotation_file(path, classes);
+        }
         return label_studio(path, &value, classes);
     }
     let table = Table::parse(path, &bytes)?;
@@ -44,6 +61,81 @@ pub fn read(path: &Path, classes: Option<&[String]>) -> Result<LabelMatrix, Data
     } else {
         wide(&table, classes)
     }
+}
+
+/// Whether a JSON label file is an annotation file (a COCO object, or a Label Studio export
+/// without a single `choices` result) rather than a Label Studio export of choices.
+fn holds_objects(value: &Value) -> bool {
+    match value {
+        Value::Object(o) => o.contains_key("annotations") && o.contains_key("images"),
+        Value::Array(tasks) => tasks
+            .iter()
+            .filter_map(|t| t.get("annotations")?.as_array())
+            .flatten()
+            .all(|ann| choices(ann).is_empty()),
+        _ => false,
+    }
+}
+
+/// Reads an annotation file or folder (format detected) into the matrix ([`from_dataset`]).
+fn from_annotation_file(path: &Path, classes: Option<&[String]>) -> Result<LabelMatrix, DataError> {
+    let invalid =
+        |e: augtrain_annotations::error::AnnotationError| DataError::Invalid(e.to_string());
+    let (format, file) = formats::detect(path).map_err(invalid)?;
+    let read = formats::read(format, &file, &ReadOptions::default()).map_err(invalid)?;
+    from_dataset(path, &read.dataset, classes)
+}
+
+/// The label matrix of annotated data: annotator `a`'s label of an image is the class of the
+/// objects `a` drew on it (see the module docs for the rules). Classes are `classes` when
+/// given, else the data's class list in its order.
+pub fn from_dataset(
+    path: &Path,
+    data: &Dataset,
+    classes: Option<&[String]>,
+) -> Result<LabelMatrix, DataError> {
+    let mut raw = Raw::default();
+    for image in &data.images {
+        // (annotator, class of their first object), in order of first appearance.
+        let mut drawn: Vec<(&str, usize)> = Vec::new();
+        let annotated = image
+            .objects
+            .iter()
+            .filter(|o| o.origin == Origin::Annotation);
+        for (n, o) in annotated.enumerate() {
+            let place = format!("image '{}'", escape(&image.file_name));
+            let who = o.annotator.as_deref().ok_or_else(|| {
+                malformed(
+                    path,
+                    format!(
+                        "{place}: object {} has no annotator; label agreement needs who drew every object (COCO: an 'annotator' field per annotation; Label Studio: completed_by)",
+                        n + 1
+                    ),
+                )
+            })?;
+            match drawn.iter().find(|(a, _)| *a == who) {
+                None => drawn.push((who, o.class)),
+                Some(&(_, c)) if c != o.class => {
+                    return Err(malformed(
+                        path,
+                        format!(
+                            "{place}: annotator '{}' drew objects of two classes ('{}', '{}'); one label per annotator and image is expected here; for per-object agreement use `augtrain audit --annotations`",
+                            escape(who),
+                            escape(&data.classes[c].name),
+                            escape(&data.classes[o.class].name)
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        for (who, c) in drawn {
+            let place = format!("image '{}'", escape(&image.file_name));
+            raw.push(&image.file_name, who, &data.classes[c].name, place);
+        }
+    }
+    let names: Vec<String> = data.classes.iter().map(|c| c.name.clone()).collect();
+    raw.finish(path, Some(classes.unwrap_or(&names)))
 }
 
 /// Names met in order of first appearance, numbered.
@@ -305,6 +397,75 @@ mod tests {
         assert_eq!(long.images(), ["a.png", "b.png"]);
         assert_eq!(long.classes(), ["cat", "dog"]);
         assert_eq!(long.get(0, 1), Some(1));
+    }
+
+    /// A COCO file whose annotations name their annotator: a.png labelled cat/dog by ann/bob
+    /// (ann drew two cats), b.png cat by bob.
+    const COCO: &str = r#"{"images":[{"id":1,"file_name":"a.png","width":10,"height":10},
+        {"id":2,"file_name":"b.png","width":10,"height":10},{"id":3,"file_name":"c.png","width":10,"height":10}],
+      "categories":[{"id":5,"name":"cat"},{"id":9,"name":"dog"}],
+      "annotations":[
+        {"id":1,"image_id":1,"category_id":5,"bbox":[0,0,4,4],"area":16,"iscrowd":0,"annotator":"ann"},
+        {"id":2,"image_id":1,"category_id":5,"bbox":[5,5,4,4],"area":16,"iscrowd":0,"annotator":"ann"},
+        {"id":3,"image_id":1,"category_id":9,"bbox":[0,0,4,4],"area":16,"iscrowd":0,"annotator":"bob"},
+        {"id":4,"image_id":2,"category_id":5,"bbox":[0,0,4,4],"area":16,"iscrowd":0,"annotator":"bob"}]}"#;
+
+    #[test]
+    fn annotation_files_give_each_annotator_the_class_of_their_objects() {
+        let coco = parse("instances.json", COCO).unwrap();
+        let long = parse(
+            "long2.csv",
+            "image,annotator,label\na.png,ann,cat\na.png,bob,dog\nb.png,bob,cat\n",
+        )
+        .unwrap();
+        assert_eq!(coco, long);
+        // Label Studio regions (no choices): the annotator is completed_by; a prediction is
+        // not an annotator.
+        let region = |label: &str| {
+            format!(
+                r#"{{"type":"rectanglelabels","original_width":10,"original_height":10,"value":{{"x":0,"y":0,"width":40,"height":40,"rectanglelabels":["{label}"]}}}}"#
+            )
+        };
+        let ls = format!(
+            r#"[{{"id":1,"data":{{"image":"a.png"}},"annotations":[
+                 {{"completed_by":{{"email":"ann"}},"result":[{},{}]}},
+                 {{"completed_by":{{"email":"bob"}},"result":[{}]}}],
+               "predictions":[{{"model_version":"m","score":0.9,"result":[{}]}}]}},
+                {{"id":2,"data":{{"image":"b.png"}},"annotations":[
+                 {{"completed_by":{{"email":"bob"}},"result":[{}]}}]}}]"#,
+            region("cat"),
+            region("cat"),
+            region("dog"),
+            region("dog"),
+            region("cat")
+        );
+        let ls = parse("regions.json", &ls).unwrap();
+        assert_eq!(ls.images(), long.images());
+        assert_eq!(ls.annotators(), long.annotators());
+        assert_eq!(
+            (ls.get(0, 0), ls.get(0, 1), ls.get(1, 1)),
+            (Some(0), Some(1), Some(0))
+        );
+    }
+
+    #[test]
+    fn an_annotator_with_two_classes_on_an_image_or_an_object_without_annotator_is_an_error() {
+        let two = COCO.replace(
+            r#""id":2,"image_id":1,"category_id":5"#,
+            r#""id":2,"image_id":1,"category_id":9"#,
+        );
+        let e = parse("two.json", &two).unwrap_err().to_string();
+        assert!(
+            e.contains("image 'a.png': annotator 'ann' drew objects of two classes ('cat', 'dog')")
+                && e.contains("audit --annotations"),
+            "{e}"
+        );
+        let nobody = COCO.replace(r#","annotator":"bob"}]"#, "}]");
+        let e = parse("nobody.json", &nobody).unwrap_err().to_string();
+        assert!(
+            e.contains("image 'b.png': object 1 has no annotator"),
+            "{e}"
+        );
     }
 
     #[test]

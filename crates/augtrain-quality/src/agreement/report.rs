@@ -316,7 +316,7 @@ pub fn next_to_label(
 }
 
 /// `v` with four decimals, or `n/a`.
-fn show(v: Option<f64>) -> String {
+pub fn show(v: Option<f64>) -> String {
     match v {
         Some(x) if x.is_finite() => format!("{x:.4}"),
         _ => "n/a".into(),

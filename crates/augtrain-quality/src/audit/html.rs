@@ -10,7 +10,9 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
+use super::label_agreement::LabelAgreement;
 use super::{AuditReport, Group};
+use crate::agreement::report::show;
 use augtrain_data::decode::decode_full;
 use augtrain_data::util::escape::html as esc;
 use augtrain_data::util::path_text;
@@ -81,6 +83,9 @@ pub fn page(report: &AuditReport, base: Option<&Path>, list: usize) -> String {
         &t,
     );
     groups(&mut h, "Leaks between splits", &report.leaks, list, &t);
+    if let Some(a) = &report.label_agreement {
+        label_agreement(&mut h, a, list, &t);
+    }
     corrupt(&mut h, report, list);
     h.push_str("</body></html>\n");
     h
@@ -103,6 +108,9 @@ fn shown_images(report: &AuditReport, list: usize) -> Vec<usize> {
             shown.extend([p.a, p.b]);
         }
         shown.extend(s.outliers.iter().take(list));
+    }
+    if let Some(a) = &report.label_agreement {
+        shown.extend(a.disputed.iter().take(list).filter_map(|d| d.row));
     }
     shown.sort_unstable();
     shown.dedup();
@@ -231,4 +239,75 @@ fn corrupt(h: &mut String, report: &AuditReport, list: usize) {
         );
     }
     h.push_str("</ul>\n");
+}
+
+/// The label agreement section: the overall figures, a table of Cohen's kappas per pair, one row
+/// per annotator, then the most disputed images with every label they received.
+fn label_agreement(h: &mut String, a: &LabelAgreement, list: usize, t: &dyn Fn(usize) -> String) {
+    let fleiss = a
+        .fleiss
+        .as_ref()
+        .map(|f| format!("{:.4} (on {} images)", f.kappa, f.images))
+        .unwrap_or_else(|| "n/a".into());
+    let _ = writeln!(
+        h,
+        "<h2>Label agreement</h2><p>{} labels on {} images from {} annotators ({}): {} of label pairs agree; Krippendorff's alpha {}; Fleiss' kappa {}.</p>",
+        a.labels,
+        a.images,
+        a.annotators.len(),
+        esc(&a.labels_file),
+        show(a.percent_agreement),
+        show(a.krippendorff_alpha),
+        fleiss
+    );
+    h.push_str("<table><tr><th>annotators</th><th>shared images</th><th>agree</th><th>Cohen's kappa</th><th>linear</th><th>quadratic</th></tr>\n");
+    for p in &a.pairs {
+        let _ = writeln!(
+            h,
+            "<tr><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&a.annotators[p.a].name),
+            esc(&a.annotators[p.b].name),
+            p.images,
+            show(Some(p.percent)),
+            show(Some(p.kappa)),
+            show(Some(p.kappa_linear)),
+            show(Some(p.kappa_quadratic))
+        );
+    }
+    h.push_str("</table>\n<table><tr><th>annotator</th><th>labels</th><th>agrees with the consensus</th><th>Dawid-Skene accuracy</th></tr>\n");
+    for r in &a.annotators {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.name),
+            r.labelled,
+            show(Some(r.agreement_with_consensus)),
+            show(Some(r.dawid_skene_accuracy))
+        );
+    }
+    let _ = writeln!(
+        h,
+        "</table>\n<p>{} disputed images, least certain consensus (Dawid-Skene) first.</p>",
+        a.disputed.len()
+    );
+    for d in a.disputed.iter().take(list) {
+        let shown = d.row.map(t).unwrap_or_else(|| {
+            format!(
+                "<figure><figcaption>{}</figcaption></figure>",
+                esc(&d.image)
+            )
+        });
+        let labels: Vec<String> = d
+            .labels
+            .iter()
+            .map(|(who, class)| format!("{}: {}", esc(who), esc(class)))
+            .collect();
+        let _ = writeln!(
+            h,
+            "<div class=\"row\">{shown}<div class=\"note\">{}<br>consensus {} ({:.3})</div></div>",
+            labels.join("<br>"),
+            esc(&d.consensus),
+            d.consensus_quality
+        );
+    }
 }

@@ -12,6 +12,7 @@ pub mod annotations_html;
 pub mod confident;
 pub mod health;
 pub mod html;
+pub mod label_agreement;
 pub mod numpy;
 pub mod phash;
 pub mod pred_probs;
@@ -193,6 +194,10 @@ pub struct AuditReport {
     /// Semantic near duplicates and outliers, when embeddings were given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub semantic: Option<SemanticReport>,
+    /// Agreement among several annotators' labels, when a label file was given
+    /// ([`label_agreement`]; set by the caller after [`audit`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_agreement: Option<label_agreement::LabelAgreement>,
     /// One row per image.
     pub rows: Vec<ImageRow>,
 }
@@ -357,6 +362,7 @@ fn assemble(name: String, m: Vec<Measured>, opts: &AuditOptions) -> Result<Audit
         leaks: dups.leaks,
         near_radius: opts.near_radius,
         semantic,
+        label_agreement: None,
         rows,
     })
 }
@@ -649,6 +655,9 @@ impl AuditReport {
         }
         if let Some(s) = &self.semantic {
             out.push_str(&s.summary(&self.rows, list));
+        }
+        if let Some(a) = &self.label_agreement {
+            out.push_str(&a.summary(list));
         }
         out
     }

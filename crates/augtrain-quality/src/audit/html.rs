@@ -187,7 +187,7 @@ fn thumb(report: &AuditReport, thumbs: &HashMap<usize, String>, i: usize) -> Str
 pub(crate) fn head(h: &mut String, source: &str) {
     h.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>augtrain audit</title>\n<style>\n");
     h.push_str("body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}\n");
-    h.push_str("h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.25em .6em}\n");
+    h.push_str("h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ddd;padding:.25em .6em}\n");
     h.push_str(".row{display:flex;flex-wrap:wrap;gap:.6em;align-items:center;margin:.5em 0;padding:.4em;background:#f6f8fa;border-radius:6px}\n");
     h.push_str("figure{margin:0;max-width:160px;font-size:.75em;word-break:break-all}img{display:block;max-width:128px;max-height:128px}.note{font-weight:600}\n");
     h.push_str("</style></head><body>\n");

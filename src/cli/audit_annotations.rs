@@ -143,7 +143,7 @@ fn write_outputs(
 
 /// The folder image names are relative to: the folder given with `--annotations`, else the
 /// annotation folder, or the folder holding the annotation file.
-fn image_root(input: &AnnotatedInput) -> PathBuf {
+pub(crate) fn image_root(input: &AnnotatedInput) -> PathBuf {
     if let Some(images) = &input.images {
         return images.clone();
     }

@@ -20,41 +20,60 @@ use clap::Args;
   augtrain augment --preview grid.png                       # default pipeline on the built-in data
   augtrain augment --data ../shared/data/mnist-10k --pipeline gray.toml --preview grid.png --n 16
   augtrain augment --pipeline p.toml --out aug/ --n 100      # PNGs + aug/params.jsonl
-  augtrain augment --pipeline p.toml --replay aug/params.jsonl --out again/")]
+  augtrain augment --pipeline p.toml --replay aug/params.jsonl --out again/
+  augtrain augment --data coco/instances.json --images coco/img --pipeline det.toml --copies 3 --out aug/
+  augtrain augment --data yolo-set/ --copies 2 --to coco --out aug-coco/ --preview sheet.png
+  augtrain augment --data yolo-set/ --replay aug/params.jsonl --out again/")]
 pub struct AugmentArgs {
     /// Dataset directory; omit for the built-in synthetic dataset.
     #[arg(long)]
-    data: Option<PathBuf>,
+    pub(super) data: Option<PathBuf>,
     /// Pipeline file (.toml / .json), or `default` for the data's default pipeline.
     #[arg(long, default_value = "default")]
-    pipeline: String,
+    pub(super) pipeline: String,
     /// Number of training images to augment (the first N).
     #[arg(long, default_value_t = 16)]
-    n: usize,
+    pub(super) n: usize,
     /// Augmented versions per image (epochs E, E+1, ...).
     #[arg(long, default_value_t = 7)]
-    versions: usize,
+    pub(super) versions: usize,
     /// Seed of the random draws.
     #[arg(long, default_value_t = 42)]
-    seed: u64,
+    pub(super) seed: u64,
     /// First epoch to draw parameters for.
     #[arg(long, default_value_t = 0)]
-    epoch: usize,
+    pub(super) epoch: usize,
     /// Write a contact sheet PNG: each original beside its augmented versions.
     #[arg(long)]
-    preview: Option<PathBuf>,
+    pub(super) preview: Option<PathBuf>,
     /// Write every augmented image as PNG, plus params.jsonl with the parameters applied.
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub(super) out: Option<PathBuf>,
     /// Re-create the images recorded in a params.jsonl (needs --out).
     #[arg(long, requires = "out")]
-    replay: Option<PathBuf>,
+    pub(super) replay: Option<PathBuf>,
     /// Compute device: auto, gpu or cpu.
     #[arg(long, default_value = "auto")]
-    device: DeviceChoice,
+    pub(super) device: DeviceChoice,
+    /// Annotated data: augmented copies per image; writes the images and their annotations
+    /// (boxes, polygons, keypoints moved with the pixels) to --out.
+    #[arg(long)]
+    pub(super) copies: Option<usize>,
+    /// Annotated data: the annotation format to write (default: the input's).
+    #[arg(long)]
+    pub(super) to: Option<augtrain_annotations::formats::Format>,
+    /// Annotated data: the input's format, when it cannot be told from the data.
+    #[arg(long)]
+    pub(super) format: Option<augtrain_annotations::formats::Format>,
+    /// Annotated data: the folder image names are relative to (default: beside the annotations).
+    #[arg(long)]
+    pub(super) images: Option<PathBuf>,
+    /// Annotated data: replace an existing, non-empty --out.
+    #[arg(long)]
+    pub(super) force: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
-    quiet: bool,
+    pub(super) quiet: bool,
 }
 
 fn load_train(path: &Option<PathBuf>) -> crate::Result<Dataset> {
@@ -108,6 +127,9 @@ fn spec_for(arg: &str, data: &Dataset, record_dir: Option<&Path>) -> crate::Resu
 }
 
 pub fn run(args: AugmentArgs) -> crate::Result<()> {
+    if super::augment_data::wanted(&args) {
+        return super::augment_data::run(&args);
+    }
     if args.preview.is_none() && args.out.is_none() {
         return Err(Error::Usage(
             "nothing to do: give --preview FILE.png and/or --out DIR".into(),

@@ -40,6 +40,8 @@ mod agreement;
 mod audit;
 mod audit_annotations;
 mod augment;
+mod augment_data;
+mod augment_overlay;
 mod bench;
 mod config;
 mod convert;

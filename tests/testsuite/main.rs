@@ -13,6 +13,7 @@ mod support;
 mod agreement;
 mod audit;
 mod augment;
+mod augment_data;
 mod bench;
 mod cli;
 mod convert;

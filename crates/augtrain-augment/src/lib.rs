@@ -13,12 +13,14 @@
 //! reads the `u8` HWC images once and writes the normalized `f32` NCHW batch once.
 
 pub mod cpu;
+pub mod crop_windows;
 pub mod fastmath;
 pub mod layout;
 pub mod params;
 pub mod record;
 pub mod shader;
 pub mod spec;
+pub mod targets;
 
 use std::path::Path;
 

@@ -11,6 +11,7 @@ use augtrain_data::ImageShape;
 use serde::{Deserialize, Serialize};
 
 use super::AugmentError;
+use super::crop_windows;
 use super::layout::*;
 use super::spec::{
     Border, CropPlace, CropPosition, EraseFill, Interpolation, OpSpec, PipelineSpec,
@@ -34,7 +35,8 @@ fn compose(m: &Affine, t: &Affine) -> Affine {
     ]
 }
 
-fn invert(m: &Affine) -> Affine {
+/// The inverse of an affine map (the zero map for a singular one).
+pub fn invert(m: &Affine) -> Affine {
     let det = m[0] * m[4] - m[1] * m[3];
     let inv = if det.abs() < 1e-12 { 0.0 } else { 1.0 / det };
     let (a, b, d, e) = (m[4] * inv, -m[1] * inv, -m[3] * inv, m[0] * inv);
@@ -165,11 +167,29 @@ impl Program {
     /// Draw the parameters of every sample of a batch. `ids[i]` is the stable id of the sample
     /// at batch position `i`.
     pub fn draw(&self, seed: u64, epoch: usize, ids: &[u64]) -> Vec<SampleParams> {
+        self.draw_with_boxes(seed, epoch, ids, &[])
+    }
+
+    /// [`Program::draw`] for samples with annotated boxes: `boxes[i]` holds the boxes of the
+    /// sample at batch position `i` as `[x0, y0, x1, y1]` in input pixels (continuous
+    /// coordinates; a missing entry means none). Only the detection-aware crops (`iou_crop`,
+    /// `safe_crop`) look at them; every other op draws exactly as [`Program::draw`].
+    pub fn draw_with_boxes(
+        &self,
+        seed: u64,
+        epoch: usize,
+        ids: &[u64],
+        boxes: &[Vec<[f64; 4]>],
+    ) -> Vec<SampleParams> {
         let n = ids.len();
         let batch_key = ids.first().copied().unwrap_or(0);
         let mut out: Vec<SampleParams> = ids
             .iter()
-            .map(|&id| self.draw_one(seed, epoch, id, batch_key))
+            .enumerate()
+            .map(|(i, &id)| {
+                let own = boxes.get(i).map_or(&[][..], Vec::as_slice);
+                self.draw_one(seed, epoch, id, batch_key, own)
+            })
             .collect();
         if self.mix > 0 {
             let (w, h) = (self.output.width, self.output.height);
@@ -224,8 +244,16 @@ impl Program {
         Stream::new(Domain::Augment, &[seed, epoch as u64, key, op as u64])
     }
 
-    fn draw_one(&self, seed: u64, epoch: usize, id: u64, batch_key: u64) -> SampleParams {
+    fn draw_one(
+        &self,
+        seed: u64,
+        epoch: usize,
+        id: u64,
+        batch_key: u64,
+        objects: &[[f64; 4]],
+    ) -> SampleParams {
         let mut draft = Draft {
+            objects,
             w: self.input.width as f64,
             h: self.input.height as f64,
             m: IDENTITY,
@@ -308,7 +336,9 @@ impl Program {
 /// One sample's parameters as its ops draw them, in op order. Every op draws from its own
 /// stream, and draws its values whether or not it applies (so applying one op never shifts
 /// another's draws).
-struct Draft {
+struct Draft<'a> {
+    /// The sample's boxes `[x0, y0, x1, y1]` in input pixels (for detection-aware crops).
+    objects: &'a [[f64; 4]],
     /// Canvas width after the geometry ops so far, pixels.
     w: f64,
     /// Canvas height after the geometry ops so far, pixels.
@@ -323,7 +353,7 @@ struct Draft {
     boxes: Vec<EraseBox>,
 }
 
-impl Draft {
+impl Draft<'_> {
     /// Draw `op`'s parameters from `rng`; `apply` is its Bernoulli draw.
     fn add(&mut self, op: &OpSpec, rng: &mut Stream, apply: bool) {
         match op {
@@ -333,6 +363,8 @@ impl Draft {
             | OpSpec::Affine { .. } => self.orient(op, rng, apply),
             OpSpec::Crop { .. }
             | OpSpec::RandomResizedCrop { .. }
+            | OpSpec::IouCrop { .. }
+            | OpSpec::SafeCrop { .. }
             | OpSpec::Resize { .. }
             | OpSpec::Pad { .. } => self.reframe(op, rng),
             OpSpec::Brightness { factor, .. }
@@ -426,6 +458,11 @@ impl Draft {
                 let (ow, oh) = (*ow as f64, *oh as f64);
                 ([w / ow, 0.0, 0.0, 0.0, h / oh, 0.0], (ow, oh))
             }
+            OpSpec::IouCrop { width, height, .. } | OpSpec::SafeCrop { width, height, .. } => {
+                let (x0, y0, cw, ch) = self.object_window(op, rng);
+                let (ow, oh) = (*width as f64, *height as f64);
+                ([cw / ow, 0.0, x0, 0.0, ch / oh, y0], (ow, oh))
+            }
             OpSpec::Pad { pixels } => {
                 let [l, t, r, b] = pixels.sides().map(|v| v as f64);
                 ([1.0, 0.0, -l, 0.0, 1.0, -t], (w + l + r, h + t + b))
@@ -434,6 +471,82 @@ impl Draft {
         };
         self.m = compose(&self.m, &map);
         (self.w, self.h) = size;
+    }
+
+    /// The window of a detection-aware crop, from the sample's boxes as they lie on the
+    /// canvas now (mapped by the geometry so far, clipped to the canvas).
+    fn object_window(&self, op: &OpSpec, rng: &mut Stream) -> crop_windows::Window {
+        let forward = invert(&self.m);
+        let at = |x: f64, y: f64| {
+            (
+                forward[0] * x + forward[1] * y + forward[2],
+                forward[3] * x + forward[4] * y + forward[5],
+            )
+        };
+        let boxes: Vec<[f64; 4]> = self
+            .objects
+            .iter()
+            .map(|b| {
+                let pts = [
+                    at(b[0], b[1]),
+                    at(b[2], b[1]),
+                    at(b[0], b[3]),
+                    at(b[2], b[3]),
+                ];
+                let (mut lo, mut hi) = (pts[0], pts[0]);
+                for p in pts {
+                    lo = (lo.0.min(p.0), lo.1.min(p.1));
+                    hi = (hi.0.max(p.0), hi.1.max(p.1));
+                }
+                [
+                    lo.0.clamp(0.0, self.w),
+                    lo.1.clamp(0.0, self.h),
+                    hi.0.clamp(0.0, self.w),
+                    hi.1.clamp(0.0, self.h),
+                ]
+            })
+            .collect();
+        match op {
+            OpSpec::IouCrop {
+                thresholds,
+                scale,
+                aspect,
+                attempts,
+                allow_no_crop,
+                ..
+            } => crop_windows::iou_window(
+                rng,
+                self.w,
+                self.h,
+                &boxes,
+                &crop_windows::IouCrop {
+                    thresholds,
+                    scale: *scale,
+                    aspect: *aspect,
+                    attempts: *attempts,
+                    allow_no_crop: *allow_no_crop,
+                },
+            ),
+            OpSpec::SafeCrop {
+                scale,
+                ratio,
+                max_cut,
+                attempts,
+                ..
+            } => crop_windows::safe_window(
+                rng,
+                self.w,
+                self.h,
+                &boxes,
+                &crop_windows::SafeCrop {
+                    scale: *scale,
+                    ratio: *ratio,
+                    max_cut: *max_cut,
+                    attempts: *attempts,
+                },
+            ),
+            _ => (0.0, 0.0, self.w, self.h),
+        }
     }
 
     /// An erase op's `count[1]` boxes (the first `drawn` of them non-empty when applied).
@@ -578,6 +691,8 @@ impl OpKinds {
             match op {
                 OpSpec::Crop { width, height, .. }
                 | OpSpec::RandomResizedCrop { width, height, .. }
+                | OpSpec::IouCrop { width, height, .. }
+                | OpSpec::SafeCrop { width, height, .. }
                 | OpSpec::Resize { width, height } => {
                     (k.width, k.height) = (*width as u64, *height as u64);
                 }
@@ -874,6 +989,103 @@ mod tests {
         assert!(xs.iter().all(|x| (0.0..=1.0).contains(x)));
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
         assert!((mean - 0.5).abs() < 0.02, "{mean}");
+    }
+
+    fn detection_spec(op: &str) -> PipelineSpec {
+        PipelineSpec::from_toml(
+            &format!("version = 1\n[[ops]]\nop = \"hflip\"\n[[ops]]\n{op}\n"),
+            "t",
+        )
+        .unwrap()
+    }
+
+    /// Input pixels of box `b` seen through a sample's output → input map: the output
+    /// window it covers is where the crop put it.
+    fn box_in_output(p: &SampleParams, b: [f64; 4]) -> [f64; 4] {
+        let f = invert(&p.affine);
+        let (x0, y0) = apply(&f, b[0], b[1]);
+        let (x1, y1) = apply(&f, b[2], b[3]);
+        [x0.min(x1), y0.min(y1), x0.max(x1), y0.max(y1)]
+    }
+
+    #[test]
+    fn detection_crops_keep_an_object_and_replay() {
+        let spec =
+            detection_spec("op = \"iou_crop\"\nwidth = 32\nheight = 32\nallow_no_crop = false");
+        let prog = Program::new(&spec, ImageShape::new(100, 80, 3)).unwrap();
+        let boxes = vec![
+            vec![[10.0, 10.0, 30.0, 40.0]],
+            vec![[60.0, 50.0, 90.0, 70.0]],
+        ];
+        let mut cropped = 0;
+        for epoch in 0..50 {
+            let params = prog.draw_with_boxes(3, epoch, &[7, 8], &boxes);
+            for (p, b) in params.iter().zip(&boxes) {
+                let o = box_in_output(p, b[0]);
+                let (mx, my) = ((o[0] + o[2]) / 2.0, (o[1] + o[3]) / 2.0);
+                assert!(
+                    (0.0..=32.0).contains(&mx) && (0.0..=32.0).contains(&my),
+                    "{o:?}"
+                );
+                cropped += usize::from(p.affine[0] < 100.0 / 32.0 - 1e-9);
+            }
+            // Same seed, same result; and a sample's draw does not depend on its batch.
+            let alone = prog.draw_with_boxes(3, epoch, &[8], &boxes[1..]);
+            assert_eq!(alone[0], params[1]);
+        }
+        assert!(cropped > 50, "only {cropped} of 100 samples were cropped");
+        // Without boxes: the whole canvas, deterministically.
+        let bare = prog.draw(3, 0, &[7]);
+        assert_eq!(bare, prog.draw(3, 0, &[7]));
+        assert!((bare[0].affine[0].abs() - 100.0 / 32.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn safe_crops_resize_to_their_output() {
+        let spec = detection_spec("op = \"safe_crop\"\nwidth = 24\nheight = 16\nmax_cut = 0.2");
+        let prog = Program::new(&spec, ImageShape::new(100, 80, 3)).unwrap();
+        assert_eq!((prog.output.width, prog.output.height), (24, 16));
+        let eval = spec.eval_version();
+        assert_eq!(
+            eval.ops,
+            vec![OpSpec::Resize {
+                width: 24,
+                height: 16
+            }]
+        );
+    }
+
+    #[test]
+    fn detection_crop_and_target_settings_are_validated() {
+        for (text, key) in [
+            (
+                "[[ops]]\nop = \"iou_crop\"\nwidth = 8\nheight = 8\nthresholds = [1.5]",
+                "thresholds",
+            ),
+            (
+                "[[ops]]\nop = \"iou_crop\"\nwidth = 8\nheight = 8\nattempts = 0",
+                "attempts",
+            ),
+            (
+                "[[ops]]\nop = \"safe_crop\"\nwidth = 8\nheight = 8\nmax_cut = 1.0",
+                "max_cut",
+            ),
+            ("[targets]\nmin_visibility = 2.0", "min_visibility"),
+            ("[targets]\nmin_area = -1.0", "min_area"),
+            ("[targets]\nbox_rotation = \"circle\"", "circle"),
+            ("[targets]\nmin_visiblity = 0.5", "min_visiblity"),
+        ] {
+            let e =
+                PipelineSpec::from_toml(&format!("version = 1\n{text}\n"), "p.toml").unwrap_err();
+            assert!(e.contains(key) && e.contains("p.toml"), "{e}");
+        }
+        let ok = PipelineSpec::from_toml(
+            "version = 1\n[targets]\nbox_rotation = \"ellipse\"\nmin_visibility = 0.3\n",
+            "p.toml",
+        )
+        .unwrap();
+        let back = PipelineSpec::from_toml(&ok.to_toml(), "again").unwrap();
+        assert_eq!(back, ok);
     }
 
     #[test]

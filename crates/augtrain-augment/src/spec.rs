@@ -194,6 +194,21 @@ fn erase_ratio() -> Range {
 fn yes() -> bool {
     true
 }
+fn iou_thresholds() -> Vec<f64> {
+    vec![0.1, 0.3, 0.5, 0.7, 0.9]
+}
+fn iou_crop_scale() -> Range {
+    [0.3, 1.0]
+}
+fn iou_crop_aspect() -> Range {
+    [0.5, 2.0]
+}
+fn crop_attempts() -> u32 {
+    50
+}
+fn safe_crop_scale() -> Range {
+    [0.3, 1.0]
+}
 
 /// One augmentation op. The `op` key selects the variant (snake_case names).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -283,6 +298,58 @@ pub enum OpSpec {
         /// The evaluation version: `"resize"` (default) or `"center_crop"`.
         #[serde(default, skip_serializing_if = "EvalCrop::is_resize")]
         eval: EvalCrop,
+    },
+    /// A detection-aware crop that keeps at least one object (SSD's sampler, DALI's
+    /// `random_bbox_crop`, torchvision's `RandomIoUCrop`): per sample, one IoU threshold is
+    /// drawn from `thresholds`; windows of side fractions in `scale` and aspect (w/h) in `aspect`
+    /// are drawn until one has IoU ≥ the threshold with some box whose centre lies inside it;
+    /// after `attempts` failures, or for an image without boxes, the whole canvas is used. The
+    /// window is resized to `width × height`.
+    IouCrop {
+        /// Output width in pixels.
+        width: u32,
+        /// Output height in pixels.
+        height: u32,
+        /// Minimum IoU choices, each in [0, 1] (default `[0.1, 0.3, 0.5, 0.7, 0.9]`).
+        #[serde(default = "iou_thresholds")]
+        thresholds: Vec<f64>,
+        /// Window side as a fraction of the canvas side, per axis (default `[0.3, 1]`).
+        #[serde(default = "iou_crop_scale")]
+        scale: Range,
+        /// Window aspect ratio w/h range (default `[0.5, 2]`).
+        #[serde(default = "iou_crop_aspect")]
+        aspect: Range,
+        /// Windows tried before falling back to the whole canvas (default 50).
+        #[serde(default = "crop_attempts")]
+        attempts: u32,
+        /// Also offer "no crop" (the whole canvas) as one choice beside the thresholds
+        /// (SSD's sampler does; default true).
+        #[serde(default = "yes")]
+        allow_no_crop: bool,
+    },
+    /// A crop that never cuts an object beyond `max_cut`: windows of area fraction `scale` and
+    /// aspect `ratio` (as `random_resized_crop`) are drawn until every box either lies outside
+    /// the window or keeps at least `1 − max_cut` of its area in it, and at least one box is
+    /// kept; after `attempts` failures, or for an image without boxes, the whole canvas is used.
+    /// The window is resized to `width × height`.
+    SafeCrop {
+        /// Output width in pixels.
+        width: u32,
+        /// Output height in pixels.
+        height: u32,
+        /// Area fraction range (default `[0.3, 1]`).
+        #[serde(default = "safe_crop_scale")]
+        scale: Range,
+        /// Aspect ratio (w/h) range, drawn log-uniformly (default `[3/4, 4/3]`).
+        #[serde(default = "rrc_ratio")]
+        ratio: Range,
+        /// Largest fraction of a box's area a window may cut off, in [0, 1) (default 0:
+        /// objects are kept whole or left out).
+        #[serde(default)]
+        max_cut: f64,
+        /// Windows tried before falling back to the whole canvas (default 50).
+        #[serde(default = "crop_attempts")]
+        attempts: u32,
     },
     /// Resize the whole canvas to `width × height`.
     Resize {
@@ -460,6 +527,8 @@ impl OpSpec {
             OpSpec::Affine { .. } => "affine",
             OpSpec::Crop { .. } => "crop",
             OpSpec::RandomResizedCrop { .. } => "random_resized_crop",
+            OpSpec::IouCrop { .. } => "iou_crop",
+            OpSpec::SafeCrop { .. } => "safe_crop",
             OpSpec::Resize { .. } => "resize",
             OpSpec::Pad { .. } => "pad",
             OpSpec::Brightness { .. } => "brightness",
@@ -486,6 +555,8 @@ impl OpSpec {
             | OpSpec::Affine { .. }
             | OpSpec::Crop { .. }
             | OpSpec::RandomResizedCrop { .. }
+            | OpSpec::IouCrop { .. }
+            | OpSpec::SafeCrop { .. }
             | OpSpec::Resize { .. }
             | OpSpec::Pad { .. } => Stage::Geometry,
             OpSpec::Brightness { .. }
@@ -522,6 +593,8 @@ impl OpSpec {
             | OpSpec::Cutmix { p, .. } => *p,
             OpSpec::Crop { .. }
             | OpSpec::RandomResizedCrop { .. }
+            | OpSpec::IouCrop { .. }
+            | OpSpec::SafeCrop { .. }
             | OpSpec::Resize { .. }
             | OpSpec::Pad { .. }
             | OpSpec::Normalize { .. } => 1.0,
@@ -590,6 +663,12 @@ impl OpSpec {
                 position: CropPosition::Named(CropPlace::Center),
                 same_on_batch: false,
             }),
+            OpSpec::IouCrop { width, height, .. } | OpSpec::SafeCrop { width, height, .. } => {
+                Some(OpSpec::Resize {
+                    width: *width,
+                    height: *height,
+                })
+            }
             OpSpec::Resize { .. } | OpSpec::Pad { .. } | OpSpec::Normalize { .. } => {
                 Some(self.clone())
             }
@@ -616,6 +695,13 @@ pub struct PipelineSpec {
     /// The ops, in stage order.
     #[serde(default)]
     pub ops: Vec<OpSpec>,
+    /// How annotations (boxes, polygons, keypoints) follow the geometry (the `[targets]`
+    /// table; see [`crate::targets::TargetOptions`]).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::targets::TargetOptions::is_default"
+    )]
+    pub targets: crate::targets::TargetOptions,
 }
 
 /// Largest output side we accept, in pixels.
@@ -624,6 +710,8 @@ pub const MAX_SIDE: u32 = 16_384;
 pub const MAX_ERASE_BOXES: u32 = 8;
 /// Most erase boxes over all erase ops.
 pub const MAX_TOTAL_ERASE_BOXES: u32 = 16;
+/// Most windows a detection-aware crop may try per sample.
+pub const MAX_CROP_ATTEMPTS: u32 = 1000;
 /// Most ops per stage that the kernel's fixed-size parameter block supports.
 pub const MAX_OPS_PER_STAGE: usize = 8;
 
@@ -636,6 +724,7 @@ impl PipelineSpec {
             border: Border::Constant,
             fill: Vec::new(),
             ops: Vec::new(),
+            targets: Default::default(),
         }
     }
 
@@ -844,6 +933,9 @@ impl PipelineSpec {
                 _ => 0,
             })
             .sum();
+        self.targets
+            .validate()
+            .map_err(|e| format!("[targets]: {e}"))?;
         if boxes > MAX_TOTAL_ERASE_BOXES {
             return Err(format!(
                 "the erase ops ask for up to {boxes} boxes in total; at most {MAX_TOTAL_ERASE_BOXES} are supported"
@@ -927,6 +1019,35 @@ fn validate_op(op: &OpSpec) -> Result<(), String> {
             check_range("scale", *scale, 0.0, 1.0, true)?;
             check_range("ratio", *ratio, 0.0, 100.0, true)
         }
+        OpSpec::IouCrop {
+            width,
+            height,
+            thresholds,
+            scale,
+            aspect,
+            attempts,
+            ..
+        } => {
+            check_size(*width, *height)?;
+            validate_iou_crop(thresholds, *scale, *aspect, *attempts)
+        }
+        OpSpec::SafeCrop {
+            width,
+            height,
+            scale,
+            ratio,
+            max_cut,
+            attempts,
+        } => {
+            check_size(*width, *height)?;
+            check_range("scale", *scale, 0.0, 1.0, true)?;
+            check_range("ratio", *ratio, 0.0, 100.0, true)?;
+            check_attempts(*attempts)?;
+            if !(0.0..1.0).contains(max_cut) {
+                return Err(format!("max_cut = {max_cut} is outside [0, 1)"));
+            }
+            Ok(())
+        }
         OpSpec::Resize { width, height } => check_size(*width, *height),
         OpSpec::Pad { pixels } => {
             if pixels.sides().iter().any(|&v| v > MAX_SIDE) {
@@ -977,6 +1098,32 @@ fn validate_affine(
         }
     }
     check_range("shear", shear, -80.0, 80.0, false)
+}
+
+fn check_attempts(attempts: u32) -> Result<(), String> {
+    if !(1..=MAX_CROP_ATTEMPTS).contains(&attempts) {
+        return Err(format!(
+            "attempts = {attempts} is outside 1..={MAX_CROP_ATTEMPTS}"
+        ));
+    }
+    Ok(())
+}
+
+fn validate_iou_crop(
+    thresholds: &[f64],
+    scale: Range,
+    aspect: Range,
+    attempts: u32,
+) -> Result<(), String> {
+    if thresholds.is_empty() || thresholds.len() > 16 {
+        return Err("thresholds: give 1 to 16 values in [0, 1]".into());
+    }
+    if let Some(t) = thresholds.iter().find(|t| !(0.0..=1.0).contains(*t)) {
+        return Err(format!("thresholds: {t} is outside [0, 1]"));
+    }
+    check_range("scale", scale, 0.0, 1.0, true)?;
+    check_range("aspect", aspect, 0.0, 100.0, true)?;
+    check_attempts(attempts)
 }
 
 fn validate_erase(

@@ -89,7 +89,16 @@ fn write_seeds() {
         "cutmix",
     )
     .unwrap();
+    let detection = PipelineSpec::from_toml(
+        "version = 1\nborder = \"reflect\"\n[[ops]]\nop = \"hflip\"\n[[ops]]\nop = \"affine\"\ndegrees = [-30.0, 30.0]\nshear = [-10.0, 10.0]\n\
+        [[ops]]\nop = \"safe_crop\"\nwidth = 6\nheight = 6\nmax_cut = 0.2\n[[ops]]\nop = \"iou_crop\"\nwidth = 5\nheight = 4\n\
+        [[ops]]\nop = \"erase\"\ncount = [1, 2]\n\
+        [targets]\nbox_rotation = \"ellipse\"\nmin_visibility = 0.1\nmin_area = 0.5\nmin_size = 0.25\ndrop_outside_keypoints = true\n",
+        "detection",
+    )
+    .unwrap();
     let specs = [
+        ("detection", detection),
         ("default-gray", PipelineSpec::default_gray()),
         ("default-colour", PipelineSpec::default_colour(7, 5)),
         ("identity", PipelineSpec::identity()),

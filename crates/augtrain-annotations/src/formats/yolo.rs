@@ -84,6 +84,12 @@ fn layout(path: &Path, opts: &ReadOptions) -> Layout {
     }
 }
 
+/// The folder a YOLO data set's image names are relative to: `opts.images`, else `images/`
+/// beside `labels/`, else the labels folder itself.
+pub fn image_folder(path: &Path, opts: &ReadOptions) -> PathBuf {
+    layout(path, opts).images
+}
+
 /// Read a YOLO data set rooted at `path` (the folder holding `labels/`, or `labels/` itself).
 pub fn read(path: &Path, opts: &ReadOptions) -> Result<ReadOutput> {
     let lay = layout(path, opts);

@@ -8,6 +8,7 @@
 pub mod agreement;
 pub mod checks;
 pub mod error;
+pub mod export;
 pub mod formats;
 pub mod iou;
 pub mod loss;
@@ -17,6 +18,7 @@ pub mod names;
 #[cfg(test)]
 mod oracle;
 pub mod rle;
+pub mod split;
 pub mod stats;
 
 pub use error::{AnnotationError, Result};

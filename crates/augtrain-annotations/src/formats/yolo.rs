@@ -84,6 +84,11 @@ fn layout(path: &Path, opts: &ReadOptions) -> Layout {
     }
 }
 
+/// The folder YOLO image names are relative to for a data set at `path` (see [`read`]).
+pub fn image_dir(path: &Path, opts: &ReadOptions) -> PathBuf {
+    layout(path, opts).images
+}
+
 /// Read a YOLO data set rooted at `path` (the folder holding `labels/`, or `labels/` itself).
 pub fn read(path: &Path, opts: &ReadOptions) -> Result<ReadOutput> {
     let lay = layout(path, opts);

@@ -50,6 +50,7 @@ mod embed;
 mod eval;
 mod examples;
 mod export;
+mod export_annotations;
 mod export_model;
 mod inspect;
 mod label_issues;
@@ -57,6 +58,7 @@ mod pack;
 mod plot;
 mod predict;
 mod split;
+mod split_annotations;
 mod train;
 
 use std::process::ExitCode;

@@ -14,7 +14,6 @@ pub mod iou;
 pub mod loss;
 pub mod matching;
 pub mod model;
-pub mod names;
 #[cfg(test)]
 mod oracle;
 pub mod rle;

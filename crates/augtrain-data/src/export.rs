@@ -282,7 +282,7 @@ pub fn export(
 }
 
 /// Refuse an existing `out`, and a mapping file inside the export (it would de-anonymize it).
-fn check_targets(out: &Path, mapping: Option<&Path>) -> Result<(), DataError> {
+pub fn check_targets(out: &Path, mapping: Option<&Path>) -> Result<(), DataError> {
     if out.exists() {
         return Err(DataError::Invalid(format!(
             "{} already exists; remove it or choose another --out",

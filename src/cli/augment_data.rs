@@ -20,7 +20,7 @@ use augtrain_data::ImageShape;
 use augtrain_run::report::images::{Picture, pictures};
 use augtrain_run::run_dir::OutputDir;
 
-use super::audit_annotations::{annotated_input, image_root};
+use super::audit_annotations::annotated_input;
 use super::augment::AugmentArgs;
 use crate::util::escape::escape_path;
 use crate::{Error, augment};
@@ -125,11 +125,7 @@ fn read_input(data: &Path, args: &AugmentArgs) -> crate::Result<Input> {
             "objects with masks are not supported by augment --data yet; convert them to polygons or remove the masks".to_string(),
         )));
     }
-    let root = match (&args.images, found.format) {
-        (Some(images), _) => images.clone(),
-        (None, Format::Yolo) => formats::yolo::image_folder(&found.annotations, &opts),
-        (None, _) => image_root(&found),
-    };
+    let root = formats::image_root(found.format, &found.annotations, args.images.as_deref());
     Ok(Input {
         dataset,
         root,

@@ -52,6 +52,7 @@ mod embed;
 mod eval;
 mod examples;
 mod export;
+mod export_annotations;
 mod export_model;
 mod inspect;
 mod label_issues;
@@ -59,6 +60,7 @@ mod pack;
 mod plot;
 mod predict;
 mod split;
+mod split_annotations;
 mod train;
 
 use std::process::ExitCode;

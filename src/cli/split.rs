@@ -1,11 +1,15 @@
 //! `augtrain split DATA`: a stratified train / val / test split (and optional folds) that keeps
 //! exact-duplicate images on one side, saved as a split file that `train --split` reuses.
+//! On annotated data (boxes, polygons, masks, keypoints), the split is stratified by the classes
+//! present per image and each split's annotations are written ([`super::split_annotations`]).
 
 use std::path::PathBuf;
 
+use augtrain_annotations::formats::Format;
 use clap::Args;
 
 use super::data_args::LoadArgs;
+use super::split_annotations::{self, AnnotatedSplit, annotated_split_input};
 use crate::Error;
 use crate::data::Dataset;
 use crate::data::files::SplitName;
@@ -18,7 +22,13 @@ use crate::util::escape::escape;
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   augtrain split ../shared/data/hymenoptera --val 0.15 --test 0.15 --seed 1 --out hym.split.csv
-  augtrain train --data ../shared/data/hymenoptera --split hym.split.csv")]
+  augtrain train --data ../shared/data/hymenoptera --split hym.split.csv
+  augtrain split instances.json --images images/ --val 0.1 --test 0.1 --out instances.split
+
+On annotated data (COCO, YOLO, Pascal VOC, LabelMe, Label Studio, CVAT) the images are
+stratified by the classes present in each (iterative stratification), images without objects
+spread like a class, and --out is a directory: split.csv plus train/, val/ and test/ with each
+split's annotations in the input's format.")]
 pub struct SplitArgs {
     /// The dataset to split (its own splits are ignored: all images are re-split).
     data: PathBuf,
@@ -34,12 +44,21 @@ pub struct SplitArgs {
     /// Also assign the training images to K stratified folds (K ≥ 2).
     #[arg(long)]
     folds: Option<usize>,
-    /// Where to write the split file (default: <data name>.split.csv); must not exist.
+    /// Where to write the split file (default: <data name>.split.csv); must not exist. For
+    /// annotations: the output directory (default: <annotations name>.split).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Replace an existing --out file.
+    /// Replace an existing --out file (or non-empty directory).
     #[arg(long)]
     force: bool,
+    /// Read DATA as annotations in this format (coco, yolo, voc, labelme, labelstudio, cvat);
+    /// detected for annotation files and YOLO / VOC / CVAT folders.
+    #[arg(long)]
+    format: Option<Format>,
+    /// For annotations: the folder image names are relative to (default: the annotations'
+    /// folder; YOLO: images/ beside labels/), read to keep exact duplicates together.
+    #[arg(long)]
+    images: Option<PathBuf>,
     #[command(flatten)]
     load: LoadArgs,
     /// Print nothing but errors.
@@ -49,6 +68,21 @@ pub struct SplitArgs {
 
 pub fn run(args: SplitArgs) -> crate::Result<()> {
     check_fractions(&args)?;
+    let request = SplitRequest {
+        val: args.val,
+        test: args.test,
+        folds: args.folds,
+        seed: args.seed,
+    };
+    if let Some(input) = annotated_split_input(&args.data, args.format, args.images.as_deref())? {
+        return split_annotations::run(&AnnotatedSplit {
+            input: &input,
+            request,
+            out: args.out.as_deref(),
+            force: args.force,
+            quiet: args.quiet,
+        });
+    }
     let mut cfg = args.load.config(Some(args.data.clone()))?;
     cfg.split_file = None;
     let source = cfg.source()?;
@@ -66,12 +100,6 @@ pub fn run(args: SplitArgs) -> crate::Result<()> {
     let whole = load_whole(&source, &cfg, args.seed)?;
     let d = &whole.data;
     check_stratifiable(&d.labels, &d.class_names)?;
-    let request = SplitRequest {
-        val: args.val,
-        test: args.test,
-        folds: args.folds,
-        seed: args.seed,
-    };
     let plan = plan_split(d, &request).map_err(|e| Error::Usage(e.to_string()))?;
     if let Some(warning) = &plan.fold_warning {
         warn!("warning: {warning}");

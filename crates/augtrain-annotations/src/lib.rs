@@ -8,15 +8,16 @@
 pub mod agreement;
 pub mod checks;
 pub mod error;
+pub mod export;
 pub mod formats;
 pub mod iou;
 pub mod loss;
 pub mod matching;
 pub mod model;
-pub mod names;
 #[cfg(test)]
 mod oracle;
 pub mod rle;
+pub mod split;
 pub mod stats;
 
 pub use error::{AnnotationError, Result};

@@ -89,7 +89,8 @@ pub struct Class {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Image {
     /// The image file, relative to the image root, `/`-separated; never absolute and never
-    /// containing `..` (readers reject such names, see [`crate::names`]).
+    /// containing `..` (readers reject such names, see
+    /// [`augtrain_data::util::inside::portable_relative_inside`]).
     pub file_name: String,
     /// Width in pixels (1..=[`MAX_IMAGE_SIDE`]).
     pub width: u32,

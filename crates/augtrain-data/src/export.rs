@@ -93,29 +93,64 @@ struct Prepared {
     had_metadata: bool,
 }
 
+/// An image file made privacy-clean: decoded, its EXIF orientation applied, re-encoded as PNG
+/// from its pixels alone.
+#[derive(Clone, Debug)]
+pub struct CleanImage {
+    /// The PNG bytes.
+    pub png: Vec<u8>,
+    /// Width of the written image (after orientation), pixels.
+    pub width: u32,
+    /// Height of the written image (after orientation), pixels.
+    pub height: u32,
+    /// Whether an EXIF orientation was applied.
+    pub rotated: bool,
+    /// Whether the source file carried metadata ([`has_metadata`]).
+    pub had_metadata: bool,
+}
+
+/// Read the image file at `path` (decoding at most `max_pixels`) and make it clean
+/// ([`CleanImage`]).
+pub fn clean_image(path: &Path, max_pixels: u64) -> Result<CleanImage, BadReason> {
+    let bytes = crate::util::fs::read_regular(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            BadReason::Missing
+        } else {
+            BadReason::Unreadable(e.to_string())
+        }
+    })?;
+    let (img, _, rotated) = decode_full(&bytes, max_pixels)?;
+    Ok(CleanImage {
+        png: png_bytes(&img),
+        width: img.width(),
+        height: img.height(),
+        rotated,
+        had_metadata: has_metadata(&bytes),
+    })
+}
+
+/// The first 16 hex digits of the SHA-256 of `bytes` and the whole digest in hex: the exported
+/// file's name stem and its checksum.
+pub fn content_name(bytes: &[u8]) -> (String, String) {
+    let sha = hex(&Sha256::digest(bytes));
+    (sha[..16].to_string(), sha)
+}
+
 fn prepare_files(items: &[FileItem], opts: &LoadOptions) -> Vec<Result<Prepared, Skipped>> {
     items
         .par_iter()
         .map(|item| {
-            let skip = |reason: BadReason| Skipped {
+            let clean = clean_image(&item.path, opts.max_pixels).map_err(|reason| Skipped {
                 path: item.rel.clone(),
                 reason,
-            };
-            let bytes = crate::util::fs::read_regular(&item.path).map_err(|e| {
-                skip(if e.kind() == std::io::ErrorKind::NotFound {
-                    BadReason::Missing
-                } else {
-                    BadReason::Unreadable(e.to_string())
-                })
             })?;
-            let (img, _, rotated) = decode_full(&bytes, opts.max_pixels).map_err(skip)?;
             Ok(Prepared {
                 label: item.label.clone(),
                 split: item.split,
                 original: item.rel.clone(),
-                png: png_bytes(&img),
-                rotated,
-                had_metadata: has_metadata(&bytes),
+                png: clean.png,
+                rotated: clean.rotated,
+                had_metadata: clean.had_metadata,
             })
         })
         .collect()
@@ -247,7 +282,7 @@ pub fn export(
 }
 
 /// Refuse an existing `out`, and a mapping file inside the export (it would de-anonymize it).
-fn check_targets(out: &Path, mapping: Option<&Path>) -> Result<(), DataError> {
+pub fn check_targets(out: &Path, mapping: Option<&Path>) -> Result<(), DataError> {
     if out.exists() {
         return Err(DataError::Invalid(format!(
             "{} already exists; remove it or choose another --out",
@@ -278,11 +313,11 @@ fn name_files(
     for p in prepared {
         match p {
             Ok(p) => {
-                let sha = hex(&Sha256::digest(&p.png));
+                let (stem, sha) = content_name(&p.png);
                 let class = &folders[&p.label];
                 let path = match p.split {
-                    Some(s) => format!("{s}/{class}/{}.png", &sha[..16]),
-                    None => format!("{class}/{}.png", &sha[..16]),
+                    Some(s) => format!("{s}/{class}/{stem}.png"),
+                    None => format!("{class}/{stem}.png"),
                 };
                 summary.rotated += p.rotated as usize;
                 summary.had_metadata += p.had_metadata as usize;

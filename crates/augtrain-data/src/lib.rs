@@ -25,6 +25,7 @@ pub mod sampler;
 pub mod shape;
 pub mod source;
 pub mod split;
+pub mod split_multilabel;
 pub mod split_plan;
 pub mod synth;
 pub mod unlabelled;

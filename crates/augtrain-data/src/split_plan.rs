@@ -46,12 +46,35 @@ pub struct FoldsError(pub String);
 /// The exact-duplicate group key of every image: the first 8 bytes of the SHA-256 of its
 /// decoded pixels. Images with equal keys are kept on one side of every split and fold.
 pub fn pixel_group_keys(d: &Dataset) -> Vec<u64> {
-    (0..d.len())
-        .map(|i| {
-            let h = Sha256::digest(d.image(i));
-            u64::from_le_bytes(h[..8].try_into().expect("8 bytes"))
-        })
-        .collect()
+    (0..d.len()).map(|i| pixel_key(d.image(i))).collect()
+}
+
+/// The first 8 bytes (little-endian) of the SHA-256 of `bytes`: the group key of
+/// [`pixel_group_keys`], and of [`image_file_key`] over its pixel description.
+pub fn pixel_key(bytes: &[u8]) -> u64 {
+    let h = Sha256::digest(bytes);
+    u64::from_le_bytes(h[..8].try_into().expect("8 bytes"))
+}
+
+/// The exact-duplicate key of an image file at its own size: the [`pixel_key`] of its width,
+/// height and colour type followed by its decoded pixels (EXIF orientation applied), so files
+/// with equal pixels share a key whatever their encoding. `max_pixels` bounds the decoding.
+pub fn image_file_key(
+    path: &std::path::Path,
+    max_pixels: u64,
+) -> Result<u64, crate::decode::BadReason> {
+    use crate::decode::BadReason;
+    let bytes = crate::util::fs::read_regular(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            BadReason::Missing
+        } else {
+            BadReason::Unreadable(e.to_string())
+        }
+    })?;
+    let (img, _, _) = crate::decode::decode_full(&bytes, max_pixels)?;
+    let mut described = format!("{}x{} {:?}\n", img.width(), img.height(), img.color()).into_bytes();
+    described.extend_from_slice(img.as_bytes());
+    Ok(pixel_key(&described))
 }
 
 /// Stratified hold-outs for test, then validation, then folds of the training images; exact
@@ -96,6 +119,85 @@ pub fn plan_split(d: &Dataset, req: &SplitRequest) -> Result<SplitPlan, FoldsErr
         duplicates,
         fold_warning,
     })
+}
+
+/// The test, validation and training images of multi-label samples (the classes present in
+/// each annotated image), by iterative stratification
+/// ([`crate::split_multilabel::iterative_stratification`]) in one pass over the three shares,
+/// then optional folds of the training images the same way. `labels[i]`: image `i`'s labels
+/// (indices into `names`, which name them in warnings); `keys`: exact-duplicate group keys
+/// (equal keys share a split and a fold). `SplitPlan::duplicates` counts images whose key an
+/// earlier image has.
+pub fn plan_multilabel_split(
+    labels: &[Vec<u32>],
+    keys: &[u64],
+    names: &[String],
+    req: &SplitRequest,
+) -> Result<SplitPlan, FoldsError> {
+    use crate::split_multilabel::iterative_stratification;
+    let duplicates = keys.len() - keys.iter().collect::<std::collections::HashSet<_>>().len();
+    let train_share = 1.0 - req.val - req.test;
+    let subset = iterative_stratification(labels, keys, &[train_share, req.val, req.test], req.seed);
+    let split: Vec<SplitName> = subset
+        .iter()
+        .map(|&j| [SplitName::Train, SplitName::Val, SplitName::Test][j])
+        .collect();
+    let mut fold = vec![None; labels.len()];
+    let mut fold_warning = None;
+    if let Some(k) = req.folds {
+        let train: Vec<usize> = (0..labels.len())
+            .filter(|&i| split[i] == SplitName::Train)
+            .collect();
+        let train_labels: Vec<Vec<u32>> = train.iter().map(|&i| labels[i].clone()).collect();
+        let train_keys: Vec<u64> = train.iter().map(|&i| keys[i]).collect();
+        fold_warning = check_multilabel_folds(&train_labels, &train_keys, names, k)?;
+        let folds = iterative_stratification(
+            &train_labels,
+            &train_keys,
+            &vec![1.0 / k as f64; k],
+            req.seed ^ 0xf01d,
+        );
+        for (j, f) in folds.into_iter().enumerate() {
+            fold[train[j]] = Some(f);
+        }
+    }
+    Ok(SplitPlan {
+        split,
+        fold,
+        duplicates,
+        fold_warning,
+    })
+}
+
+/// Folds of multi-label training images: refused when there are fewer groups of training
+/// images than folds (some fold would be empty); a warning naming the rarest label when it is
+/// on fewer training images than folds (some folds will not have it).
+fn check_multilabel_folds(
+    labels: &[Vec<u32>],
+    keys: &[u64],
+    names: &[String],
+    k: usize,
+) -> Result<Option<String>, FoldsError> {
+    let groups = keys.iter().collect::<std::collections::HashSet<_>>().len();
+    if k > groups {
+        return Err(FoldsError(format!(
+            "--folds {k}: only {groups} training images (duplicates counted once) to divide; use fewer folds"
+        )));
+    }
+    let mut counts: std::collections::BTreeMap<u32, usize> = Default::default();
+    for set in labels {
+        for &l in set {
+            *counts.entry(l).or_default() += 1;
+        }
+    }
+    let rarest = counts.iter().min_by_key(|(l, n)| (**n, **l));
+    Ok(rarest.filter(|(_, n)| **n < k).map(|(l, n)| {
+        let name = names.get(*l as usize).cloned().unwrap_or_else(|| l.to_string());
+        format!(
+            "'{}' is on only {n} training images, fewer than the {k} folds: some folds have none of it",
+            crate::util::escape::escape(&name)
+        )
+    }))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::error::{AnnotationError, Result};
 use crate::loss::Losses;
 use crate::model::{Dataset, MAX_IMAGE_SIDE, Object, Point, Polygon};
-use crate::names::is_safe_relative;
+use augtrain_data::util::inside::portable_relative_inside;
 
 /// Check what every reader must guarantee: safe image names, sizes within
 /// [`MAX_IMAGE_SIDE`] (0 = unknown), class indices in range, finite coordinates.
@@ -67,9 +67,10 @@ fn numbers_finite(o: &Object) -> bool {
         .all(f64::is_finite)
 }
 
-/// Refuse an image name that could leave the image root.
+/// Refuse an image name that could leave the image root
+/// ([`augtrain_data::util::inside::portable_relative_inside`]).
 pub fn check_image_name(path: &Path, name: &str) -> Result<()> {
-    if is_safe_relative(name) {
+    if portable_relative_inside(name).is_ok() {
         Ok(())
     } else {
         Err(AnnotationError::UnsafeName {

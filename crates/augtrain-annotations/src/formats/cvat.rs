@@ -429,7 +429,7 @@ fn shape_xml(
             ),
             None => {
                 losses.add(
-                    "compressed-string RLE masks (not written: decoding them needs crate::rle)",
+                    "compressed-string RLE masks that do not decode (not written)",
                 );
                 return String::new();
             }
@@ -445,7 +445,7 @@ fn mask_bitmap(m: &Mask) -> Option<Bitmap> {
     match m {
         Mask::Bitmap(b) => Some(b.clone()),
         Mask::Rle(r) => Some(r.to_bitmap()),
-        Mask::RleString(_) => None,
+        Mask::RleString(s) => s.decompress().ok().map(|r| r.to_bitmap()),
     }
 }
 

@@ -180,6 +180,27 @@ pub fn looks_annotated(path: &Path) -> bool {
         || path.join("annotations.json").is_file()
 }
 
+/// The folder the image names of annotations at `annotations` (in `format`) are relative to:
+/// `images` when given; for YOLO, the reader's own choice (`images/` beside `labels/`, else the
+/// label folder); otherwise the annotation folder, or the folder holding the annotation file.
+pub fn image_root(format: Format, annotations: &Path, images: Option<&Path>) -> PathBuf {
+    if let Some(images) = images {
+        return images.to_path_buf();
+    }
+    if format == Format::Yolo {
+        return yolo::image_dir(annotations, &ReadOptions::default());
+    }
+    if annotations.is_dir() {
+        annotations.to_path_buf()
+    } else {
+        annotations
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    }
+}
+
 /// Fill the sizes of images whose annotations did not say them (0×0) from the image files
 /// under `images` (headers only). Returns how many images had no readable file; those keep
 /// 0×0.

@@ -75,6 +75,27 @@ pub fn relative_inside(name: &Path) -> Result<PathBuf, UnsafeName> {
     Ok(parts.iter().collect())
 }
 
+/// [`relative_inside`] for a name written on any system, such as the image names inside
+/// annotation files (made on Windows as often as not): `\` separates folders as `/` does, a
+/// drive (`C:`) or UNC (`\\server`) prefix is refused on every system, and so is every `..`
+/// part, even one that would stay inside (such names are kept as written, so `..` must never
+/// meet a symbolic link). Returns the normalised `/`-separated name.
+pub fn portable_relative_inside(name: &str) -> Result<PathBuf, UnsafeName> {
+    let shown = Path::new(name);
+    let b = name.as_bytes();
+    if b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic() {
+        return Err(unsafe_name(shown, "has a drive prefix"));
+    }
+    if name.starts_with(['/', '\\']) {
+        return Err(unsafe_name(shown, "is an absolute path"));
+    }
+    let portable = name.replace('\\', "/");
+    if portable.split('/').any(|part| part == "..") {
+        return Err(unsafe_name(shown, "has a '..' part"));
+    }
+    relative_inside(Path::new(&portable)).map_err(|e| unsafe_name(shown, e.why))
+}
+
 /// `root` joined with the normalised `name` ([`relative_inside`]), for reading.
 pub fn join_inside(root: &Path, name: &Path) -> Result<PathBuf, UnsafeName> {
     Ok(root.join(relative_inside(name)?))
@@ -137,6 +158,32 @@ mod tests {
         assert_eq!(ok("a//b/./c.png"), "a/b/c.png");
         assert_eq!(ok("..a/b..png"), "..a/b..png");
         assert_eq!(ok("C:x.png"), "C:x.png"); // a plain name on Unix
+    }
+
+    #[test]
+    fn portable_names_refuse_windows_forms_and_every_dot_dot() {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x.png",
+            "a/../../x.png",
+            "a/../x.png",
+            "a\\..\\x.png",
+            "C:\\x.png",
+            "c:x.png",
+            "\\\\server\\x.png",
+            "a\0b",
+            ".",
+        ] {
+            assert!(portable_relative_inside(bad).is_err(), "{bad:?}");
+        }
+        for good in ["x.png", "a/b/c.jpg", "./a.png", "a..b.png", "dir.v2/x..png"] {
+            assert!(portable_relative_inside(good).is_ok(), "{good:?}");
+        }
+        assert_eq!(
+            portable_relative_inside("a\\b.png").unwrap(),
+            Path::new("a/b.png")
+        );
     }
 
     #[test]

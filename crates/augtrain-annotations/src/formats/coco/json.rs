@@ -263,7 +263,7 @@ pub fn annotation_of<'a>(
         category_id,
         bbox,
         segmentation: segmentation_of(o, image, losses),
-        area: o.area.unwrap_or_else(|| area_of(o)),
+        area: o.area.unwrap_or_else(|| area_of(o, image)),
         iscrowd: o.flags.iscrowd as u8,
         num_keypoints: keypoints
             .as_ref()
@@ -322,16 +322,36 @@ fn segmentation_of<'a>(o: &'a Object, image: &Image, losses: &mut Losses) -> Seg
     }
 }
 
-/// Area when the source gave none: the polygons' (shoelace, summed), else the box's.
-fn area_of(o: &Object) -> f64 {
+/// Area when the source gave none, as pycocotools computes it (`maskUtils.area`): the pixels
+/// of the union of the polygons rasterised on the image's grid (`frPyObjects` then `merge`),
+/// of the RLE (compressed or not) or of the bitmap; else the box's width × height (what
+/// `loadRes` gives boxes). Polygons on an image of unknown size (0×0) fall back to their
+/// shoelace area.
+fn area_of(o: &Object, image: &Image) -> f64 {
+    use crate::model::Rle;
     if !o.polygons.is_empty() {
-        return o.polygons.iter().map(|p| p.area()).sum();
+        let rasterised: Option<Vec<Rle>> = o
+            .polygons
+            .iter()
+            .map(|p| Rle::from_points(&p.points, image.height, image.width).ok())
+            .collect();
+        let union = rasterised
+            .filter(|_| image.width > 0 && image.height > 0)
+            .and_then(|rles| Rle::merge(&rles, false).ok());
+        return match union {
+            Some(u) => u.area() as f64,
+            None => o.polygons.iter().map(|p| p.area()).sum(),
+        };
     }
-    if let Some(Mask::Rle(r)) = &o.mask {
-        return r.counts.iter().skip(1).step_by(2).map(|&c| c as f64).sum();
-    }
-    if let Some(Mask::Bitmap(b)) = &o.mask {
-        return b.data.iter().filter(|&&v| v != 0).count() as f64;
+    match &o.mask {
+        Some(Mask::Rle(r)) => return r.area() as f64,
+        Some(Mask::RleString(r)) => {
+            if let Ok(r) = r.decompress() {
+                return r.area() as f64;
+            }
+        }
+        Some(Mask::Bitmap(b)) => return b.data.iter().filter(|&&v| v != 0).count() as f64,
+        None => {}
     }
     o.extent().map_or(0.0, |b| b.area())
 }

@@ -85,7 +85,10 @@ fn to_model(path: &Path, coco: CocoFile) -> Result<Dataset> {
     }
     for (k, a) in coco.annotations.into_iter().enumerate() {
         let aid = a.id;
-        let what = move || format!("annotation {} (id {:?})", k, aid);
+        let what = move || match aid {
+            Some(id) => format!("annotation id {id}"),
+            None => format!("annotation {k} (without an id)"),
+        };
         let Some(&i) = image_of.get(&a.image_id) else {
             return Err(AnnotationError::malformed(
                 path,
@@ -275,11 +278,18 @@ fn mask_from(
                 counts,
             })
         }
-        json::Counts::Compressed(counts) => Mask::RleString(RleString {
-            height,
-            width,
-            counts,
-        }),
+        json::Counts::Compressed(counts) => {
+            let rle = RleString {
+                height,
+                width,
+                counts,
+            };
+            // Decoded once to refuse a bad string here; kept as written for exact round trips.
+            rle.decompress().map_err(|e| {
+                AnnotationError::malformed(path, format!("{}: compressed RLE: {e}", what()))
+            })?;
+            Mask::RleString(rle)
+        }
     })
 }
 
@@ -409,6 +419,64 @@ mod tests {
         );
         let w = write(&d).unwrap();
         assert_eq!(parse(Path::new("w.json"), &w.files[0].bytes).unwrap(), d);
+    }
+
+    /// Areas the file lacks are written as pycocotools computes them: the oracle's polygon
+    /// cases (union of `frPyObjects` rasters) and compressed-RLE masks, through read and write.
+    #[test]
+    fn missing_areas_are_pycocotools_mask_areas() {
+        let oracle = crate::oracle::load();
+        let mut images = Vec::new();
+        let mut annotations = Vec::new();
+        let mut expected = Vec::new();
+        // The cases the reader accepts (pycocotools' odd-length and 1-2 point edge cases are
+        // refused as malformed).
+        let readable = |p: &&crate::oracle::PolygonCase| {
+            p.polygons.iter().all(|xy| xy.len() % 2 == 0 && xy.len() >= 6)
+        };
+        for (k, p) in oracle.polygons.iter().filter(readable).enumerate() {
+            images.push(serde_json::json!({"id": k, "file_name": format!("p{k}.png"), "width": p.width, "height": p.height}));
+            annotations.push(serde_json::json!({"id": k + 1, "image_id": k, "category_id": 1, "segmentation": p.polygons}));
+            expected.push(p.area as f64);
+        }
+        for (k, m) in oracle.masks.iter().enumerate() {
+            let id = 1000 + k;
+            images.push(serde_json::json!({"id": id, "file_name": format!("m{k}.png"), "width": m.width, "height": m.height}));
+            annotations.push(serde_json::json!({"id": id, "image_id": id, "category_id": 1, "iscrowd": 1,
+                "segmentation": {"size": [m.height, m.width], "counts": m.string}}));
+            expected.push(m.area as f64);
+        }
+        let text = serde_json::json!({"images": images, "annotations": annotations,
+                                      "categories": [{"id": 1, "name": "x"}]});
+        let d = parse(Path::new("o.json"), text.to_string().as_bytes()).unwrap();
+        let written = write(&d).unwrap();
+        let back: serde_json::Value = serde_json::from_slice(&written.files[0].bytes).unwrap();
+        let areas: Vec<f64> = back["annotations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["area"].as_f64().unwrap())
+            .collect();
+        assert_eq!(areas, expected);
+    }
+
+    #[test]
+    fn a_bad_compressed_rle_names_the_file_and_the_annotation() {
+        let bad = GOOD.replace(
+            "\"segmentation\": [[0, 0, 2, 0, 2, 2]]",
+            "\"segmentation\": {\"size\": [3, 4], \"counts\": \"0:0\"}",
+        );
+        let e = err(&bad);
+        assert!(e.contains("h.json") && e.contains("annotation id 5"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        let fine = GOOD.replace(
+            "\"segmentation\": [[0, 0, 2, 0, 2, 2]]",
+            &format!(
+                "\"segmentation\": {{\"size\": [3, 4], \"counts\": \"{}\"}}",
+                crate::model::Rle::encode(&[1; 12], 3, 4).unwrap().compress().counts
+            ),
+        );
+        parse(Path::new("f.json"), fine.as_bytes()).unwrap();
     }
 
     #[test]

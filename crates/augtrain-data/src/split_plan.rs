@@ -72,7 +72,8 @@ pub fn image_file_key(
         }
     })?;
     let (img, _, _) = crate::decode::decode_full(&bytes, max_pixels)?;
-    let mut described = format!("{}x{} {:?}\n", img.width(), img.height(), img.color()).into_bytes();
+    let mut described =
+        format!("{}x{} {:?}\n", img.width(), img.height(), img.color()).into_bytes();
     described.extend_from_slice(img.as_bytes());
     Ok(pixel_key(&described))
 }
@@ -137,7 +138,8 @@ pub fn plan_multilabel_split(
     use crate::split_multilabel::iterative_stratification;
     let duplicates = keys.len() - keys.iter().collect::<std::collections::HashSet<_>>().len();
     let train_share = 1.0 - req.val - req.test;
-    let subset = iterative_stratification(labels, keys, &[train_share, req.val, req.test], req.seed);
+    let subset =
+        iterative_stratification(labels, keys, &[train_share, req.val, req.test], req.seed);
     let split: Vec<SplitName> = subset
         .iter()
         .map(|&j| [SplitName::Train, SplitName::Val, SplitName::Test][j])

@@ -141,9 +141,21 @@ fn write_outputs(
     Ok(())
 }
 
-/// The folder image names are relative to ([`formats::image_root`]).
+/// The folder image names are relative to: the folder given with `--annotations`, else the
+/// annotation folder, or the folder holding the annotation file.
 fn image_root(input: &AnnotatedInput) -> PathBuf {
-    formats::image_root(input.format, &input.annotations, input.images.as_deref())
+    if let Some(images) = &input.images {
+        return images.clone();
+    }
+    let a = &input.annotations;
+    if a.is_dir() {
+        a.clone()
+    } else {
+        a.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    }
 }
 
 /// The files under the image folder for the file checks, or why they do not run: YOLO lists

@@ -105,7 +105,10 @@ pub fn run(args: &AnnotatedExport) -> crate::Result<()> {
     let written = formats::write(input.format, &clean.dataset)?;
     let mut sums: Vec<(String, String)> = Vec::new();
     for c in cleaned.iter().flatten() {
-        sums.push((c.sha256.clone(), image_path(input.format, &c.name.file_name)));
+        sums.push((
+            c.sha256.clone(),
+            image_path(input.format, &c.name.file_name),
+        ));
     }
     for file in &written.files {
         out.write(&file.path, &file.bytes)?;
@@ -115,7 +118,10 @@ pub fn run(args: &AnnotatedExport) -> crate::Result<()> {
     sums.dedup();
     let text: String = sums.iter().map(|(s, p)| format!("{s}  {p}\n")).collect();
     out.write("SHA256SUMS", text.as_bytes())?;
-    out.write("README.md", card(args, &cleaned, &clean, &skipped).as_bytes())?;
+    out.write(
+        "README.md",
+        card(args, &cleaned, &clean, &skipped).as_bytes(),
+    )?;
     let path = out.publish()?;
     if let Some(m) = args.mapping {
         write_mapping(m, &sources, &names)?;

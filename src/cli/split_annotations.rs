@@ -170,7 +170,12 @@ fn print_counts(
     plan: &SplitPlan,
 ) -> crate::Result<()> {
     let splits = [SplitName::Train, SplitName::Val, SplitName::Test];
-    let w = names.iter().map(|n| n.len()).max().unwrap_or(5).clamp(5, 40);
+    let w = names
+        .iter()
+        .map(|n| n.len())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 40);
     say!(
         "{:<w$} {:>7} {:>7} {:>7}   (images with the class)",
         "class",

@@ -187,9 +187,7 @@ fn annotated_export_renames_images_in_the_annotations_and_drops_what_leaks() {
         augtrain::data::decode::jpeg_with_orientation(8, 6, 6),
     )
     .unwrap();
-    let image = |id: u64, name: &str, w: u32, h: u32| {
-        serde_json::json!({"id": id, "file_name": format!("alice-smith/holiday/{name}"), "width": w, "height": h})
-    };
+    let image = |id: u64, name: &str, w: u32, h: u32| serde_json::json!({"id": id, "file_name": format!("alice-smith/holiday/{name}"), "width": w, "height": h});
     let ann = |id: u64, image_id: u64, who: &str| {
         serde_json::json!({"id": id, "image_id": image_id, "category_id": 5, "bbox": [1.0, 1.0, 2.0, 3.0],
                            "area": 6.0, "iscrowd": 0, "annotator": who})
@@ -210,7 +208,12 @@ fn annotated_export_renames_images_in_the_annotations_and_drops_what_leaks() {
     let mapping = root.join("mapping.csv");
     let s = |p: &Path| p.to_str().unwrap().to_string();
     let text = ok(&augtrain(&[
-        "export", &s(&file), "--out", &s(&out), "--keep-mapping", &s(&mapping),
+        "export",
+        &s(&file),
+        "--out",
+        &s(&out),
+        "--keep-mapping",
+        &s(&mapping),
     ]));
     assert!(text.contains("exported 3 images (5 objects)"), "{text}");
     assert!(text.contains("1 merged"), "{text}");
@@ -219,19 +222,41 @@ fn annotated_export_renames_images_in_the_annotations_and_drops_what_leaks() {
     let mut listed = std::collections::BTreeSet::new();
     for line in sums.lines() {
         let (sha, path) = line.split_once("  ").unwrap();
-        assert_eq!(sha256_hex(&std::fs::read(out.join(path)).unwrap()), sha, "{path}");
+        assert_eq!(
+            sha256_hex(&std::fs::read(out.join(path)).unwrap()),
+            sha,
+            "{path}"
+        );
         listed.insert(path.to_string());
     }
     assert_eq!(listed.len(), 4, "{sums}"); // 3 images + annotations.json
-    assert_eq!(listed.iter().filter(|p| p.starts_with("images/")).count(), 3);
+    assert_eq!(
+        listed.iter().filter(|p| p.starts_with("images/")).count(),
+        3
+    );
     let paths: String = listed.iter().map(|p| format!("{p}\n")).collect();
     for (what, text) in [
-        ("annotations.json", std::fs::read_to_string(out.join("annotations.json")).unwrap()),
-        ("README.md", std::fs::read_to_string(out.join("README.md")).unwrap()),
+        (
+            "annotations.json",
+            std::fs::read_to_string(out.join("annotations.json")).unwrap(),
+        ),
+        (
+            "README.md",
+            std::fs::read_to_string(out.join("README.md")).unwrap(),
+        ),
         ("file names", paths),
     ] {
         let text = text.to_lowercase();
-        for leak in ["alice", "bob", "carol", "holiday", "img_", "2024-05-01", "private", "\"id\":901"] {
+        for leak in [
+            "alice",
+            "bob",
+            "carol",
+            "holiday",
+            "img_",
+            "2024-05-01",
+            "private",
+            "\"id\":901",
+        ] {
             assert!(!text.contains(leak), "{leak} in {what}: {text}");
         }
     }
@@ -241,27 +266,47 @@ fn annotated_export_renames_images_in_the_annotations_and_drops_what_leaks() {
     for im in images {
         let name = im["file_name"].as_str().unwrap();
         assert!(out.join(name).is_file(), "{name}");
-        assert!(name.starts_with("images/") && name.len() == "images/".len() + 20, "{name}");
+        assert!(
+            name.starts_with("images/") && name.len() == "images/".len() + 20,
+            "{name}"
+        );
     }
-    let rotated = images.iter().find(|i| i["width"] == 6).expect("the rotated image, 6x8");
+    let rotated = images
+        .iter()
+        .find(|i| i["width"] == 6)
+        .expect("the rotated image, 6x8");
     assert_eq!(rotated["height"], 8);
     let anns = exported["annotations"].as_array().unwrap();
     assert_eq!(anns.len(), 5);
-    let who: std::collections::BTreeSet<&str> =
-        anns.iter().map(|a| a["annotator"].as_str().unwrap()).collect();
+    let who: std::collections::BTreeSet<&str> = anns
+        .iter()
+        .map(|a| a["annotator"].as_str().unwrap())
+        .collect();
     assert_eq!(who, ["annotator-1", "annotator-2", "annotator-3"].into());
     // The mapping, outside the export, names the originals.
     let m = std::fs::read_to_string(&mapping).unwrap();
     assert_eq!(m.lines().count(), 5, "{m}");
     assert!(m.contains("alice-smith/holiday/IMG_3.jpg,images/"), "{m}");
     // Read back: every annotated image is found beside the annotations.
-    let audit = augtrain(&["audit", &s(&out.join("annotations.json")), "--json", &s(&root.join("a.json"))]);
+    let audit = augtrain(&[
+        "audit",
+        &s(&out.join("annotations.json")),
+        "--json",
+        &s(&root.join("a.json")),
+    ]);
     assert!(audit.status.code().is_some_and(|c| c <= 1), "{audit:?}");
     let report = std::fs::read_to_string(root.join("a.json")).unwrap();
     assert!(!report.contains("missing_image"), "{report}");
     // --keep-annotators keeps the names.
     let kept = root.join("kept");
-    ok(&augtrain(&["export", &s(&file), "--out", &s(&kept), "--keep-annotators", "--quiet"]));
+    ok(&augtrain(&[
+        "export",
+        &s(&file),
+        "--out",
+        &s(&kept),
+        "--keep-annotators",
+        "--quiet",
+    ]));
     let text = std::fs::read_to_string(kept.join("annotations.json")).unwrap();
     assert!(text.contains("bob.jones"), "{text}");
 }
@@ -284,7 +329,12 @@ fn annotated_export_refuses_an_annotated_size_the_image_does_not_have() {
     std::fs::write(&file, serde_json::to_vec(&coco).unwrap()).unwrap();
     let out = root.join("clean");
     let line = one_error_line(
-        &augtrain(&["export", file.to_str().unwrap(), "--out", out.to_str().unwrap()]),
+        &augtrain(&[
+            "export",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]),
         1,
     );
     assert!(line.contains("r.jpg") && line.contains("6x8"), "{line}");

@@ -218,10 +218,23 @@ fn annotated_split_is_stratified_per_class_and_writes_coco_per_split() {
     let out = root.join("out");
     let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
     let text = ok(&augtrain(&[
-        "split", &s(&coco), "--val", "0.2", "--test", "0.2", "--seed", "4", "--folds", "3",
-        "--out", &s(&out),
+        "split",
+        &s(&coco),
+        "--val",
+        "0.2",
+        "--test",
+        "0.2",
+        "--seed",
+        "4",
+        "--folds",
+        "3",
+        "--out",
+        &s(&out),
     ]));
-    assert!(text.contains("(no objects)") && text.contains("dog"), "{text}");
+    assert!(
+        text.contains("(no objects)") && text.contains("dog"),
+        "{text}"
+    );
     let input = json(&coco);
     let labels_of = |image_id: &serde_json::Value| -> Vec<u64> {
         let mut v: Vec<u64> = input["annotations"]
@@ -239,12 +252,19 @@ fn annotated_split_is_stratified_per_class_and_writes_coco_per_split() {
     let mut split_of_image = std::collections::HashMap::new();
     for (split, share) in [("train", 0.6), ("val", 0.2), ("test", 0.2)] {
         let part = json(&out.join(split).join("annotations.json"));
-        assert_eq!(part["categories"], input["categories"], "{split}: every class kept");
+        assert_eq!(
+            part["categories"], input["categories"],
+            "{split}: every class kept"
+        );
         for a in part["annotations"].as_array().unwrap() {
             seen_ann.push(a["id"].as_u64().unwrap());
         }
-        let ids: Vec<&serde_json::Value> =
-            part["images"].as_array().unwrap().iter().map(|i| &i["id"]).collect();
+        let ids: Vec<&serde_json::Value> = part["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| &i["id"])
+            .collect();
         for id in &ids {
             split_of_image.insert(id.as_u64().unwrap(), split);
         }
@@ -252,19 +272,34 @@ fn annotated_split_is_stratified_per_class_and_writes_coco_per_split() {
         for class in [0u64, 1, 2, 3, 7] {
             let has = |id: &serde_json::Value| {
                 let l = labels_of(id);
-                if class == 0 { l.is_empty() } else { l.contains(&class) }
+                if class == 0 {
+                    l.is_empty()
+                } else {
+                    l.contains(&class)
+                }
             };
-            let total = input["images"].as_array().unwrap().iter().filter(|i| has(&i["id"])).count();
+            let total = input["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|i| has(&i["id"]))
+                .count();
             let got = ids.iter().filter(|id| has(id)).count() as f64;
             let want = share * total as f64;
-            assert!((got - want).abs() <= 2.0, "{split} class {class}: {got} of {total}");
+            assert!(
+                (got - want).abs() <= 2.0,
+                "{split} class {class}: {got} of {total}"
+            );
         }
     }
     seen_ann.sort();
     let all: Vec<u64> = (1..=input["annotations"].as_array().unwrap().len() as u64).collect();
     assert_eq!(seen_ann, all, "every annotation exactly once");
     assert_eq!(split_of_image.len(), 120);
-    assert_eq!(split_of_image[&1001], split_of_image[&1002], "duplicates split apart");
+    assert_eq!(
+        split_of_image[&1001], split_of_image[&1002],
+        "duplicates split apart"
+    );
     let rows: Vec<Vec<String>> = augtrain::data::csv::Table::read(&out.join("split.csv"))
         .unwrap()
         .rows()
@@ -275,14 +310,25 @@ fn annotated_split_is_stratified_per_class_and_writes_coco_per_split() {
     for r in &rows {
         let id: u64 = r[0].parse().unwrap();
         assert_eq!(r[1], split_of_image[&id], "{r:?}");
-        assert_eq!(r[2].is_empty(), r[1] != "train", "folds on training rows only: {r:?}");
+        assert_eq!(
+            r[2].is_empty(),
+            r[1] != "train",
+            "folds on training rows only: {r:?}"
+        );
         assert_eq!(r[4], format!("images/img-{:03}.png", id - 1000));
     }
     // An existing output is refused, and replaced with --force.
     let again = augtrain(&["split", &s(&coco), "--out", &s(&out)]);
     let line = one_error_line(&again, 1);
     assert!(line.contains("--force"), "{line}");
-    ok(&augtrain(&["split", &s(&coco), "--out", &s(&out), "--force", "--quiet"]));
+    ok(&augtrain(&[
+        "split",
+        &s(&coco),
+        "--out",
+        &s(&out),
+        "--force",
+        "--quiet",
+    ]));
 }
 
 /// YOLO in, YOLO out per split; a bad annotation file fails with one line and writes nothing.
@@ -292,7 +338,15 @@ fn annotated_split_keeps_the_input_format_and_refuses_bad_files() {
     let coco = annotated_coco(&root);
     let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
     let yolo = root.join("yolo");
-    ok(&augtrain(&["convert", &s(&coco), "--to", "yolo", "--out", &s(&yolo), "--quiet"]));
+    ok(&augtrain(&[
+        "convert",
+        &s(&coco),
+        "--to",
+        "yolo",
+        "--out",
+        &s(&yolo),
+        "--quiet",
+    ]));
     // YOLO names images relative to images/ beside labels/ (here images/images/...).
     let copies = yolo.join("images/images");
     std::fs::create_dir_all(&copies).unwrap();
@@ -301,11 +355,19 @@ fn annotated_split_keeps_the_input_format_and_refuses_bad_files() {
         std::fs::copy(e.path(), copies.join(e.file_name())).unwrap();
     }
     let out = root.join("out");
-    ok(&augtrain(&["split", &s(&yolo), "--out", &s(&out), "--quiet"]));
+    ok(&augtrain(&[
+        "split",
+        &s(&yolo),
+        "--out",
+        &s(&out),
+        "--quiet",
+    ]));
     let mut labels = 0;
     for split in ["train", "val", "test"] {
         assert!(out.join(split).join("data.yaml").is_file(), "{split}");
-        labels += std::fs::read_dir(out.join(split).join("labels/images")).unwrap().count();
+        labels += std::fs::read_dir(out.join(split).join("labels/images"))
+            .unwrap()
+            .count();
     }
     assert_eq!(labels, 120);
     let bad = root.join("bad.json");

@@ -159,7 +159,11 @@ mod tests {
                         object(1, Some("bob"), Origin::Annotation),
                     ],
                 ),
-                image("gone.jpg", 72, vec![object(1, Some("carol"), Origin::Annotation)]),
+                image(
+                    "gone.jpg",
+                    72,
+                    vec![object(1, Some("carol"), Origin::Annotation)],
+                ),
                 image(
                     "copy-of-0001.jpg",
                     73,
@@ -168,7 +172,10 @@ mod tests {
                 image(
                     "b.jpg",
                     74,
-                    vec![object(0, Some("yolo-v8-internal"), Origin::Prediction), object(0, None, Origin::Annotation)],
+                    vec![
+                        object(0, Some("yolo-v8-internal"), Origin::Prediction),
+                        object(0, None, Origin::Annotation),
+                    ],
                 ),
             ],
             classes: vec![
@@ -194,7 +201,12 @@ mod tests {
                 height: 6,
             })
         };
-        vec![name("images/aa.png"), None, name("images/aa.png"), name("images/bb.png")]
+        vec![
+            name("images/aa.png"),
+            None,
+            name("images/aa.png"),
+            name("images/bb.png"),
+        ]
     }
 
     #[test]
@@ -207,7 +219,12 @@ mod tests {
         assert_eq!(files, ["images/aa.png", "images/bb.png"]);
         assert_eq!(d.images[0].id, Some(1));
         assert_eq!(d.images[1].id, Some(2));
-        let ids: Vec<Option<u64>> = d.images.iter().flat_map(|i| &i.objects).map(|o| o.id).collect();
+        let ids: Vec<Option<u64>> = d
+            .images
+            .iter()
+            .flat_map(|i| &i.objects)
+            .map(|o| o.id)
+            .collect();
         assert_eq!(ids, [Some(1), Some(2), Some(3), Some(4), Some(5)]);
         let who: Vec<Option<&str>> = d
             .images
@@ -217,7 +234,13 @@ mod tests {
             .collect();
         assert_eq!(
             who,
-            [Some("annotator-1"), Some("annotator-2"), Some("annotator-1"), Some("model-1"), None]
+            [
+                Some("annotator-1"),
+                Some("annotator-2"),
+                Some("annotator-1"),
+                Some("model-1"),
+                None
+            ]
         );
         assert_eq!(d.classes[0].source_id, Some(17), "category ids are kept");
         let text = serde_json::to_string(d).unwrap();

@@ -54,9 +54,7 @@ pub fn image_keys(d: &Dataset, root: &Path, max_pixels: u64) -> ImageKeys {
         .collect();
     let keyed: Vec<Option<u64>> = unique
         .par_iter()
-        .map(|name| {
-            augtrain_data::split_plan::image_file_key(&root.join(name), max_pixels).ok()
-        })
+        .map(|name| augtrain_data::split_plan::image_file_key(&root.join(name), max_pixels).ok())
         .collect();
     let unreadable = keyed.iter().filter(|k| k.is_none()).count();
     let keys = index

@@ -89,17 +89,16 @@ impl Wants {
             let l = label.map_or(0.0, |l| self.per_label[l as usize][j]);
             (l, self.total[j])
         };
-        let best = self
-            .open
-            .iter()
-            .map(|&j| key(j))
-            .fold((f64::NEG_INFINITY, f64::NEG_INFINITY), |a, b| {
+        let best = self.open.iter().map(|&j| key(j)).fold(
+            (f64::NEG_INFINITY, f64::NEG_INFINITY),
+            |a, b| {
                 if b.0 > a.0 || (b.0 == a.0 && b.1 > a.1) {
                     b
                 } else {
                     a
                 }
-            });
+            },
+        );
         let tied: Vec<usize> = self
             .open
             .iter()
@@ -131,7 +130,10 @@ pub fn iterative_stratification(
     seed: u64,
 ) -> Vec<usize> {
     assert_eq!(labels.len(), keys.len(), "one key per sample");
-    assert!(ratios.iter().any(|&r| r > 0.0), "a subset with a positive ratio");
+    assert!(
+        ratios.iter().any(|&r| r > 0.0),
+        "a subset with a positive ratio"
+    );
     let groups = groups_of(labels, keys);
     let n_labels = labels
         .iter()

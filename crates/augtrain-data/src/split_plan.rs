@@ -72,7 +72,8 @@ pub fn image_file_key(
         }
     })?;
     let (img, _, _) = crate::decode::decode_full(&bytes, max_pixels)?;
-    let mut described = format!("{}x{} {:?}\n", img.width(), img.height(), img.color()).into_bytes();
+    let mut described =
+        format!("{}x{} {:?}\n", img.width(), img.height(), img.color()).into_bytes();
     described.extend_from_slice(img.as_bytes());
     Ok(pixel_key(&described))
 }
@@ -137,7 +138,8 @@ pub fn plan_multilabel_split(
     use crate::split_multilabel::iterative_stratification;
     let duplicates = keys.len() - keys.iter().collect::<std::collections::HashSet<_>>().len();
     let train_share = 1.0 - req.val - req.test;
-    let subset = iterative_stratification(labels, keys, &[train_share, req.val, req.test], req.seed);
+    let subset =
+        iterative_stratification(labels, keys, &[train_share, req.val, req.test], req.seed);
     let split: Vec<SplitName> = subset
         .iter()
         .map(|&j| [SplitName::Train, SplitName::Val, SplitName::Test][j])
@@ -247,6 +249,42 @@ mod tests {
         assert_eq!(plan_split(&d, &req).unwrap().split, plan.split);
         let other = SplitRequest { seed: 6, ..req };
         assert_ne!(plan_split(&d, &other).unwrap().split, plan.split);
+    }
+
+    #[test]
+    fn multilabel_folds_warn_on_a_rare_label_and_refuse_too_many() {
+        let names: Vec<String> = ["a", "rare"].iter().map(|s| s.to_string()).collect();
+        let mut labels: Vec<Vec<u32>> = (0..30).map(|_| vec![0]).collect();
+        labels[3].push(1);
+        labels[17].push(1);
+        let keys: Vec<u64> = (0..30).collect();
+        let req = SplitRequest {
+            val: 0.0,
+            test: 0.0,
+            folds: Some(3),
+            seed: 2,
+        };
+        let plan = plan_multilabel_split(&labels, &keys, &names, &req).unwrap();
+        assert!(plan.split.iter().all(|s| *s == SplitName::Train));
+        let warning = plan.fold_warning.unwrap();
+        assert!(
+            warning.contains("'rare'") && warning.contains("2 training images"),
+            "{warning}"
+        );
+        let mut rare: Vec<usize> = [3, 17].iter().map(|&i| plan.fold[i].unwrap()).collect();
+        rare.sort_unstable();
+        rare.dedup();
+        assert_eq!(rare.len(), 2, "the rare label in two folds");
+        let sizes: Vec<usize> = (0..3)
+            .map(|f| plan.fold.iter().filter(|x| **x == Some(f)).count())
+            .collect();
+        assert_eq!(sizes, vec![10, 10, 10]);
+        let too_many = SplitRequest {
+            folds: Some(31),
+            ..req
+        };
+        let e = plan_multilabel_split(&labels, &keys, &names, &too_many).unwrap_err();
+        assert!(e.to_string().contains("only 30 training images"), "{e}");
     }
 
     #[test]

@@ -428,9 +428,7 @@ fn shape_xml(
                 b.height
             ),
             None => {
-                losses.add(
-                    "compressed-string RLE masks that do not decode (not written)",
-                );
+                losses.add("compressed-string RLE masks that do not decode (not written)");
                 return String::new();
             }
         },

@@ -188,7 +188,7 @@ pub fn image_root(format: Format, annotations: &Path, images: Option<&Path>) -> 
         return images.to_path_buf();
     }
     if format == Format::Yolo {
-        return yolo::image_dir(annotations, &ReadOptions::default());
+        return yolo::image_folder(annotations, &ReadOptions::default());
     }
     if annotations.is_dir() {
         annotations.to_path_buf()

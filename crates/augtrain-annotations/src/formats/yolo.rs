@@ -84,8 +84,9 @@ fn layout(path: &Path, opts: &ReadOptions) -> Layout {
     }
 }
 
-/// The folder YOLO image names are relative to for a data set at `path` (see [`read`]).
-pub fn image_dir(path: &Path, opts: &ReadOptions) -> PathBuf {
+/// The folder a YOLO data set's image names are relative to: `opts.images`, else `images/`
+/// beside `labels/`, else the labels folder itself.
+pub fn image_folder(path: &Path, opts: &ReadOptions) -> PathBuf {
     layout(path, opts).images
 }
 

@@ -432,7 +432,9 @@ mod tests {
         // The cases the reader accepts (pycocotools' odd-length and 1-2 point edge cases are
         // refused as malformed).
         let readable = |p: &&crate::oracle::PolygonCase| {
-            p.polygons.iter().all(|xy| xy.len() % 2 == 0 && xy.len() >= 6)
+            p.polygons
+                .iter()
+                .all(|xy| xy.len() % 2 == 0 && xy.len() >= 6)
         };
         for (k, p) in oracle.polygons.iter().filter(readable).enumerate() {
             images.push(serde_json::json!({"id": k, "file_name": format!("p{k}.png"), "width": p.width, "height": p.height}));
@@ -442,8 +444,10 @@ mod tests {
         for (k, m) in oracle.masks.iter().enumerate() {
             let id = 1000 + k;
             images.push(serde_json::json!({"id": id, "file_name": format!("m{k}.png"), "width": m.width, "height": m.height}));
-            annotations.push(serde_json::json!({"id": id, "image_id": id, "category_id": 1, "iscrowd": 1,
-                "segmentation": {"size": [m.height, m.width], "counts": m.string}}));
+            annotations.push(
+                serde_json::json!({"id": id, "image_id": id, "category_id": 1, "iscrowd": 1,
+                "segmentation": {"size": [m.height, m.width], "counts": m.string}}),
+            );
             expected.push(m.area as f64);
         }
         let text = serde_json::json!({"images": images, "annotations": annotations,
@@ -473,7 +477,10 @@ mod tests {
             "\"segmentation\": [[0, 0, 2, 0, 2, 2]]",
             &format!(
                 "\"segmentation\": {{\"size\": [3, 4], \"counts\": \"{}\"}}",
-                crate::model::Rle::encode(&[1; 12], 3, 4).unwrap().compress().counts
+                crate::model::Rle::encode(&[1; 12], 3, 4)
+                    .unwrap()
+                    .compress()
+                    .counts
             ),
         );
         parse(Path::new("f.json"), fine.as_bytes()).unwrap();

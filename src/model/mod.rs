@@ -205,6 +205,12 @@ impl Model {
         Ok(model.map(&mut SequentialIds(0x6175_6774_0000_0000)))
     }
 
+    /// The model as inference runs it (`embed`, `predict`, `eval`): evaluation mode (running
+    /// batch-norm statistics, no dropout), on a device without autodiff when given one.
+    pub fn for_inference(self) -> Self {
+        self.valid()
+    }
+
     /// Logits `[batch, classes]` for images `[batch, channels, height, width]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         match self {

@@ -481,4 +481,34 @@ mod tests {
             );
         }
     }
+
+    /// Above the parallel threshold, on a tensor it may overwrite and on a shared one it must
+    /// not, every element is `op` of the input, in order, NaN propagated (here a clamp, the
+    /// op of relu6).
+    #[test]
+    fn large_unary_ops_match_the_element_wise_definition() {
+        let n = crate::ops::PARALLEL_THRESHOLD * 3 + 17;
+        let data: Vec<f32> = (0..n)
+            .map(|i| match i % 1001 {
+                0 => f32::NAN,
+                k => (k as f32 - 500.0) * 0.02,
+            })
+            .collect();
+        let op = |x: f32| x.clamp(0.0, 6.0);
+        let check = |out: FlexTensor| {
+            let out: Vec<f32> = out.into_data().try_into_vec().unwrap();
+            assert_eq!(out.len(), n);
+            for (i, (&x, &y)) in data.iter().zip(&out).enumerate() {
+                let want = op(x);
+                assert!(want == y || (want.is_nan() && y.is_nan()), "{i}: {y} vs {want}");
+            }
+        };
+        let unique = FlexTensor::from_data(TensorData::new(data.clone(), [n]));
+        check(super::unary_op(unique, op, |x: f64| x.clamp(0.0, 6.0)));
+        let shared = FlexTensor::from_data(TensorData::new(data.clone(), [n]));
+        let keep = shared.clone();
+        check(super::unary_op(shared, op, |x: f64| x.clamp(0.0, 6.0)));
+        let kept: Vec<f32> = keep.into_data().try_into_vec().unwrap();
+        assert!(kept.iter().zip(&data).all(|(a, b)| a == b || (a.is_nan() && b.is_nan())));
+    }
 }

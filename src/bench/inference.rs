@@ -116,13 +116,19 @@ pub fn run(
                 images as f64 / s
             ));
             if round == 0 {
-                cases.push(("embed hymenoptera end to end".into(), images, Pairs::default()));
+                cases.push((
+                    "embed hymenoptera end to end".into(),
+                    images,
+                    Pairs::default(),
+                ));
             }
             let pairs = &mut cases.last_mut().expect("pushed").2;
             pairs.ours.push(s);
             if let Some(py) = &python {
                 match e.run_torch(py) {
-                    Ok(row) => pairs.torch.push(row.seconds / row.images as f64 * images as f64),
+                    Ok(row) => pairs
+                        .torch
+                        .push(row.seconds / row.images as f64 * images as f64),
                     Err(why) => log(&format!("PyTorch embed skipped: {why}")),
                 }
             }
@@ -142,7 +148,8 @@ fn forward_model(kind: ModelKind, device: &ComputeDevice) -> crate::Result<(Mode
         _ => (crate::data::ImageShape::new(224, 224, 3), 1000),
     };
     device.device.seed(1);
-    let model = Model::new(kind, shape, classes, 128, &device.device).map_err(crate::Error::Usage)?;
+    let model =
+        Model::new(kind, shape, classes, 128, &device.device).map_err(crate::Error::Usage)?;
     Ok((
         model.for_inference(),
         [shape.channels, shape.height, shape.width],
@@ -312,7 +319,12 @@ fn rows(name: &str, batch: usize, engine: &str, pairs: &Pairs) -> Vec<Measuremen
     };
     let ours_label = format!("{name}, batch {batch}");
     if pairs.torch.len() != pairs.ours.len() || pairs.ours.is_empty() {
-        return vec![row("infer", ours_label, &pairs.ours, Some(range(&pairs.ours)))];
+        return vec![row(
+            "infer",
+            ours_label,
+            &pairs.ours,
+            Some(range(&pairs.ours)),
+        )];
     }
     let ratios: Vec<f64> = pairs
         .ours

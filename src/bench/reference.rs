@@ -104,7 +104,10 @@ pub fn run_rows<T: serde::de::DeserializeOwned>(
 /// Numbers the JSON files of [`run_rows`] within this process.
 static NEXT_FILE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-fn read_rows<T: serde::de::DeserializeOwned>(path: &PathBuf, script: &str) -> Result<Vec<T>, String> {
+fn read_rows<T: serde::de::DeserializeOwned>(
+    path: &PathBuf,
+    script: &str,
+) -> Result<Vec<T>, String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     serde_json::from_slice::<Report<T>>(&bytes)
         .map(|r| r.rows)

@@ -1,9 +1,9 @@
 //! Embeddings: every image of a dataset through the deterministic (evaluation) pipeline and the
 //! model's backbone ([`Model::features`]: the head's input), one L2-normalized row per image.
 //!
-//! The model runs as [`Model::for_inference`] has it (running batch-norm statistics folded into
-//! the convolutions, no dropout), so an image's
-//! embedding does not depend on the batch it is in or on the device beyond float rounding.
+//! The model runs as [`Model::for_inference`] has it (running batch-norm statistics folded
+//! into the convolutions, no dropout), so an image's embedding does not depend on the batch it
+//! is in or on the device beyond float rounding.
 
 use super::TrainError;
 use super::evaluate::to_vec;

@@ -108,8 +108,8 @@ impl EvalAccumulator {
     }
 }
 
-/// Evaluate `model` ([`Model::for_inference`]; plain device) on `data` with the deterministic pipeline
-/// (and the config's test-time flip averaging). The predictions are read back from the device
+/// Evaluate `model` (run as [`Model::for_inference`] has it, on a plain device) on `data` with
+/// the deterministic pipeline (and the config's test-time flip averaging). The predictions are read back from the device
 /// once (in 64 MiB pieces for very large sets), not per batch. `progress` (a bar on a
 /// terminal) moves with every batch queued.
 #[allow(clippy::too_many_arguments)]

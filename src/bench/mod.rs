@@ -8,6 +8,7 @@ pub mod audit;
 pub mod augment;
 pub mod ceiling;
 pub mod gpu;
+pub mod inference;
 pub mod knn;
 pub mod load;
 pub mod ops;
@@ -44,6 +45,10 @@ pub enum Suite {
     /// per-batch-uploaded images, syncs and kernel launches per epoch (not part of `all`;
     /// needs a GPU; `--quick` for a smoke run on a software adapter).
     Gpu,
+    /// Inference: the forward pass of the CNN, ResNet-18 and EfficientNet-Lite0 at batch 1 and
+    /// 32, and `embed` of hymenoptera end to end, alternated with `tools/torch_infer_bench.py`
+    /// when `--reference PYTHON` is given (not part of `all`).
+    Inference,
     /// All of the above.
     All,
 }
@@ -68,7 +73,8 @@ pub struct Options {
     pub op_cases: std::path::PathBuf,
     /// Only the op cases whose name contains this (all when empty).
     pub op_filter: String,
-    /// A Python with torch: run `tools/torch_train_bench.py` beside the train suite.
+    /// A Python with torch: run `tools/torch_train_bench.py` beside the train suite,
+    /// `tools/torch_infer_bench.py` alternated with the inference suite.
     pub reference: Option<std::path::PathBuf>,
 }
 
@@ -336,6 +342,9 @@ pub fn run(opts: &Options, device: &ComputeDevice, log: &dyn Fn(&str)) -> crate:
     }
     if opts.suite == Suite::Agreement {
         measurements.extend(agreement::run(opts, log)?);
+    }
+    if opts.suite == Suite::Inference {
+        measurements.extend(inference::run(opts, device, log)?);
     }
     if opts.suite == Suite::Knn {
         measurements.extend(knn::run(opts, log)?);

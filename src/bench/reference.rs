@@ -27,11 +27,6 @@ struct Row {
     step_seconds_max: f64,
 }
 
-#[derive(Deserialize)]
-struct Report {
-    rows: Vec<Row>,
-}
-
 /// PyTorch's training steps of the MLP, the CNN and `models`, `seconds` each, with `python`;
 /// None (after saying why on `log`) when they cannot be run.
 pub fn torch_train(
@@ -40,26 +35,55 @@ pub fn torch_train(
     seconds: f64,
     log: &dyn Fn(&str),
 ) -> Option<Vec<Measurement>> {
-    if !Path::new(SCRIPT).is_file() {
-        log(&format!(
-            "PyTorch reference skipped: {SCRIPT} not found (run from the repository root)"
-        ));
-        return None;
-    }
     let list: Vec<String> = ["mlp".to_string(), "cnn".to_string()]
         .into_iter()
         .chain(models.iter().map(|m| m.to_string()))
         .collect();
-    let json = std::env::temp_dir().join(format!("augtrain-torch-ref-{}.json", std::process::id()));
     log(&format!(
         "PyTorch reference: {} {SCRIPT} --models {} ({seconds} s each)",
         python.display(),
         list.join(",")
     ));
+    let args = [
+        "--models".to_string(),
+        list.join(","),
+        "--seconds".into(),
+        seconds.to_string(),
+    ];
+    match run_rows::<Row>(python, SCRIPT, &args) {
+        Ok(rows) => Some(rows.into_iter().map(measurement).collect()),
+        Err(why) => {
+            log(&format!("PyTorch reference skipped: {why}"));
+            None
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Report<T> {
+    rows: Vec<T>,
+}
+
+/// Run `script` (relative to the repository root) with `python`, `args`, `--threads` set to
+/// augtrain's worker threads and `--json FILE`, and read the `rows` of the JSON it writes. The
+/// error is one line: why it could not run (no Python, the script's last stderr line, an
+/// output of another shape).
+pub fn run_rows<T: serde::de::DeserializeOwned>(
+    python: &Path,
+    script: &str,
+    args: &[String],
+) -> Result<Vec<T>, String> {
+    if !Path::new(script).is_file() {
+        return Err(format!("{script} not found (run from the repository root)"));
+    }
+    let json = std::env::temp_dir().join(format!(
+        "augtrain-torch-ref-{}-{}.json",
+        std::process::id(),
+        NEXT_FILE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
     let out = Command::new(python)
-        .arg(SCRIPT)
-        .args(["--models", &list.join(",")])
-        .args(["--seconds", &seconds.to_string()])
+        .arg(script)
+        .args(args)
         .args(["--threads", &rayon::current_num_threads().to_string()])
         .arg("--json")
         .arg(&json)
@@ -71,23 +95,23 @@ pub fn torch_train(
             .last()
             .unwrap_or("failed")
             .to_string()),
-        Ok(_) => read_rows(&json),
+        Ok(_) => read_rows(&json, script),
     };
     let _ = std::fs::remove_file(&json);
-    match rows {
-        Ok(rows) => Some(rows.into_iter().map(measurement).collect()),
-        Err(why) => {
-            log(&format!("PyTorch reference skipped: {why}"));
-            None
-        }
-    }
+    rows
 }
 
-fn read_rows(path: &PathBuf) -> Result<Vec<Row>, String> {
+/// Numbers the JSON files of [`run_rows`] within this process.
+static NEXT_FILE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn read_rows<T: serde::de::DeserializeOwned>(
+    path: &PathBuf,
+    script: &str,
+) -> Result<Vec<T>, String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    serde_json::from_slice::<Report>(&bytes)
+    serde_json::from_slice::<Report<T>>(&bytes)
         .map(|r| r.rows)
-        .map_err(|e| format!("unexpected output of {SCRIPT}: {e}"))
+        .map_err(|e| format!("unexpected output of {script}: {e}"))
 }
 
 /// One PyTorch row. Its images/s is the batch over the **median** step, the statistic of

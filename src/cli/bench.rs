@@ -17,7 +17,8 @@ use crate::util::fs::write_atomic;
   augtrain bench train --device cpu --models resnet18,efficientnet-lite0
   augtrain bench ops --device cpu --filter lenet --json burn_ops.json
   augtrain bench train --device cpu --reference /path/to/venv/bin/python
-  augtrain bench agreement --device cpu --reference /path/to/venv/bin/python")]
+  augtrain bench agreement --device cpu --reference /path/to/venv/bin/python
+  augtrain bench inference --device cpu --reference /path/to/venv/bin/python")]
 pub struct BenchArgs {
     /// Which suite to run.
     #[arg(value_enum, default_value = "all")]
@@ -50,7 +51,8 @@ pub struct BenchArgs {
     #[arg(long, default_value = "")]
     filter: String,
     /// Train suite: also time PyTorch's same steps with this Python (one with torch, e.g.
-    /// a venv's bin/python) right after augtrain's, and note the ratios; agreement suite:
+    /// a venv's bin/python) right after augtrain's, and note the ratios; inference suite:
+    /// alternate with tools/torch_infer_bench.py, three rounds; agreement suite:
     /// time scikit-learn, krippendorff and crowd-kit on the same shape. Skipped with a
     /// message when it cannot run.
     #[arg(long)]

@@ -23,6 +23,8 @@ use burn::nn::{
 use burn::prelude::*;
 use burn::tensor::activation::relu6;
 
+use super::fold::{fold, norm};
+
 /// (repeats, kernel, stride, expansion, out channels) per stage.
 const STAGES: [(usize, usize, usize, usize, usize); 7] = [
     (1, 3, 1, 1, 16),
@@ -99,6 +101,9 @@ pub struct MbConv {
     _project_conv: Conv2d,
     _bn2: BatchNorm,
     residual: bool,
+    /// Whether the batch norms are folded into the convolutions ([`fold`]).
+    #[module(skip)]
+    folded: bool,
 }
 
 impl MbConv {
@@ -113,17 +118,37 @@ impl MbConv {
             _project_conv: conv(mid, s.cout, 1, 1, 1, dev),
             _bn2: bn(s.cout, dev),
             residual: s.stride == 1 && s.cin == s.cout,
+            folded: false,
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let f = self.folded;
         let y = match (&self._expand_conv, &self._bn0) {
-            (Some(c), Some(b)) => relu6(b.forward(c.forward(x.clone()))),
+            (Some(c), Some(b)) => relu6(norm(b, f, c.forward(x.clone()))),
             _ => x.clone(),
         };
-        let y = relu6(self._bn1.forward(self._depthwise_conv.forward(y)));
-        let y = self._bn2.forward(self._project_conv.forward(y));
+        let y = relu6(norm(&self._bn1, f, self._depthwise_conv.forward(y)));
+        let y = norm(&self._bn2, f, self._project_conv.forward(y));
         if self.residual { y + x } else { y }
+    }
+
+    /// The block with its batch norms folded into its convolutions (inference only).
+    fn fold_batch_norms(self) -> Self {
+        if self.folded {
+            return self;
+        }
+        let expand = match (self._expand_conv, &self._bn0) {
+            (Some(c), Some(b)) => Some(fold(c, b)),
+            (c, _) => c,
+        };
+        Self {
+            _expand_conv: expand,
+            _depthwise_conv: fold(self._depthwise_conv, &self._bn1),
+            _project_conv: fold(self._project_conv, &self._bn2),
+            folded: true,
+            ..self
+        }
     }
 }
 
@@ -140,6 +165,9 @@ pub struct EfficientNetLite0 {
     pub(super) _dropout: Dropout,
     /// The classification head.
     pub(super) _fc: Linear,
+    /// Whether the batch norms are folded into the convolutions ([`fold`]).
+    #[module(skip)]
+    folded: bool,
 }
 
 impl EfficientNetLite0 {
@@ -157,17 +185,39 @@ impl EfficientNetLite0 {
             _avg_pooling: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
             _dropout: DropoutConfig::new(dropout).init(),
             _fc: LinearConfig::new(FEATURES, classes).init(dev),
+            folded: false,
         }
     }
 
     /// The pooled 1280-d features before dropout and `_fc`.
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
-        let mut x = relu6(self._bn0.forward(self._conv_stem.forward(images)));
+        let f = self.folded;
+        let mut x = relu6(norm(&self._bn0, f, self._conv_stem.forward(images)));
         for block in &self._blocks {
             x = block.forward(x);
         }
-        let x = relu6(self._bn1.forward(self._conv_head.forward(x)));
+        let x = relu6(norm(&self._bn1, f, self._conv_head.forward(x)));
         self._avg_pooling.forward(x).flatten(1, 3)
+    }
+
+    /// The network with every batch norm folded into the convolution before it, for
+    /// inference: same outputs to f32 rounding, fewer passes. Not for training or export (the
+    /// batch norms keep their statistics but are skipped).
+    pub fn fold_batch_norms(self) -> Self {
+        if self.folded {
+            return self;
+        }
+        Self {
+            _conv_stem: fold(self._conv_stem, &self._bn0),
+            _blocks: self
+                ._blocks
+                .into_iter()
+                .map(MbConv::fold_batch_norms)
+                .collect(),
+            _conv_head: fold(self._conv_head, &self._bn1),
+            folded: true,
+            ..self
+        }
     }
 
     /// Logits for a batch of images.

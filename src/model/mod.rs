@@ -20,6 +20,7 @@
 mod cnn;
 pub mod efficientnet;
 pub mod export;
+pub mod fold;
 mod mlp;
 pub mod pretrained;
 pub mod resnet;
@@ -203,6 +204,18 @@ impl Model {
             }
         };
         Ok(model.map(&mut SequentialIds(0x6175_6774_0000_0000)))
+    }
+
+    /// The model as inference runs it (`embed`, `predict`, `eval`, validation): evaluation
+    /// mode (running batch-norm statistics, no dropout) with the batch norms of ResNet and
+    /// EfficientNet folded into their convolutions ([`fold`]). The same outputs to f32
+    /// rounding, computed with fewer passes; for computing only, never for training or export.
+    pub fn for_inference(self) -> Self {
+        match self.valid() {
+            Model::ResNet(m) => Model::ResNet(m.fold_batch_norms()),
+            Model::EfficientNet(m) => Model::EfficientNet(m.fold_batch_norms()),
+            other => other,
+        }
     }
 
     /// Logits `[batch, classes]` for images `[batch, channels, height, width]`.

@@ -16,6 +16,8 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, Pa
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+use super::fold::{fold, norm};
+
 /// Block type and blocks per stage of each depth.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Depth {
@@ -79,11 +81,25 @@ pub(super) fn bn(c: usize, device: &Device) -> BatchNorm {
 pub struct Downsample {
     conv: Conv2d,
     bn: BatchNorm,
+    /// Whether `bn` is folded into `conv` ([`fold`]).
+    #[module(skip)]
+    folded: bool,
 }
 
 impl Downsample {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward(self.conv.forward(x))
+        norm(&self.bn, self.folded, self.conv.forward(x))
+    }
+
+    fn fold_batch_norms(self) -> Self {
+        if self.folded {
+            return self;
+        }
+        Self {
+            conv: fold(self.conv, &self.bn),
+            folded: true,
+            ..self
+        }
     }
 }
 
@@ -97,6 +113,9 @@ pub struct Block {
     conv3: Option<Conv2d>,
     bn3: Option<BatchNorm>,
     downsample: Option<Downsample>,
+    /// Whether the batch norms are folded into the convolutions ([`fold`]).
+    #[module(skip)]
+    folded: bool,
 }
 
 impl Block {
@@ -112,6 +131,7 @@ impl Block {
         let downsample = (stride != 1 || cin != cout).then(|| Downsample {
             conv: conv(cin, cout, 1, stride, 0, device),
             bn: bn(cout, device),
+            folded: false,
         });
         if depth.bottleneck() {
             Self {
@@ -122,6 +142,7 @@ impl Block {
                 conv3: Some(conv(width, cout, 1, 1, 0, device)),
                 bn3: Some(bn(cout, device)),
                 downsample,
+                folded: false,
             }
         } else {
             Self {
@@ -132,6 +153,7 @@ impl Block {
                 conv3: None,
                 bn3: None,
                 downsample,
+                folded: false,
             }
         }
     }
@@ -141,13 +163,33 @@ impl Block {
             Some(d) => d.forward(x.clone()),
             None => x.clone(),
         };
-        let y = relu(self.bn1.forward(self.conv1.forward(x)));
-        let y = self.bn2.forward(self.conv2.forward(y));
+        let f = self.folded;
+        let y = relu(norm(&self.bn1, f, self.conv1.forward(x)));
+        let y = norm(&self.bn2, f, self.conv2.forward(y));
         let y = match (&self.conv3, &self.bn3) {
-            (Some(c3), Some(b3)) => b3.forward(c3.forward(relu(y))),
+            (Some(c3), Some(b3)) => norm(b3, f, c3.forward(relu(y))),
             _ => y,
         };
         relu(y + identity)
+    }
+
+    /// The block with its batch norms folded into its convolutions (inference only).
+    fn fold_batch_norms(self) -> Self {
+        if self.folded {
+            return self;
+        }
+        let conv3 = match (self.conv3, &self.bn3) {
+            (Some(c), Some(b)) => Some(fold(c, b)),
+            (c, _) => c,
+        };
+        Self {
+            conv1: fold(self.conv1, &self.bn1),
+            conv2: fold(self.conv2, &self.bn2),
+            conv3,
+            downsample: self.downsample.map(Downsample::fold_batch_norms),
+            folded: true,
+            ..self
+        }
     }
 }
 
@@ -164,6 +206,9 @@ pub struct ResNet {
     avgpool: AdaptiveAvgPool2d,
     /// The classification head.
     pub(super) fc: Linear,
+    /// Whether the batch norms are folded into the convolutions ([`fold`]).
+    #[module(skip)]
+    folded: bool,
 }
 
 impl ResNet {
@@ -195,6 +240,7 @@ impl ResNet {
             layer4,
             avgpool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
             fc: LinearConfig::new(cin, classes).init(device),
+            folded: false,
         }
     }
 
@@ -211,7 +257,7 @@ impl ResNet {
 
     /// The pooled features before `fc`, `[batch, 512 × expansion]`.
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = relu(self.bn1.forward(self.conv1.forward(images)));
+        let x = relu(norm(&self.bn1, self.folded, self.conv1.forward(images)));
         let mut x = self.maxpool.forward(x);
         for block in self
             .layer1
@@ -223,6 +269,25 @@ impl ResNet {
             x = block.forward(x);
         }
         self.avgpool.forward(x).flatten(1, 3)
+    }
+
+    /// The network with every batch norm folded into the convolution before it, for
+    /// inference: same outputs to f32 rounding, fewer passes. Not for training or export (the
+    /// batch norms keep their statistics but are skipped).
+    pub fn fold_batch_norms(self) -> Self {
+        if self.folded {
+            return self;
+        }
+        let blocks = |v: Vec<Block>| v.into_iter().map(Block::fold_batch_norms).collect();
+        Self {
+            conv1: fold(self.conv1, &self.bn1),
+            layer1: blocks(self.layer1),
+            layer2: blocks(self.layer2),
+            layer3: blocks(self.layer3),
+            layer4: blocks(self.layer4),
+            folded: true,
+            ..self
+        }
     }
 
     /// Logits for a batch of images.

@@ -1,8 +1,9 @@
 //! Embeddings: every image of a dataset through the deterministic (evaluation) pipeline and the
 //! model's backbone ([`Model::features`]: the head's input), one L2-normalized row per image.
 //!
-//! The model is in validation mode (running batch-norm statistics, no dropout), so an image's
-//! embedding does not depend on the batch it is in or on the device beyond float rounding.
+//! The model runs as [`Model::for_inference`] has it (running batch-norm statistics folded
+//! into the convolutions, no dropout), so an image's embedding does not depend on the batch it
+//! is in or on the device beyond float rounding.
 
 use super::TrainError;
 use super::evaluate::to_vec;
@@ -24,6 +25,7 @@ pub fn embed(
     device: &Device,
     progress: &ImageProgress,
 ) -> Result<EmbeddingSet, TrainError> {
+    let model = &model.clone().for_inference();
     let mut values = Vec::new();
     let mut dim = 0;
     for range in sampler::batches(data.len(), batch_size.max(1)) {

@@ -108,8 +108,8 @@ impl EvalAccumulator {
     }
 }
 
-/// Evaluate `model` (validation mode, plain device) on `data` with the deterministic pipeline
-/// (and the config's test-time flip averaging). The predictions are read back from the device
+/// Evaluate `model` (run as [`Model::for_inference`] has it, on a plain device) on `data` with
+/// the deterministic pipeline (and the config's test-time flip averaging). The predictions are read back from the device
 /// once (in 64 MiB pieces for very large sets), not per batch. `progress` (a bar on a
 /// terminal) moves with every batch queued.
 #[allow(clippy::too_many_arguments)]
@@ -123,6 +123,7 @@ pub fn evaluate(
     keep_probabilities: bool,
     progress: Option<&ImageProgress>,
 ) -> Result<Evaluation, TrainError> {
+    let model = &model.clone().for_inference();
     let k = data.num_classes();
     let mut acc = EvalAccumulator {
         classes: k,

@@ -77,12 +77,20 @@ fn resnet18_logits(model: &Model, device: &Device) -> Vec<f32> {
     floats(model.forward(x))
 }
 
+/// The model as loaded and as inference runs it (batch norms folded into the convolutions):
+/// both give torchvision's logits.
 #[test]
 fn resnet18_state_dict_reproduces_torchvision_logits() {
     let Some(models) = data("models") else { return };
-    let expected = json(&models.join("resnet18-random-seed0.expected.json"));
     let device = Device::flex();
-    let logits = resnet18_logits(&resnet18(&models, &device), &device);
+    let model = resnet18(&models, &device);
+    let expected = json(&models.join("resnet18-random-seed0.expected.json"));
+    check_torchvision_logits(&resnet18_logits(&model, &device), &expected, "as loaded");
+    let folded = model.for_inference();
+    check_torchvision_logits(&resnet18_logits(&folded, &device), &expected, "folded");
+}
+
+fn check_torchvision_logits(logits: &[f32], expected: &serde_json::Value, what: &str) {
     let mut worst = 0f64;
     for n in 0..2 {
         let row = &logits[n * 1000..(n + 1) * 1000];
@@ -105,8 +113,8 @@ fn resnet18_state_dict_reproduces_torchvision_logits() {
             .unwrap();
         assert_eq!(argmax as u64, expected["argmax"][n].as_u64().unwrap());
     }
-    eprintln!("resnet18 fixture: max |logit - torchvision| = {worst:.2e}");
-    assert!(worst < 1e-4, "max difference {worst}");
+    eprintln!("resnet18 fixture ({what}): max |logit - torchvision| = {worst:.2e}");
+    assert!(worst < 1e-4, "{what}: max difference {worst}");
 }
 
 #[test]
@@ -265,7 +273,15 @@ fn efficientnet_lite0_real_weights_match_the_pytorch_reference_on_real_photos() 
             }
         }
     }
-    let logits = floats(inference.model.forward(batch.images));
+    // As loaded, and as inference runs it (batch norms folded into the convolutions).
+    let folded = inference.model.clone().for_inference();
+    for (what, model) in [("as loaded", &inference.model), ("folded", &folded)] {
+        let logits = floats(model.forward(batch.images.clone()));
+        check_lite0_logits(&logits, rows, &files, what);
+    }
+}
+
+fn check_lite0_logits(logits: &[f32], rows: &[serde_json::Value], files: &[PathBuf], what: &str) {
     let mut worst = 0f64;
     let mut top1 = Vec::new();
     for (i, row) in rows.iter().enumerate() {
@@ -279,8 +295,8 @@ fn efficientnet_lite0_real_weights_match_the_pytorch_reference_on_real_photos() 
                 .unwrap(),
         );
     }
-    eprintln!("efficientnet-lite0 on 10 photos: max |logit - PyTorch| = {worst:.2e}");
-    assert!(worst < 1e-3, "max difference {worst}");
+    eprintln!("efficientnet-lite0 on 10 photos ({what}): max |logit - PyTorch| = {worst:.2e}");
+    assert!(worst < 1e-3, "{what}: max difference {worst}");
     let name = |i: usize| files[i].file_stem().unwrap().to_string_lossy().into_owned();
     for (i, &class) in top1.iter().enumerate() {
         match name(i).as_str() {

@@ -55,8 +55,8 @@ where
 /// Apply a unary operation element-wise to a tensor.
 pub fn unary_op<F32Op, F64Op>(tensor: FlexTensor, f32_op: F32Op, f64_op: F64Op) -> FlexTensor
 where
-    F32Op: Fn(f32) -> f32 + Copy,
-    F64Op: Fn(f64) -> f64 + Copy,
+    F32Op: Fn(f32) -> f32 + Copy + Send + Sync,
+    F64Op: Fn(f64) -> f64 + Copy + Send + Sync,
 {
     let dtype = tensor.dtype();
 
@@ -72,8 +72,8 @@ where
 /// Generic unary operation for any element type.
 fn unary_op_typed<E, Op>(mut tensor: FlexTensor, op: Op) -> FlexTensor
 where
-    E: burn_backend::Element + bytemuck::Pod,
-    Op: Fn(E) -> E,
+    E: burn_backend::Element + bytemuck::Pod + Send + Sync,
+    Op: Fn(E) -> E + Send + Sync,
 {
     let n = tensor.layout().num_elements();
 
@@ -81,9 +81,7 @@ where
     if tensor.is_unique() && tensor.layout().is_contiguous() && tensor.layout().start_offset() == 0
     {
         let storage: &mut [E] = tensor.storage_mut();
-        for x in storage[..n].iter_mut() {
-            *x = op(*x);
-        }
+        map_in_place(&mut storage[..n], &op);
         return tensor;
     }
 
@@ -98,7 +96,8 @@ where
     // Iterate in storage order (contiguous) and preserve original layout.
     // Only valid when all strides are positive.
     if !has_negative_strides && layout.start_offset() == 0 && src.len() == n {
-        let result: Vec<E> = src.iter().map(|&x| op(x)).collect();
+        let mut result: Vec<E> = src.to_vec();
+        map_in_place(&mut result, &op);
         let bytes = Bytes::from_elems(result);
         return FlexTensor::new(bytes, layout, E::dtype());
     }
@@ -155,6 +154,28 @@ where
         Layout::contiguous(layout.shape().clone()),
         E::dtype(),
     )
+}
+
+/// Elements per rayon task of [`map_in_place`].
+#[cfg(feature = "rayon")]
+const MAP_CHUNK: usize = 64 * 1024;
+
+/// `data[i] = op(data[i])` for every element; split into chunks over rayon's threads from
+/// `PARALLEL_THRESHOLD` elements on (a 224x224 activation of a few channels), where one
+/// thread alone is bound by its share of memory bandwidth.
+fn map_in_place<E, Op>(data: &mut [E], op: &Op)
+where
+    E: Copy + Send + Sync,
+    Op: Fn(E) -> E + Sync,
+{
+    #[cfg(feature = "rayon")]
+    if data.len() >= crate::ops::PARALLEL_THRESHOLD && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        data.par_chunks_mut(MAP_CHUNK)
+            .for_each(|chunk| chunk.iter_mut().for_each(|x| *x = op(*x)));
+        return;
+    }
+    data.iter_mut().for_each(|x| *x = op(*x));
 }
 
 // ============================================================================
@@ -459,5 +480,35 @@ mod tests {
                 expected
             );
         }
+    }
+
+    /// Above the parallel threshold, on a tensor it may overwrite and on a shared one it must
+    /// not, every element is `op` of the input, in order, NaN propagated (here a clamp, the
+    /// op of relu6).
+    #[test]
+    fn large_unary_ops_match_the_element_wise_definition() {
+        let n = crate::ops::PARALLEL_THRESHOLD * 3 + 17;
+        let data: Vec<f32> = (0..n)
+            .map(|i| match i % 1001 {
+                0 => f32::NAN,
+                k => (k as f32 - 500.0) * 0.02,
+            })
+            .collect();
+        let op = |x: f32| x.clamp(0.0, 6.0);
+        let check = |out: FlexTensor| {
+            let out: Vec<f32> = out.into_data().try_into_vec().unwrap();
+            assert_eq!(out.len(), n);
+            for (i, (&x, &y)) in data.iter().zip(&out).enumerate() {
+                let want = op(x);
+                assert!(want == y || (want.is_nan() && y.is_nan()), "{i}: {y} vs {want}");
+            }
+        };
+        let unique = FlexTensor::from_data(TensorData::new(data.clone(), [n]));
+        check(super::unary_op(unique, op, |x: f64| x.clamp(0.0, 6.0)));
+        let shared = FlexTensor::from_data(TensorData::new(data.clone(), [n]));
+        let keep = shared.clone();
+        check(super::unary_op(shared, op, |x: f64| x.clamp(0.0, 6.0)));
+        let kept: Vec<f32> = keep.into_data().try_into_vec().unwrap();
+        assert!(kept.iter().zip(&data).all(|(a, b)| a == b || (a.is_nan() && b.is_nan())));
     }
 }

@@ -1,0 +1,387 @@
+//! Inference against PyTorch in the same run: the forward pass alone of the CNN (28×28×1),
+//! ResNet-18 and EfficientNet-Lite0 (224×224×3, 1000 classes) at batch 1 and 32, and `embed`
+//! of hymenoptera end to end (decode, resize, normalize, forward of the ImageNet-pretrained
+//! EfficientNet-Lite0, L2-normalized rows), each beside `tools/torch_infer_bench.py` doing the
+//! same. The two sides alternate for [`ROUNDS`] rounds (augtrain, then PyTorch, per round) so
+//! that a change in the machine's load falls on both; each row reports the median over the
+//! rounds and their range, and notes the ratio.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::tensor::{Distribution, Tensor};
+use serde::Deserialize;
+
+use super::{Measurement, Options, Stats, reference, time};
+use crate::data::source::load_whole;
+use crate::device::ComputeDevice;
+use crate::model::{Model, ModelKind};
+use crate::train::Inference;
+use crate::train::embed::embed;
+use crate::train::progress::{Reporter, Verbosity};
+
+/// The PyTorch side, relative to the repository root.
+pub const SCRIPT: &str = "tools/torch_infer_bench.py";
+
+/// Alternated rounds of augtrain and PyTorch per case.
+pub const ROUNDS: usize = 3;
+
+/// Images per forward pass of the embed case (`augtrain embed`'s default `--embed-batch`).
+const EMBED_BATCH: usize = 32;
+
+/// The models and batches of the forward cases.
+const FORWARD: [ModelKind; 3] = [
+    ModelKind::Cnn,
+    ModelKind::Resnet18,
+    ModelKind::EfficientnetLite0,
+];
+const BATCHES: [usize; 2] = [1, 32];
+
+/// One row of the script's `forward` output.
+#[derive(Deserialize)]
+struct ForwardRow {
+    model: String,
+    batch: usize,
+    seconds_median: f64,
+}
+
+/// One row of the script's `embed` output.
+#[derive(Deserialize)]
+struct EmbedRow {
+    images: usize,
+    seconds: f64,
+}
+
+/// Seconds per call (or per run) of one case, one value per round, for each side.
+#[derive(Default)]
+struct Pairs {
+    ours: Vec<f64>,
+    torch: Vec<f64>,
+}
+
+/// Run the inference cases on `device`, with PyTorch beside them when `opts.reference` names a
+/// Python that can run the script.
+pub fn run(
+    opts: &Options,
+    device: &ComputeDevice,
+    log: &dyn Fn(&str),
+) -> crate::Result<Vec<Measurement>> {
+    let engine = if device.is_gpu() { "gpu" } else { "cpu" };
+    let mut python = opts.reference.clone();
+    let mut cases: Vec<(String, usize, Pairs)> = Vec::new();
+    let seconds = if opts.quick { 1.0 } else { 3.0 };
+    let models: Vec<(ModelKind, Model, [usize; 3])> = FORWARD
+        .iter()
+        .map(|&kind| forward_model(kind, device).map(|(m, chw)| (kind, m, chw)))
+        .collect::<crate::Result<_>>()?;
+    let embed_case = EmbedCase::find(opts, device, log)?;
+    for round in 0..ROUNDS {
+        log(&format!("inference round {} of {ROUNDS}", round + 1));
+        let mut i = 0;
+        for (kind, model, chw) in &models {
+            for batch in BATCHES {
+                let s = time_forward(model, *chw, batch, opts, device);
+                log(&format!(
+                    "  augtrain {kind} forward, batch {batch}: {:.1} images/s",
+                    batch as f64 / s
+                ));
+                if round == 0 {
+                    cases.push((format!("{kind} forward"), batch, Pairs::default()));
+                }
+                cases[i].2.ours.push(s);
+                i += 1;
+            }
+        }
+        if let Some(py) = &python {
+            match torch_forward(py, seconds) {
+                Ok(rows) => {
+                    for (name, batch, pairs) in cases.iter_mut() {
+                        let model = name.split(' ').next().unwrap_or("");
+                        if let Some(r) = rows.iter().find(|r| r.model == model && r.batch == *batch)
+                        {
+                            pairs.torch.push(r.seconds_median);
+                        }
+                    }
+                }
+                Err(why) => {
+                    log(&format!("PyTorch reference skipped: {why}"));
+                    python = None;
+                }
+            }
+        }
+        if let Some(e) = &embed_case {
+            let (images, s) = e.run_ours(device)?;
+            log(&format!(
+                "  augtrain embed: {images} images in {s:.2} s ({:.1} images/s)",
+                images as f64 / s
+            ));
+            if round == 0 {
+                cases.push((
+                    "embed hymenoptera end to end".into(),
+                    images,
+                    Pairs::default(),
+                ));
+            }
+            let pairs = &mut cases.last_mut().expect("pushed").2;
+            pairs.ours.push(s);
+            if let Some(py) = &python {
+                match e.run_torch(py) {
+                    Ok(row) => pairs
+                        .torch
+                        .push(row.seconds / row.images as f64 * images as f64),
+                    Err(why) => log(&format!("PyTorch embed skipped: {why}")),
+                }
+            }
+        }
+    }
+    Ok(cases
+        .into_iter()
+        .flat_map(|(name, batch, pairs)| rows(&name, batch, engine, &pairs))
+        .collect())
+}
+
+/// A model of `kind` as the forward cases take it (the CNN for 28×28×1 and 10 classes, the
+/// others for 224×224×3 and 1000), in evaluation mode, and its input shape `[C, H, W]`.
+fn forward_model(kind: ModelKind, device: &ComputeDevice) -> crate::Result<(Model, [usize; 3])> {
+    let (shape, classes) = match kind {
+        ModelKind::Cnn | ModelKind::Mlp => (crate::data::ImageShape::new(28, 28, 1), 10),
+        _ => (crate::data::ImageShape::new(224, 224, 3), 1000),
+    };
+    device.device.seed(1);
+    let model =
+        Model::new(kind, shape, classes, 128, &device.device).map_err(crate::Error::Usage)?;
+    Ok((
+        model.for_inference(),
+        [shape.channels, shape.height, shape.width],
+    ))
+}
+
+/// Median seconds of one forward pass (logits read back) of `model` on a random batch.
+fn time_forward(
+    model: &Model,
+    chw: [usize; 3],
+    batch: usize,
+    opts: &Options,
+    device: &ComputeDevice,
+) -> f64 {
+    let x = Tensor::<4>::random(
+        [batch, chw[0], chw[1], chw[2]],
+        Distribution::Normal(0.0, 1.0),
+        &device.device,
+    );
+    let stats = time(2, opts.reps().min(5), || {
+        std::hint::black_box(model.forward(x.clone()).into_data());
+    });
+    stats.median
+}
+
+/// PyTorch's forward cases, one call of the script.
+fn torch_forward(python: &Path, seconds: f64) -> Result<Vec<ForwardRow>, String> {
+    let models: Vec<String> = FORWARD.iter().map(|m| m.to_string()).collect();
+    let batches: Vec<String> = BATCHES.iter().map(|b| b.to_string()).collect();
+    reference::run_rows(
+        python,
+        SCRIPT,
+        &[
+            "forward".into(),
+            "--models".into(),
+            models.join(","),
+            "--batches".into(),
+            batches.join(","),
+            "--seconds".into(),
+            seconds.to_string(),
+        ],
+    )
+}
+
+/// The embed case's inputs: hymenoptera and the pretrained EfficientNet-Lite0 under the data
+/// directory, the model loaded once.
+struct EmbedCase {
+    data: PathBuf,
+    weights: PathBuf,
+    inference: Inference,
+}
+
+impl EmbedCase {
+    /// The case, or None (after saying why) when its data or weights are absent.
+    fn find(
+        opts: &Options,
+        device: &ComputeDevice,
+        log: &dyn Fn(&str),
+    ) -> crate::Result<Option<Self>> {
+        let Some(root) = &opts.data else {
+            return Ok(None);
+        };
+        let data = root.join("hymenoptera");
+        let weights = root.join("models/efficientnet-lite0-57934424.pth");
+        if !data.is_dir() || !weights.is_file() {
+            log(&format!(
+                "embed case skipped: {} or {} is missing",
+                data.display(),
+                weights.display()
+            ));
+            return Ok(None);
+        }
+        let inference = Inference::backbone(ModelKind::EfficientnetLite0, &weights, device)?;
+        Ok(Some(Self {
+            data,
+            weights,
+            inference,
+        }))
+    }
+
+    /// augtrain's embed of every image, as `augtrain embed` runs it: images and seconds.
+    fn run_ours(&self, device: &ComputeDevice) -> crate::Result<(usize, f64)> {
+        let start = Instant::now();
+        let mut opts = self.inference.load_options();
+        opts.path = Some(self.data.clone());
+        let whole = load_whole(&opts.source()?, &opts, 0)?;
+        let set = embed(
+            &self.inference.model,
+            &whole.data,
+            &self.inference.aug,
+            EMBED_BATCH,
+            &device.device,
+            &Reporter::new(Verbosity::Quiet).images("", 0),
+        )?;
+        std::hint::black_box(&set);
+        Ok((set.len(), start.elapsed().as_secs_f64()))
+    }
+
+    /// PyTorch's embed of the same folder, one call of the script.
+    fn run_torch(&self, python: &Path) -> Result<EmbedRow, String> {
+        let threads = rayon::current_num_threads().to_string();
+        let rows: Vec<EmbedRow> = reference::run_rows(
+            python,
+            SCRIPT,
+            &[
+                "embed".into(),
+                "--data".into(),
+                self.data.display().to_string(),
+                "--weights".into(),
+                self.weights.display().to_string(),
+                "--batch".into(),
+                EMBED_BATCH.to_string(),
+                "--workers".into(),
+                threads,
+            ],
+        )?;
+        rows.into_iter()
+            .find(|r| r.images > 0)
+            .ok_or_else(|| format!("{SCRIPT} embedded no images"))
+    }
+}
+
+/// The statistics of per-round values.
+fn stats(values: &[f64]) -> Stats {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let median = if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    };
+    Stats {
+        median,
+        min: v[0],
+        max: v[v.len() - 1],
+        spread: (v[v.len() - 1] - v[0]) / median.max(1e-12),
+        samples: v.len(),
+        calls_per_sample: 1,
+    }
+}
+
+/// The rows of one case: augtrain's, and PyTorch's with the ratios when it ran every round.
+fn rows(name: &str, batch: usize, engine: &str, pairs: &Pairs) -> Vec<Measurement> {
+    let row = |group: &str, label: String, values: &[f64], note: Option<String>| {
+        let s = stats(values);
+        Measurement {
+            group: group.into(),
+            name: label,
+            engine: engine.into(),
+            batch,
+            items_per_second: batch as f64 / s.median,
+            bytes_per_second: None,
+            ceiling_fraction: None,
+            stats: s,
+            note,
+        }
+    };
+    let range = |v: &[f64]| {
+        let s = stats(v);
+        format!(
+            "{:.1} images/s median of {} rounds, {:.1}..{:.1}",
+            batch as f64 / s.median,
+            s.samples,
+            batch as f64 / s.max,
+            batch as f64 / s.min
+        )
+    };
+    let ours_label = format!("{name}, batch {batch}");
+    if pairs.torch.len() != pairs.ours.len() || pairs.ours.is_empty() {
+        return vec![row(
+            "infer",
+            ours_label,
+            &pairs.ours,
+            Some(range(&pairs.ours)),
+        )];
+    }
+    let ratios: Vec<f64> = pairs
+        .ours
+        .iter()
+        .zip(&pairs.torch)
+        .map(|(o, t)| t / o)
+        .collect();
+    let r = stats(&ratios);
+    let note = format!(
+        "{}; {:.2}x PyTorch (median of the {} same-round ratios, {:.2}..{:.2})",
+        range(&pairs.ours),
+        r.median,
+        r.samples,
+        r.min,
+        r.max
+    );
+    vec![
+        row("infer", ours_label, &pairs.ours, Some(note)),
+        row(
+            "torch",
+            format!("{name}, batch {batch} (PyTorch)"),
+            &pairs.torch,
+            Some(range(&pairs.torch)),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_case_reports_medians_ranges_and_same_round_ratios() {
+        let pairs = Pairs {
+            ours: vec![1.0, 2.0, 1.5],
+            torch: vec![3.0, 2.0, 3.0],
+        };
+        let rows = rows("resnet18 forward", 32, "cpu", &pairs);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].stats.median, 1.5);
+        assert_eq!(rows[0].items_per_second, 32.0 / 1.5);
+        assert_eq!(rows[1].stats.median, 3.0);
+        // Ratios per round: 3, 1, 2 -> median 2.
+        let note = rows[0].note.as_deref().unwrap();
+        assert!(note.contains("2.00x PyTorch"), "{note}");
+        assert!(note.contains("1.00..3.00"), "{note}");
+        assert!(note.contains("16.0..32.0"), "{note}");
+    }
+
+    #[test]
+    fn without_every_reference_round_only_augtrains_row_is_kept() {
+        let pairs = Pairs {
+            ours: vec![1.0, 1.0, 1.0],
+            torch: vec![2.0],
+        };
+        let rows = rows("cnn forward", 1, "cpu", &pairs);
+        assert_eq!(rows.len(), 1);
+        assert!(!rows[0].note.as_deref().unwrap().contains("PyTorch"));
+    }
+}

@@ -180,7 +180,7 @@ fn polygons_follow_the_same_map_as_their_vertices() {
             |p: &Point| (0.0..=frame.width).contains(&p.x) && (0.0..=frame.height).contains(&p.y);
         if !mapped.iter().all(inside) {
             // Cut to the image: every vertex inside, fewer or other vertices.
-            assert!(got.iter().all(|p| inside(p)), "{name}: {got:?}");
+            assert!(got.iter().all(inside), "{name}: {got:?}");
             continue;
         }
         checked += 1;

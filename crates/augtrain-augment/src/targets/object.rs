@@ -316,7 +316,9 @@ mod tests {
             min_visibility: 0.3,
             ..Default::default()
         };
-        assert!(transform_objects(&[o.clone()], &f, &opts, &Default::default()).is_empty());
+        assert!(
+            transform_objects(std::slice::from_ref(&o), &f, &opts, &Default::default()).is_empty()
+        );
         let opts = TargetOptions {
             min_visibility: 0.25,
             ..Default::default()
@@ -345,7 +347,12 @@ mod tests {
             ],
             ..Object::default()
         };
-        let kept = transform_objects(&[o.clone()], &f, &Default::default(), &Default::default());
+        let kept = transform_objects(
+            std::slice::from_ref(&o),
+            &f,
+            &Default::default(),
+            &Default::default(),
+        );
         assert_eq!(kept[0].keypoints.len(), 2);
         assert_eq!(kept[0].keypoints[0].visibility, 0);
         assert_eq!(

@@ -744,8 +744,11 @@ mod tests {
         );
     }
 
+    /// 100,000 clean objects: no finding but the unknown classes. (The speed of the checks is
+    /// measured through the CLI for BENCHMARKS.md, not asserted: a timed test fails on a busy
+    /// machine.)
     #[test]
-    fn a_hundred_thousand_objects_check_in_well_under_a_second() {
+    fn a_hundred_thousand_objects_give_no_false_findings() {
         let mut objects = Vec::new();
         for i in 0..100_000 {
             let x = f64::from(i % 1000) * 7.0;
@@ -765,9 +768,7 @@ mod tests {
                 objects: chunk.to_vec(),
             });
         }
-        let t = std::time::Instant::now();
         let f = check_annotations(&d, &CheckOptions::default()).unwrap();
-        assert!(t.elapsed().as_secs_f64() < 1.0, "{:?}", t.elapsed());
         let other: Vec<&Finding> = f
             .iter()
             .filter(|f| f.kind != FindingKind::UnknownClass)

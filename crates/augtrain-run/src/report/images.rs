@@ -46,7 +46,8 @@ impl Picture {
         }
     }
 
-    /// Encode as PNG.
+    /// Encode as PNG, at the fast compression setting (as OpenCV's `imwrite` default, level 1):
+    /// augmented data sets and previews are written far more often than they are stored.
     pub fn png_bytes(&self) -> Vec<u8> {
         use image::ImageEncoder;
         let mut out = Vec::new();
@@ -55,7 +56,8 @@ impl Picture {
         } else {
             image::ExtendedColorType::Rgb8
         };
-        image::codecs::png::PngEncoder::new(&mut out)
+        use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+        PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
             .write_image(&self.pixels, self.width as u32, self.height as u32, colour)
             .expect("encoding a PNG into memory cannot fail for a well-formed picture");
         out

@@ -9,6 +9,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod predictions;
 pub mod records;
 pub mod report;
 pub mod run_dir;

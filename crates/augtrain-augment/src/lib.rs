@@ -1,5 +1,3 @@
-#![warn(missing_docs)]
-
 //! # augtrain-augment
 //!
 //! The augmentation pipeline as one slice, without burn: the pipeline spec ([`spec`]),

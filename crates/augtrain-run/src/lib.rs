@@ -1,5 +1,3 @@
-#![warn(missing_docs)]
-
 //! # augtrain-run
 //!
 //! What a training run leaves behind, without burn: the resolved configuration ([`config`]),

@@ -180,8 +180,10 @@ mod tests {
             --synthetic-size 16 --zero-division nan";
         let flags: Vec<&str> = flags.split_whitespace().collect();
         let got = parse(&flags).unwrap().config().unwrap();
-        let mut want = TrainConfig::default();
-        want.device = DeviceChoice::Cpu;
+        let mut want = TrainConfig {
+            device: DeviceChoice::Cpu,
+            ..TrainConfig::default()
+        };
         want.model.kind = ModelKind::ResnetSmall;
         want.model.hidden = 7;
         want.model.dropout = 0.3;

@@ -1,3 +1,6 @@
+// `criterion_group!` defines a public function without documentation.
+#![allow(missing_docs)]
+
 //! criterion benches of the hot paths: the CPU twin per op and for the full pipeline, confusion
 //! matrix accumulation, IDX parsing. `cargo bench` runs them; `augtrain bench` is the
 //! end-to-end harness with ceilings (see BENCHMARKS.md).

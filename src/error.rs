@@ -31,8 +31,8 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     /// A config file given with `--config` is malformed or holds invalid values.
-    #[error("{0}")]
-    ConfigFile(String),
+    #[error(transparent)]
+    ConfigFile(#[from] augtrain_run::config::ConfigError),
 }
 
 /// Shorthand for results carrying [`Error`].

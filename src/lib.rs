@@ -17,8 +17,6 @@
 //! - pixel (i, j) covers [j, j+1) × [i, i+1): pixel centres are at +0.5;
 //! - all randomness is a pure function of `(seed, epoch, sample id, op index)`.
 
-#![warn(missing_docs)]
-
 pub mod augment;
 pub mod bench;
 pub mod budget;

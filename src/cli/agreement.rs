@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::cv::{run_cv, write_cv};
 use super::examples::Examples;
-use super::train::TrainArgs;
+use super::output_args::OutputArgs;
+use super::train_args::TrainArgs;
 use crate::Error;
 use crate::agreement::consensus::argmax_rows;
 use crate::agreement::report::{Analysis, Method, Next, NextBy, analyse, next_to_label};
@@ -22,6 +22,7 @@ use crate::data::source::DataSource;
 use crate::embedding::Embedded;
 use crate::embedding::store::EmbeddingSet;
 use crate::label::studio;
+use crate::train::cv::{run_cv, write_cv};
 use crate::train::progress::{Reporter, Verbosity};
 use crate::util::escape::escape;
 use crate::util::{names, path_text};
@@ -73,13 +74,8 @@ pub struct AgreementArgs {
     /// Folds of the cross-validation run (DATA without --pred-probs or --embeddings).
     #[arg(long, default_value_t = 5)]
     folds: usize,
-    /// Output directory (default: <runs-dir>/<labels>-agreement-<time>); must not exist or be
-    /// empty.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Replace an existing --out directory (as a whole, once the new one is complete).
-    #[arg(long)]
-    force: bool,
+    #[command(flatten)]
+    output: OutputArgs,
     #[command(flatten)]
     train: TrainArgs,
 }
@@ -108,16 +104,15 @@ pub fn run(args: AgreementArgs) -> crate::Result<()> {
     // the dataset's classes once it is loaded.
     let mut m = labels::read(&args.labels, classes.as_deref())?;
     let name = super::stem_name(Some(&args.labels));
-    let dir = OutputDir::claim(
-        args.out.as_deref(),
+    let dir = args.output.claim(
         &args.train.runs_dir,
         &format!("{name}-agreement-{}", crate::util::time::compact_now()),
-        args.force,
     )?;
     let reporter = Reporter::new(Verbosity::detect(args.train.quiet));
     if cv {
         let data = args.data.as_ref().expect("checked");
-        let (_, ds, result, reporter) = run_cv(data, &args.train, args.folds)?;
+        let cfg = args.train.fold_config(data)?;
+        let (ds, result) = run_cv(&cfg, args.folds, &reporter)?;
         write_cv(&dir, &ds, &result, &reporter)?;
         let probs = result.probs.iter().map(|&v| v as f64).collect();
         let e = Examples::of_dataset(ds, probs, data);

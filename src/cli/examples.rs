@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::train::TrainArgs;
+use super::train_args::TrainArgs;
 use crate::Error;
 use crate::audit::confident::PredProbs;
 use crate::audit::pred_probs::PredProbsFile;

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::cv::{run_cv, write_cv};
 use super::examples::Examples;
-use super::train::TrainArgs;
+use super::output_args::OutputArgs;
+use super::train_args::TrainArgs;
 use crate::Error;
 use crate::audit::confident::{
     Filter, RankBy, find_label_issues, order_issues, quality_scores, suggested_labels,
@@ -16,6 +16,7 @@ use crate::audit::confident::{
 use crate::audit::pred_probs;
 use crate::embedding::Embedded;
 use crate::label::studio;
+use crate::train::cv::{run_cv, write_cv};
 use crate::train::progress::{Reporter, Verbosity};
 use crate::util::escape::escape;
 use crate::util::names;
@@ -29,9 +30,9 @@ use augtrain_run::run_dir::OutputDir;
     mut_arg("resume", |a| a.hide(true)),
     mut_arg("allow_new_train_images", |a| a.hide(true)),
     mut_arg("name", |a| a.hide(true)),
-    mut_arg("synthetic_train", |a| a.hide(true)),
-    mut_arg("synthetic_test", |a| a.hide(true)),
-    mut_arg("synthetic_size", |a| a.hide(true))
+    mut_arg("data.synthetic_train", |a| a.hide(true)),
+    mut_arg("data.synthetic_test", |a| a.hide(true)),
+    mut_arg("data.synthetic_size", |a| a.hide(true))
 )]
 #[command(after_help = "Examples:
   augtrain label-issues ../shared/data/mnist-10k --folds 5 --model mlp --epochs 3
@@ -62,13 +63,8 @@ pub struct LabelIssuesArgs {
     /// Folds of the cross-validation run when --pred-probs is not given.
     #[arg(long, default_value_t = 5)]
     folds: usize,
-    /// Output directory (default: <runs-dir>/<data>-label-issues-<time>); must not exist or be
-    /// empty.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Replace an existing --out directory (as a whole, once the new one is complete).
-    #[arg(long)]
-    force: bool,
+    #[command(flatten)]
+    output: OutputArgs,
     #[command(flatten)]
     train: TrainArgs,
 }
@@ -91,11 +87,9 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
     if args.neighbors == 0 {
         return Err(Error::Usage("--neighbors 0: use at least 1".into()));
     }
-    let dir = OutputDir::claim(
-        args.out.as_deref(),
+    let dir = args.output.claim(
         &args.train.runs_dir,
         &format!("{name}-label-issues-{}", crate::util::time::compact_now()),
-        args.force,
     )?;
     let reporter = Reporter::new(Verbosity::detect(args.train.quiet));
     let examples = match (&args.data, pred) {
@@ -103,7 +97,8 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
             Examples::of_embeddings(embedded.as_ref().expect("checked"), args.neighbors)?
         }
         (Some(data), None) => {
-            let (_, ds, result, reporter) = run_cv(data, &args.train, args.folds)?;
+            let cfg = args.train.fold_config(data)?;
+            let (ds, result) = run_cv(&cfg, args.folds, &reporter)?;
             write_cv(&dir, &ds, &result, &reporter)?;
             let probs = result.probs.iter().map(|&v| v as f64).collect();
             Examples::of_dataset(ds, probs, data)

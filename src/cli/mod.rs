@@ -55,13 +55,16 @@ mod export;
 mod export_annotations;
 mod export_model;
 mod inspect;
+mod key_flags;
 mod label_issues;
+mod output_args;
 mod pack;
 mod plot;
 mod predict;
 mod split;
 mod split_annotations;
 mod train;
+mod train_args;
 
 use std::process::ExitCode;
 
@@ -81,7 +84,7 @@ struct Cli {
 #[allow(clippy::large_enum_variant)] // parsed once per process
 enum Command {
     /// Train a classifier (default: the built-in synthetic data, GPU if present).
-    Train(train::TrainArgs),
+    Train(train_args::TrainArgs),
     /// Re-evaluate a finished run's checkpoint on its test split (or other data).
     Eval(eval::EvalArgs),
     /// List GPU adapters and say which device `--device auto` picks.
@@ -192,5 +195,17 @@ pub fn main() -> ExitCode {
                 _ => ExitCode::from(1),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks over every command (ids named by `conflicts_with`,
+    /// `requires` and `mut_arg` exist, no flag is defined twice).
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

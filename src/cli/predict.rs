@@ -7,23 +7,26 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use super::output_args::OutputArgs;
+
 use crate::data::LoadOptions;
-use crate::data::csv::Writer;
 use crate::data::files::OnError;
-use crate::data::unlabelled::{self, Unlabelled};
+use crate::data::unlabelled;
 use crate::device::{self, DeviceChoice};
-use crate::label::{Prediction, QueueBy, predict_row, pseudo_labels, review_queue, studio};
+use crate::label::{QueueBy, predict_row};
 use crate::model::ModelKind;
 use crate::train::progress::{Reporter, Verbosity};
 use crate::train::{Inference, evaluate};
 use crate::util::escape::escape;
-use crate::util::names;
 use crate::{Error, util};
 use augtrain_run::RunDir;
-use augtrain_run::run_dir::OutputDir;
+use augtrain_run::predictions::PredictOutputs;
 
 /// Flags of `augtrain predict`.
 #[derive(Args, Debug)]
+#[command(mut_arg("out", |a| a.help(
+    "Output directory (default: <run>/predict-<time>, or ./predict-<time> with --pretrained); must not exist or be empty."
+)))]
 #[command(after_help = "Examples:
   augtrain predict --run runs/hym --data new-photos/ --pseudo-label --threshold 0.95 --max-per-class 50
   augtrain predict --run runs/hym --data new-photos/ --queue margin --top 20
@@ -65,13 +68,8 @@ pub struct PredictArgs {
     /// Images in the review queue.
     #[arg(long, default_value_t = 50)]
     top: usize,
-    /// Output directory (default: <run>/predict-<time>, or ./predict-<time> with --pretrained);
-    /// must not exist or be empty.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Replace an existing --out directory (as a whole, once the new one is complete).
-    #[arg(long)]
-    force: bool,
+    #[command(flatten)]
+    output: OutputArgs,
     /// An unusable image file: skip it (listed in skipped.csv) or stop at the first.
     #[arg(long, default_value = "skip")]
     on_error: OnError,
@@ -98,25 +96,6 @@ fn load_model(args: &PredictArgs, dev: &device::ComputeDevice) -> crate::Result<
             "give --run DIR, or --pretrained FILE with --model".into(),
         )),
     }
-}
-
-/// The `n` most probable classes of one row, e.g. `281 tabby (0.62), 285 Egyptian cat (0.21)`
-/// (the index first when the names are not the indices).
-fn top_classes(probs: &[f32], names: &[String], n: usize) -> String {
-    let mut order: Vec<usize> = (0..probs.len()).collect();
-    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
-    order
-        .iter()
-        .take(n)
-        .map(|&c| {
-            if names[c] == c.to_string() {
-                format!("{c} ({:.2})", probs[c])
-            } else {
-                format!("{c} {} ({:.2})", names[c], probs[c])
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Class names, one per non-empty line; a name listed twice or a byte-order mark is an error
@@ -181,13 +160,10 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
         .map(|i| predict_row(&probs[i * k..(i + 1) * k]))
         .collect();
     let base = args.run.clone().unwrap_or_else(|| PathBuf::from("."));
-    let dir = OutputDir::claim(
-        args.out.as_deref(),
-        &base,
-        &format!("predict-{}", util::time::compact_now()),
-        args.force,
-    )?;
-    let out = Outputs {
+    let dir = args
+        .output
+        .claim(&base, &format!("predict-{}", util::time::compact_now()))?;
+    let out = PredictOutputs {
         dir: &dir,
         images: &images,
         names: &card.class_names,
@@ -214,135 +190,4 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
         }
     }
     Ok(())
-}
-
-/// What `predict` writes into its output directory, each method one file (or a few) and the
-/// line saying where.
-struct Outputs<'a> {
-    dir: &'a OutputDir,
-    images: &'a Unlabelled,
-    names: &'a [String],
-    preds: &'a [Prediction],
-    /// Row-major probabilities, `names.len()` per image.
-    probs: &'a [f32],
-}
-
-impl Outputs<'_> {
-    fn row(&self, i: usize) -> &[f32] {
-        let k = self.names.len();
-        &self.probs[i * k..(i + 1) * k]
-    }
-
-    /// `predictions.csv` (path, predicted class, confidence, one probability per class) and
-    /// `skipped.csv` when files were skipped.
-    fn predictions(&self) -> crate::Result<String> {
-        let header = ["path", "predicted", "confidence"]
-            .map(String::from)
-            .into_iter()
-            .chain(self.names.iter().map(|n| format!("p_{n}")));
-        let mut csv = Writer::new(header);
-        for (i, p) in self.preds.iter().enumerate() {
-            let fields = [
-                self.images.data.paths[i].clone(),
-                self.names[p.class].clone(),
-                p.confidence.to_string(),
-            ];
-            csv.row(
-                fields
-                    .into_iter()
-                    .chain(self.row(i).iter().map(|v| v.to_string())),
-            );
-        }
-        self.dir.write("predictions.csv", &csv.finish())?;
-        if !self.images.skipped.is_empty() {
-            let skipped = augtrain_run::run_dir::skipped_csv(&self.images.skipped);
-            self.dir.write("skipped.csv", skipped.as_bytes())?;
-        }
-        Ok(format!(
-            "predicted {} images into {}",
-            self.images.data.len(),
-            self.dir.file("predictions.csv").display()
-        ))
-    }
-
-    /// One line per image with its `n` most probable classes.
-    fn top_classes(&self, n: usize) -> Vec<String> {
-        let paths = &self.images.data.paths;
-        (0..paths.len())
-            .map(|i| {
-                let top = top_classes(self.row(i), self.names, n);
-                format!("{}: {top}", escape(&paths[i]))
-            })
-            .collect()
-    }
-
-    /// `pseudo_labels.csv`: a manifest (absolute paths) of the confident predictions.
-    fn pseudo_labels(&self, threshold: f64, max_per_class: Option<usize>) -> crate::Result<String> {
-        let accepted = pseudo_labels(self.preds, threshold, max_per_class, self.names.len());
-        let mut m = Writer::new(["path", "label", "confidence"]);
-        for &i in &accepted {
-            m.row([
-                self.images.absolute_path(i),
-                self.names[self.preds[i].class].clone(),
-                self.preds[i].confidence.to_string(),
-            ]);
-        }
-        self.dir.write("pseudo_labels.csv", &m.finish())?;
-        Ok(format!(
-            "{} pseudo-labels at confidence >= {threshold} ({}) in {}",
-            accepted.len(),
-            max_per_class
-                .map(|m| format!("at most {m} per class"))
-                .unwrap_or_else(|| "no cap per class".into()),
-            self.dir.file("pseudo_labels.csv").display()
-        ))
-    }
-
-    /// `review_queue.csv`, and the same images as Label Studio tasks (`review_queue.json`,
-    /// `labeling_config.xml`).
-    fn review_queue(&self, by: QueueBy, top: usize) -> crate::Result<String> {
-        let q = review_queue(self.preds, by, top);
-        let mut c = Writer::new([
-            "rank",
-            "path",
-            "predicted",
-            "confidence",
-            "margin",
-            "entropy",
-        ]);
-        let mut tasks = Vec::new();
-        for (r, &i) in q.iter().enumerate() {
-            let p = &self.preds[i];
-            let class = &self.names[p.class];
-            c.row([
-                (r + 1).to_string(),
-                self.images.data.paths[i].clone(),
-                class.clone(),
-                p.confidence.to_string(),
-                p.margin.to_string(),
-                p.entropy.to_string(),
-            ]);
-            let extra = serde_json::Map::from_iter([("rank".to_string(), (r + 1).into())]);
-            let image = self.images.absolute_path(i);
-            tasks.push(studio::task(
-                i,
-                &image,
-                extra,
-                class,
-                p.confidence,
-                "augtrain",
-            ));
-        }
-        self.dir.write("review_queue.csv", &c.finish())?;
-        let json = serde_json::to_string_pretty(&tasks).expect("json");
-        self.dir.write("review_queue.json", json.as_bytes())?;
-        let xml = studio::labeling_config(self.names);
-        self.dir.write("labeling_config.xml", xml.as_bytes())?;
-        Ok(format!(
-            "review queue ({}, top {}) in {}",
-            names::name(&by),
-            q.len(),
-            self.dir.file("review_queue.csv").display()
-        ))
-    }
 }

@@ -7,7 +7,11 @@ use serde::Serialize;
 use super::evaluate::Evaluation;
 use super::progress::Reporter;
 use super::{TrainError, Trainer, config::TrainConfig};
+use augtrain_run::RunError;
+use augtrain_run::run_dir::OutputDir;
+
 use crate::data::Dataset;
+use crate::data::source::load_whole;
 use crate::data::split::{check_folds, check_stratifiable, stratified_group_folds};
 use crate::data::split_plan::pixel_group_keys;
 use crate::device::ComputeDevice;
@@ -51,6 +55,74 @@ pub fn mean_std(v: &[f64]) -> (f64, f64) {
         mean,
         (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt(),
     )
+}
+
+/// Cross-validate `cfg` on every image of `cfg.data` (all its splits together) with `folds`
+/// stratified folds, on the device the config names: what `augtrain cv` runs, and
+/// `label-issues` and `agreement` when given data without probabilities. A `folds` the data
+/// cannot take is a usage error, before anything trains.
+pub fn run_cv(
+    cfg: &TrainConfig,
+    folds: usize,
+    reporter: &Reporter,
+) -> crate::Result<(Dataset, CvResult)> {
+    crate::budget::check_train(cfg)?;
+    reporter.show_loading();
+    if folds < 2 {
+        return Err(crate::Error::Usage(format!(
+            "--folds {folds}: use at least 2"
+        )));
+    }
+    let whole = load_whole(&cfg.data.source()?, &cfg.data, cfg.seed)?;
+    crate::data::source::check_every_class_trains(&whole.data)?;
+    // scikit-learn's StratifiedKFold checks: a --folds the data cannot take is a usage error.
+    check_folds(&whole.data.labels, folds).map_err(crate::Error::Usage)?;
+    let device = crate::device::open_main(cfg.device, &cfg.devices)?;
+    reporter.line(&format!(
+        "cross-validation: {} images, {} classes, {folds} folds, {} on {}",
+        whole.data.len(),
+        whole.data.num_classes(),
+        cfg.model.kind,
+        device.describe()
+    ));
+    let result = cross_validate(cfg, &whole.data, folds, &device, reporter)?;
+    Ok((whole.data, result))
+}
+
+/// Write `pred_probs.csv` (every example's out-of-sample probabilities) and `folds.json` (the
+/// metrics per fold, their mean and standard deviation) into `dir`, and report the summary.
+pub fn write_cv(
+    dir: &OutputDir,
+    data: &Dataset,
+    result: &CvResult,
+    reporter: &Reporter,
+) -> Result<(), RunError> {
+    dir.write(
+        "pred_probs.csv",
+        pred_probs_csv(data, &result.probs).as_bytes(),
+    )?;
+    let accs: Vec<f64> = result.folds.iter().map(|f| f.accuracy).collect();
+    let f1s: Vec<f64> = result.folds.iter().map(|f| f.macro_f1).collect();
+    let (acc_m, acc_s) = mean_std(&accs);
+    let (f1_m, f1_s) = mean_std(&f1s);
+    let json = serde_json::json!({
+        "folds": result.folds,
+        "accuracy_mean": acc_m, "accuracy_std": acc_s,
+        "macro_f1_mean": f1_m, "macro_f1_std": f1_s,
+        "out_of_sample_accuracy": result.confusion.accuracy(),
+    });
+    dir.write(
+        "folds.json",
+        serde_json::to_string_pretty(&json)
+            .expect("json")
+            .as_bytes(),
+    )?;
+    reporter.line(&format!(
+        "accuracy {acc_m:.4} ± {acc_s:.4}, macro F1 {f1_m:.4} ± {f1_s:.4} over {} folds; out-of-sample probabilities in {}",
+        result.folds.len(),
+        dir.file("pred_probs.csv").display()
+    ));
+    Ok(())
 }
 
 /// Cross-validate `cfg` on `data` with `folds` stratified folds.

@@ -19,7 +19,9 @@ pub mod loss;
 pub mod optim;
 pub mod parallel;
 pub mod progress;
+pub mod resume;
 pub mod run;
+pub mod schedule;
 pub mod trainer;
 pub mod weights;
 

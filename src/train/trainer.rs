@@ -213,7 +213,8 @@ impl Trainer {
         device: &ComputeDevice,
         load_pretrained: bool,
     ) -> Result<Self, TrainError> {
-        cfg.validate().map_err(TrainError::Config)?;
+        cfg.validate()
+            .map_err(|e| TrainError::Config(e.to_string()))?;
         let spec = resolve_pipeline(cfg, train);
         let (train_aug, eval_aug) = augmenters(&spec, train, cfg.seed, device)?;
         let autodiff = device.device.clone().autodiff();
@@ -295,13 +296,24 @@ impl Trainer {
             EpochLr::per_batch(
                 (0..batches)
                     .map(|b| {
-                        cfg.schedule
-                            .lr_at_batch(base, epoch, b, batches, cfg.epochs)
+                        super::schedule::lr_at_batch(
+                            &cfg.schedule,
+                            base,
+                            epoch,
+                            b,
+                            batches,
+                            cfg.epochs,
+                        )
                     })
                     .collect(),
             )
         } else {
-            EpochLr::constant(cfg.schedule.lr_at(base, epoch, cfg.epochs))
+            EpochLr::constant(super::schedule::lr_at(
+                &cfg.schedule,
+                base,
+                epoch,
+                cfg.epochs,
+            ))
         };
         if cfg.model.pretrained.is_some() && cfg.model.freeze == Freeze::None {
             lr.with_backbone_scale(self.model().head_group(), cfg.optimizer.backbone_lr_scale)

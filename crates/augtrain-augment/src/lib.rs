@@ -1,5 +1,3 @@
-#![warn(missing_docs)]
-
 //! # augtrain-augment
 //!
 //! The augmentation pipeline as one slice, without burn: the pipeline spec ([`spec`]),
@@ -21,16 +19,20 @@ pub mod record;
 pub mod shader;
 pub mod spec;
 pub mod targets;
+mod spec_error;
 
 use std::path::Path;
 
 pub use params::{MixParams, Program, SampleParams};
-pub use spec::PipelineSpec;
+pub use spec::{PipelineSpec, SpecError};
 
 /// A failure to parse a pipeline or to augment a batch.
 #[derive(Debug, thiserror::Error)]
 pub enum AugmentError {
     /// The pipeline spec is invalid (the message names the file, op and key).
+    #[error(transparent)]
+    Pipeline(#[from] SpecError),
+    /// The pipeline cannot run on these images or this batch (the message names the op).
     #[error("{0}")]
     Spec(String),
     /// The images cannot go through the pipeline.
@@ -69,5 +71,5 @@ pub fn load_spec(path: &Path) -> Result<PipelineSpec, AugmentError> {
     } else {
         PipelineSpec::from_toml(&text, &origin)
     }
-    .map_err(AugmentError::Spec)
+    .map_err(AugmentError::Pipeline)
 }

@@ -119,7 +119,7 @@ pub struct Program {
 impl Program {
     /// Compile `spec` for inputs of shape `input`.
     pub fn new(spec: &PipelineSpec, input: ImageShape) -> Result<Self, AugmentError> {
-        spec.validate().map_err(AugmentError::Spec)?;
+        spec.validate()?;
         let ImageShape {
             width,
             height,

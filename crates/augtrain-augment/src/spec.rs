@@ -46,6 +46,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::spec_error::SpecError;
+
 /// A closed range `[lo, hi]` from which a parameter is drawn uniformly.
 pub type Range = [f64; 2];
 
@@ -837,38 +839,30 @@ impl PipelineSpec {
     }
 
     /// Parse a spec from TOML text. `origin` names the file in error messages.
-    pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
-        let spec: PipelineSpec = toml::from_str(text).map_err(|e| {
-            let line = augtrain_data::util::suggest::toml_error_line(
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, SpecError> {
+        let parsed: Result<PipelineSpec, _> = toml::from_str(text).map_err(|e| SpecError::Syntax {
+            line: augtrain_data::util::suggest::toml_error_line(
                 text,
                 e.message(),
                 e.span().map(|s| s.start),
-            );
-            match line {
-                Some(l) => format!(
-                    "{origin}: line {l}: {}",
-                    augtrain_data::util::suggest::with_suggestion(e.message())
-                ),
-                None => format!(
-                    "{origin}: {}",
-                    augtrain_data::util::suggest::with_suggestion(e.message())
-                ),
-            }
-        })?;
-        spec.validate().map_err(|e| format!("{origin}: {e}"))?;
-        Ok(spec)
+            ),
+            message: augtrain_data::util::suggest::with_suggestion(e.message()),
+        });
+        parsed
+            .and_then(|spec| spec.validate().map(|()| spec))
+            .map_err(|e| e.in_file(origin))
     }
 
     /// Parse a spec from JSON text. `origin` names the file in error messages.
-    pub fn from_json(text: &str, origin: &str) -> Result<Self, String> {
-        let spec: PipelineSpec = serde_json::from_str(text).map_err(|e| {
-            format!(
-                "{origin}: {}",
-                augtrain_data::util::suggest::with_suggestion(&e.to_string())
-            )
-        })?;
-        spec.validate().map_err(|e| format!("{origin}: {e}"))?;
-        Ok(spec)
+    pub fn from_json(text: &str, origin: &str) -> Result<Self, SpecError> {
+        let parsed: Result<PipelineSpec, _> =
+            serde_json::from_str(text).map_err(|e| SpecError::Syntax {
+                line: None,
+                message: augtrain_data::util::suggest::with_suggestion(&e.to_string()),
+            });
+        parsed
+            .and_then(|spec| spec.validate().map(|()| spec))
+            .map_err(|e| e.in_file(origin))
     }
 
     /// The spec as TOML text.
@@ -877,53 +871,61 @@ impl PipelineSpec {
     }
 
     /// Check every value's range and the stage order. Messages name the op and key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SpecError> {
         if self.version != 1 {
-            return Err(format!(
-                "version = {}: only version 1 is supported",
-                self.version
-            ));
+            return Err(SpecError::Pipeline {
+                key: "version",
+                problem: format!("version = {}: only version 1 is supported", self.version),
+            });
         }
         if self.fill.len() > 4 {
-            return Err(format!(
-                "fill has {} values; give one, or one per channel",
-                self.fill.len()
-            ));
+            return Err(SpecError::Pipeline {
+                key: "fill",
+                problem: format!(
+                    "fill has {} values; give one, or one per channel",
+                    self.fill.len()
+                ),
+            });
         }
         for (i, v) in self.fill.iter().enumerate() {
             if !(0.0..=1.0).contains(v) {
-                return Err(format!("fill[{i}] = {v} is outside [0, 1]"));
+                return Err(SpecError::Pipeline {
+                    key: "fill",
+                    problem: format!("fill[{i}] = {v} is outside [0, 1]"),
+                });
             }
         }
         let mut last_stage = Stage::Geometry;
         let mut per_stage = std::collections::HashMap::new();
         let mut batch_ops = 0;
         for (i, op) in self.ops.iter().enumerate() {
-            let at = format!("ops[{i}] ({})", op.name());
+            let at = |problem: String| SpecError::Op {
+                index: i,
+                op: op.name(),
+                problem,
+            };
             let stage = op.stage();
             if stage < last_stage {
-                return Err(format!(
-                    "{at} is listed after a later-stage op; the fused kernel runs geometry → colour → noise → erase → normalize → mixup/cutmix, so list ops in that order"
-                ));
+                return Err(at("listed after a later-stage op; the fused kernel runs geometry → colour → noise → erase → normalize → mixup/cutmix, so list ops in that order".into()));
             }
             last_stage = stage;
             let count = per_stage.entry(stage).or_insert(0usize);
             *count += 1;
             if *count > MAX_OPS_PER_STAGE && stage != Stage::Geometry {
-                return Err(format!(
-                    "{at}: more than {MAX_OPS_PER_STAGE} ops in one stage are not supported"
-                ));
+                return Err(at(format!(
+                    "more than {MAX_OPS_PER_STAGE} ops in one stage are not supported"
+                )));
             }
             if stage == Stage::Normalize && *count > 1 {
-                return Err(format!("{at}: normalize may appear only once"));
+                return Err(at("normalize may appear only once".into()));
             }
             if stage == Stage::Batch {
                 batch_ops += 1;
                 if batch_ops > 1 {
-                    return Err(format!("{at}: use at most one of mixup and cutmix"));
+                    return Err(at("use at most one of mixup and cutmix".into()));
                 }
             }
-            validate_op(op).map_err(|e| format!("{at}: {e}"))?;
+            validate_op(op).map_err(at)?;
         }
         let boxes: u32 = self
             .ops
@@ -937,9 +939,12 @@ impl PipelineSpec {
             .validate()
             .map_err(|e| format!("[targets]: {e}"))?;
         if boxes > MAX_TOTAL_ERASE_BOXES {
-            return Err(format!(
-                "the erase ops ask for up to {boxes} boxes in total; at most {MAX_TOTAL_ERASE_BOXES} are supported"
-            ));
+            return Err(SpecError::Pipeline {
+                key: "ops",
+                problem: format!(
+                    "the erase ops ask for up to {boxes} boxes in total; at most {MAX_TOTAL_ERASE_BOXES} are supported"
+                ),
+            });
         }
         Ok(())
     }
@@ -1218,25 +1223,31 @@ std = [0.5]
             "version = 1\n[[ops]]\nop = \"rotate\"\ndegress = [1, 2]\n",
             "a.toml",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("degress") && e.contains("a.toml") && e.contains("line"),
             "{e}"
         );
         let e =
             PipelineSpec::from_toml("version = 1\n[[ops]]\nop = \"hflip\"\np = 1.5\n", "b.toml")
-                .unwrap_err();
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("ops[0] (hflip)") && e.contains("p = 1.5"), "{e}");
-        let e = PipelineSpec::from_toml("version = 2\n", "c.toml").unwrap_err();
+        let e = PipelineSpec::from_toml("version = 2\n", "c.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("version"), "{e}");
         let e = PipelineSpec::from_toml(
             "version = 1\n[[ops]]\nop = \"normalize\"\nmean = [0.5]\nstd = [0.0]\n",
             "d.toml",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("std"), "{e}");
-        let e =
-            PipelineSpec::from_toml("version = 1\nbordr = \"reflect\"\n", "e.toml").unwrap_err();
+        let e = PipelineSpec::from_toml("version = 1\nbordr = \"reflect\"\n", "e.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bordr"), "{e}");
     }
 
@@ -1246,7 +1257,7 @@ std = [0.5]
             "version = 1\n[[ops]]\nop = \"gaussian_noise\"\nsigma = [0, 0.1]\n[[ops]]\nop = \"hflip\"\n",
             "f.toml",
         )
-        .unwrap_err();
+        .unwrap_err().to_string();
         assert!(e.contains("ops[1] (hflip)"), "{e}");
     }
 
@@ -1287,7 +1298,7 @@ std = [0.5]
             "version = 1\n[[ops]]\nop = \"random_resized_crop\"\nwidth = 8\nheight = 8\neval = \"centre\"\n",
             "p",
         )
-        .unwrap_err();
+        .unwrap_err().to_string();
         assert!(e.contains("centre"), "{e}");
     }
 

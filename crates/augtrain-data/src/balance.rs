@@ -45,6 +45,30 @@ impl Default for SamplingStrategy {
     }
 }
 
+/// `--sampling-strategy`: a name (`auto`, `minority`, ...; checked against the data when
+/// balancing) or `CLASS=COUNT,CLASS=COUNT`.
+impl std::str::FromStr for SamplingStrategy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if !s.contains('=') {
+            return Ok(SamplingStrategy::Named(s.to_string()));
+        }
+        let mut counts = BTreeMap::new();
+        for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+            let (class, count) = part
+                .split_once('=')
+                .ok_or_else(|| format!("'{part}': use CLASS=COUNT"))?;
+            let count: usize = count
+                .trim()
+                .parse()
+                .map_err(|_| format!("'{part}': COUNT must be a whole number"))?;
+            counts.insert(class.trim().to_string(), count);
+        }
+        Ok(SamplingStrategy::Counts(counts))
+    }
+}
+
 /// scikit-learn's `compute_class_weight("balanced")`: `n / (K · n_c)` for the classes present
 /// (absent classes get weight 1).
 pub fn balanced_class_weights(counts: &[usize]) -> Vec<f32> {
@@ -257,6 +281,23 @@ pub fn balanced_epoch(labels: &[u32], classes: usize, seed: u64, epoch: usize) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sampling_strategies_parse_from_a_flag() {
+        assert_eq!(
+            "not minority".parse(),
+            Ok(SamplingStrategy::Named("not minority".into()))
+        );
+        let counts: SamplingStrategy = "red=5, blue = 7,".parse().unwrap();
+        assert_eq!(
+            counts,
+            SamplingStrategy::Counts([("red".into(), 5), ("blue".into(), 7)].into())
+        );
+        let e = "red=5,blue".parse::<SamplingStrategy>().unwrap_err();
+        assert!(e.contains("'blue'") && e.contains("CLASS=COUNT"), "{e}");
+        let e = "red=five".parse::<SamplingStrategy>().unwrap_err();
+        assert!(e.contains("whole number"), "{e}");
+    }
 
     #[test]
     fn every_balance_spelling_parses() {

@@ -1,5 +1,3 @@
-#![warn(missing_docs)]
-
 //! # augtrain-data
 //!
 //! Datasets in memory, their sources and their splits: the first layer of augtrain's data flow

@@ -1,5 +1,3 @@
-#![warn(missing_docs)]
-
 //! # augtrain-quality
 //!
 //! Judging data and predictions, without burn: scikit-learn's classification metrics

@@ -1,7 +1,13 @@
 //! The resolved configuration of a training run. It is saved as `config.toml` in the run
 //! directory; passing it back (`--resume`, or `--config`) reproduces the run.
 
+mod error;
+pub mod keys;
+
 use serde::{Deserialize, Serialize};
+
+pub use error::ConfigError;
+use error::ensure;
 
 use augtrain_augment::PipelineSpec;
 use augtrain_data::LoadOptions;
@@ -269,42 +275,6 @@ impl Default for ScheduleConfig {
     }
 }
 
-impl ScheduleConfig {
-    /// The learning rate of `epoch` (0-based) out of `epochs`, from base rate `lr`, outside
-    /// warmup (see [`ScheduleConfig::lr_at_batch`]).
-    pub fn lr_at(&self, lr: f64, epoch: usize, epochs: usize) -> f64 {
-        let epoch = epoch.saturating_sub(self.warmup_epochs);
-        let epochs = epochs.saturating_sub(self.warmup_epochs);
-        match self.kind {
-            ScheduleKind::Constant => lr,
-            ScheduleKind::Step => lr * self.gamma.powi((epoch / self.step_size.max(1)) as i32),
-            ScheduleKind::Cosine => {
-                let t = epoch as f64 / epochs.max(1) as f64;
-                self.min_lr + (lr - self.min_lr) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
-            }
-        }
-    }
-
-    /// The learning rate of batch `batch` (0-based) of `batches` in `epoch` (0-based) out of
-    /// `epochs`: during the first `warmup_epochs` it rises linearly per batch, reaching `lr` at
-    /// the last warmup batch; afterwards it is [`ScheduleConfig::lr_at`] (constant within an
-    /// epoch).
-    pub fn lr_at_batch(
-        &self,
-        lr: f64,
-        epoch: usize,
-        batch: usize,
-        batches: usize,
-        epochs: usize,
-    ) -> f64 {
-        if epoch < self.warmup_epochs {
-            let step = epoch * batches + batch + 1;
-            return lr * step as f64 / (self.warmup_epochs * batches).max(1) as f64;
-        }
-        self.lr_at(lr, epoch, epochs)
-    }
-}
-
 /// Loss function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -343,180 +313,6 @@ pub enum AugmentConfig {
         spec: PipelineSpec,
     },
 }
-
-/// One comment per key of the serialized default config (checked by a test).
-const KEY_DOCS: &[(&str, &str)] = &[
-    (
-        "seed",
-        "Seed of every random choice: data split, weight init, epoch order, augmentation.",
-    ),
-    (
-        "device",
-        "auto (a real GPU if present, else the CPU), gpu (software adapters too) or cpu.",
-    ),
-    ("epochs", "Training epochs."),
-    ("batch_size", "Images per training batch."),
-    (
-        "loss",
-        "cross_entropy (accepts mixup/cutmix soft targets) or mse (softmax vs one-hot).",
-    ),
-    (
-        "zero_division",
-        "Metric value of an undefined ratio: zero, one or nan (nan is left out of averages).",
-    ),
-    (
-        "balance",
-        "Class balancing of the training split: none, weights, oversample, undersample or sampler.",
-    ),
-    (
-        "sampling_strategy",
-        "imbalanced-learn sampling_strategy: auto, minority, majority, not minority, not majority, all, or a table { class = count }.",
-    ),
-    (
-        "devices",
-        "Data-parallel training on these GPU adapters (numbers of `augtrain devices`, the first is the main device); [] = one device as `device` says.",
-    ),
-    (
-        "resident_fraction",
-        "GPU: the largest fraction of device memory the training images may take to stay on the device (uploaded once); 0 uploads every batch.",
-    ),
-    (
-        "sync_every",
-        "Read loss and accuracy back from the device every N batches (progress, non-finite check); 0 = about twice a second.",
-    ),
-    (
-        "data.synthetic_train",
-        "Built-in synthetic data (used when data.path is absent): training images.",
-    ),
-    (
-        "data.synthetic_test",
-        "Built-in synthetic data: test images.",
-    ),
-    (
-        "data.synthetic_size",
-        "Built-in synthetic data: image side in pixels.",
-    ),
-    (
-        "data.val_fraction",
-        "Fraction of the training images held out for validation when the data has no val split.",
-    ),
-    (
-        "data.test_fraction",
-        "Fraction held out for testing when the data has neither a test nor a val split.",
-    ),
-    (
-        "data.size",
-        "[width, height] image files are brought to at load time.",
-    ),
-    (
-        "data.channels",
-        "Channels image files are converted to: 1 (gray) or 3 (RGB).",
-    ),
-    (
-        "data.resize",
-        "How image files reach data.size: center-crop, stretch or letterbox.",
-    ),
-    (
-        "data.max_pixels",
-        "Largest image accepted (width x height); larger files are skipped as too large.",
-    ),
-    (
-        "data.on_error",
-        "Unusable files: skip (listed in skipped.csv) or fail.",
-    ),
-    (
-        "label_smoothing",
-        "cross_entropy: targets become (1 - e) * one-hot + e / classes (PyTorch's label_smoothing); 0 = off.",
-    ),
-    (
-        "tta_flip",
-        "Evaluation (validation, test, eval, predict) averages the logits of each image and its horizontal mirror.",
-    ),
-    (
-        "model.kind",
-        "cnn (LeNet-style), mlp, resnet-small (32x32 images), resnet18, resnet34, resnet50 or efficientnet-lite0.",
-    ),
-    (
-        "model.hidden",
-        "Hidden units of the MLP's hidden layer / the CNN's first fully connected layer.",
-    ),
-    (
-        "model.dropout",
-        "Dropout before the final linear layer of resnet-small and efficientnet-lite0 (training only).",
-    ),
-    (
-        "model.freeze",
-        "none, or backbone: train only the classification head (needs model.pretrained); backbone batch-norm statistics stay fixed too.",
-    ),
-    (
-        "optimizer.kind",
-        "sgd (momentum, PyTorch semantics), adam or adamw (decoupled weight decay).",
-    ),
-    ("optimizer.momentum", "SGD momentum (0 = plain SGD)."),
-    (
-        "optimizer.weight_decay",
-        "sgd, adam: L2 penalty added to the gradient; adamw: decoupled decay p -= lr * wd * p.",
-    ),
-    (
-        "optimizer.decay_biases_and_norms",
-        "false: weight decay only on convolution and linear weights, not on biases and normalization weights.",
-    ),
-    ("optimizer.beta1", "Adam / AdamW beta1."),
-    ("optimizer.beta2", "Adam / AdamW beta2."),
-    ("optimizer.eps", "Adam / AdamW epsilon."),
-    (
-        "optimizer.backbone_lr_scale",
-        "With model.pretrained and nothing frozen: the backbone learns at lr times this, the new head at lr.",
-    ),
-    (
-        "optimizer.clip_grad_norm",
-        "Largest global L2 norm of all gradients together (PyTorch clip_grad_norm_); 0 = no clipping.",
-    ),
-    (
-        "schedule.kind",
-        "Learning-rate schedule: constant, step or cosine (per epoch).",
-    ),
-    ("schedule.step_size", "step: epochs between decays."),
-    ("schedule.gamma", "step: decay factor."),
-    ("schedule.min_lr", "cosine: final learning rate."),
-    (
-        "schedule.warmup_epochs",
-        "Epochs of linear warmup (per batch, up to lr) before the schedule, which then runs over the remaining epochs.",
-    ),
-    (
-        "augment.mode",
-        "default (the data's default pipeline), none, or pipeline with a [augment.spec] (see augtrain augment).",
-    ),
-];
-
-/// Keys absent from the default config, shown commented out: (key, comment, example value).
-const OPTIONAL_KEYS: &[(&str, &str, &str)] = &[
-    (
-        "data.path",
-        "A dataset: IDX or CIFAR directory, image folder, CSV manifest or pack.",
-        "\"../shared/data/mnist-10k\"",
-    ),
-    (
-        "data.split_file",
-        "A split file from `augtrain split`, overriding the data's own splits.",
-        "\"data.split.csv\"",
-    ),
-    (
-        "data.classes",
-        "The class list; image files labelled otherwise are skipped as unknown.",
-        "[\"ants\", \"bees\"]",
-    ),
-    (
-        "optimizer.lr",
-        "Base learning rate. Default: for sgd per model (mlp 0.02, cnn and resnet-small 0.05, resnet18/34/50 and efficientnet-lite0 0.01), for adam and adamw 0.001.",
-        "0.05",
-    ),
-    (
-        "model.pretrained",
-        "Weights to start from: a PyTorch state dict (.pth, .pt) or .safetensors file with the architecture's PyTorch names.",
-        "\"../shared/data/models/efficientnet-lite0-57934424.pth\"",
-    ),
-];
 
 /// Everything a training run needs, with defaults for `augtrain train` on the built-in data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -597,142 +393,176 @@ pub const MAX_BATCH: usize = 65_536;
 pub const MAX_HIDDEN: usize = 65_536;
 
 impl TrainConfig {
-    /// Check values that serde cannot.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.epochs == 0 {
-            return Err("epochs must be at least 1".into());
-        }
-        if self.batch_size == 0 {
-            return Err("batch size must be at least 1".into());
-        }
-        let mut devices = self.devices.clone();
-        devices.sort_unstable();
-        if devices.windows(2).any(|w| w[0] == w[1]) {
-            return Err(format!(
-                "devices {:?} names an adapter twice; give each at most once",
-                self.devices
-            ));
-        }
-        if !(0.0..=1.0).contains(&self.resident_fraction) {
-            return Err(format!(
-                "resident fraction {} must be in [0, 1]",
-                self.resident_fraction
-            ));
-        }
-        if let Some(lr) = self.optimizer.lr
-            && !(lr > 0.0 && lr.is_finite())
-        {
-            return Err(format!("learning rate {lr} must be > 0"));
-        }
-        if !(0.0..1.0).contains(&self.optimizer.momentum) {
-            return Err(format!(
-                "momentum {} must be in [0, 1)",
-                self.optimizer.momentum
-            ));
-        }
-        if !(0.0..1.0).contains(&self.data.test_fraction) {
-            return Err(format!(
-                "test fraction {} must be in [0, 1)",
-                self.data.test_fraction
-            ));
-        }
-        if !(self.data.channels == 1 || self.data.channels == 3) {
-            return Err(format!("channels {} must be 1 or 3", self.data.channels));
-        }
-        if self.data.size[0] == 0
-            || self.data.size[1] == 0
-            || self.data.size[0] > 4096
-            || self.data.size[1] > 4096
-        {
-            return Err(format!(
-                "size {}x{} must be within 1..=4096 per side",
-                self.data.size[0], self.data.size[1]
-            ));
-        }
-        if !(0.0..1.0).contains(&self.data.val_fraction) {
-            return Err(format!(
-                "validation fraction {} must be in [0, 1)",
-                self.data.val_fraction
-            ));
-        }
-        if self.epochs > MAX_EPOCHS {
-            return Err(format!(
+    /// Check values that serde cannot; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        ensure(self.epochs >= 1, "epochs", || {
+            "epochs must be at least 1".into()
+        })?;
+        ensure(self.epochs <= MAX_EPOCHS, "epochs", || {
+            format!(
                 "epochs {} is more than the limit of {MAX_EPOCHS}",
                 self.epochs
-            ));
-        }
-        if self.batch_size > MAX_BATCH {
-            return Err(format!(
+            )
+        })?;
+        ensure(self.batch_size >= 1, "batch_size", || {
+            "batch size must be at least 1".into()
+        })?;
+        ensure(self.batch_size <= MAX_BATCH, "batch_size", || {
+            format!(
                 "batch size {} is more than the limit of {MAX_BATCH}",
                 self.batch_size
-            ));
-        }
-        if let Some(classes) = &self.data.classes {
-            augtrain_data::class_list::check_for_training(classes)
-                .map_err(|p| format!("class list {}: {p}", classes.join(",")))?;
-        }
-        if !(1..=MAX_HIDDEN).contains(&self.model.hidden) {
-            return Err(format!(
-                "hidden units {} must be within 1..={MAX_HIDDEN}",
-                self.model.hidden
-            ));
-        }
+            )
+        })?;
+        let mut devices = self.devices.clone();
+        devices.sort_unstable();
+        ensure(!devices.windows(2).any(|w| w[0] == w[1]), "devices", || {
+            format!(
+                "devices {:?} names an adapter twice; give each at most once",
+                self.devices
+            )
+        })?;
+        ensure(
+            (0.0..=1.0).contains(&self.resident_fraction),
+            "resident_fraction",
+            || {
+                format!(
+                    "resident fraction {} must be in [0, 1]",
+                    self.resident_fraction
+                )
+            },
+        )?;
+        self.validate_data()?;
+        ensure(
+            (1..=MAX_HIDDEN).contains(&self.model.hidden),
+            "model.hidden",
+            || {
+                format!(
+                    "hidden units {} must be within 1..={MAX_HIDDEN}",
+                    self.model.hidden
+                )
+            },
+        )?;
+        self.validate_optimizer()?;
         self.validate_recipe()?;
-        if self.schedule.kind == ScheduleKind::Step && self.schedule.step_size == 0 {
-            return Err("schedule step_size must be at least 1".into());
-        }
         if let AugmentConfig::Pipeline { spec } = &self.augment {
             spec.validate()?;
         }
         Ok(())
     }
 
-    /// Check the model and recipe keys: dropout, label smoothing, learning-rate scale,
-    /// clipping, warmup, and that freezing has pretrained weights to keep.
-    fn validate_recipe(&self) -> Result<(), String> {
-        if !(0.0..1.0).contains(&self.model.dropout) {
-            return Err(format!("dropout {} must be in [0, 1)", self.model.dropout));
-        }
-        if !(0.0..1.0).contains(&self.label_smoothing) {
-            return Err(format!(
-                "label smoothing {} must be in [0, 1)",
-                self.label_smoothing
-            ));
-        }
-        let scale = self.optimizer.backbone_lr_scale;
-        if !(scale > 0.0 && scale <= 1000.0) {
-            return Err(format!(
-                "backbone learning-rate scale {scale} must be in (0, 1000]"
-            ));
-        }
-        let clip = self.optimizer.clip_grad_norm;
-        if !(clip >= 0.0 && clip.is_finite()) {
-            return Err(format!(
-                "gradient clipping norm {clip} must be >= 0 (0 = off)"
-            ));
-        }
-        if !(self.optimizer.weight_decay >= 0.0 && self.optimizer.weight_decay.is_finite()) {
-            return Err(format!(
-                "weight decay {} must be >= 0",
-                self.optimizer.weight_decay
-            ));
-        }
-        if self.schedule.warmup_epochs > self.epochs {
-            return Err(format!(
-                "warmup of {} epochs is longer than the run's {} epochs",
-                self.schedule.warmup_epochs, self.epochs
-            ));
-        }
-        if self.model.freeze == Freeze::Backbone && self.model.pretrained.is_none() {
-            return Err(
-                "freezing the backbone needs pretrained weights: add --pretrained FILE (model.pretrained), or drop --freeze".into(),
-            );
+    /// Check the data keys: fractions, channels, size, class list.
+    fn validate_data(&self) -> Result<(), ConfigError> {
+        let data = &self.data;
+        ensure(
+            (0.0..1.0).contains(&data.test_fraction),
+            "data.test_fraction",
+            || format!("test fraction {} must be in [0, 1)", data.test_fraction),
+        )?;
+        ensure(
+            (0.0..1.0).contains(&data.val_fraction),
+            "data.val_fraction",
+            || {
+                format!(
+                    "validation fraction {} must be in [0, 1)",
+                    data.val_fraction
+                )
+            },
+        )?;
+        ensure(
+            data.channels == 1 || data.channels == 3,
+            "data.channels",
+            || format!("channels {} must be 1 or 3", data.channels),
+        )?;
+        let [w, h] = data.size;
+        ensure(
+            (1..=4096).contains(&w) && (1..=4096).contains(&h),
+            "data.size",
+            || format!("size {w}x{h} must be within 1..=4096 per side"),
+        )?;
+        if let Some(classes) = &data.classes {
+            augtrain_data::class_list::check_for_training(classes).map_err(|p| {
+                ConfigError::Invalid {
+                    key: "data.classes",
+                    problem: format!("class list {}: {p}", classes.join(",")),
+                }
+            })?;
         }
         Ok(())
     }
 
-    /// The default config as TOML with a comment above every key: what `augtrain config
-    /// --default` prints and `train --config` reads back.
+    /// Check the optimizer and schedule keys: learning rate, momentum, weight decay,
+    /// learning-rate scale, clipping, step size.
+    fn validate_optimizer(&self) -> Result<(), ConfigError> {
+        let o = &self.optimizer;
+        if let Some(lr) = o.lr {
+            ensure(lr > 0.0 && lr.is_finite(), "optimizer.lr", || {
+                format!("learning rate {lr} must be > 0")
+            })?;
+        }
+        ensure(
+            (0.0..1.0).contains(&o.momentum),
+            "optimizer.momentum",
+            || format!("momentum {} must be in [0, 1)", o.momentum),
+        )?;
+        let scale = o.backbone_lr_scale;
+        ensure(
+            scale > 0.0 && scale <= 1000.0,
+            "optimizer.backbone_lr_scale",
+            || format!("backbone learning-rate scale {scale} must be in (0, 1000]"),
+        )?;
+        let clip = o.clip_grad_norm;
+        ensure(
+            clip >= 0.0 && clip.is_finite(),
+            "optimizer.clip_grad_norm",
+            || format!("gradient clipping norm {clip} must be >= 0 (0 = off)"),
+        )?;
+        ensure(
+            o.weight_decay >= 0.0 && o.weight_decay.is_finite(),
+            "optimizer.weight_decay",
+            || format!("weight decay {} must be >= 0", o.weight_decay),
+        )?;
+        ensure(
+            self.schedule.kind != ScheduleKind::Step || self.schedule.step_size > 0,
+            "schedule.step_size",
+            || "schedule step_size must be at least 1".into(),
+        )
+    }
+
+    /// Check the model and recipe keys: dropout, label smoothing, warmup, and that freezing
+    /// has pretrained weights to keep.
+    fn validate_recipe(&self) -> Result<(), ConfigError> {
+        ensure(
+            (0.0..1.0).contains(&self.model.dropout),
+            "model.dropout",
+            || format!("dropout {} must be in [0, 1)", self.model.dropout),
+        )?;
+        ensure(
+            (0.0..1.0).contains(&self.label_smoothing),
+            "label_smoothing",
+            || format!("label smoothing {} must be in [0, 1)", self.label_smoothing),
+        )?;
+        ensure(
+            self.schedule.warmup_epochs <= self.epochs,
+            "schedule.warmup_epochs",
+            || {
+                format!(
+                    "warmup of {} epochs is longer than the run's {} epochs",
+                    self.schedule.warmup_epochs, self.epochs
+                )
+            },
+        )?;
+        ensure(
+            !(self.model.freeze == Freeze::Backbone && self.model.pretrained.is_none()),
+            "model.freeze",
+            || {
+                "freezing the backbone needs pretrained weights: add --pretrained FILE (model.pretrained), or drop --freeze".into()
+            },
+        )
+    }
+
+    /// The default config as TOML with a comment above every key ([`keys::KEYS`]): what
+    /// `augtrain config --default` prints and `train --config` reads back. Keys absent from
+    /// the default (their value is `None`) are shown commented out with an example.
     pub fn commented_default() -> String {
         let mut out = String::from(
             "# augtrain run config. Every key is optional; flags of `augtrain train` override it.\n\
@@ -746,9 +576,11 @@ impl TrainConfig {
                 out.push('\n');
                 out.push_str(line);
                 out.push('\n');
-                for (key, comment, example) in OPTIONAL_KEYS {
-                    if let Some(k) = key.strip_prefix(&format!("{section}.")) {
-                        out.push_str(&format!("# {comment}\n# {k} = {example}\n"));
+                for key in keys::KEYS {
+                    if let (Some(k), Some(example)) =
+                        (key.path.strip_prefix(&format!("{section}.")), key.example)
+                    {
+                        out.push_str(&format!("# {}\n# {k} = {example}\n", key.doc));
                     }
                 }
                 continue;
@@ -759,8 +591,8 @@ impl TrainConfig {
                 } else {
                     format!("{section}.{key}")
                 };
-                if let Some((_, comment)) = KEY_DOCS.iter().find(|(k, _)| *k == full) {
-                    out.push_str(&format!("# {comment}\n"));
+                if let Some(key) = keys::key(&full) {
+                    out.push_str(&format!("# {}\n", key.doc));
                 }
             }
             out.push_str(line);
@@ -774,13 +606,42 @@ impl TrainConfig {
         toml::to_string(self).expect("a TrainConfig always serializes")
     }
 
+    /// This config with the keys in `values` (dotted paths, as in [`keys::KEYS`]) set to
+    /// the values given, as if written in its TOML; not validated (see
+    /// [`TrainConfig::validate`]). The values come from [`keys::Flag`]'s parsers.
+    pub fn with_overrides<'a>(
+        &self,
+        values: impl IntoIterator<Item = (&'a str, toml::Value)>,
+    ) -> Result<Self, ConfigError> {
+        let syntax = |message: String| ConfigError::Syntax {
+            line: None,
+            message,
+        };
+        let mut root = toml::Table::try_from(self).map_err(|e| syntax(e.to_string()))?;
+        for (path, value) in values {
+            let (sections, name) = path.rsplit_once('.').unwrap_or(("", path));
+            let mut table = &mut root;
+            for section in sections.split('.').filter(|s| !s.is_empty()) {
+                table = table
+                    .entry(section)
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                    .as_table_mut()
+                    .ok_or_else(|| syntax(format!("{path}: {section} is not a table")))?;
+            }
+            table.insert(name.to_string(), value);
+        }
+        root.try_into().map_err(|e: toml::de::Error| {
+            syntax(augtrain_data::util::suggest::with_suggestion(e.message()))
+        })
+    }
+
     /// Read a config file. Relative paths in it (`data.path`, `data.split_file`,
-    /// `model.pretrained`) are relative
-    /// to the file's directory, not to the current one.
-    pub fn read_file(path: &std::path::Path) -> Result<Self, String> {
-        let bytes = augtrain_data::util::fs::read(path).map_err(|e| e.to_string())?;
-        let text =
-            String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8 text", path.display()))?;
+    /// `model.pretrained`) are relative to the file's directory, not to the current one.
+    pub fn read_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let bytes = augtrain_data::util::fs::read(path)?;
+        let text = String::from_utf8(bytes).map_err(|_| ConfigError::NotUtf8 {
+            path: path.to_path_buf(),
+        })?;
         let mut cfg = Self::from_toml(&text, &path.display().to_string())?;
         let base = path.parent().unwrap_or(std::path::Path::new(""));
         cfg.data = cfg.data.resolved_against(base);
@@ -793,23 +654,20 @@ impl TrainConfig {
     }
 
     /// Parse a config from TOML text (`origin` names the file in errors).
-    pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
-        Self::parse(text).map_err(|problem| format!("{origin}: {problem}"))
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        Self::parse(text).map_err(|e| e.in_file(origin))
     }
 
     /// Parse and validate a config from TOML text; the error names the line and, for an
     /// unknown key, the closest known one.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let cfg: TrainConfig = toml::from_str(text).map_err(|e| {
-            let message = augtrain_data::util::suggest::with_suggestion(e.message());
-            match augtrain_data::util::suggest::toml_error_line(
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let cfg: TrainConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            line: augtrain_data::util::suggest::toml_error_line(
                 text,
                 e.message(),
                 e.span().map(|s| s.start),
-            ) {
-                Some(l) => format!("line {l}: {message}"),
-                None => message,
-            }
+            ),
+            message: augtrain_data::util::suggest::with_suggestion(e.message()),
         })?;
         cfg.validate()?;
         Ok(cfg)
@@ -1059,50 +917,11 @@ mod tests {
     }
 
     #[test]
-    fn schedules() {
-        let s = ScheduleConfig {
-            kind: ScheduleKind::Step,
-            step_size: 2,
-            gamma: 0.5,
-            min_lr: 0.0,
-            warmup_epochs: 0,
-        };
-        assert_eq!(s.lr_at(1.0, 0, 10), 1.0);
-        assert_eq!(s.lr_at(1.0, 2, 10), 0.5);
-        assert_eq!(s.lr_at(1.0, 5, 10), 0.25);
-        let c = ScheduleConfig {
-            kind: ScheduleKind::Cosine,
-            min_lr: 0.1,
-            ..s
-        };
-        assert!((c.lr_at(1.0, 0, 4) - 1.0).abs() < 1e-12);
-        assert!((c.lr_at(1.0, 2, 4) - 0.55).abs() < 1e-12);
-    }
-
-    #[test]
-    fn warmup_rises_per_batch_then_the_schedule_runs_over_the_rest() {
-        let s = ScheduleConfig {
-            kind: ScheduleKind::Cosine,
-            warmup_epochs: 2,
-            ..ScheduleConfig::default()
-        };
-        // 2 warmup epochs of 4 batches: lr/8, 2lr/8, ... up to lr at the last warmup batch.
-        assert!((s.lr_at_batch(0.8, 0, 0, 4, 6) - 0.1).abs() < 1e-12);
-        assert!((s.lr_at_batch(0.8, 1, 3, 4, 6) - 0.8).abs() < 1e-12);
-        // Then cosine over the remaining 4 epochs, starting at lr.
-        assert!((s.lr_at_batch(0.8, 2, 0, 4, 6) - 0.8).abs() < 1e-12);
-        assert!((s.lr_at(0.8, 4, 6) - 0.4).abs() < 1e-12);
-        // Without warmup nothing changes.
-        let c = ScheduleConfig::default();
-        assert_eq!(c.lr_at_batch(0.8, 1, 2, 4, 6), c.lr_at(0.8, 1, 6));
-    }
-
-    #[test]
     fn recipe_values_are_checked() {
         let bad = |f: fn(&mut TrainConfig)| {
             let mut c = TrainConfig::default();
             f(&mut c);
-            c.validate().unwrap_err()
+            c.validate().unwrap_err().to_string()
         };
         assert!(bad(|c| c.label_smoothing = 1.0).contains("label smoothing"));
         assert!(bad(|c| c.model.dropout = 1.0).contains("dropout"));
@@ -1137,12 +956,16 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected_with_the_nearest_key() {
-        let e = TrainConfig::from_toml("epochz = 3\n", "run.toml").unwrap_err();
+        let e = TrainConfig::from_toml("epochz = 3\n", "run.toml")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("epochz") && e.contains("did you mean `epochs`?"),
             "{e}"
         );
-        let e = TrainConfig::from_toml("[optimizer]\nmomentun = 0.5\n", "run.toml").unwrap_err();
+        let e = TrainConfig::from_toml("[optimizer]\nmomentun = 0.5\n", "run.toml")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("did you mean `momentum`?") && e.contains("line 2"),
             "{e}"
@@ -1167,10 +990,7 @@ mod tests {
                 } else {
                     format!("{section}.{key}")
                 };
-                assert!(
-                    KEY_DOCS.iter().any(|(k, _)| *k == full),
-                    "no comment for {full}"
-                );
+                assert!(keys::key(&full).is_some(), "no comment for {full}");
             }
         }
         // The commented-out optional keys parse when uncommented.
@@ -1190,5 +1010,85 @@ mod tests {
             .join("\n");
         let cfg = TrainConfig::from_toml(&uncommented, "uncommented").unwrap();
         assert!(cfg.data.path.is_some() && cfg.data.classes.is_some());
+    }
+
+    #[test]
+    fn every_declared_key_is_a_key_of_the_config_and_flags_are_unique() {
+        let mut all = TrainConfig::default();
+        all.optimizer.lr = Some(0.1);
+        all.model.pretrained = Some("w.pth".into());
+        all.data.path = Some("d".into());
+        all.data.split_file = Some("s.csv".into());
+        all.data.classes = Some(vec!["a".into(), "b".into()]);
+        let table = toml::Table::try_from(&all).unwrap();
+        let mut longs = std::collections::BTreeSet::new();
+        for key in keys::KEYS {
+            let mut at = &toml::Value::Table(table.clone());
+            for part in key.path.split('.') {
+                at = at
+                    .get(part)
+                    .unwrap_or_else(|| panic!("{} is not in the config", key.path));
+            }
+            assert_eq!(
+                key.example.is_some(),
+                keys::key(key.path).is_some_and(|k| k.example.is_some())
+            );
+            if let Some(flag) = key.flag {
+                assert!(longs.insert(flag.long()), "--{} twice", flag.long());
+                assert_eq!(keys::key_of_flag(flag.long()).unwrap().path, key.path);
+            }
+        }
+    }
+
+    #[test]
+    fn overrides_set_the_keys_they_name_and_bad_values_name_the_key() {
+        let parse = |long: &str, text: &str| match keys::key_of_flag(long).unwrap().flag {
+            Some(keys::Flag::Value { parse, .. }) => parse(text),
+            _ => panic!("--{long} takes no value"),
+        };
+        let c = TrainConfig::default()
+            .with_overrides([
+                ("model.kind", parse("model", "MLP").unwrap()),
+                ("optimizer.lr", parse("lr", "0.002").unwrap()),
+                ("optimizer.momentum", parse("momentum", "0.5").unwrap()),
+                ("tta_flip", toml::Value::Boolean(true)),
+                ("zero_division", parse("zero-division", "nan").unwrap()),
+                (
+                    "sampling_strategy",
+                    parse("sampling-strategy", "a=3,b=4").unwrap(),
+                ),
+            ])
+            .unwrap();
+        assert_eq!(c.model.kind, ModelKind::Mlp);
+        assert_eq!(c.optimizer.lr, Some(0.002));
+        assert_eq!(c.optimizer.momentum, 0.5);
+        assert!(c.tta_flip);
+        assert_eq!(c.zero_division, ZeroDivision::Nan);
+        assert_eq!(
+            c.sampling_strategy,
+            SamplingStrategy::Counts([("a".into(), 3), ("b".into(), 4)].into())
+        );
+        let unchanged = TrainConfig {
+            model: c.model.clone(),
+            optimizer: c.optimizer.clone(),
+            tta_flip: true,
+            zero_division: ZeroDivision::Nan,
+            sampling_strategy: c.sampling_strategy.clone(),
+            ..TrainConfig::default()
+        };
+        assert_eq!(c, unchanged);
+        assert!(parse("model", "rnn").unwrap_err().contains("`mlp`"));
+        assert!(parse("epochs", "-1").is_err());
+        assert!(parse("zero-division", "2").unwrap_err().contains("nan"));
+        let e = TrainConfig::default()
+            .with_overrides([("optimizer.momentum", parse("momentum", "1.5").unwrap())])
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.key(), Some("optimizer.momentum"));
+        assert!(e.to_string().contains("momentum 1.5"), "{e}");
+        let e = TrainConfig::from_toml("[model]\ndropout = 2.0\n", "run.toml").unwrap_err();
+        assert_eq!(e.key(), Some("model.dropout"));
+        assert!(e.to_string().starts_with("run.toml: dropout 2"), "{e}");
     }
 }

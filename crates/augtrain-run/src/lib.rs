@@ -1,5 +1,3 @@
-#![warn(missing_docs)]
-
 //! # augtrain-run
 //!
 //! What a training run leaves behind, without burn: the resolved configuration ([`config`]),
@@ -9,6 +7,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod predictions;
 pub mod records;
 pub mod report;
 pub mod run_dir;

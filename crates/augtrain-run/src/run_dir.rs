@@ -237,7 +237,7 @@ impl RunDir {
     /// The run's resolved configuration.
     pub fn config(&self) -> Result<TrainConfig, RunError> {
         TrainConfig::parse(&self.read_text(file::CONFIG)?)
-            .map_err(|problem| RunError::damaged(self.file(file::CONFIG), problem))
+            .map_err(|problem| RunError::damaged(self.file(file::CONFIG), problem.to_string()))
     }
 
     /// Write the resolved configuration.

@@ -11,8 +11,6 @@
 //! - [`values`]: finite weights and non-negative batch-norm variances, checked tensor by
 //!   tensor when weights are loaded.
 
-#![warn(missing_docs)]
-
 pub mod pickle_scan;
 pub mod pth;
 pub mod safetensors_meta;

@@ -18,8 +18,6 @@
 //! invariant (asserted here: round trips, record sizes), a hang, or an allocation over
 //! libFuzzer's `-malloc_limit_mb` / `-rss_limit_mb` (see `fuzz/run.sh`).
 
-#![warn(missing_docs)]
-
 mod annotations;
 mod checkpoint;
 mod disk;

@@ -172,12 +172,9 @@ pub fn config(bytes: &[u8]) -> bool {
         return false;
     };
     let text = cfg.to_toml();
-    let again = TrainConfig::from_toml(&text, "again.toml");
-    assert_eq!(
-        again.as_ref(),
-        Ok(&cfg),
-        "a valid config does not read back:\n{text}"
-    );
+    let again = TrainConfig::from_toml(&text, "again.toml")
+        .unwrap_or_else(|e| panic!("a valid config does not read back: {e}\n{text}"));
+    assert_eq!(again, cfg, "a valid config reads back changed:\n{text}");
     let _ = cfg.data.source();
     if let AugmentConfig::Pipeline { spec } = &cfg.augment {
         exercise_spec(spec);

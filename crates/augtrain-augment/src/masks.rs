@@ -372,6 +372,28 @@ mod tests {
     }
 
     #[test]
+    fn recorded_parameters_replay_the_same_masks() {
+        // `augment --replay` re-reads SampleParams from params.jsonl (serde JSON): the masks
+        // warped with the read-back parameters are the ones warped with the drawn ones.
+        let p = program(
+            "version = 1\n[[ops]]\nop = \"affine\"\ndegrees = [-30.0, 30.0]\nscale = [0.8, 1.2]\n\
+             [[ops]]\nop = \"random_resized_crop\"\nwidth = 11\nheight = 9\n",
+            19,
+            14,
+        );
+        let m = labels(19, 14);
+        for id in 0..20 {
+            let drawn = p.draw(8, 3, &[id]).remove(0);
+            let text = serde_json::to_string(&drawn).unwrap();
+            let read: SampleParams = serde_json::from_str(&text).unwrap();
+            let (mut a, mut b) = (vec![0u8; 99], vec![0u8; 99]);
+            warp_mask(&p, &drawn, &m, &mut a).unwrap();
+            warp_mask(&p, &read, &m, &mut b).unwrap();
+            assert_eq!(a, b, "sample {id}");
+        }
+    }
+
+    #[test]
     fn wrong_sizes_are_errors_not_panics() {
         let p = program("version = 1\n", 4, 4);
         let params = p.draw(1, 0, &[0]);

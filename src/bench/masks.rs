@@ -207,8 +207,14 @@ fn gpu_pairs(
     gpu_bw: f64,
     log: &dyn Fn(&str),
 ) -> crate::Result<Vec<Measurement>> {
-    let n = ids.len();
-    let (images, labels) = (batch.image_refs(), batch.label_refs());
+    // A batch whose f32 output exceeds the device's largest buffer is reduced to the largest
+    // that fits (lavapipe allows 128 MiB: 222 images of 224x224x3), as in `augment::gpu_case`.
+    let fit = (kernel.max_buffer_bytes() / (3 * SIDE * SIDE * 4) as u64).max(1) as usize;
+    let n = ids.len().min(fit);
+    let ids = &ids[..n];
+    let (mut images, mut labels) = (batch.image_refs(), batch.label_refs());
+    images.truncate(n);
+    labels.truncate(n);
     let (up, up_labels): (DeviceImages, DeviceImages) =
         (kernel.upload(&images), kernel.upload(&labels));
     let params = prog.draw(1, 1, ids);
@@ -252,5 +258,5 @@ fn gpu_pairs(
     }
     let extra =
         "; images and masks already on the device; the labels equal the CPU twin's bit for bit";
-    Ok(report("gpu", n, runs, moved(n, 4), gpu_bw, extra, log))
+    Ok(report("gpu", n, runs, moved(n, 4), gpu_bw, &extra, log))
 }

@@ -256,7 +256,14 @@ fn gpu_pairs(
         ))
         .into());
     }
-    let extra =
-        "; images and masks already on the device; the labels equal the CPU twin's bit for bit";
+    let mut extra =
+        "; images and masks already on the device; the labels equal the CPU twin's bit for bit"
+            .to_string();
+    if n < batch.images.len() {
+        extra.push_str(&format!(
+            "; batch reduced from {} to {n}, the most whose output fits the device's largest buffer",
+            batch.images.len()
+        ));
+    }
     Ok(report("gpu", n, runs, moved(n, 4), gpu_bw, &extra, log))
 }

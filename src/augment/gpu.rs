@@ -2,15 +2,21 @@
 //! its CPU twin in `augtrain-augment`) on burn's own wgpu device: the batch is uploaded once
 //! (packed four bytes per word), the kernel writes straight into the buffer of a new burn
 //! tensor, and the tensor goes to the model without a CPU round trip. Only the launch is here.
+//!
+//! With label masks ([`GpuAugment::run_with_masks`]) the same dispatch also reads one `u8`
+//! label plane per sample and writes the warped labels into a new `i32` tensor (`n × h × w`),
+//! bit-identical to [`augtrain_augment::masks::run`].
 
 use burn::backend::wgpu::{CubeBackend, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use burn::cubecl::prelude::KernelId;
 use burn::cubecl::server::{Handle, KernelArguments};
 use burn::cubecl::{CubeCount, CubeDim};
-use burn::tensor::{DType, Device, Shape, Tensor};
+use burn::tensor::{DType, Device, Int, Shape, Tensor};
 
 use super::AugmentError;
-use super::layout::{H_C, H_GATHER, H_GRID_X, H_IN_H, H_IN_W, H_N, H_OUT_H, H_OUT_W};
+use super::layout::{
+    H_C, H_GATHER, H_GRID_X, H_IN_H, H_IN_W, H_MASK, H_MIX, H_N, H_OUT_H, H_OUT_W,
+};
 
 /// Threads per workgroup of both kernels (`@workgroup_size` of the augmentation kernel, checked
 /// by `augtrain-augment`'s tests, and of `copy.wgsl`).
@@ -63,6 +69,9 @@ pub fn grid(threads: u64) -> (u32, u32) {
 pub struct GpuAugment {
     template: CubeTensor,
     device: Device,
+    /// 1-word buffers bound as the mask input and output when no masks come with the batch
+    /// (the kernel never touches them then: `header[H_MASK]` is 0).
+    placeholders: [Handle; 2],
 }
 
 impl GpuAugment {
@@ -73,9 +82,12 @@ impl GpuAugment {
         let template = probe
             .try_into_primitive::<CubeBackend>()
             .map_err(|e| AugmentError::Gpu(format!("the device is not a wgpu device ({e:?})")))?;
+        let placeholder = || template.client.create_from_slice(&[0u8; 4]);
+        let placeholders = [placeholder(), placeholder()];
         Ok(Self {
             template,
             device: inner,
+            placeholders,
         })
     }
 
@@ -135,7 +147,67 @@ impl GpuAugment {
         params: &[u32],
         images: &DeviceImages,
     ) -> Result<Tensor<4>, AugmentError> {
-        self.launch(header, params, Pixels::Batch(images))
+        Ok(self.launch(header, params, Pixels::Batch(images), None)?.0)
+    }
+
+    /// Run the kernel on a batch of images and their label masks (one `u8` plane of
+    /// `H_IN_H × H_IN_W` labels per sample, 0 = background) in one dispatch. Returns the `f32`
+    /// NCHW images and the warped labels as an `i32` tensor `n × H_OUT_H × H_OUT_W` (values
+    /// 0..=255), both on the (non-autodiff) device. `header` is the program's (its `H_MASK`
+    /// word is set here); mixup is refused.
+    pub fn run_with_masks(
+        &self,
+        header: &[u32],
+        params: &[u32],
+        images: &[&[u8]],
+        masks: &[&[u8]],
+    ) -> Result<(Tensor<4>, Tensor<3, Int>), AugmentError> {
+        let plane = (header[H_IN_H] * header[H_IN_W]) as usize;
+        if masks.len() != images.len() || masks.iter().any(|m| m.len() != plane) {
+            return Err(AugmentError::Shape(format!(
+                "{} masks for {} images; each must hold {plane} labels (the image's height x width)",
+                masks.len(),
+                images.len()
+            )));
+        }
+        let (images, masks) = (self.upload(images), self.upload(masks));
+        self.run_uploaded_with_masks(header, params, &images, &masks)
+    }
+
+    /// [`GpuAugment::run_with_masks`] on a batch and its masks already on the device (sample
+    /// `s` being the `s`-th of each).
+    pub fn run_uploaded_with_masks(
+        &self,
+        header: &[u32],
+        params: &[u32],
+        images: &DeviceImages,
+        masks: &DeviceImages,
+    ) -> Result<(Tensor<4>, Tensor<3, Int>), AugmentError> {
+        let n = header[H_N] as usize;
+        let need = n * (header[H_IN_H] * header[H_IN_W]) as usize;
+        if masks.bytes < need {
+            return Err(AugmentError::Shape(format!(
+                "the uploaded masks hold {} labels, the header needs {need}",
+                masks.bytes
+            )));
+        }
+        let (images, masks) = self.launch(header, params, Pixels::Batch(images), Some(masks))?;
+        Ok((images, masks.expect("a mask tensor when masks are given")))
+    }
+
+    /// Read a mask tensor (from [`GpuAugment::run_with_masks`]) back as `u8` labels, sample
+    /// after sample, row-major.
+    pub fn read_labels(masks: Tensor<3, Int>) -> Result<Vec<u8>, AugmentError> {
+        let values = masks
+            .try_into_data()
+            .map_err(|e| format!("{e:?}"))
+            .and_then(|d| {
+                d.convert::<i32>()
+                    .try_to_vec::<i32>()
+                    .map_err(|e| format!("{e:?}"))
+            })
+            .map_err(|e| AugmentError::Gpu(format!("reading the warped masks failed: {e}")))?;
+        Ok(values.into_iter().map(|v| v as u8).collect())
     }
 
     /// Upload a whole set of equally sized HWC images once, to be gathered from by
@@ -177,15 +249,25 @@ impl GpuAugment {
                 resident.count
             )));
         }
-        self.launch(header, params, Pixels::Resident { resident, slots })
+        Ok(self
+            .launch(header, params, Pixels::Resident { resident, slots }, None)?
+            .0)
     }
 
+    /// Launch the kernel; with `masks`, also warp them (one label plane per sample, laid out
+    /// like the pixels) into the returned `i32` tensor.
     fn launch(
         &self,
         header: &[u32],
         params: &[u32],
         pixels: Pixels<'_>,
-    ) -> Result<Tensor<4>, AugmentError> {
+        masks: Option<&DeviceImages>,
+    ) -> Result<(Tensor<4>, Option<Tensor<3, Int>>), AugmentError> {
+        if masks.is_some() && header[H_MIX] == 1 {
+            return Err(AugmentError::Spec(
+                "mixup blends two images and a label mask cannot be blended; remove mixup or use cutmix when masks are attached".into(),
+            ));
+        }
         let n = header[H_N] as usize;
         let c = header[H_C] as usize;
         let (oh, ow) = (header[H_OUT_H] as usize, header[H_OUT_W] as usize);
@@ -201,6 +283,7 @@ impl GpuAugment {
             self.max_buffer_bytes(),
         )?;
         let mut header = header.to_vec();
+        header[H_MASK] = masks.is_some() as u32;
         let images = match pixels {
             Pixels::Batch(images) => {
                 if images.bytes < n * in_per_image {
@@ -242,6 +325,19 @@ impl GpuAugment {
             h_out.clone(),
             DType::F32,
         );
+        let (mask_in, mask_out) = match masks {
+            Some(m) => (m.handle.clone(), client.empty(n * oh * ow * 4)),
+            None => (self.placeholders[0].clone(), self.placeholders[1].clone()),
+        };
+        let labels = masks.map(|_| {
+            Tensor::<3, Int>::from_primitive::<CubeBackend>(CubeTensor::new_contiguous(
+                client.clone(),
+                self.template.device.clone(),
+                Shape::new([n, oh, ow]),
+                mask_out.clone(),
+                DType::I32,
+            ))
+        });
         client.launch(
             Box::new(SourceKernel::new(AugmentKernel, CubeDim::new_1d(WORKGROUP))),
             CubeCount::Static(gx, gy, 1),
@@ -250,9 +346,11 @@ impl GpuAugment {
                 h_params.binding(),
                 images.handle.clone().binding(),
                 h_out.binding(),
+                mask_in.binding(),
+                mask_out.binding(),
             ]),
         );
-        Ok(Tensor::<4>::from_primitive::<CubeBackend>(out))
+        Ok((Tensor::<4>::from_primitive::<CubeBackend>(out), labels))
     }
 
     /// Allocate a device buffer of `bytes` (rounded up to 16) for bandwidth probes.

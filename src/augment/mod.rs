@@ -10,7 +10,7 @@
 pub mod gpu;
 
 use augtrain_data::ImageShape;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 pub use augtrain_augment::*;
 
@@ -142,6 +142,71 @@ impl Augmenter {
             }
         };
         Ok(self.finish(tensor, params, uploaded, device))
+    }
+
+    /// Augment one batch with its label masks: `masks[i]` is the `u8` label plane (input
+    /// height × width, 0 = background) of the sample with id `ids[i]`. The masks follow the
+    /// images' parameters (one draw) with nearest-neighbour sampling, in the same GPU dispatch
+    /// (or through the CPU twin, [`masks::run`]); conventions in [`masks`]. Returns the batch and
+    /// the warped labels, an `i32` tensor `n × height × width` on `device`'s inner device.
+    pub fn batch_with_masks(
+        &self,
+        images: &[&[u8]],
+        masks: &[&[u8]],
+        ids: &[u64],
+        epoch: usize,
+        device: &Device,
+    ) -> Result<(AugmentedBatch, Tensor<3, Int>), AugmentError> {
+        let params = self.program.draw(self.seed, epoch, ids);
+        self.batch_with_masks_and(images, masks, params, device)
+    }
+
+    /// [`Augmenter::batch_with_masks`] with given parameters (replay: the recorded
+    /// [`SampleParams`] reproduce images and masks alike).
+    pub fn batch_with_masks_and(
+        &self,
+        images: &[&[u8]],
+        masks: &[&[u8]],
+        params: Vec<SampleParams>,
+        device: &Device,
+    ) -> Result<(AugmentedBatch, Tensor<3, Int>), AugmentError> {
+        let n = images.len();
+        let header = masks::header(&self.program, n)?;
+        let words = self.program.pack(&params)?;
+        let ImageShape {
+            width: w,
+            height: h,
+            channels: c,
+        } = self.output_shape();
+        let mask_bytes: u64 = masks.iter().map(|m| m.len() as u64).sum();
+        let (tensor, labels, uploaded) = match &self.engine {
+            Engine::Cpu => {
+                let mut labels = vec![0u8; n * h * w];
+                masks::warp_masks(&self.program, &params, masks, &mut labels)?;
+                let mut out = vec![0f32; n * c * h * w];
+                cpu::run(&header, &words, images, &mut out);
+                let uploaded = Uploaded {
+                    image_bytes: (out.len() * 4) as u64,
+                    other_bytes: (labels.len() * 4) as u64,
+                };
+                let inner = device.clone().inner();
+                let data = TensorData::new(out, [n, c, h, w]);
+                let tensor = Tensor::<4>::from_data(data, &inner);
+                let labels: Vec<i32> = labels.into_iter().map(i32::from).collect();
+                let labels =
+                    Tensor::<3, Int>::from_data(TensorData::new(labels, [n, h, w]), &inner);
+                (tensor, labels, uploaded)
+            }
+            Engine::Gpu(kernel) => {
+                let uploaded = Uploaded {
+                    image_bytes: images.iter().map(|i| i.len() as u64).sum(),
+                    other_bytes: ((header.len() + words.len()) * 4) as u64 + mask_bytes,
+                };
+                let (tensor, labels) = kernel.run_with_masks(&header, &words, images, masks)?;
+                (tensor, labels, uploaded)
+            }
+        };
+        Ok((self.finish(tensor, params, uploaded, device), labels))
     }
 
     /// Augment one batch whose images are resident on the GPU: sample `i` (id `ids[i]`) is

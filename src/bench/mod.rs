@@ -11,6 +11,7 @@ pub mod gpu;
 pub mod inference;
 pub mod knn;
 pub mod load;
+pub mod masks;
 pub mod ops;
 pub mod reference;
 pub mod train;
@@ -328,6 +329,12 @@ pub fn run(opts: &Options, device: &ComputeDevice, log: &dyn Fn(&str)) -> crate:
     let wants = |s: Suite| opts.suite == s || opts.suite == Suite::All;
     if wants(Suite::Augment) || opts.suite == Suite::Gpu {
         measurements.extend(augment::run(
+            opts,
+            cpu_bw,
+            gpu.as_ref().map(|(k, bw)| (k, *bw)),
+            log,
+        )?);
+        measurements.extend(masks::run(
             opts,
             cpu_bw,
             gpu.as_ref().map(|(k, bw)| (k, *bw)),

@@ -488,3 +488,159 @@ fn gathering_from_resident_images_equals_uploading_the_batch_bit_for_bit() {
         "{e}"
     );
 }
+
+/// `n` label planes of `w`x`h`: blobs of a few ids on a background of 0, different per sample.
+fn label_planes(n: usize, w: usize, h: usize, key: u32) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|s| {
+            (0..w * h)
+                .map(|i| {
+                    let (x, y) = (i % w, i / w);
+                    let cell = (x / 3 + (y / 2) * 7) as u32;
+                    (pixel_hash(key ^ s as u32, cell) >> 29) as u8 * 30
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn masks_warped_in_the_fused_pass_equal_the_cpu_twin_bit_for_bit_for_any_batch_split() {
+    let Some(gpu) = open() else { return };
+    use augtrain::augment::gpu::GpuAugment as Kernel;
+    use augtrain::augment::masks;
+    let (w, h, c) = (29, 23, 3);
+    let images = random_images(7, w, h, c, 31);
+    let planes = label_planes(7, w, h, 5);
+    let ids: Vec<u64> = (500..507).collect();
+    let mut cases = geometric_ops(w, h);
+    cases.push(("full pipeline".into(), full_pipeline(24, 20)));
+    let mut cutmix = full_pipeline(24, 20);
+    cutmix
+        .ops
+        .extend(spec("[[ops]]\nop = \"cutmix\"\nalpha = 1.0\np = 1.0\n", "").ops);
+    cases.push(("full pipeline + cutmix".into(), cutmix));
+    let mut checked = 0;
+    for (name, s) in cases {
+        let prog = Program::new(&s, augtrain::data::ImageShape::new(w, h, c)).unwrap();
+        let plane = prog.output.width * prog.output.height;
+        let all = prog.draw(13, 4, &ids);
+        let mut twin = vec![0u8; 7 * plane];
+        let refs: Vec<&[u8]> = planes.iter().map(|p| p.as_slice()).collect();
+        masks::warp_masks(&prog, &all, &refs, &mut twin).unwrap();
+        let splits: [&[usize]; 3] = [&[7], &[4, 3], &[1; 7]];
+        for split in splits {
+            // Cutmix partners are batch positions: a split changes them, so the twin is
+            // recomputed per part (the parts' draws are what the GPU gets).
+            let (mut got, mut want) = (Vec::new(), Vec::new());
+            let mut at = 0;
+            for &len in split {
+                let part = &ids[at..at + len];
+                let params = prog.draw(13, 4, part);
+                let words = prog.pack(&params).unwrap();
+                let header = masks::header(&prog, len).unwrap();
+                let imgs: Vec<&[u8]> = images[at..at + len].iter().map(|i| i.as_slice()).collect();
+                let ms: Vec<&[u8]> = refs[at..at + len].to_vec();
+                let (img_t, mask_t) = gpu
+                    .kernel
+                    .run_with_masks(&header, &words, &imgs, &ms)
+                    .unwrap();
+                got.extend(Kernel::read_labels(mask_t).unwrap());
+                let mut part_twin = vec![0u8; len * plane];
+                masks::warp_masks(&prog, &params, &ms, &mut part_twin).unwrap();
+                want.extend(part_twin);
+                // The images of the fused pass are the images-only kernel's, bit for bit.
+                let bits = |t: burn::tensor::Tensor<4>| -> Vec<u32> {
+                    let v = t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+                    v.iter().map(|x| x.to_bits()).collect()
+                };
+                let alone = gpu.kernel.run(&prog.header(len), &words, &imgs).unwrap();
+                assert!(
+                    bits(img_t) == bits(alone),
+                    "{name}: images changed by masks"
+                );
+                at += len;
+            }
+            assert!(
+                got == want,
+                "{name} split {split:?}: GPU masks differ from the twin"
+            );
+            if !prog.mixes() {
+                assert!(
+                    got == twin,
+                    "{name} split {split:?}: differs from the whole batch"
+                );
+            }
+            checked += 1;
+        }
+        assert!(twin.iter().any(|&v| v != 0), "{name}: all background");
+    }
+    assert!(checked >= 3 * 16, "{checked} cases");
+}
+
+#[test]
+fn masks_with_mixup_are_refused_and_the_augmenter_gives_the_same_labels_on_both_engines() {
+    let Some(gpu) = open() else { return };
+    use augtrain::augment::{Augmenter, Engine};
+    let (w, h) = (31, 17);
+    let mut s = full_pipeline(20, 16);
+    let images = random_images(5, w, h, 3, 8);
+    let planes = label_planes(5, w, h, 9);
+    let imgs: Vec<&[u8]> = images.iter().map(|i| i.as_slice()).collect();
+    let ms: Vec<&[u8]> = planes.iter().map(|p| p.as_slice()).collect();
+    let shape = augtrain::data::ImageShape::new(w, h, 3);
+    let dev = device::open(DeviceChoice::Gpu).unwrap().device;
+    let ids = [3u64, 1, 4, 1, 5];
+    let labels = |engine: Engine| {
+        let aug = Augmenter::new(&s, shape, 77, engine).unwrap();
+        let (_, t) = aug.batch_with_masks(&imgs, &ms, &ids, 2, &dev).unwrap();
+        GpuAugment::read_labels(t).unwrap()
+    };
+    let on_gpu = labels(Engine::Gpu(Box::new(gpu.kernel.clone())));
+    let on_cpu = labels(Engine::Cpu);
+    assert!(
+        on_gpu == on_cpu,
+        "GPU and CPU engines disagree on the labels"
+    );
+    s.ops
+        .extend(spec("[[ops]]\nop = \"mixup\"\nalpha = 0.4\n", "").ops);
+    let aug = Augmenter::new(&s, shape, 77, Engine::Gpu(Box::new(gpu.kernel.clone()))).unwrap();
+    let e = aug
+        .batch_with_masks(&imgs, &ms, &ids, 2, &dev)
+        .err()
+        .expect("mixup with masks is refused")
+        .to_string();
+    assert!(e.contains("mixup") && e.contains("cutmix"), "{e}");
+}
+
+#[test]
+fn the_mask_benchmark_runs_its_pairs_and_checks_the_gpu_labels_against_the_twin() {
+    let Some(g) = open() else { return };
+    let opts = augtrain::bench::Options {
+        suite: augtrain::bench::Suite::Augment,
+        quick: true,
+        with_upload: false,
+        breakdown: false,
+        data: None,
+        models: Vec::new(),
+        op_cases: std::path::PathBuf::new(),
+        op_filter: String::new(),
+        reference: None,
+    };
+    let log = |line: &str| eprintln!("{line}");
+    let m = augtrain::bench::masks::run(&opts, 1e10, Some((&g.kernel, 1e10)), &log).unwrap();
+    assert_eq!(m.len(), 4, "cpu and gpu, images only and with the mask");
+    let gpu = m
+        .iter()
+        .find(|m| m.engine == "gpu" && m.name.ends_with("+ mask"))
+        .unwrap();
+    let note = gpu.note.as_deref().unwrap();
+    assert!(
+        note.contains("over 3 pairs") && note.contains("bit for bit"),
+        "{note}"
+    );
+    assert!(
+        m.iter()
+            .all(|m| m.items_per_second.is_finite() && m.items_per_second > 0.0)
+    );
+}

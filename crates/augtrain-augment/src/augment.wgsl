@@ -13,6 +13,15 @@
 //                                    batch in order, or with H_GATHER a resident set of images
 //                                    that sample s reads at slot header[HEADER_WORDS + s]
 //   @binding(3) out    : array<f32>  n × c × out_h × out_w, normalized
+//   @binding(4) masks  : array<u32>  u8 label planes (in_h × in_w, 0 = background), packed 4 per
+//                                    word, laid out and gathered like `pixels` (one plane per image);
+//                                    read only when header[H_MASK] = 1 (else a 1-word placeholder)
+//   @binding(5) mask_out : array<u32> n × out_h × out_w labels, one per word; written only when
+//                                    header[H_MASK] = 1
+//
+// Masks follow the image's map with nearest-neighbour sampling (the same rounded position as
+// interpolation = "nearest"), the border rule of the image (constant: label 0), no colour, noise
+// or erasing; cutmix pastes the partner's labels inside its box (mixup is refused on the host).
 //
 // CPU twin: src/augment/cpu.rs (same maths, same order of operations). Hash and polynomial
 // twins: src/util/rng.rs (mix32, pixel_hash, unit_f32), src/augment/fastmath.rs.
@@ -23,6 +32,8 @@
 @group(0) @binding(1) var<storage, read_write> params: array<u32>;
 @group(0) @binding(2) var<storage, read_write> pixels: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> masks: array<u32>;
+@group(0) @binding(5) var<storage, read_write> mask_out: array<u32>;
 
 const H_N: u32 = 0u;
 const H_IN_H: u32 = 1u;
@@ -43,6 +54,7 @@ const H_MIX: u32 = 24u;
 const H_GRID_X: u32 = 25u;
 const H_OFF_COLOUR: u32 = 26u;
 const H_GATHER: u32 = 30u;
+const H_MASK: u32 = 31u;
 const HEADER_WORDS: u32 = 48u;
 const H_OFF_NOISE: u32 = 27u;
 const H_OFF_ERASE: u32 = 28u;
@@ -159,9 +171,10 @@ fn reflect101(i_in: i32, n: i32) -> i32 {
     return i;
 }
 
-// Index of the first channel of source pixel (x, y) of sample s in `pixels` (as bytes), after
-// the border rule; FILL_INDEX when the pixel lies outside and the border is the constant fill.
-fn source_index(s: u32, x_in: i32, y_in: i32) -> u32 {
+// Index of source pixel (x, y) of sample s, counted in pixels from the start of the buffer
+// (image slot included), after the border rule; FILL_INDEX when the pixel lies outside and the
+// border is the constant fill. Shared by the image (× channels) and the label plane.
+fn source_pixel(s: u32, x_in: i32, y_in: i32) -> u32 {
     let iw = i32(header[H_IN_W]);
     let ih = i32(header[H_IN_H]);
     var x = x_in;
@@ -178,12 +191,51 @@ fn source_index(s: u32, x_in: i32, y_in: i32) -> u32 {
             y = reflect101(y, ih);
         }
     }
-    let c = header[H_C];
     var slot = s;
     if (header[H_GATHER] != 0u) {
         slot = header[HEADER_WORDS + s];
     }
-    return slot * (header[H_IN_H] * header[H_IN_W] * c) + (u32(y) * u32(iw) + u32(x)) * c;
+    return slot * (header[H_IN_H] * header[H_IN_W]) + u32(y) * u32(iw) + u32(x);
+}
+
+// Index of the first channel of source pixel (x, y) of sample s in `pixels` (as bytes), after
+// the border rule; FILL_INDEX when the pixel lies outside and the border is the constant fill.
+fn source_index(s: u32, x: i32, y: i32) -> u32 {
+    let p = source_pixel(s, x, y);
+    if (p == FILL_INDEX) {
+        return FILL_INDEX;
+    }
+    return p * header[H_C];
+}
+
+// Fixed-point source position (u, w) of output pixel (xo, yo) of sample s: the sample's inverse
+// affine map, wrapping i32 arithmetic (as the twin's incremental sums). Read once per pixel and
+// shared by the image and the label plane.
+fn source_position(s: u32, xo: u32, yo: u32) -> vec2<i32> {
+    let a = i32(pword(s, P_AFFINE));
+    let b = i32(pword(s, P_AFFINE + 1u));
+    let cc = i32(pword(s, P_AFFINE + 2u));
+    let d = i32(pword(s, P_AFFINE + 3u));
+    let e = i32(pword(s, P_AFFINE + 4u));
+    let f = i32(pword(s, P_AFFINE + 5u));
+    return vec2<i32>(a * i32(xo) + b * i32(yo) + cc, d * i32(xo) + e * i32(yo) + f);
+}
+
+// The source pixel nearest to fixed-point position `pos` (frac fractional bits), through
+// source_pixel: round half up, as interpolation = "nearest".
+fn nearest_pixel(s: u32, pos: vec2<i32>, frac: u32) -> u32 {
+    let half = 1 << (frac - 1u);
+    return source_pixel(s, (pos.x + half) >> frac, (pos.y + half) >> frac);
+}
+
+// Label of sample s at fixed-point position `pos`: its label plane's nearest pixel, 0 outside
+// with the constant border.
+fn mask_label(s: u32, pos: vec2<i32>, frac: u32) -> u32 {
+    let p = nearest_pixel(s, pos, frac);
+    if (p == FILL_INDEX) {
+        return 0u;
+    }
+    return (masks[p >> 2u] >> ((p & 3u) * 8u)) & 0xffu;
 }
 
 // Source value of channel ch at `index` (from source_index) on the 0..=255 scale (the constant
@@ -197,24 +249,20 @@ fn texel(index: u32, ch: u32) -> f32 {
     return f32(b);
 }
 
-// Everything before mixing and normalization for one pixel of sample s.
-fn sample_pixel(s: u32, xo: u32, yo: u32) -> vec4<f32> {
+// Everything before mixing and normalization for one pixel of sample s, whose source position
+// is `pos` (from source_position) with `frac` fractional bits.
+fn sample_pixel(s: u32, xo: u32, yo: u32, pos: vec2<i32>, frac: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
     let c = header[H_C];
     let ow = header[H_OUT_W];
-    let frac = pword(s, P_FRAC);
-    let a = i32(pword(s, P_AFFINE));
-    let b = i32(pword(s, P_AFFINE + 1u));
-    let cc = i32(pword(s, P_AFFINE + 2u));
-    let d = i32(pword(s, P_AFFINE + 3u));
-    let e = i32(pword(s, P_AFFINE + 4u));
-    let f = i32(pword(s, P_AFFINE + 5u));
-    // Fixed point, wrapping i32 arithmetic (as the twin's incremental sums).
-    let u = a * i32(xo) + b * i32(yo) + cc;
-    let w = d * i32(xo) + e * i32(yo) + f;
+    let u = pos.x;
+    let w = pos.y;
     if (header[H_INTERP] == 1u) {
-        let half = 1 << (frac - 1u);
-        let i00 = source_index(s, (u + half) >> frac, (w + half) >> frac);
+        let p = nearest_pixel(s, pos, frac);
+        var i00 = FILL_INDEX;
+        if (p != FILL_INDEX) {
+            i00 = p * c;
+        }
         for (var ch = 0u; ch < c; ch = ch + 1u) {
             v[ch] = texel(i00, ch) * INV_255;
         }
@@ -341,7 +389,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let yo = rem / ow;
     let xo = rem - yo * ow;
     let c = header[H_C];
-    var v = sample_pixel(s, xo, yo);
+    let frac = pword(s, P_FRAC);
+    let pos = source_position(s, xo, yo);
+    var v = sample_pixel(s, xo, yo, pos, frac);
+    let masked = header[H_MASK] != 0u;
+    var label = 0u;
+    if (masked) {
+        label = mask_label(s, pos, frac);
+    }
 
     let mix = header[H_MIX];
     if (mix != 0u) {
@@ -349,13 +404,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let partner = pword(s, om);
         if (partner != s) {
             let lambda = pfloat(s, om + 1u);
+            let pfrac = pword(partner, P_FRAC);
             if (mix == 1u) {
-                let pv = sample_pixel(partner, xo, yo);
+                let pv = sample_pixel(partner, xo, yo, source_position(partner, xo, yo), pfrac);
                 for (var ch = 0u; ch < c; ch = ch + 1u) {
                     v[ch] = v[ch] * lambda + pv[ch] * (1.0 - lambda);
                 }
             } else if (xo >= pword(s, om + 2u) && yo >= pword(s, om + 3u) && xo < pword(s, om + 4u) && yo < pword(s, om + 5u)) {
-                v = sample_pixel(partner, xo, yo);
+                let ppos = source_position(partner, xo, yo);
+                v = sample_pixel(partner, xo, yo, ppos, pfrac);
+                if (masked) {
+                    label = mask_label(partner, ppos, pfrac);
+                }
             }
         }
     }
@@ -364,5 +424,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let scale = bitcast<f32>(header[H_SCALE + ch]);
         let bias = bitcast<f32>(header[H_BIAS + ch]);
         out[(s * c + ch) * plane + rem] = v[ch] * scale + bias;
+    }
+    if (masked) {
+        mask_out[s * plane + rem] = label;
     }
 }

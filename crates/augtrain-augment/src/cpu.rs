@@ -50,7 +50,7 @@ fn widen(src: &[u8]) -> [u8; 8] {
 
 /// Reflect-101 an index into `0..n` (`dcb|abcd|cba`).
 #[inline(always)]
-fn reflect101(mut i: i32, n: i32) -> i32 {
+pub(crate) fn reflect101(mut i: i32, n: i32) -> i32 {
     if n == 1 {
         return 0;
     }

@@ -42,6 +42,10 @@ pub const H_GRID_X: usize = 25;
 /// batch gathers from a resident buffer of many images, sample `s` reading image slot
 /// `header[HEADER_WORDS + s]` (the slot list follows the header, one word per sample).
 pub const H_GATHER: usize = 30;
+/// Header: 1 when every sample comes with a `u8` label plane (`in_h × in_w`, 0 = background)
+/// and the kernel writes its warped copy (nearest neighbour through the image's map; see
+/// [`crate::masks`]); 0 = images only (the mask bindings are then 1-word placeholders).
+pub const H_MASK: usize = 31;
 /// Header: offset of the colour parameters in a sample's block.
 pub const H_OFF_COLOUR: usize = 26;
 /// Header: offset of the noise parameters.

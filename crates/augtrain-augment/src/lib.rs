@@ -8,12 +8,16 @@
 //! Flow for one batch: [`params::Program::draw`] draws every sample's parameters;
 //! [`params::Program::pack`] lays them out as words; the GPU kernel ([`shader::AUGMENT_WGSL`],
 //! launched by the `augtrain` crate's `src/augment/gpu.rs`) or the CPU twin ([`cpu::run`])
-//! reads the `u8` HWC images once and writes the normalized `f32` NCHW batch once.
+//! reads the `u8` HWC images once and writes the normalized `f32` NCHW batch once. With label
+//! masks attached ([`masks`]) the same pass also writes each sample's warped label plane.
 
 pub mod cpu;
 pub mod crop_windows;
 pub mod fastmath;
 pub mod layout;
+pub mod masks;
+#[cfg(test)]
+mod masks_reference;
 pub mod params;
 pub mod record;
 pub mod shader;

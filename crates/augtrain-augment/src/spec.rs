@@ -937,7 +937,10 @@ impl PipelineSpec {
             .sum();
         self.targets
             .validate()
-            .map_err(|e| format!("[targets]: {e}"))?;
+            .map_err(|e| SpecError::Pipeline {
+                key: "targets",
+                problem: format!("[targets]: {e}"),
+            })?;
         if boxes > MAX_TOTAL_ERASE_BOXES {
             return Err(SpecError::Pipeline {
                 key: "ops",

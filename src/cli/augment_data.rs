@@ -13,6 +13,7 @@ use augtrain_annotations::formats::{self, Format, ReadOptions};
 use augtrain_annotations::model::{Dataset, Image, Object};
 use augtrain_augment::record::Record;
 use augtrain_augment::spec::OpSpec;
+use augtrain_augment::targets::mask::warp_object_mask;
 use augtrain_augment::targets::object::Frame;
 use augtrain_augment::targets::{KeypointSchemas, transform_objects};
 use augtrain_augment::{PipelineSpec, Program, SampleParams};
@@ -101,7 +102,7 @@ pub fn run(args: &AugmentArgs) -> crate::Result<()> {
     Ok(())
 }
 
-/// Read the annotations; refuse what `augment` cannot carry yet (masks).
+/// Read the annotations.
 fn read_input(data: &Path, args: &AugmentArgs) -> crate::Result<Input> {
     let found = annotated_input(data, None, args.format)?.ok_or_else(|| {
         Error::Usage(format!(
@@ -114,17 +115,6 @@ fn read_input(data: &Path, args: &AugmentArgs) -> crate::Result<Input> {
     };
     let read = formats::read(found.format, &found.annotations, &opts)?;
     let dataset = read.dataset;
-    if dataset
-        .images
-        .iter()
-        .flat_map(|i| &i.objects)
-        .any(|o| o.mask.is_some())
-    {
-        return Err(Error::Annotations(augtrain_annotations::AnnotationError::malformed(
-            &found.annotations,
-            "objects with masks are not supported by augment --data yet; convert them to polygons or remove the masks".to_string(),
-        )));
-    }
     let root = formats::image_root(found.format, &found.annotations, args.images.as_deref());
     Ok(Input {
         dataset,
@@ -245,9 +235,13 @@ fn apply(
         .pop()
         .expect("one picture per sample");
     let frame = Frame::of(params, out.width, out.height);
-    // Object masks will be warped here by `augtrain_augment::masks` (the geometry-masks
-    // branch); until then `read_input` refuses data sets whose objects carry masks.
-    let objects = transform_objects(&image.objects, &frame, &program.spec.targets, schemas);
+    let mut objects = transform_objects(&image.objects, &frame, &program.spec.targets, schemas);
+    // Masks move with the pixels: the same parameters, nearest neighbour, as the GPU pass.
+    for o in &mut objects {
+        if let Some(mask) = &o.mask {
+            o.mask = Some(warp_object_mask(program, params, mask)?);
+        }
+    }
     Ok((picture, objects))
 }
 

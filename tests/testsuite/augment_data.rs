@@ -1,6 +1,6 @@
 //! `augtrain augment --data ANNOTATED --copies N --out DIR`: the written annotations equal the
 //! host maps of the recorded parameters (COCO and YOLO), `--replay` redoes images and targets
-//! byte for byte, masks and hostile coordinates are refused with one line, exit 1 and nothing
+//! byte for byte, masks move with the pixels, and hostile coordinates are refused with one line, exit 1 and nothing
 //! written.
 
 use std::path::{Path, PathBuf};
@@ -285,28 +285,71 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// An object's RLE mask moves with the pixels: a flip (p = 1) of a 6x4 image sends the
+/// foreground column 1 to column 4 (column-major counts [4, 4, 16] -> [16, 4, 4]), written back
+/// as an RLE in the COCO output beside the flipped box.
 #[test]
-fn masks_and_nan_coordinates_are_refused_with_nothing_written() {
-    let root = scratch("augment-data-hostile");
-    let with_masks =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/annotations/coco_small.json");
+fn object_masks_move_with_the_pixels() {
+    let root = scratch("augment-data-masks");
+    let img = root.join("img");
+    std::fs::create_dir_all(&img).unwrap();
+    image::RgbImage::from_fn(6, 4, |x, y| image::Rgb([(x * 40) as u8, (y * 60) as u8, 9]))
+        .save_with_format(img.join("m.png"), image::ImageFormat::Png)
+        .unwrap();
+    let coco = root.join("coco.json");
+    std::fs::write(
+        &coco,
+        serde_json::json!({
+            "images": [{"id": 1, "file_name": "m.png", "width": 6, "height": 4}],
+            "categories": [{"id": 1, "name": "stick"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 1,
+                "bbox": [1, 0, 1, 4], "area": 4,
+                "segmentation": {"size": [4, 6], "counts": [4, 4, 16]}}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let pipeline = root.join("flip.toml");
+    std::fs::write(&pipeline, "version = 1\n[[ops]]\nop = \"hflip\"\np = 1.0\n").unwrap();
     let out = root.join("out");
-    let run = augtrain(&[
+    ok(&augtrain(&[
         "augment",
         "--data",
-        s(&with_masks),
+        s(&coco),
+        "--images",
+        s(&img),
+        "--pipeline",
+        s(&pipeline),
         "--copies",
         "1",
         "--out",
         s(&out),
-    ]);
-    let err = one_error_line(&run, 1);
-    assert!(
-        err.contains("masks are not supported by augment --data yet"),
-        "{err}"
+    ]));
+    let written = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("a COCO file");
+    let ann = &json(&written)["annotations"][0];
+    let numbers = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        numbers(&ann["segmentation"]["counts"]),
+        [16.0, 4.0, 4.0],
+        "{ann}"
     );
-    assert!(!out.exists());
+    assert_eq!(numbers(&ann["bbox"]), [4.0, 0.0, 1.0, 4.0], "{ann}");
+}
 
+#[test]
+fn nan_coordinates_are_refused_with_nothing_written() {
+    let root = scratch("augment-data-hostile");
+    let out = root.join("out");
     let (coco, images) = coco_without_masks(&root);
     let yolo = root.join("yolo");
     ok(&augtrain(&[

@@ -22,8 +22,8 @@ pub mod params;
 pub mod record;
 pub mod shader;
 pub mod spec;
-pub mod targets;
 mod spec_error;
+pub mod targets;
 
 use std::path::Path;
 

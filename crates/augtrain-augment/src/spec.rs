@@ -935,12 +935,10 @@ impl PipelineSpec {
                 _ => 0,
             })
             .sum();
-        self.targets
-            .validate()
-            .map_err(|e| SpecError::Pipeline {
-                key: "targets",
-                problem: format!("[targets]: {e}"),
-            })?;
+        self.targets.validate().map_err(|e| SpecError::Pipeline {
+            key: "targets",
+            problem: format!("[targets]: {e}"),
+        })?;
         if boxes > MAX_TOTAL_ERASE_BOXES {
             return Err(SpecError::Pipeline {
                 key: "ops",

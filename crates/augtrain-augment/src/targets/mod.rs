@@ -37,6 +37,7 @@
 
 pub mod clip;
 pub mod map;
+pub mod mask;
 pub mod object;
 
 use serde::{Deserialize, Serialize};

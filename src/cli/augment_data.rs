@@ -130,7 +130,7 @@ fn pipeline(arg: &str, record_dir: Option<&Path>) -> crate::Result<PipelineSpec>
         "default" => match record_dir.map(|d| d.join("pipeline.toml")) {
             Some(p) if p.exists() => augment::load_spec(&p)?,
             _ => PipelineSpec::from_toml(DEFAULT_PIPELINE, "the default pipeline")
-                .map_err(Error::Usage)?,
+                .map_err(|e| Error::Usage(e.to_string()))?,
         },
         "none" => PipelineSpec::identity(),
         path => augment::load_spec(Path::new(path))?,

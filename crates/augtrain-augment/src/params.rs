@@ -1075,8 +1075,9 @@ mod tests {
             ("[targets]\nbox_rotation = \"circle\"", "circle"),
             ("[targets]\nmin_visiblity = 0.5", "min_visiblity"),
         ] {
-            let e =
-                PipelineSpec::from_toml(&format!("version = 1\n{text}\n"), "p.toml").unwrap_err();
+            let e = PipelineSpec::from_toml(&format!("version = 1\n{text}\n"), "p.toml")
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(key) && e.contains("p.toml"), "{e}");
         }
         let ok = PipelineSpec::from_toml(

@@ -234,7 +234,7 @@ fn one_device_batch(
     laps.lap(|b| &mut b.forward, &mut stats.transfers)?;
     let mut grads = GradientsParams::from_grads(loss.clone().backward(), &model);
     if cfg.optimizer.clip_grad_norm > 0.0 {
-        clip_global_norm(&mut grads, &model, cfg.optimizer.clip_grad_norm)?;
+        clip_global_norm(&mut grads, &model, cfg.optimizer.clip_grad_norm);
     }
     laps.lap(|b| &mut b.backward, &mut stats.transfers)?;
     let model = optimizer.step(ctx.lr.at(b), model, grads);
@@ -257,7 +257,7 @@ fn parallel_batch(
     stats.transfers.add(&step.transfers);
     let clip = ctx.cfg.optimizer.clip_grad_norm;
     if clip > 0.0 {
-        clip_global_norm(&mut step.grads, &model, clip)?;
+        clip_global_norm(&mut step.grads, &model, clip);
     }
     let model = optimizer.step(ctx.lr.at(b), model, step.grads);
     pending.push_counts(step.loss, step.correct, idx.len());

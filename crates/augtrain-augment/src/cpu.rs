@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 
-use super::fastmath::gaussian;
+use super::fastmath::{gaussian, gaussians};
 use super::layout::*;
 use augtrain_data::util::rng::{pixel_hash, unit_f32};
 
@@ -253,7 +253,8 @@ impl Batch<'_> {
                 }
                 COLOUR_GAMMA if f != 1.0 => {
                     for v in row.iter_mut() {
-                        *v = v.powf(f);
+                        // As the shader's safe_pow: 0 stays 0 (no pow of 0 under fast math).
+                        *v = if *v <= 0.0 { 0.0 } else { v.max(1e-30).powf(f) };
                     }
                 }
                 COLOUR_GRAYSCALE if f >= 0.5 && c >= 3 => {
@@ -285,25 +286,22 @@ impl Batch<'_> {
             }
             let key = self.word(s, self.off_noise + NOISE_WORDS * k + 1);
             match self.noise_kinds[k] {
-                NOISE_GAUSSIAN => {
+                NOISE_GAUSSIAN | NOISE_SPECKLE => {
+                    // The row's values j = pixel · c + channel are contiguous: draw them once,
+                    // each Box-Muller pair computed once.
+                    let mut zs = vec![0f32; ow * c];
+                    gaussians(key, first.wrapping_mul(c as u32), &mut zs);
+                    let speckle = self.noise_kinds[k] == NOISE_SPECKLE;
                     for ch in 0..c {
                         let plane = &mut row[ch * ow..(ch + 1) * ow];
                         for (x, v) in plane.iter_mut().enumerate() {
-                            let j = (first + x as u32)
-                                .wrapping_mul(c as u32)
-                                .wrapping_add(ch as u32);
-                            *v = (*v + strength * gaussian(key, j)).clamp(0.0, 1.0);
-                        }
-                    }
-                }
-                NOISE_SPECKLE => {
-                    for ch in 0..c {
-                        let plane = &mut row[ch * ow..(ch + 1) * ow];
-                        for (x, v) in plane.iter_mut().enumerate() {
-                            let j = (first + x as u32)
-                                .wrapping_mul(c as u32)
-                                .wrapping_add(ch as u32);
-                            *v = (*v + *v * strength * gaussian(key, j)).clamp(0.0, 1.0);
+                            let z = zs[x * c + ch];
+                            let delta = if speckle {
+                                *v * strength * z
+                            } else {
+                                strength * z
+                            };
+                            *v = (*v + delta).clamp(0.0, 1.0);
                         }
                     }
                 }

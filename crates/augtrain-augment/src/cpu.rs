@@ -442,6 +442,27 @@ impl OutPtr {
 /// # Panics
 /// If the buffer sizes disagree with the header.
 pub fn run(header: &[u32], params: &[u32], images: &[&[u8]], out: &mut [f32]) {
+    run_with(header, params, images, out, Kernels::Fastest)
+}
+
+/// Which row kernels [`run_with`] uses (the results are the same bit for bit).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kernels {
+    /// The widest the CPU supports (AVX-512 or AVX2, detected at run time).
+    Fastest,
+    /// Portable code only (the reference the vector kernels are tested against).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Portable,
+}
+
+/// [`run`] with a choice of kernels.
+pub(crate) fn run_with(
+    header: &[u32],
+    params: &[u32],
+    images: &[&[u8]],
+    out: &mut [f32],
+    kernels: Kernels,
+) {
     let n = header[H_N] as usize;
     let c = header[H_C] as usize;
     let (oh, ow) = (header[H_OUT_H] as usize, header[H_OUT_W] as usize);
@@ -483,7 +504,10 @@ pub fn run(header: &[u32], params: &[u32], images: &[&[u8]], out: &mut [f32]) {
     let ptr = OutPtr(out.as_mut_ptr());
     // Enough rows per task to amortize scheduling on small images.
     let min_rows = (4096 / (ow * c).max(1)).max(1);
-    let avx2 = has_avx2();
+    let isa = match kernels {
+        Kernels::Fastest => Isa::detect(),
+        Kernels::Portable => Isa::Baseline,
+    };
     (0..n * oh)
         .into_par_iter()
         .with_min_len(min_rows)
@@ -491,27 +515,54 @@ pub fn run(header: &[u32], params: &[u32], images: &[&[u8]], out: &mut [f32]) {
             || (vec![0f32; ow * c], vec![0f32; ow * c]),
             |(row, partner_row), task| {
                 let (s, yo) = (task / oh, task % oh);
-                #[cfg(target_arch = "x86_64")]
-                if avx2 {
-                    // SAFETY: the CPU supports AVX2 (checked at run time).
-                    unsafe { process_row_avx2(&batch, s, yo, row, partner_row, ptr, oh) };
-                    return;
+                match isa {
+                    // SAFETY: the CPU supports the instruction set (detected at run time).
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => unsafe {
+                        process_row_avx512(&batch, s, yo, row, partner_row, ptr, oh)
+                    },
+                    // SAFETY: as above.
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => unsafe {
+                        process_row_avx2(&batch, s, yo, row, partner_row, ptr, oh)
+                    },
+                    _ => process_row(&batch, s, yo, row, partner_row, ptr, oh),
                 }
-                let _ = avx2;
-                process_row(&batch, s, yo, row, partner_row, ptr, oh);
             },
         );
 }
 
-/// Whether the CPU has AVX2 (the row kernels are compiled twice: baseline and AVX2).
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+/// The instruction set the row kernel is compiled for (it is compiled three times: baseline,
+/// AVX2 and AVX-512; the same operations in the same order, only the vector width differs).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Isa {
+    /// The target's baseline (SSE2 on x86-64).
+    Baseline,
+    /// AVX2 (8 lanes of f32).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    Avx2,
+    /// AVX-512 F/BW/DQ/VL (16 lanes of f32, masked tails).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    Avx512,
+}
+
+impl Isa {
+    /// The widest the CPU supports, detected at run time.
+    fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512dq")
+                && std::is_x86_feature_detected!("avx512vl")
+            {
+                return Self::Avx512;
+            }
+            if std::is_x86_feature_detected!("avx2") {
+                return Self::Avx2;
+            }
+        }
+        Self::Baseline
     }
 }
 
@@ -543,6 +594,21 @@ fn process_row(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn process_row_avx2(
+    batch: &Batch<'_>,
+    s: usize,
+    yo: usize,
+    row: &mut [f32],
+    partner_row: &mut [f32],
+    ptr: OutPtr,
+    oh: usize,
+) {
+    process_row(batch, s, yo, row, partner_row, ptr, oh)
+}
+
+/// [`process_row`] compiled for AVX-512 (same operations, wider vectors; no FMA contraction).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn process_row_avx512(
     batch: &Batch<'_>,
     s: usize,
     yo: usize,
@@ -746,5 +812,70 @@ mod tests {
             .unwrap()
             .install(|| run(&prog.header(6), &words, &refs, &mut b));
         assert_eq!(a, b);
+    }
+
+    /// The vector kernels (on a CPU that has them) against the portable code: every op, every
+    /// border rule, every channel count, odd widths (tail blocks) and tiny images (reads near
+    /// the end of the buffer), bit for bit.
+    #[test]
+    fn vector_kernels_equal_the_portable_code() {
+        let geometry = [
+            "[[ops]]\nop = \"rotate\"\ndegrees = [-40.0, 40.0]\n",
+            "[[ops]]\nop = \"affine\"\ndegrees = [-20.0, 20.0]\nscale = [0.6, 1.4]\ntranslate = [0.3, 0.3]\nshear = [-10.0, 10.0]\n",
+            "[[ops]]\nop = \"random_resized_crop\"\nwidth = 11\nheight = 5\n",
+            "[[ops]]\nop = \"resize\"\nwidth = 29\nheight = 3\n",
+            "[[ops]]\nop = \"pad\"\npixels = [2, 1, 3, 0]\n[[ops]]\nop = \"hflip\"\np = 1.0\n",
+        ];
+        let rest = [
+            "",
+            "[[ops]]\nop = \"gaussian_noise\"\nsigma = [0.01, 0.2]\n",
+            "[[ops]]\nop = \"gaussian_noise\"\nsigma = [0.01, 0.2]\nper_channel = false\n",
+            "[[ops]]\nop = \"speckle\"\nsigma = [0.05, 0.3]\n[[ops]]\nop = \"salt_pepper\"\namount = [0.05, 0.2]\n",
+            "[[ops]]\nop = \"brightness\"\nfactor = [0.5, 1.5]\n[[ops]]\nop = \"contrast\"\nfactor = [0.5, 1.5]\n\
+             [[ops]]\nop = \"saturation\"\nfactor = [0.5, 1.5]\n[[ops]]\nop = \"gamma\"\ngamma = [0.5, 2.0]\n\
+             [[ops]]\nop = \"grayscale\"\np = 0.5\n[[ops]]\nop = \"erase\"\np = 1.0\nfill = \"random\"\n\
+             [[ops]]\nop = \"normalize\"\nmean = [0.5]\nstd = [0.25]\n",
+            "[[ops]]\nop = \"cutmix\"\nalpha = 1.0\n",
+            "[[ops]]\nop = \"mixup\"\nalpha = 0.4\n",
+        ];
+        let sizes = [(1, 1), (2, 3), (13, 7), (31, 9)];
+        let mut compared = 0;
+        for (g, geo) in geometry.iter().enumerate() {
+            for (r, tail) in rest.iter().enumerate() {
+                for border in ["constant", "replicate", "reflect"] {
+                    for c in 1..=4 {
+                        let (w, h) = sizes[(g + r + c) % sizes.len()];
+                        let toml = format!(
+                            "version = 1\nborder = \"{border}\"\nfill = [0.3]\n{geo}{tail}"
+                        );
+                        let spec = PipelineSpec::from_toml(&toml, "test").unwrap();
+                        let Ok(prog) = Program::new(&spec, augtrain_data::ImageShape::new(w, h, c))
+                        else {
+                            continue; // e.g. saturation on one channel
+                        };
+                        let imgs: Vec<Vec<u8>> = (0..4)
+                            .map(|s| {
+                                ramp(w, h, c)
+                                    .iter()
+                                    .map(|v| v.wrapping_mul(s + 3))
+                                    .collect()
+                            })
+                            .collect();
+                        let refs: Vec<&[u8]> = imgs.iter().map(|v| v.as_slice()).collect();
+                        let params = prog.draw(7, 1, &[10, 11, 12, 13]);
+                        let words = prog.pack(&params).unwrap();
+                        let len = 4 * c * prog.output.width * prog.output.height;
+                        let (mut fast, mut portable) = (vec![0f32; len], vec![0f32; len]);
+                        let header = prog.header(4);
+                        run_with(&header, &words, &refs, &mut fast, Kernels::Fastest);
+                        run_with(&header, &words, &refs, &mut portable, Kernels::Portable);
+                        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(bits(&fast), bits(&portable), "{toml} {w}x{h}x{c}");
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 300, "{compared} pipelines compared");
     }
 }

@@ -40,12 +40,10 @@ struct Batch<'a> {
     images: &'a [&'a [u8]],
 }
 
-/// Copy up to 8 bytes into a fixed array (lets the tap loads compile to one wide load).
+/// The 4 bytes of `src` (exactly 4 long) as an array: one 32-bit load.
 #[inline(always)]
-fn widen(src: &[u8]) -> [u8; 8] {
-    let mut out = [0u8; 8];
-    out[..src.len()].copy_from_slice(src);
-    out
+fn widen4(src: &[u8]) -> [u8; 4] {
+    src.try_into().expect("4 bytes")
 }
 
 /// Reflect-101 an index into `0..n` (`dcb|abcd|cba`).
@@ -182,8 +180,10 @@ impl Batch<'_> {
             let y0: [i32; L] = std::array::from_fn(|l| v[l] >> frac);
             let fx: [f32; L] = std::array::from_fn(|l| (u[l] & mask) as f32 * inv);
             let fy: [f32; L] = std::array::from_fn(|l| (v[l] & mask) as f32 * inv);
-            // Taps of in-bounds lanes as bytes; lanes touching the border are redone below.
-            let mut t = [[[0u8; L]; 4]; C];
+            // Taps of in-bounds lanes as little-endian 32-bit words (channel `ch` in byte `ch`),
+            // one load each; lanes touching the border, or whose last 4-byte read would pass the
+            // end of the image, are redone below.
+            let mut taps = [[0u32; L]; 4];
             let mut slow = [false; L];
             for l in 0..L {
                 if l >= lanes || !(x0[l] >= 0 && y0[l] >= 0 && x0[l] + 1 < iw && y0[l] + 1 < ih) {
@@ -191,21 +191,22 @@ impl Batch<'_> {
                     continue;
                 }
                 let base = (y0[l] as usize * iw as usize + x0[l] as usize) * C;
-                let upper: &[u8; 2 * 4] = &widen(&img[base..base + 2 * C]);
-                let lower: &[u8; 2 * 4] = &widen(&img[base + down..base + down + 2 * C]);
-                for ch in 0..C {
-                    t[ch][0][l] = upper[ch];
-                    t[ch][1][l] = upper[C + ch];
-                    t[ch][2][l] = lower[ch];
-                    t[ch][3][l] = lower[C + ch];
+                if base + down + C + 4 > img.len() {
+                    slow[l] = true;
+                    continue;
                 }
+                let word = |o: usize| u32::from_le_bytes(widen4(&img[o..o + 4]));
+                taps[0][l] = word(base);
+                taps[1][l] = word(base + C);
+                taps[2][l] = word(base + down);
+                taps[3][l] = word(base + down + C);
             }
             for ch in 0..C {
+                let shift = 8 * ch as u32;
+                let tap = |k: usize, l: usize| ((taps[k][l] >> shift) & 0xff) as f32;
                 let mut out = [0f32; L];
-                let [p00, p01, p10, p11] = &t[ch];
                 for l in 0..L {
-                    let (p00, p01, p10, p11) =
-                        (p00[l] as f32, p01[l] as f32, p10[l] as f32, p11[l] as f32);
+                    let (p00, p01, p10, p11) = (tap(0, l), tap(1, l), tap(2, l), tap(3, l));
                     let top = p00 + (p01 - p00) * fx[l];
                     let bot = p10 + (p11 - p10) * fx[l];
                     out[l] = (top + (bot - top) * fy[l]) * INV_255;

@@ -120,12 +120,12 @@ impl Batch<'_> {
     /// [`Self::gather_row`] for `C` channels.
     ///
     /// Bilinear: lerp on the 0..=255 scale, then one multiply by 1/255 (as the shader does),
-    /// eight pixels at a time so the arithmetic vectorizes. When the map has no fractional part
-    /// (identity, flips, integer crops and pads) every weight is zero and the result is exactly
-    /// the top-left tap, so that tap is read alone.
+    /// 16 pixels at a time (one AVX-512 or two AVX2 vectors) so the arithmetic vectorizes.
+    /// When the map has no fractional part (identity, flips, integer crops and pads) every
+    /// weight is zero and the result is exactly the top-left tap, so that tap is read alone.
     #[inline(always)]
     fn gather_row_c<const C: usize>(&self, s: usize, yo: usize, row: &mut [f32]) {
-        const L: usize = 8;
+        const L: usize = 16;
         let ow = self.ow;
         let img = self.images[s];
         let a = self.word(s, P_AFFINE) as i32;

@@ -40,12 +40,6 @@ struct Batch<'a> {
     images: &'a [&'a [u8]],
 }
 
-/// The 4 bytes of `src` (exactly 4 long) as an array: one 32-bit load.
-#[inline(always)]
-fn widen4(src: &[u8]) -> [u8; 4] {
-    src.try_into().expect("4 bytes")
-}
-
 /// Reflect-101 an index into `0..n` (`dcb|abcd|cba`).
 #[inline(always)]
 pub(crate) fn reflect101(mut i: i32, n: i32) -> i32 {
@@ -195,7 +189,11 @@ impl Batch<'_> {
                     slow[l] = true;
                     continue;
                 }
-                let word = |o: usize| u32::from_le_bytes(widen4(&img[o..o + 4]));
+                // SAFETY: every read starts at or before base + down + C and the check above
+                // keeps that read's 4 bytes inside `img`.
+                let word = |o: usize| {
+                    unsafe { img.as_ptr().add(o).cast::<u32>().read_unaligned() }.to_le()
+                };
                 taps[0][l] = word(base);
                 taps[1][l] = word(base + C);
                 taps[2][l] = word(base + down);

@@ -449,6 +449,9 @@ pub fn run(header: &[u32], params: &[u32], images: &[&[u8]], out: &mut [f32]) {
 pub(crate) enum Kernels {
     /// The widest the CPU supports (AVX-512 or AVX2, detected at run time).
     Fastest,
+    /// At most AVX2, even on an AVX-512 CPU (tests the AVX2 build where both exist).
+    #[cfg_attr(not(test), allow(dead_code))]
+    AtMostAvx2,
     /// Portable code only (the reference the vector kernels are tested against).
     #[cfg_attr(not(test), allow(dead_code))]
     Portable,
@@ -505,6 +508,7 @@ pub(crate) fn run_with(
     let min_rows = (4096 / (ow * c).max(1)).max(1);
     let isa = match kernels {
         Kernels::Fastest => Isa::detect(),
+        Kernels::AtMostAvx2 => Isa::detect().min(Isa::Avx2),
         Kernels::Portable => Isa::Baseline,
     };
     (0..n * oh)
@@ -533,7 +537,8 @@ pub(crate) fn run_with(
 
 /// The instruction set the row kernel is compiled for (it is compiled three times: baseline,
 /// AVX2 and AVX-512; the same operations in the same order, only the vector width differs).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// Ordered from narrowest to widest.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Isa {
     /// The target's baseline (SSE2 on x86-64).
     Baseline,
@@ -813,9 +818,9 @@ mod tests {
         assert_eq!(a, b);
     }
 
-    /// The vector kernels (on a CPU that has them) against the portable code: every op, every
-    /// border rule, every channel count, odd widths (tail blocks) and tiny images (reads near
-    /// the end of the buffer), bit for bit.
+    /// The vector kernels (AVX-512 and AVX2, on a CPU that has them) against the portable code:
+    /// every op, every border rule, every channel count, odd widths (tail blocks) and tiny
+    /// images (reads near the end of the buffer), bit for bit.
     #[test]
     fn vector_kernels_equal_the_portable_code() {
         let geometry = [
@@ -864,12 +869,15 @@ mod tests {
                         let params = prog.draw(7, 1, &[10, 11, 12, 13]);
                         let words = prog.pack(&params).unwrap();
                         let len = 4 * c * prog.output.width * prog.output.height;
-                        let (mut fast, mut portable) = (vec![0f32; len], vec![0f32; len]);
                         let header = prog.header(4);
-                        run_with(&header, &words, &refs, &mut fast, Kernels::Fastest);
-                        run_with(&header, &words, &refs, &mut portable, Kernels::Portable);
-                        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                        assert_eq!(bits(&fast), bits(&portable), "{toml} {w}x{h}x{c}");
+                        let bits = |kernels| {
+                            let mut out = vec![0f32; len];
+                            run_with(&header, &words, &refs, &mut out, kernels);
+                            out.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                        };
+                        let portable = bits(Kernels::Portable);
+                        assert_eq!(bits(Kernels::Fastest), portable, "{toml} {w}x{h}x{c}");
+                        assert_eq!(bits(Kernels::AtMostAvx2), portable, "{toml} {w}x{h}x{c}");
                         compared += 1;
                     }
                 }

@@ -95,12 +95,12 @@ impl<'de> Visitor<'de> for FileSeed<'_, '_, '_> {
             let field = ["images", "annotations", "categories"]
                 .iter()
                 .position(|k| *k == key);
-            if let Some(i) = field {
-                if std::mem::replace(&mut seen[i], true) {
-                    return Err(de::Error::duplicate_field(
-                        ["images", "annotations", "categories"][i],
-                    ));
-                }
+            if let Some(i) = field
+                && std::mem::replace(&mut seen[i], true)
+            {
+                return Err(de::Error::duplicate_field(
+                    ["images", "annotations", "categories"][i],
+                ));
             }
             match field {
                 Some(0) => self.parts.images = map.next_value()?,

@@ -376,6 +376,8 @@ fn augmented_dataset(input: &Input, done: &[Augmented]) -> Dataset {
                     ..o.clone()
                 })
                 .collect(),
+            // Image-level tags hold for every augmented copy.
+            tags: input.dataset.images[a.index].tags.clone(),
         })
         .collect();
     Dataset {

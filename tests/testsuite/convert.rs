@@ -10,6 +10,19 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/annotations/coco_small.json")
 }
 
+/// A CVAT for images file with shape attributes and an image-level tag with an attribute.
+const CVAT: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<annotations>
+  <version>1.1</version>
+  <meta><task><labels><label><name>car</name></label><label><name>scene</name></label></labels></task></meta>
+  <image id="0" name="a.png" width="20" height="10">
+    <box label="car" source="manual" occluded="0" xtl="1" ytl="2" xbr="8" ybr="9" z_order="0">
+      <attribute name="colour">red</attribute>
+    </box>
+    <tag label="scene" source="manual"><attribute name="weather">rain &amp; fog</attribute></tag>
+  </image>
+</annotations>"#;
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -170,6 +183,8 @@ fn hostile_annotation_files_exit_1_with_one_line_and_write_nothing() {
         ("types.json", edit(&|v| v["images"][0]["width"] = serde_json::json!("wide"))),
         ("rle.json", edit(&|v| v["annotations"][7]["segmentation"]["counts"][0] = serde_json::json!(1))),
         ("bomb.xml", "<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY a \"aaaa\"><!ENTITY b \"&a;&a;&a;&a;\">]><annotations><image name=\"&b;\"/></annotations>".to_string()),
+        ("track.xml", CVAT.replace("</annotations>", "<track id=\"4\" label=\"car\"><box frame=\"0\" outside=\"0\" occluded=\"0\" keyframe=\"1\" xtl=\"1\" ytl=\"1\" xbr=\"5\" ybr=\"5\"></box></track></annotations>")),
+        ("brush.json", r#"[{"id": 1, "data": {"image": "a.png"}, "annotations": [{"result": [{"type": "brushlabels", "original_width": 2, "original_height": 2, "value": {"format": "rle", "rle": [0, 0, 0, 16, 224], "brushlabels": ["x"]}}]}]}]"#.to_string()),
     ];
     for (name, text) in cases {
         let src = root.join(name);
@@ -220,4 +235,99 @@ fn inspect_summarizes_annotations() {
             .sum::<u64>(),
         8
     );
+}
+
+#[test]
+fn cvat_attributes_and_tags_survive_cvat_and_are_listed_as_lost_elsewhere() {
+    let root = scratch("convert-cvat-attributes");
+    let src = root.join("annotations.xml");
+    std::fs::write(&src, CVAT).unwrap();
+    let again = root.join("again");
+    ok(&augtrain(&[
+        "convert",
+        s(&src),
+        "--to",
+        "cvat",
+        "--out",
+        s(&again),
+    ]));
+    let text = std::fs::read_to_string(again.join("annotations.xml")).unwrap();
+    assert!(
+        text.contains("<attribute name=\"colour\">red</attribute>"),
+        "{text}"
+    );
+    assert!(text.contains("<tag label=\"scene\""), "{text}");
+    assert!(text.contains("rain &amp; fog"), "{text}");
+    let out = augtrain(&[
+        "convert",
+        s(&src),
+        "--to",
+        "coco",
+        "--out",
+        s(&root.join("coco")),
+    ]);
+    ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("lost in coco: 1 object attributes (not written: only CVAT holds them)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("lost in coco: 1 image-level tags, with their attributes (not written: only CVAT holds them)"),
+        "{err}"
+    );
+}
+
+/// Label Studio brush masks (RLEs written by label-studio-converter's `mask2rle`, fixture of
+/// `tools/labelstudio_brush_fixture.py`) become COCO RLE masks of the right area, and come
+/// back from Label Studio to Label Studio byte for byte.
+#[test]
+fn label_studio_brush_masks_convert() {
+    let root = scratch("convert-brush");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/annotations/labelstudio_brush.json");
+    let out = augtrain(&[
+        "convert",
+        s(&src),
+        "--to",
+        "coco",
+        "--out",
+        s(&root.join("coco")),
+    ]);
+    ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("lost"), "{err}");
+    let coco = json(&root.join("coco/annotations.json"));
+    let masks: Vec<&serde_json::Value> = coco["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["segmentation"].get("counts").is_some())
+        .collect();
+    assert_eq!(masks.len(), 3);
+    // The disk of radius 8 holds 197 pixel centres; the rectangle is 11 x 6.
+    assert_eq!(
+        masks[0]["segmentation"]["size"],
+        serde_json::json!([23, 37])
+    );
+    assert_eq!(masks[0]["area"], 197.0);
+    assert_eq!(masks[1]["area"], 66.0);
+    let ls = root.join("ls");
+    ok(&augtrain(&[
+        "convert",
+        s(&src),
+        "--to",
+        "labelstudio",
+        "--out",
+        s(&ls),
+    ]));
+    let rles = |v: serde_json::Value| -> Vec<serde_json::Value> {
+        let tasks = v.as_array().unwrap().clone();
+        tasks
+            .iter()
+            .flat_map(|t| t["annotations"][0]["result"].as_array().unwrap().clone())
+            .filter_map(|r| r["value"].get("rle").cloned())
+            .collect()
+    };
+    assert_eq!(rles(json(&ls.join("tasks.json"))), rles(json(&src)));
 }

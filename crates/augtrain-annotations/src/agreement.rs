@@ -419,6 +419,7 @@ mod tests {
                     height: 100,
                     id: None,
                     objects,
+                    tags: Vec::new(),
                 })
                 .collect(),
             classes: vec![

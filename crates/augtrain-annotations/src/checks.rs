@@ -489,6 +489,7 @@ mod tests {
                 height: 50,
                 id: None,
                 objects,
+                tags: Vec::new(),
             }],
             classes: ["cat", "dog", "Dog "]
                 .iter()
@@ -766,6 +767,7 @@ mod tests {
                 height: 310,
                 id: None,
                 objects: chunk.to_vec(),
+                tags: Vec::new(),
             });
         }
         let f = check_annotations(&d, &CheckOptions::default()).unwrap();

@@ -78,13 +78,14 @@ pub fn anonymize(d: &Dataset, names: &[Option<ExportedName>], keep_annotators: b
                     height: name.height,
                     id: None,
                     objects: Vec::new(),
+                    tags: Vec::new(),
                 });
                 out.dataset.images.len() - 1
             }
         };
-        out.dataset.images[at]
-            .objects
-            .extend(image.objects.iter().cloned());
+        let target = &mut out.dataset.images[at];
+        target.objects.extend(image.objects.iter().cloned());
+        target.tags.extend(image.tags.iter().cloned());
     }
     renumber(&mut out.dataset);
     if !keep_annotators {
@@ -148,6 +149,7 @@ mod tests {
             height: 6,
             id: Some(id),
             objects,
+            tags: Vec::new(),
         };
         Dataset {
             images: vec![

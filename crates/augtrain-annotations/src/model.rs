@@ -102,6 +102,30 @@ pub struct Image {
     /// The objects, in source order.
     #[serde(default)]
     pub objects: Vec<Object>,
+    /// Image-level labels (CVAT `<tag>`): classes that apply to the whole image, without
+    /// geometry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+/// An image-level label: a class for the whole image, with its attributes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tag {
+    /// Index into [`Dataset::classes`].
+    pub class: usize,
+    /// The tag's attributes, in source order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<Attribute>,
+}
+
+/// A named attribute an annotation tool attached to an object or tag (CVAT
+/// `<attribute name="...">value</attribute>`), kept as the text the source wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Attribute {
+    /// The attribute's name.
+    pub name: String,
+    /// Its value, as text (CVAT writes checkboxes as `true`/`false`, numbers as digits).
+    pub value: String,
 }
 
 /// One annotated (or predicted) object.
@@ -154,6 +178,9 @@ pub struct Object {
     /// A prediction's confidence (COCO results `score`, Label Studio prediction `score`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
+    /// Free-form attributes the source attached (CVAT `<attribute>`), in source order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<Attribute>,
 }
 
 /// Where an object comes from.
@@ -427,6 +454,68 @@ impl Bitmap {
     }
 }
 
+impl Bitmap {
+    /// The smallest bitmap with the same inside pixels, values made 0/1 (an empty mask gives a
+    /// 0×0 bitmap at the origin).
+    pub fn cropped(&self) -> Bitmap {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let inside = |c: usize, r: usize| self.data.get(r * w + c).is_some_and(|&v| v != 0);
+        let rows: Vec<usize> = (0..h).filter(|&r| (0..w).any(|c| inside(c, r))).collect();
+        let cols: Vec<usize> = (0..w)
+            .filter(|&c| rows.iter().any(|&r| inside(c, r)))
+            .collect();
+        let (Some(&r0), Some(&r1), Some(&c0), Some(&c1)) =
+            (rows.first(), rows.last(), cols.first(), cols.last())
+        else {
+            return Bitmap::default();
+        };
+        let data = (r0..=r1)
+            .flat_map(|r| (c0..=c1).map(move |c| (r, c)))
+            .map(|(r, c)| inside(c, r) as u8)
+            .collect();
+        Bitmap {
+            left: self.left + c0 as u32,
+            top: self.top + r0 as u32,
+            width: (c1 - c0 + 1) as u32,
+            height: (r1 - r0 + 1) as u32,
+            data,
+        }
+    }
+
+    /// The mask over a whole `width × height` image, row-major, 0/1 per pixel (pixels of the
+    /// bitmap outside the image are dropped).
+    pub fn on_image(&self, width: u32, height: u32) -> Vec<u8> {
+        let (iw, ih) = (width as usize, height as usize);
+        let mut out = vec![0u8; iw * ih];
+        for r in 0..self.height as usize {
+            for c in 0..self.width as usize {
+                let (x, y) = (self.left as usize + c, self.top as usize + r);
+                let v = self
+                    .data
+                    .get(r * self.width as usize + c)
+                    .copied()
+                    .unwrap_or(0);
+                if x < iw && y < ih && v != 0 {
+                    out[y * iw + x] = 1;
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Mask {
+    /// The mask as a [`Bitmap`] (an RLE cropped to its extent); `None` for a compressed RLE
+    /// string that does not decode.
+    pub fn to_bitmap(&self) -> Option<Bitmap> {
+        match self {
+            Mask::Bitmap(b) => Some(b.clone()),
+            Mask::Rle(r) => Some(r.to_bitmap()),
+            Mask::RleString(s) => s.decompress().ok().map(|r| r.to_bitmap()),
+        }
+    }
+}
+
 impl Rle {
     /// The mask as a [`Bitmap`] cropped to the rows and columns it covers (an empty mask gives
     /// a 0×0 bitmap at the origin). Runs past `height × width` are ignored.
@@ -664,6 +753,7 @@ mod tests {
             height: 2,
             id: Some(7),
             objects: vec![o],
+            tags: Vec::new(),
         });
         let text = serde_json::to_string(&d).unwrap();
         assert_eq!(serde_json::from_str::<Dataset>(&text).unwrap(), d);

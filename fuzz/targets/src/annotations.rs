@@ -38,6 +38,7 @@ pub fn annotations(bytes: &[u8]) -> bool {
                     height: 480,
                     id: None,
                     objects,
+                    tags: Vec::new(),
                 };
                 accepted.push(Dataset {
                     images: vec![image],

@@ -234,6 +234,20 @@ pub fn count_class_losses(d: &Dataset, losses: &mut Losses) {
     );
 }
 
+/// Losses of what only CVAT holds: object attributes and image-level tags, for every other
+/// format's writer.
+pub fn count_attribute_losses(d: &Dataset, losses: &mut Losses) {
+    let objects = d.images.iter().flat_map(|i| &i.objects);
+    losses.add_n(
+        "object attributes (not written: only CVAT holds them)",
+        objects.map(|o| o.attributes.len()).sum(),
+    );
+    losses.add_n(
+        "image-level tags, with their attributes (not written: only CVAT holds them)",
+        d.images.iter().map(|i| i.tags.len()).sum(),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

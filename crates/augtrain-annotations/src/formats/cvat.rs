@@ -9,49 +9,73 @@
 
 use std::path::Path;
 
-use augtrain_data::util::fs::{IoError, read_regular_text};
+use std::io::{BufRead, BufReader};
+
+use augtrain_data::util::fs::{IoError, open_regular};
 
 use super::common::{check_image_name, check_size, num, number, polygon};
 use super::shapes::{Shape, merge_groups, shapes_of};
-use super::xml::{Element, escape, parse};
+use super::xml::{Element, escape, for_each_child};
 use super::{ReadOutput, WriteOutput};
 use crate::error::{AnnotationError, Result};
 use crate::loss::Losses;
 use crate::model::{
-    BBox, Bitmap, Circle, Dataset, Image, Keypoint, MAX_MASK_PIXELS, Mask, Object, OrientedBox,
-    Point,
+    Attribute, BBox, Bitmap, Circle, Dataset, Image, Keypoint, MAX_MASK_PIXELS, Mask, Object,
+    OrientedBox, Point, Tag,
 };
 
-/// Read a CVAT for images 1.1 XML file.
+/// Read a CVAT for images 1.1 XML file, streaming: one `<image>` element is held at a time.
 pub fn read(path: &Path) -> Result<ReadOutput> {
-    let text = read_regular_text(path).map_err(|e| IoError::new("read", path, e))?;
-    parse_text(path, &text)
+    let file = open_regular(path).map_err(|e| IoError::new("read", path, e))?;
+    read_from(path, BufReader::with_capacity(1 << 16, file))
 }
 
 /// Parse CVAT XML text (`path` names it in errors).
 pub fn parse_text(path: &Path, text: &str) -> Result<ReadOutput> {
-    let root = parse(path, text)?;
-    if root.name != "annotations" {
-        return Err(AnnotationError::malformed(
+    read_from(path, text.as_bytes())
+}
+
+fn read_from(path: &Path, input: impl BufRead) -> Result<ReadOutput> {
+    let mut out = ReadOutput::default();
+    let mut on_root = |root: &Element| {
+        if root.name == "annotations" {
+            return Ok(());
+        }
+        Err(AnnotationError::malformed(
             path,
             format!("root element is <{}>, not CVAT's <annotations>", root.name),
-        ));
-    }
-    let mut out = ReadOutput::default();
-    if let Some(meta) = root.child("meta") {
-        for name in label_names(meta) {
-            out.dataset.class_index(&name);
+        ))
+    };
+    let mut on_child = |el: Element| {
+        match el.name.as_str() {
+            "meta" => {
+                for name in label_names(&el) {
+                    out.dataset.class_index(&name);
+                }
+            }
+            "image" => {
+                let image = image(path, &el, &mut out)?;
+                out.dataset.images.push(image);
+            }
+            "track" => return Err(track_refused(path, &el)),
+            _ => {}
         }
-    }
-    for el in root.children("image") {
-        let image = image(path, el, &mut out)?;
-        out.dataset.images.push(image);
-    }
-    out.skipped.add_n(
-        "CVAT tracks (video annotations: not read)",
-        root.children("track").count(),
-    );
+        Ok(())
+    };
+    for_each_child(path, input, &mut on_root, &mut on_child)?;
     Ok(out)
+}
+
+/// CVAT for video's `<track>`s are refused whole rather than half read: their frames have no
+/// image names in the file.
+fn track_refused(path: &Path, el: &Element) -> AnnotationError {
+    AnnotationError::malformed(
+        path,
+        format!(
+            "has CVAT for video tracks (<track id=\"{}\">), which are not read; export the task as \"CVAT for images 1.1\", which writes each frame's shapes under its <image>",
+            el.attr("id").unwrap_or("?")
+        ),
+    )
 }
 
 /// Label names under `<meta>` (task, job or project), in document order.
@@ -87,27 +111,25 @@ fn image(path: &Path, el: &Element, out: &mut ReadOutput) -> Result<Image> {
     let (width, height) = check_size(path, &name, whole("width")?, whole("height")?)?;
     let id = el.attr("id").and_then(|v| v.parse().ok());
     let mut items = Vec::new();
+    let mut tags = Vec::new();
     for (k, shape) in el.children.iter().enumerate() {
         let what = || format!("image {name:?}, <{}> {}", shape.name, k + 1);
+        if shape.name == "tag" {
+            tags.push(Tag {
+                class: out.dataset.class_index(label(path, shape, &what)?),
+                attributes: attributes(path, shape, &what)?,
+            });
+            continue;
+        }
         let Some(geometry) = geometry(path, shape, (width, height), &what, &mut out.skipped)?
         else {
             continue;
         };
-        let label = shape.attr("label").unwrap_or("");
-        if label.is_empty() {
-            return Err(AnnotationError::malformed(
-                path,
-                format!("{}: no label", what()),
-            ));
-        }
         let mut o = geometry;
-        o.class = out.dataset.class_index(label);
+        o.class = out.dataset.class_index(label(path, shape, &what)?);
         o.flags.occluded = shape.attr("occluded") == Some("1");
         o.z_order = shape.attr("z_order").and_then(|z| z.parse().ok());
-        out.skipped.add_n(
-            "CVAT attributes (not read)",
-            shape.children("attribute").count(),
-        );
+        o.attributes = attributes(path, shape, &what)?;
         items.push((
             shape
                 .attr("group_id")
@@ -122,11 +144,39 @@ fn image(path: &Path, el: &Element, out: &mut ReadOutput) -> Result<Image> {
         height,
         id,
         objects: merge_groups(items),
+        tags,
     })
 }
 
+/// A shape's or tag's `label`, which must be there.
+fn label<'e>(path: &Path, el: &'e Element, what: &dyn Fn() -> String) -> Result<&'e str> {
+    match el.attr("label") {
+        Some(l) if !l.is_empty() => Ok(l),
+        _ => Err(AnnotationError::malformed(
+            path,
+            format!("{}: no label", what()),
+        )),
+    }
+}
+
+/// The `<attribute name="...">value</attribute>` children of a shape or tag, in order.
+fn attributes(path: &Path, el: &Element, what: &dyn Fn() -> String) -> Result<Vec<Attribute>> {
+    el.children("attribute")
+        .map(|a| match a.attr("name") {
+            Some(n) if !n.is_empty() => Ok(Attribute {
+                name: n.to_string(),
+                value: a.text.clone(),
+            }),
+            _ => Err(AnnotationError::malformed(
+                path,
+                format!("{}: an <attribute> without a name", what()),
+            )),
+        })
+        .collect()
+}
+
 /// The object drawn by one shape element (class not yet set); `None` for elements that are
-/// not shapes (`<tag>` is counted as skipped).
+/// not shapes (those CVAT has that the model cannot hold are counted as skipped).
 fn geometry(
     path: &Path,
     el: &Element,
@@ -199,10 +249,6 @@ fn geometry(
         }
         "ellipse" => {
             skipped.add("CVAT ellipses that are not circles (not read)");
-            return Ok(None);
-        }
-        "tag" => {
-            skipped.add("CVAT tags (image-level labels: not read)");
             return Ok(None);
         }
         "skeleton" | "cuboid" => {
@@ -313,11 +359,19 @@ pub fn write(d: &Dataset) -> Result<WriteOutput> {
         "      <size>{}</size>\n      <mode>annotation</mode>\n      <labels>\n",
         d.images.len()
     );
-    for c in &d.classes {
+    let declared = attribute_names(d);
+    for (c, names) in d.classes.iter().zip(&declared) {
         x += &format!(
-            "        <label>\n          <name>{}</name>\n          <type>any</type>\n          <attributes>\n          </attributes>\n        </label>\n",
+            "        <label>\n          <name>{}</name>\n          <type>any</type>\n          <attributes>\n",
             escape(&c.name)
         );
+        for n in names {
+            x += &format!(
+                "            <attribute>\n              <name>{}</name>\n              <mutable>False</mutable>\n              <input_type>text</input_type>\n              <default_value></default_value>\n              <values></values>\n            </attribute>\n",
+                escape(n)
+            );
+        }
+        x += "          </attributes>\n        </label>\n";
     }
     x += "      </labels>\n    </task>\n  </meta>\n";
     let mut next_group = 1;
@@ -339,6 +393,13 @@ pub fn write(d: &Dataset) -> Result<WriteOutput> {
             for shape in shapes {
                 x += &shape_xml(d, o, &shape, group, &mut out.losses);
             }
+        }
+        for t in &image.tags {
+            x += &format!(
+                "    <tag label=\"{}\" source=\"manual\">\n{}    </tag>\n",
+                escape(&d.classes[t.class].name),
+                attributes_xml(&t.attributes)
+            );
         }
         x += "  </image>\n";
     }
@@ -418,7 +479,7 @@ fn shape_xml(
             num(c.radius),
             num(c.radius)
         ),
-        Shape::Mask(m) => match mask_bitmap(m) {
+        Shape::Mask(m) => match m.to_bitmap() {
             Some(b) => format!(
                 "mask {common} rle=\"{}\" left=\"{}\" top=\"{}\" width=\"{}\" height=\"{}\"",
                 row_runs(&b),
@@ -434,17 +495,45 @@ fn shape_xml(
         },
     };
     format!(
-        "    <{body}>\n    </{}>\n",
+        "    <{body}>\n{}    </{}>\n",
+        attributes_xml(&o.attributes),
         body.split(' ').next().unwrap_or("box")
     )
 }
 
-fn mask_bitmap(m: &Mask) -> Option<Bitmap> {
-    match m {
-        Mask::Bitmap(b) => Some(b.clone()),
-        Mask::Rle(r) => Some(r.to_bitmap()),
-        Mask::RleString(s) => s.decompress().ok().map(|r| r.to_bitmap()),
+/// `<attribute>` lines for a shape or tag.
+fn attributes_xml(attributes: &[Attribute]) -> String {
+    attributes
+        .iter()
+        .map(|a| {
+            format!(
+                "      <attribute name=\"{}\">{}</attribute>\n",
+                escape(&a.name),
+                escape(&a.value)
+            )
+        })
+        .collect()
+}
+
+/// Per class, the names of the attributes its objects and tags carry, in order of first use:
+/// CVAT imports only attributes its label list declares.
+fn attribute_names(d: &Dataset) -> Vec<Vec<&str>> {
+    let mut names: Vec<Vec<&str>> = vec![Vec::new(); d.classes.len()];
+    let objects = d.images.iter().flat_map(|i| &i.objects);
+    let used = objects.map(|o| (o.class, &o.attributes)).chain(
+        d.images
+            .iter()
+            .flat_map(|i| &i.tags)
+            .map(|t| (t.class, &t.attributes)),
+    );
+    for (class, attributes) in used {
+        for a in attributes {
+            if !names[class].contains(&a.name.as_str()) {
+                names[class].push(&a.name);
+            }
+        }
     }
+    names
 }
 
 /// CVAT's mask counts: row-major runs inside the bitmap, background first.
@@ -475,12 +564,15 @@ mod tests {
     <label><name>unused</name></label>
   </labels></task></meta>
   <image id="3" name="frames/a.png" width="10" height="8">
-    <box label="car" source="manual" occluded="1" xtl="1.5" ytl="2" xbr="4" ybr="6" z_order="2"></box>
+    <box label="car" source="manual" occluded="1" xtl="1.5" ytl="2" xbr="4" ybr="6" z_order="2">
+      <attribute name="colour">dark &amp; red</attribute>
+      <attribute name="parked">true</attribute>
+    </box>
     <box label="car" source="manual" occluded="0" xtl="0" ytl="0" xbr="4" ybr="2" z_order="0" rotation="30"></box>
     <polygon label="car" source="manual" occluded="0" points="1,1;5,1;3,4" z_order="0" group_id="5"></polygon>
     <points label="car" source="manual" occluded="0" points="2,2;3,3" z_order="0" group_id="5"></points>
     <mask label="car" source="manual" occluded="0" rle="1, 2, 3" left="2" top="3" width="3" height="2" z_order="0"></mask>
-    <tag label="car" source="manual"></tag>
+    <tag label="car" source="manual"><attribute name="weather">rain</attribute></tag>
   </image>
 </annotations>"#;
 
@@ -524,12 +616,32 @@ mod tests {
             panic!()
         };
         assert_eq!(b.data, vec![0, 1, 1, 0, 0, 0]);
+        let attribute = |name: &str, value: &str| Attribute {
+            name: name.into(),
+            value: value.into(),
+        };
         assert_eq!(
-            r.skipped.count("CVAT tags (image-level labels: not read)"),
-            1
+            im.objects[0].attributes,
+            [
+                attribute("colour", "dark & red"),
+                attribute("parked", "true")
+            ]
         );
+        assert_eq!(
+            im.tags,
+            [Tag {
+                class: 0,
+                attributes: vec![attribute("weather", "rain")]
+            }]
+        );
+        assert!(r.skipped.is_empty(), "{}", r.skipped);
         let w = write(d).unwrap();
         assert!(w.losses.is_empty(), "{}", w.losses);
+        let text = std::str::from_utf8(&w.files[0].bytes).unwrap();
+        assert!(
+            text.contains("<name>colour</name>") && text.contains("<name>weather</name>"),
+            "the label list declares the attributes: {text}"
+        );
         let back = parse_text(
             Path::new("w.xml"),
             std::str::from_utf8(&w.files[0].bytes).unwrap(),
@@ -537,6 +649,21 @@ mod tests {
         .unwrap();
         assert_eq!(back.dataset.images, d.images);
         assert_eq!(back.dataset.classes, d.classes);
+        for format in super::super::Format::ALL {
+            let l = super::super::write(format, d).unwrap().losses;
+            let (attributes, tags) = (
+                l.count("object attributes (not written: only CVAT holds them)"),
+                l.count(
+                    "image-level tags, with their attributes (not written: only CVAT holds them)",
+                ),
+            );
+            let expected = if format == super::super::Format::Cvat {
+                (0, 0)
+            } else {
+                (2, 1)
+            };
+            assert_eq!((attributes, tags), expected, "{format}");
+        }
     }
 
     #[test]
@@ -560,6 +687,18 @@ mod tests {
                 CVAT.replace("width=\"10\"", "width=\"1000000000\""),
                 "limit",
             ),
+            (
+                CVAT.replace("<attribute name=\"parked\">", "<attribute>"),
+                "without a name",
+            ),
+            (
+                CVAT.replace(
+                    "</annotations>",
+                    "<track id=\"0\" label=\"car\"><box frame=\"0\" outside=\"0\" keyframe=\"1\" occluded=\"0\" xtl=\"1\" ytl=\"1\" xbr=\"2\" ybr=\"2\"></box></track></annotations>",
+                ),
+                "CVAT for video tracks",
+            ),
+            (CVAT.replace("<annotations>", "<other>").replace("</annotations>", "</other>"), "not CVAT's"),
         ];
         for (text, needle) in cases {
             let e = parse_text(Path::new("h.xml"), &text)

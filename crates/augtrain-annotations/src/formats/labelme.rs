@@ -143,6 +143,7 @@ pub fn parse_file(
         height,
         id: None,
         objects: merge_groups(items),
+        tags: Vec::new(),
     })
 }
 

@@ -4,9 +4,11 @@
 //! Result regions hold **percentages** of `original_width`/`original_height` (0..100):
 //! `rectanglelabels` (`x, y, width, height` and `rotation`, degrees clockwise about the
 //! rectangle's **top-left corner** `(x, y)`), `polygonlabels` (`points`), `keypointlabels`
-//! (`x, y`) and `ellipselabels` (`x, y` centre, `radiusX`, `radiusY`). Several annotations per
-//! task become objects of one image with their annotator (`completed_by`); predictions become
-//! objects with origin prediction, the `model_version` as annotator and the `score`.
+//! (`x, y`), `ellipselabels` (`x, y` centre, `radiusX`, `radiusY`) and `brushlabels` (`format:
+//! "rle"`, `rle`: Label Studio's RLE of the image's RGBA bytes, see [`super::brush`]; the mask is
+//! where alpha is not 0, written back as 255). Several annotations per task become objects of
+//! one image with their annotator (`completed_by`); predictions become objects with origin
+//! prediction, the `model_version` as annotator and the `score`.
 
 use std::path::Path;
 
@@ -14,12 +16,16 @@ use augtrain_data::util::fs::{IoError, open_regular};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::brush;
 use super::common::{check_image_name, check_size, count_class_losses, finite, polygon};
 use super::shapes::{Shape, shapes_of};
 use super::{ReadOutput, WriteOutput};
 use crate::error::{AnnotationError, Result};
 use crate::loss::Losses;
-use crate::model::{BBox, Circle, Dataset, Image, Keypoint, Object, OrientedBox, Origin, Point};
+use crate::model::{
+    BBox, Bitmap, Circle, Dataset, Image, Keypoint, MAX_MASK_PIXELS, Mask, Object, OrientedBox,
+    Origin, Point,
+};
 
 #[derive(Deserialize)]
 struct Task {
@@ -178,11 +184,12 @@ fn region_object(
         "polygonlabels",
         "keypointlabels",
         "ellipselabels",
+        "brushlabels",
     ]
     .into_iter()
     .find(|k| *k == region.kind) else {
         out.skipped
-            .add("Label Studio regions of other types (choices, brush, text...: not read)");
+            .add("Label Studio regions of other types (choices, text...: not read)");
         return Ok(None);
     };
     let (w, h) = check_size(
@@ -269,6 +276,7 @@ fn region_object(
                 .collect();
             o.polygons.push(polygon(path, pts, what)?);
         }
+        "brushlabels" => o.mask = Some(Mask::Bitmap(brush_mask(path, v, (w, h), what)?)),
         "keypointlabels" => {
             o.keypoints = vec![Keypoint {
                 x: num("x")? * sx,
@@ -294,6 +302,39 @@ fn region_object(
         }
     }
     Ok(Some(o))
+}
+
+/// A brush region's mask (`"format": "rle"`, `rle`: Label Studio's RLE of the image's RGBA
+/// bytes), cropped to the pixels whose alpha is not 0.
+fn brush_mask(
+    path: &Path,
+    v: &Value,
+    (w, h): (u32, u32),
+    what: &dyn Fn() -> String,
+) -> Result<Bitmap> {
+    let bad = |m: String| AnnotationError::malformed(path, format!("{}: brush {m}", what()));
+    if v.get("format").and_then(Value::as_str) != Some("rle") {
+        return Err(bad(
+            "region without `\"format\": \"rle\"` (the only brush format Label Studio exports)"
+                .into(),
+        ));
+    }
+    if w as u64 * h as u64 > MAX_MASK_PIXELS {
+        return Err(bad(format!(
+            "mask of {w}x{h} is more than the {MAX_MASK_PIXELS}-pixel mask limit"
+        )));
+    }
+    let rle: Vec<u8> = Vec::<u8>::deserialize(v.get("rle").unwrap_or(&Value::Null))
+        .map_err(|e| bad(format!("`rle` is not a list of bytes: {e}")))?;
+    let alpha = brush::decode_alpha(&rle, w, h).map_err(|e| bad(e.to_string()))?;
+    let whole = Bitmap {
+        left: 0,
+        top: 0,
+        width: w,
+        height: h,
+        data: alpha,
+    };
+    Ok(whole.cropped())
 }
 
 /// Write the data set as one Label Studio JSON export, `tasks.json`; image URLs are local-storage
@@ -424,9 +465,13 @@ fn regions_of(d: &Dataset, o: &Object, image: &Image, losses: &mut Losses) -> Ve
             Shape::Polyline(_) => {
                 losses.add("polylines (not written: Label Studio has no polyline region)")
             }
-            Shape::Mask(_) => {
-                losses.add("masks (not written: Label Studio brush RLE is not supported)")
-            }
+            Shape::Mask(m) => match m.to_bitmap() {
+                Some(b) => {
+                    let rle = brush::encode_mask(&b.on_image(image.width, image.height));
+                    push("brushlabels", json!({"format": "rle", "rle": rle}));
+                }
+                None => losses.add("compressed-string RLE masks that do not decode (not written)"),
+            },
         }
     }
     out
@@ -518,6 +563,55 @@ mod tests {
         );
     }
 
+    /// Brush masks of an export whose RLEs label-studio-converter wrote (`mask2rle`): read as
+    /// the masks its `decode_rle` gives, written back byte for byte.
+    #[test]
+    fn brush_masks_read_and_write_back_as_label_studio_converter_made_them() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/annotations"
+        );
+        let text = std::fs::read(format!("{dir}/labelstudio_brush.json")).unwrap();
+        let r = parse(Path::new("brush.json"), &text).unwrap();
+        assert!(r.skipped.is_empty(), "{}", r.skipped);
+        let d = &r.dataset;
+        let masks: Vec<&Bitmap> = d
+            .images
+            .iter()
+            .flat_map(|i| &i.objects)
+            .filter_map(|o| match &o.mask {
+                Some(Mask::Bitmap(b)) => Some(b),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(masks.len(), 3);
+        // The rectangle: rows 3..9, columns 24..35 of a 37x23 image.
+        assert_eq!(
+            (masks[1].left, masks[1].top, masks[1].width, masks[1].height),
+            (24, 3, 11, 6)
+        );
+        assert!(masks[1].data.iter().all(|&v| v == 1));
+        // The disk: radius 8 about (12, 11) holds 197 pixel centres.
+        assert_eq!(masks[0].data.iter().filter(|&&v| v == 1).count(), 197);
+        assert_eq!((masks[2].left, masks[2].top), (10, 75));
+        let w = write(d).unwrap();
+        assert!(w.losses.is_empty(), "{}", w.losses);
+        let back = parse(Path::new("w.json"), &w.files[0].bytes).unwrap();
+        assert_eq!(back.dataset.images, d.images);
+        let rles = |bytes: &[u8]| -> Vec<Value> {
+            let tasks: Value = serde_json::from_slice(bytes).unwrap();
+            let regions = tasks
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|t| t["annotations"][0]["result"].as_array().unwrap().clone());
+            regions
+                .filter_map(|r| r["value"].get("rle").cloned())
+                .collect()
+        };
+        assert_eq!(rles(&w.files[0].bytes), rles(&text));
+    }
+
     #[test]
     fn hostile_label_studio_files_are_refused() {
         let cases = [
@@ -540,7 +634,23 @@ mod tests {
             ),
             ("{\"not\": \"a list\"}".to_string(), "list of tasks"),
         ];
-        for (text, needle) in cases {
+        let brush = |value: &str| {
+            format!(
+                r#"[{{"id": 1, "data": {{"image": "a.png"}}, "annotations": [{{"result": [
+                {{"type": "brushlabels", "original_width": 2, "original_height": 2,
+                  "value": {{"brushlabels": ["x"], {value}}}}}]}}]}}]"#
+            )
+        };
+        let brush_cases = [
+            (brush(r#""format": "rle", "rle": [0, 0]"#), "ends before"),
+            (brush(r#""format": "png", "rle": []"#), "format"),
+            (brush(r#""format": "rle", "rle": [300]"#), "list of bytes"),
+            (
+                brush(r#""format": "rle", "rle": [0, 0, 0, 100, 0, 0, 0]"#),
+                "not 4 x width x height",
+            ),
+        ];
+        for (text, needle) in cases.into_iter().chain(brush_cases) {
             let e = parse(Path::new("h.json"), text.as_bytes())
                 .unwrap_err()
                 .to_string();

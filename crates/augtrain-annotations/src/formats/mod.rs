@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::loss::Losses;
 use crate::model::Dataset;
 
+pub mod brush;
 pub mod coco;
 pub mod common;
 pub mod cvat;
@@ -137,14 +138,18 @@ pub fn read(format: Format, path: &Path, opts: &ReadOptions) -> Result<ReadOutpu
 
 /// Write `dataset` in `format`: the files to publish and the losses.
 pub fn write(format: Format, dataset: &Dataset) -> Result<WriteOutput> {
-    match format {
+    let mut out = match format {
         Format::Coco => coco::write(dataset),
         Format::Yolo => yolo::write(dataset),
         Format::Voc => voc::write(dataset),
         Format::Labelme => labelme::write(dataset),
         Format::Labelstudio => labelstudio::write(dataset),
         Format::Cvat => cvat::write(dataset),
+    }?;
+    if format != Format::Cvat {
+        common::count_attribute_losses(dataset, &mut out.losses);
     }
+    Ok(out)
 }
 
 /// Detect the format of `path` unless `format` names it, then read.

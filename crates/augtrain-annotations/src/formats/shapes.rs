@@ -94,14 +94,20 @@ fn same_box(a: Option<BBox>, b: Option<BBox>) -> bool {
 }
 
 /// Move the geometry of `from` into `into` when it fits (polygons and keypoints add up; a box,
-/// oriented box, mask, polyline or circle only where `into` has none). `Some(from)` back when
-/// it does not fit, so the caller keeps it as its own object.
+/// oriented box, mask, polyline or circle only where `into` has none; attributes add up unless
+/// one name has two values). `Some(from)` back when it does not fit, so the caller keeps it as
+/// its own object.
 pub fn absorb(into: &mut Object, from: Object) -> Option<Object> {
     let clash = (into.bbox.is_some() && from.bbox.is_some())
         || (into.oriented.is_some() && from.oriented.is_some())
         || (into.mask.is_some() && from.mask.is_some())
         || (into.polyline.is_some() && from.polyline.is_some())
-        || (into.circle.is_some() && from.circle.is_some());
+        || (into.circle.is_some() && from.circle.is_some())
+        || from.attributes.iter().any(|a| {
+            into.attributes
+                .iter()
+                .any(|b| b.name == a.name && b.value != a.value)
+        });
     if clash || into.class != from.class {
         return Some(from);
     }
@@ -112,6 +118,11 @@ pub fn absorb(into: &mut Object, from: Object) -> Option<Object> {
     into.circle = into.circle.or(from.circle);
     into.polygons.extend(from.polygons);
     into.keypoints.extend(from.keypoints);
+    for a in from.attributes {
+        if !into.attributes.contains(&a) {
+            into.attributes.push(a);
+        }
+    }
     None
 }
 

@@ -82,6 +82,7 @@ pub fn parse_file(path: &Path, text: &str, d: &mut Dataset, skipped: &mut Losses
         height,
         id: None,
         objects,
+        tags: Vec::new(),
     })
 }
 

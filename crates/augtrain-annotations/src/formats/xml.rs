@@ -6,6 +6,7 @@
 //! predefined ones and character references are errors, so nothing is ever expanded: no
 //! billion-laughs, no external entities. Nesting depth is bounded.
 
+use std::io::BufRead;
 use std::path::Path;
 
 use quick_xml::Reader;
@@ -56,15 +57,52 @@ impl Element {
 
 /// Parse `text` into its root element.
 pub fn parse(path: &Path, text: &str) -> Result<Element> {
+    let mut children = Vec::new();
+    let mut root = walk(
+        path,
+        Reader::from_reader(text.as_bytes()),
+        &mut |_| Ok(()),
+        &mut |c| {
+            children.push(c);
+            Ok(())
+        },
+    )?;
+    root.children = children;
+    Ok(root)
+}
+
+/// Stream the XML read from `input`: `on_root` sees the root element (name and attributes, no
+/// children yet) as soon as it opens, then `on_child` gets each child of the root, built
+/// whole, as it closes, and drops it. Memory is one child's tree, not the document's: for
+/// files such as CVAT's, one `<image>` at a time. Returns the root without its children.
+pub fn for_each_child<R: BufRead>(
+    path: &Path,
+    input: R,
+    on_root: &mut dyn FnMut(&Element) -> Result<()>,
+    on_child: &mut dyn FnMut(Element) -> Result<()>,
+) -> Result<Element> {
+    walk(path, Reader::from_reader(input), on_root, on_child)
+}
+
+/// The parser behind [`parse`] and [`for_each_child`]. The stack holds the open elements under
+/// a document node: `[document, root, child, ...]`.
+fn walk<R: BufRead>(
+    path: &Path,
+    mut reader: Reader<R>,
+    on_root: &mut dyn FnMut(&Element) -> Result<()>,
+    on_child: &mut dyn FnMut(Element) -> Result<()>,
+) -> Result<Element> {
     let bad = |m: String| AnnotationError::malformed(path, format!("not well-formed XML: {m}"));
-    let mut reader = Reader::from_str(text);
     let mut stack: Vec<Element> = vec![Element::default()];
+    let mut roots = 0usize;
+    let mut buf = Vec::new();
     loop {
+        buf.clear();
         let at = reader.buffer_position();
         let event = reader
-            .read_event()
+            .read_event_into(&mut buf)
             .map_err(|e| bad(format!("{e} (byte {at})")))?;
-        match event {
+        let closed = match event {
             Event::DocType(_) => {
                 return Err(AnnotationError::malformed(
                     path,
@@ -75,33 +113,41 @@ pub fn parse(path: &Path, text: &str) -> Result<Element> {
                 if stack.len() > MAX_DEPTH {
                     return Err(bad(format!("elements nested deeper than {MAX_DEPTH}")));
                 }
-                stack.push(element(&e).map_err(bad)?);
+                let el = element(&e).map_err(bad)?;
+                if stack.len() == 1 {
+                    roots += 1;
+                    on_root(&el)?;
+                }
+                stack.push(el);
+                None
             }
             Event::Empty(e) => {
                 let el = element(&e).map_err(bad)?;
-                stack.last_mut().expect("root").children.push(el);
+                if stack.len() == 1 {
+                    roots += 1;
+                    on_root(&el)?;
+                }
+                Some(el)
             }
             Event::End(_) => {
                 let mut done = stack.pop().expect("start before end");
+                if stack.is_empty() {
+                    return Err(bad("unbalanced end tag".into()));
+                }
                 let trimmed = done.text.trim();
                 if trimmed.len() != done.text.len() {
                     done.text = trimmed.to_string();
                 }
-                let parent = stack
-                    .last_mut()
-                    .ok_or_else(|| bad("unbalanced end tag".into()))?;
-                parent.children.push(done);
+                Some(done)
             }
-            Event::Text(t) => stack
-                .last_mut()
-                .expect("root")
-                .text
-                .push_str(&t.xml10_content()),
-            Event::CData(t) => stack
-                .last_mut()
-                .expect("root")
-                .text
-                .push_str(&t.xml10_content()),
+            Event::Text(t) => {
+                top(&mut stack).text.push_str(&t.xml10_content());
+                None
+            }
+            Event::CData(t) => {
+                top(&mut stack).text.push_str(&t.xml10_content());
+                None
+            }
             Event::GeneralRef(r) => {
                 let name: &str = r.as_ref();
                 let resolved = match r.resolve_char_ref() {
@@ -115,23 +161,36 @@ pub fn parse(path: &Path, text: &str) -> Result<Element> {
                         }
                     },
                 };
-                stack.last_mut().expect("root").text.push_str(&resolved);
+                top(&mut stack).text.push_str(&resolved);
+                None
             }
             Event::Eof => break,
-            _ => {}
+            _ => None,
+        };
+        if let Some(done) = closed {
+            match stack.len() {
+                2 => on_child(done)?,
+                _ => top(&mut stack).children.push(done),
+            }
         }
     }
-    let mut root = stack
+    let document = stack
         .pop()
         .filter(|_| stack.is_empty())
         .ok_or_else(|| bad("unclosed elements at the end".into()))?;
-    if !root.text.trim().is_empty() {
+    if !document.text.trim().is_empty() {
         return Err(bad("text outside the root element".into()));
     }
-    root.children
-        .pop()
-        .filter(|_| root.children.is_empty())
-        .ok_or_else(|| bad("not exactly one root element".into()))
+    match (roots, document.children.into_iter().next()) {
+        (1, Some(root)) => Ok(root),
+        _ => Err(bad("not exactly one root element".into())),
+    }
+}
+
+fn top(stack: &mut [Element]) -> &mut Element {
+    stack
+        .last_mut()
+        .expect("the document node stays on the stack")
 }
 
 fn element(e: &BytesStart) -> std::result::Result<Element, String> {

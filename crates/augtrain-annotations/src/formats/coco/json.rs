@@ -3,22 +3,13 @@
 
 use std::fmt;
 
+use std::cell::RefCell;
+
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::loss::Losses;
-use crate::model::{Class, Image, KeypointSchema, Mask, Object, Origin};
-
-/// A COCO file as read; unknown fields (`info`, `licenses`, ...) are skipped.
-#[derive(Deserialize)]
-pub struct CocoFile {
-    #[serde(default)]
-    pub images: Vec<CocoImage>,
-    #[serde(default)]
-    pub annotations: Vec<CocoAnnotation>,
-    #[serde(default)]
-    pub categories: Vec<CocoCategory>,
-}
+use crate::model::{Class, Dataset, Image, KeypointSchema, Mask, Object, Origin};
 
 /// One entry of `images`.
 #[derive(Deserialize)]
@@ -144,8 +135,47 @@ impl<'de> Deserialize<'de> for Counts {
 #[derive(Serialize)]
 pub struct CocoOut<'a> {
     pub images: Vec<ImageOut<'a>>,
-    pub annotations: Vec<AnnotationOut<'a>>,
+    pub annotations: AnnotationsOut<'a>,
     pub categories: Vec<CategoryOut<'a>>,
+}
+
+/// `annotations`, made one at a time while serializing (never all at once: each holds a
+/// flat copy of its object's geometry), counting losses as it goes.
+pub struct AnnotationsOut<'a> {
+    /// The data set.
+    pub d: &'a Dataset,
+    /// COCO `id` of each image, in image order.
+    pub image_ids: &'a [u64],
+    /// COCO `id` of each class.
+    pub class_ids: &'a [u64],
+    /// COCO `id` of each object, in image then object order.
+    pub object_ids: &'a [u64],
+    /// What the objects lose (serialization borrows `self` immutably).
+    pub losses: RefCell<Losses>,
+}
+
+impl Serialize for AnnotationsOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut ids = self.object_ids.iter();
+        let objects = self
+            .d
+            .images
+            .iter()
+            .zip(self.image_ids)
+            .flat_map(|(image, &image_id)| image.objects.iter().map(move |o| (image, image_id, o)));
+        s.collect_seq(objects.map(|(image, image_id, o)| {
+            let id = *ids.next().unwrap_or(&0);
+            let class_id = self.class_ids[o.class];
+            annotation_of(
+                o,
+                id,
+                image_id,
+                class_id,
+                image,
+                &mut self.losses.borrow_mut(),
+            )
+        }))
+    }
 }
 
 #[derive(Serialize)]

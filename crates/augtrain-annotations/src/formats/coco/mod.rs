@@ -25,8 +25,9 @@ use crate::model::{
 };
 
 mod json;
+mod stream;
 
-use json::{Attributes, CocoAnnotation, CocoCategory, CocoFile, CocoImage, Segmentation};
+use json::{Attributes, CocoAnnotation, CocoCategory, CocoImage, Segmentation};
 
 /// Read a COCO JSON file.
 pub fn read(path: &Path) -> Result<ReadOutput> {
@@ -45,25 +46,44 @@ pub fn read(path: &Path) -> Result<ReadOutput> {
              file, whose annotations may carry a `score`",
         ));
     }
-    let coco: CocoFile = serde_json::from_reader(reader)
-        .map_err(|e| AnnotationError::malformed(path, format!("not valid COCO JSON: {e}")))?;
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let dataset = read_from(path, &mut de)?;
     Ok(ReadOutput {
-        dataset: to_model(path, coco)?,
+        dataset,
         skipped: Losses::default(),
     })
 }
 
 /// Parse COCO JSON from bytes (for tests and fuzzing; `path` names it in errors).
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Dataset> {
-    let coco: CocoFile = serde_json::from_slice(bytes)
-        .map_err(|e| AnnotationError::malformed(path, format!("not valid COCO JSON: {e}")))?;
-    to_model(path, coco)
+    read_from(path, &mut serde_json::Deserializer::from_slice(bytes))
 }
 
-fn to_model(path: &Path, coco: CocoFile) -> Result<Dataset> {
+/// Read the whole COCO file from `de` (which must hold nothing after it) into the model.
+fn read_from<'de, R: serde_json::de::Read<'de>>(
+    path: &Path,
+    de: &mut serde_json::Deserializer<R>,
+) -> Result<Dataset> {
+    let mut convert = |a: CocoAnnotation, k: usize| {
+        let aid = a.id;
+        let what = move || match aid {
+            Some(id) => format!("annotation id {id}"),
+            None => format!("annotation {k} (without an id)"),
+        };
+        object_from(path, a, &what)
+    };
+    let parts = stream::read(path, &mut *de, &mut convert)?;
+    de.end()
+        .map_err(|e| AnnotationError::malformed(path, format!("not valid COCO JSON: {e}")))?;
+    to_model(path, parts)
+}
+
+/// Join the streamed parts: classes from `categories`, images with their objects, each
+/// object's class resolved and its mask checked against its image's size.
+fn to_model(path: &Path, mut parts: stream::Parts) -> Result<Dataset> {
     let mut d = Dataset::default();
     let mut class_of = HashMap::new();
-    for c in coco.categories {
+    for c in std::mem::take(&mut parts.categories) {
         if class_of.insert(c.id, d.classes.len()).is_some() {
             return Err(AnnotationError::malformed(
                 path,
@@ -73,43 +93,86 @@ fn to_model(path: &Path, coco: CocoFile) -> Result<Dataset> {
         d.classes.push(class_from(c));
     }
     hoist_shared_schema(&mut d);
-    let mut image_of = HashMap::new();
-    for im in coco.images {
-        if image_of.insert(im.id, d.images.len()).is_some() {
+    let slots: Vec<Option<usize>> = parts
+        .category_ids
+        .iter()
+        .map(|id| class_of.get(id).copied())
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for im in std::mem::take(&mut parts.images) {
+        if !seen.insert(im.id) {
             return Err(AnnotationError::malformed(
                 path,
                 format!("image id {} appears twice", im.id),
             ));
         }
-        d.images.push(image_from(path, im)?);
+        let mut image = image_from(path, im)?;
+        let mut objects = parts
+            .objects
+            .remove(&image.id.unwrap_or(0))
+            .unwrap_or_default();
+        objects.shrink_to_fit();
+        for o in &mut objects {
+            let what = || object_name(o.id);
+            let class = slots[o.class].ok_or_else(|| {
+                AnnotationError::malformed(
+                    path,
+                    format!(
+                        "{}: category_id {} is not in `categories`",
+                        what(),
+                        parts.category_ids[o.class]
+                    ),
+                )
+            })?;
+            check_mask_size(path, o, (image.width, image.height), &what)?;
+            o.class = class;
+        }
+        image.objects = objects;
+        d.images.push(image);
     }
-    for (k, a) in coco.annotations.into_iter().enumerate() {
-        let aid = a.id;
-        let what = move || match aid {
-            Some(id) => format!("annotation id {id}"),
-            None => format!("annotation {k} (without an id)"),
-        };
-        let Some(&i) = image_of.get(&a.image_id) else {
-            return Err(AnnotationError::malformed(
-                path,
-                format!("{}: image_id {} is not in `images`", what(), a.image_id),
-            ));
-        };
-        let Some(&class) = class_of.get(&a.category_id) else {
-            return Err(AnnotationError::malformed(
-                path,
-                format!(
-                    "{}: category_id {} is not in `categories`",
-                    what(),
-                    a.category_id
-                ),
-            ));
-        };
-        let (w, h) = (d.images[i].width, d.images[i].height);
-        let object = object_from(path, a, class, (w, h), &what)?;
-        d.images[i].objects.push(object);
+    if let Some((image_id, objects)) = parts.objects.iter().next() {
+        return Err(AnnotationError::malformed(
+            path,
+            format!(
+                "{}: image_id {image_id} is not in `images`",
+                object_name(objects[0].id)
+            ),
+        ));
     }
     Ok(d)
+}
+
+/// How errors found after reading name an annotation.
+fn object_name(id: Option<u64>) -> String {
+    match id {
+        Some(id) => format!("annotation id {id}"),
+        None => "an annotation without an id".to_string(),
+    }
+}
+
+/// An RLE mask must cover its image's grid (when the image's size is known).
+fn check_mask_size(
+    path: &Path,
+    o: &Object,
+    (w, h): (u32, u32),
+    what: &dyn Fn() -> String,
+) -> Result<()> {
+    let size = match &o.mask {
+        Some(Mask::Rle(r)) => (r.width, r.height),
+        Some(Mask::RleString(r)) => (r.width, r.height),
+        _ => return Ok(()),
+    };
+    if (w, h) != (0, 0) && (w, h) != size {
+        let (width, height) = size;
+        return Err(AnnotationError::malformed(
+            path,
+            format!(
+                "{}: RLE size [{height}, {width}] differs from the image's [{h}, {w}]",
+                what()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn class_from(c: CocoCategory) -> Class {
@@ -149,17 +212,13 @@ fn image_from(path: &Path, im: CocoImage) -> Result<Image> {
         height,
         id: Some(im.id),
         objects: Vec::new(),
+        tags: Vec::new(),
     })
 }
 
-fn object_from(
-    path: &Path,
-    a: CocoAnnotation,
-    class: usize,
-    (w, h): (u32, u32),
-    what: &dyn Fn() -> String,
-) -> Result<Object> {
-    let mut o = Object::of_class(class);
+/// The object of one annotation, its class not yet resolved (see [`to_model`]).
+fn object_from(path: &Path, a: CocoAnnotation, what: &dyn Fn() -> String) -> Result<Object> {
+    let mut o = Object::of_class(0);
     o.id = a.id;
     o.area = a.area;
     o.score = a.score;
@@ -208,7 +267,7 @@ fn object_from(
             }
         }
         Some(Segmentation::Rle { size, counts }) => {
-            o.mask = Some(mask_from(path, size, counts, (w, h), what)?)
+            o.mask = Some(mask_from(path, size, counts, what)?)
         }
     }
     if let Some(flat) = a.keypoints {
@@ -238,7 +297,6 @@ fn mask_from(
     path: &Path,
     size: [u64; 2],
     counts: json::Counts,
-    (w, h): (u32, u32),
     what: &dyn Fn() -> String,
 ) -> Result<Mask> {
     let (width, height) = check_size(path, &what(), size[1], size[0])?;
@@ -247,15 +305,6 @@ fn mask_from(
             path,
             format!(
                 "{}: RLE size [{height}, {width}] is more than the {MAX_MASK_PIXELS}-pixel mask limit",
-                what()
-            ),
-        ));
-    }
-    if (w, h) != (0, 0) && (w, h) != (width, height) {
-        return Err(AnnotationError::malformed(
-            path,
-            format!(
-                "{}: RLE size [{height}, {width}] differs from the image's [{h}, {w}]",
                 what()
             ),
         ));
@@ -322,19 +371,10 @@ fn keypoints_from(path: &Path, flat: &[f64], what: &dyn Fn() -> String) -> Resul
 /// Write the data set as one COCO JSON file, `annotations.json`.
 pub fn write(d: &Dataset) -> Result<WriteOutput> {
     let mut out = WriteOutput::default();
-    let file = to_coco(d, &mut out.losses);
-    let bytes = serde_json::to_vec(&file).map_err(|e| AnnotationError::Unwritable {
-        format: "coco",
-        message: e.to_string(),
-    })?;
-    out.push("annotations.json", bytes);
-    Ok(out)
-}
-
-fn to_coco<'a>(d: &'a Dataset, losses: &mut Losses) -> json::CocoOut<'a> {
     let image_ids = ids(d.images.iter().map(|i| i.id));
     let class_ids = ids(d.classes.iter().map(|c| c.source_id));
-    losses.add_n(
+    let object_ids = ids(d.images.iter().flat_map(|i| &i.objects).map(|o| o.id));
+    out.losses.add_n(
         "class ids (renumbered: missing or repeated in the source)",
         d.classes
             .iter()
@@ -342,29 +382,14 @@ fn to_coco<'a>(d: &'a Dataset, losses: &mut Losses) -> json::CocoOut<'a> {
             .filter(|(c, id)| c.source_id.is_some_and(|s| s != **id))
             .count(),
     );
-    let objects = d.images.iter().flat_map(|i| i.objects.iter());
-    let object_ids = ids(objects.clone().map(|o| o.id));
-    let mut annotations = Vec::with_capacity(object_ids.len());
-    let mut next = object_ids.iter();
-    for (image, &image_id) in d.images.iter().zip(&image_ids) {
-        losses.add_if(
-            image.width == 0 || image.height == 0,
-            "images without a known size (written as 0x0)",
-        );
-        for o in &image.objects {
-            let id = *next.next().unwrap_or(&0);
-            annotations.push(json::annotation_of(
-                o,
-                id,
-                image_id,
-                class_ids[o.class],
-                image,
-                losses,
-            ));
-        }
-    }
-    let schema_for = |i: usize| d.keypoint_schema(i);
-    json::CocoOut {
+    out.losses.add_n(
+        "images without a known size (written as 0x0)",
+        d.images
+            .iter()
+            .filter(|i| i.width == 0 || i.height == 0)
+            .count(),
+    );
+    let file = json::CocoOut {
         images: d
             .images
             .iter()
@@ -375,10 +400,25 @@ fn to_coco<'a>(d: &'a Dataset, losses: &mut Losses) -> json::CocoOut<'a> {
             .classes
             .iter()
             .enumerate()
-            .map(|(i, c)| json::category_of(c, class_ids[i], schema_for(i)))
+            .map(|(i, c)| json::category_of(c, class_ids[i], d.keypoint_schema(i)))
             .collect(),
-        annotations,
+        annotations: json::AnnotationsOut {
+            d,
+            image_ids: &image_ids,
+            class_ids: &class_ids,
+            object_ids: &object_ids,
+            losses: Default::default(),
+        },
+    };
+    let bytes = serde_json::to_vec(&file).map_err(|e| AnnotationError::Unwritable {
+        format: "coco",
+        message: e.to_string(),
+    })?;
+    for (what, n) in file.annotations.losses.take().iter() {
+        out.losses.add_n(what, n);
     }
+    out.push("annotations.json", bytes);
+    Ok(out)
 }
 
 /// The source ids when all are present and distinct, else 1, 2, 3, ...

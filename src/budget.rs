@@ -17,7 +17,7 @@
 
 use crate::Error;
 use crate::data::ImageShape;
-use crate::model::ModelKind;
+use augtrain_run::config::ModelKind;
 use crate::util::fs::human_bytes;
 use augtrain_run::config::TrainConfig;
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use augtrain::data::source::Splits;
 use augtrain::device::ComputeDevice;
-use augtrain::train::config::TrainConfig;
+use augtrain_run::config::TrainConfig;
 use augtrain::train::progress::{Reporter, Verbosity};
 use augtrain::train::{self, RunOptions, RunSummary};
 

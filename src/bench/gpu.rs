@@ -9,8 +9,8 @@ use serde::Serialize;
 use super::{Measurement, Options, Stats};
 use crate::data::{self, DataSource, Dataset};
 use crate::device::ComputeDevice;
-use crate::model::ModelKind;
-use crate::train::config::TrainConfig;
+use augtrain_run::config::ModelKind;
+use augtrain_run::config::TrainConfig;
 use crate::train::progress::{Reporter, Verbosity};
 use crate::train::{TrainError, Trainer};
 use augtrain_run::records::TransferCounts;
@@ -88,7 +88,7 @@ fn timed_epoch(
         epochs: 2,
         batch_size: if case.side >= 256 { 32 } else { 64 },
         resident_fraction,
-        model: crate::train::config::ModelConfig {
+        model: augtrain_run::config::ModelConfig {
             kind: case.kind,
             ..Default::default()
         },

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::bench::{self, Options, Suite};
-use crate::device::{self, DeviceChoice};
+use crate::device;
+use augtrain_run::config::DeviceChoice;
 use crate::util::fs::write_atomic;
 
 /// Flags of `augtrain bench`.
@@ -43,7 +44,7 @@ pub struct BenchArgs {
     data: Option<PathBuf>,
     /// Also time the training step of these models at 224x224, batch 32 (train suite).
     #[arg(long, value_delimiter = ',')]
-    models: Vec<crate::model::ModelKind>,
+    models: Vec<augtrain_run::config::ModelKind>,
     /// The op cases of the ops suite (layer shapes and directions).
     #[arg(long, default_value = "tools/op_cases.json")]
     cases: PathBuf,

@@ -9,7 +9,8 @@ use crate::data::files::SplitName;
 use crate::data::source::Whole;
 
 use crate::data::membership::{self, Member};
-use crate::device::{self, DeviceChoice};
+use crate::device;
+use augtrain_run::config::DeviceChoice;
 use crate::metrics::ClassificationReport;
 use crate::train::Inference;
 use crate::train::progress::{Reporter, Verbosity};

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::Error;
-use crate::device::{self, DeviceChoice};
+use crate::device;
+use augtrain_run::config::DeviceChoice;
 use crate::model::export::safetensors_bytes;
 use crate::train::Inference;
 use augtrain_run::RunDir;

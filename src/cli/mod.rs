@@ -38,10 +38,7 @@ macro_rules! say_raw {
 
 mod agreement;
 mod audit;
-mod audit_annotations;
 mod augment;
-mod augment_data;
-mod augment_overlay;
 mod bench;
 mod config;
 mod convert;
@@ -49,10 +46,9 @@ mod cv;
 mod data_args;
 mod devices;
 mod embed;
+mod embed_args;
 mod eval;
-mod examples;
 mod export;
-mod export_annotations;
 mod export_model;
 mod inspect;
 mod key_flags;
@@ -62,7 +58,6 @@ mod pack;
 mod plot;
 mod predict;
 mod split;
-mod split_annotations;
 mod train;
 mod train_args;
 

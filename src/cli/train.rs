@@ -2,8 +2,9 @@
 
 use super::train_args::TrainArgs;
 use crate::augment::AugmentError;
-use crate::device::{self, DeviceChoice};
-use crate::train::config::TrainConfig;
+use crate::device;
+use augtrain_run::config::DeviceChoice;
+use augtrain_run::config::TrainConfig;
 use crate::train::progress::{Reporter, Verbosity};
 use crate::train::{self, RunOptions, TrainError};
 

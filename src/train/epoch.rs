@@ -11,7 +11,7 @@ use std::time::Instant;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
-use super::config::{LossKind, TrainConfig};
+use augtrain_run::config::{LossKind, TrainConfig};
 use super::device_metrics::{PendingMetrics, ReadSchedule};
 use super::launches::LaunchCounter;
 use super::optim::{EpochLr, clip_global_norm};

@@ -5,7 +5,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
 use super::TrainError;
-use super::config::TrainConfig;
+use augtrain_run::config::TrainConfig;
 use super::loss;
 use crate::augment::Augmenter;
 use crate::data::{Dataset, sampler};

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::config::{ModelKind, TrainConfig};
+use augtrain_run::config::{ModelKind, TrainConfig};
 use super::evaluate::{Evaluation, evaluate};
 use super::progress::ImageProgress;
 use super::trainer::{augmenters, build_model, resolve_pipeline};

@@ -9,7 +9,7 @@
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::config::LossKind;
+use augtrain_run::config::LossKind;
 use crate::augment::MixParams;
 
 /// Target distributions for a batch: one-hot rows, mixed per `mix` when given.

@@ -14,7 +14,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 
-use super::config::{OptimizerConfig, OptimizerKind};
+use augtrain_run::config::{OptimizerConfig, OptimizerKind};
 use crate::model::Model;
 
 /// A fresh optimizer (no state) for `cfg`, with a no-decay group for `model`'s

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::config::TrainConfig;
+use augtrain_run::config::TrainConfig;
 use super::progress::Reporter;
 use super::trainer::Trainer;
 use super::{TrainError, evaluate::Evaluation};
@@ -188,7 +188,7 @@ fn announce(
     if let Some(report) = trainer.pretrained() {
         reporter.line(&report.describe(data.train.num_classes()));
     }
-    if cfg.model.freeze == super::config::Freeze::Backbone {
+    if cfg.model.freeze == augtrain_run::config::Freeze::Backbone {
         reporter
             .line("frozen: the backbone (weights and batch-norm statistics); only the head trains");
     }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 
-use super::config::{AugmentConfig, Freeze, ImagenetInput, LossKind, TrainConfig};
+use augtrain_run::config::{AugmentConfig, Freeze, ImagenetInput, LossKind, TrainConfig};
 use super::device_metrics::ReadSchedule;
 use super::epoch::{EpochContext, EpochStats, train_epoch};
 use super::evaluate::{Evaluation, evaluate};

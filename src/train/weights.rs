@@ -100,7 +100,7 @@ pub fn optimizer_bytes(optimizer: &ModuleOptimizer) -> Result<Bytes, TrainError>
 mod tests {
     use super::*;
     use crate::data::ImageShape;
-    use crate::model::ModelKind;
+    use augtrain_run::config::ModelKind;
     use augtrain_fuzz_targets::{InputKind, input_dirs, reseal};
     use augtrain_run::checkpoint;
 

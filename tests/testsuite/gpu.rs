@@ -7,7 +7,8 @@ use augtrain::augment::gpu::GpuAugment;
 use augtrain::augment::layout::H_SCALE;
 use augtrain::augment::spec::PipelineSpec;
 use augtrain::augment::{Program, cpu};
-use augtrain::device::{self, DeviceChoice};
+use augtrain::device;
+use augtrain_run::config::DeviceChoice;
 use augtrain::util::rng::pixel_hash;
 use burn::tensor::Device;
 

@@ -4,10 +4,12 @@ use std::path::{Path, PathBuf};
 
 use augtrain::data::decode::{ResizePolicy, decode_file};
 use augtrain::data::{ImageShape, LoadOptions};
-use augtrain::device::{self, DeviceChoice};
+use augtrain::device;
+use augtrain_run::config::DeviceChoice;
 use augtrain::model::pretrained::{HeadOutcome, HeadPolicy, WeightsFile};
-use augtrain::model::{Model, ModelKind};
-use augtrain::train::config::{Freeze, TrainConfig};
+use augtrain::model::Model;
+use augtrain_run::config::ModelKind;
+use augtrain_run::config::{Freeze, TrainConfig};
 use augtrain::train::progress::{Reporter, Verbosity};
 use augtrain::train::{Inference, Trainer};
 use burn::module::Module;

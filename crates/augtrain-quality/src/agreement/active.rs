@@ -16,7 +16,7 @@
 
 use super::crowdlab::{check, check_sizes, crowdlab};
 use super::{AgreementError, LabelMatrix, np_mean};
-use crate::audit::confident::PredProbs;
+use crate::label_issues::confident::PredProbs;
 use crate::embedding::store::EmbeddingSet;
 use crate::label::{QueueBy, predict_row, review_queue};
 

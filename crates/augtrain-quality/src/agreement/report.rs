@@ -10,7 +10,7 @@ use super::crowdlab::{Crowdlab, crowdlab};
 use super::dawid_skene::{self, DawidSkene};
 use super::kappa::{self, PairAgreement};
 use super::{AgreementError, LabelMatrix};
-use crate::audit::confident::PredProbs;
+use crate::label_issues::confident::PredProbs;
 use crate::embedding::store::EmbeddingSet;
 use crate::label::QueueBy;
 

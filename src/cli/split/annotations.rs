@@ -12,11 +12,11 @@
 use std::path::{Path, PathBuf};
 
 use augtrain_annotations::Losses;
+use augtrain_annotations::input::AnnotatedInput;
 use augtrain_annotations::formats::{self, Format, ReadOptions};
 use augtrain_annotations::split::{image_keys, label_sets, subset};
 use augtrain_run::run_dir::OutputDir;
 
-use super::audit_annotations::AnnotatedInput;
 use crate::Error;
 use crate::data::files::SplitName;
 use crate::data::split::{SplitRow, split_file_text};
@@ -221,18 +221,4 @@ fn print_counts(
         say!("folds of the training images: {sizes:?}");
     }
     Ok(())
-}
-
-/// The annotated input of `split DATA` or `export DATA`, if DATA is annotated (see
-/// [`super::audit_annotations::annotated_input`]); `images` is `--images`.
-pub fn annotated_split_input(
-    data: &Path,
-    format: Option<Format>,
-    images: Option<&Path>,
-) -> crate::Result<Option<AnnotatedInput>> {
-    let found = super::audit_annotations::annotated_input(data, None, format)?;
-    Ok(found.map(|mut input| {
-        input.images = images.map(Path::to_path_buf);
-        input
-    }))
 }

@@ -19,10 +19,10 @@ use std::sync::Mutex;
 
 use augtrain_annotations::export::{Anonymized, ExportedName, anonymize};
 use augtrain_annotations::formats::{self, Format, ReadOptions};
+use augtrain_annotations::input::AnnotatedInput;
 use augtrain_run::run_dir::OutputDir;
 use rayon::prelude::*;
 
-use super::audit_annotations::AnnotatedInput;
 use crate::Error;
 use crate::data::DataError;
 use crate::data::decode::BadReason;

@@ -1,0 +1,98 @@
+//! Which path holds the annotations, in which format, and where their images are: what the
+//! commands taking annotated data (`audit`, `augment`, `split`, `export`) make of their `DATA`
+//! argument and the `--annotations`, `--format` and `--images` flags.
+
+use std::path::{Path, PathBuf};
+
+use crate::Result;
+use crate::formats::{Format, detect};
+
+/// Where the annotations are and where their images are.
+#[derive(Clone, Debug)]
+pub struct AnnotatedInput {
+    /// The annotations' format.
+    pub format: Format,
+    /// The annotation file or folder the reader takes.
+    pub annotations: PathBuf,
+    /// The image folder given (`DATA` with `--annotations`, or `--images`), if any.
+    pub images: Option<PathBuf>,
+}
+
+/// The annotated input `data` names, if it is (or `annotations`/`format` make it) annotated
+/// data; `None` for a plain image dataset. With `annotations`, `data` is the image folder.
+/// Without either, `data` is annotated when its format is recognised: a COCO, LabelMe, Label
+/// Studio, CVAT or VOC file or folder, or a YOLO folder with `labels/`, `data.yaml` or
+/// `classes.txt` (loose `.txt` files alone are not enough).
+pub fn annotated_input(
+    data: &Path,
+    annotations: Option<&Path>,
+    format: Option<Format>,
+) -> Result<Option<AnnotatedInput>> {
+    if let Some(ann) = annotations {
+        let (format, path) = match format {
+            Some(f) => (f, ann.to_path_buf()),
+            None => detect(ann)?,
+        };
+        return Ok(Some(AnnotatedInput {
+            format,
+            annotations: path,
+            images: Some(data.to_path_buf()),
+        }));
+    }
+    if let Some(f) = format {
+        return Ok(Some(AnnotatedInput {
+            format: f,
+            annotations: data.to_path_buf(),
+            images: None,
+        }));
+    }
+    let Ok((format, path)) = detect(data) else {
+        return Ok(None);
+    };
+    let yolo_marked = ["labels", "data.yaml", "classes.txt"]
+        .iter()
+        .any(|n| data.join(n).exists())
+        || data.is_file()
+        || data.file_name().is_some_and(|n| n == "labels");
+    if format == Format::Yolo && !yolo_marked {
+        return Ok(None);
+    }
+    Ok(Some(AnnotatedInput {
+        format,
+        annotations: path,
+        images: None,
+    }))
+}
+
+/// The annotated input of `data` as [`annotated_input`] finds it without `--annotations`, its
+/// images in `images` (`--images`) when given.
+pub fn annotated_input_with_images(
+    data: &Path,
+    format: Option<Format>,
+    images: Option<&Path>,
+) -> Result<Option<AnnotatedInput>> {
+    let found = annotated_input(data, None, format)?;
+    Ok(found.map(|mut input| {
+        input.images = images.map(Path::to_path_buf);
+        input
+    }))
+}
+
+impl AnnotatedInput {
+    /// The folder image names are relative to: the image folder given, else the annotation
+    /// folder, or the folder holding the annotation file.
+    pub fn image_root(&self) -> PathBuf {
+        if let Some(images) = &self.images {
+            return images.clone();
+        }
+        let a = &self.annotations;
+        if a.is_dir() {
+            a.clone()
+        } else {
+            a.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf()
+        }
+    }
+}

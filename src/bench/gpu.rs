@@ -94,10 +94,12 @@ fn timed_epoch(
         },
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(&cfg, train, device)?;
+    let trainer = Trainer::new(&cfg, train, device)?;
     let quiet = Reporter::new(Verbosity::Quiet);
-    trainer.epoch(0, None, &quiet)?;
-    let record = trainer.epoch(1, None, &quiet)?;
+    let (trainer, first) = trainer.epoch(0, None, &quiet);
+    first?;
+    let (_, record) = trainer.epoch(1, None, &quiet);
+    let record = record?;
     Ok((
         record.images_per_second,
         record.transfers.unwrap_or_default(),

@@ -264,7 +264,8 @@ fn end_to_end_epoch(
             replicas: &[],
         };
         let start = Instant::now();
-        let (_, stats) = training::train_epoch(&mut ctx, model, &mut optimizer, None, breakdown)?;
+        let (_, stats) = training::train_epoch(&mut ctx, model, &mut optimizer, None, breakdown);
+        let stats = stats?;
         Ok((start.elapsed().as_secs_f64(), stats.transfers))
     };
     let (seconds, transfers) = epoch_run(None, None)?;

@@ -62,9 +62,9 @@ pub fn run(
     announce(reporter, cfg, data, device, &trainer, &run);
     let first = progress.epochs_done;
     for epoch in first..cfg.epochs {
-        let record = trainer
-            .epoch(epoch, Some(&data.val), reporter)
-            .map_err(|e| e.with_last_good(progress.epochs_done))?;
+        let record;
+        (trainer, record) = trainer.epoch(epoch, Some(&data.val), reporter);
+        let record = record.map_err(|e| e.with_last_good(progress.epochs_done))?;
         reporter.line(&epoch_line(&record, cfg.epochs));
         progress.history.push(record);
         progress.epochs_done = epoch + 1;

@@ -77,22 +77,3 @@ pub fn annotated_input_with_images(
         input
     }))
 }
-
-impl AnnotatedInput {
-    /// The folder image names are relative to: the image folder given, else the annotation
-    /// folder, or the folder holding the annotation file.
-    pub fn image_root(&self) -> PathBuf {
-        if let Some(images) = &self.images {
-            return images.clone();
-        }
-        let a = &self.annotations;
-        if a.is_dir() {
-            a.clone()
-        } else {
-            a.parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."))
-                .to_path_buf()
-        }
-    }
-}

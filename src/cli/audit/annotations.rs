@@ -45,7 +45,7 @@ pub fn run(
         },
     )?;
     let d = &read.dataset;
-    let root = input.image_root();
+    let root = image_root(input);
     let listing = list_images(input, d, &root)?;
     let skipped: Vec<String> = read
         .skipped
@@ -85,6 +85,23 @@ fn write_outputs(
         write_output(path, page.as_bytes(), out.force)?;
     }
     Ok(())
+}
+
+/// The folder image names are relative to: the folder given with `--annotations`, else the
+/// annotation folder, or the folder holding the annotation file.
+fn image_root(input: &AnnotatedInput) -> PathBuf {
+    if let Some(images) = &input.images {
+        return images.clone();
+    }
+    let a = &input.annotations;
+    if a.is_dir() {
+        a.clone()
+    } else {
+        a.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    }
 }
 
 /// The files under the image folder for the file checks, or why they do not run: YOLO lists

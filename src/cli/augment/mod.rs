@@ -15,7 +15,6 @@ use crate::data::{DataError, Dataset, LoadOptions};
 use crate::device;
 use augtrain_run::config::DeviceChoice;
 use crate::report::images::{Picture, contact_sheet, pictures};
-use crate::util::escape::escape;
 use crate::util::fs::{create_dir_all, write_atomic};
 use crate::{Error, util};
 use clap::Args;

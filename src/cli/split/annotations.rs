@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use augtrain_annotations::Losses;
 use augtrain_annotations::input::AnnotatedInput;
-use augtrain_annotations::formats::{self, Format, ReadOptions};
+use augtrain_annotations::formats::{self, ReadOptions};
 use augtrain_annotations::split::{image_keys, label_sets, subset};
 use augtrain_run::run_dir::OutputDir;
 

@@ -232,14 +232,14 @@ mod tests {
         for prefix in ["crate::cli::", to_cli] {
             for (at, _) in text.match_indices(prefix) {
                 let rest = &text[at + prefix.len()..];
+                let ident = |t: &str| t.find(|c: char| !(c.is_alphanumeric() || c == '_'));
                 let group = match rest.strip_prefix('{') {
                     Some(g) => &g[..g.find('}').unwrap_or(g.len())],
-                    None => rest,
+                    None => &rest[..ident(rest).unwrap_or(rest.len())],
                 };
                 for item in group.split(',') {
                     let item = item.trim();
-                    let end = item.find(|c: char| !(c.is_alphanumeric() || c == '_'));
-                    names.push(item[..end.unwrap_or(item.len())].to_string());
+                    names.push(item[..ident(item).unwrap_or(item.len())].to_string());
                 }
             }
         }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::Result;
-use crate::formats::{Format, detect};
+use crate::formats::{self, Format, ReadOptions, ReadOutput, detect};
 
 /// Where the annotations are and where their images are.
 #[derive(Clone, Debug)]
@@ -76,4 +76,19 @@ pub fn annotated_input_with_images(
         input.images = images.map(Path::to_path_buf);
         input
     }))
+}
+
+impl AnnotatedInput {
+    /// Read the annotations ([`formats::read`]), their images in `images` when given.
+    pub fn read(&self) -> Result<ReadOutput> {
+        let opts = ReadOptions {
+            images: self.images.clone(),
+        };
+        formats::read(self.format, &self.annotations, &opts)
+    }
+
+    /// The folder the image names are relative to ([`formats::image_root`]).
+    pub fn image_root(&self) -> PathBuf {
+        formats::image_root(self.format, &self.annotations, self.images.as_deref())
+    }
 }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use augtrain_annotations::AnnotationError;
-use augtrain_annotations::formats::{self, Format, ReadOptions};
+use augtrain_annotations::formats::Format;
 use augtrain_annotations::input::AnnotatedInput;
 use augtrain_quality::audit::annotations::{
     AnnotationAudit, AnnotationAuditOptions, audit_annotations,
@@ -37,13 +37,7 @@ pub fn run(
     reporter: &Reporter,
 ) -> crate::Result<()> {
     let start = std::time::Instant::now();
-    let read = formats::read(
-        input.format,
-        &input.annotations,
-        &ReadOptions {
-            images: input.images.clone(),
-        },
-    )?;
+    let read = input.read()?;
     let d = &read.dataset;
     let root = image_root(input);
     let listing = list_images(input, d, &root)?;
@@ -88,7 +82,8 @@ fn write_outputs(
 }
 
 /// The folder image names are relative to: the folder given with `--annotations`, else the
-/// annotation folder, or the folder holding the annotation file.
+/// annotation folder, or the folder holding the annotation file (for YOLO too, unlike
+/// [`AnnotatedInput::image_root`]).
 fn image_root(input: &AnnotatedInput) -> PathBuf {
     if let Some(images) = &input.images {
         return images.clone();

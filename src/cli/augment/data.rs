@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use augtrain_annotations::formats::{self, Format, ReadOptions};
-use augtrain_annotations::input::annotated_input;
+use augtrain_annotations::formats::{self, Format};
+use augtrain_annotations::input::annotated_input_with_images;
 use augtrain_annotations::model::{Dataset, Image, Object};
 use augtrain_augment::record::{Record, pixels_sha256};
 use augtrain_augment::spec::OpSpec;
@@ -104,18 +104,15 @@ pub fn run(args: &AugmentArgs) -> crate::Result<()> {
 
 /// Read the annotations.
 fn read_input(data: &Path, args: &AugmentArgs) -> crate::Result<Input> {
-    let found = annotated_input(data, None, args.format)?.ok_or_else(|| {
+    let found = annotated_input_with_images(data, args.format, args.images.as_deref())?;
+    let found = found.ok_or_else(|| {
         Error::Usage(format!(
             "{}: not annotated data; give a COCO/LabelMe/Label Studio file or a YOLO/VOC/CVAT folder, or --format",
             escape_path(data)
         ))
     })?;
-    let opts = ReadOptions {
-        images: args.images.clone(),
-    };
-    let read = formats::read(found.format, &found.annotations, &opts)?;
-    let dataset = read.dataset;
-    let root = formats::image_root(found.format, &found.annotations, args.images.as_deref());
+    let dataset = found.read()?.dataset;
+    let root = found.image_root();
     Ok(Input {
         dataset,
         root,

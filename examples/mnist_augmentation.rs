@@ -6,10 +6,10 @@
 mod common;
 
 use augtrain::device;
-use augtrain_run::config::DeviceChoice;
 use augtrain::report::images::Picture;
 use augtrain::report::plot::{PALETTE, Series, line_chart};
 use augtrain::train::RunSummary;
+use augtrain_run::config::DeviceChoice;
 use augtrain_run::config::{AugmentConfig, ScheduleKind, TrainConfig};
 use augtrain_run::records::EpochRecord;
 use common::{check, data, out_dir, quick, section, train_run};

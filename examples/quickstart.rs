@@ -7,8 +7,8 @@ mod common;
 
 use augtrain::augment::{Augmenter, Engine, PipelineSpec};
 use augtrain::device;
-use augtrain_run::config::DeviceChoice;
 use augtrain::report::images::augmentation_sheet;
+use augtrain_run::config::DeviceChoice;
 use augtrain_run::config::TrainConfig;
 use common::{check, out_dir, quick, section, train_run};
 

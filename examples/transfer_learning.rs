@@ -11,9 +11,9 @@ use std::time::Instant;
 
 use augtrain::data::source::Splits;
 use augtrain::device;
+use augtrain::train::RunSummary;
 use augtrain_run::config::DeviceChoice;
 use augtrain_run::config::ModelKind;
-use augtrain::train::RunSummary;
 use augtrain_run::config::{Freeze, ScheduleKind, TrainConfig};
 use common::{check, data, out_dir, quick, section, train_run};
 

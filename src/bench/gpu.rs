@@ -9,10 +9,10 @@ use serde::Serialize;
 use super::{Measurement, Options, Stats};
 use crate::data::{self, DataSource, Dataset};
 use crate::device::ComputeDevice;
-use augtrain_run::config::ModelKind;
-use augtrain_run::config::TrainConfig;
 use crate::train::progress::{Reporter, Verbosity};
 use crate::train::{TrainError, Trainer};
+use augtrain_run::config::ModelKind;
+use augtrain_run::config::TrainConfig;
 use augtrain_run::records::TransferCounts;
 
 /// One model's training epoch on the GPU, resident and streamed.

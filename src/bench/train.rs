@@ -12,10 +12,10 @@ use crate::augment::gpu::ResidentImages;
 use crate::data::{self, DataSource, Splits};
 use crate::device::ComputeDevice;
 use crate::model::Model;
-use augtrain_run::config::ModelKind;
-use augtrain_run::config::{LossKind, TrainConfig};
 use crate::train::device_metrics::ReadSchedule;
 use crate::train::{self as training, Breakdown, EpochContext, loss, optim};
+use augtrain_run::config::ModelKind;
+use augtrain_run::config::{LossKind, TrainConfig};
 use augtrain_run::records::TransferCounts;
 
 /// Where the time of one training epoch goes.

@@ -6,8 +6,8 @@ use clap::Args;
 
 use crate::bench::{self, Options, Suite};
 use crate::device;
-use augtrain_run::config::DeviceChoice;
 use crate::util::fs::write_atomic;
+use augtrain_run::config::DeviceChoice;
 
 /// Flags of `augtrain bench`.
 #[derive(Args, Debug)]

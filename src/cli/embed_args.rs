@@ -6,10 +6,10 @@ use clap::Args;
 
 use super::data_args::LoadArgs;
 use crate::Error;
-use augtrain_run::config::DeviceChoice;
 use crate::embedding::Embedded;
 use crate::train::embed::{EmbedSettings, EmbeddingModel, embed_dataset};
 use crate::train::progress::Reporter;
+use augtrain_run::config::DeviceChoice;
 use augtrain_run::config::ModelKind;
 
 /// Which model embeds: a trained run's, or a weights file's backbone.

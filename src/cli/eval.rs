@@ -10,11 +10,11 @@ use crate::data::source::Whole;
 
 use crate::data::membership::{self, Member};
 use crate::device;
-use augtrain_run::config::DeviceChoice;
 use crate::metrics::ClassificationReport;
 use crate::train::Inference;
 use crate::train::progress::{Reporter, Verbosity};
 use augtrain_run::RunDir;
+use augtrain_run::config::DeviceChoice;
 use augtrain_run::records::{LeftOut, TestReport};
 
 /// Flags of `augtrain eval`.

@@ -8,10 +8,10 @@ use clap::Args;
 
 use crate::Error;
 use crate::device;
-use augtrain_run::config::DeviceChoice;
 use crate::model::export::safetensors_bytes;
 use crate::train::Inference;
 use augtrain_run::RunDir;
+use augtrain_run::config::DeviceChoice;
 
 /// Flags of `augtrain export-model`.
 #[derive(Args, Debug)]

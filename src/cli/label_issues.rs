@@ -101,7 +101,7 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
         }
         (Some(data), Some((file, f))) => {
             Examples::of_data_and_file(args.train.load_whole(data)?, data, file, f)?
-        },
+        }
         (None, Some((file, f))) => Examples::of_file(file, f)?,
         (None, None) => unreachable!("checked above"),
     };

@@ -9,9 +9,9 @@ use clap::Args;
 use super::data_args::LoadArgs;
 use super::key_flags::KeyFlags;
 use crate::device;
+use crate::{Error, augment};
 use augtrain_run::config::DeviceChoice;
 use augtrain_run::config::{AugmentConfig, TrainConfig};
-use crate::{Error, augment};
 
 /// Flags of `augtrain train`. Every flag overrides the config file (`--config`) or, with
 /// `--resume`, the run's saved config.

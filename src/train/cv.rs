@@ -7,8 +7,8 @@ use serde::Serialize;
 use super::evaluate::Evaluation;
 use super::progress::Reporter;
 use super::{TrainError, Trainer};
-use augtrain_run::config::TrainConfig;
 use augtrain_run::RunError;
+use augtrain_run::config::TrainConfig;
 use augtrain_run::run_dir::OutputDir;
 
 use crate::data::Dataset;

@@ -16,11 +16,11 @@ use crate::augment::Augmenter;
 use crate::data::source::load_whole;
 use crate::data::{Dataset, LoadOptions, sampler};
 use crate::device;
-use augtrain_run::config::DeviceChoice;
 use crate::model::Model;
 use crate::util::escape::escape;
 use augtrain_quality::embedding::{EmbedInfo, Embedded, EmbeddingSet, IndexRow, StoreError};
 use augtrain_run::RunDir;
+use augtrain_run::config::DeviceChoice;
 use augtrain_run::config::ModelKind;
 use burn::prelude::*;
 
@@ -63,9 +63,7 @@ pub fn embed_dataset(
     let dev = device::open(settings.device)?;
     let inference = match &settings.model {
         EmbeddingModel::Run(run) => Inference::load(&RunDir::open(run)?, &dev)?,
-        EmbeddingModel::Pretrained { weights, kind } => {
-            Inference::backbone(*kind, weights, &dev)?
-        }
+        EmbeddingModel::Pretrained { weights, kind } => Inference::backbone(*kind, weights, &dev)?,
     };
     let model_opts = inference.load_options();
     (load.size, load.channels) = (model_opts.size, model_opts.channels);

@@ -11,7 +11,6 @@ use std::time::Instant;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
-use augtrain_run::config::{LossKind, TrainConfig};
 use super::device_metrics::{PendingMetrics, ReadSchedule};
 use super::launches::LaunchCounter;
 use super::optim::{EpochLr, clip_global_norm};
@@ -22,6 +21,7 @@ use crate::augment::{AugmentedBatch, Augmenter};
 use crate::data::balance::{self, Balance};
 use crate::data::{Dataset, sampler};
 use crate::model::Model;
+use augtrain_run::config::{LossKind, TrainConfig};
 use augtrain_run::records::TransferCounts;
 
 /// What one training epoch needs besides the model and the optimizer.
@@ -182,7 +182,15 @@ pub fn train_epoch(
         let idx = &order[range];
         let (next, stepped) = if ctx.replicas.is_empty() {
             let batch = (b, idx);
-            one_device_batch(ctx, model, optimizer, batch, &mut stats, &mut pending, &mut laps)
+            one_device_batch(
+                ctx,
+                model,
+                optimizer,
+                batch,
+                &mut stats,
+                &mut pending,
+                &mut laps,
+            )
         } else {
             parallel_batch(ctx, model, optimizer, (b, idx), &mut stats, &mut pending)
         };

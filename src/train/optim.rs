@@ -14,8 +14,8 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 
-use augtrain_run::config::{OptimizerConfig, OptimizerKind};
 use crate::model::Model;
+use augtrain_run::config::{OptimizerConfig, OptimizerKind};
 
 /// A fresh optimizer (no state) for `cfg`, with a no-decay group for `model`'s
 /// one-dimensional parameters when the config asks for it.

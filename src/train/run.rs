@@ -4,13 +4,13 @@
 
 use std::path::PathBuf;
 
-use augtrain_run::config::TrainConfig;
 use super::progress::Reporter;
 use super::trainer::Trainer;
 use super::{TrainError, evaluate::Evaluation};
 use crate::data::{Dataset, Splits};
 use crate::device::ComputeDevice;
 use crate::metrics::ClassificationReport;
+use augtrain_run::config::TrainConfig;
 use augtrain_run::records::{DatasetSummary, EpochRecord, Progress, TestReport};
 use augtrain_run::run_dir::{PredictionRows, RunDir, file};
 

@@ -6,7 +6,6 @@ use std::time::Instant;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 
-use augtrain_run::config::{AugmentConfig, Freeze, ImagenetInput, LossKind, TrainConfig};
 use super::device_metrics::ReadSchedule;
 use super::epoch::{EpochContext, EpochStats, train_epoch};
 use super::evaluate::{Evaluation, evaluate};
@@ -24,6 +23,7 @@ use crate::metrics::ClassificationReport;
 use crate::model::Model;
 use crate::model::pretrained::{HeadPolicy, LoadReport, WeightsFile};
 use augtrain_run::checkpoint::Checkpoint;
+use augtrain_run::config::{AugmentConfig, Freeze, ImagenetInput, LossKind, TrainConfig};
 use augtrain_run::records::{EpochRecord, ModelCard, Normalization, Progress};
 use augtrain_run::run_dir::RunDir;
 
@@ -419,7 +419,8 @@ impl Trainer {
         let mut bar = reporter.epoch(epoch + 1, self.cfg.epochs, batches);
         let (mut trainer, stats) = self.train_batches(epoch, lr, &mut bar);
         bar.finish();
-        let record = stats.and_then(|stats| trainer.finish_epoch(epoch, last_lr, started, stats, val));
+        let record =
+            stats.and_then(|stats| trainer.finish_epoch(epoch, last_lr, started, stats, val));
         (trainer, record)
     }
 

@@ -8,8 +8,8 @@ use augtrain::augment::layout::H_SCALE;
 use augtrain::augment::spec::PipelineSpec;
 use augtrain::augment::{Program, cpu};
 use augtrain::device;
-use augtrain_run::config::DeviceChoice;
 use augtrain::util::rng::pixel_hash;
+use augtrain_run::config::DeviceChoice;
 use burn::tensor::Device;
 
 use crate::support;

@@ -298,8 +298,21 @@ impl Scanner {
             b'g' | b'h' | b'j' | b'p' | b'q' | b'r' | b'\x94' => self.memo_op(op, r),
             b'\x80' | b'\x95' | b'\x98' => self.frame_op(op, r),
             b'Q' | b'R' | b'c' | b'\x93' => self.global_op(op, r),
-            b'd' | b'l' | b'o' | b'\x91' | b'i' | b't' | b'\x85'..=b'\x87' | b'a' | b'b' | b'e'
-            | b'u' | b'\x90' | b's' | b'\x81' | b'\x92' => self.build_op(op, r),
+            b'd'
+            | b'l'
+            | b'o'
+            | b'\x91'
+            | b'i'
+            | b't'
+            | b'\x85'..=b'\x87'
+            | b'a'
+            | b'b'
+            | b'e'
+            | b'u'
+            | b'\x90'
+            | b's'
+            | b'\x81'
+            | b'\x92' => self.build_op(op, r),
             _ => {
                 let v = value(op, r)?;
                 self.push(v)

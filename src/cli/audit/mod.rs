@@ -15,8 +15,6 @@ use augtrain_quality::audit::annotations::AnnotationAuditOptions;
 
 mod annotations;
 
-use annotations::{self as annotated, Outputs};
-use augtrain_annotations::input::{AnnotatedInput, annotated_input};
 use super::data_args::LoadArgs;
 use super::embed_args::EmbedModelArgs;
 use crate::Error;
@@ -30,6 +28,8 @@ use crate::data::DataError;
 use crate::embedding::Embedded;
 use crate::train::progress::{Reporter, Verbosity};
 use crate::util::fs::{check_new_output, write_output};
+use annotations::{self as annotated, Outputs};
+use augtrain_annotations::input::{AnnotatedInput, annotated_input};
 
 /// Flags of `augtrain audit`.
 #[derive(Args, Debug)]

@@ -7,16 +7,14 @@ mod overlay;
 
 use std::path::{Path, PathBuf};
 
-use crate::augment::record::{
-    Record, check_records, parse_records, pixels_sha256, replay_batches,
-};
+use crate::augment::record::{Record, check_records, parse_records, pixels_sha256, replay_batches};
 use crate::augment::{self, Augmenter, Engine, PipelineSpec, SampleParams, gpu::GpuAugment};
 use crate::data::{DataError, Dataset, LoadOptions};
 use crate::device;
-use augtrain_run::config::DeviceChoice;
 use crate::report::images::{Picture, contact_sheet, pictures};
 use crate::util::fs::{create_dir_all, write_atomic};
 use crate::{Error, util};
+use augtrain_run::config::DeviceChoice;
 use clap::Args;
 
 /// Flags of `augtrain augment`.
@@ -209,7 +207,6 @@ fn source_name(data: &Option<PathBuf>) -> String {
         None => "synthetic".into(),
     }
 }
-
 
 /// `--versions` augmented batches of the first `n` training images (epochs `--epoch`, +1, ...),
 /// and a record per augmented image.

@@ -9,9 +9,9 @@ use augtrain_annotations::formats::Format;
 use super::data_args::LoadArgs;
 mod annotations;
 
+use crate::data::export::export;
 use annotations::AnnotatedExport;
 use augtrain_annotations::input::annotated_input_with_images;
-use crate::data::export::export;
 
 /// Flags of `augtrain export`.
 #[derive(Args, Debug)]
@@ -52,7 +52,9 @@ pub struct ExportArgs {
 
 pub fn run(args: ExportArgs) -> crate::Result<()> {
     let cfg = args.load.config(Some(args.data.clone()))?;
-    if let Some(input) = annotated_input_with_images(&args.data, args.format, args.images.as_deref())? {
+    if let Some(input) =
+        annotated_input_with_images(&args.data, args.format, args.images.as_deref())?
+    {
         return annotations::run(&AnnotatedExport {
             input: &input,
             out: &args.out,

@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 
 use augtrain_annotations::Losses;
-use augtrain_annotations::input::AnnotatedInput;
 use augtrain_annotations::formats;
+use augtrain_annotations::input::AnnotatedInput;
 use augtrain_annotations::split::{image_keys, label_sets, subset};
 use augtrain_run::run_dir::OutputDir;
 

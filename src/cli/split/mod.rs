@@ -11,8 +11,6 @@ use clap::Args;
 use super::data_args::LoadArgs;
 mod annotations;
 
-use annotations::AnnotatedSplit;
-use augtrain_annotations::input::annotated_input_with_images;
 use crate::Error;
 use crate::data::Dataset;
 use crate::data::files::SplitName;
@@ -20,6 +18,8 @@ use crate::data::source::load_whole;
 use crate::data::split::{SplitRow, check_stratifiable, split_file_text};
 use crate::data::split_plan::{SplitPlan, SplitRequest, plan_split};
 use crate::util::escape::escape;
+use annotations::AnnotatedSplit;
+use augtrain_annotations::input::annotated_input_with_images;
 
 /// Flags of `augtrain split`.
 #[derive(Args, Debug)]
@@ -77,7 +77,9 @@ pub fn run(args: SplitArgs) -> crate::Result<()> {
         folds: args.folds,
         seed: args.seed,
     };
-    if let Some(input) = annotated_input_with_images(&args.data, args.format, args.images.as_deref())? {
+    if let Some(input) =
+        annotated_input_with_images(&args.data, args.format, args.images.as_deref())?
+    {
         return annotations::run(&AnnotatedSplit {
             input: &input,
             request,

@@ -307,11 +307,12 @@ impl RegionValue<'_> {
     /// A polygon from `points` (`[x, y]` pairs).
     fn polygon(&self, o: &mut Object) -> Result<()> {
         let (sx, sy) = self.scale;
-        let pts: Vec<[f64; 2]> =
-            serde_json::from_value(self.v.get("points").cloned().unwrap_or(Value::Null))
-                .map_err(|e| {
-                    AnnotationError::malformed(self.path, format!("{}: points: {e}", (self.what)()))
-                })?;
+        let pts: Vec<[f64; 2]> = serde_json::from_value(
+            self.v.get("points").cloned().unwrap_or(Value::Null),
+        )
+        .map_err(|e| {
+            AnnotationError::malformed(self.path, format!("{}: points: {e}", (self.what)()))
+        })?;
         let pts = pts
             .into_iter()
             .map(|[x, y]| Point {
@@ -327,7 +328,11 @@ impl RegionValue<'_> {
     fn circle(&self) -> Result<Option<Circle>> {
         let (sx, sy) = self.scale;
         let (rx, ry) = (self.num("radiusX")? * sx, self.num("radiusY")? * sy);
-        let rotation = self.v.get("rotation").and_then(Value::as_f64).unwrap_or(0.0);
+        let rotation = self
+            .v
+            .get("rotation")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
         if (rx - ry).abs() > 1e-9 * rx.abs().max(1.0) || rotation != 0.0 {
             return Ok(None);
         }

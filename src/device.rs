@@ -72,6 +72,9 @@ pub struct AdapterInfo {
     pub driver: String,
     /// Whether it is a software rasterizer (wgpu reports `DeviceType::Cpu`).
     pub software: bool,
+    /// Bytes of its largest device-local memory heap, where the platform reports it (Vulkan
+    /// adapters; `None` elsewhere).
+    pub memory: Option<u64>,
     #[serde(skip)]
     backend: wgpu::Backend,
     #[serde(skip)]
@@ -123,6 +126,7 @@ pub fn list_adapters() -> Vec<AdapterInfo> {
                 kind: kind.into(),
                 driver,
                 software: info.device_type == wgpu::DeviceType::Cpu,
+                memory: vulkan_memory(&adapter),
                 backend: info.backend,
                 device_type: info.device_type,
                 index: *index,
@@ -131,6 +135,25 @@ pub fn list_adapters() -> Vec<AdapterInfo> {
         }
     }
     out
+}
+
+/// The size of `adapter`'s largest device-local memory heap when it is a Vulkan adapter (the
+/// figure cubecl reads only in its SPIR-V build, which augtrain does not use).
+#[cfg(not(target_family = "wasm"))]
+fn vulkan_memory(adapter: &wgpu::Adapter) -> Option<u64> {
+    // SAFETY: the hal adapter is only read, while `adapter` keeps it alive.
+    let hal = unsafe { adapter.as_hal::<wgpu::hal::api::Vulkan>() }?;
+    let instance = hal.shared_instance().raw_instance();
+    // SAFETY: the physical device belongs to this instance.
+    let props =
+        unsafe { instance.get_physical_device_memory_properties(hal.raw_physical_device()) };
+    // VK_MEMORY_HEAP_DEVICE_LOCAL_BIT
+    const DEVICE_LOCAL: u32 = 1;
+    props.memory_heaps[..props.memory_heap_count as usize]
+        .iter()
+        .filter(|h| h.flags.as_raw() & DEVICE_LOCAL != 0)
+        .map(|h| h.size)
+        .max()
 }
 
 /// The adapter `choice` selects among `adapters`, with the reason, or `None` for the CPU.
@@ -401,6 +424,7 @@ mod tests {
             kind: format!("{device_type:?}"),
             driver: String::new(),
             software: device_type == wgpu::DeviceType::Cpu,
+            memory: None,
             backend,
             device_type,
             index: 0,

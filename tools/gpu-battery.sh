@@ -6,12 +6,20 @@
 # uploads, host syncs and kernel launches per epoch, and the GPU tests. Results in OUTDIR:
 #   gpu-line.txt     nvidia-smi's line (name, memory, driver), or why there is none
 #   devices.json     the adapters augtrain sees and which one --device gpu takes
-#   bench-gpu.json   `augtrain bench gpu` (measurements, gpu_training traffic); .txt its table
+#   bench-gpu.jsonl  `augtrain bench gpu`, one JSON line per row written as it completes (the
+#                    first line: machine, adapter API/driver/name, nvidia-smi line, timing method,
+#                    cache rotated past): what survives a timeout
+#   bench-gpu.json   the same run's whole report at its end (measurements, gpu_training
+#                    traffic); .txt its table
+# GPU rows are timed by the device (cubecl's profile: timestamp queries where the adapter has
+# TIMESTAMP_QUERY), parameters uploaded before the timed region, K launches per sync, buffers
+# rotated past 4x the last-level cache; each row's note also gives the host clock.
 #   tests.txt        the GPU tests of the testsuite binary, when one is given
 #   summary.json     what ran, exit codes, seconds
 #
 # usage: tools/gpu-battery.sh OUTDIR [--short]
-#   --short          a smoke run (quick bench, MLP and CNN only): what CI runs on Mesa's lavapipe
+#   --short          a smoke run (quick bench, MLP and CNN only): what CI runs on Mesa's lavapipe;
+#                    it times software adapters (--allow-software), the full run refuses them
 #   AUGTRAIN=PATH    the augtrain binary (default: .gpu/bin/augtrain, else target/release/augtrain)
 #   GPU_TESTS=PATH   the testsuite binary, to run its GPU tests (default: .gpu/bin/testsuite when
 #                    bundled; none otherwise)
@@ -47,8 +55,10 @@ devices_rc=$?
 
 quick=()
 budget=420
-if [ -n "$short" ]; then quick=(--quick); budget=600; fi
-timeout "$budget" "$bin" bench gpu --device gpu "${quick[@]}" --json "$out/bench-gpu.json" > "$out/bench-gpu.txt" 2>&1
+if [ -n "$short" ]; then quick=(--quick --allow-software); budget=600; fi
+rm -f "$out/bench-gpu.jsonl"
+timeout "$budget" "$bin" bench gpu --device gpu "${quick[@]}" --jsonl "$out/bench-gpu.jsonl" \
+  --json "$out/bench-gpu.json" > "$out/bench-gpu.txt" 2>&1
 bench_rc=$?
 
 tests_rc=null

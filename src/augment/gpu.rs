@@ -9,6 +9,7 @@
 
 use burn::backend::wgpu::{CubeBackend, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use burn::cubecl::prelude::KernelId;
+use burn::cubecl::profile::TimingMethod;
 use burn::cubecl::server::{Handle, KernelArguments};
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Device, Int, Shape, Tensor};
@@ -18,8 +19,11 @@ use super::layout::{
     H_C, H_GATHER, H_GRID_X, H_IN_H, H_IN_W, H_MASK, H_MIX, H_N, H_OUT_H, H_OUT_W,
 };
 
-/// Threads per workgroup of both kernels (`@workgroup_size` of the augmentation kernel, checked
-/// by `augtrain-augment`'s tests, and of `copy.wgsl`).
+mod resident;
+pub use resident::{ResidentImages, part_limit};
+
+/// Threads per workgroup of every kernel here (`@workgroup_size` of the augmentation kernel,
+/// checked by `augtrain-augment`'s tests, and of `copy.wgsl` and `gather.wgsl`).
 pub use augtrain_augment::shader::WORKGROUP;
 /// Most workgroups per dispatch dimension (WebGPU's limit).
 pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
@@ -50,6 +54,18 @@ pub fn check_fits(n: usize, per_image: u64, limit: u64) -> Result<(), AugmentErr
             "a batch of {n} images needs {:.0} MiB in one GPU buffer but this device allows {:.0} MiB; use --batch-size {most} or less",
             need as f64 / 1048576.0,
             limit as f64 / 1048576.0
+        )));
+    }
+    Ok(())
+}
+
+/// An error when the uploaded `masks` hold fewer labels than `header`'s batch needs.
+fn check_mask_bytes(header: &[u32], masks: &DeviceImages) -> Result<(), AugmentError> {
+    let need = header[H_N] as usize * (header[H_IN_H] * header[H_IN_W]) as usize;
+    if masks.bytes < need {
+        return Err(AugmentError::Shape(format!(
+            "the uploaded masks hold {} labels, the header needs {need}",
+            masks.bytes
         )));
     }
     Ok(())
@@ -183,14 +199,7 @@ impl GpuAugment {
         images: &DeviceImages,
         masks: &DeviceImages,
     ) -> Result<(Tensor<4>, Tensor<3, Int>), AugmentError> {
-        let n = header[H_N] as usize;
-        let need = n * (header[H_IN_H] * header[H_IN_W]) as usize;
-        if masks.bytes < need {
-            return Err(AugmentError::Shape(format!(
-                "the uploaded masks hold {} labels, the header needs {need}",
-                masks.bytes
-            )));
-        }
+        check_mask_bytes(header, masks)?;
         let (images, masks) = self.launch(header, params, Pixels::Batch(images), Some(masks))?;
         Ok((images, masks.expect("a mask tensor when masks are given")))
     }
@@ -210,30 +219,6 @@ impl GpuAugment {
         Ok(values.into_iter().map(|v| v as u8).collect())
     }
 
-    /// Upload a whole set of equally sized HWC images once, to be gathered from by
-    /// [`GpuAugment::run_resident`]. Fails when the set does not fit in one buffer.
-    pub fn upload_resident(&self, images: &[&[u8]]) -> Result<ResidentImages, AugmentError> {
-        let per_image = images.first().map_or(0, |i| i.len());
-        if per_image == 0 || images.iter().any(|i| i.len() != per_image) {
-            return Err(AugmentError::Shape(
-                "resident images must be non-empty and all of one size".into(),
-            ));
-        }
-        let total = (images.len() * per_image) as u64;
-        if total > self.max_buffer_bytes() {
-            return Err(AugmentError::BatchTooLarge(format!(
-                "{} images of {per_image} bytes do not fit in one GPU buffer of {} bytes",
-                images.len(),
-                self.max_buffer_bytes()
-            )));
-        }
-        Ok(ResidentImages {
-            images: self.upload(images),
-            per_image,
-            count: images.len(),
-        })
-    }
-
     /// Run the kernel on images resident on the device: sample `s` reads the image at
     /// `slots[s]` of `resident`; only the header, the slot list and `params` are uploaded.
     pub fn run_resident(
@@ -249,9 +234,20 @@ impl GpuAugment {
                 resident.count
             )));
         }
-        Ok(self
-            .launch(header, params, Pixels::Resident { resident, slots }, None)?
-            .0)
+        let pixels = match resident.single() {
+            Some(images) => Pixels::Resident {
+                images,
+                per_image: resident.per_image,
+                slots,
+            },
+            None => {
+                let gathered = self.gather(resident, slots);
+                return Ok(self
+                    .launch(header, params, Pixels::Batch(&gathered), None)?
+                    .0);
+            }
+        };
+        Ok(self.launch(header, params, pixels, None)?.0)
     }
 
     /// Launch the kernel; with `masks`, also warp them (one label plane per sample, laid out
@@ -263,6 +259,84 @@ impl GpuAugment {
         pixels: Pixels<'_>,
         masks: Option<&DeviceImages>,
     ) -> Result<(Tensor<4>, Option<Tensor<3, Int>>), AugmentError> {
+        let prepared = self.bind(header, params, pixels, masks)?;
+        self.dispatch(&prepared);
+        let client = &self.template.client;
+        let [n, c, oh, ow] = prepared.shape;
+        let out = CubeTensor::new_contiguous(
+            client.clone(),
+            self.template.device.clone(),
+            Shape::new([n, c, oh, ow]),
+            prepared.out.clone(),
+            DType::F32,
+        );
+        let labels = masks.map(|_| {
+            Tensor::<3, Int>::from_primitive::<CubeBackend>(CubeTensor::new_contiguous(
+                client.clone(),
+                self.template.device.clone(),
+                Shape::new([n, oh, ow]),
+                prepared.mask_out.clone(),
+                DType::I32,
+            ))
+        });
+        Ok((Tensor::<4>::from_primitive::<CubeBackend>(out), labels))
+    }
+
+    /// Upload everything one launch on `images` (and `masks`) needs and allocate its outputs,
+    /// without launching: [`GpuAugment::dispatch`] then only binds and dispatches, so a
+    /// benchmark can time launches with nothing drawn, packed or uploaded in between.
+    pub fn prepare(
+        &self,
+        header: &[u32],
+        params: &[u32],
+        images: &DeviceImages,
+        masks: Option<&DeviceImages>,
+    ) -> Result<PreparedLaunch, AugmentError> {
+        if let Some(m) = masks {
+            check_mask_bytes(header, m)?;
+        }
+        self.bind(header, params, Pixels::Batch(images), masks)
+    }
+
+    /// Queue one launch prepared by [`GpuAugment::prepare`] (no upload, no submit of its own).
+    pub fn dispatch(&self, l: &PreparedLaunch) {
+        self.template.client.launch(
+            Box::new(SourceKernel::new(AugmentKernel, CubeDim::new_1d(WORKGROUP))),
+            CubeCount::Static(l.grid.0, l.grid.1, 1),
+            KernelArguments::new().with_buffers(vec![
+                l.header.clone().binding(),
+                l.params.clone().binding(),
+                l.images.clone().binding(),
+                l.out.clone().binding(),
+                l.mask_in.clone().binding(),
+                l.mask_out.clone().binding(),
+            ]),
+        );
+    }
+
+    /// The `f32` NCHW output of a prepared launch, read back (waits for it).
+    pub fn read_output(&self, l: &PreparedLaunch) -> Result<Vec<f32>, AugmentError> {
+        let bytes = self.read_handle(&l.out, l.shape.iter().product::<usize>() * 4)?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// The warped labels of a prepared launch with masks, read back as `u8` (waits for it).
+    pub fn read_output_labels(&self, l: &PreparedLaunch) -> Result<Vec<u8>, AugmentError> {
+        let [n, _, oh, ow] = l.shape;
+        let bytes = self.read_handle(&l.mask_out, n * oh * ow * 4)?;
+        let words: Vec<i32> = bytemuck::pod_collect_to_vec(&bytes);
+        Ok(words.into_iter().map(|v| v as u8).collect())
+    }
+
+    /// Check a launch's inputs against its header, upload the header and the parameters,
+    /// allocate the outputs.
+    fn bind(
+        &self,
+        header: &[u32],
+        params: &[u32],
+        pixels: Pixels<'_>,
+        masks: Option<&DeviceImages>,
+    ) -> Result<PreparedLaunch, AugmentError> {
         if masks.is_some() && header[H_MIX] == 1 {
             return Err(AugmentError::Spec(
                 "mixup blends two images and a label mask cannot be blended; remove mixup or use cutmix when masks are attached".into(),
@@ -284,30 +358,7 @@ impl GpuAugment {
         )?;
         let mut header = header.to_vec();
         header[H_MASK] = masks.is_some() as u32;
-        let images = match pixels {
-            Pixels::Batch(images) => {
-                if images.bytes < n * in_per_image {
-                    return Err(AugmentError::Shape(format!(
-                        "the uploaded batch holds {} bytes, the header needs {}",
-                        images.bytes,
-                        n * in_per_image
-                    )));
-                }
-                images
-            }
-            Pixels::Resident { resident, slots } => {
-                if slots.len() != n || resident.per_image != in_per_image {
-                    return Err(AugmentError::Shape(format!(
-                        "{} slots of {}-byte images for a batch of {n} images of {in_per_image} bytes",
-                        slots.len(),
-                        resident.per_image
-                    )));
-                }
-                header[H_GATHER] = 1;
-                header.extend_from_slice(slots);
-                &resident.images
-            }
-        };
+        let images = pixels.check(n, in_per_image, &mut header)?;
         let (gx, gy) = grid((n * oh * ow) as u64);
         header[H_GRID_X] = gx;
         let params = if params.is_empty() {
@@ -315,42 +366,41 @@ impl GpuAugment {
         } else {
             params
         };
-        let h_header = client.create_from_slice(bytemuck::cast_slice(&header));
-        let h_params = client.create_from_slice(bytemuck::cast_slice(params));
-        let h_out = client.empty(out_elems * std::mem::size_of::<f32>());
-        let out = CubeTensor::new_contiguous(
-            client.clone(),
-            self.template.device.clone(),
-            Shape::new([n, c, oh, ow]),
-            h_out.clone(),
-            DType::F32,
-        );
         let (mask_in, mask_out) = match masks {
             Some(m) => (m.handle.clone(), client.empty(n * oh * ow * 4)),
             None => (self.placeholders[0].clone(), self.placeholders[1].clone()),
         };
-        let labels = masks.map(|_| {
-            Tensor::<3, Int>::from_primitive::<CubeBackend>(CubeTensor::new_contiguous(
-                client.clone(),
-                self.template.device.clone(),
-                Shape::new([n, oh, ow]),
-                mask_out.clone(),
-                DType::I32,
-            ))
-        });
-        client.launch(
-            Box::new(SourceKernel::new(AugmentKernel, CubeDim::new_1d(WORKGROUP))),
-            CubeCount::Static(gx, gy, 1),
-            KernelArguments::new().with_buffers(vec![
-                h_header.binding(),
-                h_params.binding(),
-                images.handle.clone().binding(),
-                h_out.binding(),
-                mask_in.binding(),
-                mask_out.binding(),
-            ]),
-        );
-        Ok((Tensor::<4>::from_primitive::<CubeBackend>(out), labels))
+        let (header, params) = self.upload_header_and_params(&header, params);
+        Ok(PreparedLaunch {
+            header,
+            params,
+            images: images.handle.clone(),
+            out: client.empty(out_elems * std::mem::size_of::<f32>()),
+            mask_in,
+            mask_out,
+            grid: (gx, gy),
+            shape: [n, c, oh, ow],
+        })
+    }
+
+    /// Upload `header` and `params` in one write (each write makes cubecl submit the queue):
+    /// `[header, zeros up to the device's binding offset alignment, params]`, returned as
+    /// two handles on the two ranges of the one buffer.
+    fn upload_header_and_params(&self, header: &[u32], params: &[u32]) -> (Handle, Handle) {
+        let client = &self.template.client;
+        let align = (client.properties().memory.alignment as usize).max(4);
+        let head_bytes = (header.len() * 4).div_ceil(align) * align;
+        let mut packed = vec![0u32; head_bytes / 4 + params.len()];
+        packed[..header.len()].copy_from_slice(header);
+        packed[head_bytes / 4..].copy_from_slice(params);
+        let both = client.create_from_slice(bytemuck::cast_slice(&packed));
+        // The header's range ends where the parameters' starts: two bindings of one buffer
+        // must not overlap (both are read_write).
+        let tail = both.size().saturating_sub(head_bytes as u64);
+        (
+            both.clone().offset_end(tail),
+            both.offset_start(head_bytes as u64),
+        )
     }
 
     /// Allocate a device buffer of `bytes` (rounded up to 16) for bandwidth probes.
@@ -364,17 +414,35 @@ impl GpuAugment {
 
     /// Copy `src` into `dst` on the device with `copy.wgsl` (16 bytes per invocation).
     pub fn copy(&self, src: &DeviceImages, dst: &DeviceImages) {
+        self.dispatch_copy(&self.prepare_copy(src, dst));
+    }
+
+    /// Upload what a copy of `src` into `dst` needs (its 8-byte info), without launching.
+    pub fn prepare_copy(&self, src: &DeviceImages, dst: &DeviceImages) -> PreparedCopy {
         let n = (src.bytes.min(dst.bytes) / 16) as u64;
-        let (gx, gy) = grid(n);
-        let client = &self.template.client;
-        let info = client.create_from_slice(bytemuck::cast_slice(&[n as u32, gx]));
-        client.launch(
+        let grid = grid(n);
+        let info = [n as u32, grid.0];
+        PreparedCopy {
+            info: self
+                .template
+                .client
+                .create_from_slice(bytemuck::cast_slice(&info)),
+            src: src.handle.clone(),
+            dst: dst.handle.clone(),
+            grid,
+            bytes: n as usize * 16,
+        }
+    }
+
+    /// Queue a copy prepared by [`GpuAugment::prepare_copy`].
+    pub fn dispatch_copy(&self, c: &PreparedCopy) {
+        self.template.client.launch(
             Box::new(SourceKernel::new(CopyKernel, CubeDim::new_1d(WORKGROUP))),
-            CubeCount::Static(gx, gy, 1),
+            CubeCount::Static(c.grid.0, c.grid.1, 1),
             KernelArguments::new().with_buffers(vec![
-                info.binding(),
-                src.handle.clone().binding(),
-                dst.handle.clone().binding(),
+                c.info.clone().binding(),
+                c.src.clone().binding(),
+                c.dst.clone().binding(),
             ]),
         );
     }
@@ -382,12 +450,47 @@ impl GpuAugment {
     /// Read a device buffer back to the host (its meaningful `bytes` only); waits for the work
     /// writing it and reports a failed launch that wrote it.
     pub fn read(&self, images: &DeviceImages) -> Result<Vec<u8>, AugmentError> {
-        let bytes = self
+        self.read_handle(&images.handle, images.bytes)
+    }
+
+    fn read_handle(&self, handle: &Handle, bytes: usize) -> Result<Vec<u8>, AugmentError> {
+        let all = self
             .template
             .client
-            .read_one(images.handle.clone())
+            .read_one(handle.clone())
             .map_err(|e| AugmentError::Gpu(format!("reading a device buffer failed: {e:?}")))?;
-        Ok(bytes[..images.bytes].to_vec())
+        Ok(all[..bytes.min(all.len())].to_vec())
+    }
+
+    /// Run `queue` (which should only queue launches) inside one of cubecl's profile windows
+    /// and return the seconds the device spent on what it queued, with how they were measured:
+    /// `device timestamps` (the adapter has `TIMESTAMP_QUERY`: from the start of the window's
+    /// first compute pass to the end of its last) or `host clock` (cubecl syncs before and
+    /// after the window).
+    pub fn profile(
+        &self,
+        queue: impl FnOnce() + Send,
+    ) -> Result<(f64, &'static str), AugmentError> {
+        let (_, duration) = self
+            .template
+            .client
+            .profile(queue, "augtrain bench")
+            .map_err(|e| AugmentError::Gpu(format!("profiling the launches failed: {e:?}")))?;
+        let how = match duration.timing_method() {
+            TimingMethod::Device => "device timestamps",
+            TimingMethod::System => "host clock",
+        };
+        let ticks = pollster::block_on(duration.resolve())
+            .ok_or_else(|| AugmentError::Gpu("the profile window carried no measurement".into()))?;
+        Ok((ticks.duration().as_secs_f64(), how))
+    }
+
+    /// How [`GpuAugment::profile`] measures on this device: `device timestamps` or `host clock`.
+    pub fn timing_method(&self) -> &'static str {
+        match self.template.client.properties().timing_method {
+            TimingMethod::Device => "device timestamps",
+            TimingMethod::System => "host clock",
+        }
     }
 
     /// Wait for all queued GPU work.
@@ -402,29 +505,67 @@ impl GpuAugment {
 enum Pixels<'a> {
     /// The batch's own images, sample `s` being the `s`-th.
     Batch(&'a DeviceImages),
-    /// A resident set; sample `s` reads image `slots[s]`.
+    /// A one-buffer resident set of `per_image`-byte images; sample `s` reads image
+    /// `slots[s]`.
     Resident {
-        resident: &'a ResidentImages,
+        images: &'a DeviceImages,
+        per_image: usize,
         slots: &'a [u32],
     },
 }
 
-/// A set of equally sized `u8` HWC images resident on the device (uploaded once per run),
-/// gathered from by sample slot.
-#[derive(Clone)]
-pub struct ResidentImages {
-    images: DeviceImages,
-    /// Bytes per image.
-    pub per_image: usize,
-    /// Number of images.
-    pub count: usize,
+impl<'a> Pixels<'a> {
+    /// The buffer the kernel reads for a batch of `n` images of `in_per_image` bytes, after
+    /// checking it holds them; a resident gather appends its slots to `header`.
+    fn check(
+        self,
+        n: usize,
+        in_per_image: usize,
+        header: &mut Vec<u32>,
+    ) -> Result<&'a DeviceImages, AugmentError> {
+        match self {
+            Pixels::Batch(images) => {
+                if images.bytes < n * in_per_image {
+                    return Err(AugmentError::Shape(format!(
+                        "the uploaded batch holds {} bytes, the header needs {}",
+                        images.bytes,
+                        n * in_per_image
+                    )));
+                }
+                Ok(images)
+            }
+            Pixels::Resident {
+                images,
+                per_image,
+                slots,
+            } => {
+                if slots.len() != n || per_image != in_per_image {
+                    return Err(AugmentError::Shape(format!(
+                        "{} slots of {per_image}-byte images for a batch of {n} images of {in_per_image} bytes",
+                        slots.len(),
+                    )));
+                }
+                header[H_GATHER] = 1;
+                header.extend_from_slice(slots);
+                Ok(images)
+            }
+        }
+    }
 }
 
-impl ResidentImages {
-    /// Bytes held on the device.
-    pub fn bytes(&self) -> usize {
-        self.images.bytes
-    }
+/// One launch of the fused kernel with every buffer on the device (from
+/// [`GpuAugment::prepare`]): header, parameters, pixels, output, mask planes, grid.
+#[derive(Clone)]
+pub struct PreparedLaunch {
+    header: Handle,
+    params: Handle,
+    images: Handle,
+    out: Handle,
+    mask_in: Handle,
+    mask_out: Handle,
+    grid: (u32, u32),
+    /// Output shape `[n, c, out_h, out_w]`.
+    pub shape: [usize; 4],
 }
 
 /// A buffer of `u8` pixels (or any bytes) resident on the device.
@@ -432,6 +573,17 @@ impl ResidentImages {
 pub struct DeviceImages {
     handle: Handle,
     /// Meaningful bytes in the buffer.
+    pub bytes: usize,
+}
+
+/// A copy with its info buffer on the device (from [`GpuAugment::prepare_copy`]).
+#[derive(Clone)]
+pub struct PreparedCopy {
+    info: Handle,
+    src: Handle,
+    dst: Handle,
+    grid: (u32, u32),
+    /// Bytes copied.
     pub bytes: usize,
 }
 

@@ -237,18 +237,16 @@ impl Augmenter {
     }
 
     /// Upload `images` (equally sized HWC slices) to stay on the GPU for
-    /// [`Augmenter::batch_resident`]; `None` on the CPU engine or when they would take more
-    /// than `budget_bytes` or one device buffer.
+    /// [`Augmenter::batch_resident`], in as few buffers as the device's binding limit allows;
+    /// `None` on the CPU engine.
     pub fn make_resident(
         &self,
         images: &[&[u8]],
-        budget_bytes: u64,
     ) -> Result<Option<gpu::ResidentImages>, AugmentError> {
         let Engine::Gpu(kernel) = &self.engine else {
             return Ok(None);
         };
-        let total: u64 = images.iter().map(|i| i.len() as u64).sum();
-        if images.is_empty() || total > budget_bytes.min(kernel.max_buffer_bytes()) {
+        if images.is_empty() {
             return Ok(None);
         }
         kernel.upload_resident(images).map(Some)

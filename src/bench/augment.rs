@@ -2,9 +2,10 @@
 //! the device is a GPU) the fused kernel, at 224×224 RGB (batch 256) and 28×28 gray
 //! (batch 8,000).
 
+use super::gpu_batch::PreparedBatch;
+use super::gpu_timing::{DeviceTimes, GpuBench, time_launches};
+use super::rows::Rows;
 use super::{Measurement, Options, time};
-use crate::augment::AugmentError;
-use crate::augment::gpu::{DeviceImages, GpuAugment};
 use crate::augment::spec::PipelineSpec;
 use crate::augment::{Program, cpu};
 use crate::util::rng::pixel_hash;
@@ -89,14 +90,14 @@ fn images(n: usize, bytes: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Run the augmentation benchmarks.
+/// Run the augmentation benchmarks, each row added to `rows` as it completes.
 pub fn run(
     opts: &Options,
     cpu_bw: f64,
-    gpu: Option<(&GpuAugment, f64)>,
+    gpu: Option<GpuBench<'_>>,
+    rows: &mut Rows,
     log: &dyn Fn(&str),
-) -> crate::Result<Vec<Measurement>> {
-    let mut out = Vec::new();
+) -> crate::Result<()> {
     let sizes: [(&str, usize, usize, usize, usize); 2] = [
         (
             "224x224 RGB",
@@ -117,70 +118,97 @@ pub fn run(
         let imgs = images(n, w * h * c);
         let refs: Vec<&[u8]> = imgs.iter().map(|v| v.as_slice()).collect();
         let ids: Vec<u64> = (0..n as u64).collect();
-        let uploaded = gpu.map(|(k, _)| k.upload(&refs));
         for (case, spec) in cases(w, h, c, opts.quick) {
-            let prog = Program::new(&spec, crate::data::ImageShape::new(w, h, c))?;
-            let (ow, oh) = (prog.output.width, prog.output.height);
-            let header = prog.header(n);
-            let moved = n as f64 * ((w * h * c) as f64 + (c * oh * ow * 4) as f64);
             let name = format!("{label} {case}");
-            let mut buf = vec![0f32; n * c * oh * ow];
-            let mut epoch = 0;
-            let stats = time(1, opts.reps(), || {
-                epoch += 1;
-                let params = prog.draw(1, epoch, &ids);
-                let words = prog.pack(&params).expect("params fit their program");
-                cpu::run(&header, &words, &refs, &mut buf);
-                std::hint::black_box(&buf);
-            });
-            let m = measurement(&name, "cpu", n, stats, moved, cpu_bw, None);
-            log(&format!(
-                "augment {name} cpu: {:.0} images/s",
-                m.items_per_second
-            ));
-            out.push(m);
-            if let (Some((kernel, gpu_bw)), Some(up)) = (gpu, uploaded.as_ref()) {
-                out.push(gpu_case(
-                    opts,
-                    kernel,
-                    gpu_bw,
-                    up,
-                    GpuCase {
-                        name: &name,
-                        prog: &prog,
-                        refs: &refs,
-                        ids: &ids,
-                        in_bytes: w * h * c,
-                        out_bytes: c * oh * ow * 4,
-                    },
-                    log,
-                )?);
+            if !opts.wants_case(&name) {
+                continue;
+            }
+            let prog = Program::new(&spec, crate::data::ImageShape::new(w, h, c))?;
+            let case = GpuCase {
+                name: &name,
+                prog: &prog,
+                refs: &refs,
+                ids: &ids,
+                in_bytes: w * h * c,
+                out_bytes: c * prog.output.height * prog.output.width * 4,
+            };
+            rows.push(cpu_case(opts, &case, cpu_bw, log))?;
+            if let Some(g) = gpu {
+                rows.push(gpu_case(opts, g, &case, log)?)?;
+                if opts.with_upload {
+                    rows.push(gpu_case_with_upload(opts, g, &case)?)?;
+                }
             }
         }
-        if let Some((kernel, gpu_bw)) = gpu {
-            let stats = time(1, opts.reps(), || {
-                let up = kernel.upload(&refs);
-                let _ = kernel.sync();
-                std::hint::black_box(up.bytes);
-            });
-            let bytes = (n * w * h * c) as f64;
-            let mut m = measurement(
-                &format!("{label} upload (host -> device)"),
-                "gpu",
-                n,
-                stats,
-                bytes,
-                gpu_bw,
-                None,
-            );
-            m.group = "upload".into();
-            out.push(m);
+        let upload = format!("{label} upload (host -> device)");
+        if let Some(g) = gpu
+            && opts.wants_case(&upload)
+        {
+            rows.push(upload_row(opts, g, &upload, &refs)?)?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
-/// One GPU augmentation case: what [`gpu_case`] needs besides the kernel.
+/// The CPU twin on `case`, parameters drawn and packed in the timed region (as training does).
+fn cpu_case(opts: &Options, case: &GpuCase, cpu_bw: f64, log: &dyn Fn(&str)) -> Measurement {
+    let (prog, n) = (case.prog, case.refs.len());
+    let header = prog.header(n);
+    let mut buf = vec![0f32; n * case.out_bytes / 4];
+    let mut epoch = 0;
+    let stats = time(1, opts.reps(), || {
+        epoch += 1;
+        let params = prog.draw(1, epoch, case.ids);
+        let words = prog.pack(&params).expect("params fit their program");
+        cpu::run(&header, &words, case.refs, &mut buf);
+        std::hint::black_box(&buf);
+    });
+    let m = measurement(case.name, "cpu", n, stats, case.moved(n), cpu_bw, None);
+    log(&format!(
+        "augment {} cpu: {:.0} images/s",
+        case.name, m.items_per_second
+    ));
+    m
+}
+
+/// The upload of a batch's `u8` pixels, through to the device: the timed call packs and
+/// uploads them and launches a 16-byte copy that reads the new buffer, then syncs (a sync
+/// alone submits nothing when no kernel is queued, so it would time a host `memcpy` into
+/// wgpu's staging buffer).
+fn upload_row(
+    opts: &Options,
+    g: GpuBench<'_>,
+    name: &str,
+    refs: &[&[u8]],
+) -> crate::Result<Measurement> {
+    let kernel = g.kernel;
+    let sink = kernel.buffer(16);
+    let mut failed = None;
+    let stats = time(1, opts.reps(), || {
+        let up = kernel.upload(refs);
+        kernel.copy(&up, &sink);
+        if let Err(e) = kernel.sync() {
+            failed = Some(e);
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    let bytes: usize = refs.iter().map(|r| r.len()).sum();
+    let mut m = measurement(
+        name,
+        "gpu",
+        refs.len(),
+        stats,
+        bytes as f64,
+        g.ceiling,
+        Some("host clock: packing, upload and a 16-byte kernel reading the buffer, then a sync"),
+    );
+    m.group = "upload".into();
+    Ok(m)
+}
+
+/// One augmentation case: its program, images and sizes.
 struct GpuCase<'a> {
     name: &'a str,
     prog: &'a Program,
@@ -192,94 +220,107 @@ struct GpuCase<'a> {
     out_bytes: usize,
 }
 
-/// Time the fused kernel on `case` (images already uploaded as `up`, unless
-/// `--with-upload`), then check once that its output can be read and compare it with the CPU
-/// twin, so that a launch that failed on the device cannot pass for a fast one. A batch whose
-/// f32 output (or u8 input) exceeds the device's largest buffer is reduced to the largest that
-/// fits (said in the note); the benchmark's inputs are always the smaller of the two.
+impl GpuCase<'_> {
+    /// Bytes read and written by a batch of `n`.
+    fn moved(&self, n: usize) -> f64 {
+        n as f64 * (self.in_bytes + self.out_bytes) as f64
+    }
+}
+
+/// Time the fused kernel on `case` by the device's clock: the whole batch (as several
+/// launches when one would exceed the device's largest buffer), its buffer sets rotated past
+/// four times the last-level cache, parameters drawn and uploaded before the timed region.
+/// Then one batch is read back and compared with the CPU twin, so that a launch that failed
+/// on the device cannot pass for a fast one.
 fn gpu_case(
     opts: &Options,
-    kernel: &GpuAugment,
-    gpu_bw: f64,
-    up: &DeviceImages,
-    case: GpuCase,
+    g: GpuBench<'_>,
+    case: &GpuCase,
     log: &dyn Fn(&str),
 ) -> crate::Result<Measurement> {
     let n = case.refs.len();
-    let per_image = case.out_bytes.max(case.in_bytes).max(1) as u64;
-    let fit = (kernel.max_buffer_bytes() / per_image).max(1) as usize;
-    let n = n.min(fit);
-    let (refs, ids, prog) = (&case.refs[..n], &case.ids[..n], case.prog);
+    let kernel = g.kernel;
+    let sets = g.cache.sets(case.moved(n) as u64, opts.quick);
+    let batches = (0..sets)
+        .map(|r| PreparedBatch::new(kernel, case.prog, case.refs, None, case.ids, r + 1))
+        .collect::<Result<Vec<_>, _>>()?;
+    let times = time_launches(kernel, opts, &|i| batches[i % sets].dispatch(kernel))?;
+    let (diff, _) = batches[0].check(kernel, case.refs, None)?;
+    let note = device_note(
+        &times,
+        sets,
+        case.moved(n) * sets as f64,
+        batches[0].chunks.len(),
+    ) + &format!("; max |gpu - cpu twin| = {diff:.2e} (output units)");
+    let m = measurement(
+        case.name,
+        "gpu",
+        n,
+        times.device.clone(),
+        case.moved(n),
+        g.ceiling,
+        Some(&note),
+    );
+    log(&format!(
+        "augment {} gpu: {:.0} images/s ({}; host clock {:.0} images/s; max |gpu - cpu| {diff:.2e})",
+        case.name,
+        m.items_per_second,
+        times.method,
+        n as f64 / times.host.median
+    ));
+    Ok(m)
+}
+
+/// What a device-timed row's note says: the clocks, `K`, the rotation, the launches.
+pub fn device_note(times: &DeviceTimes, sets: usize, rotated: f64, launches: usize) -> String {
+    format!(
+        "{}; host clock {:.3} ms per batch ({:.1} % of the device's); {} batches per sync; {sets} buffer sets rotated ({:.0} MiB); {launches} launch(es) per batch",
+        times.method,
+        times.host.median * 1e3,
+        100.0 * times.host.median / times.device.median,
+        times.per_sync,
+        rotated / 1048576.0
+    )
+}
+
+/// `case` with the upload in the timed call (`--with-upload`): host clock, one launch per
+/// batch when it fits (the batch is refused otherwise).
+fn gpu_case_with_upload(
+    opts: &Options,
+    g: GpuBench<'_>,
+    case: &GpuCase,
+) -> crate::Result<Measurement> {
+    let (prog, n) = (case.prog, case.refs.len());
     let header = prog.header(n);
     let mut failed = None;
     let mut epoch = 0;
-    let stats = time(2, opts.reps(), || {
+    let stats = time(1, opts.reps(), || {
         epoch += 1;
-        let params = prog.draw(1, epoch, ids);
-        let words = prog.pack(&params).expect("params fit their program");
-        let result = if opts.with_upload {
-            kernel.run(&header, &words, refs)
-        } else {
-            kernel.run_uploaded(&header, &words, up)
-        };
-        match result.and_then(|t| {
-            drop(t);
-            kernel.sync()
-        }) {
-            Ok(()) => {}
-            Err(e) => failed = Some(e),
+        let words = prog
+            .pack(&prog.draw(1, epoch, case.ids))
+            .expect("params fit their program");
+        if let Err(e) = g
+            .kernel
+            .run(&header, &words, case.refs)
+            .and_then(|_| g.kernel.sync())
+        {
+            failed = Some(e);
         }
     });
     if let Some(e) = failed {
         return Err(e.into());
     }
-    // The check: one more batch, read back and compared with the CPU twin.
-    let params = prog.draw(1, 0, ids);
-    let words = prog.pack(&params).expect("params fit their program");
-    let gpu_out = kernel
-        .run_uploaded(&header, &words, up)?
-        .try_into_data()
-        .map_err(|e| format!("{e:?}"))
-        .and_then(|d| {
-            d.convert::<f32>()
-                .try_to_vec::<f32>()
-                .map_err(|e| format!("{e:?}"))
-        })
-        .map_err(|e| {
-            AugmentError::Gpu(format!(
-                "the benchmark could not read the kernel's output for '{}': {e}",
-                case.name
-            ))
-        })?;
-    let mut cpu_out = vec![0f32; gpu_out.len()];
-    cpu::run(&header, &words, refs, &mut cpu_out);
-    let diff = gpu_out
-        .iter()
-        .zip(&cpu_out)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    let mut note = format!(
-        "{}; max |gpu - cpu twin| = {diff:.2e} (output units)",
-        if opts.with_upload {
-            "includes the image upload"
-        } else {
-            "images already on the device"
-        }
-    );
-    if n < case.refs.len() {
-        note.push_str(&format!(
-            "; batch reduced from {} to {n}, the most whose input and output each fit the device's largest buffer ({} bytes)",
-            case.refs.len(),
-            kernel.max_buffer_bytes()
-        ));
-    }
-    let moved = n as f64 * (case.in_bytes + case.out_bytes) as f64;
-    let m = measurement(case.name, "gpu", n, stats, moved, gpu_bw, Some(&note));
-    log(&format!(
-        "augment {} gpu: {:.0} images/s (max |gpu - cpu| {diff:.2e})",
-        case.name, m.items_per_second
-    ));
-    Ok(m)
+    Ok(measurement(
+        &format!("{} (with upload)", case.name),
+        "gpu",
+        n,
+        stats,
+        case.moved(n),
+        g.ceiling,
+        Some(
+            "host clock: parameters drawn and packed, images and parameters uploaded, one launch, a sync",
+        ),
+    ))
 }
 
 fn measurement(

@@ -2,6 +2,7 @@
 
 use rayon::prelude::*;
 
+use super::gpu_timing::{CacheSize, time_launches};
 use super::{Measurement, Options, time};
 use crate::augment::gpu::GpuAugment;
 
@@ -36,46 +37,49 @@ pub fn cpu_memcpy(opts: &Options) -> Measurement {
     ceiling(&format!("memcpy {} MiB", bytes >> 20), "cpu", bytes, stats)
 }
 
-/// A buffer-to-buffer copy kernel on the GPU, timed to completion: 256 MiB, or the device's
-/// largest buffer when that is smaller. The destination is read back once afterwards and must
-/// equal the source: a copy that never ran (an allocation or launch the device refused) would
-/// otherwise time as an impossibly fast ceiling.
-pub fn gpu_copy(kernel: &GpuAugment, opts: &Options) -> crate::Result<Measurement> {
+/// A buffer-to-buffer copy kernel on the GPU, timed by the device's clock (see
+/// [`super::gpu_timing`]): 256 MiB per copy, or the device's largest buffer when that is
+/// smaller, over source/destination pairs rotated past four times the last-level cache.
+/// The first destination is read back once afterwards and must equal its source: a copy that
+/// never ran (an allocation or launch the device refused) would otherwise time as an
+/// impossibly fast ceiling.
+pub fn gpu_copy(
+    kernel: &GpuAugment,
+    cache: &CacheSize,
+    opts: &Options,
+) -> crate::Result<Measurement> {
     let largest = (kernel.max_buffer_bytes() as usize) / 16 * 16;
     let bytes = (256usize << 20).min(largest).max(16);
     let pattern: Vec<u8> = (0..bytes).map(|i| (i % 251) as u8).collect();
-    let src = kernel.upload(&[&pattern]);
-    let dst = kernel.buffer(bytes);
-    let launches = 10;
-    let mut failed = None;
-    let stats = time(2, opts.reps(), || {
-        for _ in 0..launches {
-            kernel.copy(&src, &dst);
-        }
-        if let Err(e) = kernel.sync() {
-            failed = Some(e);
-        }
-    });
-    if let Some(e) = failed {
-        return Err(e.into());
-    }
-    if kernel.read(&dst)? != pattern {
+    let sets = cache.sets(2 * bytes as u64, opts.quick);
+    let pairs: Vec<_> = (0..sets)
+        .map(|r| {
+            let src = match r {
+                0 => kernel.upload(&[&pattern]),
+                _ => kernel.buffer(bytes),
+            };
+            let dst = kernel.buffer(bytes);
+            let copy = kernel.prepare_copy(&src, &dst);
+            (copy, dst)
+        })
+        .collect();
+    let times = time_launches(kernel, opts, &|i| kernel.dispatch_copy(&pairs[i % sets].0))?;
+    if kernel.read(&pairs[0].1)? != pattern {
         return Err(crate::augment::AugmentError::Gpu(format!(
             "the benchmark's GPU copy kernel did not copy its {bytes}-byte buffer; \
              the GPU ceiling cannot be measured on this device"
         ))
         .into());
     }
-    let per_copy = super::Stats {
-        median: stats.median / launches as f64,
-        min: stats.min / launches as f64,
-        max: stats.max / launches as f64,
-        ..stats
-    };
-    Ok(ceiling(
+    let mut m = ceiling(
         &format!("buffer copy {} MiB", bytes >> 20),
         "gpu",
         bytes,
-        per_copy,
-    ))
+        times.device.clone(),
+    );
+    m.note = Some(format!(
+        "bytes per second count the read and the write; {}",
+        super::augment::device_note(&times, sets, (2 * bytes * sets) as f64, 1)
+    ));
+    Ok(m)
 }

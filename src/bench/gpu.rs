@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use super::rows::Rows;
 use super::{Measurement, Options, Stats};
 use crate::data::{self, DataSource, Dataset};
 use crate::device::ComputeDevice;
@@ -75,8 +76,8 @@ fn case_data(opts: &Options, case: &Case) -> crate::Result<Dataset> {
     Ok(train.subset(&keep))
 }
 
-/// Train `case` for two epochs on `train` and return the second (the first compiles and tunes
-/// the kernels).
+/// Train `case` for two epochs on `train` and return the second (the first compiles the
+/// kernels; this build runs burn without autotune, so nothing is tuned).
 fn timed_epoch(
     case: &Case,
     train: &Dataset,
@@ -106,23 +107,24 @@ fn timed_epoch(
     ))
 }
 
-/// Time one training epoch of every model on `device` (a GPU), resident and streamed.
+/// Time one training epoch of every model on `device` (a GPU), resident and streamed; each
+/// row is added to `rows` as it completes.
 pub fn run(
     opts: &Options,
     device: &ComputeDevice,
+    rows: &mut Rows,
     log: &dyn Fn(&str),
-) -> crate::Result<(Vec<Measurement>, Vec<EpochTraffic>)> {
-    let mut measurements = Vec::new();
+) -> crate::Result<Vec<EpochTraffic>> {
     let mut traffic = Vec::new();
     for case in cases(opts) {
-        let train = case_data(opts, &case)?;
         let what = format!(
             "{} {}x{} epoch, {} images",
-            case.kind,
-            case.side,
-            case.side,
-            train.len()
+            case.kind, case.side, case.side, case.images
         );
+        if !opts.wants_case(&format!("train {what}")) {
+            continue;
+        }
+        let train = case_data(opts, &case)?;
         for (resident, fraction) in [(true, 0.25), (false, 0.0)] {
             let (ips, transfers) = timed_epoch(&case, &train, device, fraction)?;
             let how = if resident {
@@ -136,7 +138,7 @@ pub fn run(
                 transfers.kernel_launches.unwrap_or(0)
             ));
             let seconds = train.len() as f64 / ips.max(1e-9);
-            measurements.push(Measurement {
+            rows.push(Measurement {
                 group: "gpu".into(),
                 name: format!("train {what}, {how}"),
                 engine: "gpu".into(),
@@ -146,19 +148,21 @@ pub fn run(
                 bytes_per_second: None,
                 ceiling_fraction: None,
                 note: Some(format!(
-                    "second epoch; {} host syncs, {} kernel launches, {} image bytes uploaded",
+                    "second epoch, host clock; {} host syncs, {} kernel launches, {} image bytes uploaded",
                     transfers.host_syncs,
                     transfers.kernel_launches.unwrap_or(0),
                     transfers.image_bytes_uploaded
                 )),
-            });
-            traffic.push(EpochTraffic {
+            })?;
+            let t = EpochTraffic {
                 what: what.clone(),
                 resident: transfers.resident,
                 images_per_second: ips,
                 transfers,
-            });
+            };
+            rows.line("epoch_traffic", &t)?;
+            traffic.push(t);
         }
     }
-    Ok((measurements, traffic))
+    Ok(traffic)
 }

@@ -5,8 +5,10 @@
 //! the median and range. The GPU's labels are checked once against the CPU twin, bit for bit.
 
 use super::augment::full_pipeline;
+use super::gpu_batch::PreparedBatch;
+use super::gpu_timing::{GpuBench, time_launches};
+use super::rows::Rows;
 use super::{Measurement, Options, Stats, time};
-use crate::augment::gpu::{DeviceImages, GpuAugment};
 use crate::augment::{AugmentError, Program, cpu, masks};
 use crate::util::rng::pixel_hash;
 
@@ -52,26 +54,29 @@ impl Batch {
     }
 }
 
-/// Run the alternated pairs on the CPU twin and, with `gpu`, on the fused kernel.
+/// The benchmark's name, which `--filter` matches.
+pub const NAME: &str = "masks: 224x224 RGB full pipeline, images only and with a label mask";
+
+/// Run the alternated pairs on the CPU twin and, with `gpu`, on the fused kernel; each set's
+/// rows are added to `rows` as they complete.
 pub fn run(
     opts: &Options,
     cpu_bw: f64,
-    gpu: Option<(&GpuAugment, f64)>,
+    gpu: Option<GpuBench<'_>>,
+    rows: &mut Rows,
     log: &dyn Fn(&str),
-) -> crate::Result<Vec<Measurement>> {
+) -> crate::Result<()> {
     let n = if opts.quick { 64 } else { 256 };
     let pairs = if opts.quick { 3 } else { 5 };
     let batch = Batch::new(n);
     let spec = full_pipeline(SIDE, SIDE, 3);
     let prog = Program::new(&spec, crate::data::ImageShape::new(SIDE, SIDE, 3))?;
     let ids: Vec<u64> = (0..n as u64).collect();
-    let mut out = cpu_pairs(opts, &prog, &batch, &ids, pairs, cpu_bw, log)?;
-    if let Some((kernel, gpu_bw)) = gpu {
-        out.extend(gpu_pairs(
-            opts, kernel, &prog, &batch, &ids, pairs, gpu_bw, log,
-        )?);
+    rows.extend(cpu_pairs(opts, &prog, &batch, &ids, pairs, cpu_bw, log)?)?;
+    if let Some(g) = gpu {
+        rows.extend(gpu_pairs(opts, g, &prog, &batch, &ids, pairs, log)?)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Times of `pairs` alternated (images only, with mask) runs of `plain` and `masked`.
@@ -196,74 +201,64 @@ fn cpu_pairs(
     Ok(report("cpu", n, runs, moved(n, 1), cpu_bw, "", log))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The GPU pairs, timed by the device's clock: the whole batch (256 at full size, as several
+/// launches where one would exceed the device's largest buffer: lavapipe allows 128 MiB, 222
+/// images of 224x224x3 f32), buffer sets rotated past four times the last-level cache,
+/// parameters drawn and uploaded before the timed region. The labels of one batch are then
+/// checked against the CPU twin, bit for bit.
 fn gpu_pairs(
     opts: &Options,
-    kernel: &GpuAugment,
+    g: GpuBench<'_>,
     prog: &Program,
     batch: &Batch,
     ids: &[u64],
     pairs: usize,
-    gpu_bw: f64,
     log: &dyn Fn(&str),
 ) -> crate::Result<Vec<Measurement>> {
-    // A batch whose f32 output exceeds the device's largest buffer is reduced to the largest
-    // that fits (lavapipe allows 128 MiB: 222 images of 224x224x3), as in `augment::gpu_case`.
-    let fit = (kernel.max_buffer_bytes() / (3 * SIDE * SIDE * 4) as u64).max(1) as usize;
-    let n = ids.len().min(fit);
-    let ids = &ids[..n];
-    let (mut images, mut labels) = (batch.image_refs(), batch.label_refs());
-    images.truncate(n);
-    labels.truncate(n);
-    let (up, up_labels): (DeviceImages, DeviceImages) =
-        (kernel.upload(&images), kernel.upload(&labels));
-    let params = prog.draw(1, 1, ids);
-    let words = prog.pack(&params)?;
-    let (header, mask_header) = (prog.header(n), masks::header(prog, n)?);
-    let failed = std::cell::RefCell::new(None);
-    let keep = |r: Result<(), AugmentError>| {
-        if let Err(e) = r {
-            *failed.borrow_mut() = Some(e);
-        }
+    let n = ids.len();
+    let kernel = g.kernel;
+    let (images, labels) = (batch.image_refs(), batch.label_refs());
+    let (plain_bytes, masked_bytes) = moved(n, 4);
+    let sets = g.cache.sets(masked_bytes as u64, opts.quick);
+    let prepare = |with: Option<&[&[u8]]>| {
+        (0..sets)
+            .map(|r| PreparedBatch::new(kernel, prog, &images, with, ids, r + 1))
+            .collect::<Result<Vec<_>, AugmentError>>()
     };
-    let plain = || {
-        kernel.run_uploaded(&header, &words, &up).and_then(|t| {
-            drop(t);
-            kernel.sync()
-        })
-    };
-    let masked = || {
-        kernel
-            .run_uploaded_with_masks(&mask_header, &words, &up, &up_labels)
-            .and_then(|t| {
-                drop(t);
-                kernel.sync()
-            })
-    };
-    let runs = alternate(opts, pairs, || keep(plain()), || keep(masked()));
-    if let Some(e) = failed.into_inner() {
-        return Err(e.into());
+    let (plain, masked) = (prepare(None)?, prepare(Some(&labels))?);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let mut last = None;
+    for _ in 0..pairs {
+        let p = time_launches(kernel, opts, &|i| plain[i % sets].dispatch(kernel))?;
+        let m = time_launches(kernel, opts, &|i| masked[i % sets].dispatch(kernel))?;
+        a.push(p.device.clone());
+        b.push(m.device.clone());
+        last = Some(m);
     }
-    // The check: the labels of one batch, read back and compared with the CPU twin.
-    let (_, t) = kernel.run_uploaded_with_masks(&mask_header, &words, &up, &up_labels)?;
-    let got = GpuAugment::read_labels(t)?;
-    let mut want = vec![0u8; got.len()];
-    masks::run(&mask_header, &words, &labels, &mut want);
-    let differ = got.iter().zip(&want).filter(|(a, b)| a != b).count();
+    let (_, differ) = masked[0].check(kernel, &images, Some(&labels))?;
     if differ > 0 {
         return Err(AugmentError::Gpu(format!(
             "the benchmark's GPU masks differ from the CPU twin at {differ} pixels"
         ))
         .into());
     }
-    let mut extra =
-        "; images and masks already on the device; the labels equal the CPU twin's bit for bit"
-            .to_string();
-    if n < batch.images.len() {
-        extra.push_str(&format!(
-            "; batch reduced from {} to {n}, the most whose output fits the device's largest buffer",
-            batch.images.len()
-        ));
-    }
-    Ok(report("gpu", n, runs, moved(n, 4), gpu_bw, &extra, log))
+    let times = last.expect("at least one pair");
+    let extra = format!(
+        "; images and masks already on the device; the labels equal the CPU twin's bit for bit; {}",
+        super::augment::device_note(
+            &times,
+            sets,
+            masked_bytes * sets as f64,
+            masked[0].chunks.len()
+        )
+    );
+    Ok(report(
+        "gpu",
+        n,
+        (a, b),
+        (plain_bytes, masked_bytes),
+        g.ceiling,
+        &extra,
+        log,
+    ))
 }

@@ -8,12 +8,15 @@ pub mod audit;
 pub mod augment;
 pub mod ceiling;
 pub mod gpu;
+pub mod gpu_batch;
+pub mod gpu_timing;
 pub mod inference;
 pub mod knn;
 pub mod load;
 pub mod masks;
 pub mod ops;
 pub mod reference;
+pub mod rows;
 pub mod train;
 
 use std::time::Instant;
@@ -72,14 +75,23 @@ pub struct Options {
     pub models: Vec<augtrain_run::config::ModelKind>,
     /// The op cases file of the ops suite.
     pub op_cases: std::path::PathBuf,
-    /// Only the op cases whose name contains this (all when empty).
+    /// Only the cases whose name contains this (all when empty): the ops suite's op cases,
+    /// the augment and gpu suites' cases (`masks` runs the mask pairs alone).
     pub op_filter: String,
+    /// Time a software (Mesa lavapipe/llvmpipe, SwiftShader) or OpenGL adapter instead of
+    /// refusing it.
+    pub allow_software: bool,
     /// A Python with torch: run `tools/torch_train_bench.py` beside the train suite,
     /// `tools/torch_infer_bench.py` alternated with the inference suite.
     pub reference: Option<std::path::PathBuf>,
 }
 
 impl Options {
+    /// Whether the case `name` passes the filter.
+    pub fn wants_case(&self, name: &str) -> bool {
+        name.contains(self.op_filter.as_str())
+    }
+
     /// Timed repetitions per measurement.
     pub fn reps(&self) -> usize {
         if self.quick { 5 } else { 9 }
@@ -104,6 +116,25 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// The statistics of `samples` (seconds per call), each the mean of `calls_per_sample`
+    /// calls.
+    pub fn of(mut samples: Vec<f64>, calls_per_sample: usize) -> Self {
+        if samples.is_empty() {
+            samples.push(f64::NAN);
+        }
+        samples.sort_by(f64::total_cmp);
+        let q = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
+        let median = q(0.5);
+        Stats {
+            median,
+            min: samples[0],
+            max: samples[samples.len() - 1],
+            spread: (q(0.75) - q(0.25)) / median.max(1e-12),
+            samples: samples.len(),
+            calls_per_sample,
+        }
+    }
+
     /// The statistics of one timed run of `seconds` (a whole epoch, say).
     pub fn single(seconds: f64) -> Self {
         Self {
@@ -139,7 +170,7 @@ pub fn time<F: FnMut()>(warmup: usize, reps: usize, mut f: F) -> Stats {
     } else {
         1
     };
-    let mut t: Vec<f64> = (0..reps.max(1))
+    let t: Vec<f64> = (0..reps.max(1))
         .map(|_| {
             let start = Instant::now();
             for _ in 0..calls {
@@ -148,17 +179,7 @@ pub fn time<F: FnMut()>(warmup: usize, reps: usize, mut f: F) -> Stats {
             start.elapsed().as_secs_f64() / calls as f64
         })
         .collect();
-    t.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    let q = |p: f64| t[((t.len() - 1) as f64 * p).round() as usize];
-    let median = q(0.5);
-    Stats {
-        median,
-        min: t[0],
-        max: t[t.len() - 1],
-        spread: (q(0.75) - q(0.25)) / median.max(1e-12),
-        samples: t.len(),
-        calls_per_sample: calls,
-    }
+    Stats::of(t, calls)
 }
 
 /// One measured case.
@@ -203,6 +224,58 @@ pub struct Machine {
     pub gpu: Option<crate::device::AdapterInfo>,
     /// The compute device in words.
     pub device: String,
+    /// `nvidia-smi`'s line (name, memory, driver) when the command exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nvidia_smi: Option<String>,
+    /// How GPU rows are timed: `device timestamps` or `host clock` (cubecl's profile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu_timing: Option<String>,
+    /// The last-level cache the GPU rows rotate their buffers past.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu_cache: Option<gpu_timing::CacheSize>,
+    /// The device's largest buffer (bytes): batches whose buffers would exceed it run as
+    /// several launches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu_max_buffer_bytes: Option<u64>,
+}
+
+/// `nvidia-smi --query-gpu=name,memory.total,driver_version`, one line per GPU, when the
+/// command exists and succeeds.
+pub fn nvidia_smi_line() -> Option<String> {
+    let out = std::process::Command::new("nvidia-smi")
+        .args([
+            "--query-gpu=name,memory.total,driver_version",
+            "--format=csv,noheader",
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let text = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .replace('\n', "; ");
+    (!text.is_empty()).then_some(text)
+}
+
+/// Why `device` must not be timed as a GPU without `--allow-software`: a software rasterizer
+/// (Mesa lavapipe/llvmpipe, SwiftShader: wgpu's `DeviceType::Cpu`) or an OpenGL adapter (a
+/// real card seen through EGL/GL when its Vulkan driver is missing). `None` when it is fine.
+pub fn refusal(device: &ComputeDevice) -> Option<String> {
+    let a = device.adapter.as_ref()?;
+    let lower = a.name.to_ascii_lowercase();
+    let software = a.software
+        || ["llvmpipe", "lavapipe", "swiftshader"]
+            .iter()
+            .any(|n| lower.contains(n));
+    if software {
+        return Some(format!(
+            "the GPU adapter '{}' ({}) is a software rasterizer running on the CPU: its timings say nothing about a GPU; install the GPU's Vulkan/Metal/DX12 driver, or pass --allow-software to time it anyway",
+            a.name, a.api
+        ));
+    }
+    (a.api == "Gl").then(|| format!(
+        "the GPU adapter '{}' is seen through OpenGL, which cubecl drives with fewer features and no timestamps: install its Vulkan driver (check `augtrain devices`), or pass --allow-software to time it anyway",
+        a.name
+    ))
 }
 
 impl Machine {
@@ -228,6 +301,10 @@ impl Machine {
             threads: rayon::current_num_threads(),
             gpu: device.adapter.clone(),
             device: device.describe(),
+            nvidia_smi: device.is_gpu().then(nvidia_smi_line).flatten(),
+            gpu_timing: None,
+            gpu_cache: None,
+            gpu_max_buffer_bytes: None,
         }
     }
 }
@@ -297,14 +374,40 @@ impl Report {
     }
 }
 
-/// Run the benchmarks `opts` ask for on `device`.
-pub fn run(opts: &Options, device: &ComputeDevice, log: &dyn Fn(&str)) -> crate::Result<Report> {
+/// Run the benchmarks `opts` ask for on `device`; with `jsonl`, append each row to it as a
+/// JSON line the moment it completes (after a first line describing the machine).
+pub fn run(
+    opts: &Options,
+    device: &ComputeDevice,
+    jsonl: Option<&std::path::Path>,
+    log: &dyn Fn(&str),
+) -> crate::Result<Report> {
     if opts.suite == Suite::Gpu && !device.is_gpu() {
         return Err(crate::Error::Usage(
-            "bench gpu needs a GPU: use --device gpu (Mesa's software adapter is enough for a --quick smoke run)".into(),
+            "bench gpu needs a GPU: use --device gpu (Mesa's software adapter with --allow-software is enough for a --quick smoke run)".into(),
         ));
     }
-    let mut measurements = Vec::new();
+    if !opts.allow_software
+        && let Some(why) = refusal(device)
+    {
+        return Err(crate::Error::Usage(why));
+    }
+    let mut machine = Machine::detect(device);
+    let gpu = match device.is_gpu() {
+        true => {
+            let kernel = crate::augment::gpu::GpuAugment::new(&device.device)?;
+            let software = device.adapter.as_ref().is_some_and(|a| a.software);
+            machine.gpu_timing = Some(kernel.timing_method().into());
+            machine.gpu_cache = Some(gpu_timing::CacheSize::for_adapter(software));
+            machine.gpu_max_buffer_bytes = Some(kernel.max_buffer_bytes());
+            Some(kernel)
+        }
+        false => None,
+    };
+    let mut rows = match jsonl {
+        Some(path) => rows::Rows::logged(path, &machine)?,
+        None => rows::Rows::in_memory(),
+    };
     let cpu_ceiling = ceiling::cpu_memcpy(opts);
     log(&format!(
         "ceiling: CPU memcpy {:.2} GB/s (read + write, {} threads)",
@@ -312,79 +415,87 @@ pub fn run(opts: &Options, device: &ComputeDevice, log: &dyn Fn(&str)) -> crate:
         rayon::current_num_threads()
     ));
     let cpu_bw = cpu_ceiling.bytes_per_second.unwrap_or(f64::NAN);
-    measurements.push(cpu_ceiling);
-    let gpu = if device.is_gpu() {
-        let kernel = crate::augment::gpu::GpuAugment::new(&device.device)?;
-        let c = ceiling::gpu_copy(&kernel, opts)?;
-        log(&format!(
-            "ceiling: GPU buffer copy {:.2} GB/s (read + write)",
-            c.bytes_per_second.unwrap_or(0.0) / 1e9
-        ));
-        let bw = c.bytes_per_second.unwrap_or(f64::NAN);
-        measurements.push(c);
-        Some((kernel, bw))
-    } else {
-        None
+    rows.push(cpu_ceiling)?;
+    let bench = match (&gpu, &machine.gpu_cache) {
+        (Some(kernel), Some(cache)) => {
+            let c = ceiling::gpu_copy(kernel, cache, opts)?;
+            log(&format!(
+                "ceiling: GPU buffer copy {:.2} GB/s (read + write, {})",
+                c.bytes_per_second.unwrap_or(0.0) / 1e9,
+                kernel.timing_method()
+            ));
+            let ceiling = c.bytes_per_second.unwrap_or(f64::NAN);
+            rows.push(c)?;
+            Some(gpu_timing::GpuBench {
+                kernel,
+                ceiling,
+                cache,
+            })
+        }
+        _ => None,
     };
-    let wants = |s: Suite| opts.suite == s || opts.suite == Suite::All;
-    if wants(Suite::Augment) || opts.suite == Suite::Gpu {
-        measurements.extend(augment::run(
-            opts,
-            cpu_bw,
-            gpu.as_ref().map(|(k, bw)| (k, *bw)),
-            log,
-        )?);
-        measurements.extend(masks::run(
-            opts,
-            cpu_bw,
-            gpu.as_ref().map(|(k, bw)| (k, *bw)),
-            log,
-        )?);
-    }
-    if wants(Suite::Load) {
-        measurements.extend(load::run(opts, log)?);
-    }
-    if opts.suite == Suite::Audit {
-        measurements.extend(audit::run(opts, log)?);
-    }
-    if opts.suite == Suite::Agreement {
-        measurements.extend(agreement::run(opts, log)?);
-    }
-    if opts.suite == Suite::Inference {
-        measurements.extend(inference::run(opts, device, log)?);
-    }
-    if opts.suite == Suite::Knn {
-        measurements.extend(knn::run(opts, log)?);
-    }
-    if opts.suite == Suite::Ops {
-        let cases = ops::read_cases(&opts.op_cases, &opts.op_filter)?;
-        measurements.extend(ops::run(opts, &cases, device, log)?);
-    }
-    let mut gpu_training = Vec::new();
-    if opts.suite == Suite::Gpu {
-        let (m, t) = gpu::run(opts, device, log)?;
-        measurements.extend(m);
-        gpu_training = t;
-    }
+    let gpu_training = run_suites(opts, device, cpu_bw, bench, &mut rows, log)?;
     let mut breakdown = None;
-    if wants(Suite::Train) {
+    if opts.suite == Suite::Train || opts.suite == Suite::All {
         let (m, b) = train::run(opts, device, log)?;
-        measurements.extend(m);
+        rows.extend(m)?;
         breakdown = b;
         let seconds = if opts.quick { 5.0 } else { 20.0 };
         if let Some(python) = &opts.reference
-            && let Some(rows) = reference::torch_train(python, &opts.models, seconds, log)
+            && let Some(r) = reference::torch_train(python, &opts.models, seconds, log)
         {
-            measurements.extend(rows);
-            reference::add_ratios(&mut measurements);
+            rows.extend(r)?;
+            reference::add_ratios(&mut rows.list);
         }
     }
     Ok(Report {
-        machine: Machine::detect(device),
-        measurements,
+        machine,
+        measurements: rows.list,
         breakdown,
         gpu_training,
     })
+}
+
+/// Every suite but training's, each row added to `rows` as it completes; returns the GPU
+/// battery's training epochs.
+fn run_suites(
+    opts: &Options,
+    device: &ComputeDevice,
+    cpu_bw: f64,
+    gpu: Option<gpu_timing::GpuBench<'_>>,
+    rows: &mut rows::Rows,
+    log: &dyn Fn(&str),
+) -> crate::Result<Vec<gpu::EpochTraffic>> {
+    let wants = |s: Suite| opts.suite == s || opts.suite == Suite::All;
+    if wants(Suite::Augment) || opts.suite == Suite::Gpu {
+        augment::run(opts, cpu_bw, gpu, rows, log)?;
+        if opts.wants_case(masks::NAME) {
+            masks::run(opts, cpu_bw, gpu, rows, log)?;
+        }
+    }
+    if wants(Suite::Load) {
+        rows.extend(load::run(opts, log)?)?;
+    }
+    if opts.suite == Suite::Audit {
+        rows.extend(audit::run(opts, log)?)?;
+    }
+    if opts.suite == Suite::Agreement {
+        rows.extend(agreement::run(opts, log)?)?;
+    }
+    if opts.suite == Suite::Inference {
+        rows.extend(inference::run(opts, device, log)?)?;
+    }
+    if opts.suite == Suite::Knn {
+        rows.extend(knn::run(opts, log)?)?;
+    }
+    if opts.suite == Suite::Ops {
+        let cases = ops::read_cases(&opts.op_cases, &opts.op_filter)?;
+        rows.extend(ops::run(opts, &cases, device, log)?)?;
+    }
+    if opts.suite == Suite::Gpu {
+        return gpu::run(opts, device, rows, log);
+    }
+    Ok(Vec::new())
 }
 
 #[cfg(test)]

@@ -297,7 +297,12 @@ fn end_to_end_epoch(
     };
     let mut out = vec![row("", seconds)];
     // The resident images are uploaded once, before the timed epoch.
-    let resident = training::trainer::resident_images(&cfg, &train_aug, &splits.train)?;
+    let memory = device.adapter.as_ref().and_then(|a| a.memory);
+    let (resident, streaming) =
+        training::trainer::resident_images(&cfg, &train_aug, &splits.train, memory)?;
+    if let Some(line) = streaming {
+        log(&line);
+    }
     if let Some(resident) = &resident {
         let (seconds, _) = epoch_run(Some(resident), None)?;
         out.push(row(", resident images", seconds));

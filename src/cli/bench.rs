@@ -14,6 +14,8 @@ use augtrain_run::config::DeviceChoice;
 #[command(after_help = "Examples:
   augtrain bench --quick                              # all suites, fewer repetitions
   augtrain bench augment --device gpu --json gpu.json
+  augtrain bench augment --device gpu --filter masks  # the mask pairs alone
+  augtrain bench gpu --device gpu --jsonl rows.jsonl  # one line per row as it completes
   augtrain bench train --breakdown --device cpu
   augtrain bench train --device cpu --models resnet18,efficientnet-lite0
   augtrain bench ops --device cpu --filter lenet --json burn_ops.json
@@ -27,13 +29,22 @@ pub struct BenchArgs {
     /// Compute device: auto, gpu or cpu.
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
-    /// Also write the report as JSON.
+    /// Also write the report as JSON (at the end).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Append each row to this file as one JSON line the moment it completes, after a line
+    /// describing the machine and the GPU adapter (a run cut short keeps its finished rows).
+    #[arg(long)]
+    jsonl: Option<PathBuf>,
+    /// Time a software GPU adapter (Mesa lavapipe/llvmpipe, SwiftShader) or one seen through
+    /// OpenGL instead of refusing it (smoke runs and tests).
+    #[arg(long)]
+    allow_software: bool,
     /// Fewer repetitions and cases.
     #[arg(long)]
     quick: bool,
-    /// Include the image upload in GPU augmentation timings.
+    /// Also time every GPU augmentation case with the image upload in the timed call (host
+    /// clock), beside its device-timed row.
     #[arg(long)]
     with_upload: bool,
     /// Profile one training epoch by phase (with `train` or `all`).
@@ -48,8 +59,9 @@ pub struct BenchArgs {
     /// The op cases of the ops suite (layer shapes and directions).
     #[arg(long, default_value = "tools/op_cases.json")]
     cases: PathBuf,
-    /// Ops suite: only the cases whose name contains this (e.g. lenet).
-    #[arg(long, default_value = "")]
+    /// Only the cases whose name contains this: ops suite (e.g. lenet), augment and gpu
+    /// suites (e.g. hflip; `masks` runs the mask pairs alone).
+    #[arg(long, alias = "case", default_value = "")]
     filter: String,
     /// Train suite: also time PyTorch's same steps with this Python (one with torch, e.g.
     /// a venv's bin/python) right after augtrain's, and note the ratios; inference suite:
@@ -78,6 +90,7 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
         models: args.models.clone(),
         op_cases: args.cases.clone(),
         op_filter: args.filter.clone(),
+        allow_software: args.allow_software,
         reference: args.reference.clone(),
     };
     let dev = device::open(args.device)?;
@@ -87,7 +100,7 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
             warn!("{s}");
         }
     };
-    let report = bench::run(&opts, &dev, &log)?;
+    let report = bench::run(&opts, &dev, args.jsonl.as_deref(), &log)?;
     say_raw!("{}", report.to_table());
     if let Some(path) = &args.json {
         write_atomic(

@@ -185,7 +185,7 @@ mod tests {
             --label-smoothing 0.1 --warmup-epochs 1 --tta-flip --schedule none --step-size 2 \
             --gamma 0.5 --min-lr 0.001 --batch-size 16 --epochs 3 --seed 9 --val-fraction 0.2 \
             --test-fraction 0.3 --balance oversample --sampling-strategy a=1,b=2 \
-            --resident-fraction 0.5 --sync-every 4 --synthetic-train 100 --synthetic-test 50 \
+            --resident-fraction 0.5 --resident-budget 4096 --sync-every 4 --synthetic-train 100 --synthetic-test 50 \
             --synthetic-size 16 --zero-division nan";
         let flags: Vec<&str> = flags.split_whitespace().collect();
         let got = parse(&flags).unwrap().config().unwrap();
@@ -221,6 +221,7 @@ mod tests {
         want.sampling_strategy =
             SamplingStrategy::Counts([("a".into(), 1), ("b".into(), 2)].into());
         want.resident_fraction = 0.5;
+        want.resident_budget = 4096;
         want.sync_every = 4;
         want.data.synthetic_train = 100;
         want.data.synthetic_test = 50;

@@ -276,7 +276,7 @@ fn gradients(
     laps.lap(|b| &mut b.forward, &mut stats.transfers)?;
     let mut grads = GradientsParams::from_grads(loss.clone().backward(), model);
     if cfg.optimizer.clip_grad_norm > 0.0 {
-        clip_global_norm(&mut grads, model, cfg.optimizer.clip_grad_norm)?;
+        clip_global_norm(&mut grads, model, cfg.optimizer.clip_grad_norm);
     }
     laps.lap(|b| &mut b.backward, &mut stats.transfers)?;
     Ok(BatchGradients {
@@ -298,18 +298,15 @@ fn parallel_batch(
     stats: &mut EpochStats,
     pending: &mut PendingMetrics,
 ) -> (Model, Result<(), TrainError>) {
-    let sharded = parallel::step(ctx, &model, idx).and_then(|mut step| {
-        stats.transfers.add(&step.transfers);
-        let clip = ctx.cfg.optimizer.clip_grad_norm;
-        if clip > 0.0 {
-            clip_global_norm(&mut step.grads, &model, clip)?;
-        }
-        Ok(step)
-    });
-    let step = match sharded {
+    let mut step = match parallel::step(ctx, &model, idx) {
         Ok(step) => step,
         Err(e) => return (model, Err(e)),
     };
+    stats.transfers.add(&step.transfers);
+    let clip = ctx.cfg.optimizer.clip_grad_norm;
+    if clip > 0.0 {
+        clip_global_norm(&mut step.grads, &model, clip);
+    }
     let model = optimizer.step(ctx.lr.at(b), model, step.grads);
     pending.push_counts(step.loss, step.correct, idx.len());
     (model, Ok(()))

@@ -148,12 +148,15 @@ impl EpochLr {
 
 /// Scale `grads` so that their global L2 norm (all parameters of `model` together) is at most
 /// `max_norm`, as PyTorch's `clip_grad_norm_` (factor `max_norm / (norm + 1e-6)`, only when
-/// below 1). Returns the norm before clipping.
+/// below 1). Everything stays on the device: the factor is a one-element tensor,
+/// `min(max_norm / (norm + 1e-6), 1)`, that every gradient is multiplied by (by exactly 1 when
+/// the norm is under the limit), so no batch waits for a read. Returns the norm before
+/// clipping as a one-element tensor (not read), or `None` when `model` has no gradient.
 pub fn clip_global_norm(
     grads: &mut GradientsParams,
     model: &Model,
     max_norm: f64,
-) -> Result<f64, super::TrainError> {
+) -> Option<Tensor<1>> {
     struct SumSquares<'a> {
         grads: &'a GradientsParams,
         sum: Option<Tensor<1>>,
@@ -171,29 +174,93 @@ pub fn clip_global_norm(
     }
     struct Scale<'a> {
         grads: &'a mut GradientsParams,
-        factor: f64,
+        factor: Tensor<1>,
     }
     impl ModuleVisitor for Scale<'_> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             if let Some(g) = self.grads.remove::<D>(param.id) {
-                self.grads.register(param.id, g.mul_scalar(self.factor));
+                let factor = self.factor.clone().reshape([1; D]);
+                self.grads.register(param.id, g.mul(factor));
             }
         }
     }
     let mut sums = SumSquares { grads, sum: None };
     model.visit(&mut sums);
-    let Some(sum) = sums.sum else {
-        return Ok(0.0);
-    };
-    let total: f32 = sum
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| super::TrainError::Tensor(format!("{e:?}")))?[0];
-    let norm = (total as f64).sqrt();
-    let factor = max_norm / (norm + 1e-6);
-    if factor < 1.0 {
-        model.visit(&mut Scale { grads, factor });
+    let norm = sums.sum?.sqrt();
+    let factor = norm
+        .ones_like()
+        .mul_scalar(max_norm)
+        .div(norm.clone().add_scalar(1e-6))
+        .clamp_max(1.0);
+    model.visit(&mut Scale { grads, factor });
+    Some(norm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use augtrain_run::config::ModelKind;
+
+    /// The gradients of an MLP on a fixed batch, and the model.
+    fn grads() -> (Model, GradientsParams) {
+        let ad = Device::flex().autodiff();
+        ad.seed(3);
+        let shape = crate::data::ImageShape::new(4, 4, 1);
+        let model = Model::new(ModelKind::Mlp, shape, 3, 8, &ad).unwrap();
+        let x = Tensor::<4>::random(
+            [5, 1, 4, 4],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &ad,
+        );
+        let loss = model.clone().forward(x).powi_scalar(2).sum();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        (model, grads)
     }
-    Ok(norm)
+
+    /// Every gradient of `model` in `grads`, flattened, in visiting order.
+    fn values(model: &Model, grads: &GradientsParams) -> Vec<f32> {
+        struct Collect<'a>(&'a GradientsParams, Vec<f32>);
+        impl ModuleVisitor for Collect<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                if let Some(g) = self.0.get::<D>(param.id) {
+                    self.1.extend(g.into_data().try_to_vec::<f32>().unwrap());
+                }
+            }
+        }
+        let mut c = Collect(grads, Vec::new());
+        model.visit(&mut c);
+        c.1
+    }
+
+    #[test]
+    fn clipping_scales_to_the_limit_on_the_device_and_leaves_small_gradients_alone() {
+        let (model, mut g) = grads();
+        let before = values(&model, &g);
+        let norm = before
+            .iter()
+            .map(|v| (*v as f64).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!(norm > 0.5, "{norm}");
+        // Under the limit: multiplied by exactly 1.
+        let got = clip_global_norm(&mut g, &model, norm * 2.0).unwrap();
+        let got = got.into_data().try_to_vec::<f32>().unwrap()[0] as f64;
+        assert!((got - norm).abs() <= 1e-5 * norm, "{got} {norm}");
+        let same = values(&model, &g);
+        assert!(
+            before
+                .iter()
+                .zip(&same)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+        // Over it: PyTorch's factor max_norm / (norm + 1e-6).
+        clip_global_norm(&mut g, &model, 0.5).unwrap();
+        let factor = 0.5 / (norm + 1e-6);
+        for (a, b) in before.iter().zip(values(&model, &g)) {
+            assert!(
+                ((*a as f64) * factor - b as f64).abs() <= 1e-6 * (a.abs() as f64 + 1e-3),
+                "{a} {b}"
+            );
+        }
+    }
 }

@@ -38,6 +38,8 @@ pub struct Replica {
     pub aug: Augmenter,
     /// The training images resident on this device, when they fit.
     pub resident: Option<ResidentImages>,
+    /// Why this device streams the training set per batch, when it fell back to streaming.
+    pub streaming: Option<String>,
 }
 
 /// The contiguous shards of a batch of `n` over `parts` devices: sizes differ by at most one,

@@ -185,6 +185,9 @@ fn announce(
         },
     ));
     reporter.line(&format!("run directory: {}", run.path().display()));
+    for line in trainer.streaming_lines() {
+        reporter.line(line);
+    }
     if let Some(report) = trainer.pretrained() {
         reporter.line(&report.describe(data.train.num_classes()));
     }

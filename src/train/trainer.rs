@@ -112,21 +112,69 @@ fn freeze(cfg: &TrainConfig, model: Model) -> Model {
     }
 }
 
-/// The training images uploaded to stay on the GPU when the augmenter runs there and they take
-/// at most `cfg.resident_fraction` of the device's memory (when the driver does not say how
-/// much it has: of 1 GiB).
+/// The resident budget on a GPU whose memory is unknown (wgpu states no capacity, and an
+/// OpenGL adapter reports no heap): 1 GiB, unless `--resident-budget` says otherwise.
+pub const UNKNOWN_MEMORY_BUDGET: u64 = 1 << 30;
+
+/// The bytes the training images may take on the GPU, and where the figure comes from:
+/// `--resident-budget` when given, else `--resident-fraction` of the device's memory where
+/// the platform reports it (cubecl, or the adapter's largest device-local Vulkan heap), else
+/// [`UNKNOWN_MEMORY_BUDGET`].
+pub fn resident_budget(cfg: &TrainConfig, memory: Option<u64>) -> (u64, String) {
+    if cfg.resident_budget > 0 {
+        return (cfg.resident_budget, "--resident-budget".into());
+    }
+    match memory {
+        Some(m) => (
+            (m as f64 * cfg.resident_fraction) as u64,
+            format!(
+                "--resident-fraction {} of the device's {} MiB",
+                cfg.resident_fraction,
+                m >> 20
+            ),
+        ),
+        None => (
+            UNKNOWN_MEMORY_BUDGET,
+            "the device does not report its memory, so the default of 1 GiB; set --resident-budget BYTES".into(),
+        ),
+    }
+}
+
+/// The training images uploaded to stay on the GPU (in buffers of under 2 GiB each) when the
+/// augmenter runs there and they fit [`resident_budget`]; else `None` and, unless streaming
+/// was asked for (`--resident-fraction 0`), the one line saying why the set is streamed.
 pub fn resident_images(
     cfg: &TrainConfig,
     aug: &Augmenter,
     data: &Dataset,
-) -> Result<Option<ResidentImages>, TrainError> {
+    adapter_memory: Option<u64>,
+) -> Result<(Option<ResidentImages>, Option<String>), TrainError> {
     if !aug.on_gpu() || cfg.resident_fraction <= 0.0 || data.is_empty() {
-        return Ok(None);
+        return Ok((None, None));
     }
-    let memory = aug.device_memory_bytes().unwrap_or(1 << 30);
-    let budget = (memory as f64 * cfg.resident_fraction) as u64;
+    let (budget, whence) = resident_budget(cfg, aug.device_memory_bytes().or(adapter_memory));
+    let total: u64 = (0..data.len()).map(|i| data.image(i).len() as u64).sum();
+    let streamed = |why: String| {
+        Ok((
+            None,
+            Some(format!(
+                "streaming: the {} training images ({} MiB) are uploaded per batch: {why}",
+                data.len(),
+                total >> 20
+            )),
+        ))
+    };
+    if total > budget {
+        return streamed(format!(
+            "they exceed the resident budget of {} MiB ({whence})",
+            budget >> 20
+        ));
+    }
     let images: Vec<&[u8]> = (0..data.len()).map(|i| data.image(i)).collect();
-    Ok(aug.make_resident(&images, budget)?)
+    match aug.make_resident(&images) {
+        Ok(resident) => Ok((resident, None)),
+        Err(e) => streamed(format!("the device refused them ({e})")),
+    }
 }
 
 /// The replicas of a data-parallel run: every device of `cfg.devices` after the first (the main
@@ -144,8 +192,10 @@ fn replicas(
         .into_iter()
         .map(|device| {
             let (aug, _) = augmenters(spec, train, cfg.seed, &device)?;
-            let resident = resident_images(cfg, &aug, train)?;
+            let memory = device.adapter.as_ref().and_then(|a| a.memory);
+            let (resident, streaming) = resident_images(cfg, &aug, train, memory)?;
             Ok(Replica {
+                streaming,
                 device: device.device.clone().autodiff(),
                 aug,
                 resident,
@@ -177,6 +227,9 @@ pub struct Trainer {
     pretrained: Option<LoadReport>,
     /// The training set's images on the GPU, when they fit the config's share of its memory.
     resident: Option<ResidentImages>,
+    /// Why the training set is streamed per batch on a GPU (the main device's), when it fell
+    /// back to streaming.
+    streaming: Option<String>,
     /// The other devices of a data-parallel run (`cfg.devices` after the first).
     replicas: Vec<Replica>,
     /// The mean training loss of the first epoch this trainer ran: where the run started, the
@@ -231,10 +284,12 @@ impl Trainer {
         let (train_set, class_weights) =
             balance::training_set(train, cfg.balance, &cfg.sampling_strategy, cfg.seed)
                 .map_err(TrainError::Config)?;
-        let resident = resident_images(cfg, &train_aug, &train_set)?;
+        let memory = device.adapter.as_ref().and_then(|a| a.memory);
+        let (resident, streaming) = resident_images(cfg, &train_aug, &train_set, memory)?;
         let replicas = replicas(cfg, &spec, &train_set)?;
         Ok(Self {
             resident,
+            streaming,
             replicas,
             first_epoch_loss: None,
             cfg: cfg.clone(),
@@ -253,6 +308,17 @@ impl Trainer {
     /// Devices training in parallel (1 without `--devices`).
     pub fn device_count(&self) -> usize {
         1 + self.replicas.len()
+    }
+
+    /// The lines saying why a device streams the training set per batch instead of holding
+    /// it (main device first, then the replicas that fell back).
+    pub fn streaming_lines(&self) -> Vec<&str> {
+        let replicas = self.replicas.iter().filter_map(|r| r.streaming.as_deref());
+        self.streaming
+            .as_deref()
+            .into_iter()
+            .chain(replicas)
+            .collect()
     }
 
     /// Bytes of training images resident on the GPU (`None`: uploaded per batch).

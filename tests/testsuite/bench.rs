@@ -177,6 +177,25 @@ fn the_gpu_battery_runs_end_to_end_in_its_short_mode() {
     );
     let bench = json(&out.join("bench-gpu.json"));
     assert_machine_and_stats(&bench);
+    // The line log holds the machine line, then every row of the report, in the same order.
+    let lines = json_lines(&out.join("bench-gpu.jsonl"));
+    assert_machine_line(&lines[0]);
+    let logged: Vec<&serde_json::Value> = lines.iter().filter(|l| l["kind"] == "row").collect();
+    let rows = bench["measurements"].as_array().unwrap();
+    assert_eq!(logged.len(), rows.len());
+    for (l, r) in logged.iter().zip(rows) {
+        assert_eq!(l["name"], r["name"]);
+    }
+    // GPU augmentation rows are timed by the device, with the host's clock beside it.
+    let full = rows
+        .iter()
+        .find(|r| r["engine"] == "gpu" && r["name"] == "224x224 RGB full pipeline")
+        .unwrap();
+    let note = full["note"].as_str().unwrap();
+    assert!(
+        note.contains("batches per sync") && note.contains("host clock"),
+        "{note}"
+    );
     assert_full_pipeline_rows_against_the_ceiling(&bench);
     let epochs = bench["gpu_training"].as_array().unwrap();
     assert_eq!(
@@ -207,4 +226,91 @@ fn the_gpu_battery_without_a_gpu_is_a_usage_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bench gpu needs a GPU"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+/// Every line of a JSON-lines file.
+fn json_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The first line of a bench line log: the machine, with the GPU adapter's API, driver and
+/// name, how GPU rows are timed and the cache they rotate past.
+fn assert_machine_line(line: &serde_json::Value) {
+    assert_eq!(line["kind"], "machine", "{line}");
+    for key in ["name", "api", "driver"] {
+        assert!(line["gpu"][key].is_string(), "{key}: {line}");
+    }
+    let timing = line["gpu_timing"].as_str().unwrap();
+    assert!(
+        ["device timestamps", "host clock"].contains(&timing),
+        "{line}"
+    );
+    assert!(line["gpu_cache"]["bytes"].as_u64().unwrap() > 0, "{line}");
+}
+
+#[test]
+fn a_software_gpu_adapter_is_refused_in_one_line_unless_allowed() {
+    let software = augtrain::device::list_adapters()
+        .iter()
+        .any(|a| a.software || a.api == "Gl");
+    if !gpu() || !software {
+        return;
+    }
+    // `gpu` takes the best adapter; on a machine with only Mesa's it is a software one.
+    let hardware = augtrain::device::list_adapters()
+        .iter()
+        .any(|a| !a.software && a.api != "Gl");
+    if hardware {
+        return;
+    }
+    let out = augtrain(&["bench", "augment", "--device", "gpu", "--quick"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--allow-software"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn the_mask_benchmark_runs_alone_and_logs_each_row_as_it_completes() {
+    if !gpu() {
+        return;
+    }
+    let dir = scratch("bench-masks");
+    let log = dir.join("rows.jsonl");
+    ok(&augtrain(&[
+        "bench",
+        "augment",
+        "--device",
+        "gpu",
+        "--allow-software",
+        "--quick",
+        "--quiet",
+        "--filter",
+        "masks",
+        "--jsonl",
+        log.to_str().unwrap(),
+    ]));
+    let lines = json_lines(&log);
+    assert_machine_line(&lines[0]);
+    let names: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    // The two ceilings, then the mask pairs' rows only (CPU twin and GPU).
+    assert_eq!(names.len(), 6, "{names:?}");
+    assert!(names[0].starts_with("memcpy") && names[1].starts_with("buffer copy"));
+    assert!(
+        names[2..].iter().all(|n| n.contains("full pipeline")),
+        "{names:?}"
+    );
+    let gpu_mask = lines
+        .iter()
+        .find(|l| l["engine"] == "gpu" && l["name"] == "224x224 RGB full pipeline + mask")
+        .unwrap();
+    assert!(gpu_mask["note"].as_str().unwrap().contains("bit for bit"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -400,9 +400,11 @@ fn the_benchmark_gpu_ceiling_is_a_verified_copy_within_the_device_limit() {
         models: Vec::new(),
         op_cases: std::path::PathBuf::new(),
         op_filter: String::new(),
+        allow_software: true,
         reference: None,
     };
-    let m = augtrain::bench::ceiling::gpu_copy(&g.kernel, &opts).unwrap();
+    let cache = augtrain::bench::gpu_timing::CacheSize::for_adapter(true);
+    let m = augtrain::bench::ceiling::gpu_copy(&g.kernel, &cache, &opts).unwrap();
     assert!(m.batch as u64 <= g.kernel.max_buffer_bytes(), "{m:?}");
     assert_eq!(
         m.batch,
@@ -445,6 +447,16 @@ fn gathering_from_resident_images_equals_uploading_the_batch_bit_for_bit() {
     let refs: Vec<&[u8]> = images.iter().map(|i| i.as_slice()).collect();
     let resident = gpu.kernel.upload_resident(&refs).unwrap();
     assert_eq!(resident.bytes(), 37 * 23 * 19 * 3);
+    assert_eq!(resident.parts(), 1);
+    // The same set in parts of 5 images (1,311 bytes each: parts and images straddle the
+    // kernel's 4-byte words), as a set over 2 GiB is held on Vulkan: gathered on the device
+    // into one batch buffer first.
+    let parted = gpu
+        .kernel
+        .upload_resident_in_parts(&refs, 5 * 23 * 19 * 3 + 100)
+        .unwrap();
+    assert_eq!(parted.parts(), 8);
+    assert_eq!(parted.bytes(), resident.bytes());
     let bits = |t: burn::tensor::Tensor<4>| -> Vec<u32> {
         let v = t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
         v.iter().map(|x| x.to_bits()).collect()
@@ -472,6 +484,12 @@ fn gathering_from_resident_images_equals_uploading_the_batch_bit_for_bit() {
                 .unwrap(),
         );
         assert!(uploaded == gathered, "mix {mix:?}: outputs differ");
+        let from_parts = bits(
+            gpu.kernel
+                .run_resident(&header, &words, &parted, &slots)
+                .unwrap(),
+        );
+        assert!(uploaded == from_parts, "mix {mix:?}: parts differ");
     }
     let prog = Program::new(
         &full_pipeline(16, 16),
@@ -626,10 +644,19 @@ fn the_mask_benchmark_runs_its_pairs_and_checks_the_gpu_labels_against_the_twin(
         models: Vec::new(),
         op_cases: std::path::PathBuf::new(),
         op_filter: String::new(),
+        allow_software: true,
         reference: None,
     };
     let log = |line: &str| eprintln!("{line}");
-    let m = augtrain::bench::masks::run(&opts, 1e10, Some((&g.kernel, 1e10)), &log).unwrap();
+    let cache = augtrain::bench::gpu_timing::CacheSize::for_adapter(true);
+    let bench = augtrain::bench::gpu_timing::GpuBench {
+        kernel: &g.kernel,
+        ceiling: 1e10,
+        cache: &cache,
+    };
+    let mut rows = augtrain::bench::rows::Rows::in_memory();
+    augtrain::bench::masks::run(&opts, 1e10, Some(bench), &mut rows, &log).unwrap();
+    let m = rows.list;
     assert_eq!(m.len(), 4, "cpu and gpu, images only and with the mask");
     let gpu = m
         .iter()

@@ -196,6 +196,48 @@ fn resident_training_images_train_like_streamed_ones_and_are_uploaded_once() {
     assert!(often.iter().all(|e| e["transfers"]["host_syncs"] == 4));
 }
 
+#[test]
+fn a_set_over_the_resident_budget_is_streamed_with_one_line_saying_why() {
+    if !gpu() {
+        return;
+    }
+    let runs = scratch("gpu-budget");
+    let run = |name: &str, budget: &str| {
+        let said = TrainArgs::new()
+            .device("gpu")
+            .epochs(1)
+            .synthetic(100, 20)
+            .batch_size(50)
+            .set("--resident-budget", budget)
+            .set("--clip-grad-norm", "0.5")
+            .set("--sync-every", "1000")
+            .runs_dir(&runs)
+            .name(name)
+            .run_ok();
+        (said, epochs(&runs.join(name)))
+    };
+    // 100 images of 28x28: 78,400 bytes, over a budget of 1,000.
+    let (said, small) = run("small", "1000");
+    let lines: Vec<&str> = said
+        .lines()
+        .filter(|l| l.starts_with("streaming:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{said}");
+    assert!(
+        lines[0].contains("exceed the resident budget") && lines[0].contains("--resident-budget"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(small[0]["transfers"]["resident"], false);
+    // A budget that holds them: resident, nothing said; clipping on the device reads nothing,
+    // so the epoch syncs once (its end) with --clip-grad-norm as without.
+    let (said, fits) = run("fits", "1000000");
+    assert!(!said.contains("streaming:"), "{said}");
+    assert_eq!(fits[0]["transfers"]["resident"], true);
+    assert_eq!(fits[0]["transfers"]["host_syncs"], 1);
+    assert_eq!(small[0]["train_loss"], fits[0]["train_loss"]);
+}
+
 /// Whether two GPU adapters can be opened (Mesa offers lavapipe over Vulkan and llvmpipe over
 /// OpenGL); skip loudly with fewer, or fail when `AUGTRAIN_REQUIRE_GPU=1`.
 fn two_adapters() -> bool {

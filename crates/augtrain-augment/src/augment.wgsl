@@ -142,6 +142,36 @@ fn gaussian(key: u32, j: u32) -> f32 {
     return sqrt(-2.0 * fast_ln(u1)) * cos_2pi(u);
 }
 
+// Values 2k and 2k + 1 of the normal stream `key` (both halves of Box-Muller pair k) from one
+// hash, one ln and one sqrt: equal to gaussian(key, 2k) and gaussian(key, 2k + 1).
+fn gaussian_pair(key: u32, k: u32) -> vec2<f32> {
+    let h = pixel_hash(key, k);
+    let u1 = 1.0 - f32(h >> 16u) * (1.0 / 65536.0);
+    let u2 = f32(h & 0xffffu) * (1.0 / 65536.0);
+    var u = u2 + 0.75;
+    if (u >= 1.0) {
+        u = u - 1.0;
+    }
+    let r = sqrt(-2.0 * fast_ln(u1));
+    return vec2<f32>(r * cos_2pi(u2), r * cos_2pi(u));
+}
+
+// Gamma that stays finite under fast math (Metal): pow(0, g) is computed as exp2(g * log2(0)),
+// which a fast-math compiler may turn into NaN; 0 stays 0 (g > 0).
+fn safe_pow(v: f32, g: f32) -> f32 {
+    return select(pow(max(v, 1e-30), g), 0.0, v <= 0.0);
+}
+
+// One value after additive (speckle = 0) or multiplicative (speckle = 1) Gaussian noise of
+// `strength` with the normal value z (twin: `noisy` in cpu.rs).
+fn noisy(v: f32, strength: f32, z: f32, speckle: f32) -> f32 {
+    var delta = strength * z;
+    if (speckle != 0.0) {
+        delta = v * strength * z;
+    }
+    return clamp(v + delta, 0.0, 1.0);
+}
+
 // ---- sampling ----
 
 // source_index's answer for "outside, constant border" (never a real index: byte indices are
@@ -308,7 +338,7 @@ fn sample_pixel(s: u32, xo: u32, yo: u32, pos: vec2<i32>, frac: u32) -> vec4<f32
             }
         } else if (kind == COLOUR_GAMMA && fac != 1.0) {
             for (var ch = 0u; ch < c; ch = ch + 1u) {
-                v[ch] = pow(v[ch], fac);
+                v[ch] = safe_pow(v[ch], fac);
             }
         } else if (kind == COLOUR_GRAYSCALE && fac >= 0.5 && c >= 3u) {
             let g = LUMA_R * v[0] + LUMA_G * v[1] + LUMA_B * v[2];
@@ -329,13 +359,24 @@ fn sample_pixel(s: u32, xo: u32, yo: u32, pos: vec2<i32>, frac: u32) -> vec4<f32
         let key = pword(s, off_noise + NOISE_WORDS * k + 1u);
         let kind = header[H_NOISE_KINDS + k];
         if (kind == NOISE_GAUSSIAN || kind == NOISE_SPECKLE) {
-            for (var ch = 0u; ch < c; ch = ch + 1u) {
-                let z = gaussian(key, pix * c + ch);
-                var delta = strength * z;
-                if (kind == NOISE_SPECKLE) {
-                    delta = v[ch] * strength * z;
+            // Value j = pix * c + ch; a pair whose two halves are both this pixel's is drawn
+            // once (2k, 2k + 1 with 2k + 1 < (pix + 1) * c).
+            let speckle = f32(kind == NOISE_SPECKLE);
+            var ch = 0u;
+            loop {
+                if (ch >= c) {
+                    break;
                 }
-                v[ch] = clamp(v[ch] + delta, 0.0, 1.0);
+                let j = pix * c + ch;
+                if ((j & 1u) == 0u && ch + 1u < c) {
+                    let z = gaussian_pair(key, j >> 1u);
+                    v[ch] = noisy(v[ch], strength, z.x, speckle);
+                    v[ch + 1u] = noisy(v[ch + 1u], strength, z.y, speckle);
+                    ch = ch + 2u;
+                } else {
+                    v[ch] = noisy(v[ch], strength, gaussian(key, j), speckle);
+                    ch = ch + 1u;
+                }
             }
         } else if (kind == NOISE_GAUSSIAN_SHARED) {
             let z = gaussian(key, pix);

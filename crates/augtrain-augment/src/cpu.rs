@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 
-use super::fastmath::gaussian;
+use super::fastmath::{gaussian, gaussians};
 use super::layout::*;
 use augtrain_data::util::rng::{pixel_hash, unit_f32};
 
@@ -38,14 +38,6 @@ struct Batch<'a> {
     off_mix: usize,
     params: &'a [u32],
     images: &'a [&'a [u8]],
-}
-
-/// Copy up to 8 bytes into a fixed array (lets the tap loads compile to one wide load).
-#[inline(always)]
-fn widen(src: &[u8]) -> [u8; 8] {
-    let mut out = [0u8; 8];
-    out[..src.len()].copy_from_slice(src);
-    out
 }
 
 /// Reflect-101 an index into `0..n` (`dcb|abcd|cba`).
@@ -122,12 +114,12 @@ impl Batch<'_> {
     /// [`Self::gather_row`] for `C` channels.
     ///
     /// Bilinear: lerp on the 0..=255 scale, then one multiply by 1/255 (as the shader does),
-    /// eight pixels at a time so the arithmetic vectorizes. When the map has no fractional part
-    /// (identity, flips, integer crops and pads) every weight is zero and the result is exactly
-    /// the top-left tap, so that tap is read alone.
+    /// 16 pixels at a time (one AVX-512 or two AVX2 vectors) so the arithmetic vectorizes.
+    /// When the map has no fractional part (identity, flips, integer crops and pads) every
+    /// weight is zero and the result is exactly the top-left tap, so that tap is read alone.
     #[inline(always)]
     fn gather_row_c<const C: usize>(&self, s: usize, yo: usize, row: &mut [f32]) {
-        const L: usize = 8;
+        const L: usize = 16;
         let ow = self.ow;
         let img = self.images[s];
         let a = self.word(s, P_AFFINE) as i32;
@@ -182,8 +174,10 @@ impl Batch<'_> {
             let y0: [i32; L] = std::array::from_fn(|l| v[l] >> frac);
             let fx: [f32; L] = std::array::from_fn(|l| (u[l] & mask) as f32 * inv);
             let fy: [f32; L] = std::array::from_fn(|l| (v[l] & mask) as f32 * inv);
-            // Taps of in-bounds lanes as bytes; lanes touching the border are redone below.
-            let mut t = [[[0u8; L]; 4]; C];
+            // Taps of in-bounds lanes as little-endian 32-bit words (channel `ch` in byte `ch`),
+            // one load each; lanes touching the border, or whose last 4-byte read would pass the
+            // end of the image, are redone below.
+            let mut taps = [[0u32; L]; 4];
             let mut slow = [false; L];
             for l in 0..L {
                 if l >= lanes || !(x0[l] >= 0 && y0[l] >= 0 && x0[l] + 1 < iw && y0[l] + 1 < ih) {
@@ -191,21 +185,26 @@ impl Batch<'_> {
                     continue;
                 }
                 let base = (y0[l] as usize * iw as usize + x0[l] as usize) * C;
-                let upper: &[u8; 2 * 4] = &widen(&img[base..base + 2 * C]);
-                let lower: &[u8; 2 * 4] = &widen(&img[base + down..base + down + 2 * C]);
-                for ch in 0..C {
-                    t[ch][0][l] = upper[ch];
-                    t[ch][1][l] = upper[C + ch];
-                    t[ch][2][l] = lower[ch];
-                    t[ch][3][l] = lower[C + ch];
+                if base + down + C + 4 > img.len() {
+                    slow[l] = true;
+                    continue;
                 }
+                // SAFETY: every read starts at or before base + down + C and the check above
+                // keeps that read's 4 bytes inside `img`.
+                let word = |o: usize| {
+                    unsafe { img.as_ptr().add(o).cast::<u32>().read_unaligned() }.to_le()
+                };
+                taps[0][l] = word(base);
+                taps[1][l] = word(base + C);
+                taps[2][l] = word(base + down);
+                taps[3][l] = word(base + down + C);
             }
             for ch in 0..C {
+                let shift = 8 * ch as u32;
+                let tap = |k: usize, l: usize| ((taps[k][l] >> shift) & 0xff) as f32;
                 let mut out = [0f32; L];
-                let [p00, p01, p10, p11] = &t[ch];
                 for l in 0..L {
-                    let (p00, p01, p10, p11) =
-                        (p00[l] as f32, p01[l] as f32, p10[l] as f32, p11[l] as f32);
+                    let (p00, p01, p10, p11) = (tap(0, l), tap(1, l), tap(2, l), tap(3, l));
                     let top = p00 + (p01 - p00) * fx[l];
                     let bot = p10 + (p11 - p10) * fx[l];
                     out[l] = (top + (bot - top) * fy[l]) * INV_255;
@@ -253,7 +252,8 @@ impl Batch<'_> {
                 }
                 COLOUR_GAMMA if f != 1.0 => {
                     for v in row.iter_mut() {
-                        *v = v.powf(f);
+                        // As the shader's safe_pow: 0 stays 0 (no pow of 0 under fast math).
+                        *v = if *v <= 0.0 { 0.0 } else { v.max(1e-30).powf(f) };
                     }
                 }
                 COLOUR_GRAYSCALE if f >= 0.5 && c >= 3 => {
@@ -285,25 +285,22 @@ impl Batch<'_> {
             }
             let key = self.word(s, self.off_noise + NOISE_WORDS * k + 1);
             match self.noise_kinds[k] {
-                NOISE_GAUSSIAN => {
+                NOISE_GAUSSIAN | NOISE_SPECKLE => {
+                    // The row's values j = pixel · c + channel are contiguous: draw them once,
+                    // each Box-Muller pair computed once.
+                    let mut zs = vec![0f32; ow * c];
+                    gaussians(key, first.wrapping_mul(c as u32), &mut zs);
+                    let speckle = self.noise_kinds[k] == NOISE_SPECKLE;
                     for ch in 0..c {
                         let plane = &mut row[ch * ow..(ch + 1) * ow];
                         for (x, v) in plane.iter_mut().enumerate() {
-                            let j = (first + x as u32)
-                                .wrapping_mul(c as u32)
-                                .wrapping_add(ch as u32);
-                            *v = (*v + strength * gaussian(key, j)).clamp(0.0, 1.0);
-                        }
-                    }
-                }
-                NOISE_SPECKLE => {
-                    for ch in 0..c {
-                        let plane = &mut row[ch * ow..(ch + 1) * ow];
-                        for (x, v) in plane.iter_mut().enumerate() {
-                            let j = (first + x as u32)
-                                .wrapping_mul(c as u32)
-                                .wrapping_add(ch as u32);
-                            *v = (*v + *v * strength * gaussian(key, j)).clamp(0.0, 1.0);
+                            let z = zs[x * c + ch];
+                            let delta = if speckle {
+                                *v * strength * z
+                            } else {
+                                strength * z
+                            };
+                            *v = (*v + delta).clamp(0.0, 1.0);
                         }
                     }
                 }
@@ -442,6 +439,30 @@ impl OutPtr {
 /// # Panics
 /// If the buffer sizes disagree with the header.
 pub fn run(header: &[u32], params: &[u32], images: &[&[u8]], out: &mut [f32]) {
+    run_with(header, params, images, out, Kernels::Fastest)
+}
+
+/// Which row kernels [`run_with`] uses (the results are the same bit for bit).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kernels {
+    /// The widest the CPU supports (AVX-512 or AVX2, detected at run time).
+    Fastest,
+    /// At most AVX2, even on an AVX-512 CPU (tests the AVX2 build where both exist).
+    #[cfg_attr(not(test), allow(dead_code))]
+    AtMostAvx2,
+    /// Portable code only (the reference the vector kernels are tested against).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Portable,
+}
+
+/// [`run`] with a choice of kernels.
+pub(crate) fn run_with(
+    header: &[u32],
+    params: &[u32],
+    images: &[&[u8]],
+    out: &mut [f32],
+    kernels: Kernels,
+) {
     let n = header[H_N] as usize;
     let c = header[H_C] as usize;
     let (oh, ow) = (header[H_OUT_H] as usize, header[H_OUT_W] as usize);
@@ -483,7 +504,11 @@ pub fn run(header: &[u32], params: &[u32], images: &[&[u8]], out: &mut [f32]) {
     let ptr = OutPtr(out.as_mut_ptr());
     // Enough rows per task to amortize scheduling on small images.
     let min_rows = (4096 / (ow * c).max(1)).max(1);
-    let avx2 = has_avx2();
+    let isa = match kernels {
+        Kernels::Fastest => Isa::detect(),
+        Kernels::AtMostAvx2 => Isa::detect().min(Isa::Avx2),
+        Kernels::Portable => Isa::Baseline,
+    };
     (0..n * oh)
         .into_par_iter()
         .with_min_len(min_rows)
@@ -491,27 +516,55 @@ pub fn run(header: &[u32], params: &[u32], images: &[&[u8]], out: &mut [f32]) {
             || (vec![0f32; ow * c], vec![0f32; ow * c]),
             |(row, partner_row), task| {
                 let (s, yo) = (task / oh, task % oh);
-                #[cfg(target_arch = "x86_64")]
-                if avx2 {
-                    // SAFETY: the CPU supports AVX2 (checked at run time).
-                    unsafe { process_row_avx2(&batch, s, yo, row, partner_row, ptr, oh) };
-                    return;
+                match isa {
+                    // SAFETY: the CPU supports the instruction set (detected at run time).
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => unsafe {
+                        process_row_avx512(&batch, s, yo, row, partner_row, ptr, oh)
+                    },
+                    // SAFETY: as above.
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => unsafe {
+                        process_row_avx2(&batch, s, yo, row, partner_row, ptr, oh)
+                    },
+                    _ => process_row(&batch, s, yo, row, partner_row, ptr, oh),
                 }
-                let _ = avx2;
-                process_row(&batch, s, yo, row, partner_row, ptr, oh);
             },
         );
 }
 
-/// Whether the CPU has AVX2 (the row kernels are compiled twice: baseline and AVX2).
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+/// The instruction set the row kernel is compiled for (it is compiled three times: baseline,
+/// AVX2 and AVX-512; the same operations in the same order, only the vector width differs).
+/// Ordered from narrowest to widest.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Isa {
+    /// The target's baseline (SSE2 on x86-64).
+    Baseline,
+    /// AVX2 (8 lanes of f32).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    Avx2,
+    /// AVX-512 F/BW/DQ/VL (16 lanes of f32, masked tails).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    Avx512,
+}
+
+impl Isa {
+    /// The widest the CPU supports, detected at run time.
+    fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512dq")
+                && std::is_x86_feature_detected!("avx512vl")
+            {
+                return Self::Avx512;
+            }
+            if std::is_x86_feature_detected!("avx2") {
+                return Self::Avx2;
+            }
+        }
+        Self::Baseline
     }
 }
 
@@ -543,6 +596,21 @@ fn process_row(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn process_row_avx2(
+    batch: &Batch<'_>,
+    s: usize,
+    yo: usize,
+    row: &mut [f32],
+    partner_row: &mut [f32],
+    ptr: OutPtr,
+    oh: usize,
+) {
+    process_row(batch, s, yo, row, partner_row, ptr, oh)
+}
+
+/// [`process_row`] compiled for AVX-512 (same operations, wider vectors; no FMA contraction).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn process_row_avx512(
     batch: &Batch<'_>,
     s: usize,
     yo: usize,
@@ -746,5 +814,73 @@ mod tests {
             .unwrap()
             .install(|| run(&prog.header(6), &words, &refs, &mut b));
         assert_eq!(a, b);
+    }
+
+    /// The vector kernels (AVX-512 and AVX2, on a CPU that has them) against the portable code:
+    /// every op, every border rule, every channel count, odd widths (tail blocks) and tiny
+    /// images (reads near the end of the buffer), bit for bit.
+    #[test]
+    fn vector_kernels_equal_the_portable_code() {
+        let geometry = [
+            "[[ops]]\nop = \"rotate\"\ndegrees = [-40.0, 40.0]\n",
+            "[[ops]]\nop = \"affine\"\ndegrees = [-20.0, 20.0]\nscale = [0.6, 1.4]\ntranslate = [0.3, 0.3]\nshear = [-10.0, 10.0]\n",
+            "[[ops]]\nop = \"random_resized_crop\"\nwidth = 11\nheight = 5\n",
+            "[[ops]]\nop = \"resize\"\nwidth = 29\nheight = 3\n",
+            "[[ops]]\nop = \"pad\"\npixels = [2, 1, 3, 0]\n[[ops]]\nop = \"hflip\"\np = 1.0\n",
+        ];
+        let rest = [
+            "",
+            "[[ops]]\nop = \"gaussian_noise\"\nsigma = [0.01, 0.2]\n",
+            "[[ops]]\nop = \"gaussian_noise\"\nsigma = [0.01, 0.2]\nper_channel = false\n",
+            "[[ops]]\nop = \"speckle\"\nsigma = [0.05, 0.3]\n[[ops]]\nop = \"salt_pepper\"\namount = [0.05, 0.2]\n",
+            "[[ops]]\nop = \"brightness\"\nfactor = [0.5, 1.5]\n[[ops]]\nop = \"contrast\"\nfactor = [0.5, 1.5]\n\
+             [[ops]]\nop = \"saturation\"\nfactor = [0.5, 1.5]\n[[ops]]\nop = \"gamma\"\ngamma = [0.5, 2.0]\n\
+             [[ops]]\nop = \"grayscale\"\np = 0.5\n[[ops]]\nop = \"erase\"\np = 1.0\nfill = \"random\"\n\
+             [[ops]]\nop = \"normalize\"\nmean = [0.5]\nstd = [0.25]\n",
+            "[[ops]]\nop = \"cutmix\"\nalpha = 1.0\n",
+            "[[ops]]\nop = \"mixup\"\nalpha = 0.4\n",
+        ];
+        let sizes = [(1, 1), (2, 3), (13, 7), (31, 9)];
+        let mut compared = 0;
+        for (g, geo) in geometry.iter().enumerate() {
+            for (r, tail) in rest.iter().enumerate() {
+                for border in ["constant", "replicate", "reflect"] {
+                    for c in 1..=4 {
+                        let (w, h) = sizes[(g + r + c) % sizes.len()];
+                        let toml = format!(
+                            "version = 1\nborder = \"{border}\"\nfill = [0.3]\n{geo}{tail}"
+                        );
+                        let spec = PipelineSpec::from_toml(&toml, "test").unwrap();
+                        let Ok(prog) = Program::new(&spec, augtrain_data::ImageShape::new(w, h, c))
+                        else {
+                            continue; // e.g. saturation on one channel
+                        };
+                        let imgs: Vec<Vec<u8>> = (0..4)
+                            .map(|s| {
+                                ramp(w, h, c)
+                                    .iter()
+                                    .map(|v| v.wrapping_mul(s + 3))
+                                    .collect()
+                            })
+                            .collect();
+                        let refs: Vec<&[u8]> = imgs.iter().map(|v| v.as_slice()).collect();
+                        let params = prog.draw(7, 1, &[10, 11, 12, 13]);
+                        let words = prog.pack(&params).unwrap();
+                        let len = 4 * c * prog.output.width * prog.output.height;
+                        let header = prog.header(4);
+                        let bits = |kernels| {
+                            let mut out = vec![0f32; len];
+                            run_with(&header, &words, &refs, &mut out, kernels);
+                            out.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                        };
+                        let portable = bits(Kernels::Portable);
+                        assert_eq!(bits(Kernels::Fastest), portable, "{toml} {w}x{h}x{c}");
+                        assert_eq!(bits(Kernels::AtMostAvx2), portable, "{toml} {w}x{h}x{c}");
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 300, "{compared} pipelines compared");
     }
 }

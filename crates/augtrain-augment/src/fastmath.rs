@@ -53,9 +53,64 @@ pub fn gaussian(key: u32, j: u32) -> f32 {
     (-2.0 * fast_ln(u1)).sqrt() * cos_2pi(u)
 }
 
+/// Values `2k` and `2k + 1` of the normal stream `key` (both halves of Box–Muller pair `k`)
+/// from one hash, one `ln` and one `sqrt`; bit-identical to [`gaussian`]`(key, 2k)` and
+/// `(key, 2k + 1)`. WGSL twin: `fn gaussian_pair`.
+#[inline(always)]
+pub fn gaussian_pair(key: u32, k: u32) -> (f32, f32) {
+    let h = augtrain_data::util::rng::pixel_hash(key, k);
+    let u1 = 1.0 - (h >> 16) as f32 * (1.0 / 65_536.0);
+    let u2 = (h & 0xffff) as f32 * (1.0 / 65_536.0);
+    let shifted = u2 + 0.75;
+    let u = if shifted >= 1.0 {
+        shifted - 1.0
+    } else {
+        shifted
+    };
+    let r = (-2.0 * fast_ln(u1)).sqrt();
+    (r * cos_2pi(u2), r * cos_2pi(u))
+}
+
+/// Values `first`, `first + 1`, ... of the normal stream `key` into `out`, each Box–Muller
+/// pair drawn once ([`gaussian_pair`]); equal to [`gaussian`] value by value.
+pub fn gaussians(key: u32, first: u32, out: &mut [f32]) {
+    let mut i = 0;
+    if first & 1 == 1 && !out.is_empty() {
+        out[0] = gaussian(key, first);
+        i = 1;
+    }
+    while i + 1 < out.len() {
+        let (a, b) = gaussian_pair(key, first.wrapping_add(i as u32) >> 1);
+        out[i] = a;
+        out[i + 1] = b;
+        i += 2;
+    }
+    if i < out.len() {
+        out[i] = gaussian(key, first.wrapping_add(i as u32));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pairs_equal_the_values_they_replace_bit_for_bit() {
+        for first in [0u32, 1, 2, 7, u32::MAX - 4] {
+            for len in [0usize, 1, 2, 3, 8, 9] {
+                let mut got = vec![0f32; len];
+                gaussians(11, first, &mut got);
+                for (i, g) in got.iter().enumerate() {
+                    let want = gaussian(11, first.wrapping_add(i as u32));
+                    assert_eq!(
+                        g.to_bits(),
+                        want.to_bits(),
+                        "first {first} len {len} at {i}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn ln_matches_std() {

@@ -351,6 +351,10 @@ pub struct TrainConfig {
     /// On a GPU, the largest fraction of the device's memory the training images (`u8`) may
     /// take to be uploaded once per run and gathered by index; 0 streams every batch.
     pub resident_fraction: f64,
+    /// On a GPU, the bytes the training images may take on the device, overriding
+    /// `resident_fraction` of its memory; 0 = automatic (`resident_fraction` of the memory the
+    /// platform reports, else 1 GiB).
+    pub resident_budget: u64,
     /// Read the training loss and accuracy back every this many batches (progress bar and
     /// non-finite check); 0 = about twice a second, by the host's clock. An epoch's end
     /// always reads.
@@ -379,6 +383,7 @@ impl Default for TrainConfig {
             balance: Balance::None,
             sampling_strategy: SamplingStrategy::default(),
             resident_fraction: 0.25,
+            resident_budget: 0,
             sync_every: 0,
             devices: Vec::new(),
         }

@@ -166,6 +166,12 @@ pub const KEYS: &[Key] = &[
         "GPU: the largest fraction of device memory the training images may take to stay on the device (uploaded once); 0 uploads every batch.",
     ),
     flag(
+        "resident_budget",
+        "resident-budget",
+        parsed::<u64>,
+        "GPU: bytes the training images may take on the device (held in buffers of under 2 GiB each), overriding resident_fraction; 0 = automatic: resident_fraction of the memory the platform reports, else 1 GiB.",
+    ),
+    flag(
         "sync_every",
         "sync-every",
         parsed::<usize>,

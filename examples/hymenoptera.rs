@@ -7,8 +7,9 @@ mod common;
 
 use augtrain::audit::{AuditOptions, audit};
 use augtrain::data::source::load_whole;
-use augtrain::device::{self, DeviceChoice};
-use augtrain::train::config::TrainConfig;
+use augtrain::device;
+use augtrain_run::config::DeviceChoice;
+use augtrain_run::config::TrainConfig;
 use common::{check, data, out_dir, quick, section, train_run};
 
 fn main() {

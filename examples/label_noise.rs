@@ -6,17 +6,20 @@
 
 mod common;
 
-use augtrain::audit::confident::{Filter, PredProbs, RankBy, ranked_issues, suggested_labels};
 use augtrain::data::files::SplitName;
 use augtrain::data::source::load_whole;
-use augtrain::device::{self, DeviceChoice};
-use augtrain::model::ModelKind;
+use augtrain::device;
+use augtrain::label_issues::confident::{
+    Filter, PredProbs, RankBy, ranked_issues, suggested_labels,
+};
 use augtrain::report::images::Picture;
 use augtrain::report::plot::{Anchor, draw_text};
-use augtrain::train::config::TrainConfig;
 use augtrain::train::cv::cross_validate;
 use augtrain::train::progress::{Reporter, Verbosity};
 use augtrain::util::rng::{Domain, Stream};
+use augtrain_run::config::DeviceChoice;
+use augtrain_run::config::ModelKind;
+use augtrain_run::config::TrainConfig;
 use common::{check, data, out_dir, quick, section};
 
 fn main() {

@@ -5,11 +5,12 @@
 
 mod common;
 
-use augtrain::device::{self, DeviceChoice};
+use augtrain::device;
 use augtrain::report::images::Picture;
 use augtrain::report::plot::{PALETTE, Series, line_chart};
 use augtrain::train::RunSummary;
-use augtrain::train::config::{AugmentConfig, ScheduleKind, TrainConfig};
+use augtrain_run::config::DeviceChoice;
+use augtrain_run::config::{AugmentConfig, ScheduleKind, TrainConfig};
 use augtrain_run::records::EpochRecord;
 use common::{check, data, out_dir, quick, section, train_run};
 

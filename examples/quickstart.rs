@@ -6,9 +6,10 @@
 mod common;
 
 use augtrain::augment::{Augmenter, Engine, PipelineSpec};
-use augtrain::device::{self, DeviceChoice};
+use augtrain::device;
 use augtrain::report::images::augmentation_sheet;
-use augtrain::train::config::TrainConfig;
+use augtrain_run::config::DeviceChoice;
+use augtrain_run::config::TrainConfig;
 use common::{check, out_dir, quick, section, train_run};
 
 fn main() {

@@ -10,10 +10,11 @@ mod common;
 use std::time::Instant;
 
 use augtrain::data::source::Splits;
-use augtrain::device::{self, DeviceChoice};
-use augtrain::model::ModelKind;
+use augtrain::device;
 use augtrain::train::RunSummary;
-use augtrain::train::config::{Freeze, ScheduleKind, TrainConfig};
+use augtrain_run::config::DeviceChoice;
+use augtrain_run::config::ModelKind;
+use augtrain_run::config::{Freeze, ScheduleKind, TrainConfig};
 use common::{check, data, out_dir, quick, section, train_run};
 
 /// One way of training, and what it gave.

@@ -17,8 +17,8 @@
 
 use crate::Error;
 use crate::data::ImageShape;
-use crate::model::ModelKind;
 use crate::util::fs::human_bytes;
+use augtrain_run::config::ModelKind;
 use augtrain_run::config::TrainConfig;
 
 /// Bytes one training batch takes per input value (`channels × height × width` per image):

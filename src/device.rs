@@ -26,7 +26,7 @@ pub unsafe fn prepare_environment() {
     }
 }
 
-pub use augtrain_run::config::DeviceChoice;
+use augtrain_run::config::DeviceChoice;
 
 /// A failure to provide the requested device.
 #[derive(Debug, thiserror::Error)]

@@ -35,5 +35,16 @@ pub enum Error {
     ConfigFile(#[from] augtrain_run::config::ConfigError),
 }
 
+impl From<augtrain_quality::label_issues::examples::ExamplesError> for Error {
+    /// A dataset that does not match its probabilities is a data error; the other sources'
+    /// faults are in what was given on the command line.
+    fn from(e: augtrain_quality::label_issues::examples::ExamplesError) -> Self {
+        match e {
+            augtrain_quality::label_issues::examples::ExamplesError::Data(e) => Error::Data(e),
+            other => Error::Usage(other.to_string()),
+        }
+    }
+}
+
 /// Shorthand for results carrying [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

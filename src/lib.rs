@@ -30,7 +30,7 @@ pub mod train;
 // The burn-free layers, under the names the rest of the crate (and its users) know them by.
 pub use augtrain_data as data;
 pub use augtrain_data::util;
-pub use augtrain_quality::{agreement, audit, embedding, label, metrics};
+pub use augtrain_quality::{agreement, audit, embedding, label, label_issues, metrics};
 pub use augtrain_run::{report, run_dir};
 
 pub use error::{Error, Result};

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use augtrain::data::source::Splits;
 use augtrain::device::ComputeDevice;
-use augtrain::train::config::TrainConfig;
 use augtrain::train::progress::{Reporter, Verbosity};
 use augtrain::train::{self, RunOptions, RunSummary};
+use augtrain_run::config::TrainConfig;
 
 /// `AUGTRAIN_EXAMPLE_QUICK=1` runs a small, fast version (used by the tests).
 pub fn quick() -> bool {

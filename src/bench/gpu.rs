@@ -10,10 +10,10 @@ use super::rows::Rows;
 use super::{Measurement, Options, Stats};
 use crate::data::{self, DataSource, Dataset};
 use crate::device::ComputeDevice;
-use crate::model::ModelKind;
-use crate::train::config::TrainConfig;
 use crate::train::progress::{Reporter, Verbosity};
 use crate::train::{TrainError, Trainer};
+use augtrain_run::config::ModelKind;
+use augtrain_run::config::TrainConfig;
 use augtrain_run::records::TransferCounts;
 
 /// One model's training epoch on the GPU, resident and streamed.
@@ -89,16 +89,18 @@ fn timed_epoch(
         epochs: 2,
         batch_size: if case.side >= 256 { 32 } else { 64 },
         resident_fraction,
-        model: crate::train::config::ModelConfig {
+        model: augtrain_run::config::ModelConfig {
             kind: case.kind,
             ..Default::default()
         },
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(&cfg, train, device)?;
+    let trainer = Trainer::new(&cfg, train, device)?;
     let quiet = Reporter::new(Verbosity::Quiet);
-    trainer.epoch(0, None, &quiet)?;
-    let record = trainer.epoch(1, None, &quiet)?;
+    let (trainer, first) = trainer.epoch(0, None, &quiet);
+    first?;
+    let (_, record) = trainer.epoch(1, None, &quiet);
+    let record = record?;
     Ok((
         record.images_per_second,
         record.transfers.unwrap_or_default(),

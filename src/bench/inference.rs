@@ -15,10 +15,11 @@ use serde::Deserialize;
 use super::{Measurement, Options, Stats, reference, time};
 use crate::data::source::load_whole;
 use crate::device::ComputeDevice;
-use crate::model::{Model, ModelKind};
+use crate::model::Model;
 use crate::train::Inference;
 use crate::train::embed::embed;
 use crate::train::progress::{Reporter, Verbosity};
+use augtrain_run::config::ModelKind;
 
 /// The PyTorch side, relative to the repository root.
 pub const SCRIPT: &str = "tools/torch_infer_bench.py";

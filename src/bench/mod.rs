@@ -72,7 +72,7 @@ pub struct Options {
     pub data: Option<std::path::PathBuf>,
     /// Larger models whose training step the train suite also times at 224×224×3, batch 32,
     /// 1000 classes (as `tools/torch_train_bench.py`), e.g. resnet18, efficientnet-lite0.
-    pub models: Vec<crate::model::ModelKind>,
+    pub models: Vec<augtrain_run::config::ModelKind>,
     /// The op cases file of the ops suite.
     pub op_cases: std::path::PathBuf,
     /// Only the cases whose name contains this (all when empty): the ops suite's op cases,
@@ -518,7 +518,7 @@ mod tests {
         };
         let report = Report {
             machine: Machine::detect(
-                &crate::device::open(crate::device::DeviceChoice::Cpu).unwrap(),
+                &crate::device::open(augtrain_run::config::DeviceChoice::Cpu).unwrap(),
             ),
             measurements: vec![
                 row("short", 64),

@@ -10,7 +10,7 @@ use std::process::Command;
 use serde::Deserialize;
 
 use super::{Measurement, Stats};
-use crate::model::ModelKind;
+use augtrain_run::config::ModelKind;
 
 /// The reference script, relative to the repository root (the working directory).
 pub const SCRIPT: &str = "tools/torch_train_bench.py";

@@ -11,10 +11,11 @@ use super::{Measurement, Options, time};
 use crate::augment::gpu::ResidentImages;
 use crate::data::{self, DataSource, Splits};
 use crate::device::ComputeDevice;
-use crate::model::{Model, ModelKind};
-use crate::train::config::{LossKind, TrainConfig};
+use crate::model::Model;
 use crate::train::device_metrics::ReadSchedule;
 use crate::train::{self as training, Breakdown, EpochContext, loss, optim};
+use augtrain_run::config::ModelKind;
+use augtrain_run::config::{LossKind, TrainConfig};
 use augtrain_run::records::TransferCounts;
 
 /// Where the time of one training epoch goes.
@@ -263,7 +264,8 @@ fn end_to_end_epoch(
             replicas: &[],
         };
         let start = Instant::now();
-        let (_, stats) = training::train_epoch(&mut ctx, model, &mut optimizer, None, breakdown)?;
+        let (_, stats) = training::train_epoch(&mut ctx, model, &mut optimizer, None, breakdown);
+        let stats = stats?;
         Ok((start.elapsed().as_secs_f64(), stats.transfers))
     };
     let (seconds, transfers) = epoch_run(None, None)?;

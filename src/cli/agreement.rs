@@ -8,20 +8,20 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::examples::Examples;
 use super::output_args::OutputArgs;
 use super::train_args::TrainArgs;
 use crate::Error;
 use crate::agreement::consensus::argmax_rows;
 use crate::agreement::report::{Analysis, Method, Next, NextBy, analyse, next_to_label};
 use crate::agreement::{LabelMatrix, labels};
-use crate::audit::confident::PredProbs;
-use crate::audit::pred_probs;
 use crate::data::DataError;
 use crate::data::source::DataSource;
 use crate::embedding::Embedded;
 use crate::embedding::store::EmbeddingSet;
 use crate::label::studio;
+use crate::label_issues::confident::PredProbs;
+use crate::label_issues::examples::Examples;
+use crate::label_issues::pred_probs;
 use crate::train::cv::{run_cv, write_cv};
 use crate::train::progress::{Reporter, Verbosity};
 use crate::util::escape::escape;
@@ -93,7 +93,12 @@ pub fn run(args: AgreementArgs) -> crate::Result<()> {
         (_, _, Some(e)) => Some(Examples::of_embeddings(e, args.neighbors)?),
         (Some(data), Some(file), None) => {
             let f = pred_probs::read(file)?;
-            Some(Examples::of_data_and_file(data, file, f, &args.train)?)
+            Some(Examples::of_data_and_file(
+                args.train.load_whole(data)?,
+                data,
+                file,
+                f,
+            )?)
         }
         (None, Some(file), None) => Some(Examples::of_probs_file(pred_probs::read(file)?)),
         _ => None,

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::bench::{self, Options, Suite};
-use crate::device::{self, DeviceChoice};
+use crate::device;
 use crate::util::fs::write_atomic;
+use augtrain_run::config::DeviceChoice;
 
 /// Flags of `augtrain bench`.
 #[derive(Args, Debug)]
@@ -54,7 +55,7 @@ pub struct BenchArgs {
     data: Option<PathBuf>,
     /// Also time the training step of these models at 224x224, batch 32 (train suite).
     #[arg(long, value_delimiter = ',')]
-    models: Vec<crate::model::ModelKind>,
+    models: Vec<augtrain_run::config::ModelKind>,
     /// The op cases of the ops suite (layer shapes and directions).
     #[arg(long, default_value = "tools/op_cases.json")]
     cases: PathBuf,

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use crate::train::config::TrainConfig;
+use augtrain_run::config::TrainConfig;
 
 /// Flags of `augtrain config`.
 #[derive(Args, Debug)]

@@ -2,7 +2,8 @@
 
 use clap::Args;
 
-use crate::device::{self, DeviceChoice};
+use crate::device;
+use augtrain_run::config::DeviceChoice;
 
 /// Flags of `augtrain devices`.
 #[derive(Args, Debug)]

@@ -9,11 +9,12 @@ use crate::data::files::SplitName;
 use crate::data::source::Whole;
 
 use crate::data::membership::{self, Member};
-use crate::device::{self, DeviceChoice};
+use crate::device;
 use crate::metrics::ClassificationReport;
 use crate::train::Inference;
 use crate::train::progress::{Reporter, Verbosity};
 use augtrain_run::RunDir;
+use augtrain_run::config::DeviceChoice;
 use augtrain_run::records::{LeftOut, TestReport};
 
 /// Flags of `augtrain eval`.

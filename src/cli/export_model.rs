@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::Error;
-use crate::device::{self, DeviceChoice};
+use crate::device;
 use crate::model::export::safetensors_bytes;
 use crate::train::Inference;
 use augtrain_run::RunDir;
+use augtrain_run::config::DeviceChoice;
 
 /// Flags of `augtrain export-model`.
 #[derive(Args, Debug)]

@@ -6,21 +6,17 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::examples::Examples;
 use super::output_args::OutputArgs;
 use super::train_args::TrainArgs;
 use crate::Error;
-use crate::audit::confident::{
-    Filter, RankBy, find_label_issues, order_issues, quality_scores, suggested_labels,
-};
-use crate::audit::pred_probs;
 use crate::embedding::Embedded;
-use crate::label::studio;
+use crate::label_issues::confident::{Filter, RankBy};
+use crate::label_issues::examples::Examples;
+use crate::label_issues::pred_probs;
 use crate::train::cv::{run_cv, write_cv};
 use crate::train::progress::{Reporter, Verbosity};
 use crate::util::escape::escape;
 use crate::util::names;
-use augtrain_run::run_dir::OutputDir;
 
 /// Flags of `augtrain label-issues`.
 #[derive(Args, Debug)]
@@ -103,12 +99,16 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
             let probs = result.probs.iter().map(|&v| v as f64).collect();
             Examples::of_dataset(ds, probs, data)
         }
-        (Some(data), Some((file, f))) => Examples::of_data_and_file(data, file, f, &args.train)?,
+        (Some(data), Some((file, f))) => {
+            Examples::of_data_and_file(args.train.load_whole(data)?, data, file, f)?
+        }
         (None, Some((file, f))) => Examples::of_file(file, f)?,
         (None, None) => unreachable!("checked above"),
     };
     let found = examples.find(args.filter, args.rank_by);
-    examples.write(&dir, &found)?;
+    for (file, bytes) in examples.files(&found) {
+        dir.write(file, &bytes)?;
+    }
     reporter.line(&format!(
         "{} label issues among {} examples ({}, ranked by {}); {} and {}",
         found.ranked.len(),
@@ -129,62 +129,4 @@ pub fn run(args: LabelIssuesArgs) -> crate::Result<()> {
     }
     dir.publish()?;
     Ok(())
-}
-
-/// The issues found: flagged examples in rank order, every example's score and suggestion.
-struct Found {
-    ranked: Vec<usize>,
-    scores: Vec<f64>,
-    suggested: Vec<usize>,
-}
-
-impl Examples {
-    fn find(&self, filter: Filter, rank_by: RankBy) -> Found {
-        let mask = find_label_issues(&self.labels, &self.probs, filter);
-        let scores = quality_scores(&self.labels, &self.probs, rank_by);
-        Found {
-            ranked: order_issues(&mask, &scores),
-            suggested: suggested_labels(&self.probs),
-            scores,
-        }
-    }
-
-    /// `label_issues.csv` and the Label Studio review queue (`review_queue.json`,
-    /// `labeling_config.xml`).
-    fn write(&self, dir: &OutputDir, found: &Found) -> crate::Result<()> {
-        let header = [
-            "rank",
-            "index",
-            "path",
-            "given_label",
-            "suggested_label",
-            "score",
-        ];
-        let mut csv = crate::data::csv::Writer::new(header);
-        let mut queue = Vec::new();
-        for (r, &i) in found.ranked.iter().enumerate() {
-            let (given, suggested) = (&self.names[self.labels[i]], &self.names[found.suggested[i]]);
-            csv.row([
-                (r + 1).to_string(),
-                i.to_string(),
-                self.paths[i].clone(),
-                given.clone(),
-                suggested.clone(),
-                found.scores[i].to_string(),
-            ]);
-            let extra = serde_json::Map::from_iter([
-                ("index".to_string(), i.into()),
-                ("given_label".to_string(), given.clone().into()),
-            ]);
-            let model = "augtrain-confident-learning";
-            let task = studio::task(i, &self.image(i), extra, suggested, found.scores[i], model);
-            queue.push(task);
-        }
-        dir.write("label_issues.csv", &csv.finish())?;
-        let json = serde_json::to_string_pretty(&queue).expect("json");
-        dir.write("review_queue.json", json.as_bytes())?;
-        let xml = studio::labeling_config(&self.names);
-        dir.write("labeling_config.xml", xml.as_bytes())?;
-        Ok(())
-    }
 }

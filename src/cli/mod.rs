@@ -38,10 +38,7 @@ macro_rules! say_raw {
 
 mod agreement;
 mod audit;
-mod audit_annotations;
 mod augment;
-mod augment_data;
-mod augment_overlay;
 mod bench;
 mod config;
 mod convert;
@@ -49,10 +46,9 @@ mod cv;
 mod data_args;
 mod devices;
 mod embed;
+mod embed_args;
 mod eval;
-mod examples;
 mod export;
-mod export_annotations;
 mod export_model;
 mod inspect;
 mod key_flags;
@@ -62,7 +58,6 @@ mod pack;
 mod plot;
 mod predict;
 mod split;
-mod split_annotations;
 mod train;
 mod train_args;
 
@@ -200,7 +195,77 @@ pub fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
+    use std::path::{Path, PathBuf};
+
     use clap::CommandFactory;
+
+    /// The command modules of `src/cli` (a file or a folder each) and their source files; the
+    /// shared flag structs (`*_args`, `key_flags`) are not commands.
+    fn command_modules() -> Vec<(String, Vec<PathBuf>)> {
+        let cli = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli");
+        let mut commands = Vec::new();
+        for entry in std::fs::read_dir(&cli).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            if name == "mod" || name.ends_with("_args") || name == "key_flags" {
+                continue;
+            }
+            let files = if path.is_dir() {
+                let files = std::fs::read_dir(&path).unwrap();
+                files.map(|f| f.unwrap().path()).collect()
+            } else {
+                vec![path]
+            };
+            commands.push((name, files));
+        }
+        commands
+    }
+
+    /// The names a source file imports from `src/cli` itself: after `crate::cli::`, or after
+    /// the `super::` that reaches `src/cli` from where the file is (one level from a command's
+    /// file or folder module, two from a file inside a command's folder).
+    fn cli_names(file: &Path, text: &str) -> Vec<String> {
+        let nested = file.file_name().unwrap() != "mod.rs"
+            && file.parent().unwrap().file_name().unwrap() != "cli";
+        let to_cli = if nested { "super::super::" } else { "super::" };
+        let mut names = Vec::new();
+        for prefix in ["crate::cli::", to_cli] {
+            for (at, _) in text.match_indices(prefix) {
+                let rest = &text[at + prefix.len()..];
+                let ident = |t: &str| t.find(|c: char| !(c.is_alphanumeric() || c == '_'));
+                let group = match rest.strip_prefix('{') {
+                    Some(g) => &g[..g.find('}').unwrap_or(g.len())],
+                    None => &rest[..ident(rest).unwrap_or(rest.len())],
+                };
+                for item in group.split(',') {
+                    let item = item.trim();
+                    names.push(item[..ident(item).unwrap_or(item.len())].to_string());
+                }
+            }
+        }
+        names
+    }
+
+    /// A command module parses, calls the library and prints: it never imports another
+    /// command's module (what two commands share is a flag struct, `*_args.rs`, or library
+    /// code).
+    #[test]
+    fn no_command_module_imports_another() {
+        let commands = command_modules();
+        assert!(commands.len() >= 19, "every subcommand has its module");
+        for (name, files) in &commands {
+            for file in files {
+                let text = std::fs::read_to_string(file).unwrap();
+                for used in cli_names(file, &text) {
+                    assert!(
+                        used == *name || !commands.iter().any(|(other, _)| *other == used),
+                        "{} imports the `{used}` command's module",
+                        file.display()
+                    );
+                }
+            }
+        }
+    }
 
     /// clap's own consistency checks over every command (ids named by `conflicts_with`,
     /// `requires` and `mut_arg` exist, no flag is defined twice).

@@ -12,14 +12,15 @@ use super::output_args::OutputArgs;
 use crate::data::LoadOptions;
 use crate::data::files::OnError;
 use crate::data::unlabelled;
-use crate::device::{self, DeviceChoice};
+use crate::device;
 use crate::label::{QueueBy, predict_row};
-use crate::model::ModelKind;
 use crate::train::progress::{Reporter, Verbosity};
 use crate::train::{Inference, evaluate};
 use crate::util::escape::escape;
 use crate::{Error, util};
 use augtrain_run::RunDir;
+use augtrain_run::config::DeviceChoice;
+use augtrain_run::config::ModelKind;
 use augtrain_run::predictions::PredictOutputs;
 
 /// Flags of `augtrain predict`.

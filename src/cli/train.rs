@@ -2,10 +2,11 @@
 
 use super::train_args::TrainArgs;
 use crate::augment::AugmentError;
-use crate::device::{self, DeviceChoice};
-use crate::train::config::TrainConfig;
+use crate::device;
 use crate::train::progress::{Reporter, Verbosity};
 use crate::train::{self, RunOptions, TrainError};
+use augtrain_run::config::DeviceChoice;
+use augtrain_run::config::TrainConfig;
 
 pub fn run(args: TrainArgs) -> crate::Result<()> {
     let cfg = args.config()?;

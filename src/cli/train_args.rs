@@ -8,9 +8,10 @@ use clap::Args;
 
 use super::data_args::LoadArgs;
 use super::key_flags::KeyFlags;
-use crate::device::{self, DeviceChoice};
-use crate::train::config::{AugmentConfig, TrainConfig};
+use crate::device;
 use crate::{Error, augment};
+use augtrain_run::config::DeviceChoice;
+use augtrain_run::config::{AugmentConfig, TrainConfig};
 
 /// Flags of `augtrain train`. Every flag overrides the config file (`--config`) or, with
 /// `--resume`, the run's saved config.
@@ -86,6 +87,14 @@ impl TrainArgs {
         Ok(c)
     }
 
+    /// The whole dataset at `data` (every split), loaded as the config ([`Self::config`]) says.
+    pub(crate) fn load_whole(&self, data: &Path) -> crate::Result<crate::data::Dataset> {
+        let mut cfg = self.config()?;
+        cfg.data.path = Some(data.to_path_buf());
+        let source = cfg.data.source()?;
+        Ok(crate::data::source::load_whole(&source, &cfg.data, cfg.seed)?.data)
+    }
+
     /// `c` with the flags given applied, validated.
     fn with_flags(&self, c: TrainConfig) -> crate::Result<TrainConfig> {
         let usage = |e: augtrain_run::config::ConfigError| Error::Usage(e.to_string());
@@ -154,7 +163,7 @@ mod tests {
     use super::*;
     use crate::data::balance::{Balance, SamplingStrategy};
     use crate::metrics::ZeroDivision;
-    use crate::train::config::{Freeze, LossKind, ModelKind, OptimizerKind, ScheduleKind};
+    use augtrain_run::config::{Freeze, LossKind, ModelKind, OptimizerKind, ScheduleKind};
 
     #[derive(Parser)]
     struct Cli {

@@ -37,7 +37,7 @@ use burn::module::ParamGroup;
 use burn::nn::Linear;
 use burn::prelude::*;
 
-pub use augtrain_run::config::{ModelConfig, ModelKind};
+use augtrain_run::config::{ModelConfig, ModelKind};
 
 /// A classifier of any architecture.
 #[derive(Module, Debug)]

@@ -6,8 +6,9 @@ use serde::Serialize;
 
 use super::evaluate::Evaluation;
 use super::progress::Reporter;
-use super::{TrainError, Trainer, config::TrainConfig};
+use super::{TrainError, Trainer};
 use augtrain_run::RunError;
+use augtrain_run::config::TrainConfig;
 use augtrain_run::run_dir::OutputDir;
 
 use crate::data::Dataset;
@@ -203,7 +204,9 @@ fn fit_and_evaluate(
 ) -> Result<Evaluation, TrainError> {
     let mut trainer = Trainer::new(cfg, train, device)?;
     for epoch in 0..cfg.epochs {
-        let r = trainer.epoch(epoch, None, reporter)?;
+        let r;
+        (trainer, r) = trainer.epoch(epoch, None, reporter);
+        let r = r?;
         reporter.line(&format!(
             "{what}: epoch {}/{}  train loss {:.4} acc {:.4}",
             r.epoch, cfg.epochs, r.train_loss, r.train_accuracy

@@ -11,7 +11,6 @@ use std::time::Instant;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
-use super::config::{LossKind, TrainConfig};
 use super::device_metrics::{PendingMetrics, ReadSchedule};
 use super::launches::LaunchCounter;
 use super::optim::{EpochLr, clip_global_norm};
@@ -22,6 +21,7 @@ use crate::augment::{AugmentedBatch, Augmenter};
 use crate::data::balance::{self, Balance};
 use crate::data::{Dataset, sampler};
 use crate::model::Model;
+use augtrain_run::config::{LossKind, TrainConfig};
 use augtrain_run::records::TransferCounts;
 
 /// What one training epoch needs besides the model and the optimizer.
@@ -153,13 +153,16 @@ impl Laps<'_> {
 /// loss (with the config's label smoothing), backward, global gradient-norm clipping when
 /// configured, optimizer step per batch; loss and accuracy read back per `ctx.reads`. With
 /// `breakdown`, every phase is synced and timed.
+///
+/// The model comes back whether the epoch succeeds or fails: after a failed batch it is the
+/// model as the last completed step left it (the optimizer's state matches it).
 pub fn train_epoch(
     ctx: &mut EpochContext<'_>,
     mut model: Model,
     optimizer: &mut ModuleOptimizer,
     mut bar: Option<&mut progress::EpochProgress>,
     breakdown: Option<&mut Breakdown>,
-) -> Result<(Model, EpochStats), TrainError> {
+) -> (Model, Result<EpochStats, TrainError>) {
     let (cfg, data) = (ctx.cfg, ctx.data);
     let launches = ctx.aug.on_gpu().then(LaunchCounter::start);
     let mut stats = EpochStats::default();
@@ -177,29 +180,38 @@ pub fn train_epoch(
     let mut pending = PendingMetrics::new(ctx.reads, ctx.epoch);
     for (b, range) in sampler::batches(data.len(), cfg.batch_size).enumerate() {
         let idx = &order[range];
-        model = if ctx.replicas.is_empty() {
+        let (next, stepped) = if ctx.replicas.is_empty() {
+            let batch = (b, idx);
             one_device_batch(
                 ctx,
                 model,
                 optimizer,
-                (b, idx),
+                batch,
                 &mut stats,
                 &mut pending,
                 &mut laps,
-            )?
+            )
         } else {
-            parallel_batch(ctx, model, optimizer, (b, idx), &mut stats, &mut pending)?
+            parallel_batch(ctx, model, optimizer, (b, idx), &mut stats, &mut pending)
         };
-        read_if_due(&mut pending, &mut stats, &mut bar)?;
-        laps.lap(|b| &mut b.metrics, &mut stats.transfers)?;
+        model = next;
+        let read = stepped
+            .and_then(|()| read_if_due(&mut pending, &mut stats, &mut bar))
+            .and_then(|()| laps.lap(|b| &mut b.metrics, &mut stats.transfers));
+        if let Err(e) = read {
+            return (model, Err(e));
+        }
     }
-    pending.read(&mut stats)?;
+    if let Err(e) = pending.read(&mut stats) {
+        return (model, Err(e));
+    }
     stats.transfers.kernel_launches = launches.map(|l| l.launches());
-    Ok((model, stats))
+    (model, Ok(stats))
 }
 
 /// One training step on the batch `idx` (number `b` of the epoch, 0-based) on one device; its
-/// loss and correct count are left pending.
+/// loss and correct count are left pending. The model comes back, stepped or (on an error
+/// before the step) as it was.
 fn one_device_batch(
     ctx: &EpochContext<'_>,
     model: Model,
@@ -208,7 +220,37 @@ fn one_device_batch(
     stats: &mut EpochStats,
     pending: &mut PendingMetrics,
     laps: &mut Laps<'_>,
-) -> Result<Model, TrainError> {
+) -> (Model, Result<(), TrainError>) {
+    let step = match gradients(ctx, &model, idx, stats, laps) {
+        Ok(step) => step,
+        Err(e) => return (model, Err(e)),
+    };
+    let model = optimizer.step(ctx.lr.at(b), model, step.grads);
+    if let Err(e) = laps.lap(|b| &mut b.optimizer, &mut stats.transfers) {
+        return (model, Err(e));
+    }
+    stats.transfers.other_bytes_uploaded +=
+        pending.push(step.loss.inner(), step.logits.inner(), &step.labels);
+    (model, Ok(()))
+}
+
+/// A batch's gradients and what its metrics need, before the optimizer steps.
+struct BatchGradients {
+    grads: GradientsParams,
+    loss: Tensor<1>,
+    logits: Tensor<2>,
+    labels: Vec<u32>,
+}
+
+/// Gather and augment the batch `idx`, forward it through `model`, take the loss and its
+/// gradients (clipped when configured).
+fn gradients(
+    ctx: &EpochContext<'_>,
+    model: &Model,
+    idx: &[usize],
+    stats: &mut EpochStats,
+    laps: &mut Laps<'_>,
+) -> Result<BatchGradients, TrainError> {
     let (cfg, data) = (ctx.cfg, ctx.data);
     let classes = data.num_classes();
     let ids: Vec<u64> = idx.iter().map(|&i| data.ids[i]).collect();
@@ -232,19 +274,22 @@ fn one_device_batch(
         ctx.device,
     );
     laps.lap(|b| &mut b.forward, &mut stats.transfers)?;
-    let mut grads = GradientsParams::from_grads(loss.clone().backward(), &model);
+    let mut grads = GradientsParams::from_grads(loss.clone().backward(), model);
     if cfg.optimizer.clip_grad_norm > 0.0 {
-        clip_global_norm(&mut grads, &model, cfg.optimizer.clip_grad_norm);
+        clip_global_norm(&mut grads, model, cfg.optimizer.clip_grad_norm);
     }
     laps.lap(|b| &mut b.backward, &mut stats.transfers)?;
-    let model = optimizer.step(ctx.lr.at(b), model, grads);
-    laps.lap(|b| &mut b.optimizer, &mut stats.transfers)?;
-    stats.transfers.other_bytes_uploaded += pending.push(loss.inner(), logits.inner(), &labels);
-    Ok(model)
+    Ok(BatchGradients {
+        grads,
+        loss,
+        logits,
+        labels,
+    })
 }
 
 /// One data-parallel training step on the batch `idx` over the main device and the replicas
-/// ([`parallel::step`]); its loss and correct count are left pending.
+/// ([`parallel::step`]); its loss and correct count are left pending. The model comes back,
+/// stepped or (on an error before the step) as it was.
 fn parallel_batch(
     ctx: &EpochContext<'_>,
     model: Model,
@@ -252,8 +297,11 @@ fn parallel_batch(
     (b, idx): (usize, &[usize]),
     stats: &mut EpochStats,
     pending: &mut PendingMetrics,
-) -> Result<Model, TrainError> {
-    let mut step = parallel::step(ctx, &model, idx)?;
+) -> (Model, Result<(), TrainError>) {
+    let mut step = match parallel::step(ctx, &model, idx) {
+        Ok(step) => step,
+        Err(e) => return (model, Err(e)),
+    };
     stats.transfers.add(&step.transfers);
     let clip = ctx.cfg.optimizer.clip_grad_norm;
     if clip > 0.0 {
@@ -261,5 +309,5 @@ fn parallel_batch(
     }
     let model = optimizer.step(ctx.lr.at(b), model, step.grads);
     pending.push_counts(step.loss, step.correct, idx.len());
-    Ok(model)
+    (model, Ok(()))
 }

@@ -5,13 +5,13 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
 use super::TrainError;
-use super::config::TrainConfig;
 use super::loss;
 use crate::augment::Augmenter;
 use crate::data::{Dataset, sampler};
 use crate::metrics::ConfusionMatrix;
 use crate::model::Model;
 use crate::train::progress::ImageProgress;
+use augtrain_run::config::TrainConfig;
 
 /// The result of evaluating a model on a dataset.
 pub struct Evaluation {

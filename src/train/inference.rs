@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use super::config::{ModelKind, TrainConfig};
 use super::evaluate::{Evaluation, evaluate};
 use super::progress::ImageProgress;
 use super::trainer::{augmenters, build_model, resolve_pipeline};
@@ -14,6 +13,7 @@ use crate::data::{Dataset, ImageShape, LoadOptions};
 use crate::device::ComputeDevice;
 use crate::model::pretrained::{HeadPolicy, WeightsFile};
 use crate::model::{self, Model};
+use augtrain_run::config::{ModelKind, TrainConfig};
 use augtrain_run::records::ModelCard;
 use augtrain_run::run_dir::RunDir;
 use burn::module::Module;

@@ -9,8 +9,8 @@
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::config::LossKind;
 use crate::augment::MixParams;
+use augtrain_run::config::LossKind;
 
 /// Target distributions for a batch: one-hot rows, mixed per `mix` when given.
 pub fn target_rows(labels: &[u32], mix: Option<&[MixParams]>, classes: usize) -> Vec<f32> {

@@ -25,7 +25,6 @@ pub mod schedule;
 pub mod trainer;
 pub mod weights;
 
-pub use augtrain_run::{checkpoint, config};
 pub use epoch::{Breakdown, EpochContext, EpochStats, train_epoch};
 pub use evaluate::{Evaluation, evaluate};
 pub use inference::Inference;

@@ -14,8 +14,8 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 
-use super::config::{OptimizerConfig, OptimizerKind};
 use crate::model::Model;
+use augtrain_run::config::{OptimizerConfig, OptimizerKind};
 
 /// A fresh optimizer (no state) for `cfg`, with a no-decay group for `model`'s
 /// one-dimensional parameters when the config asks for it.
@@ -199,7 +199,7 @@ pub fn clip_global_norm(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ModelKind;
+    use augtrain_run::config::ModelKind;
 
     /// The gradients of an MLP on a fixed batch, and the model.
     fn grads() -> (Model, GradientsParams) {

@@ -1,6 +1,6 @@
 //! Resuming a run: the data it trained on, split exactly as it recorded.
 
-use super::config::TrainConfig;
+use augtrain_run::config::TrainConfig;
 
 /// The data of a resumed run, split as the run recorded (`splits.csv`, by path and content).
 /// A run from before splits were recorded is carved again from the seed, and must come out

@@ -4,13 +4,13 @@
 
 use std::path::PathBuf;
 
-use super::config::TrainConfig;
 use super::progress::Reporter;
 use super::trainer::Trainer;
 use super::{TrainError, evaluate::Evaluation};
 use crate::data::{Dataset, Splits};
 use crate::device::ComputeDevice;
 use crate::metrics::ClassificationReport;
+use augtrain_run::config::TrainConfig;
 use augtrain_run::records::{DatasetSummary, EpochRecord, Progress, TestReport};
 use augtrain_run::run_dir::{PredictionRows, RunDir, file};
 
@@ -62,9 +62,9 @@ pub fn run(
     announce(reporter, cfg, data, device, &trainer, &run);
     let first = progress.epochs_done;
     for epoch in first..cfg.epochs {
-        let record = trainer
-            .epoch(epoch, Some(&data.val), reporter)
-            .map_err(|e| e.with_last_good(progress.epochs_done))?;
+        let record;
+        (trainer, record) = trainer.epoch(epoch, Some(&data.val), reporter);
+        let record = record.map_err(|e| e.with_last_good(progress.epochs_done))?;
         reporter.line(&epoch_line(&record, cfg.epochs));
         progress.history.push(record);
         progress.epochs_done = epoch + 1;
@@ -191,7 +191,7 @@ fn announce(
     if let Some(report) = trainer.pretrained() {
         reporter.line(&report.describe(data.train.num_classes()));
     }
-    if cfg.model.freeze == super::config::Freeze::Backbone {
+    if cfg.model.freeze == augtrain_run::config::Freeze::Backbone {
         reporter
             .line("frozen: the backbone (weights and batch-norm statistics); only the head trains");
     }

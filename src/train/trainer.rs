@@ -6,7 +6,6 @@ use std::time::Instant;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 
-use super::config::{AugmentConfig, Freeze, ImagenetInput, LossKind, TrainConfig};
 use super::device_metrics::ReadSchedule;
 use super::epoch::{EpochContext, EpochStats, train_epoch};
 use super::evaluate::{Evaluation, evaluate};
@@ -24,6 +23,7 @@ use crate::metrics::ClassificationReport;
 use crate::model::Model;
 use crate::model::pretrained::{HeadPolicy, LoadReport, WeightsFile};
 use augtrain_run::checkpoint::Checkpoint;
+use augtrain_run::config::{AugmentConfig, Freeze, ImagenetInput, LossKind, TrainConfig};
 use augtrain_run::records::{EpochRecord, ModelCard, Normalization, Progress};
 use augtrain_run::run_dir::RunDir;
 
@@ -214,8 +214,9 @@ pub const DIVERGENCE_FACTOR: f64 = 5.0;
 /// A model being trained: weights, optimizer state, augmenters, schedule and training set.
 pub struct Trainer {
     cfg: TrainConfig,
-    /// `None` only while an epoch runs (the optimizer consumes and returns the model).
-    model: Option<Model>,
+    /// The weights being trained. An epoch takes the trainer by value (the optimizer consumes
+    /// and returns the model) and hands it back with the model whether the epoch failed or not.
+    model: Model,
     optimizer: ModuleOptimizer,
     train_aug: Augmenter,
     eval_aug: Augmenter,
@@ -293,7 +294,7 @@ impl Trainer {
             first_epoch_loss: None,
             cfg: cfg.clone(),
             optimizer: optim::build(&cfg.optimizer, &model),
-            model: Some(model),
+            model,
             train_aug,
             eval_aug,
             train_set,
@@ -430,9 +431,7 @@ impl Trainer {
 
     /// The model being trained.
     pub fn model(&self) -> &Model {
-        self.model
-            .as_ref()
-            .expect("the model is present between epochs")
+        &self.model
     }
 
     /// Check that a training batch and an evaluation batch of up to `largest_eval` images fit
@@ -446,13 +445,15 @@ impl Trainer {
     }
 
     /// Continue from a checkpoint's weights (batch-norm statistics included) and optimizer
-    /// state; a frozen backbone stays frozen.
+    /// state; a frozen backbone stays frozen. On an error the trainer is as it was before, but
+    /// with a fresh optimizer state.
     pub fn restore(&mut self, ckpt: Checkpoint) -> Result<(), TrainError> {
-        let model = self.model.take().expect("model present");
+        // A clone shares the tensors (no copy); the trainer keeps its model if loading fails.
+        let model = self.model.clone();
         let fresh = optim::build(&self.cfg.optimizer, &model);
         let optimizer = std::mem::replace(&mut self.optimizer, fresh);
         let (model, optimizer) = weights::restore(model, optimizer, ckpt.model, ckpt.optimizer)?;
-        self.model = Some(freeze(&self.cfg, model));
+        self.model = freeze(&self.cfg, model);
         self.optimizer = optimizer;
         Ok(())
     }
@@ -468,21 +469,37 @@ impl Trainer {
     }
 
     /// Train epoch `epoch` (0-based) and validate on `val` (when given and not empty); the
-    /// progress bar and nothing else goes to `reporter`.
+    /// progress bar and nothing else goes to `reporter`. The trainer comes back either way:
+    /// after a failed epoch it holds the model as the last completed batch left it, and can be
+    /// evaluated, saved or trained on.
     pub fn epoch(
-        &mut self,
+        self,
         epoch: usize,
         val: Option<&Dataset>,
         reporter: &Reporter,
-    ) -> Result<EpochRecord, TrainError> {
+    ) -> (Self, Result<EpochRecord, TrainError>) {
         let started = Instant::now();
         let lr = self.epoch_lr(epoch);
         let last_lr = lr.last();
         let batches = self.train_set.len().div_ceil(self.cfg.batch_size);
         let mut bar = reporter.epoch(epoch + 1, self.cfg.epochs, batches);
-        let stats = self.train_batches(epoch, lr, &mut bar);
+        let (mut trainer, stats) = self.train_batches(epoch, lr, &mut bar);
         bar.finish();
-        let stats = stats?;
+        let record =
+            stats.and_then(|stats| trainer.finish_epoch(epoch, last_lr, started, stats, val));
+        (trainer, record)
+    }
+
+    /// The record of epoch `epoch` from its training `stats`: the divergence check, then
+    /// validation on `val`.
+    fn finish_epoch(
+        &mut self,
+        epoch: usize,
+        last_lr: f64,
+        started: Instant,
+        stats: EpochStats,
+        val: Option<&Dataset>,
+    ) -> Result<EpochRecord, TrainError> {
         self.check_divergence(epoch, stats.loss_sum / stats.seen.max(1) as f64)?;
         let train_seconds = started.elapsed().as_secs_f64();
         let (val_loss, val_accuracy, val_macro_f1) = match val.filter(|v| !v.is_empty()) {
@@ -538,11 +555,11 @@ impl Trainer {
 
     /// The batches of one epoch, through the shared training loop.
     fn train_batches(
-        &mut self,
+        mut self,
         epoch: usize,
         lr: EpochLr,
         bar: &mut super::progress::EpochProgress,
-    ) -> Result<EpochStats, TrainError> {
+    ) -> (Self, Result<EpochStats, TrainError>) {
         let mut ctx = EpochContext {
             data: &self.train_set,
             aug: &self.train_aug,
@@ -566,10 +583,10 @@ impl Trainer {
         for (d, replica) in self.replicas.iter().enumerate() {
             replica.device.seed(key ^ (d as u64 + 1));
         }
-        let model = self.model.take().expect("model present");
-        let (model, stats) = train_epoch(&mut ctx, model, &mut self.optimizer, Some(bar), None)?;
-        self.model = Some(model);
-        Ok(stats)
+        let (model, stats) =
+            train_epoch(&mut ctx, self.model, &mut self.optimizer, Some(bar), None);
+        self.model = model;
+        (self, stats)
     }
 
     /// Validation loss, accuracy and macro F1 on `val`.

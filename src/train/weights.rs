@@ -100,9 +100,9 @@ pub fn optimizer_bytes(optimizer: &ModuleOptimizer) -> Result<Bytes, TrainError>
 mod tests {
     use super::*;
     use crate::data::ImageShape;
-    use crate::model::ModelKind;
     use augtrain_fuzz_targets::{InputKind, input_dirs, reseal};
     use augtrain_run::checkpoint;
+    use augtrain_run::config::ModelKind;
 
     /// A checkpoint's checksum guards against corruption, not a crafted file: weights holding
     /// a NaN restored silently and every prediction was "NaN". Refused, naming the tensor.

@@ -7,8 +7,9 @@ use augtrain::augment::gpu::GpuAugment;
 use augtrain::augment::layout::H_SCALE;
 use augtrain::augment::spec::PipelineSpec;
 use augtrain::augment::{Program, cpu};
-use augtrain::device::{self, DeviceChoice};
+use augtrain::device;
 use augtrain::util::rng::pixel_hash;
+use augtrain_run::config::DeviceChoice;
 use burn::tensor::Device;
 
 use crate::support;

@@ -4,12 +4,14 @@ use std::path::{Path, PathBuf};
 
 use augtrain::data::decode::{ResizePolicy, decode_file};
 use augtrain::data::{ImageShape, LoadOptions};
-use augtrain::device::{self, DeviceChoice};
+use augtrain::device;
+use augtrain::model::Model;
 use augtrain::model::pretrained::{HeadOutcome, HeadPolicy, WeightsFile};
-use augtrain::model::{Model, ModelKind};
-use augtrain::train::config::{Freeze, TrainConfig};
 use augtrain::train::progress::{Reporter, Verbosity};
 use augtrain::train::{Inference, Trainer};
+use augtrain_run::config::DeviceChoice;
+use augtrain_run::config::ModelKind;
+use augtrain_run::config::{Freeze, TrainConfig};
 use burn::module::Module;
 use burn::prelude::{Device, Tensor, TensorData};
 use burn::store::{ModuleSnapshot, bridge};
@@ -334,13 +336,43 @@ fn one_epoch(models: &Path, freeze: Freeze) -> [std::collections::BTreeMap<Strin
     cfg.data.synthetic_test = 10;
     let splits = cfg.data.load(cfg.seed).unwrap();
     let cpu = device::open(DeviceChoice::Cpu).unwrap();
-    let mut trainer = Trainer::new(&cfg, &splits.train, &cpu).unwrap();
+    let trainer = Trainer::new(&cfg, &splits.train, &cpu).unwrap();
     let before = tensors(&trainer.model().valid());
-    let record = trainer
-        .epoch(0, None, &Reporter::new(Verbosity::Quiet))
-        .unwrap();
+    let (trainer, record) = trainer.epoch(0, None, &Reporter::new(Verbosity::Quiet));
+    let record = record.unwrap();
     assert!(record.train_loss.is_finite());
     [before, tensors(&trainer.model().valid())]
+}
+
+/// An epoch that fails inside its batch loop (a learning rate that makes the loss infinite,
+/// seen at the first read-back) hands the trainer back with its model: it can still be
+/// evaluated and trained on, and a later epoch fails cleanly too. (The model used to be lost
+/// on that path, and the next use of the trainer panicked.)
+#[test]
+fn a_failed_epoch_leaves_a_usable_trainer() {
+    let mut cfg = TrainConfig::default();
+    cfg.model.kind = ModelKind::Mlp;
+    cfg.batch_size = 10;
+    cfg.sync_every = 1;
+    cfg.optimizer.lr = Some(1e30);
+    cfg.data.synthetic_train = 40;
+    cfg.data.synthetic_test = 10;
+    let splits = cfg.data.load(cfg.seed).unwrap();
+    let cpu = device::open(DeviceChoice::Cpu).unwrap();
+    let quiet = Reporter::new(Verbosity::Quiet);
+    let trainer = Trainer::new(&cfg, &splits.train, &cpu).unwrap();
+    let (trainer, failed) = trainer.epoch(0, None, &quiet);
+    let error = failed.expect_err("a learning rate of 1e30 makes the loss infinite");
+    assert!(
+        error.to_string().contains("the loss became"),
+        "the batch loop's own error: {error}"
+    );
+    let evaluation = trainer.evaluate(&splits.test, false, None).unwrap();
+    assert_eq!(evaluation.confusion.total(), 10);
+    assert!(trainer.model().num_params() > 0);
+    let (trainer, again) = trainer.epoch(1, None, &quiet);
+    assert!(again.is_err(), "the weights are still broken");
+    assert!(trainer.space_needed() > 0);
 }
 
 #[test]

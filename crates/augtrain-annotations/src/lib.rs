@@ -10,6 +10,7 @@ pub mod checks;
 pub mod error;
 pub mod export;
 pub mod formats;
+pub mod input;
 pub mod iou;
 pub mod loss;
 pub mod matching;

@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use augtrain_data::util::escape::escape_path;
-use augtrain_data::util::inside::relative_inside;
+use augtrain_data::Dataset;
+use augtrain_data::files::sha256_hex;
+use augtrain_data::util::escape::{escape, escape_path};
+use augtrain_data::util::inside::{relative_inside, writable_inside};
 
 use crate::SampleParams;
 
@@ -81,6 +83,62 @@ pub fn parse_records(path: &Path, text: &str) -> Result<Vec<(usize, Record)>, Re
         records.push((k + 1, r));
     }
     Ok(records)
+}
+
+/// A record's `pixels_sha256`: SHA-256 (hex) of an image's decoded pixels.
+pub fn pixels_sha256(pixels: &[u8]) -> String {
+    sha256_hex(pixels)
+}
+
+/// The records of a `params.jsonl` (parsed from `path`), each checked against the data it is
+/// replayed on (`source` names that data in errors): the image it names must have the
+/// recorded pixels (same `--data`, same loading flags), and its `file` must be a plain name
+/// inside `out` reached through no symbolic link. Each record comes with the path it is written
+/// to; the first bad record is the error, before anything is written.
+pub fn check_records(
+    path: &Path,
+    records: Vec<(usize, Record)>,
+    data: &Dataset,
+    source: &str,
+    out: &Path,
+) -> Result<Vec<(PathBuf, Record)>, RecordError> {
+    let bad = |line: usize, problem: String| RecordError {
+        path: path.to_path_buf(),
+        line,
+        problem,
+    };
+    let mut checked = Vec::with_capacity(records.len());
+    for (line, r) in records {
+        if r.index >= data.len() || pixels_sha256(data.image(r.index)) != r.pixels_sha256 {
+            return Err(bad(
+                line,
+                format!(
+                    "image {} of {} is not in the data being replayed on ({source}); replay with the --data the records were made from",
+                    escape(&r.image),
+                    escape(&r.source),
+                ),
+            ));
+        }
+        let file = writable_inside(out, Path::new(&r.file))
+            .map_err(|e| bad(line, format!("file {e}; nothing was written")))?;
+        checked.push((file, r));
+    }
+    Ok(checked)
+}
+
+/// Checked records grouped by their batch, in batch order, each batch in position order:
+/// the batches a replay redraws (empty batches left out).
+pub fn replay_batches(records: &[(PathBuf, Record)]) -> Vec<Vec<&(PathBuf, Record)>> {
+    let batches = records.iter().map(|(_, r)| r.batch + 1).max().unwrap_or(0);
+    (0..batches)
+        .map(|b| {
+            let mut group: Vec<&(PathBuf, Record)> =
+                records.iter().filter(|(_, r)| r.batch == b).collect();
+            group.sort_by_key(|(_, r)| r.position);
+            group
+        })
+        .filter(|g| !g.is_empty())
+        .collect()
 }
 
 #[cfg(test)]

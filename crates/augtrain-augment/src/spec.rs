@@ -1000,6 +1000,50 @@ fn validate_op(op: &OpSpec) -> Result<(), String> {
             shear,
             ..
         } => validate_affine(*degrees, *scale, *translate, *shear),
+        OpSpec::Crop { .. }
+        | OpSpec::RandomResizedCrop { .. }
+        | OpSpec::IouCrop { .. }
+        | OpSpec::SafeCrop { .. } => validate_crop(op),
+        OpSpec::Resize { width, height } => check_size(*width, *height),
+        OpSpec::Pad { pixels } => {
+            if pixels.sides().iter().any(|&v| v > MAX_SIDE) {
+                return Err(format!(
+                    "pixels = {:?}: at most {MAX_SIDE} per side",
+                    pixels.sides()
+                ));
+            }
+            Ok(())
+        }
+        OpSpec::Brightness { factor, .. }
+        | OpSpec::Contrast { factor, .. }
+        | OpSpec::Saturation { factor, .. } => check_range("factor", *factor, 0.0, 100.0, false),
+        OpSpec::Gamma { gamma, .. } => check_range("gamma", *gamma, 0.0, 100.0, true),
+        OpSpec::GaussianNoise { sigma, .. } | OpSpec::Speckle { sigma, .. } => {
+            check_range("sigma", *sigma, 0.0, 10.0, false)
+        }
+        OpSpec::SaltPepper { amount, .. } => check_range("amount", *amount, 0.0, 1.0, false),
+        OpSpec::Erase {
+            count,
+            scale,
+            ratio,
+            fill,
+            ..
+        } => validate_erase(*count, *scale, *ratio, fill),
+        OpSpec::Normalize { mean, std } => validate_normalize(mean, std),
+        OpSpec::Mixup { alpha, .. } | OpSpec::Cutmix { alpha, .. } => {
+            if !(*alpha > 0.0 && *alpha <= 100.0) {
+                return Err(format!("alpha = {alpha} must be in (0, 100]"));
+            }
+            Ok(())
+        }
+        OpSpec::Hflip { .. } | OpSpec::Vflip { .. } | OpSpec::Grayscale { .. } => Ok(()),
+    }
+}
+
+/// The fields of the crop ops (`crop`, `random_resized_crop`, `iou_crop`, `safe_crop`);
+/// other ops have none.
+fn validate_crop(op: &OpSpec) -> Result<(), String> {
+    match op {
         OpSpec::Crop {
             width,
             height,
@@ -1054,39 +1098,7 @@ fn validate_op(op: &OpSpec) -> Result<(), String> {
             }
             Ok(())
         }
-        OpSpec::Resize { width, height } => check_size(*width, *height),
-        OpSpec::Pad { pixels } => {
-            if pixels.sides().iter().any(|&v| v > MAX_SIDE) {
-                return Err(format!(
-                    "pixels = {:?}: at most {MAX_SIDE} per side",
-                    pixels.sides()
-                ));
-            }
-            Ok(())
-        }
-        OpSpec::Brightness { factor, .. }
-        | OpSpec::Contrast { factor, .. }
-        | OpSpec::Saturation { factor, .. } => check_range("factor", *factor, 0.0, 100.0, false),
-        OpSpec::Gamma { gamma, .. } => check_range("gamma", *gamma, 0.0, 100.0, true),
-        OpSpec::GaussianNoise { sigma, .. } | OpSpec::Speckle { sigma, .. } => {
-            check_range("sigma", *sigma, 0.0, 10.0, false)
-        }
-        OpSpec::SaltPepper { amount, .. } => check_range("amount", *amount, 0.0, 1.0, false),
-        OpSpec::Erase {
-            count,
-            scale,
-            ratio,
-            fill,
-            ..
-        } => validate_erase(*count, *scale, *ratio, fill),
-        OpSpec::Normalize { mean, std } => validate_normalize(mean, std),
-        OpSpec::Mixup { alpha, .. } | OpSpec::Cutmix { alpha, .. } => {
-            if !(*alpha > 0.0 && *alpha <= 100.0) {
-                return Err(format!("alpha = {alpha} must be in (0, 100]"));
-            }
-            Ok(())
-        }
-        OpSpec::Hflip { .. } | OpSpec::Vflip { .. } | OpSpec::Grayscale { .. } => Ok(()),
+        _ => Ok(()),
     }
 }
 

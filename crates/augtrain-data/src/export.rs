@@ -19,11 +19,10 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
 use super::decode::{BadReason, decode_full};
 use super::files::{
-    FileItem, LoadReport, OnError, Skipped, SplitName, hex, read_manifest, scan_folder,
+    FileItem, LoadReport, OnError, Skipped, SplitName, read_manifest, scan_folder, sha256_hex,
 };
 use super::source::{DataSource, load_whole};
 use super::{DataError, Dataset, LoadOptions};
@@ -132,7 +131,7 @@ pub fn clean_image(path: &Path, max_pixels: u64) -> Result<CleanImage, BadReason
 /// The first 16 hex digits of the SHA-256 of `bytes` and the whole digest in hex: the exported
 /// file's name stem and its checksum.
 pub fn content_name(bytes: &[u8]) -> (String, String) {
-    let sha = hex(&Sha256::digest(bytes));
+    let sha = sha256_hex(bytes);
     (sha[..16].to_string(), sha)
 }
 
@@ -234,7 +233,7 @@ pub fn class_folders<'a>(
                 "" => "class",
                 c => c,
             };
-            let sha = hex(&Sha256::digest(label.as_bytes()));
+            let sha = sha256_hex(label.as_bytes());
             format!("{cleaned}~{}", &sha[..16])
         };
         if let Some(other) = taken.insert(folder.to_lowercase(), label) {

@@ -10,4 +10,5 @@ pub mod agreement;
 pub mod audit;
 pub mod embedding;
 pub mod label;
+pub mod label_issues;
 pub mod metrics;

@@ -8,7 +8,7 @@ use augtrain_quality::agreement::consensus::majority_vote;
 use augtrain_quality::agreement::crowdlab::crowdlab;
 use augtrain_quality::agreement::dawid_skene::{self, Settings};
 use augtrain_quality::agreement::kappa;
-use augtrain_quality::audit::confident::PredProbs;
+use augtrain_quality::label_issues::confident::PredProbs;
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {

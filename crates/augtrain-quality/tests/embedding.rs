@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use augtrain_quality::audit::confident::{Filter, find_label_issues};
 use augtrain_quality::embedding::knn_probs::knn_pred_probs;
 use augtrain_quality::embedding::npy::{NpyError, NpyProblem, npy_bytes, parse_npy, read_npy};
 use augtrain_quality::embedding::outliers::{default_k, ood_scores, ood_scores_for};
 use augtrain_quality::embedding::{EmbeddingSet, nearest};
+use augtrain_quality::label_issues::confident::{Filter, find_label_issues};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {

@@ -291,7 +291,37 @@ impl Scanner {
         self.push(v)
     }
 
+    /// Run one opcode: dispatched by what it does to the stack (or the memo).
     fn step<R: Read>(&mut self, op: u8, r: &mut Counted<R>) -> Result<(), ScanError> {
+        match op {
+            b'(' | b'0' | b'1' | b'2' => self.stack_op(op),
+            b'g' | b'h' | b'j' | b'p' | b'q' | b'r' | b'\x94' => self.memo_op(op, r),
+            b'\x80' | b'\x95' | b'\x98' => self.frame_op(op, r),
+            b'Q' | b'R' | b'c' | b'\x93' => self.global_op(op, r),
+            b'd'
+            | b'l'
+            | b'o'
+            | b'\x91'
+            | b'i'
+            | b't'
+            | b'\x85'..=b'\x87'
+            | b'a'
+            | b'b'
+            | b'e'
+            | b'u'
+            | b'\x90'
+            | b's'
+            | b'\x81'
+            | b'\x92' => self.build_op(op, r),
+            _ => {
+                let v = value(op, r)?;
+                self.push(v)
+            }
+        }
+    }
+
+    /// `MARK`, `POP`, `POP_MARK`, `DUP`.
+    fn stack_op(&mut self, op: u8) -> Result<(), ScanError> {
         match op {
             b'(' => self.stack.push(Value::Mark),
             b'0' => {
@@ -303,113 +333,82 @@ impl Scanner {
             b'1' => {
                 self.pop_mark()?;
             }
-            b'2' => {
+            _ => {
                 let v = self.top()?.clone();
                 self.push(v)?;
             }
-            b'F' | b'L' | b'S' | b'V' => {
-                let text = r.line()?;
-                let v = match op {
-                    b'V' => Value::Str(String::from_utf8_lossy(&text).into()),
-                    b'S' => Value::Str(
-                        String::from_utf8_lossy(&text)
-                            .trim_matches(['\'', '"'])
-                            .into(),
-                    ),
-                    b'L' => text_int(text.strip_suffix(b"L").unwrap_or(&text)),
-                    _ => Value::Other,
-                };
-                self.push(v)?;
+        }
+        Ok(())
+    }
+
+    /// The memo: `GET`, `BINGET`, `LONG_BINGET` read it; `PUT`, `BINPUT`, `LONG_BINPUT`,
+    /// `MEMOIZE` write it.
+    fn memo_op<R: Read>(&mut self, op: u8, r: &mut Counted<R>) -> Result<(), ScanError> {
+        match op {
+            b'g' => self.memo_get(text_index(&r.line()?)?),
+            b'h' => self.memo_get(r.le(1)?),
+            b'j' => self.memo_get(r.le(4)?),
+            b'p' => self.memo_put(text_index(&r.line()?)?),
+            b'q' => self.memo_put(r.le(1)?),
+            b'r' => self.memo_put(r.le(4)?),
+            _ => self.memo_put(self.memo.len() as u64),
+        }
+    }
+
+    /// `PROTO` and `FRAME` skip their argument; `READONLY_BUFFER` needs a value on the stack.
+    fn frame_op<R: Read>(&mut self, op: u8, r: &mut Counted<R>) -> Result<(), ScanError> {
+        match op {
+            b'\x80' => {
+                r.le(1)?;
             }
-            b'I' => {
-                let text = r.line()?;
-                self.push(text_int(&text))?;
-            }
-            b'J' => {
-                let v = r.le(4)? as u32 as i32 as i64;
-                self.push(Value::Int(v))?;
-            }
-            b'K' => {
-                let v = r.le(1)? as i64;
-                self.push(Value::Int(v))?;
-            }
-            b'M' => {
-                let v = r.le(2)? as i64;
-                self.push(Value::Int(v))?;
-            }
-            b'\x8a' | b'\x8b' => {
-                let n = if op == b'\x8a' { r.le(1)? } else { r.le(4)? };
-                let bytes = r.payload(n)?;
-                let v = match bytes {
-                    Some(b) if b.len() <= 8 => Value::Int(le_signed(&b)),
-                    _ => Value::Other,
-                };
-                self.push(v)?;
-            }
-            b'G' => {
+            b'\x95' => {
                 r.le(8)?;
-                self.push(Value::Other)?;
             }
-            b'N' | b'\x88' | b'\x89' | b'}' | b']' | b'\x8f' | b'\x97' => {
-                self.push(Value::Other)?
+            _ => {
+                self.top()?;
             }
-            b')' => self.push(Value::Tuple(Rc::from(Vec::new())))?,
-            b'P' => {
-                r.line()?;
-                self.push(Value::Other)?;
-            }
+        }
+        Ok(())
+    }
+
+    /// Globals and calls: `BINPERSID`, `REDUCE`, `GLOBAL`, `STACK_GLOBAL`.
+    fn global_op<R: Read>(&mut self, op: u8, r: &mut Counted<R>) -> Result<(), ScanError> {
+        let v = match op {
             b'Q' => {
                 let id = self.pop()?;
-                let v = self.persistent(id);
-                self.push(v)?;
+                self.persistent(id)
             }
             b'R' => {
                 let args = self.pop()?;
                 let callable = self.pop()?;
                 self.reduce(callable, args);
-                self.push(Value::Other)?;
-            }
-            b'T' | b'B' => {
-                let n = r.le(4)?;
-                let v = str_value(r.payload(n)?);
-                self.push(v)?;
-            }
-            b'U' | b'C' | b'\x8c' => {
-                let n = r.le(1)?;
-                let v = str_value(r.payload(n)?);
-                self.push(v)?;
-            }
-            b'X' => {
-                let n = r.le(4)?;
-                let v = str_value(r.payload(n)?);
-                self.push(v)?;
-            }
-            b'\x8d' | b'\x8e' | b'\x96' => {
-                let n = r.le(8)?;
-                let v = str_value(r.payload(n)?);
-                self.push(v)?;
-            }
-            b'a' => {
-                self.pop()?;
-                self.top()?;
-            }
-            b'b' => {
-                self.pop()?;
-                self.top()?;
+                Value::Other
             }
             b'c' => {
                 let module = String::from_utf8_lossy(&r.line()?).into();
                 let name = String::from_utf8_lossy(&r.line()?).into();
-                self.push(Value::Global(module, name))?;
+                Value::Global(module, name)
             }
-            b'\x93' => {
+            _ => {
                 let name = self.pop()?;
                 let module = self.pop()?;
-                let v = match (module, name) {
+                match (module, name) {
                     (Value::Str(m), Value::Str(n)) => Value::Global(m, n),
                     _ => Value::Other,
-                };
-                self.push(v)?;
+                }
+            }
+        };
+        self.push(v)
+    }
+
+    /// Containers and objects built from the stack: dicts, lists, tuples, instances, and the
+    /// appends and set-items that fill them in place.
+    fn build_op<R: Read>(&mut self, op: u8, r: &mut Counted<R>) -> Result<(), ScanError> {
+        match op {
+            // APPEND, BUILD: the value goes into (or onto) the one below.
+            b'a' | b'b' => {
+                self.pop()?;
+                self.top()?;
             }
             b'd' | b'l' | b'o' | b'\x91' => {
                 self.pop_mark()?;
@@ -437,60 +436,14 @@ impl Scanner {
                 self.pop_n(2)?;
                 self.top()?;
             }
-            b'g' => {
-                let idx = text_index(&r.line()?)?;
-                self.memo_get(idx)?;
-            }
-            b'h' => {
-                let idx = r.le(1)?;
-                self.memo_get(idx)?;
-            }
-            b'j' => {
-                let idx = r.le(4)?;
-                self.memo_get(idx)?;
-            }
-            b'p' => {
-                let idx = text_index(&r.line()?)?;
-                self.memo_put(idx)?;
-            }
-            b'q' => {
-                let idx = r.le(1)?;
-                self.memo_put(idx)?;
-            }
-            b'r' => {
-                let idx = r.le(4)?;
-                self.memo_put(idx)?;
-            }
-            b'\x94' => {
-                let idx = self.memo.len() as u64;
-                self.memo_put(idx)?;
-            }
-            b'\x80' => {
-                r.le(1)?;
-            }
-            b'\x95' => {
-                r.le(8)?;
-            }
-            b'\x98' => {
-                self.top()?;
-            }
             b'\x81' => {
                 self.pop_n(2)?;
                 self.push(Value::Other)?;
             }
-            b'\x92' => {
+            _ => {
                 self.pop_n(3)?;
                 self.push(Value::Other)?;
             }
-            b'\x82' | b'\x83' | b'\x84' => {
-                r.le(match op {
-                    b'\x82' => 1,
-                    b'\x83' => 2,
-                    _ => 4,
-                })?;
-                self.push(Value::Other)?;
-            }
-            other => return Err(malformed(&format!("unknown opcode 0x{other:02x}"))),
         }
         Ok(())
     }
@@ -573,6 +526,69 @@ fn str_value(bytes: Option<Vec<u8>>) -> Value {
         Some(Ok(s)) => Value::Str(s.into()),
         _ => Value::Other,
     }
+}
+
+/// The value an opcode that pushes one reads from the stream: numbers, strings and bytes,
+/// `None`/booleans/empty containers and extension codes (as [`Value::Other`]); an opcode that
+/// is none of those is unknown.
+fn value<R: Read>(op: u8, r: &mut Counted<R>) -> Result<Value, ScanError> {
+    Ok(match op {
+        b'F' | b'L' | b'S' | b'V' => {
+            let text = r.line()?;
+            match op {
+                b'V' => Value::Str(String::from_utf8_lossy(&text).into()),
+                b'S' => Value::Str(
+                    String::from_utf8_lossy(&text)
+                        .trim_matches(['\'', '"'])
+                        .into(),
+                ),
+                b'L' => text_int(text.strip_suffix(b"L").unwrap_or(&text)),
+                _ => Value::Other,
+            }
+        }
+        b'I' => text_int(&r.line()?),
+        b'J' => Value::Int(r.le(4)? as u32 as i32 as i64),
+        b'K' => Value::Int(r.le(1)? as i64),
+        b'M' => Value::Int(r.le(2)? as i64),
+        b'\x8a' | b'\x8b' => {
+            let n = if op == b'\x8a' { r.le(1)? } else { r.le(4)? };
+            match r.payload(n)? {
+                Some(b) if b.len() <= 8 => Value::Int(le_signed(&b)),
+                _ => Value::Other,
+            }
+        }
+        b'G' => {
+            r.le(8)?;
+            Value::Other
+        }
+        b'N' | b'\x88' | b'\x89' | b'}' | b']' | b'\x8f' | b'\x97' => Value::Other,
+        b')' => Value::Tuple(Rc::from(Vec::new())),
+        b'P' => {
+            r.line()?;
+            Value::Other
+        }
+        b'T' | b'B' | b'X' => {
+            let n = r.le(4)?;
+            str_value(r.payload(n)?)
+        }
+        b'U' | b'C' | b'\x8c' => {
+            let n = r.le(1)?;
+            str_value(r.payload(n)?)
+        }
+        b'\x8d' | b'\x8e' | b'\x96' => {
+            let n = r.le(8)?;
+            str_value(r.payload(n)?)
+        }
+        b'\x82' | b'\x83' | b'\x84' => {
+            r.le(match op {
+                b'\x82' => 1,
+                b'\x83' => 2,
+                _ => 4,
+            })?;
+            Value::Other
+        }
+        other => return Err(malformed(&format!("unknown opcode 0x{other:02x}"))),
+    })
 }
 
 fn text_int(text: &[u8]) -> Value {

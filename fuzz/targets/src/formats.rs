@@ -7,7 +7,7 @@ use std::path::Path;
 use augtrain_data::LoadOptions;
 use augtrain_data::cifar::{self, Variant};
 use augtrain_data::decode::{ResizePolicy, decode_bytes};
-use augtrain_quality::audit::confident::{
+use augtrain_quality::label_issues::confident::{
     Filter, RankBy, quality_scores, ranked_issues, suggested_labels,
 };
 
@@ -80,7 +80,8 @@ pub fn image(bytes: &[u8]) -> bool {
 /// ranking gives row indices in range, and suggested labels are classes.
 pub fn pred_probs(bytes: &[u8]) -> bool {
     let text = String::from_utf8_lossy(bytes);
-    let Ok(file) = augtrain_quality::audit::pred_probs::parse(Path::new("pred_probs.csv"), &text)
+    let Ok(file) =
+        augtrain_quality::label_issues::pred_probs::parse(Path::new("pred_probs.csv"), &text)
     else {
         return false;
     };

@@ -9,7 +9,7 @@ use crate::support::*;
 
 #[test]
 fn sigkill_after_a_checkpoint_then_resume_equals_an_uninterrupted_run() {
-    use augtrain::train::checkpoint;
+    use augtrain_run::checkpoint;
     let root = scratch("sigkill");
     let runs = root.join("runs");
     seeded_run(&runs, "straight", 4).run_ok();
@@ -46,7 +46,7 @@ fn sigkill_after_a_checkpoint_then_resume_equals_an_uninterrupted_run() {
         {
             serde_json::from_str::<serde_json::Value>(line).expect("metrics.jsonl intact");
         }
-        augtrain::train::config::TrainConfig::from_toml(
+        augtrain_run::config::TrainConfig::from_toml(
             &std::fs::read_to_string(killed.join("config.toml")).unwrap(),
             "config",
         )
@@ -327,7 +327,7 @@ fn assert_run_files_whole(dir: &Path) {
                 );
             }
             "bin" => {
-                augtrain::train::checkpoint::load(&path).unwrap_or_else(|e| panic!("{what}: {e}"));
+                augtrain_run::checkpoint::load(&path).unwrap_or_else(|e| panic!("{what}: {e}"));
             }
             _ => {}
         }

@@ -75,7 +75,7 @@ fn a_diverging_loss_stops_with_epoch_and_batch_and_keeps_the_last_good_checkpoin
             && stderr.contains("(epoch 1) was kept"),
         "{stderr}"
     );
-    let c = augtrain::train::checkpoint::load(&runs.join("n").join("checkpoint.bin")).unwrap();
+    let c = augtrain_run::checkpoint::load(&runs.join("n").join("checkpoint.bin")).unwrap();
     assert_eq!(c.progress.epochs_done, 1);
 }
 

@@ -172,6 +172,9 @@ fn annotator_of(v: &Value) -> Option<String> {
     }
 }
 
+/// The object of one result `region` of an annotation of `image` (its size taken from the
+/// region when the image has none yet); `None` for a region type or shape not read, counted in
+/// `out.skipped`.
 fn region_object(
     path: &Path,
     region: &Region,
@@ -215,91 +218,33 @@ fn region_object(
     let label = label.ok_or_else(|| {
         AnnotationError::malformed(path, format!("{}: no {labels_key} label", what()))
     })?;
-    let num = |k: &str| -> Result<f64> {
-        let x = v.get(k).and_then(Value::as_f64);
-        let x = x.ok_or_else(|| {
-            AnnotationError::malformed(
-                path,
-                format!("{}: `{k}` is missing or not a number", what()),
-            )
-        })?;
-        finite(path, x, what)
+    let value = RegionValue {
+        path,
+        v,
+        scale: (w as f64 / 100.0, h as f64 / 100.0),
+        what,
     };
-    let (sx, sy) = (w as f64 / 100.0, h as f64 / 100.0);
     let mut o = Object::of_class(out.dataset.class_index(label));
     match labels_key {
-        "rectanglelabels" => {
-            let (x, y, bw, bh) = (
-                num("x")? * sx,
-                num("y")? * sy,
-                num("width")? * sx,
-                num("height")? * sy,
-            );
-            let angle = if v.get("rotation").is_some() {
-                num("rotation")?
-            } else {
-                0.0
-            };
-            if angle == 0.0 {
-                o.bbox = Some(BBox {
-                    x,
-                    y,
-                    width: bw,
-                    height: bh,
-                });
-            } else {
-                let (s, c) = angle.to_radians().sin_cos();
-                let (cx, cy) = (
-                    x + bw / 2.0 * c - bh / 2.0 * s,
-                    y + bw / 2.0 * s + bh / 2.0 * c,
-                );
-                o.oriented = Some(OrientedBox {
-                    cx,
-                    cy,
-                    width: bw,
-                    height: bh,
-                    angle_deg: angle,
-                });
-            }
-        }
-        "polygonlabels" => {
-            let pts: Vec<[f64; 2]> = serde_json::from_value(
-                v.get("points").cloned().unwrap_or(Value::Null),
-            )
-            .map_err(|e| AnnotationError::malformed(path, format!("{}: points: {e}", what())))?;
-            let pts = pts
-                .into_iter()
-                .map(|[x, y]| Point {
-                    x: x * sx,
-                    y: y * sy,
-                })
-                .collect();
-            o.polygons.push(polygon(path, pts, what)?);
-        }
+        "rectanglelabels" => value.rectangle(&mut o)?,
+        "polygonlabels" => value.polygon(&mut o)?,
         "brushlabels" => o.mask = Some(Mask::Bitmap(brush_mask(path, v, (w, h), what)?)),
         "keypointlabels" => {
+            let (x, y) = value.point()?;
             o.keypoints = vec![Keypoint {
-                x: num("x")? * sx,
-                y: num("y")? * sy,
+                x,
+                y,
                 visibility: 2,
             }]
         }
-        _ => {
-            let (rx, ry) = (num("radiusX")? * sx, num("radiusY")? * sy);
-            let rotation = v.get("rotation").and_then(Value::as_f64).unwrap_or(0.0);
-            if (rx - ry).abs() > 1e-9 * rx.abs().max(1.0) || rotation != 0.0 {
+        _ => match value.circle()? {
+            Some(circle) => o.circle = Some(circle),
+            None => {
                 out.skipped
                     .add("Label Studio ellipses that are not circles (not read)");
                 return Ok(None);
             }
-            o.circle = Some(Circle {
-                centre: Point {
-                    x: num("x")? * sx,
-                    y: num("y")? * sy,
-                },
-                radius: rx,
-            });
-        }
+        },
     }
     Ok(Some(o))
 }
@@ -335,6 +280,109 @@ fn brush_mask(
         data: alpha,
     };
     Ok(whole.cropped())
+}
+
+/// A region's `value`, whose coordinates are percents of the image's size (`scale` turns them
+/// into pixels: width / 100 and height / 100); `what` names the region in errors.
+struct RegionValue<'a> {
+    path: &'a Path,
+    v: &'a Value,
+    scale: (f64, f64),
+    what: &'a dyn Fn() -> String,
+}
+
+impl RegionValue<'_> {
+    /// The finite number under `k`.
+    fn num(&self, k: &str) -> Result<f64> {
+        let x = self.v.get(k).and_then(Value::as_f64);
+        let x = x.ok_or_else(|| {
+            AnnotationError::malformed(
+                self.path,
+                format!("{}: `{k}` is missing or not a number", (self.what)()),
+            )
+        })?;
+        finite(self.path, x, self.what)
+    }
+
+    /// `x` and `y` in pixels.
+    fn point(&self) -> Result<(f64, f64)> {
+        let (sx, sy) = self.scale;
+        Ok((self.num("x")? * sx, self.num("y")? * sy))
+    }
+
+    /// A rectangle: an axis-aligned box, or an oriented one when it has a non-zero
+    /// `rotation` (degrees, clockwise about its top-left corner).
+    fn rectangle(&self, o: &mut Object) -> Result<()> {
+        let (sx, sy) = self.scale;
+        let (x, y) = self.point()?;
+        let (bw, bh) = (self.num("width")? * sx, self.num("height")? * sy);
+        let angle = if self.v.get("rotation").is_some() {
+            self.num("rotation")?
+        } else {
+            0.0
+        };
+        if angle == 0.0 {
+            o.bbox = Some(BBox {
+                x,
+                y,
+                width: bw,
+                height: bh,
+            });
+        } else {
+            let (s, c) = angle.to_radians().sin_cos();
+            let (cx, cy) = (
+                x + bw / 2.0 * c - bh / 2.0 * s,
+                y + bw / 2.0 * s + bh / 2.0 * c,
+            );
+            o.oriented = Some(OrientedBox {
+                cx,
+                cy,
+                width: bw,
+                height: bh,
+                angle_deg: angle,
+            });
+        }
+        Ok(())
+    }
+
+    /// A polygon from `points` (`[x, y]` pairs).
+    fn polygon(&self, o: &mut Object) -> Result<()> {
+        let (sx, sy) = self.scale;
+        let pts: Vec<[f64; 2]> = serde_json::from_value(
+            self.v.get("points").cloned().unwrap_or(Value::Null),
+        )
+        .map_err(|e| {
+            AnnotationError::malformed(self.path, format!("{}: points: {e}", (self.what)()))
+        })?;
+        let pts = pts
+            .into_iter()
+            .map(|[x, y]| Point {
+                x: x * sx,
+                y: y * sy,
+            })
+            .collect();
+        o.polygons.push(polygon(self.path, pts, self.what)?);
+        Ok(())
+    }
+
+    /// An ellipse that is a circle (equal radii, no rotation); `None` for any other ellipse.
+    fn circle(&self) -> Result<Option<Circle>> {
+        let (sx, sy) = self.scale;
+        let (rx, ry) = (self.num("radiusX")? * sx, self.num("radiusY")? * sy);
+        let rotation = self
+            .v
+            .get("rotation")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
+        if (rx - ry).abs() > 1e-9 * rx.abs().max(1.0) || rotation != 0.0 {
+            return Ok(None);
+        }
+        let (x, y) = self.point()?;
+        Ok(Some(Circle {
+            centre: Point { x, y },
+            radius: rx,
+        }))
+    }
 }
 
 /// Write the data set as one Label Studio JSON export, `tasks.json`; image URLs are local-storage

@@ -16,9 +16,9 @@
 
 use super::crowdlab::{check, check_sizes, crowdlab};
 use super::{AgreementError, LabelMatrix, np_mean};
-use crate::audit::confident::PredProbs;
 use crate::embedding::store::EmbeddingSet;
 use crate::label::{QueueBy, predict_row, review_queue};
+use crate::label_issues::confident::PredProbs;
 
 /// cleanlab's coarse temperature grid.
 const COARSE: [f64; 9] = [0.1, 0.2, 0.5, 0.8, 1.0, 2.0, 3.0, 5.0, 8.0];

@@ -11,7 +11,7 @@
 //! 4. the smallest class index. (cleanlab picks at random here; augtrain stays deterministic.)
 
 use super::{LabelMatrix, argmax};
-use crate::audit::confident::PredProbs;
+use crate::label_issues::confident::PredProbs;
 
 /// Votes per class for image `i`.
 fn votes(m: &LabelMatrix, i: usize, out: &mut [usize]) {

@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use super::consensus::majority_vote;
 use super::{AgreementError, LabelMatrix, argmax};
-use crate::audit::confident::PredProbs;
+use crate::label_issues::confident::PredProbs;
 
 /// cleanlab's `CLIPPING_LOWER_BOUND`.
 const CLIP: f64 = 1e-6;

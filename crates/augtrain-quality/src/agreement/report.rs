@@ -10,9 +10,9 @@ use super::crowdlab::{Crowdlab, crowdlab};
 use super::dawid_skene::{self, DawidSkene};
 use super::kappa::{self, PairAgreement};
 use super::{AgreementError, LabelMatrix};
-use crate::audit::confident::PredProbs;
 use crate::embedding::store::EmbeddingSet;
 use crate::label::QueueBy;
+use crate::label_issues::confident::PredProbs;
 
 /// Which consensus the consensus label file holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, Default)]

@@ -1,21 +1,19 @@
-//! Data quality and label quality.
+//! Data quality: the image dataset audit and the annotation audit.
 //!
 //! [`audit`] checks every image of a dataset: corrupt files (with the reason), exact duplicates
 //! (equal decoded pixels, so re-saved files match) and near duplicates (64-bit pHash within a
 //! Hamming radius, searched by multi-index hashing, grouped by union-find), leaks (a duplicate group
 //! spanning splits), exact duplicates whose labels disagree (the same pixels cannot be two
 //! classes: at least one label is wrong), image health with cleanvision's definitions
-//! ([`health`]) and class imbalance. [`confident`] finds label issues by confident learning.
+//! ([`health`]) and class imbalance.
 
 pub mod annotations;
 pub mod annotations_html;
-pub mod confident;
 pub mod health;
 pub mod html;
 pub mod label_agreement;
 pub mod numpy;
 pub mod phash;
-pub mod pred_probs;
 pub mod semantic;
 
 use std::collections::{BTreeMap, HashMap};
@@ -238,7 +236,7 @@ fn measure_files(items: &[FileItem], max_pixels: u64) -> Vec<Measured> {
             let file_sha256 = bytes
                 .as_ref()
                 .ok()
-                .map(|b| augtrain_data::files::hex(&Sha256::digest(b)));
+                .map(|b| augtrain_data::files::sha256_hex(b));
             let result = bytes.and_then(|bytes| decode_full(&bytes, max_pixels));
             match result {
                 Ok((img, _, _)) => {

@@ -18,7 +18,7 @@
 //! occurs.
 
 use super::knn::Neighbors;
-use crate::audit::confident::PredProbs;
+use crate::label_issues::confident::PredProbs;
 
 /// Why neighbour probabilities cannot be computed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

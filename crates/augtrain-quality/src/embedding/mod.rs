@@ -7,7 +7,7 @@
 //! - [`duplicates`]: semantic near-duplicate pairs and groups;
 //! - [`outliers`]: out-of-distribution scores (cleanlab's `OutOfDistribution` on features);
 //! - [`knn_probs`]: out-of-sample predicted probabilities from the neighbours' labels (cleanlab
-//!   Datalab's label check on features), for [`crate::audit::confident`];
+//!   Datalab's label check on features), for [`crate::label_issues::confident`];
 //! - [`synth`]: random unit rows for tests and timing.
 
 pub mod duplicates;

@@ -2,7 +2,7 @@
 //! with embeddings (`--embeddings DIR`, or computed here with `--pretrained FILE --model M`)
 //! also semantic near duplicates and outliers; `--html` writes the page with thumbnails.
 //! On annotated data (boxes, polygons, masks, keypoints) the annotation audit instead
-//! ([`super::audit_annotations`]).
+//! ([`annotations`]).
 
 use std::path::{Path, PathBuf};
 
@@ -13,9 +13,10 @@ use augtrain_annotations::checks::CheckOptions;
 use augtrain_annotations::formats::Format;
 use augtrain_quality::audit::annotations::AnnotationAuditOptions;
 
-use super::audit_annotations::{self as annotated, Outputs, annotated_input};
+mod annotations;
+
 use super::data_args::LoadArgs;
-use super::embed::{EmbedModelArgs, embed_data};
+use super::embed_args::EmbedModelArgs;
 use crate::Error;
 use crate::agreement::LabelMatrix;
 use crate::agreement::labels;
@@ -27,6 +28,8 @@ use crate::data::DataError;
 use crate::embedding::Embedded;
 use crate::train::progress::{Reporter, Verbosity};
 use crate::util::fs::{check_new_output, write_output};
+use annotations::{self as annotated, Outputs};
+use augtrain_annotations::input::{AnnotatedInput, annotated_input};
 
 /// Flags of `augtrain audit`.
 #[derive(Args, Debug)]
@@ -127,7 +130,7 @@ pub fn run(args: AuditArgs) -> crate::Result<()> {
     let source = cfg.source()?;
     let embedded = match (&args.embeddings, args.embed.given()) {
         (Some(dir), _) => Some(Embedded::read(dir)?),
-        (None, true) => Some(embed_data(&args.embed, &args.data, &args.load, &reporter)?),
+        (None, true) => Some(args.embed.embed(&args.data, &args.load, &reporter)?),
         (None, false) => None,
     };
     let opts = AuditOptions {
@@ -174,7 +177,7 @@ fn label_agreement_input(file: &Path) -> crate::Result<(LabelMatrix, Analysis)> 
 /// The audit of annotated data, with the flags that apply to it.
 fn run_annotated(
     args: &AuditArgs,
-    input: &annotated::AnnotatedInput,
+    input: &AnnotatedInput,
     reporter: &Reporter,
 ) -> crate::Result<()> {
     if !(args.agreement_iou > 0.0 && args.agreement_iou <= 1.0) {

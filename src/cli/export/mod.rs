@@ -7,9 +7,11 @@ use clap::Args;
 use augtrain_annotations::formats::Format;
 
 use super::data_args::LoadArgs;
-use super::export_annotations::{self, AnnotatedExport};
-use super::split_annotations::annotated_split_input;
+mod annotations;
+
 use crate::data::export::export;
+use annotations::AnnotatedExport;
+use augtrain_annotations::input::annotated_input_with_images;
 
 /// Flags of `augtrain export`.
 #[derive(Args, Debug)]
@@ -50,8 +52,10 @@ pub struct ExportArgs {
 
 pub fn run(args: ExportArgs) -> crate::Result<()> {
     let cfg = args.load.config(Some(args.data.clone()))?;
-    if let Some(input) = annotated_split_input(&args.data, args.format, args.images.as_deref())? {
-        return export_annotations::run(&AnnotatedExport {
+    if let Some(input) =
+        annotated_input_with_images(&args.data, args.format, args.images.as_deref())?
+    {
+        return annotations::run(&AnnotatedExport {
             input: &input,
             out: &args.out,
             mapping: args.keep_mapping.as_deref(),

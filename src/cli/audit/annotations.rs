@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use augtrain_annotations::AnnotationError;
-use augtrain_annotations::formats::{self, Format, ReadOptions, detect};
+use augtrain_annotations::formats::Format;
+use augtrain_annotations::input::AnnotatedInput;
 use augtrain_quality::audit::annotations::{
     AnnotationAudit, AnnotationAuditOptions, audit_annotations,
 };
@@ -15,61 +16,6 @@ use augtrain_quality::audit::annotations_html;
 use crate::Error;
 use crate::train::progress::Reporter;
 use crate::util::fs::write_output;
-
-/// Where the annotations are and where their images are.
-pub struct AnnotatedInput {
-    /// The annotations' format.
-    pub format: Format,
-    /// The annotation file or folder the reader takes.
-    pub annotations: PathBuf,
-    /// The image folder given (`DATA` with `--annotations`), if any.
-    pub images: Option<PathBuf>,
-}
-
-/// The annotated input of `audit DATA`, if DATA is (or `--annotations`/`--format` make it)
-/// annotated data; `None` for the image-folder audit. Without flags, DATA is annotated when its
-/// format is recognised: a COCO, LabelMe, Label Studio, CVAT or VOC file or folder, or a YOLO
-/// folder with `labels/`, `data.yaml` or `classes.txt` (loose `.txt` files alone are not enough).
-pub fn annotated_input(
-    data: &Path,
-    annotations: Option<&Path>,
-    format: Option<Format>,
-) -> crate::Result<Option<AnnotatedInput>> {
-    if let Some(ann) = annotations {
-        let (format, path) = match format {
-            Some(f) => (f, ann.to_path_buf()),
-            None => detect(ann)?,
-        };
-        return Ok(Some(AnnotatedInput {
-            format,
-            annotations: path,
-            images: Some(data.to_path_buf()),
-        }));
-    }
-    if let Some(f) = format {
-        return Ok(Some(AnnotatedInput {
-            format: f,
-            annotations: data.to_path_buf(),
-            images: None,
-        }));
-    }
-    let Ok((format, path)) = detect(data) else {
-        return Ok(None);
-    };
-    let yolo_marked = ["labels", "data.yaml", "classes.txt"]
-        .iter()
-        .any(|n| data.join(n).exists())
-        || data.is_file()
-        || data.file_name().is_some_and(|n| n == "labels");
-    if format == Format::Yolo && !yolo_marked {
-        return Ok(None);
-    }
-    Ok(Some(AnnotatedInput {
-        format,
-        annotations: path,
-        images: None,
-    }))
-}
 
 /// What the annotated audit writes and prints.
 pub struct Outputs<'a> {
@@ -91,13 +37,7 @@ pub fn run(
     reporter: &Reporter,
 ) -> crate::Result<()> {
     let start = std::time::Instant::now();
-    let read = formats::read(
-        input.format,
-        &input.annotations,
-        &ReadOptions {
-            images: input.images.clone(),
-        },
-    )?;
+    let read = input.read()?;
     let d = &read.dataset;
     let root = image_root(input);
     let listing = list_images(input, d, &root)?;
@@ -117,7 +57,7 @@ pub fn run(
     // The summary is the result: a standard output that cannot take it is an error.
     reporter
         .result(&report.summary(out.list))
-        .map_err(super::stdout_error)?;
+        .map_err(crate::cli::stdout_error)?;
     reporter.line(&format!("({:.2} s)", start.elapsed().as_secs_f64()));
     Ok(())
 }
@@ -142,7 +82,8 @@ fn write_outputs(
 }
 
 /// The folder image names are relative to: the folder given with `--annotations`, else the
-/// annotation folder, or the folder holding the annotation file.
+/// annotation folder, or the folder holding the annotation file (for YOLO too, unlike
+/// [`AnnotatedInput::image_root`]).
 fn image_root(input: &AnnotatedInput) -> PathBuf {
     if let Some(images) = &input.images {
         return images.clone();

@@ -9,9 +9,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use augtrain_annotations::formats::{self, Format, ReadOptions};
+use augtrain_annotations::formats::{self, Format};
+use augtrain_annotations::input::annotated_input_with_images;
 use augtrain_annotations::model::{Dataset, Image, Object};
-use augtrain_augment::record::Record;
+use augtrain_augment::record::{Record, pixels_sha256};
 use augtrain_augment::spec::OpSpec;
 use augtrain_augment::targets::mask::warp_object_mask;
 use augtrain_augment::targets::object::Frame;
@@ -21,8 +22,7 @@ use augtrain_data::ImageShape;
 use augtrain_run::report::images::{Picture, pictures};
 use augtrain_run::run_dir::OutputDir;
 
-use super::audit_annotations::annotated_input;
-use super::augment::AugmentArgs;
+use super::AugmentArgs;
 use crate::util::escape::escape_path;
 use crate::{Error, augment};
 
@@ -89,7 +89,7 @@ pub fn run(args: &AugmentArgs) -> crate::Result<()> {
                 pixels,
             })
         };
-        super::augment_overlay::write_preview(path, &input.dataset, &shown, args.n, originals)?;
+        super::overlay::write_preview(path, &input.dataset, &shown, args.n, originals)?;
     }
     if !args.quiet {
         say!(
@@ -104,18 +104,15 @@ pub fn run(args: &AugmentArgs) -> crate::Result<()> {
 
 /// Read the annotations.
 fn read_input(data: &Path, args: &AugmentArgs) -> crate::Result<Input> {
-    let found = annotated_input(data, None, args.format)?.ok_or_else(|| {
+    let found = annotated_input_with_images(data, args.format, args.images.as_deref())?;
+    let found = found.ok_or_else(|| {
         Error::Usage(format!(
             "{}: not annotated data; give a COCO/LabelMe/Label Studio file or a YOLO/VOC/CVAT folder, or --format",
             escape_path(data)
         ))
     })?;
-    let opts = ReadOptions {
-        images: args.images.clone(),
-    };
-    let read = formats::read(found.format, &found.annotations, &opts)?;
-    let dataset = read.dataset;
-    let root = formats::image_root(found.format, &found.annotations, args.images.as_deref());
+    let dataset = found.read()?.dataset;
+    let root = found.image_root();
     Ok(Input {
         dataset,
         root,
@@ -268,7 +265,7 @@ fn augment_all(
     let mut done = Vec::new();
     for (index, image) in input.dataset.images.iter().enumerate() {
         let (pixels, shape) = load_image(&input.root, image)?;
-        let sha = sha256(&pixels);
+        let sha = pixels_sha256(&pixels);
         let program = programs.get(shape)?;
         let boxes = vec![object_boxes(image)];
         for copy in 0..copies {
@@ -324,7 +321,7 @@ fn replay_all(
             .filter(|i| i.file_name == r.image)
             .ok_or_else(|| bad(line, format!("image {} is not image {} of --data; replay with the data the records were made from", r.image, r.index)))?;
         let (pixels, shape) = load_image(&input.root, image)?;
-        let sha = sha256(&pixels);
+        let sha = pixels_sha256(&pixels);
         if sha != r.pixels_sha256 {
             return Err(bad(
                 line,
@@ -350,12 +347,6 @@ fn replay_all(
         });
     }
     Ok(done)
-}
-
-/// SHA-256 (hex) of decoded pixels.
-fn sha256(pixels: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    crate::data::files::hex(&Sha256::digest(pixels))
 }
 
 /// The augmented data set: one image per augmented copy, classes and schemas as the input's.

@@ -18,11 +18,11 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use augtrain_annotations::export::{Anonymized, ExportedName, anonymize};
-use augtrain_annotations::formats::{self, Format, ReadOptions};
+use augtrain_annotations::formats::{self, Format};
+use augtrain_annotations::input::AnnotatedInput;
 use augtrain_run::run_dir::OutputDir;
 use rayon::prelude::*;
 
-use super::audit_annotations::AnnotatedInput;
 use crate::Error;
 use crate::data::DataError;
 use crate::data::decode::BadReason;
@@ -60,15 +60,9 @@ struct Cleaned {
 pub fn run(args: &AnnotatedExport) -> crate::Result<()> {
     check_targets(args.out, args.mapping)?;
     let input = args.input;
-    let read = formats::read(
-        input.format,
-        &input.annotations,
-        &ReadOptions {
-            images: input.images.clone(),
-        },
-    )?;
+    let read = input.read()?;
     let d = &read.dataset;
-    let root = formats::image_root(input.format, &input.annotations, input.images.as_deref());
+    let root = input.image_root();
     let out = OutputDir::claim(Some(args.out), Path::new("."), "export", false)?;
     let sources: Vec<&str> = d
         .images

@@ -12,11 +12,11 @@
 use std::path::{Path, PathBuf};
 
 use augtrain_annotations::Losses;
-use augtrain_annotations::formats::{self, Format, ReadOptions};
+use augtrain_annotations::formats;
+use augtrain_annotations::input::AnnotatedInput;
 use augtrain_annotations::split::{image_keys, label_sets, subset};
 use augtrain_run::run_dir::OutputDir;
 
-use super::audit_annotations::AnnotatedInput;
 use crate::Error;
 use crate::data::files::SplitName;
 use crate::data::split::{SplitRow, split_file_text};
@@ -40,13 +40,7 @@ pub struct AnnotatedSplit<'a> {
 /// Read, plan and write the split of annotated data.
 pub fn run(args: &AnnotatedSplit) -> crate::Result<()> {
     let input = args.input;
-    let read = formats::read(
-        input.format,
-        &input.annotations,
-        &ReadOptions {
-            images: input.images.clone(),
-        },
-    )?;
+    let read = input.read()?;
     for (what, n) in read.skipped.iter() {
         warn!(
             "warning: {}: not read: {n} {what}",
@@ -60,7 +54,7 @@ pub fn run(args: &AnnotatedSplit) -> crate::Result<()> {
             escape_path(&input.annotations)
         ))));
     }
-    let root = formats::image_root(input.format, &input.annotations, input.images.as_deref());
+    let root = input.image_root();
     let keyed = image_keys(d, &root, crate::data::LoadOptions::default().max_pixels);
     if keyed.unreadable > 0 {
         warn!(
@@ -221,18 +215,4 @@ fn print_counts(
         say!("folds of the training images: {sizes:?}");
     }
     Ok(())
-}
-
-/// The annotated input of `split DATA` or `export DATA`, if DATA is annotated (see
-/// [`super::audit_annotations::annotated_input`]); `images` is `--images`.
-pub fn annotated_split_input(
-    data: &Path,
-    format: Option<Format>,
-    images: Option<&Path>,
-) -> crate::Result<Option<AnnotatedInput>> {
-    let found = super::audit_annotations::annotated_input(data, None, format)?;
-    Ok(found.map(|mut input| {
-        input.images = images.map(Path::to_path_buf);
-        input
-    }))
 }

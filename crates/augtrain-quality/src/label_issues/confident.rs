@@ -19,7 +19,7 @@
 //!
 //! Exactness: every sum cleanlab takes with numpy is taken with numpy's pairwise summation, and
 //! every order cleanlab takes with `np.argsort` (rounding preserving totals, pruning by class and
-//! by noise rate, ranking) with numpy's own unstable argsort ([`super::numpy`]), so that exact
+//! by noise rate, ranking) with numpy's own unstable argsort ([`crate::audit::numpy`]), so that exact
 //! ties are broken as cleanlab breaks them. On the CIFAR-10 test set, for example, two cells of
 //! the calibrated confident joint's row for class 2 are equal (4.4742729306487705); rounding the
 //! row to its total needs one of them rounded up, and numpy's argsort picks the later cell,
@@ -27,7 +27,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::numpy;
+use crate::audit::numpy;
 
 const FLOATING_POINT_COMPARISON: f64 = 1e-6;
 const THRESHOLD_LOWER_BOUND: f64 = 2.0 * FLOATING_POINT_COMPARISON;

@@ -2,16 +2,19 @@
 //! images as PNG with one JSON line of applied parameters each (`--out`), and an exact replay of
 //! such a record (`--replay`).
 
+mod data;
+mod overlay;
+
 use std::path::{Path, PathBuf};
 
-use crate::augment::record::{Record, parse_records};
+use crate::augment::record::{Record, check_records, parse_records, pixels_sha256, replay_batches};
 use crate::augment::{self, Augmenter, Engine, PipelineSpec, SampleParams, gpu::GpuAugment};
 use crate::data::{DataError, Dataset, LoadOptions};
-use crate::device::{self, DeviceChoice};
+use crate::device;
 use crate::report::images::{Picture, contact_sheet, pictures};
-use crate::util::escape::escape;
 use crate::util::fs::{create_dir_all, write_atomic};
 use crate::{Error, util};
+use augtrain_run::config::DeviceChoice;
 use clap::Args;
 
 /// Flags of `augtrain augment`.
@@ -127,8 +130,8 @@ fn spec_for(arg: &str, data: &Dataset, record_dir: Option<&Path>) -> crate::Resu
 }
 
 pub fn run(args: AugmentArgs) -> crate::Result<()> {
-    if super::augment_data::wanted(&args) {
-        return super::augment_data::run(&args);
+    if data::wanted(&args) {
+        return data::run(&args);
     }
     if args.preview.is_none() && args.out.is_none() {
         return Err(Error::Usage(
@@ -205,12 +208,6 @@ fn source_name(data: &Option<PathBuf>) -> String {
     }
 }
 
-/// SHA-256 (hex) of image `i`'s decoded pixels.
-fn pixels_sha256(data: &Dataset, i: usize) -> String {
-    use sha2::{Digest, Sha256};
-    crate::data::files::hex(&Sha256::digest(data.image(i)))
-}
-
 /// `--versions` augmented batches of the first `n` training images (epochs `--epoch`, +1, ...),
 /// and a record per augmented image.
 fn augment_first(
@@ -242,7 +239,7 @@ fn augment_first(
                     .get(i)
                     .cloned()
                     .unwrap_or_else(|| format!("#{}", ids[i])),
-                pixels_sha256: pixels_sha256(data, i),
+                pixels_sha256: pixels_sha256(data.image(i)),
                 file: format!("{i:05}-v{v}.png"),
                 params: p.clone(),
             });
@@ -299,10 +296,8 @@ fn write_preview(
     Ok(())
 }
 
-/// The records of a `params.jsonl`, each checked against the data it is replayed on: the
-/// image it names must have the recorded pixels (same `--data`, same loading flags), and its
-/// `file` must be a plain name inside `out` reached through no symbolic link. All are checked
-/// before anything is written.
+/// The records of a `params.jsonl`, checked against the data they are replayed on
+/// ([`check_records`]) before anything is written.
 fn read_records(
     replay: &Path,
     data: &Dataset,
@@ -321,24 +316,9 @@ fn read_records(
             problem: "not UTF-8 text".into(),
         })
     })?;
-    let records = parse_records(replay, &text).map_err(|e| bad(e.line, e.problem))?;
-    let mut checked = Vec::with_capacity(records.len());
-    for (line, r) in records {
-        if r.index >= data.len() || pixels_sha256(data, r.index) != r.pixels_sha256 {
-            return Err(bad(
-                line,
-                format!(
-                    "image {} of {} is not in the data being replayed on ({source}); replay with the --data the records were made from",
-                    escape(&r.image),
-                    escape(&r.source),
-                ),
-            ));
-        }
-        let path = util::inside::writable_inside(out, Path::new(&r.file))
-            .map_err(|e| bad(line, format!("file {e}; nothing was written")))?;
-        checked.push((path, r));
-    }
-    Ok(checked)
+    parse_records(replay, &text)
+        .and_then(|records| check_records(replay, records, data, source, out))
+        .map_err(|e| bad(e.line, e.problem))
 }
 
 fn replay_records(
@@ -356,15 +336,8 @@ fn replay_records(
     let records = read_records(replay, data, &source_name(&args.data), out)?;
     create_dir_all(out)?;
     write_atomic(&out.join("pipeline.toml"), spec.to_toml().as_bytes())?;
-    let batches = records.iter().map(|(_, r)| r.batch + 1).max().unwrap_or(0);
     let mut written = 0;
-    for b in 0..batches {
-        let mut group: Vec<&(PathBuf, Record)> =
-            records.iter().filter(|(_, r)| r.batch == b).collect();
-        group.sort_by_key(|(_, r)| r.position);
-        if group.is_empty() {
-            continue;
-        }
+    for group in replay_batches(&records) {
         let images: Vec<&[u8]> = group.iter().map(|(_, r)| data.image(r.index)).collect();
         let params: Vec<SampleParams> = group.iter().map(|(_, r)| r.params.clone()).collect();
         let pics = run_batch(aug, &images, params, dev)?;

@@ -1,7 +1,7 @@
 //! `augtrain split DATA`: a stratified train / val / test split (and optional folds) that keeps
 //! exact-duplicate images on one side, saved as a split file that `train --split` reuses.
 //! On annotated data (boxes, polygons, masks, keypoints), the split is stratified by the classes
-//! present per image and each split's annotations are written ([`super::split_annotations`]).
+//! present per image and each split's annotations are written ([`annotations`]).
 
 use std::path::PathBuf;
 
@@ -9,7 +9,8 @@ use augtrain_annotations::formats::Format;
 use clap::Args;
 
 use super::data_args::LoadArgs;
-use super::split_annotations::{self, AnnotatedSplit, annotated_split_input};
+mod annotations;
+
 use crate::Error;
 use crate::data::Dataset;
 use crate::data::files::SplitName;
@@ -17,6 +18,8 @@ use crate::data::source::load_whole;
 use crate::data::split::{SplitRow, check_stratifiable, split_file_text};
 use crate::data::split_plan::{SplitPlan, SplitRequest, plan_split};
 use crate::util::escape::escape;
+use annotations::AnnotatedSplit;
+use augtrain_annotations::input::annotated_input_with_images;
 
 /// Flags of `augtrain split`.
 #[derive(Args, Debug)]
@@ -74,8 +77,10 @@ pub fn run(args: SplitArgs) -> crate::Result<()> {
         folds: args.folds,
         seed: args.seed,
     };
-    if let Some(input) = annotated_split_input(&args.data, args.format, args.images.as_deref())? {
-        return split_annotations::run(&AnnotatedSplit {
+    if let Some(input) =
+        annotated_input_with_images(&args.data, args.format, args.images.as_deref())?
+    {
+        return annotations::run(&AnnotatedSplit {
             input: &input,
             request,
             out: args.out.as_deref(),

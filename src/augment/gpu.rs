@@ -22,8 +22,8 @@ use super::layout::{
 mod resident;
 pub use resident::{ResidentImages, part_limit};
 
-/// Threads per workgroup of every kernel here (`@workgroup_size` of the augmentation kernel,
-/// checked by `augtrain-augment`'s tests, and of `copy.wgsl` and `gather.wgsl`).
+/// Threads per workgroup of both kernels (`@workgroup_size` of the augmentation kernel, checked
+/// by `augtrain-augment`'s tests, and of `copy.wgsl`).
 pub use augtrain_augment::shader::WORKGROUP;
 /// Most workgroups per dispatch dimension (WebGPU's limit).
 pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
@@ -370,10 +370,9 @@ impl GpuAugment {
             Some(m) => (m.handle.clone(), client.empty(n * oh * ow * 4)),
             None => (self.placeholders[0].clone(), self.placeholders[1].clone()),
         };
-        let (header, params) = self.upload_header_and_params(&header, params);
         Ok(PreparedLaunch {
-            header,
-            params,
+            header: client.create_from_slice(bytemuck::cast_slice(&header)),
+            params: client.create_from_slice(bytemuck::cast_slice(params)),
             images: images.handle.clone(),
             out: client.empty(out_elems * std::mem::size_of::<f32>()),
             mask_in,
@@ -381,26 +380,6 @@ impl GpuAugment {
             grid: (gx, gy),
             shape: [n, c, oh, ow],
         })
-    }
-
-    /// Upload `header` and `params` in one write (each write makes cubecl submit the queue):
-    /// `[header, zeros up to the device's binding offset alignment, params]`, returned as
-    /// two handles on the two ranges of the one buffer.
-    fn upload_header_and_params(&self, header: &[u32], params: &[u32]) -> (Handle, Handle) {
-        let client = &self.template.client;
-        let align = (client.properties().memory.alignment as usize).max(4);
-        let head_bytes = (header.len() * 4).div_ceil(align) * align;
-        let mut packed = vec![0u32; head_bytes / 4 + params.len()];
-        packed[..header.len()].copy_from_slice(header);
-        packed[head_bytes / 4..].copy_from_slice(params);
-        let both = client.create_from_slice(bytemuck::cast_slice(&packed));
-        // The header's range ends where the parameters' starts: two bindings of one buffer
-        // must not overlap (both are read_write).
-        let tail = both.size().saturating_sub(head_bytes as u64);
-        (
-            both.clone().offset_end(tail),
-            both.offset_start(head_bytes as u64),
-        )
     }
 
     /// Allocate a device buffer of `bytes` (rounded up to 16) for bandwidth probes.

@@ -138,24 +138,7 @@ impl Batch<'_> {
         let aligned = [a, b, cc, d, e, f].iter().all(|w| w & mask == 0);
         if self.nearest || aligned {
             let half = if self.nearest { 1i32 << (frac - 1) } else { 0 };
-            let (mut u, mut v) = (u_row, v_row);
-            for x in 0..ow {
-                let x0 = u.wrapping_add(half) >> frac;
-                let y0 = v.wrapping_add(half) >> frac;
-                if x0 >= 0 && y0 >= 0 && x0 < iw && y0 < ih {
-                    let base = (y0 as usize * iw as usize + x0 as usize) * C;
-                    let tap: &[u8; C] = img[base..base + C].try_into().expect("C bytes");
-                    for ch in 0..C {
-                        row[ch * ow + x] = tap[ch] as f32 * INV_255;
-                    }
-                } else {
-                    for ch in 0..C {
-                        row[ch * ow + x] = self.texel(img, x0, y0, ch) * INV_255;
-                    }
-                }
-                u = u.wrapping_add(a);
-                v = v.wrapping_add(d);
-            }
+            self.gather_row_top_left::<C>(img, (u_row, v_row), (a, d), frac, half, row);
             return;
         }
         let down = iw as usize * C;
@@ -219,6 +202,39 @@ impl Batch<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// One row where every sample is one source texel: the nearest texel (`half` = one half in
+    /// fixed point) or, for maps without a fractional part (`half` = 0), the exact top-left tap.
+    /// `(u, v)`: the row's first fixed-point source coordinates; `(a, d)`: their step per pixel.
+    #[inline(always)]
+    fn gather_row_top_left<const C: usize>(
+        &self,
+        img: &[u8],
+        (mut u, mut v): (i32, i32),
+        (a, d): (i32, i32),
+        frac: u32,
+        half: i32,
+        row: &mut [f32],
+    ) {
+        let (ow, iw, ih) = (self.ow, self.iw, self.ih);
+        for x in 0..ow {
+            let x0 = u.wrapping_add(half) >> frac;
+            let y0 = v.wrapping_add(half) >> frac;
+            if x0 >= 0 && y0 >= 0 && x0 < iw && y0 < ih {
+                let base = (y0 as usize * iw as usize + x0 as usize) * C;
+                let tap: &[u8; C] = img[base..base + C].try_into().expect("C bytes");
+                for ch in 0..C {
+                    row[ch * ow + x] = tap[ch] as f32 * INV_255;
+                }
+            } else {
+                for ch in 0..C {
+                    row[ch * ow + x] = self.texel(img, x0, y0, ch) * INV_255;
+                }
+            }
+            u = u.wrapping_add(a);
+            v = v.wrapping_add(d);
         }
     }
 

@@ -1,9 +1,10 @@
 //! The preview of `augment --data`: each original beside its augmented copies, with boxes,
-//! oriented boxes, polygons, polylines and keypoints drawn over them in a colour per class.
+//! oriented boxes, polygons, polylines and keypoints drawn over them in a colour per class, masks
+//! half-tinted in it.
 
 use std::path::Path;
 
-use augtrain_annotations::model::{Dataset, Object, Point};
+use augtrain_annotations::model::{Bitmap, Dataset, Object, Point};
 use augtrain_run::report::images::{Picture, contact_sheet};
 
 /// Largest cell side of the sheet, pixels.
@@ -72,6 +73,9 @@ fn cell(pic: &Picture, objects: &[Object], side: usize) -> Picture {
     let at = |p: Point| (p.x * scale, p.y * scale);
     for o in objects {
         let colour = PALETTE[o.class % PALETTE.len()];
+        if let Some(mask) = o.mask.as_ref().and_then(|m| m.to_bitmap()) {
+            tint(&mut out, &mask, (w, h), scale, colour);
+        }
         let mut rings: Vec<(Vec<Point>, bool)> = Vec::new();
         if let Some(b) = &o.bbox {
             let c = [
@@ -108,6 +112,32 @@ fn cell(pic: &Picture, objects: &[Object], side: usize) -> Picture {
     out
 }
 
+/// Half-tint in `colour` the pixels of the `w × h` scaled image whose source pixel (the cell
+/// pixel's centre divided by `scale`) is inside `mask`.
+fn tint(pic: &mut Picture, mask: &Bitmap, (w, h): (usize, usize), scale: f64, colour: [u8; 3]) {
+    for y in 0..h.min(pic.height) {
+        let sy = ((y as f64 + 0.5) / scale) as i64 - mask.top as i64;
+        if sy < 0 || sy >= mask.height as i64 {
+            continue;
+        }
+        for x in 0..w.min(pic.width) {
+            let sx = ((x as f64 + 0.5) / scale) as i64 - mask.left as i64;
+            if sx < 0 || sx >= mask.width as i64 {
+                continue;
+            }
+            let inside = mask
+                .data
+                .get(sy as usize * mask.width as usize + sx as usize);
+            if inside.is_some_and(|&v| v != 0) {
+                let o = (y * pic.width + x) * 3;
+                for (p, c) in pic.pixels[o..o + 3].iter_mut().zip(colour) {
+                    *p = ((*p as u16 + c as u16) / 2) as u8;
+                }
+            }
+        }
+    }
+}
+
 fn plot(pic: &mut Picture, x: f64, y: f64, colour: [u8; 3]) {
     if x < 0.0 || y < 0.0 {
         return;
@@ -140,5 +170,32 @@ fn dot(pic: &mut Picture, c: (f64, f64), colour: [u8; 3], visible: bool) {
                 plot(pic, c.0 + dx as f64, c.1 + dy as f64, colour);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use augtrain_annotations::model::Mask;
+
+    #[test]
+    fn a_mask_is_tinted_where_it_covers_the_image_and_nowhere_else() {
+        let pic = Picture::blank(4, 4, 3, 0);
+        let mut o = Object::of_class(0);
+        // The right half of the 4 x 4 image, as a bitmap starting at column 2.
+        o.mask = Some(Mask::Bitmap(Bitmap {
+            left: 2,
+            top: 0,
+            width: 2,
+            height: 4,
+            data: vec![1; 8],
+        }));
+        let out = cell(&pic, &[o], 8);
+        let at = |x: usize, y: usize| &out.pixels[(y * 8 + x) * 3..(y * 8 + x) * 3 + 3];
+        let half = PALETTE[0].map(|c| c / 2);
+        assert_eq!(at(6, 3), half, "inside the mask");
+        assert_eq!(at(1, 3), [0, 0, 0], "image outside the mask");
+        assert_eq!(at(6, 7), half);
+        assert_eq!(at(0, 0), [0, 0, 0]);
     }
 }

@@ -302,23 +302,8 @@ impl Batch<'_> {
             let key = self.word(s, self.off_noise + NOISE_WORDS * k + 1);
             match self.noise_kinds[k] {
                 NOISE_GAUSSIAN | NOISE_SPECKLE => {
-                    // The row's values j = pixel · c + channel are contiguous: draw them once,
-                    // each Box-Muller pair computed once.
-                    let mut zs = vec![0f32; ow * c];
-                    gaussians(key, first.wrapping_mul(c as u32), &mut zs);
                     let speckle = self.noise_kinds[k] == NOISE_SPECKLE;
-                    for ch in 0..c {
-                        let plane = &mut row[ch * ow..(ch + 1) * ow];
-                        for (x, v) in plane.iter_mut().enumerate() {
-                            let z = zs[x * c + ch];
-                            let delta = if speckle {
-                                *v * strength * z
-                            } else {
-                                strength * z
-                            };
-                            *v = (*v + delta).clamp(0.0, 1.0);
-                        }
-                    }
+                    gaussian_noise_row(key, strength, speckle, first, c, ow, row);
                 }
                 NOISE_GAUSSIAN_SHARED => {
                     for x in 0..ow {
@@ -581,6 +566,69 @@ impl Isa {
             }
         }
         Self::Baseline
+    }
+}
+
+/// Values drawn per chunk by [`gaussian_noise_row`]: a stack buffer (4 KiB) instead of a
+/// heap allocation per row.
+const NOISE_CHUNK_VALUES: usize = 1024;
+
+/// Additive (or, with `speckle`, multiplicative) Gaussian noise of strength `strength` on the
+/// planar row `row` (`c` planes of `ow` values) whose first pixel has index `first`. Value
+/// `pixel · c + channel` of the stream `key` goes to that pixel and channel, as in the shader;
+/// the row's values are contiguous in the stream, so they are drawn a chunk of pixels at a time,
+/// each Box–Muller pair once.
+#[inline(always)]
+fn gaussian_noise_row(
+    key: u32,
+    strength: f32,
+    speckle: bool,
+    first: u32,
+    c: usize,
+    ow: usize,
+    row: &mut [f32],
+) {
+    // Channels are 1 to 4 (`ImageShape`), as in `gather_row`. A constant channel count lets the compiler turn the stride-c reads into vector shuffles.
+    match c {
+        1 => gaussian_noise_row_c::<1>(key, strength, speckle, first, ow, row),
+        2 => gaussian_noise_row_c::<2>(key, strength, speckle, first, ow, row),
+        3 => gaussian_noise_row_c::<3>(key, strength, speckle, first, ow, row),
+        _ => gaussian_noise_row_c::<4>(key, strength, speckle, first, ow, row),
+    }
+}
+
+/// [`gaussian_noise_row`] for `C` channels.
+#[inline(always)]
+fn gaussian_noise_row_c<const C: usize>(
+    key: u32,
+    strength: f32,
+    speckle: bool,
+    first: u32,
+    ow: usize,
+    row: &mut [f32],
+) {
+    let mut zs = [0f32; NOISE_CHUNK_VALUES];
+    // An even number of pixels per chunk, so that a chunk never splits a pair it could draw.
+    let chunk_pixels = (NOISE_CHUNK_VALUES / C) & !1;
+    for x0 in (0..ow).step_by(chunk_pixels) {
+        let x1 = (x0 + chunk_pixels).min(ow);
+        let zs = &mut zs[..(x1 - x0) * C];
+        gaussians(
+            key,
+            first.wrapping_add(x0 as u32).wrapping_mul(C as u32),
+            zs,
+        );
+        for ch in 0..C {
+            let plane = &mut row[ch * ow + x0..ch * ow + x1];
+            for (v, z) in plane.iter_mut().zip(zs.chunks_exact(C)) {
+                let delta = if speckle {
+                    *v * strength * z[ch]
+                } else {
+                    strength * z[ch]
+                };
+                *v = (*v + delta).clamp(0.0, 1.0);
+            }
+        }
     }
 }
 

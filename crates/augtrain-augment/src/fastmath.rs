@@ -71,19 +71,53 @@ pub fn gaussian_pair(key: u32, k: u32) -> (f32, f32) {
     (r * cos_2pi(u2), r * cos_2pi(u))
 }
 
+/// Pairs per block of [`gaussians`]: one AVX-512 vector of f32 lanes.
+const PAIR_BLOCK: usize = 16;
+
 /// Values `first`, `first + 1`, ... of the normal stream `key` into `out`, each Box–Muller
-/// pair drawn once ([`gaussian_pair`]); equal to [`gaussian`] value by value.
+/// pair drawn once ([`gaussian_pair`]); equal to [`gaussian`] value by value. The pairs are
+/// computed a block at a time into two lane arrays (cosine halves, sine halves) and then
+/// interleaved, so that the caller's vector width (inlined into its AVX2/AVX-512 build)
+/// computes [`PAIR_BLOCK`] pairs at once.
+#[inline(always)]
 pub fn gaussians(key: u32, first: u32, out: &mut [f32]) {
     let mut i = 0;
     if first & 1 == 1 && !out.is_empty() {
         out[0] = gaussian(key, first);
         i = 1;
     }
-    while i + 1 < out.len() {
-        let (a, b) = gaussian_pair(key, first.wrapping_add(i as u32) >> 1);
-        out[i] = a;
-        out[i + 1] = b;
-        i += 2;
+    let pairs = (out.len() - i) / 2;
+    let mut done = 0;
+    while done < pairs {
+        let n = (pairs - done).min(PAIR_BLOCK);
+        let j0 = first.wrapping_add(i as u32);
+        let mut cos_half = [0f32; PAIR_BLOCK];
+        let mut sin_half = [0f32; PAIR_BLOCK];
+        for l in 0..PAIR_BLOCK {
+            // The value index wraps at 2^32 (as in the shader), so the pair index is taken
+            // from it, not counted on from the block's first pair.
+            let k = j0.wrapping_add(2 * l as u32) >> 1;
+            let (a, b) = gaussian_pair(key, k);
+            cos_half[l] = a;
+            sin_half[l] = b;
+        }
+        if n == PAIR_BLOCK {
+            // A whole block: a constant trip count, so the interleave is a vector shuffle.
+            let dst: &mut [f32; 2 * PAIR_BLOCK] = (&mut out[i..i + 2 * PAIR_BLOCK])
+                .try_into()
+                .expect("a whole block of pairs");
+            for l in 0..PAIR_BLOCK {
+                dst[2 * l] = cos_half[l];
+                dst[2 * l + 1] = sin_half[l];
+            }
+        } else {
+            for l in 0..n {
+                out[i + 2 * l] = cos_half[l];
+                out[i + 2 * l + 1] = sin_half[l];
+            }
+        }
+        i += 2 * n;
+        done += n;
     }
     if i < out.len() {
         out[i] = gaussian(key, first.wrapping_add(i as u32));
@@ -97,7 +131,7 @@ mod tests {
     #[test]
     fn pairs_equal_the_values_they_replace_bit_for_bit() {
         for first in [0u32, 1, 2, 7, u32::MAX - 4] {
-            for len in [0usize, 1, 2, 3, 8, 9] {
+            for len in [0usize, 1, 2, 3, 8, 9, 31, 32, 33, 34, 67] {
                 let mut got = vec![0f32; len];
                 gaussians(11, first, &mut got);
                 for (i, g) in got.iter().enumerate() {

@@ -134,6 +134,12 @@ fn check_agreement(f: &Value, m: &LabelMatrix) {
 }
 
 fn check_consensus(f: &Value, m: &LabelMatrix, p: &PredProbs) {
+    check_majority_vote(f, m, p);
+    check_dawid_skene(&f["dawid_skene"], m);
+    check_crowdlab(&f["crowdlab"], m, p);
+}
+
+fn check_majority_vote(f: &Value, m: &LabelMatrix, p: &PredProbs) {
     for (key, pp) in [("with_pred_probs", Some(p)), ("without", None)] {
         let r = &f["majority_vote"][key];
         assert!(
@@ -146,8 +152,10 @@ fn check_consensus(f: &Value, m: &LabelMatrix, p: &PredProbs) {
             "majority vote {key}"
         );
     }
+}
+
+fn check_dawid_skene(r: &Value, m: &LabelMatrix) {
     let ds = dawid_skene::fit(m, Settings::default());
-    let r = &f["dawid_skene"];
     assert_eq!(
         ds.loss_history.len(),
         r["iterations"].as_u64().unwrap() as usize
@@ -181,9 +189,10 @@ fn check_consensus(f: &Value, m: &LabelMatrix, p: &PredProbs) {
     }
     let priors: Vec<f64> = present.iter().map(|&c| ds.priors[c]).collect();
     all_close("DS priors", &priors, &floats(&r["priors"]), 1e-6);
+}
 
+fn check_crowdlab(r: &Value, m: &LabelMatrix, p: &PredProbs) {
     let c = crowdlab(m, p).unwrap();
-    let r = &f["crowdlab"];
     assert_eq!(
         c.consensus,
         ints(&r["consensus_label"]),

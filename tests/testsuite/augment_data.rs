@@ -113,34 +113,14 @@ fn mapped_box(f: &[f64; 6], b: &[f64], w: f64, h: f64) -> [f64; 4] {
     ]
 }
 
-#[test]
-fn coco_copies_carry_boxes_mapped_by_their_recorded_parameters() {
-    let root = scratch("augment-data-coco");
-    let (coco, images) = coco_without_masks(&root);
-    let pipeline = root.join("det.toml");
-    std::fs::write(&pipeline, PIPELINE).unwrap();
-    let out = root.join("out");
-    let preview = root.join("sheet.png");
-    ok(&augtrain(&[
-        "augment",
-        "--data",
-        s(&coco),
-        "--images",
-        s(&images),
-        "--pipeline",
-        s(&pipeline),
-        "--copies",
-        "3",
-        "--out",
-        s(&out),
-        "--preview",
-        s(&preview),
-    ]));
-    assert!(preview.is_file());
-    let input = json(&coco);
-    let written = json(&out.join("annotations.json"));
-    let recs = records(&out);
-    assert_eq!(recs.len(), 4 * 3);
+/// Checks that every box written for the augmented copies `recs` (in `out`) is the clipped
+/// host map of one `input` box of the same source image; returns how many boxes it checked.
+fn check_mapped_boxes(
+    input: &serde_json::Value,
+    written: &serde_json::Value,
+    recs: &[serde_json::Value],
+    out: &Path,
+) -> usize {
     assert_eq!(written["images"].as_array().unwrap().len(), 12);
     let mut checked = 0;
     for (k, rec) in recs.iter().enumerate() {
@@ -190,6 +170,41 @@ fn coco_copies_carry_boxes_mapped_by_their_recorded_parameters() {
             checked += 1;
         }
     }
+    checked
+}
+
+#[test]
+fn coco_copies_carry_boxes_mapped_by_their_recorded_parameters() {
+    let root = scratch("augment-data-coco");
+    let (coco, images) = coco_without_masks(&root);
+    let pipeline = root.join("det.toml");
+    std::fs::write(&pipeline, PIPELINE).unwrap();
+    let out = root.join("out");
+    let preview = root.join("sheet.png");
+    ok(&augtrain(&[
+        "augment",
+        "--data",
+        s(&coco),
+        "--images",
+        s(&images),
+        "--pipeline",
+        s(&pipeline),
+        "--copies",
+        "3",
+        "--out",
+        s(&out),
+        "--preview",
+        s(&preview),
+    ]));
+    assert!(preview.is_file());
+    let recs = records(&out);
+    assert_eq!(recs.len(), 4 * 3);
+    let checked = check_mapped_boxes(
+        &json(&coco),
+        &json(&out.join("annotations.json")),
+        &recs,
+        &out,
+    );
     assert!(checked >= 12, "only {checked} boxes checked");
 
     // Replay: the same images and annotations, byte for byte.

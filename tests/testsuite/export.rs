@@ -1,6 +1,6 @@
 //! `augtrain export`: privacy-clean, checksummed, EXIF orientation baked into the pixels.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::support::*;
 
@@ -168,13 +168,9 @@ fn export_bakes_exif_orientation_into_the_pixels() {
     );
 }
 
-/// Annotated export: a COCO file naming people's folders and annotators, with a duplicate image
-/// and a JPEG with EXIF orientation 6 (stored 8x6, shown 6x8). The export holds
-/// `images/<hash>.png` and `annotations.json` naming them, no trace of the original names or
-/// annotators, every object kept, checksums that verify; it reads back with every image found.
-#[test]
-fn annotated_export_renames_images_in_the_annotations_and_drops_what_leaks() {
-    let root = scratch("export-annotated");
+/// Writes the leaky annotated data set of the test below under `root` (photos in a person's
+/// folder, annotator names, a duplicate image, an EXIF-rotated JPEG) and returns its COCO file.
+fn leaky_coco(root: &Path) -> PathBuf {
     let photos = root.join("alice-smith/holiday");
     std::fs::create_dir_all(&photos).unwrap();
     for (i, shade) in [(0, 10u8), (1, 20), (2, 10)] {
@@ -204,20 +200,13 @@ fn annotated_export_renames_images_in_the_annotations_and_drops_what_leaks() {
     });
     let file = root.join("instances.json");
     std::fs::write(&file, serde_json::to_vec(&coco).unwrap()).unwrap();
-    let out = root.join("clean");
-    let mapping = root.join("mapping.csv");
-    let s = |p: &Path| p.to_str().unwrap().to_string();
-    let text = ok(&augtrain(&[
-        "export",
-        &s(&file),
-        "--out",
-        &s(&out),
-        "--keep-mapping",
-        &s(&mapping),
-    ]));
-    assert!(text.contains("exported 3 images (5 objects)"), "{text}");
-    assert!(text.contains("1 merged"), "{text}");
-    // Checksums cover every file and verify; nothing names Alice, Bob, Carol or the originals.
+    file
+}
+
+/// Checks that `out/SHA256SUMS` lists 3 images and `annotations.json` with digests that
+/// verify, and that neither the annotations, the README nor the file names hold anything of
+/// the originals (names, folder, dates, licence, object ids).
+fn assert_checksummed_without_leaks(out: &Path) {
     let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
     let mut listed = std::collections::BTreeSet::new();
     for line in sums.lines() {
@@ -260,6 +249,31 @@ fn annotated_export_renames_images_in_the_annotations_and_drops_what_leaks() {
             assert!(!text.contains(leak), "{leak} in {what}: {text}");
         }
     }
+}
+
+/// Annotated export: a COCO file naming people's folders and annotators, with a duplicate image
+/// and a JPEG with EXIF orientation 6 (stored 8x6, shown 6x8). The export holds
+/// `images/<hash>.png` and `annotations.json` naming them, no trace of the original names or
+/// annotators, every object kept, checksums that verify; it reads back with every image found.
+#[test]
+fn annotated_export_renames_images_in_the_annotations_and_drops_what_leaks() {
+    let root = scratch("export-annotated");
+    let file = leaky_coco(&root);
+    let out = root.join("clean");
+    let mapping = root.join("mapping.csv");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let text = ok(&augtrain(&[
+        "export",
+        &s(&file),
+        "--out",
+        &s(&out),
+        "--keep-mapping",
+        &s(&mapping),
+    ]));
+    assert!(text.contains("exported 3 images (5 objects)"), "{text}");
+    assert!(text.contains("1 merged"), "{text}");
+    // Checksums cover every file and verify; nothing names Alice, Bob, Carol or the originals.
+    assert_checksummed_without_leaks(&out);
     let exported = json(&out.join("annotations.json"));
     let images = exported["images"].as_array().unwrap();
     assert_eq!(images.len(), 3);

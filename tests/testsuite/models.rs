@@ -429,6 +429,41 @@ fn failure(out: &std::process::Output) -> (i32, String) {
     (out.status.code().unwrap_or(-1), stderr)
 }
 
+/// Runs a one-epoch `train` on `photos` with the flags `extra` and checks that it fails with
+/// exit `code` and one error line containing every word of `words`, writing no run directory.
+fn assert_train_refuses(
+    root: &Path,
+    photos: &Path,
+    runs: &Path,
+    extra: &[&str],
+    code: i32,
+    words: &[&str],
+) {
+    let mut args = vec![
+        "train",
+        "--device",
+        "cpu",
+        "--epochs",
+        "1",
+        "--size",
+        "40x40",
+        "--quiet",
+        "--data",
+        photos.to_str().unwrap(),
+        "--runs-dir",
+        runs.to_str().unwrap(),
+    ];
+    args.extend(extra.iter().copied());
+    let out = augtrain_in(root, &args);
+    let (got, stderr) = failure(&out);
+    assert_eq!(got, code, "{extra:?}:\n{stderr}");
+    for w in words {
+        assert!(stderr.contains(w), "{extra:?}: no '{w}' in:\n{stderr}");
+    }
+    let written = std::fs::read_dir(runs).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(written, 0, "{extra:?} wrote a run directory");
+}
+
 #[test]
 fn weights_that_do_not_fit_fail_with_one_line_and_write_nothing() {
     let Some(models) = data("models") else { return };
@@ -444,92 +479,42 @@ fn weights_that_do_not_fit_fail_with_one_line_and_write_nothing() {
     let hostile = fixture("pretrained/root-os-system.pth");
     let runs = root.join("runs");
     let resnet18 = models.join(RESNET18);
-    let cases: Vec<(Vec<&str>, i32, Vec<&str>)> = vec![
-        (
-            vec![
-                "--model",
-                "efficientnet-lite0",
-                "--pretrained",
-                resnet18.to_str().unwrap(),
-            ],
+    let r18 = resnet18.to_str().unwrap();
+    let refuses = |extra: &[&str], code: i32, words: &[&str]| {
+        assert_train_refuses(&root, &photos, &runs, extra, code, words)
+    };
+    refuses(
+        &["--model", "efficientnet-lite0", "--pretrained", r18],
+        1,
+        &[
+            "does not fit the efficientnet-lite0 model",
+            "_conv_stem.weight",
+            "--model resnet18",
+        ],
+    );
+    refuses(
+        &["--model", "resnet34", "--pretrained", r18],
+        1,
+        &["does not fit the resnet34 model", "layer1.2.conv1.weight"],
+    );
+    for (file, why) in [
+        (&truncated, "cannot read it"),
+        (&empty, "empty"),
+        (&hostile, "cannot read it"),
+    ] {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let weights = file.to_str().unwrap();
+        refuses(
+            &["--model", "resnet18", "--pretrained", weights],
             1,
-            vec![
-                "does not fit the efficientnet-lite0 model",
-                "_conv_stem.weight",
-                "--model resnet18",
-            ],
-        ),
-        (
-            vec![
-                "--model",
-                "resnet34",
-                "--pretrained",
-                resnet18.to_str().unwrap(),
-            ],
-            1,
-            vec!["does not fit the resnet34 model", "layer1.2.conv1.weight"],
-        ),
-        (
-            vec![
-                "--model",
-                "resnet18",
-                "--pretrained",
-                truncated.to_str().unwrap(),
-            ],
-            1,
-            vec!["truncated.pth", "cannot read it"],
-        ),
-        (
-            vec![
-                "--model",
-                "resnet18",
-                "--pretrained",
-                empty.to_str().unwrap(),
-            ],
-            1,
-            vec!["empty.pth", "empty"],
-        ),
-        (
-            vec![
-                "--model",
-                "resnet18",
-                "--pretrained",
-                hostile.to_str().unwrap(),
-            ],
-            1,
-            vec!["root-os-system.pth", "cannot read it"],
-        ),
-        (
-            vec!["--model", "resnet18", "--freeze", "backbone"],
-            2,
-            vec!["--pretrained"],
-        ),
-    ];
-    for (extra, code, words) in cases {
-        let mut args = vec![
-            "train",
-            "--device",
-            "cpu",
-            "--epochs",
-            "1",
-            "--size",
-            "40x40",
-            "--quiet",
-            "--data",
-            photos.to_str().unwrap(),
-            "--runs-dir",
-            runs.to_str().unwrap(),
-        ];
-        args.extend(extra.iter().copied());
-        let out = augtrain_in(&root, &args);
-        let (got, stderr) = failure(&out);
-        assert_eq!(got, code, "{extra:?}:\n{stderr}");
-        for w in words {
-            assert!(stderr.contains(w), "{extra:?}: no '{w}' in:\n{stderr}");
-        }
-        let written = std::fs::read_dir(&runs).map(|d| d.count()).unwrap_or(0);
-        assert_eq!(written, 0, "{extra:?} wrote a run directory");
+            &[name, why],
+        );
     }
+    refuses(
+        &["--model", "resnet18", "--freeze", "backbone"],
+        2,
+        &["--pretrained"],
+    );
     assert!(!root.join(MARKER).exists(), "a pickle payload ran");
 }
 
@@ -700,7 +685,13 @@ fn transfer_learning_from_the_command_line_records_its_preprocessing() {
         "an existing file is not a usage error"
     );
     // The exported backbone is the pretrained one (frozen), bit for bit.
-    let original = WeightsFile::open(&resnet18).unwrap();
+    assert_backbone_is_pretrained(&resnet18, &file);
+}
+
+/// Checks that every ResNet-18 tensor of `exported` except the head (`fc.`) equals the one in
+/// the `pretrained` file, loaded at 56×56 with a 2-class head.
+fn assert_backbone_is_pretrained(pretrained: &Path, exported: &WeightsFile) {
+    let original = WeightsFile::open(pretrained).unwrap();
     let device = Device::flex();
     let shape = ImageShape::new(56, 56, 3);
     let (a, _) = original
@@ -709,7 +700,7 @@ fn transfer_learning_from_the_command_line_records_its_preprocessing() {
             HeadPolicy::Replace,
         )
         .unwrap();
-    let (b, _) = file
+    let (b, _) = exported
         .load_into(
             Model::new(ModelKind::Resnet18, shape, 2, 0, &device).unwrap(),
             HeadPolicy::Keep,

@@ -208,6 +208,52 @@ fn annotated_coco(dir: &std::path::Path) -> std::path::PathBuf {
     file
 }
 
+/// Checks that `ids`, the images of `split` (its `share` of the data), hold each class of
+/// `input` (category ids 1, 2, 3, 7; 0 stands for the images without objects) within 2 images
+/// of that share.
+fn assert_classes_stratified(
+    input: &serde_json::Value,
+    split: &str,
+    share: f64,
+    ids: &[&serde_json::Value],
+) {
+    let labels_of = |image_id: &serde_json::Value| -> Vec<u64> {
+        let mut v: Vec<u64> = input["annotations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["image_id"] == *image_id)
+            .map(|a| a["category_id"].as_u64().unwrap())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    // Per class (category id), and 0 for images without objects.
+    for class in [0u64, 1, 2, 3, 7] {
+        let has = |id: &serde_json::Value| {
+            let l = labels_of(id);
+            if class == 0 {
+                l.is_empty()
+            } else {
+                l.contains(&class)
+            }
+        };
+        let total = input["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| has(&i["id"]))
+            .count();
+        let got = ids.iter().filter(|id| has(id)).count() as f64;
+        let want = share * total as f64;
+        assert!(
+            (got - want).abs() <= 2.0,
+            "{split} class {class}: {got} of {total}"
+        );
+    }
+}
+
 /// Annotated data: images stratified by the classes present (each class and the images without
 /// objects within 2 images of their share in every split), every annotation in exactly one
 /// split's COCO file, duplicates together, folds on the training images, split.csv.
@@ -236,18 +282,6 @@ fn annotated_split_is_stratified_per_class_and_writes_coco_per_split() {
         "{text}"
     );
     let input = json(&coco);
-    let labels_of = |image_id: &serde_json::Value| -> Vec<u64> {
-        let mut v: Vec<u64> = input["annotations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|a| a["image_id"] == *image_id)
-            .map(|a| a["category_id"].as_u64().unwrap())
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    };
     let mut seen_ann = Vec::new();
     let mut split_of_image = std::collections::HashMap::new();
     for (split, share) in [("train", 0.6), ("val", 0.2), ("test", 0.2)] {
@@ -268,29 +302,7 @@ fn annotated_split_is_stratified_per_class_and_writes_coco_per_split() {
         for id in &ids {
             split_of_image.insert(id.as_u64().unwrap(), split);
         }
-        // Per class (category id), and 0 for images without objects.
-        for class in [0u64, 1, 2, 3, 7] {
-            let has = |id: &serde_json::Value| {
-                let l = labels_of(id);
-                if class == 0 {
-                    l.is_empty()
-                } else {
-                    l.contains(&class)
-                }
-            };
-            let total = input["images"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|i| has(&i["id"]))
-                .count();
-            let got = ids.iter().filter(|id| has(id)).count() as f64;
-            let want = share * total as f64;
-            assert!(
-                (got - want).abs() <= 2.0,
-                "{split} class {class}: {got} of {total}"
-            );
-        }
+        assert_classes_stratified(&input, split, share, &ids);
     }
     seen_ann.sort();
     let all: Vec<u64> = (1..=input["annotations"].as_array().unwrap().len() as u64).collect();

@@ -130,6 +130,12 @@ impl Program {
                 "images of {width}x{height}x{channels} cannot be augmented (1 to 4 channels, non-empty)"
             )));
         }
+        // The kernel and its twin address an image's bytes with 32-bit indices.
+        if (width as u64) * (height as u64) * (channels as u64) > u32::MAX as u64 {
+            return Err(AugmentError::Shape(format!(
+                "images of {width}x{height}x{channels} cannot be augmented (at most 2^32 - 1 bytes per image); resize them first"
+            )));
+        }
         let fill = per_channel(&spec.fill, channels, "fill", 0.0)?;
         let kinds = OpKinds::of(spec, input)?;
         let stride = kinds.offsets().stride;
@@ -928,6 +934,16 @@ mod tests {
 
     fn apply(m: &Affine, x: f64, y: f64) -> (f64, f64) {
         (m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5])
+    }
+
+    #[test]
+    fn images_over_32_bit_byte_indices_are_refused() {
+        let spec = crate::spec::PipelineSpec::from_toml("version = 1\n", "t").unwrap();
+        let at = |w: usize, h: usize| Program::new(&spec, ImageShape::new(w, h, 3));
+        // 37,838 x 37,838 x 3 = 4,295,142,732 bytes, just over u32::MAX.
+        let err = at(37_838, 37_838).err().expect("refused");
+        assert!(err.to_string().contains("2^32"), "{err}");
+        assert!(at(37_837, 37_837).is_ok());
     }
 
     #[test]

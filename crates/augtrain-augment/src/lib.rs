@@ -24,6 +24,7 @@ pub mod shader;
 pub mod spec;
 mod spec_error;
 pub mod targets;
+pub mod variant;
 
 use std::path::Path;
 

@@ -6,9 +6,19 @@
 //! With label masks ([`GpuAugment::run_with_masks`]) the same dispatch also reads one `u8`
 //! label plane per sample and writes the warped labels into a new `i32` tensor (`n × h × w`),
 //! bit-identical to [`augtrain_augment::masks::run`].
+//!
+//! Every launch runs the kernel specialised for its [`Variant`] (channels, interpolation,
+//! border, mixing, masks, gathering, op kinds present; see `augtrain_augment::variant`): the
+//! variant's key is part of the kernel id, so cubecl compiles each variant once per device and
+//! reuses its pipeline. The kernel runs unchecked (no naga bounds checks, no loop bounding):
+//! [`Variant::of_launch`] and the buffer checks here validate every index it reads.
 
 use burn::backend::wgpu::{CubeBackend, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
-use burn::cubecl::prelude::KernelId;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use augtrain_augment::variant::Variant;
+use burn::cubecl::prelude::{ExecutionMode, KernelId};
 use burn::cubecl::profile::TimingMethod;
 use burn::cubecl::server::{Handle, KernelArguments};
 use burn::cubecl::{CubeCount, CubeDim};
@@ -28,15 +38,34 @@ pub use augtrain_augment::shader::WORKGROUP;
 /// Most workgroups per dispatch dimension (WebGPU's limit).
 pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
 
-struct AugmentKernel;
+/// The fused kernel specialised for one variant.
+struct AugmentKernel(Variant);
+
+/// How many times each variant's source was handed to a compiler in this process (cubecl
+/// asks for it only when the variant's id is not in the device's pipeline cache).
+static COMPILED: Mutex<BTreeMap<u32, usize>> = Mutex::new(BTreeMap::new());
+
+/// How many times the kernel of `variant` has been compiled in this process (once per device
+/// that ran it: later launches reuse the pipeline).
+pub fn compilations(variant: &Variant) -> usize {
+    let compiled = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
+    compiled.get(&variant.key()).copied().unwrap_or(0)
+}
 
 impl KernelSource for AugmentKernel {
     fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(augtrain_augment::shader::AUGMENT_WGSL)
+        let mut compiled = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
+        *compiled.entry(self.0.key()).or_default() += 1;
+        SourceTemplate::new(self.0.source())
     }
 
+    /// One id per variant. Unchecked: only loop bounding depends on the mode for a WGSL
+    /// source kernel (naga's bounds checks are off in both), every loop of the kernel ends,
+    /// and the host validates every index (see `augment.wgsl`).
     fn id(&self) -> KernelId {
         KernelId::new::<Self>()
+            .info(self.0.key())
+            .mode(ExecutionMode::Unchecked)
     }
 
     fn lang(&self) -> &'static str {
@@ -301,7 +330,10 @@ impl GpuAugment {
     /// Queue one launch prepared by [`GpuAugment::prepare`] (no upload, no submit of its own).
     pub fn dispatch(&self, l: &PreparedLaunch) {
         self.template.client.launch(
-            Box::new(SourceKernel::new(AugmentKernel, CubeDim::new_1d(WORKGROUP))),
+            Box::new(SourceKernel::new(
+                AugmentKernel(l.variant),
+                CubeDim::new_1d(WORKGROUP),
+            )),
             CubeCount::Static(l.grid.0, l.grid.1, 1),
             KernelArguments::new().with_buffers(vec![
                 l.header.clone().binding(),
@@ -361,6 +393,7 @@ impl GpuAugment {
         let images = pixels.check(n, in_per_image, &mut header)?;
         let (gx, gy) = grid((n * oh * ow) as u64);
         header[H_GRID_X] = gx;
+        let variant = Variant::of_launch(&header, params)?;
         let params = if params.is_empty() {
             &[0u32][..]
         } else {
@@ -379,6 +412,7 @@ impl GpuAugment {
             mask_out,
             grid: (gx, gy),
             shape: [n, c, oh, ow],
+            variant,
         })
     }
 
@@ -545,6 +579,15 @@ pub struct PreparedLaunch {
     grid: (u32, u32),
     /// Output shape `[n, c, out_h, out_w]`.
     pub shape: [usize; 4],
+    /// The kernel variant it runs.
+    pub variant: Variant,
+}
+
+impl PreparedLaunch {
+    /// The id cubecl caches this launch's compiled pipeline under (one per variant).
+    pub fn kernel_id(&self) -> KernelId {
+        AugmentKernel(self.variant).id()
+    }
 }
 
 /// A buffer of `u8` pixels (or any bytes) resident on the device.

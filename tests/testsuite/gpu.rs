@@ -3,9 +3,10 @@
 //! photos; determinism and batch-split invariance on the GPU. Needs a GPU adapter (Mesa's
 //! lavapipe is enough); skips loudly without one, fails without one on CI.
 
-use augtrain::augment::gpu::GpuAugment;
+use augtrain::augment::gpu::{GpuAugment, compilations};
 use augtrain::augment::layout::H_SCALE;
 use augtrain::augment::spec::PipelineSpec;
+use augtrain::augment::variant::Variant;
 use augtrain::augment::{Program, cpu};
 use augtrain::device;
 use augtrain::util::rng::pixel_hash;
@@ -272,6 +273,125 @@ fn every_op_matches_the_cpu_twin_at_odd_sizes() {
         "GPU differs from the CPU twin:\n{}",
         failures.join("\n")
     );
+}
+
+/// Op subsets that switch the kernel variant's op constants: none, each family alone, the
+/// colour and noise kinds the others lack, and batch mixing with erasing.
+fn variant_op_subsets() -> Vec<(&'static str, String)> {
+    vec![
+        ("warp only", String::new()),
+        (
+            "brightness contrast gamma",
+            op("op = \"brightness\"\nfactor = [0.5, 1.5]")
+                + &op("op = \"contrast\"\nfactor = [0.5, 1.5]")
+                + &op("op = \"gamma\"\ngamma = [0.5, 2.0]"),
+        ),
+        (
+            "saturation grayscale",
+            op("op = \"saturation\"\nfactor = [0.0, 2.0]") + &op("op = \"grayscale\"\np = 0.5"),
+        ),
+        (
+            "gaussian speckle",
+            op("op = \"gaussian_noise\"\nsigma = [0.05, 0.2]")
+                + &op("op = \"speckle\"\nsigma = [0.1, 0.3]"),
+        ),
+        (
+            "shared gaussian salt-pepper",
+            op("op = \"gaussian_noise\"\nsigma = [0.05, 0.2]\nper_channel = false")
+                + &op("op = \"salt_pepper\"\namount = [0.05, 0.3]"),
+        ),
+        (
+            "erase cutmix",
+            op("op = \"erase\"\np = 1.0\nfill = \"random\"") + &op("op = \"cutmix\"\nalpha = 1.0"),
+        ),
+        (
+            "gamma erase mixup",
+            op("op = \"gamma\"\ngamma = [0.5, 2.0]")
+                + &op("op = \"erase\"\np = 1.0\nfill = 0.5")
+                + &op("op = \"mixup\"\nalpha = 0.4"),
+        ),
+    ]
+}
+
+#[test]
+fn every_kernel_variant_matches_the_cpu_twin() {
+    let Some(gpu) = open() else { return };
+    let (w, h) = (29, 23);
+    let subsets = variant_op_subsets();
+    let mut failures = Vec::new();
+    let mut variants = std::collections::BTreeSet::new();
+    let mut case = 0;
+    for c in 1..=4 {
+        let images = random_images(4, w, h, c, 40 + c as u32);
+        for interp in ["bilinear", "nearest"] {
+            for border in ["constant", "replicate", "reflect"] {
+                // Every channel count, interpolation and border with a rotation (so the border
+                // is read), the op subsets taken in turn: each subset meets every channel count.
+                for (name, ops) in [&subsets[0], &subsets[1 + case % (subsets.len() - 1)]] {
+                    let s = spec(
+                        &(op("op = \"rotate\"\ndegrees = [-40.0, 40.0]") + ops),
+                        &format!(
+                            "interpolation = \"{interp}\"\nborder = \"{border}\"\nfill = [0.25]"
+                        ),
+                    );
+                    let prog = Program::new(&s, augtrain::data::ImageShape::new(w, h, c)).unwrap();
+                    let words = prog.pack(&prog.draw(9, 1, &[0, 1, 2, 3])).unwrap();
+                    variants.insert(Variant::of_launch(&prog.header(4), &words).unwrap().key());
+                    let (diff, _) = compare(&gpu, &s, &images, w, h, c, 9);
+                    if diff > TOLERANCE {
+                        failures.push(format!("{c} channels, {interp}, {border}, {name}: {diff}"));
+                    }
+                }
+                case += 1;
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "GPU differs from the CPU twin:\n{}",
+        failures.join("\n")
+    );
+    // 24 warp-only variants and 24 with ops (the subsets never repeat a variant's key).
+    assert_eq!(variants.len(), 48, "distinct variants run");
+}
+
+#[test]
+fn a_variant_is_compiled_once_and_different_variants_are_compiled_apart() {
+    let Some(gpu) = open() else { return };
+    // A 2-channel pipeline nothing else in the suite runs, so no other test compiles it.
+    let (w, h) = (11, 7);
+    let images = random_images(2, w, h, 2, 77);
+    let uploaded = gpu
+        .kernel
+        .upload(&images.iter().map(|i| i.as_slice()).collect::<Vec<_>>());
+    let prepare = |ops: &str| {
+        let s = spec(ops, "interpolation = \"nearest\"\nborder = \"replicate\"");
+        let prog = Program::new(&s, augtrain::data::ImageShape::new(w, h, 2)).unwrap();
+        let words = prog.pack(&prog.draw(1, 1, &[0, 1])).unwrap();
+        gpu.kernel
+            .prepare(&prog.header(2), &words, &uploaded, None)
+            .unwrap()
+    };
+    let gamma = op("op = \"gamma\"\ngamma = [0.5, 2.0]");
+    let (a1, a2) = (prepare(&gamma), prepare(&gamma));
+    let b = prepare(&op("op = \"speckle\"\nsigma = [0.1, 0.3]"));
+    assert_eq!(a1.kernel_id(), a2.kernel_id());
+    assert_ne!(a1.kernel_id(), b.kernel_id());
+    assert_eq!(compilations(&a1.variant), 0);
+    for l in [&a1, &a2, &a1] {
+        gpu.kernel.dispatch(l);
+        gpu.kernel.read_output(l).unwrap();
+    }
+    assert_eq!(compilations(&a1.variant), 1, "one pipeline for one variant");
+    assert_eq!(compilations(&b.variant), 0);
+    gpu.kernel.dispatch(&b);
+    gpu.kernel.read_output(&b).unwrap();
+    assert_eq!(
+        compilations(&b.variant),
+        1,
+        "a second variant compiles its own"
+    );
+    assert_eq!(compilations(&a1.variant), 1);
 }
 
 #[test]

@@ -7,17 +7,17 @@
 //
 // Bindings (all storage, read_write: cubecl may pack several into one wgpu buffer):
 //   @binding(0) header : array<u32>  batch + pipeline description (layout: src/augment/layout.rs),
-//                                    followed by the slot list when header[H_GATHER] = 1
+//                                    followed by the slot list when V_GATHER
 //   @binding(1) params : array<u32>  per-sample parameter blocks, header[H_STRIDE] words each
 //   @binding(2) pixels : array<u32>  u8 HWC images, packed 4 bytes per word (little-endian): the
-//                                    batch in order, or with H_GATHER a resident set of images
+//                                    batch in order, or with V_GATHER a resident set of images
 //                                    that sample s reads at slot header[HEADER_WORDS + s]
 //   @binding(3) out    : array<f32>  n × c × out_h × out_w, normalized
 //   @binding(4) masks  : array<u32>  u8 label planes (in_h × in_w, 0 = background), packed 4 per
 //                                    word, laid out and gathered like `pixels` (one plane per image);
-//                                    read only when header[H_MASK] = 1 (else a 1-word placeholder)
+//                                    read only when V_MASKED (else a 1-word placeholder)
 //   @binding(5) mask_out : array<u32> n × out_h × out_w labels, one per word; written only when
-//                                    header[H_MASK] = 1
+//                                    V_MASKED
 //
 // Masks follow the image's map with nearest-neighbour sampling (the same rounded position as
 // interpolation = "nearest"), the border rule of the image (constant: label 0), no colour, noise
@@ -27,6 +27,30 @@
 // twins: src/util/rng.rs (mix32, pixel_hash, unit_f32), src/augment/fastmath.rs.
 // Dispatch: workgroups of 256 along x; 2-D grid (header[H_GRID_X] groups per row) for batches
 // needing more than 65,535 groups.
+//
+// Variants: the block of V_ constants below is rewritten by the host for every launch
+// (augtrain_augment::variant): channels, interpolation, border, mixing, masks, gathering and
+// which colour / noise op kinds and erase boxes appear are WGSL constants, so per-channel loops
+// have a constant trip count and absent ops are behind a constant false. Each variant is one
+// compiled pipeline (its key is in the kernel id). The header words those replace (H_C,
+// H_INTERP, H_BORDER, H_MIX, H_GATHER, H_MASK) are still written, for the CPU twin, but not
+// read here. The defaults in this file are the generic variant, so the file alone is a module.
+//
+// No bounds checks: cubecl compiles WGSL with naga's bounds checks off and, as this kernel is
+// launched unchecked, without loop bounding (every loop here has a finite trip count: channels,
+// header op counts <= 8, or the channel cursor that only grows). Every index is validated on the
+// host before a launch:
+//   header[H_*], header[H_COLOUR_KINDS + k], header[H_NOISE_KINDS + k]: the header has
+//     HEADER_WORDS words and at most 8 ops per family (variant::Variant::of_launch);
+//   header[HEADER_WORDS + s]: one slot per sample follows when gathering (of_launch), and every
+//     slot is below the resident set's image count (gpu.rs run_resident);
+//   params[s * stride + k]: params holds n × stride words, every part (geometry, colour, noise,
+//     erase, mix) lies inside the stride, every mixing partner is < n (of_launch);
+//   pixels[i / 4]: i < n × in_h × in_w × V_C (or the resident set's bytes) because the border
+//     rule keeps (x, y) inside the image and the uploaded buffer holds the whole batch (gpu.rs
+//     Pixels::check, ResidentImages); masks[p / 4] likewise (gpu.rs check_mask_bytes);
+//   out[...], mask_out[...]: allocated n × V_C × out_h × out_w floats and n × out_h × out_w
+//     words by the host, and gid < n × out_h × out_w is checked below.
 
 @group(0) @binding(0) var<storage, read_write> header: array<u32>;
 @group(0) @binding(1) var<storage, read_write> params: array<u32>;
@@ -38,11 +62,8 @@
 const H_N: u32 = 0u;
 const H_IN_H: u32 = 1u;
 const H_IN_W: u32 = 2u;
-const H_C: u32 = 3u;
 const H_OUT_H: u32 = 4u;
 const H_OUT_W: u32 = 5u;
-const H_INTERP: u32 = 6u;
-const H_BORDER: u32 = 7u;
 const H_FILL: u32 = 8u;
 const H_SCALE: u32 = 12u;
 const H_BIAS: u32 = 16u;
@@ -50,11 +71,8 @@ const H_N_COLOUR: u32 = 20u;
 const H_N_NOISE: u32 = 21u;
 const H_N_BOXES: u32 = 22u;
 const H_STRIDE: u32 = 23u;
-const H_MIX: u32 = 24u;
 const H_GRID_X: u32 = 25u;
 const H_OFF_COLOUR: u32 = 26u;
-const H_GATHER: u32 = 30u;
-const H_MASK: u32 = 31u;
 const HEADER_WORDS: u32 = 48u;
 const H_OFF_NOISE: u32 = 27u;
 const H_OFF_ERASE: u32 = 28u;
@@ -85,6 +103,28 @@ const SQRT2: f32 = 1.4142135;
 const LUMA_R: f32 = 0.299;
 const LUMA_G: f32 = 0.587;
 const LUMA_B: f32 = 0.114;
+
+// ---- variant c3-bilinear-constant-mix2-m1-g1-col1f-noi0f-e1: constants the host writes per launch (augtrain_augment::variant) ----
+const V_C: u32 = 3u;
+const V_INTERP: u32 = 0u;
+const V_BORDER: u32 = 0u;
+const V_MIX: u32 = 2u;
+const V_MASKED: bool = true;
+const V_GATHER: bool = true;
+const V_COLOUR_OPS: u32 = 31u;
+const V_NOISE_OPS: u32 = 15u;
+const V_ERASE: bool = true;
+// ---- end of variant ----
+
+// Which op kinds this variant has (bit k of V_COLOUR_OPS / V_NOISE_OPS: kind k appears).
+const HAS_BRIGHTNESS: bool = (V_COLOUR_OPS & (1u << COLOUR_BRIGHTNESS)) != 0u;
+const HAS_CONTRAST: bool = (V_COLOUR_OPS & (1u << COLOUR_CONTRAST)) != 0u;
+const HAS_SATURATION: bool = (V_COLOUR_OPS & (1u << COLOUR_SATURATION)) != 0u && V_C >= 3u;
+const HAS_GAMMA: bool = (V_COLOUR_OPS & (1u << COLOUR_GAMMA)) != 0u;
+const HAS_GRAYSCALE: bool = (V_COLOUR_OPS & (1u << COLOUR_GRAYSCALE)) != 0u && V_C >= 3u;
+const HAS_GAUSSIAN: bool = (V_NOISE_OPS & ((1u << NOISE_GAUSSIAN) | (1u << NOISE_SPECKLE))) != 0u;
+const HAS_SHARED: bool = (V_NOISE_OPS & (1u << NOISE_GAUSSIAN_SHARED)) != 0u;
+const HAS_SALT_PEPPER: bool = (V_NOISE_OPS & (1u << NOISE_SALT_PEPPER)) != 0u;
 
 // ---- hashing (twin: src/util/rng.rs) ----
 
@@ -210,10 +250,9 @@ fn source_pixel(s: u32, x_in: i32, y_in: i32) -> u32 {
     var x = x_in;
     var y = y_in;
     if (x < 0 || x >= iw || y < 0 || y >= ih) {
-        let border = header[H_BORDER];
-        if (border == 0u) {
+        if (V_BORDER == 0u) {
             return FILL_INDEX;
-        } else if (border == 1u) {
+        } else if (V_BORDER == 1u) {
             x = clamp(x, 0, iw - 1);
             y = clamp(y, 0, ih - 1);
         } else {
@@ -222,7 +261,7 @@ fn source_pixel(s: u32, x_in: i32, y_in: i32) -> u32 {
         }
     }
     var slot = s;
-    if (header[H_GATHER] != 0u) {
+    if (V_GATHER) {
         slot = header[HEADER_WORDS + s];
     }
     return slot * (header[H_IN_H] * header[H_IN_W]) + u32(y) * u32(iw) + u32(x);
@@ -235,7 +274,7 @@ fn source_index(s: u32, x: i32, y: i32) -> u32 {
     if (p == FILL_INDEX) {
         return FILL_INDEX;
     }
-    return p * header[H_C];
+    return p * V_C;
 }
 
 // Fixed-point source position (u, w) of output pixel (xo, yo) of sample s: the sample's inverse
@@ -283,17 +322,16 @@ fn texel(index: u32, ch: u32) -> f32 {
 // is `pos` (from source_position) with `frac` fractional bits.
 fn sample_pixel(s: u32, xo: u32, yo: u32, pos: vec2<i32>, frac: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
-    let c = header[H_C];
     let ow = header[H_OUT_W];
     let u = pos.x;
     let w = pos.y;
-    if (header[H_INTERP] == 1u) {
+    if (V_INTERP == 1u) {
         let p = nearest_pixel(s, pos, frac);
         var i00 = FILL_INDEX;
         if (p != FILL_INDEX) {
-            i00 = p * c;
+            i00 = p * V_C;
         }
-        for (var ch = 0u; ch < c; ch = ch + 1u) {
+        for (var ch = 0u; ch < V_C; ch = ch + 1u) {
             v[ch] = texel(i00, ch) * INV_255;
         }
     } else {
@@ -307,7 +345,7 @@ fn sample_pixel(s: u32, xo: u32, yo: u32, pos: vec2<i32>, frac: u32) -> vec4<f32
         let i01 = source_index(s, x0 + 1, y0);
         let i10 = source_index(s, x0, y0 + 1);
         let i11 = source_index(s, x0 + 1, y0 + 1);
-        for (var ch = 0u; ch < c; ch = ch + 1u) {
+        for (var ch = 0u; ch < V_C; ch = ch + 1u) {
             let p00 = texel(i00, ch);
             let p01 = texel(i01, ch);
             let p10 = texel(i10, ch);
@@ -320,27 +358,27 @@ fn sample_pixel(s: u32, xo: u32, yo: u32, pos: vec2<i32>, frac: u32) -> vec4<f32
 
     // Colour ops, in pipeline order.
     let off_colour = header[H_OFF_COLOUR];
-    for (var k = 0u; k < header[H_N_COLOUR]; k = k + 1u) {
+    for (var k = 0u; V_COLOUR_OPS != 0u && k < header[H_N_COLOUR]; k = k + 1u) {
         let fac = pfloat(s, off_colour + k);
         let kind = header[H_COLOUR_KINDS + k];
-        if (kind == COLOUR_BRIGHTNESS && fac != 1.0) {
-            for (var ch = 0u; ch < c; ch = ch + 1u) {
+        if (HAS_BRIGHTNESS && kind == COLOUR_BRIGHTNESS && fac != 1.0) {
+            for (var ch = 0u; ch < V_C; ch = ch + 1u) {
                 v[ch] = clamp(v[ch] * fac, 0.0, 1.0);
             }
-        } else if (kind == COLOUR_CONTRAST && fac != 1.0) {
-            for (var ch = 0u; ch < c; ch = ch + 1u) {
+        } else if (HAS_CONTRAST && kind == COLOUR_CONTRAST && fac != 1.0) {
+            for (var ch = 0u; ch < V_C; ch = ch + 1u) {
                 v[ch] = clamp((v[ch] - 0.5) * fac + 0.5, 0.0, 1.0);
             }
-        } else if (kind == COLOUR_SATURATION && fac != 1.0 && c >= 3u) {
+        } else if (HAS_SATURATION && kind == COLOUR_SATURATION && fac != 1.0) {
             let g = LUMA_R * v[0] + LUMA_G * v[1] + LUMA_B * v[2];
             for (var ch = 0u; ch < 3u; ch = ch + 1u) {
                 v[ch] = clamp(g + (v[ch] - g) * fac, 0.0, 1.0);
             }
-        } else if (kind == COLOUR_GAMMA && fac != 1.0) {
-            for (var ch = 0u; ch < c; ch = ch + 1u) {
+        } else if (HAS_GAMMA && kind == COLOUR_GAMMA && fac != 1.0) {
+            for (var ch = 0u; ch < V_C; ch = ch + 1u) {
                 v[ch] = safe_pow(v[ch], fac);
             }
-        } else if (kind == COLOUR_GRAYSCALE && fac >= 0.5 && c >= 3u) {
+        } else if (HAS_GRAYSCALE && kind == COLOUR_GRAYSCALE && fac >= 0.5) {
             let g = LUMA_R * v[0] + LUMA_G * v[1] + LUMA_B * v[2];
             v[0] = g;
             v[1] = g;
@@ -351,24 +389,24 @@ fn sample_pixel(s: u32, xo: u32, yo: u32, pos: vec2<i32>, frac: u32) -> vec4<f32
     // Noise ops, in pipeline order.
     let pix = yo * ow + xo;
     let off_noise = header[H_OFF_NOISE];
-    for (var k = 0u; k < header[H_N_NOISE]; k = k + 1u) {
+    for (var k = 0u; V_NOISE_OPS != 0u && k < header[H_N_NOISE]; k = k + 1u) {
         let strength = pfloat(s, off_noise + NOISE_WORDS * k);
         if (strength == 0.0) {
             continue;
         }
         let key = pword(s, off_noise + NOISE_WORDS * k + 1u);
         let kind = header[H_NOISE_KINDS + k];
-        if (kind == NOISE_GAUSSIAN || kind == NOISE_SPECKLE) {
+        if (HAS_GAUSSIAN && (kind == NOISE_GAUSSIAN || kind == NOISE_SPECKLE)) {
             // Value j = pix * c + ch; a pair whose two halves are both this pixel's is drawn
             // once (2k, 2k + 1 with 2k + 1 < (pix + 1) * c).
             let speckle = f32(kind == NOISE_SPECKLE);
             var ch = 0u;
             loop {
-                if (ch >= c) {
+                if (ch >= V_C) {
                     break;
                 }
-                let j = pix * c + ch;
-                if ((j & 1u) == 0u && ch + 1u < c) {
+                let j = pix * V_C + ch;
+                if ((j & 1u) == 0u && ch + 1u < V_C) {
                     let z = gaussian_pair(key, j >> 1u);
                     v[ch] = noisy(v[ch], strength, z.x, speckle);
                     v[ch + 1u] = noisy(v[ch + 1u], strength, z.y, speckle);
@@ -378,19 +416,19 @@ fn sample_pixel(s: u32, xo: u32, yo: u32, pos: vec2<i32>, frac: u32) -> vec4<f32
                     ch = ch + 1u;
                 }
             }
-        } else if (kind == NOISE_GAUSSIAN_SHARED) {
+        } else if (HAS_SHARED && kind == NOISE_GAUSSIAN_SHARED) {
             let z = gaussian(key, pix);
-            for (var ch = 0u; ch < c; ch = ch + 1u) {
+            for (var ch = 0u; ch < V_C; ch = ch + 1u) {
                 v[ch] = clamp(v[ch] + strength * z, 0.0, 1.0);
             }
-        } else {
+        } else if (HAS_SALT_PEPPER && kind == NOISE_SALT_PEPPER) {
             let r = unit_f32(pixel_hash(key, pix));
             if (r < strength * 0.5) {
-                for (var ch = 0u; ch < c; ch = ch + 1u) {
+                for (var ch = 0u; ch < V_C; ch = ch + 1u) {
                     v[ch] = 0.0;
                 }
             } else if (r < strength) {
-                for (var ch = 0u; ch < c; ch = ch + 1u) {
+                for (var ch = 0u; ch < V_C; ch = ch + 1u) {
                     v[ch] = 1.0;
                 }
             }
@@ -399,14 +437,14 @@ fn sample_pixel(s: u32, xo: u32, yo: u32, pos: vec2<i32>, frac: u32) -> vec4<f32
 
     // Erase boxes.
     let off_erase = header[H_OFF_ERASE];
-    for (var k = 0u; k < header[H_N_BOXES]; k = k + 1u) {
+    for (var k = 0u; V_ERASE && k < header[H_N_BOXES]; k = k + 1u) {
         let o = off_erase + BOX_WORDS * k;
         if (xo >= pword(s, o) && yo >= pword(s, o + 1u) && xo < pword(s, o + 2u) && yo < pword(s, o + 3u)) {
             let random = pword(s, o + 4u) != 0u;
             let key = pword(s, o + 5u);
-            for (var ch = 0u; ch < c; ch = ch + 1u) {
+            for (var ch = 0u; ch < V_C; ch = ch + 1u) {
                 if (random) {
-                    v[ch] = unit_f32(pixel_hash(key, pix * c + ch));
+                    v[ch] = unit_f32(pixel_hash(key, pix * V_C + ch));
                 } else {
                     v[ch] = pfloat(s, o + 6u + ch);
                 }
@@ -429,44 +467,41 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let rem = gid - s * plane;
     let yo = rem / ow;
     let xo = rem - yo * ow;
-    let c = header[H_C];
     let frac = pword(s, P_FRAC);
     let pos = source_position(s, xo, yo);
     var v = sample_pixel(s, xo, yo, pos, frac);
-    let masked = header[H_MASK] != 0u;
     var label = 0u;
-    if (masked) {
+    if (V_MASKED) {
         label = mask_label(s, pos, frac);
     }
 
-    let mix = header[H_MIX];
-    if (mix != 0u) {
+    if (V_MIX != 0u) {
         let om = header[H_OFF_MIX];
         let partner = pword(s, om);
         if (partner != s) {
             let lambda = pfloat(s, om + 1u);
             let pfrac = pword(partner, P_FRAC);
-            if (mix == 1u) {
+            if (V_MIX == 1u) {
                 let pv = sample_pixel(partner, xo, yo, source_position(partner, xo, yo), pfrac);
-                for (var ch = 0u; ch < c; ch = ch + 1u) {
+                for (var ch = 0u; ch < V_C; ch = ch + 1u) {
                     v[ch] = v[ch] * lambda + pv[ch] * (1.0 - lambda);
                 }
             } else if (xo >= pword(s, om + 2u) && yo >= pword(s, om + 3u) && xo < pword(s, om + 4u) && yo < pword(s, om + 5u)) {
                 let ppos = source_position(partner, xo, yo);
                 v = sample_pixel(partner, xo, yo, ppos, pfrac);
-                if (masked) {
+                if (V_MASKED) {
                     label = mask_label(partner, ppos, pfrac);
                 }
             }
         }
     }
 
-    for (var ch = 0u; ch < c; ch = ch + 1u) {
+    for (var ch = 0u; ch < V_C; ch = ch + 1u) {
         let scale = bitcast<f32>(header[H_SCALE + ch]);
         let bias = bitcast<f32>(header[H_BIAS + ch]);
-        out[(s * c + ch) * plane + rem] = v[ch] * scale + bias;
+        out[(s * V_C + ch) * plane + rem] = v[ch] * scale + bias;
     }
-    if (masked) {
+    if (V_MASKED) {
         mask_out[s * plane + rem] = label;
     }
 }

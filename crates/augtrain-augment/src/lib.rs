@@ -3,7 +3,8 @@
 //! The augmentation pipeline as one slice, without burn: the pipeline spec ([`spec`]),
 //! per-sample parameters drawn from `(seed, epoch, sample id, op index)` ([`params`]), the word
 //! layout the fused WGSL kernel reads ([`layout`]), the kernel's source ([`shader`],
-//! `src/augment.wgsl`) and its exact multi-threaded CPU twin ([`cpu`], [`fastmath`]).
+//! `src/augment.wgsl`) specialised per launch ([`variant`]) and its exact multi-threaded CPU
+//! twin ([`cpu`], [`fastmath`]).
 //!
 //! Flow for one batch: [`params::Program::draw`] draws every sample's parameters;
 //! [`params::Program::pack`] lays them out as words; the GPU kernel ([`shader::AUGMENT_WGSL`],
@@ -24,6 +25,7 @@ pub mod shader;
 pub mod spec;
 mod spec_error;
 pub mod targets;
+pub mod variant;
 
 use std::path::Path;
 

@@ -7,8 +7,10 @@
 //! below fail when a layout word, a hash constant or a polynomial coefficient changes on one
 //! side only; the GPU tests (`tests/testsuite/gpu.rs`) then compare whole batches.
 
-/// The WGSL source of the fused kernel. Bindings: `header`, `params`, `pixels`, `out` (see the
-/// comment at the top of the file). CPU twin: [`crate::cpu::run`].
+/// The WGSL source of the fused kernel, as its generic variant: every launch runs the source
+/// of its own [`crate::variant::Variant`] (this text with the variant block replaced).
+/// Bindings: `header`, `params`, `pixels`, `out`, `masks`, `mask_out` (see the comment at the
+/// top of the file). CPU twin: [`crate::cpu::run`].
 pub const AUGMENT_WGSL: &str = include_str!("augment.wgsl");
 
 /// Invocations per workgroup, `@workgroup_size` of [`AUGMENT_WGSL`]'s entry point.
@@ -216,7 +218,7 @@ mod tests {
             checked += 1;
         }
         assert!(
-            checked > 35,
+            checked > 30,
             "only {checked} layout words found in the WGSL"
         );
     }

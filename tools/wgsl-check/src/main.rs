@@ -17,31 +17,64 @@ fn translate(path: &Path, out_dir: &Path) -> Result<String, String> {
         .validate(&module)
         .map_err(|e| format!("validate: {}", e.emit_to_string(&source)))?;
     let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let mut summary = Vec::new();
+    for checked in [true, false] {
+        let name = if checked {
+            stem.to_string()
+        } else {
+            format!("{stem}-unchecked")
+        };
+        summary.push(write_all(&module, &info, &out_dir.join(name), checked)?);
+    }
+    Ok(summary.join("; "))
+}
 
-    let words = spv::write_vec(&module, &info, &spv::Options::default(), None)
-        .map_err(|e| format!("SPIR-V: {e}"))?;
-    let spv_path = out_dir.join(format!("{stem}.spv"));
-    std::fs::write(&spv_path, bytemuck_words(&words)).map_err(|e| format!("write: {e}"))?;
+/// Write `module` as `<base>.spv`, `.metal` and `.hlsl`: with naga's default runtime checks
+/// (`checked`), or as cubecl compiles a kernel launched unchecked (no bounds checks, no loop
+/// bounding: `cubecl-wgpu` `backend/base.rs`).
+fn write_all(
+    module: &naga::Module,
+    info: &naga::valid::ModuleInfo,
+    base: &Path,
+    checked: bool,
+) -> Result<String, String> {
+    let with = |ext: &str| base.with_extension(ext);
+    let unchecked = naga::proc::BoundsCheckPolicies {
+        index: naga::proc::BoundsCheckPolicy::Unchecked,
+        buffer: naga::proc::BoundsCheckPolicy::Unchecked,
+        image_load: naga::proc::BoundsCheckPolicy::Unchecked,
+        binding_array: naga::proc::BoundsCheckPolicy::Unchecked,
+    };
 
-    let (metal, _) = msl::write_string(
-        &module,
-        &info,
-        &msl::Options::default(),
-        &msl::PipelineOptions::default(),
-    )
-    .map_err(|e| format!("MSL: {e}"))?;
-    std::fs::write(out_dir.join(format!("{stem}.metal")), &metal).map_err(|e| e.to_string())?;
+    let mut spv_options = spv::Options::default();
+    let mut msl_options = msl::Options::default();
+    let mut hlsl_options = hlsl::Options::default();
+    if !checked {
+        spv_options.bounds_check_policies = unchecked;
+        spv_options.force_loop_bounding = false;
+        msl_options.bounds_check_policies = unchecked;
+        msl_options.force_loop_bounding = false;
+        hlsl_options.force_loop_bounding = false;
+    }
+    let words =
+        spv::write_vec(module, info, &spv_options, None).map_err(|e| format!("SPIR-V: {e}"))?;
+    std::fs::write(with("spv"), bytemuck_words(&words)).map_err(|e| format!("write: {e}"))?;
+
+    let (metal, _) =
+        msl::write_string(module, info, &msl_options, &msl::PipelineOptions::default())
+            .map_err(|e| format!("MSL: {e}"))?;
+    std::fs::write(with("metal"), &metal).map_err(|e| e.to_string())?;
 
     let mut hlsl_text = String::new();
-    let options = hlsl::Options::default();
     let pipeline = hlsl::PipelineOptions::default();
-    hlsl::Writer::new(&mut hlsl_text, &options, &pipeline)
-        .write(&module, &info, None)
+    hlsl::Writer::new(&mut hlsl_text, &hlsl_options, &pipeline)
+        .write(module, info, None)
         .map_err(|e| format!("HLSL: {e}"))?;
-    std::fs::write(out_dir.join(format!("{stem}.hlsl")), &hlsl_text).map_err(|e| e.to_string())?;
+    std::fs::write(with("hlsl"), &hlsl_text).map_err(|e| e.to_string())?;
 
     Ok(format!(
-        "{} words of SPIR-V, {} bytes of MSL, {} bytes of HLSL",
+        "{}{} words of SPIR-V, {} bytes of MSL, {} bytes of HLSL",
+        if checked { "" } else { "unchecked: " },
         words.len(),
         metal.len(),
         hlsl_text.len()

@@ -179,8 +179,8 @@ pub fn train_epoch(
     };
     let mut pending = PendingMetrics::new(ctx.reads, ctx.epoch);
     let batches: Vec<_> = sampler::batches(data.len(), cfg.batch_size).collect();
-    let mut replicas = (!ctx.replicas.is_empty())
-        .then(|| ReplicaModels::new(ctx, &model, &mut stats.transfers));
+    let mut replicas =
+        (!ctx.replicas.is_empty()).then(|| ReplicaModels::new(ctx, &model, &mut stats.transfers));
     for (b, range) in batches.iter().cloned().enumerate() {
         let idx = &order[range];
         let (next, stepped) = match replicas.as_mut() {
@@ -199,7 +199,15 @@ pub fn train_epoch(
             Some(replicas) => {
                 let last = b + 1 == batches.len();
                 let step = ParallelStep { b, idx, last };
-                parallel_batch(ctx, model, optimizer, step, replicas, &mut stats, &mut pending)
+                parallel_batch(
+                    ctx,
+                    model,
+                    optimizer,
+                    step,
+                    replicas,
+                    &mut stats,
+                    &mut pending,
+                )
             }
         };
         model = next;

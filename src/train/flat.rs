@@ -74,7 +74,13 @@ impl GradLayout {
                 }
             }
         }
-        let mut find = Find(grads, GradLayout { ids: Vec::new(), len: 0 });
+        let mut find = Find(
+            grads,
+            GradLayout {
+                ids: Vec::new(),
+                len: 0,
+            },
+        );
         model.visit(&mut find);
         find.1
     }

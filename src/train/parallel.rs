@@ -20,7 +20,7 @@
 
 use std::ops::Range;
 
-use burn::module::{ModuleVisitor, Param};
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 
@@ -80,7 +80,11 @@ impl ReplicaModels {
             models: Vec::new(),
             order: StepOrder::default(),
         };
-        replicas.models = replicas.upload(ctx, model, |_| model.clone(), transfers);
+        // A model's clones share its running statistics (batch norm's `RunningState` is behind
+        // an `Arc`): a replica built on a clone would write its statistics into the main
+        // model's. `valid().train()` rebuilds them; the freezing is applied again.
+        let own = || super::trainer::freeze(ctx.cfg, model.valid().train());
+        replicas.models = replicas.upload(ctx, model, |_| own(), transfers);
         replicas
     }
 

@@ -311,13 +311,25 @@ fn data_parallel_training_on_two_devices_follows_one_device_with_the_same_global
 /// and one weight buffer per replica per step out. Returns the steps.
 fn parallel_counts(transfers: &serde_json::Value, devices: u64) -> u64 {
     let p = &transfers["parallel"];
-    let count = |key: &str| p[key].as_u64().unwrap_or_else(|| panic!("{key}: {transfers}"));
+    let count = |key: &str| {
+        p[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key}: {transfers}"))
+    };
     let steps = count("steps");
     assert!(steps > 0, "{transfers}");
     assert_eq!(count("steps_read_before_all_queued"), 0, "{transfers}");
     assert_eq!(count("shards_queued"), devices * steps, "{transfers}");
-    assert_eq!(count("gradient_transfers"), (devices - 1) * steps, "{transfers}");
-    assert_eq!(count("weight_transfers"), (devices - 1) * steps, "{transfers}");
+    assert_eq!(
+        count("gradient_transfers"),
+        (devices - 1) * steps,
+        "{transfers}"
+    );
+    assert_eq!(
+        count("weight_transfers"),
+        (devices - 1) * steps,
+        "{transfers}"
+    );
     steps
 }
 

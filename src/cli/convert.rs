@@ -108,7 +108,12 @@ struct DirSink<'a> {
 impl DirSink<'_> {
     fn claim(&self) -> crate::Result<OutputDir> {
         let (out, force) = (&self.args.out, self.args.force);
-        Ok(OutputDir::claim(Some(out), Path::new("."), "converted", force)?)
+        Ok(OutputDir::claim(
+            Some(out),
+            Path::new("."),
+            "converted",
+            force,
+        )?)
     }
 }
 

@@ -409,9 +409,9 @@ fn write_image(
     w: &mut dyn Write,
 ) -> std::io::Result<()> {
     let id = image.id.unwrap_or(k as u64);
-    write!(
+    writeln!(
         w,
-        "  <image id=\"{id}\" name=\"{}\" width=\"{}\" height=\"{}\">\n",
+        "  <image id=\"{id}\" name=\"{}\" width=\"{}\" height=\"{}\">",
         escape(&image.file_name),
         image.width,
         image.height

@@ -156,10 +156,12 @@ fn transform_object(
         .polyline
         .as_ref()
         .map(|l| l.iter().map(|p| f.point(*p)).collect());
-    out.circle = o.circle.as_deref().map(|c| Box::new(Circle {
-        centre: f.point(c.centre),
-        radius: f.radius(c.radius),
-    }));
+    out.circle = o.circle.as_deref().map(|c| {
+        Box::new(Circle {
+            centre: f.point(c.centre),
+            radius: f.radius(c.radius),
+        })
+    });
     out.keypoints = map_keypoints(o, frame, opts, schemas);
     Some(out)
 }

@@ -9,9 +9,12 @@
 #
 #   tools/check-wgsl.sh            # all tracked *.wgsl and the kernel's variants
 #   tools/check-wgsl.sh FILE...    # these modules
+#   tools/check-wgsl.sh --capabilities SHADER_INT64 FILE...   # allowing naga capabilities
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
+caps=()
+if [ "${1:-}" = --capabilities ]; then caps=(--capabilities "$2"); shift 2; fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 if [ $# -gt 0 ]; then
@@ -23,7 +26,7 @@ else
   ls "$out"/variants/augment-*.wgsl >/dev/null || { echo "error: no kernel variants written" >&2; exit 1; }
 fi
 CARGO_TARGET_DIR="$repo/target/wgsl-check" \
-  cargo run --quiet --release --locked --manifest-path tools/wgsl-check/Cargo.toml -- "$out" "${files[@]}"
+  cargo run --quiet --release --locked --manifest-path tools/wgsl-check/Cargo.toml -- "${caps[@]}" "$out" "${files[@]}"
 if ! command -v spirv-val >/dev/null; then
   echo "error: spirv-val not found; install Debian's spirv-tools (apt-get install spirv-tools)" >&2
   exit 1

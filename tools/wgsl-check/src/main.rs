@@ -1,6 +1,12 @@
-//! `wgsl-check OUT_DIR FILE.wgsl...`: parse and validate each WGSL module with naga, then write
-//! it as SPIR-V (`OUT_DIR/<name>.spv`, for `spirv-val`), Metal Shading Language and HLSL.
-//! Exits 1 with one line per failing module, naming the file, the stage and naga's error.
+//! `wgsl-check [--capabilities NAME,...] OUT_DIR FILE.wgsl...`: parse and validate each WGSL
+//! module with naga, then write it as SPIR-V (`OUT_DIR/<name>.spv`, for `spirv-val`), Metal
+//! Shading Language and HLSL. Exits 1 with one line per failing module, naming the file, the
+//! stage and naga's error.
+//!
+//! Validation allows no optional capability (WebGPU's baseline) unless `--capabilities` names
+//! some of naga's (`SHADER_INT64`, ...): the modules cubecl generates use what the adapter
+//! offers. With `SHADER_INT64` the MSL and HLSL targets are those that have 64-bit integers
+//! (MSL 2.3, shader model 6.0), as wgpu picks on such a Metal or DX12 device.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,12 +14,12 @@ use std::process::ExitCode;
 use naga::back::{hlsl, msl, spv};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 
-fn translate(path: &Path, out_dir: &Path) -> Result<String, String> {
+fn translate(path: &Path, out_dir: &Path, caps: Capabilities) -> Result<String, String> {
     let source = std::fs::read_to_string(path).map_err(|e| format!("read: {e}"))?;
     let module = naga::front::wgsl::parse_str(&source)
         .map_err(|e| format!("parse: {}", e.emit_to_string(&source)))?;
-    // WebGPU's baseline: no optional capability, every validation on.
-    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+    // Every validation on; only the capabilities asked for.
+    let info = Validator::new(ValidationFlags::all(), caps)
         .validate(&module)
         .map_err(|e| format!("validate: {}", e.emit_to_string(&source)))?;
     let stem = path.file_stem().unwrap_or_default().to_string_lossy();
@@ -24,7 +30,13 @@ fn translate(path: &Path, out_dir: &Path) -> Result<String, String> {
         } else {
             format!("{stem}-unchecked")
         };
-        summary.push(write_all(&module, &info, &out_dir.join(name), checked)?);
+        summary.push(write_all(
+            &module,
+            &info,
+            &out_dir.join(name),
+            checked,
+            caps,
+        )?);
     }
     Ok(summary.join("; "))
 }
@@ -37,6 +49,7 @@ fn write_all(
     info: &naga::valid::ModuleInfo,
     base: &Path,
     checked: bool,
+    caps: Capabilities,
 ) -> Result<String, String> {
     let with = |ext: &str| base.with_extension(ext);
     let unchecked = naga::proc::BoundsCheckPolicies {
@@ -49,6 +62,10 @@ fn write_all(
     let mut spv_options = spv::Options::default();
     let mut msl_options = msl::Options::default();
     let mut hlsl_options = hlsl::Options::default();
+    if caps.contains(Capabilities::SHADER_INT64) {
+        msl_options.lang_version = (2, 3);
+        hlsl_options.shader_model = hlsl::ShaderModel::V6_0;
+    }
     if !checked {
         spv_options.bounds_check_policies = unchecked;
         spv_options.force_loop_bounding = false;
@@ -86,10 +103,37 @@ fn bytemuck_words(words: &[u32]) -> Vec<u8> {
     words.iter().flat_map(|w| w.to_le_bytes()).collect()
 }
 
+/// The capabilities named in `list` (comma-separated, naga's names), or the unknown name.
+fn capabilities(list: &str) -> Result<Capabilities, String> {
+    list.split(',')
+        .filter(|n| !n.is_empty())
+        .try_fold(Capabilities::empty(), |caps, name| {
+            Capabilities::from_name(name)
+                .map(|c| caps | c)
+                .ok_or_else(|| format!("unknown naga capability {name:?}"))
+        })
+}
+
 fn main() -> ExitCode {
-    let mut args = std::env::args_os().skip(1).map(PathBuf::from);
+    let usage = "usage: wgsl-check [--capabilities NAME,...] OUT_DIR FILE.wgsl...";
+    let mut args = std::env::args_os().skip(1).map(PathBuf::from).peekable();
+    let mut caps = Capabilities::empty();
+    if args
+        .peek()
+        .is_some_and(|a| a.as_os_str() == "--capabilities")
+    {
+        args.next();
+        let list = args.next().unwrap_or_default();
+        match capabilities(&list.to_string_lossy()) {
+            Ok(c) => caps = c,
+            Err(e) => {
+                eprintln!("error: {e}; {usage}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let Some(out_dir) = args.next() else {
-        eprintln!("usage: wgsl-check OUT_DIR FILE.wgsl...");
+        eprintln!("{usage}");
         return ExitCode::from(2);
     };
     if let Err(e) = std::fs::create_dir_all(&out_dir) {
@@ -98,7 +142,7 @@ fn main() -> ExitCode {
     }
     let mut failed = false;
     for path in args {
-        match translate(&path, &out_dir) {
+        match translate(&path, &out_dir, caps) {
             Ok(summary) => println!("{}: {summary}", path.display()),
             Err(e) => {
                 eprintln!("error: {}: {}", path.display(), e.replace('\n', " "));

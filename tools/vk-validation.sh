@@ -2,8 +2,10 @@
 # Run a command with the Khronos Vulkan validation layer on every Vulkan instance it (and any
 # process it starts) creates: Debian's vulkan-validationlayers, forced through the Vulkan
 # loader (VK_INSTANCE_LAYERS), whatever flags wgpu/cubecl create their instance with. The layer
-# reads its settings from a file (VK_LAYER_SETTINGS_PATH): errors only, each written to stderr
-# and followed by SIGTRAP, so the process that made the error dies (exit 133 / signal 5) and the
+# reads its settings from a file (VK_LAYER_SETTINGS_PATH): errors only, each written to stdout
+# (the layer's own "stdout"; a path such as /dev/stderr would be opened with truncation, and
+# every Vulkan process would wipe a log file that the output is redirected to) and followed by
+# SIGTRAP, so the process that made the error dies (exit 133 / signal 5) and the
 # test that ran it fails. Mesa's OpenGL adapter is not Vulkan and is not validated.
 #
 #   tools/vk-validation.sh COMMAND [ARG...]
@@ -20,7 +22,7 @@ settings=$settings_dir/vk_layer_settings.txt
 cat > "$settings" <<'SETTINGS'
 khronos_validation.report_flags = error
 khronos_validation.debug_action = VK_DBG_LAYER_ACTION_LOG_MSG,VK_DBG_LAYER_ACTION_BREAK
-khronos_validation.log_filename = /dev/stderr
+khronos_validation.log_filename = stdout
 SETTINGS
 export VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation
 export VK_LAYER_SETTINGS_PATH="$settings"
@@ -54,7 +56,7 @@ int main(void) {
 C
   cc -o "$probe_dir/probe" "$probe_dir/probe.c" -ldl
   set +e
-  "$probe_dir/probe" 2> "$probe_dir/err.txt"
+  "$probe_dir/probe" > "$probe_dir/err.txt" 2>&1
   rc=$?
   set -e
   if [ "$rc" = 0 ] || ! grep -q "VUID-VkApplicationInfo-sType-sType" "$probe_dir/err.txt"; then

@@ -10,6 +10,7 @@
 #
 #   tools/vk-validation.sh COMMAND [ARG...]
 #   tools/vk-validation.sh --self-check    # make one validation error on purpose: must die
+#   source tools/vk-validation.sh --export # turn it on for the rest of the calling script
 set -euo pipefail
 manifest=/usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json
 if [ ! -f "$manifest" ]; then
@@ -26,6 +27,14 @@ khronos_validation.log_filename = stdout
 SETTINGS
 export VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation
 export VK_LAYER_SETTINGS_PATH="$settings"
+
+if [ "${1:-}" = --export ]; then
+  # Sourced: the two variables above stay set in the caller (.ci/run).
+  return 0 2>/dev/null || {
+    echo "error: --export only works sourced: source tools/vk-validation.sh --export" >&2
+    exit 2
+  }
+fi
 
 if [ "${1:-}" = --self-check ]; then
   # An application info with the wrong sType: the layer must report it and stop the process.

@@ -73,7 +73,11 @@ pub fn run(
     let seconds = if opts.quick { 1.0 } else { 3.0 };
     let models: Vec<(ModelKind, Model, [usize; 3])> = FORWARD
         .iter()
-        .filter(|&&kind| BATCHES.iter().any(|&b| opts.wants_case(&forward_label(kind, b))))
+        .filter(|&&kind| {
+            BATCHES
+                .iter()
+                .any(|&b| opts.wants_case(&forward_label(kind, b)))
+        })
         .map(|&kind| forward_model(kind, device).map(|(m, chw)| (kind, m, chw)))
         .collect::<crate::Result<_>>()?;
     let embed_case = if opts.wants_case("embed") {

@@ -728,7 +728,10 @@ mod tests {
             Case { n: 1, c_in: 68, c_out: 68, h: 28, w: 28, k: [5, 5], stride: [1, 1], padding: [(2, 2), (2, 2)], dilation: [1, 1], groups: 68 },
             Case { n: 1, c_in: 200, c_out: 200, h: 27, w: 27, k: [5, 5], stride: [2, 2], padding: [(2, 2), (2, 2)], dilation: [1, 1], groups: 200 },
         ];
-        assert!(rayon::current_num_threads() > 1, "needs at least two rayon threads");
+        assert!(
+            rayon::current_num_threads() > 1,
+            "needs at least two rayon threads"
+        );
         for case in &cases {
             let inputs = Inputs::new(case, 5);
             let (x, w, b) = inputs.tensors(case);
@@ -739,9 +742,17 @@ mod tests {
                 let got = to_f64(gemm_path(case, &x, &w, bt.as_ref()));
                 let err = max_error(&got, &want, &scale);
                 assert!(err < 1e-5, "{case:?} bias {with_bias}: error {err:e}");
-                let routed = to_f64(Flex::conv2d(x.clone(), w.clone(), bt.clone(), case.options()));
+                let routed = to_f64(Flex::conv2d(
+                    x.clone(),
+                    w.clone(),
+                    bt.clone(),
+                    case.options(),
+                ));
                 let err = max_error(&routed, &want, &scale);
-                assert!(err < 1e-5, "routed {case:?} bias {with_bias}: error {err:e}");
+                assert!(
+                    err < 1e-5,
+                    "routed {case:?} bias {with_bias}: error {err:e}"
+                );
                 // The same sample first in a batch of 3 (one worker per sample).
                 let batch = Case { n: 3, ..*case };
                 let mut xs = inputs.x.clone();
@@ -749,7 +760,10 @@ mod tests {
                 let xb = tensor_f32(&xs, batch.x_shape());
                 let alone = to_f64(gemm_path(&batch, &xb, &w, bt.as_ref()));
                 let err = max_error(&got, &alone[..got.len()], &scale);
-                assert!(err < 1e-6, "{case:?} bias {with_bias}: batch of 3 differs by {err:e}");
+                assert!(
+                    err < 1e-6,
+                    "{case:?} bias {with_bias}: batch of 3 differs by {err:e}"
+                );
             }
         }
     }

@@ -73,14 +73,26 @@ pub fn run(
     let seconds = if opts.quick { 1.0 } else { 3.0 };
     let models: Vec<(ModelKind, Model, [usize; 3])> = FORWARD
         .iter()
+        .filter(|&&kind| {
+            BATCHES
+                .iter()
+                .any(|&b| opts.wants_case(&forward_label(kind, b)))
+        })
         .map(|&kind| forward_model(kind, device).map(|(m, chw)| (kind, m, chw)))
         .collect::<crate::Result<_>>()?;
-    let embed_case = EmbedCase::find(opts, device, log)?;
+    let embed_case = if opts.wants_case("embed") {
+        EmbedCase::find(opts, device, log)?
+    } else {
+        None
+    };
     for round in 0..ROUNDS {
         log(&format!("inference round {} of {ROUNDS}", round + 1));
         let mut i = 0;
         for (kind, model, chw) in &models {
             for batch in BATCHES {
+                if !opts.wants_case(&forward_label(*kind, batch)) {
+                    continue;
+                }
                 let s = time_forward(model, *chw, batch, opts, device);
                 log(&format!(
                     "  augtrain {kind} forward, batch {batch}: {:.1} images/s",
@@ -94,7 +106,7 @@ pub fn run(
             }
         }
         if let Some(py) = &python {
-            match torch_forward(py, seconds) {
+            match torch_forward(py, seconds, opts) {
                 Ok(rows) => {
                     for (name, batch, pairs) in cases.iter_mut() {
                         let model = name.split(' ').next().unwrap_or("");
@@ -141,6 +153,11 @@ pub fn run(
         .collect())
 }
 
+/// The name of a forward case as `--filter` matches it and its row shows it.
+fn forward_label(kind: ModelKind, batch: usize) -> String {
+    format!("{kind} forward, batch {batch}")
+}
+
 /// A model of `kind` as the forward cases take it (the CNN for 28×28×1 and 10 classes, the
 /// others for 224×224×3 and 1000), in evaluation mode, and its input shape `[C, H, W]`.
 fn forward_model(kind: ModelKind, device: &ComputeDevice) -> crate::Result<(Model, [usize; 3])> {
@@ -176,10 +193,22 @@ fn time_forward(
     stats.median
 }
 
-/// PyTorch's forward cases, one call of the script.
-fn torch_forward(python: &Path, seconds: f64) -> Result<Vec<ForwardRow>, String> {
-    let models: Vec<String> = FORWARD.iter().map(|m| m.to_string()).collect();
-    let batches: Vec<String> = BATCHES.iter().map(|b| b.to_string()).collect();
+/// PyTorch's forward cases (those `opts` selects), one call of the script.
+fn torch_forward(python: &Path, seconds: f64, opts: &Options) -> Result<Vec<ForwardRow>, String> {
+    let wanted = |kind: ModelKind, batch: usize| opts.wants_case(&forward_label(kind, batch));
+    let models: Vec<String> = FORWARD
+        .iter()
+        .filter(|&&kind| BATCHES.iter().any(|&b| wanted(kind, b)))
+        .map(|m| m.to_string())
+        .collect();
+    let batches: Vec<String> = BATCHES
+        .iter()
+        .filter(|&&b| FORWARD.iter().any(|&kind| wanted(kind, b)))
+        .map(|b| b.to_string())
+        .collect();
+    if models.is_empty() {
+        return Ok(Vec::new());
+    }
     reference::run_rows(
         python,
         SCRIPT,

@@ -76,7 +76,8 @@ pub struct Options {
     /// The op cases file of the ops suite.
     pub op_cases: std::path::PathBuf,
     /// Only the cases whose name contains this (all when empty): the ops suite's op cases,
-    /// the augment and gpu suites' cases (`masks` runs the mask pairs alone).
+    /// the augment and gpu suites' cases (`masks` runs the mask pairs alone), the inference
+    /// suite's cases (`resnet18 forward, batch 1`, `embed`).
     pub op_filter: String,
     /// Time a software (Mesa lavapipe/llvmpipe, SwiftShader) or OpenGL adapter instead of
     /// refusing it.

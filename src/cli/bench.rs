@@ -60,7 +60,8 @@ pub struct BenchArgs {
     #[arg(long, default_value = "tools/op_cases.json")]
     cases: PathBuf,
     /// Only the cases whose name contains this: ops suite (e.g. lenet), augment and gpu
-    /// suites (e.g. hflip; `masks` runs the mask pairs alone).
+    /// suites (e.g. hflip; `masks` runs the mask pairs alone), inference suite (e.g.
+    /// `resnet18 forward, batch 1`, `embed`).
     #[arg(long, alias = "case", default_value = "")]
     filter: String,
     /// Train suite: also time PyTorch's same steps with this Python (one with torch, e.g.

@@ -674,8 +674,12 @@ fn conv3d_1x1_impl<
     // W is [out_channels_per_group, channels_per_group] row-major
     // X is [channels_per_group, spatial] row-major (directly from NCHW layout)
     // C is [out_channels_per_group, spatial] row-major
+    // augtrain's patch: with fewer samples than threads, gemm splits every product (above its
+    // own threading threshold); the samples' loop below would leave threads idle.
     #[cfg(feature = "rayon")]
-    let parallelism = if m.saturating_mul(n).saturating_mul(k) >= 192 * 192 * 192 {
+    let parallelism = if m.saturating_mul(n).saturating_mul(k) >= 192 * 192 * 192
+        || batch_size < rayon::current_num_threads()
+    {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None

@@ -112,7 +112,8 @@ pub(crate) fn input_grad<T: Elem>(g: &Geometry, w: &[T], dy: &[T]) -> Vec<T> {
     correlate(&plan, g.batch, g.c_in, dy, &rotated, None)
 }
 
-/// Every sample's `channels` output planes, samples split between rayon workers.
+/// Every sample's `channels` output planes, samples split between rayon workers (blocks of
+/// [`LANES`] channels of each sample when there are fewer samples than workers).
 fn correlate<T: Elem>(
     plan: &Plan,
     batch: usize,
@@ -139,7 +140,23 @@ fn correlate<T: Elem>(
     {
         use rayon::prelude::*;
         let work = out.len() * plan.kh * plan.kw;
-        if rayon::current_num_threads() > 1 && work >= crate::ops::PARALLEL_THRESHOLD {
+        let threads = rayon::current_num_threads();
+        if threads > 1 && work >= crate::ops::PARALLEL_THRESHOLD && batch < threads {
+            let block_len = LANES * plan.oh * plan.ow;
+            for (n, dst) in out.chunks_mut(per_sample).enumerate() {
+                let x = &x[n * in_sample..(n + 1) * in_sample];
+                dst.par_chunks_mut(block_len).enumerate().for_each_init(
+                    Buffers::default,
+                    |buffers, (i, dst)| {
+                        let c0 = i * LANES;
+                        let lanes = LANES.min(channels - c0);
+                        block(plan, c0, lanes, x, w, bias, dst, buffers);
+                    },
+                );
+            }
+            return out;
+        }
+        if threads > 1 && work >= crate::ops::PARALLEL_THRESHOLD {
             out.par_chunks_mut(per_sample)
                 .enumerate()
                 .for_each_init(Buffers::default, |b, item| sample(item, b));

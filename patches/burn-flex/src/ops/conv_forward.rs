@@ -159,12 +159,11 @@ fn forward<T: Elem>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<T
         let work = g.batch * per_sample * g.cig * g.taps();
         if threads > 1 && work >= crate::ops::PARALLEL_THRESHOLD * 16 {
             if g.batch < threads {
-                // Too few samples to share out: let gemm split each product instead.
-                let mut buffers = Buffers::default();
-                let chunk = samples_per_gemm(g, 1);
-                for (i, dst) in out.chunks_mut(chunk * per_sample).enumerate() {
-                    let p = gemm::Parallelism::Rayon(0);
-                    forward_chunk(g, x, w, bias, i * chunk, dst, &mut buffers, p);
+                // Too few samples to share out: the workers share each sample.
+                let sample = g.c_in * g.h * g.w;
+                for (n, dst) in out.chunks_mut(per_sample).enumerate() {
+                    let x = &x[n * sample..(n + 1) * sample];
+                    shared::forward_sample(g, x, w, bias, dst, threads);
                 }
                 return out;
             }
@@ -320,19 +319,52 @@ fn gemm_rows<T: Elem>(
     parallelism: gemm::Parallelism,
 ) {
     assert!(stride >= width && dst.len() >= (g.c_out - 1) * stride + width);
+    // SAFETY: `dst` is a unique borrow holding the rows (asserted).
+    unsafe {
+        gemm_rows_raw(
+            g,
+            w,
+            cols,
+            width,
+            accumulate,
+            dst.as_mut_ptr(),
+            stride,
+            parallelism,
+        )
+    }
+}
+
+/// [`gemm_rows`] into `dst` given as a pointer, so that workers can fill disjoint column
+/// ranges of the same rows.
+///
+/// # Safety
+/// `dst` must be valid for writes of `c_out` rows of `width` values `stride` apart
+/// (`stride ≥ width`), and nothing else may access those values during the call.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_rows_raw<T: Elem>(
+    g: &Geometry,
+    w: &[T],
+    cols: &[T],
+    width: usize,
+    accumulate: bool,
+    dst: *mut T,
+    stride: usize,
+    parallelism: gemm::Parallelism,
+) {
+    assert!(stride >= width);
     assert!(cols.len() >= g.c_in * g.taps() * width && w.len() >= g.c_out * g.cig * g.taps());
     let per_group = g.cig * g.taps();
     for group in 0..g.groups {
-        // SAFETY: `dst` holds `c_out` rows of `width` values `stride` apart (asserted) and the
-        // group's block is rows `group·cog..+cog`; `w` is `[c_out, per_group]` row-major, the
-        // group's rows likewise; `cols` is `[rows, width]` row-major and the group's block rows
-        // `group·per_group..+per_group` (both asserted). All in bounds of their slices.
+        // SAFETY: `dst` holds `c_out` rows of `width` values `stride` apart (the caller's
+        // contract) and the group's block is rows `group·cog..+cog`; `w` is
+        // `[c_out, per_group]` row-major, the group's rows likewise; `cols` is `[rows, width]`
+        // row-major and the group's block rows `group·per_group..+per_group` (both asserted).
         unsafe {
             gemm::gemm(
                 g.cog,
                 width,
                 per_group,
-                dst.as_mut_ptr().add(group * g.cog * stride),
+                dst.add(group * g.cog * stride),
                 1,
                 stride as isize,
                 accumulate,
@@ -350,6 +382,122 @@ fn gemm_rows<T: Elem>(
                 parallelism,
             );
         }
+    }
+}
+
+/// One sample computed by all of rayon's workers together (a batch smaller than the pool).
+#[cfg(feature = "rayon")]
+mod shared {
+    use alloc::vec;
+    use rayon::prelude::*;
+
+    use super::{Buffers, TILE_COLS, at_least, gemm_into, gemm_rows_raw};
+    use crate::ops::SendMutPtr;
+    use crate::ops::conv_weight_grad::{Elem, Geometry, im2col, im2col_rows};
+
+    /// Output positions per output channel from which a sample is split into tiles of output
+    /// rows rather than into blocks of output channels.
+    const ROWS_FROM: usize = 4;
+
+    /// One sample's output `dst` (`[c_out, oh·ow]`) from its input `x` (`[c_in, h, w]`) by
+    /// `threads` workers: where the plane is large against the output channels (and for
+    /// grouped convolutions), in tiles of whole output rows, each worker building its tiles'
+    /// columns and running their GEMMs, so both halves of the work run in parallel and the
+    /// GEMM stays as wide as the tile; else with the columns built once (input channels split
+    /// between the workers) and the output channels split between the workers, each reading
+    /// its share of the weights once (small planes: tiles would be a few positions wide and
+    /// read all of the weights each). The values are those of the one-worker path: each
+    /// output is the same GEMM dot product over the same columns.
+    pub(super) fn forward_sample<T: Elem>(
+        g: &Geometry,
+        x: &[T],
+        w: &[T],
+        bias: Option<&[T]>,
+        dst: &mut [T],
+        threads: usize,
+    ) {
+        if g.groups > 1 || g.out_plane() >= ROWS_FROM * g.c_out {
+            row_tiles(g, x, w, bias, dst, threads);
+        } else {
+            channel_blocks(g, x, w, bias, dst, threads);
+        }
+    }
+
+    /// [`forward_sample`] in tiles of output rows: as many as keep each tile's columns within
+    /// [`TILE_COLS`], rounded up to a multiple of `threads`, rows spread evenly.
+    fn row_tiles<T: Elem>(
+        g: &Geometry,
+        x: &[T],
+        w: &[T],
+        bias: Option<&[T]>,
+        dst: &mut [T],
+        threads: usize,
+    ) {
+        let (s, rows) = (g.out_plane(), g.c_in * g.taps());
+        assert!(dst.len() == g.c_out * s && bias.is_none_or(|b| b.len() >= g.c_out));
+        let per_tile = (TILE_COLS / (rows * g.ow).max(1)).max(1);
+        let tiles = g.oh.div_ceil(per_tile).next_multiple_of(threads).min(g.oh);
+        let out = SendMutPtr::new(dst.as_mut_ptr());
+        (0..tiles)
+            .into_par_iter()
+            .for_each_init(Buffers::default, |buffers, t| {
+                let out_rows = t * g.oh / tiles..(t + 1) * g.oh / tiles;
+                let (first, width) = (out_rows.start * g.ow, out_rows.len() * g.ow);
+                let cols = at_least(&mut buffers.cols, rows * width);
+                im2col_rows(g, x, cols, width, 0, out_rows);
+                // SAFETY: tile `t` touches only columns `first..first + width` of the `c_out`
+                // rows of `s` values of `dst` (a unique borrow held for the whole loop); the
+                // tiles' column ranges are disjoint.
+                unsafe {
+                    let tile = out.ptr_add(first);
+                    if let Some(bias) = bias {
+                        for (co, &b) in bias[..g.c_out].iter().enumerate() {
+                            core::slice::from_raw_parts_mut(tile.add(co * s), width).fill(b);
+                        }
+                    }
+                    let p = gemm::Parallelism::None;
+                    gemm_rows_raw(g, w, cols, width, bias.is_some(), tile, s, p);
+                }
+            });
+    }
+
+    /// [`forward_sample`] with the sample's columns built once, input channels split between
+    /// the workers, then `threads` blocks of output channels, one per worker (`groups == 1`).
+    fn channel_blocks<T: Elem>(
+        g: &Geometry,
+        x: &[T],
+        w: &[T],
+        bias: Option<&[T]>,
+        dst: &mut [T],
+        threads: usize,
+    ) {
+        let (s, rows) = (g.out_plane(), g.c_in * g.taps());
+        let (plane, per_channel) = (g.h * g.w, g.taps() * s);
+        let mut cols = vec![T::zero(); rows * s];
+        let channels = g.c_in.div_ceil(threads);
+        cols.par_chunks_mut(channels * per_channel)
+            .enumerate()
+            .for_each(|(i, cols)| {
+                let part = Geometry {
+                    c_in: cols.len() / per_channel,
+                    ..*g
+                };
+                im2col(&part, &x[i * channels * plane..], cols, s, 0);
+            });
+        let block = g.c_out.div_ceil(threads);
+        dst.par_chunks_mut(block * s)
+            .enumerate()
+            .for_each(|(i, dst)| {
+                let (c0, n) = (i * block, dst.len() / s);
+                let part = Geometry {
+                    c_out: n,
+                    cog: n,
+                    ..*g
+                };
+                let bias = bias.map(|b| &b[c0..c0 + n]);
+                let p = gemm::Parallelism::None;
+                gemm_into(&part, &w[c0 * rows..], &cols, bias, dst, s, p);
+            });
     }
 }
 
@@ -558,6 +706,68 @@ mod tests {
         }
     }
 
+    /// One sample large enough for the workers to share it (`shared`): tiles of output rows
+    /// (large planes, uneven tiles, strides, dilation, groups), blocks of output channels
+    /// (small planes, uneven blocks of input and output channels, asymmetric padding) and
+    /// depthwise blocks of channels (`conv_depthwise`), with
+    /// and without bias, against the definition; and equal, within rounding, to the same
+    /// sample computed by one worker inside a larger batch.
+    #[test]
+    fn one_sample_shared_between_workers_matches_definition() {
+        #[rustfmt::skip]
+        let cases = [
+            Case { n: 1, c_in: 16, c_out: 16, h: 64, w: 64, k: [3, 3], stride: [1, 1], padding: [(1, 1), (1, 1)], dilation: [1, 1], groups: 1 },
+            Case { n: 1, c_in: 8, c_out: 24, h: 99, w: 99, k: [5, 5], stride: [2, 2], padding: [(3, 3), (3, 3)], dilation: [2, 2], groups: 1 },
+            Case { n: 1, c_in: 32, c_out: 64, h: 40, w: 40, k: [3, 3], stride: [1, 1], padding: [(1, 1), (1, 1)], dilation: [1, 1], groups: 2 },
+            Case { n: 1, c_in: 67, c_out: 97, h: 9, w: 9, k: [3, 3], stride: [1, 1], padding: [(1, 1), (1, 1)], dilation: [1, 1], groups: 1 },
+            Case { n: 1, c_in: 80, c_out: 130, h: 15, w: 14, k: [3, 3], stride: [2, 2], padding: [(0, 1), (1, 0)], dilation: [1, 1], groups: 1 },
+            Case { n: 1, c_in: 96, c_out: 200, h: 14, w: 14, k: [1, 1], stride: [2, 2], padding: [(0, 0), (0, 0)], dilation: [1, 1], groups: 1 },
+            // Pointwise stride 1 (`conv.rs`'s 1×1 path when routed): gemm splits the product.
+            Case { n: 1, c_in: 144, c_out: 40, h: 28, w: 28, k: [1, 1], stride: [1, 1], padding: [(0, 0), (0, 0)], dilation: [1, 1], groups: 1 },
+            // Depthwise (`conv_depthwise`): blocks of channels, the last one partial.
+            Case { n: 1, c_in: 68, c_out: 68, h: 28, w: 28, k: [5, 5], stride: [1, 1], padding: [(2, 2), (2, 2)], dilation: [1, 1], groups: 68 },
+            Case { n: 1, c_in: 200, c_out: 200, h: 27, w: 27, k: [5, 5], stride: [2, 2], padding: [(2, 2), (2, 2)], dilation: [1, 1], groups: 200 },
+        ];
+        assert!(
+            rayon::current_num_threads() > 1,
+            "needs at least two rayon threads"
+        );
+        for case in &cases {
+            let inputs = Inputs::new(case, 5);
+            let (x, w, b) = inputs.tensors(case);
+            for with_bias in [false, true] {
+                let bias = with_bias.then_some(inputs.b.as_slice());
+                let (want, scale) = reference(case, &inputs.x, &inputs.w, bias);
+                let bt = with_bias.then(|| b.clone());
+                let got = to_f64(gemm_path(case, &x, &w, bt.as_ref()));
+                let err = max_error(&got, &want, &scale);
+                assert!(err < 1e-5, "{case:?} bias {with_bias}: error {err:e}");
+                let routed = to_f64(Flex::conv2d(
+                    x.clone(),
+                    w.clone(),
+                    bt.clone(),
+                    case.options(),
+                ));
+                let err = max_error(&routed, &want, &scale);
+                assert!(
+                    err < 1e-5,
+                    "routed {case:?} bias {with_bias}: error {err:e}"
+                );
+                // The same sample first in a batch of 3 (one worker per sample).
+                let batch = Case { n: 3, ..*case };
+                let mut xs = inputs.x.clone();
+                xs.extend(values(2 * inputs.x.len(), 9));
+                let xb = tensor_f32(&xs, batch.x_shape());
+                let alone = to_f64(gemm_path(&batch, &xb, &w, bt.as_ref()));
+                let err = max_error(&got, &alone[..got.len()], &scale);
+                assert!(
+                    err < 1e-6,
+                    "{case:?} bias {with_bias}: batch of 3 differs by {err:e}"
+                );
+            }
+        }
+    }
+
     #[rustfmt::skip]
     fn two_cases() -> [Case; 2] {
         [
@@ -711,7 +921,7 @@ mod tests {
     /// The forward layers of augtrain's benchmark models (LeNet CNN batch 64, ResNet-18 and
     /// EfficientNet-Lite0's stem batch 32), f32 with bias: old (burn-flex's existing path) vs
     /// new (`Flex::conv2d`, routed), interleaved, minimum of `CONVFWD_REPS` (default 5) calls.
-    /// `CONVFWD_FILTER=substring` selects cases. Run:
+    /// `CONVFWD_FILTER=substring` selects cases, `CONVFWD_BATCH=n` replaces the batch. Run:
     /// `cargo test --release --lib conv_forward::tests::timing -- --ignored --nocapture`.
     #[test]
     #[ignore]
@@ -816,6 +1026,7 @@ mod tests {
             .and_then(|v| v.parse().ok())
             .unwrap_or(5);
         let force = env("CONVFWD_FORCE").as_deref() == Some("1");
+        let batch: Option<usize> = env("CONVFWD_BATCH").and_then(|v| v.parse().ok());
         std::println!("| case | old ms | new ms | old / new | max abs diff |");
         std::println!("| --- | ---: | ---: | ---: | ---: |");
         let (mut old_sum, mut new_sum) = (0.0, 0.0);
@@ -824,7 +1035,7 @@ mod tests {
                 continue;
             }
             let case = Case {
-                n,
+                n: batch.unwrap_or(n),
                 c_in,
                 c_out,
                 h: size,

@@ -15,10 +15,10 @@
 //!   consume it are queued after our launch on the same cubecl stream.
 
 use burn::backend::Cube;
+use burn::backend::TensorMetadata;
 use burn::backend::fusion::stream::StreamId;
 use burn::backend::fusion::{FusionTensor, NoOp, get_client};
 use burn::backend::ir::{BackendIr, InitOperationIr, OperationIr, OperationOutput};
-use burn::backend::TensorMetadata;
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use burn::cubecl::Device as CubeDevice;
 use burn::tensor::{DType, Int, Shape, Tensor};

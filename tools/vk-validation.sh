@@ -2,12 +2,15 @@
 # Run a command with the Khronos Vulkan validation layer on every Vulkan instance it (and any
 # process it starts) creates: Debian's vulkan-validationlayers, forced through the Vulkan
 # loader (VK_INSTANCE_LAYERS), whatever flags wgpu/cubecl create their instance with. The layer
-# reads its settings from a file (VK_LAYER_SETTINGS_PATH): errors only, each written to stderr
-# and followed by SIGTRAP, so the process that made the error dies (exit 133 / signal 5) and the
+# reads its settings from a file (VK_LAYER_SETTINGS_PATH): errors only, each written to stdout
+# (the layer's own "stdout"; a path such as /dev/stderr would be opened with truncation, and
+# every Vulkan process would wipe a log file that the output is redirected to) and followed by
+# SIGTRAP, so the process that made the error dies (exit 133 / signal 5) and the
 # test that ran it fails. Mesa's OpenGL adapter is not Vulkan and is not validated.
 #
 #   tools/vk-validation.sh COMMAND [ARG...]
 #   tools/vk-validation.sh --self-check    # make one validation error on purpose: must die
+#   source tools/vk-validation.sh --export # turn it on for the rest of the calling script
 set -euo pipefail
 manifest=/usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json
 if [ ! -f "$manifest" ]; then
@@ -20,10 +23,18 @@ settings=$settings_dir/vk_layer_settings.txt
 cat > "$settings" <<'SETTINGS'
 khronos_validation.report_flags = error
 khronos_validation.debug_action = VK_DBG_LAYER_ACTION_LOG_MSG,VK_DBG_LAYER_ACTION_BREAK
-khronos_validation.log_filename = /dev/stderr
+khronos_validation.log_filename = stdout
 SETTINGS
 export VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation
 export VK_LAYER_SETTINGS_PATH="$settings"
+
+if [ "${1:-}" = --export ]; then
+  # Sourced: the two variables above stay set in the caller (.ci/run).
+  return 0 2>/dev/null || {
+    echo "error: --export only works sourced: source tools/vk-validation.sh --export" >&2
+    exit 2
+  }
+fi
 
 if [ "${1:-}" = --self-check ]; then
   # An application info with the wrong sType: the layer must report it and stop the process.
@@ -54,7 +65,7 @@ int main(void) {
 C
   cc -o "$probe_dir/probe" "$probe_dir/probe.c" -ldl
   set +e
-  "$probe_dir/probe" 2> "$probe_dir/err.txt"
+  "$probe_dir/probe" > "$probe_dir/err.txt" 2>&1
   rc=$?
   set -e
   if [ "$rc" = 0 ] || ! grep -q "VUID-VkApplicationInfo-sType-sType" "$probe_dir/err.txt"; then

@@ -62,13 +62,20 @@ pub fn run(args: ConvertArgs) -> crate::Result<()> {
             );
         }
     }
-    let written = formats::write(args.to, &dataset)?;
-    let out = OutputDir::claim(Some(&args.out), Path::new("."), "converted", args.force)?;
-    for file in &written.files {
-        out.write(&file.path, &file.bytes)?;
-    }
+    let mut sink = DirSink {
+        args: &args,
+        out: None,
+        files: 0,
+        error: None,
+    };
+    let losses = formats::write_to(args.to, &dataset, &mut sink)
+        .map_err(|e| sink.error.take().unwrap_or_else(|| e.into()))?;
+    let out = match sink.out.take() {
+        Some(out) => out,
+        None => sink.claim()?,
+    };
     let path = out.publish()?;
-    for (what, n) in written.losses.iter() {
+    for (what, n) in losses.iter() {
         warn!("lost in {}: {n} {what}", args.to);
     }
     if !args.quiet {
@@ -79,8 +86,57 @@ pub fn run(args: ConvertArgs) -> crate::Result<()> {
             dataset.classes.len(),
             args.to,
             escape_path(&path),
-            written.files.len()
+            sink.files
         );
     }
     Ok(())
+}
+
+/// The converted files, streamed into the output directory, which is claimed when the writer
+/// makes its first file (so that what a writer refuses before writing leaves nothing behind)
+/// and published by the caller only if the whole write succeeded.
+struct DirSink<'a> {
+    args: &'a ConvertArgs,
+    out: Option<OutputDir>,
+    /// Files written so far.
+    files: usize,
+    /// The first error of the output directory, which names the file (the writer's own error
+    /// names it only relative to the output).
+    error: Option<crate::Error>,
+}
+
+impl DirSink<'_> {
+    fn claim(&self) -> crate::Result<OutputDir> {
+        let (out, force) = (&self.args.out, self.args.force);
+        Ok(OutputDir::claim(
+            Some(out),
+            Path::new("."),
+            "converted",
+            force,
+        )?)
+    }
+}
+
+impl formats::Sink for DirSink<'_> {
+    fn file(
+        &mut self,
+        path: &str,
+        fill: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let written = match &self.out {
+            Some(out) => out.write_with(path, fill).map_err(crate::Error::from),
+            None => self.claim().and_then(|out| {
+                let written = out.write_with(path, fill).map_err(crate::Error::from);
+                self.out = Some(out);
+                written
+            }),
+        };
+        written.map_err(|e| {
+            let io = std::io::Error::other(e.to_string());
+            self.error.get_or_insert(e);
+            io
+        })?;
+        self.files += 1;
+        Ok(())
+    }
 }

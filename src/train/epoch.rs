@@ -14,7 +14,7 @@ use burn::prelude::*;
 use super::device_metrics::{PendingMetrics, ReadSchedule};
 use super::launches::LaunchCounter;
 use super::optim::{EpochLr, clip_global_norm};
-use super::parallel::{self, Replica};
+use super::parallel::{self, Replica, ReplicaModels};
 use super::{TrainError, loss, progress};
 use crate::augment::gpu::ResidentImages;
 use crate::augment::{AugmentedBatch, Augmenter};
@@ -178,21 +178,37 @@ pub fn train_epoch(
         sampler::epoch_order(data.len(), cfg.seed, ctx.epoch)
     };
     let mut pending = PendingMetrics::new(ctx.reads, ctx.epoch);
-    for (b, range) in sampler::batches(data.len(), cfg.batch_size).enumerate() {
+    let batches: Vec<_> = sampler::batches(data.len(), cfg.batch_size).collect();
+    let mut replicas =
+        (!ctx.replicas.is_empty()).then(|| ReplicaModels::new(ctx, &model, &mut stats.transfers));
+    for (b, range) in batches.iter().cloned().enumerate() {
         let idx = &order[range];
-        let (next, stepped) = if ctx.replicas.is_empty() {
-            let batch = (b, idx);
-            one_device_batch(
-                ctx,
-                model,
-                optimizer,
-                batch,
-                &mut stats,
-                &mut pending,
-                &mut laps,
-            )
-        } else {
-            parallel_batch(ctx, model, optimizer, (b, idx), &mut stats, &mut pending)
+        let (next, stepped) = match replicas.as_mut() {
+            None => {
+                let batch = (b, idx);
+                one_device_batch(
+                    ctx,
+                    model,
+                    optimizer,
+                    batch,
+                    &mut stats,
+                    &mut pending,
+                    &mut laps,
+                )
+            }
+            Some(replicas) => {
+                let last = b + 1 == batches.len();
+                let step = ParallelStep { b, idx, last };
+                parallel_batch(
+                    ctx,
+                    model,
+                    optimizer,
+                    step,
+                    replicas,
+                    &mut stats,
+                    &mut pending,
+                )
+            }
         };
         model = next;
         let read = stepped
@@ -206,6 +222,7 @@ pub fn train_epoch(
         return (model, Err(e));
     }
     stats.transfers.kernel_launches = launches.map(|l| l.launches());
+    stats.transfers.parallel = replicas.map(|r| r.order.counts());
     (model, Ok(stats))
 }
 
@@ -287,27 +304,43 @@ fn gradients(
     })
 }
 
-/// One data-parallel training step on the batch `idx` over the main device and the replicas
-/// ([`parallel::step`]); its loss and correct count are left pending. The model comes back,
-/// stepped or (on an error before the step) as it was.
+/// Which batch of the epoch a data-parallel step trains on.
+struct ParallelStep<'a> {
+    /// Batch number in the epoch, 0-based.
+    b: usize,
+    /// Positions in the training set.
+    idx: &'a [usize],
+    /// Whether it is the epoch's last batch (the replicas need no weights after it).
+    last: bool,
+}
+
+/// One data-parallel training step on the batch `step.idx` over the main device and the
+/// replicas ([`parallel::step`]), then the updated weights sent out to the replicas (except
+/// after the epoch's last batch); its loss and correct count are left pending. The model comes
+/// back, stepped or (on an error before the step) as it was.
 fn parallel_batch(
     ctx: &EpochContext<'_>,
     model: Model,
     optimizer: &mut ModuleOptimizer,
-    (b, idx): (usize, &[usize]),
+    step: ParallelStep<'_>,
+    replicas: &mut ReplicaModels,
     stats: &mut EpochStats,
     pending: &mut PendingMetrics,
 ) -> (Model, Result<(), TrainError>) {
-    let mut step = match parallel::step(ctx, &model, idx) {
-        Ok(step) => step,
+    let mut sharded = match parallel::step(ctx, &model, replicas, step.idx) {
+        Ok(sharded) => sharded,
         Err(e) => return (model, Err(e)),
     };
-    stats.transfers.add(&step.transfers);
+    stats.transfers.add(&sharded.transfers);
     let clip = ctx.cfg.optimizer.clip_grad_norm;
     if clip > 0.0 {
-        clip_global_norm(&mut step.grads, &model, clip);
+        clip_global_norm(&mut sharded.grads, &model, clip);
     }
-    let model = optimizer.step(ctx.lr.at(b), model, step.grads);
-    pending.push_counts(step.loss, step.correct, idx.len());
+    let model = optimizer.step(ctx.lr.at(step.b), model, sharded.grads);
+    if !step.last {
+        replicas.send(ctx, &model, &mut stats.transfers);
+    }
+    replicas.order.end();
+    pending.push_counts(sharded.loss, sharded.correct, step.idx.len());
     (model, Ok(()))
 }

@@ -13,6 +13,7 @@ pub mod device_metrics;
 pub mod embed;
 pub mod epoch;
 pub mod evaluate;
+pub mod flat;
 pub mod inference;
 pub mod launches;
 pub mod loss;

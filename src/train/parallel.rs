@@ -1,8 +1,8 @@
-//! Data-parallel training on several devices of one machine (`--devices`), with burn's own
-//! multi-device machinery: each step the model is forked to every other device (a replica per
-//! device), each device augments and trains on its contiguous shard of the global batch with
-//! the fused kernel, and the gradients are moved to the main device (the first) and summed
-//! there ([`GradientsAccumulator`]) before the one optimizer step.
+//! Data-parallel training on several devices of one machine (`--devices`): each device keeps
+//! a replica of the model for the epoch, augments and trains on its contiguous shard of the
+//! global batch with the fused kernel, and the gradients are summed on the main device (the
+//! first) before the one optimizer step, whose updated weights are then sent out to the
+//! replicas.
 //!
 //! Each shard's loss is scaled by its share of the global batch (its rows, or with class
 //! weights its share of the summed weights), so the summed gradient is the gradient of the
@@ -12,16 +12,21 @@
 //! within a shard, and dropout masks come from each device's own generator.
 //!
 //! burn 0.22 has no device-to-device transport on wgpu (NCCL's all-reduce is CUDA only), so
-//! both the replication and the gradient merge go through the host: a host sync per replica
-//! per step.
+//! every transfer goes through the host and is a blocking read of its source device. A step
+//! therefore first queues every shard's forward and backward and hands each device its work,
+//! and only then reads: one flattened buffer per replica (its gradients, loss and correct
+//! count, [`flat`](super::flat)); after the optimizer step the main device's weights are read
+//! once and uploaded to each replica as one buffer. [`StepOrder`] records that order.
 
 use std::ops::Range;
 
-use burn::module::{ModuleVisitor, Param};
-use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 
 use super::epoch::EpochContext;
+use super::flat::{self, GradLayout};
+use super::launches::StepOrder;
 use super::{TrainError, loss};
 use crate::augment::gpu::ResidentImages;
 use crate::augment::{AugmentedBatch, Augmenter, Uploaded};
@@ -59,6 +64,69 @@ pub fn shard_ranges(n: usize, parts: usize) -> Vec<Range<usize>> {
     out
 }
 
+/// The replicas' copies of the model during one epoch, kept in step with the main device's
+/// model by [`ReplicaModels::send`], and the order of the epoch's transfers.
+pub struct ReplicaModels {
+    /// One model per replica, in `ctx.replicas`' order.
+    models: Vec<Model>,
+    /// The epoch's step order and transfer counts.
+    pub order: StepOrder,
+}
+
+impl ReplicaModels {
+    /// Copies of `model` on every replica of `ctx` (one weight transfer each).
+    pub fn new(ctx: &EpochContext<'_>, model: &Model, transfers: &mut TransferCounts) -> Self {
+        let mut replicas = Self {
+            models: Vec::new(),
+            order: StepOrder::default(),
+        };
+        // A model's clones share its running statistics (batch norm's `RunningState` is behind
+        // an `Arc`): a replica built on a clone would write its statistics into the main
+        // model's. `valid().train()` rebuilds them; the freezing is applied again.
+        let own = || super::trainer::freeze(ctx.cfg, model.valid().train());
+        replicas.models = replicas.upload(ctx, model, |_| own(), transfers);
+        replicas
+    }
+
+    /// Send `model`'s weights (the main device's, after an optimizer step) to every replica:
+    /// one read of the main device, one upload per replica.
+    pub fn send(&mut self, ctx: &EpochContext<'_>, model: &Model, transfers: &mut TransferCounts) {
+        let old = std::mem::take(&mut self.models);
+        let mut old = old.into_iter();
+        self.models = self.upload(
+            ctx,
+            model,
+            |_| old.next().expect("one model per replica"),
+            transfers,
+        );
+    }
+
+    /// `model`'s weights loaded into `base(d)` on each replica `d`.
+    fn upload(
+        &mut self,
+        ctx: &EpochContext<'_>,
+        model: &Model,
+        mut base: impl FnMut(usize) -> Model,
+        transfers: &mut TransferCounts,
+    ) -> Vec<Model> {
+        let weights = flat::weights(model).into_data();
+        self.order.read();
+        let bytes = weights.as_bytes().len() as u64;
+        transfers.host_syncs += 1;
+        transfers.bytes_read_back += bytes;
+        transfers.other_bytes_uploaded += bytes * ctx.replicas.len() as u64;
+        self.order.weights_sent(ctx.replicas.len());
+        ctx.replicas
+            .iter()
+            .enumerate()
+            .map(|(d, r)| {
+                let device = r.device.clone().inner();
+                flat::load_weights(base(d), Tensor::from_data(weights.clone(), &device))
+            })
+            .collect()
+    }
+}
+
 /// One data-parallel step's results on the main device.
 pub struct ShardedStep {
     /// The summed gradients of every shard.
@@ -67,101 +135,116 @@ pub struct ShardedStep {
     pub loss: Tensor<1>,
     /// Correct argmax predictions in the global batch.
     pub correct: Tensor<1>,
-    /// The step's host/device traffic: image and other uploads, and for every replica the
-    /// weights read from the main device and written to it, its gradients read back and
-    /// written to the main device, and its loss and correct count (burn moves a tensor
-    /// between wgpu devices through the host, one read, hence one sync, per tensor).
+    /// The step's host/device traffic: image and other uploads, and for every replica its
+    /// flattened gradients, loss and correct count read back and written to the main device.
     pub transfers: TransferCounts,
 }
 
+/// A shard's results on its device, queued but not read.
+struct Queued {
+    grads: GradientsParams,
+    loss: Tensor<1>,
+    correct: Tensor<1>,
+}
+
 /// Forward and backward of the batch `idx` (positions in `ctx.data`) split over the main device
-/// and `ctx.replicas`; the gradients merged on the main device.
+/// (`model`) and `ctx.replicas` (`replicas`' models): every shard is queued on its device and
+/// the devices flushed before any result is read; then each replica's gradients, loss and
+/// correct count come to the main device as one buffer and are summed there.
 pub fn step(
     ctx: &EpochContext<'_>,
     model: &Model,
+    replicas: &mut ReplicaModels,
     idx: &[usize],
 ) -> Result<ShardedStep, TrainError> {
-    let data = ctx.data;
-    let classes = data.num_classes();
     let shards = shard_ranges(idx.len(), 1 + ctx.replicas.len());
-    // Replicate first: a fork reads the main device's weights, which must not wait on work
-    // queued for this step. (The weights are initialized: a fork of a lazily initialized
-    // parameter would initialize it on the replica, from that device's generator; see
-    // `materialize`, which `build_model` calls.)
-    let models: Vec<Model> = (0..shards.len())
-        .map(|d| match d {
-            0 => model.clone(),
-            _ => model.clone().fork(&ctx.replicas[d - 1].device),
-        })
-        .collect();
+    replicas.order.begin(shards.len());
     let (batches, uploaded) = shard_batches(ctx, idx, &shards)?;
+    let classes = ctx.data.num_classes();
     let weight = |targets: &[f32]| loss::batch_weight(targets, classes, ctx.class_weights);
     let total: f64 = batches.iter().map(|s| weight(&s.targets)).sum();
-    let mut accumulator = GradientsAccumulator::<Model>::new();
-    let (mut loss_sum, mut correct_sum) = (None::<Tensor<1>>, None::<Tensor<1>>);
+    let mut queued = Vec::with_capacity(batches.len());
     for (d, shard) in batches.into_iter().enumerate() {
-        let Shard {
-            batch,
-            labels,
-            targets,
-        } = shard;
-        let device = if d == 0 {
-            ctx.device
-        } else {
-            &ctx.replicas[d - 1].device
+        let (device, m) = match d {
+            0 => (ctx.device, model),
+            _ => (&ctx.replicas[d - 1].device, &replicas.models[d - 1]),
         };
-        let logits = models[d].forward(batch.images);
-        let scale = weight(&targets) / total.max(f64::MIN_POSITIVE);
-        let shard_loss = loss::loss(
-            ctx.cfg.loss,
-            logits.clone(),
-            &targets,
-            ctx.class_weights,
-            device,
-        )
-        .mul_scalar(scale);
-        let grads = GradientsParams::from_grads(shard_loss.clone().backward(), &models[d]);
-        let correct = super::device_metrics::correct_count(logits.inner(), &labels);
-        let main = ctx.device.clone().inner();
-        let (l, c) = (
-            shard_loss.inner().to_device(&main),
-            correct.to_device(&main),
-        );
-        loss_sum = Some(loss_sum.map_or(l.clone(), |s| s + l));
-        correct_sum = Some(correct_sum.map_or(c.clone(), |s| s + c));
-        accumulator.accumulate(model, grads.to_device(ctx.device, model));
+        let scale = weight(&shard.targets) / total.max(f64::MIN_POSITIVE);
+        queued.push(queue_shard(ctx, m, device, shard, scale));
+        replicas.order.queued();
     }
-    let (tensors, scalars) = param_counts(model);
-    let moved = (shards.len() - 1) as u64;
-    let bytes = moved * (2 * scalars * 4 + 8);
+    for device in std::iter::once(ctx.device).chain(ctx.replicas.iter().map(|r| &r.device)) {
+        device
+            .flush()
+            .map_err(|e| TrainError::Tensor(format!("device flush failed: {e:?}")))?;
+    }
+    let mut shards_out = queued.into_iter();
+    let main = shards_out.next().expect("a batch has at least one shard");
+    let layout = GradLayout::of(model, &main.grads);
+    let main_device = ctx.device.clone().inner();
+    let mut sum = layout.flatten(model, main.grads, &main_device);
+    let (mut loss_sum, mut correct_sum) = (main.loss, main.correct);
+    let mut moved = 0u64;
+    for (d, shard) in shards_out.enumerate() {
+        let replica_device = ctx.replicas[d].device.clone().inner();
+        let grads = layout.flatten(&replicas.models[d], shard.grads, &replica_device);
+        let buffer = Tensor::cat(vec![grads, shard.loss, shard.correct], 0);
+        let buffer = buffer.to_device(&main_device);
+        replicas.order.gradients_received();
+        moved += 1;
+        let n = layout.len;
+        sum = sum + buffer.clone().narrow(0, 0, n);
+        loss_sum = loss_sum + buffer.clone().narrow(0, n, 1);
+        correct_sum = correct_sum + buffer.narrow(0, n + 1, 1);
+    }
+    let bytes = moved * (layout.len as u64 + 2) * 4;
     let transfers = TransferCounts {
         resident: ctx.resident.is_some(),
         image_bytes_uploaded: uploaded.image_bytes,
         other_bytes_uploaded: uploaded.other_bytes + bytes,
         bytes_read_back: bytes,
-        host_syncs: moved * (2 * tensors + 2),
+        host_syncs: moved,
         kernel_launches: None,
+        parallel: None,
     };
     Ok(ShardedStep {
-        grads: accumulator.grads(),
-        loss: loss_sum.expect("a batch has at least one shard"),
-        correct: correct_sum.expect("a batch has at least one shard"),
+        grads: layout.split(model, sum),
+        loss: loss_sum,
+        correct: correct_sum,
         transfers,
     })
 }
 
-/// The number of float parameter tensors of `model` and of their values.
-fn param_counts(model: &Model) -> (u64, u64) {
-    struct Count(u64, u64);
-    impl ModuleVisitor for Count {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.0 += 1;
-            self.1 += param.shape().num_elements() as u64;
-        }
+/// Queue shard `shard`'s forward, loss (times `scale`) and backward through `model` on
+/// `device`, and its correct count; nothing is read.
+fn queue_shard(
+    ctx: &EpochContext<'_>,
+    model: &Model,
+    device: &Device,
+    shard: Shard,
+    scale: f64,
+) -> Queued {
+    let Shard {
+        batch,
+        labels,
+        targets,
+    } = shard;
+    let logits = model.forward(batch.images);
+    let shard_loss = loss::loss(
+        ctx.cfg.loss,
+        logits.clone(),
+        &targets,
+        ctx.class_weights,
+        device,
+    )
+    .mul_scalar(scale);
+    let grads = GradientsParams::from_grads(shard_loss.clone().backward(), model);
+    let correct = super::device_metrics::correct_count(logits.inner(), &labels);
+    Queued {
+        grads,
+        loss: shard_loss.inner().reshape([1]),
+        correct: correct.reshape([1]),
     }
-    let mut count = Count(0, 0);
-    model.visit(&mut count);
-    (count.0, count.1)
 }
 
 /// Initialize every lazily initialized parameter of `model` on its own device, now (a no-op

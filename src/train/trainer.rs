@@ -105,7 +105,7 @@ pub fn build_model(
 }
 
 /// `model` with its backbone frozen when the config says so.
-fn freeze(cfg: &TrainConfig, model: Model) -> Model {
+pub(crate) fn freeze(cfg: &TrainConfig, model: Model) -> Model {
     match cfg.model.freeze {
         Freeze::Backbone => model.freeze_backbone(),
         Freeze::None => model,

@@ -287,9 +287,14 @@ fn data_parallel_training_on_two_devices_follows_one_device_with_the_same_global
             assert!((x - y).abs() <= 1e-3 * x.abs(), "{key}: {x} vs {y}");
         }
         let (ta, tb) = (&a["transfers"], &b["transfers"]);
-        // The replica's weights and gradients travel through the host every step.
-        assert!(
-            tb["host_syncs"].as_u64().unwrap() > 8 * ta["host_syncs"].as_u64().unwrap(),
+        assert!(ta.get("parallel").is_none(), "one device: {ta}");
+        // 8 steps: each moves the replica's gradients in and the weights out, one flattened
+        // buffer each way, every shard queued before anything is read (parallel_counts).
+        let steps = parallel_counts(tb, 2);
+        assert_eq!(steps, 8, "{tb}");
+        assert_eq!(
+            tb["host_syncs"].as_u64().unwrap(),
+            2 * steps + ta["host_syncs"].as_u64().unwrap(),
             "{ta} vs {tb}"
         );
         assert_eq!(
@@ -299,6 +304,64 @@ fn data_parallel_training_on_two_devices_follows_one_device_with_the_same_global
     }
     let config = std::fs::read_to_string(runs.join("two").join("config.toml")).unwrap();
     assert!(config.contains("devices = [0, 1]"), "{config}");
+}
+
+/// Check an epoch's data-parallel counters over `devices` devices, each step sharding over all
+/// of them: every shard queued before any read, one gradient buffer per replica per step back
+/// and one weight buffer per replica per step out. Returns the steps.
+fn parallel_counts(transfers: &serde_json::Value, devices: u64) -> u64 {
+    let p = &transfers["parallel"];
+    let count = |key: &str| {
+        p[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key}: {transfers}"))
+    };
+    let steps = count("steps");
+    assert!(steps > 0, "{transfers}");
+    assert_eq!(count("steps_read_before_all_queued"), 0, "{transfers}");
+    assert_eq!(count("shards_queued"), devices * steps, "{transfers}");
+    assert_eq!(
+        count("gradient_transfers"),
+        (devices - 1) * steps,
+        "{transfers}"
+    );
+    assert_eq!(
+        count("weight_transfers"),
+        (devices - 1) * steps,
+        "{transfers}"
+    );
+    steps
+}
+
+#[test]
+fn data_parallel_batch_norm_model_queues_every_shard_before_reading_and_moves_one_buffer_each_way()
+{
+    if !two_adapters() {
+        return;
+    }
+    let runs = scratch("two-devices-counters");
+    TrainArgs::new()
+        .set("--devices", "0,1")
+        .model("resnet-small")
+        .epochs(2)
+        .synthetic(120, 20)
+        .batch_size(40)
+        .set("--sync-every", "1000")
+        .runs_dir(&runs)
+        .name("two")
+        .quiet()
+        .run_ok();
+    let epochs = epochs(&runs.join("two"));
+    assert_eq!(epochs.len(), 2);
+    for epoch in &epochs {
+        let t = &epoch["transfers"];
+        let steps = parallel_counts(t, 2);
+        assert_eq!(steps, 3, "{t}");
+        // Per step one read of each replica's gradients and one of the main device's weights;
+        // one read of the pending metrics at the epoch's end.
+        assert_eq!(t["host_syncs"].as_u64().unwrap(), 2 * steps + 1, "{t}");
+        assert!(epoch["val_loss"].as_f64().unwrap().is_finite(), "{epoch}");
+    }
 }
 
 #[test]

@@ -302,7 +302,7 @@ fn keypoint_outside(o: &Object, b: &BBox) -> Option<String> {
 
 /// A mask that does not fit its image; an invalid RLE is an error.
 fn mask_finding(o: &Object, image: &Image) -> Result<Option<String>, RleError> {
-    let size = match &o.mask {
+    let size = match o.mask.as_deref() {
         None => return Ok(None),
         Some(Mask::Rle(r)) => {
             r.validate()?;
@@ -694,25 +694,25 @@ mod tests {
     #[test]
     fn masks_of_the_wrong_size_are_findings_and_invalid_ones_errors() {
         let mut o = Object::of_class(0);
-        o.mask = Some(Mask::Rle(Rle {
+        o.mask = Some(Box::new(Mask::Rle(Rle {
             height: 50,
             width: 100,
             counts: vec![5000],
-        }));
+        })));
         let mut wrong = Object::of_class(0);
-        wrong.mask = Some(Mask::Rle(Rle {
+        wrong.mask = Some(Box::new(Mask::Rle(Rle {
             height: 100,
             width: 50,
             counts: vec![5000],
-        }));
+        })));
         let f = check_annotations(&dataset(vec![o, wrong]), &CheckOptions::default()).unwrap();
         assert_eq!(kinds(&f), vec![(FindingKind::MaskSizeMismatch, Some(1))]);
         let mut hostile = Object::of_class(0);
-        hostile.mask = Some(Mask::RleString(RleString {
+        hostile.mask = Some(Box::new(Mask::RleString(RleString {
             height: 50,
             width: 100,
             counts: "52".into(),
-        }));
+        })));
         let e = check_annotations(
             &dataset(vec![Object::of_class(0), hostile]),
             &CheckOptions::default(),

@@ -139,9 +139,10 @@ pub struct Object {
     /// Axis-aligned box.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bbox: Option<BBox>,
-    /// Oriented (rotated) box.
+    /// Oriented (rotated) box (boxed, as the other rare geometries: an object without them
+    /// stays small, which is what bounds the memory of a large data set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oriented: Option<OrientedBox>,
+    pub oriented: Option<Box<OrientedBox>>,
     /// Closed polygons; several polygons are parts of one object (their union), as COCO's
     /// `segmentation` lists them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -151,10 +152,10 @@ pub struct Object {
     pub polyline: Option<Vec<Point>>,
     /// A circle (LabelMe `circle`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub circle: Option<Circle>,
+    pub circle: Option<Box<Circle>>,
     /// A pixel mask.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mask: Option<Mask>,
+    pub mask: Option<Box<Mask>>,
     /// Keypoints, in the order of the class's (or data set's) keypoint schema; for formats
     /// without a schema (LabelMe `point`, CVAT `points`) simply the points.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -607,13 +608,21 @@ impl Object {
         }
     }
 
+    /// Drop the spare capacity of the object's lists (a list grown by one push holds room for
+    /// four): readers call it on each object they keep, which bounds a large data set's memory.
+    pub fn shrink_to_fit(&mut self) {
+        self.polygons.shrink_to_fit();
+        self.keypoints.shrink_to_fit();
+        self.attributes.shrink_to_fit();
+    }
+
     /// The object's axis-aligned extent: its box, else the bounding box of its oriented box,
     /// polygons, polyline, circle or labelled keypoints (in that order of preference).
     pub fn extent(&self) -> Option<BBox> {
         if let Some(b) = self.bbox {
             return Some(b);
         }
-        if let Some(o) = self.oriented {
+        if let Some(o) = &self.oriented {
             return Some(o.bounding_box());
         }
         let poly = self.polygons.iter().flat_map(|p| p.points.iter().copied());
@@ -627,7 +636,7 @@ impl Object {
         {
             return Some(b);
         }
-        if let Some(c) = self.circle {
+        if let Some(c) = self.circle.as_deref() {
             let r = c.radius;
             return Some(BBox::from_corners(
                 c.centre.x - r,
@@ -740,11 +749,11 @@ mod tests {
         let c = d.class_index("cat");
         assert_eq!(d.class_index("cat"), c);
         let mut o = Object::of_class(c);
-        o.mask = Some(Mask::Rle(Rle {
+        o.mask = Some(Box::new(Mask::Rle(Rle {
             height: 2,
             width: 2,
             counts: vec![1, 2, 1],
-        }));
+        })));
         o.origin = Origin::Prediction;
         o.score = Some(0.25);
         d.images.push(Image {

@@ -131,8 +131,8 @@ fn the_pycocotools_fixture_reads_whole() {
         "non-contiguous category ids are kept"
     );
     let masks = &d.images[3].objects;
-    assert!(matches!(masks[0].mask, Some(Mask::RleString(_))));
-    let Some(Mask::Rle(rle)) = &masks[1].mask else {
+    assert!(matches!(masks[0].mask.as_deref(), Some(Mask::RleString(_))));
+    let Some(Mask::Rle(rle)) = masks[1].mask.as_deref() else {
         panic!("uncompressed RLE")
     };
     assert!(masks[1].flags.iscrowd);
@@ -298,13 +298,13 @@ fn cvat_holds_uncompressed_and_compressed_masks() {
     let d = subset(&fixture(), &["masks/"]);
     let (back, losses) = round_trip(Format::Cvat, &d, "masks");
     assert_eq!(losses.count("compressed-string RLE masks"), 0, "{losses}");
-    let Some(Mask::Rle(rle)) = &d.images[0].objects[1].mask else {
+    let Some(Mask::Rle(rle)) = d.images[0].objects[1].mask.as_deref() else {
         panic!()
     };
     let masked: Vec<_> = back.images[0]
         .objects
         .iter()
-        .filter_map(|o| o.mask.as_ref())
+        .filter_map(|o| o.mask.as_deref())
         .collect();
     assert_eq!(masked.len(), 2, "{masked:?}");
     assert!(masked.contains(&&Mask::Bitmap(rle.to_bitmap())));
@@ -314,7 +314,7 @@ fn cvat_holds_uncompressed_and_compressed_masks() {
     let masks: Vec<Mask> = coco.images[0]
         .objects
         .iter()
-        .filter_map(|o| o.mask.clone())
+        .filter_map(|o| o.mask.as_deref().cloned())
         .collect();
     assert!(masks.contains(&Mask::Rle(rle.clone())), "{masks:?}");
 }

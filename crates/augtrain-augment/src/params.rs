@@ -941,7 +941,9 @@ mod tests {
         let spec = crate::spec::PipelineSpec::from_toml("version = 1\n", "t").unwrap();
         let at = |w: usize, h: usize| Program::new(&spec, ImageShape::new(w, h, 3));
         // 37,838 x 37,838 x 3 = 4,295,142,732 bytes, just over u32::MAX.
-        let err = at(37_838, 37_838).err().expect("refused");
+        let Err(err) = at(37_838, 37_838) else {
+            panic!("a 37,838 x 37,838 RGB image was accepted")
+        };
         assert!(err.to_string().contains("2^32"), "{err}");
         assert!(at(37_837, 37_837).is_ok());
     }

@@ -63,6 +63,42 @@ pub struct TransferCounts {
     /// Kernels launched on the device (GPU only; burn's and augtrain's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel_launches: Option<u64>,
+    /// The order and count of a data-parallel run's cross-device transfers (`--devices`
+    /// with more than one device; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<ParallelCounts>,
+}
+
+/// What the steps of a data-parallel epoch waited on, as augtrain issues its transfers: each
+/// step queues every shard's forward and backward on its device before it reads any result,
+/// brings each replica's gradients (with its loss and correct count) back in one flattened
+/// buffer, and sends the updated weights out in one flattened buffer per replica.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParallelCounts {
+    /// Data-parallel steps.
+    pub steps: u64,
+    /// Shards whose forward and backward were queued on their device (the main device's
+    /// included), over all steps.
+    pub shards_queued: u64,
+    /// Steps in which the host waited on a read before every shard of the step was queued.
+    pub steps_read_before_all_queued: u64,
+    /// Flattened gradient buffers brought from the replicas to the main device (one per
+    /// replica with a shard per step).
+    pub gradient_transfers: u64,
+    /// Flattened weight buffers sent from the main device to the replicas (one per replica
+    /// per step: the weights after each step, and before the epoch's first).
+    pub weight_transfers: u64,
+}
+
+impl ParallelCounts {
+    /// Add `other`'s counts to these.
+    pub fn add(&mut self, other: &ParallelCounts) {
+        self.steps += other.steps;
+        self.shards_queued += other.shards_queued;
+        self.steps_read_before_all_queued += other.steps_read_before_all_queued;
+        self.gradient_transfers += other.gradient_transfers;
+        self.weight_transfers += other.weight_transfers;
+    }
 }
 
 impl TransferCounts {
@@ -76,6 +112,14 @@ impl TransferCounts {
         self.kernel_launches = match (self.kernel_launches, other.kernel_launches) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        self.parallel = match (self.parallel, other.parallel) {
+            (None, None) => None,
+            (a, b) => {
+                let mut sum = a.unwrap_or_default();
+                sum.add(&b.unwrap_or_default());
+                Some(sum)
+            }
         };
     }
 }

@@ -620,6 +620,12 @@ impl OutputDir {
     /// A name that would leave the output (absolute, `..`, a symbolic link on the way) is an
     /// error: names can come from files we did not write (annotation image names).
     pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), RunError> {
+        Ok(write_atomic(&self.writable(name)?, bytes)?)
+    }
+
+    /// Where `name` is written in the unpublished output, its folders created; an error for a
+    /// name that would leave the output.
+    fn writable(&self, name: &str) -> Result<PathBuf, RunError> {
         let path = augtrain_data::util::inside::writable_inside(self.work.path(), Path::new(name))
             .map_err(|e| RunError::Damaged {
                 path: self.target.clone(),
@@ -628,7 +634,24 @@ impl OutputDir {
         if let Some(parent) = path.parent().filter(|p| *p != self.work.path()) {
             create_dir_all(parent)?;
         }
-        Ok(write_atomic(&path, bytes)?)
+        Ok(path)
+    }
+
+    /// Write a file of the output from what `fill` writes into it (buffered), for files too
+    /// large to hold in memory first; names as [`OutputDir::write`]. The file is written in
+    /// place inside the unpublished output, which [`OutputDir::publish`] flushes to disk whole.
+    pub fn write_with(
+        &self,
+        name: &str,
+        fill: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> Result<(), RunError> {
+        use std::io::Write;
+        let written = std::fs::File::create(self.writable(name)?).and_then(|file| {
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+            fill(&mut w)?;
+            w.flush()
+        });
+        written.map_err(|e| IoError::new("write", self.file(name), e).into())
     }
 
     /// Move the finished output into place, flushed to disk first. The final rename never

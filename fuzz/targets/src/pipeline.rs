@@ -32,13 +32,13 @@ fn hostile_objects(w: f64, h: f64, bytes: &[u8]) -> Vec<Object> {
         },
         Object {
             bbox: Some(BBox::from_corners(2.0, 2.0, 2.0, 2.0)),
-            oriented: Some(OrientedBox {
+            oriented: Some(Box::new(OrientedBox {
                 cx: 1.0,
                 cy: 1.0,
                 width: 0.0,
                 height: 0.0,
                 angle_deg: 45.0,
-            }),
+            })),
             ..Object::default()
         },
         Object {

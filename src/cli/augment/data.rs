@@ -204,7 +204,7 @@ fn object_boxes(image: &Image) -> Vec<[f64; 4]> {
         .iter()
         .filter_map(|o| {
             o.bbox
-                .or_else(|| o.oriented.map(|b| b.bounding_box()))
+                .or_else(|| o.oriented.as_deref().map(|b| b.bounding_box()))
                 .or_else(|| {
                     augtrain_annotations::model::BBox::enclosing(
                         o.polygons.iter().flat_map(|p| p.points.iter().copied()),
@@ -236,7 +236,7 @@ fn apply(
     // Masks move with the pixels: the same parameters, nearest neighbour, as the GPU pass.
     for o in &mut objects {
         if let Some(mask) = &o.mask {
-            o.mask = Some(warp_object_mask(program, params, mask)?);
+            o.mask = Some(Box::new(warp_object_mask(program, params, mask)?));
         }
     }
     Ok((picture, objects))

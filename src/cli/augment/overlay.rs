@@ -183,13 +183,13 @@ mod tests {
         let pic = Picture::blank(4, 4, 3, 0);
         let mut o = Object::of_class(0);
         // The right half of the 4 x 4 image, as a bitmap starting at column 2.
-        o.mask = Some(Mask::Bitmap(Bitmap {
+        o.mask = Some(Box::new(Mask::Bitmap(Bitmap {
             left: 2,
             top: 0,
             width: 2,
             height: 4,
             data: vec![1; 8],
-        }));
+        })));
         let out = cell(&pic, &[o], 8);
         let at = |x: usize, y: usize| &out.pixels[(y * 8 + x) * 3..(y * 8 + x) * 3 + 3];
         let half = PALETTE[0].map(|c| c / 2);

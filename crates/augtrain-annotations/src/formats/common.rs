@@ -119,7 +119,7 @@ pub fn finite(path: &Path, v: f64, what: &dyn Fn() -> String) -> Result<f64> {
 }
 
 /// A polygon from points, refusing fewer than 3 points or non-finite coordinates.
-pub fn polygon(path: &Path, points: Vec<Point>, what: &dyn Fn() -> String) -> Result<Polygon> {
+pub fn polygon(path: &Path, mut points: Vec<Point>, what: &dyn Fn() -> String) -> Result<Polygon> {
     if points.len() < 3 {
         return Err(AnnotationError::malformed(
             path,
@@ -134,6 +134,8 @@ pub fn polygon(path: &Path, points: Vec<Point>, what: &dyn Fn() -> String) -> Re
         finite(path, p.x, what)?;
         finite(path, p.y, what)?;
     }
+    // Kept for the data set's lifetime: no spare capacity from parsing.
+    points.shrink_to_fit();
     Ok(Polygon { points })
 }
 

@@ -9,14 +9,14 @@
 
 use std::path::Path;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 
 use augtrain_data::util::fs::{IoError, open_regular};
 
 use super::common::{check_image_name, check_size, num, number, polygon};
 use super::shapes::{Shape, merge_groups, shapes_of};
 use super::xml::{Element, escape, for_each_child};
-use super::{ReadOutput, WriteOutput};
+use super::{ReadOutput, Sink, WriteOutput};
 use crate::error::{AnnotationError, Result};
 use crate::loss::Losses;
 use crate::model::{
@@ -130,6 +130,7 @@ fn image(path: &Path, el: &Element, out: &mut ReadOutput) -> Result<Image> {
         o.flags.occluded = shape.attr("occluded") == Some("1");
         o.z_order = shape.attr("z_order").and_then(|z| z.parse().ok());
         o.attributes = attributes(path, shape, &what)?;
+        o.shrink_to_fit();
         items.push((
             shape
                 .attr("group_id")
@@ -201,13 +202,13 @@ fn geometry(
                 o.bbox = Some(b);
             } else {
                 let (cx, cy) = (b.x + b.width / 2.0, b.y + b.height / 2.0);
-                o.oriented = Some(OrientedBox {
+                o.oriented = Some(Box::new(OrientedBox {
                     cx,
                     cy,
                     width: b.width,
                     height: b.height,
                     angle_deg: angle,
-                });
+                }));
             }
         }
         "polygon" => o
@@ -234,18 +235,18 @@ fn geometry(
                 })
                 .collect();
         }
-        "mask" => o.mask = Some(Mask::Bitmap(mask(path, el, size, what)?)),
+        "mask" => o.mask = Some(Box::new(Mask::Bitmap(mask(path, el, size, what)?))),
         "ellipse"
             if el.attr("rx") == el.attr("ry")
                 && el.attr("rotation").is_none_or(|r| r.parse() == Ok(0.0)) =>
         {
-            o.circle = Some(Circle {
+            o.circle = Some(Box::new(Circle {
                 centre: Point {
                     x: f("cx")?,
                     y: f("cy")?,
                 },
                 radius: f("rx")?,
-            });
+            }));
         }
         "ellipse" => {
             skipped.add("CVAT ellipses that are not circles (not read)");
@@ -345,67 +346,96 @@ fn mask(
     })
 }
 
-/// Write the data set as one `annotations.xml`.
+/// Write the data set as one `annotations.xml`, in memory.
 pub fn write(d: &Dataset) -> Result<WriteOutput> {
-    let mut out = WriteOutput::default();
-    out.losses.add_n(
+    super::in_memory(|sink| write_to(d, sink))
+}
+
+/// Write the data set as one `annotations.xml` into `sink`, an image at a time.
+pub fn write_to(d: &Dataset, sink: &mut dyn Sink) -> Result<Losses> {
+    let mut losses = Losses::default();
+    losses.add_n(
         "class ids (not held: classes are named only)",
         d.classes.iter().filter(|c| c.source_id.is_some()).count(),
     );
-    let mut x = String::from(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<annotations>\n  <version>1.1</version>\n  <meta>\n    <task>\n",
-    );
-    x += &format!(
+    super::put_with(sink, "annotations.xml", &mut |w| {
+        write_meta(d, w)?;
+        let mut next_group = 1;
+        for (k, image) in d.images.iter().enumerate() {
+            write_image(d, image, k, &mut next_group, &mut losses, w)?;
+        }
+        w.write_all(b"</annotations>\n")
+    })?;
+    Ok(losses)
+}
+
+/// The XML declaration, `<annotations>` and the `<meta>` block (labels and their attributes).
+fn write_meta(d: &Dataset, w: &mut dyn Write) -> std::io::Result<()> {
+    w.write_all(
+        b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<annotations>\n  <version>1.1</version>\n  <meta>\n    <task>\n",
+    )?;
+    write!(
+        w,
         "      <size>{}</size>\n      <mode>annotation</mode>\n      <labels>\n",
         d.images.len()
-    );
+    )?;
     let declared = attribute_names(d);
     for (c, names) in d.classes.iter().zip(&declared) {
-        x += &format!(
+        write!(
+            w,
             "        <label>\n          <name>{}</name>\n          <type>any</type>\n          <attributes>\n",
             escape(&c.name)
-        );
+        )?;
         for n in names {
-            x += &format!(
+            write!(
+                w,
                 "            <attribute>\n              <name>{}</name>\n              <mutable>False</mutable>\n              <input_type>text</input_type>\n              <default_value></default_value>\n              <values></values>\n            </attribute>\n",
                 escape(n)
-            );
+            )?;
         }
-        x += "          </attributes>\n        </label>\n";
+        w.write_all(b"          </attributes>\n        </label>\n")?;
     }
-    x += "      </labels>\n    </task>\n  </meta>\n";
-    let mut next_group = 1;
-    for (k, image) in d.images.iter().enumerate() {
-        let id = image.id.unwrap_or(k as u64);
-        x += &format!(
-            "  <image id=\"{id}\" name=\"{}\" width=\"{}\" height=\"{}\">\n",
-            escape(&image.file_name),
-            image.width,
-            image.height
-        );
-        for o in &image.objects {
-            count_losses(o, &mut out.losses);
-            let shapes = shapes_of(o, &mut out.losses);
-            let group = (shapes.len() > 1).then(|| {
-                next_group += 1;
-                next_group - 1
-            });
-            for shape in shapes {
-                x += &shape_xml(d, o, &shape, group, &mut out.losses);
-            }
+    w.write_all(b"      </labels>\n    </task>\n  </meta>\n")
+}
+
+/// One `<image>` with its shapes (shapes of one object share a `group_id`, counted from
+/// `next_group`) and tags.
+fn write_image(
+    d: &Dataset,
+    image: &Image,
+    k: usize,
+    next_group: &mut i64,
+    losses: &mut Losses,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
+    let id = image.id.unwrap_or(k as u64);
+    writeln!(
+        w,
+        "  <image id=\"{id}\" name=\"{}\" width=\"{}\" height=\"{}\">",
+        escape(&image.file_name),
+        image.width,
+        image.height
+    )?;
+    for o in &image.objects {
+        count_losses(o, losses);
+        let shapes = shapes_of(o, losses);
+        let group = (shapes.len() > 1).then(|| {
+            *next_group += 1;
+            *next_group - 1
+        });
+        for shape in shapes {
+            w.write_all(shape_xml(d, o, &shape, group, losses).as_bytes())?;
         }
-        for t in &image.tags {
-            x += &format!(
-                "    <tag label=\"{}\" source=\"manual\">\n{}    </tag>\n",
-                escape(&d.classes[t.class].name),
-                attributes_xml(&t.attributes)
-            );
-        }
-        x += "  </image>\n";
     }
-    x += "</annotations>\n";
-    out.push("annotations.xml", x.into_bytes());
-    Ok(out)
+    for t in &image.tags {
+        write!(
+            w,
+            "    <tag label=\"{}\" source=\"manual\">\n{}    </tag>\n",
+            escape(&d.classes[t.class].name),
+            attributes_xml(&t.attributes)
+        )?;
+    }
+    w.write_all(b"  </image>\n")
 }
 
 fn count_losses(o: &Object, l: &mut Losses) {
@@ -601,7 +631,7 @@ mod tests {
         );
         assert!(im.objects[0].flags.occluded);
         assert_eq!(im.objects[0].z_order, Some(2));
-        let ob = im.objects[1].oriented.unwrap();
+        let ob = *im.objects[1].oriented.clone().unwrap();
         assert_eq!(
             (ob.cx, ob.cy, ob.width, ob.height, ob.angle_deg),
             (2.0, 1.0, 4.0, 2.0, 30.0)
@@ -612,7 +642,7 @@ mod tests {
             2,
             "grouped points join the polygon's object"
         );
-        let Some(Mask::Bitmap(b)) = &im.objects[3].mask else {
+        let Some(Mask::Bitmap(b)) = im.objects[3].mask.as_deref() else {
             panic!()
         };
         assert_eq!(b.data, vec![0, 1, 1, 0, 0, 0]);

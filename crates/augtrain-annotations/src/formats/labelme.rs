@@ -17,7 +17,7 @@ use super::common::{
     check_size, count_class_losses, finite, join_relative, polygon, unique_outputs, with_extension,
 };
 use super::shapes::{Shape, merge_groups, shapes_of};
-use super::{ReadOutput, WriteOutput};
+use super::{ReadOutput, Sink, WriteOutput};
 use crate::error::{AnnotationError, Result};
 use crate::loss::Losses;
 use crate::model::{BBox, Circle, Dataset, Flags, Image, Keypoint, Object, Point};
@@ -180,10 +180,10 @@ fn shape_object(
         "circle" => {
             need(2)?;
             let r = (pts[1].x - pts[0].x).hypot(pts[1].y - pts[0].y);
-            o.circle = Some(Circle {
+            o.circle = Some(Box::new(Circle {
                 centre: pts[0],
                 radius: r,
-            });
+            }));
         }
         "line" | "linestrip" => {
             if pts.len() < 2 {
@@ -244,6 +244,11 @@ fn flags_of(f: Flags) -> HashMap<String, bool> {
 /// Write one `<image name>.json` per image, beside where the image is (its `imagePath` is the
 /// image's own file name).
 pub fn write(d: &Dataset) -> Result<WriteOutput> {
+    super::in_memory(|sink| write_to(d, sink))
+}
+
+/// Write one `<image name>.json` per image into `sink`, one image at a time.
+pub fn write_to(d: &Dataset, sink: &mut dyn Sink) -> Result<Losses> {
     let mut out = WriteOutput::default();
     unique_outputs(
         "labelme",
@@ -254,13 +259,11 @@ pub fn write(d: &Dataset) -> Result<WriteOutput> {
     count_class_losses(d, &mut out.losses);
     for image in &d.images {
         let file = file_of(d, image, &mut out.losses);
-        let bytes = serde_json::to_vec_pretty(&file).map_err(|e| AnnotationError::Unwritable {
-            format: "labelme",
-            message: e.to_string(),
+        super::put_with(sink, &with_extension(&image.file_name, "json"), &mut |w| {
+            serde_json::to_writer_pretty(w, &file).map_err(std::io::Error::from)
         })?;
-        out.push(with_extension(&image.file_name, "json"), bytes);
     }
-    Ok(out)
+    Ok(out.losses)
 }
 
 fn file_of(d: &Dataset, image: &Image, losses: &mut Losses) -> LabelmeFile {
@@ -383,7 +386,7 @@ mod tests {
             (im.objects[1].polygons.len(), im.objects[1].keypoints.len()),
             (1, 1)
         );
-        assert_eq!(im.objects[2].circle.map(|c| c.radius), Some(5.0));
+        assert_eq!(im.objects[2].circle.as_deref().map(|c| c.radius), Some(5.0));
         assert_eq!(im.objects[3].polyline.as_ref().map(Vec::len), Some(3));
         assert_eq!(skipped.iter().count(), 1);
         d.images.push(im);

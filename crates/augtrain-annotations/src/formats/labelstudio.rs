@@ -10,16 +10,17 @@
 //! one image with their annotator (`completed_by`); predictions become objects with origin
 //! prediction, the `model_version` as annotator and the `score`.
 
+use std::cell::RefCell;
 use std::path::Path;
 
 use augtrain_data::util::fs::{IoError, open_regular};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Value, json};
 
 use super::brush;
 use super::common::{check_image_name, check_size, count_class_losses, finite, polygon};
 use super::shapes::{Shape, shapes_of};
-use super::{ReadOutput, WriteOutput};
+use super::{ReadOutput, Sink, WriteOutput};
 use crate::error::{AnnotationError, Result};
 use crate::loss::Losses;
 use crate::model::{
@@ -228,7 +229,7 @@ fn region_object(
     match labels_key {
         "rectanglelabels" => value.rectangle(&mut o)?,
         "polygonlabels" => value.polygon(&mut o)?,
-        "brushlabels" => o.mask = Some(Mask::Bitmap(brush_mask(path, v, (w, h), what)?)),
+        "brushlabels" => o.mask = Some(Box::new(Mask::Bitmap(brush_mask(path, v, (w, h), what)?))),
         "keypointlabels" => {
             let (x, y) = value.point()?;
             o.keypoints = vec![Keypoint {
@@ -238,7 +239,7 @@ fn region_object(
             }]
         }
         _ => match value.circle()? {
-            Some(circle) => o.circle = Some(circle),
+            Some(circle) => o.circle = Some(Box::new(circle)),
             None => {
                 out.skipped
                     .add("Label Studio ellipses that are not circles (not read)");
@@ -334,13 +335,13 @@ impl RegionValue<'_> {
                 x + bw / 2.0 * c - bh / 2.0 * s,
                 y + bw / 2.0 * s + bh / 2.0 * c,
             );
-            o.oriented = Some(OrientedBox {
+            o.oriented = Some(Box::new(OrientedBox {
                 cx,
                 cy,
                 width: bw,
                 height: bh,
                 angle_deg: angle,
-            });
+            }));
         }
         Ok(())
     }
@@ -388,26 +389,16 @@ impl RegionValue<'_> {
 /// Write the data set as one Label Studio JSON export, `tasks.json`; image URLs are local-storage
 /// paths (`/data/local-files/?d=<file name>`).
 pub fn write(d: &Dataset) -> Result<WriteOutput> {
-    let mut out = WriteOutput::default();
-    count_class_losses(d, &mut out.losses);
-    let mut tasks = Vec::with_capacity(d.images.len());
-    for (k, image) in d.images.iter().enumerate() {
-        out.losses.add_if(
-            image.objects.is_empty() && image.width > 0,
-            "sizes of images without objects (not held: Label Studio keeps sizes in regions)",
-        );
-        tasks.push(task_of(d, image, k, &mut out.losses)?);
-    }
-    let bytes = serde_json::to_vec_pretty(&tasks).map_err(|e| AnnotationError::Unwritable {
-        format: "labelstudio",
-        message: e.to_string(),
-    })?;
-    out.push("tasks.json", bytes);
-    Ok(out)
+    super::in_memory(|sink| write_to(d, sink))
 }
 
-fn task_of(d: &Dataset, image: &Image, k: usize, losses: &mut Losses) -> Result<Value> {
-    if !image.objects.is_empty() && (image.width == 0 || image.height == 0) {
+/// Write `tasks.json` into `sink`, each task made and serialized in turn.
+pub fn write_to(d: &Dataset, sink: &mut dyn Sink) -> Result<Losses> {
+    let without_size = d
+        .images
+        .iter()
+        .find(|i| !i.objects.is_empty() && (i.width == 0 || i.height == 0));
+    if let Some(image) = without_size {
         return Err(AnnotationError::Unwritable {
             format: "labelstudio",
             message: format!(
@@ -416,6 +407,47 @@ fn task_of(d: &Dataset, image: &Image, k: usize, losses: &mut Losses) -> Result<
             ),
         });
     }
+    let mut losses = Losses::default();
+    count_class_losses(d, &mut losses);
+    let tasks = Tasks {
+        d,
+        losses: RefCell::new(losses),
+    };
+    super::put_with(sink, "tasks.json", &mut |w| {
+        serde_json::to_writer_pretty(w, &tasks).map_err(std::io::Error::from)
+    })?;
+    Ok(tasks.losses.into_inner())
+}
+
+/// The task list of a data set, made one task at a time while serializing (every image must
+/// have a size when it has objects: [`write_to`] checks first), counting losses as it goes.
+struct Tasks<'a> {
+    d: &'a Dataset,
+    losses: RefCell<Losses>,
+}
+
+impl Serialize for Tasks<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.d.images.len()))?;
+        for (k, image) in self.d.images.iter().enumerate() {
+            let task = {
+                let losses = &mut self.losses.borrow_mut();
+                losses.add_if(
+                    image.objects.is_empty() && image.width > 0,
+                    "sizes of images without objects (not held: Label Studio keeps sizes in regions)",
+                );
+                task_of(self.d, image, k, losses)
+            };
+            seq.serialize_element(&task)?;
+        }
+        seq.end()
+    }
+}
+
+/// One task (an image with its annotations and predictions); its size must be known when it
+/// has objects.
+fn task_of(d: &Dataset, image: &Image, k: usize, losses: &mut Losses) -> Value {
     // One completion per (origin, annotator), in order of first appearance.
     let mut keys: Vec<(Origin, Option<&str>)> = Vec::new();
     for o in &image.objects {
@@ -439,12 +471,12 @@ fn task_of(d: &Dataset, image: &Image, k: usize, losses: &mut Losses) -> Result<
             Origin::Prediction => predictions.push(json!({"model_version": who, "result": result})),
         }
     }
-    Ok(json!({
+    json!({
         "id": image.id.unwrap_or(k as u64 + 1),
         "data": {"image": format!("/data/local-files/?d={}", image.file_name)},
         "annotations": annotations,
         "predictions": predictions,
-    }))
+    })
 }
 
 fn regions_of(d: &Dataset, o: &Object, image: &Image, losses: &mut Losses) -> Vec<Value> {
@@ -570,7 +602,7 @@ mod tests {
         assert_eq!(im.objects[0].annotator.as_deref(), Some("3"));
         // 20x20 px rotated 90° clockwise about its top-left corner (100, 50): it now extends
         // left of the corner, centre (100 - 10, 50 + 10).
-        let ob = im.objects[1].oriented.unwrap();
+        let ob = *im.objects[1].oriented.clone().unwrap();
         assert!(
             (ob.cx - 90.0).abs() < 1e-9 && (ob.cy - 60.0).abs() < 1e-9,
             "{ob:?}"
@@ -606,6 +638,7 @@ mod tests {
         assert_eq!(
             back.dataset.images[0].objects[1]
                 .oriented
+                .as_deref()
                 .map(|o| o.angle_deg),
             Some(90.0)
         );
@@ -627,7 +660,7 @@ mod tests {
             .images
             .iter()
             .flat_map(|i| &i.objects)
-            .filter_map(|o| match &o.mask {
+            .filter_map(|o| match o.mask.as_deref() {
                 Some(Mask::Bitmap(b)) => Some(b),
                 _ => None,
             })

@@ -1,7 +1,8 @@
 //! One module per annotation format, each with a reader (into the [`crate::model`]) and a
-//! writer (to in-memory files, with a [`Losses`] report of what the format cannot hold), plus
-//! detection of the format from the data.
+//! writer (streaming its files into a [`Sink`], with a [`Losses`] report of what the format
+//! cannot hold), plus detection of the format from the data.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -112,14 +113,50 @@ pub struct WriteOutput {
     pub losses: Losses,
 }
 
-impl WriteOutput {
-    /// Add a file.
-    pub fn push(&mut self, path: impl Into<String>, bytes: Vec<u8>) {
-        self.files.push(OutFile {
-            path: path.into(),
+/// Where a writer puts the files of its output, one at a time, as it makes them: in memory
+/// ([`Vec<OutFile>`]) or straight into an output directory, so that a large data set is never
+/// held twice (model and written text).
+pub trait Sink {
+    /// Create the file `path` (relative to the output, `/`-separated) and fill it with what
+    /// `fill` writes (a buffered writer); an error from `fill` or from the sink itself is
+    /// returned, and the output must then not be published.
+    fn file(
+        &mut self,
+        path: &str,
+        fill: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+    ) -> std::io::Result<()>;
+}
+
+impl Sink for Vec<OutFile> {
+    fn file(
+        &mut self,
+        path: &str,
+        fill: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let mut bytes = Vec::new();
+        fill(&mut bytes)?;
+        self.push(OutFile {
+            path: path.to_string(),
             bytes,
         });
+        Ok(())
     }
+}
+
+/// Put the file `path` holding `bytes` into `sink`; a failure is a write error naming `path`.
+pub(crate) fn put(sink: &mut dyn Sink, path: &str, bytes: &[u8]) -> Result<()> {
+    put_with(sink, path, &mut |w| w.write_all(bytes))
+}
+
+/// Put the file `path` into `sink`, filled by `fill`; a failure is a write error naming `path`
+/// (the sink may know more: see [`Sink`]).
+pub(crate) fn put_with(
+    sink: &mut dyn Sink,
+    path: &str,
+    fill: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    sink.file(path, fill)
+        .map_err(|e| augtrain_data::util::fs::IoError::new("write", path, e).into())
 }
 
 /// Read the annotations at `path` (a file or a directory, as the format keeps them).
@@ -136,20 +173,37 @@ pub fn read(format: Format, path: &Path, opts: &ReadOptions) -> Result<ReadOutpu
     Ok(out)
 }
 
-/// Write `dataset` in `format`: the files to publish and the losses.
+/// Write `dataset` in `format` in memory: the files to publish and the losses.
 pub fn write(format: Format, dataset: &Dataset) -> Result<WriteOutput> {
-    let mut out = match format {
-        Format::Coco => coco::write(dataset),
-        Format::Yolo => yolo::write(dataset),
-        Format::Voc => voc::write(dataset),
-        Format::Labelme => labelme::write(dataset),
-        Format::Labelstudio => labelstudio::write(dataset),
-        Format::Cvat => cvat::write(dataset),
+    let mut files = Vec::new();
+    let losses = write_to(format, dataset, &mut files)?;
+    Ok(WriteOutput { files, losses })
+}
+
+/// Write `dataset` in `format` into `sink`, one file at a time, each streamed as it is made;
+/// returns the losses. On error the sink holds an incomplete output, not to be published.
+pub fn write_to(format: Format, dataset: &Dataset, sink: &mut dyn Sink) -> Result<Losses> {
+    let mut losses = match format {
+        Format::Coco => coco::write_to(dataset, sink),
+        Format::Yolo => yolo::write_to(dataset, sink),
+        Format::Voc => voc::write_to(dataset, sink),
+        Format::Labelme => labelme::write_to(dataset, sink),
+        Format::Labelstudio => labelstudio::write_to(dataset, sink),
+        Format::Cvat => cvat::write_to(dataset, sink),
     }?;
     if format != Format::Cvat {
-        common::count_attribute_losses(dataset, &mut out.losses);
+        common::count_attribute_losses(dataset, &mut losses);
     }
-    Ok(out)
+    Ok(losses)
+}
+
+/// Run the streaming writer `write_to` in memory (the formats' own `write` functions).
+pub(crate) fn in_memory(
+    write_to: impl FnOnce(&mut dyn Sink) -> Result<Losses>,
+) -> Result<WriteOutput> {
+    let mut files = Vec::new();
+    let losses = write_to(&mut files)?;
+    Ok(WriteOutput { files, losses })
 }
 
 /// Detect the format of `path` unless `format` names it, then read.

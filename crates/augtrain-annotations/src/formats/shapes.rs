@@ -42,7 +42,7 @@ pub fn shapes_of<'a>(o: &'a Object, losses: &mut Losses) -> Vec<Shape<'a>> {
         shapes.push(Shape::Mask(m));
     }
     let drawn = !shapes.is_empty();
-    if let Some(ob) = o.oriented {
+    if let Some(ob) = o.oriented.as_deref().copied() {
         shapes.push(Shape::Oriented(ob));
     } else if let Some(b) = o.bbox {
         if !drawn {
@@ -61,7 +61,7 @@ pub fn shapes_of<'a>(o: &'a Object, losses: &mut Losses) -> Vec<Shape<'a>> {
     if let Some(line) = &o.polyline {
         shapes.push(Shape::Polyline(line));
     }
-    if let Some(c) = o.circle {
+    if let Some(c) = o.circle.as_deref().copied() {
         shapes.push(Shape::Circle(c));
     }
     let labelled: Vec<Keypoint> = o
@@ -112,10 +112,10 @@ pub fn absorb(into: &mut Object, from: Object) -> Option<Object> {
         return Some(from);
     }
     into.bbox = into.bbox.or(from.bbox);
-    into.oriented = into.oriented.or(from.oriented);
+    into.oriented = into.oriented.take().or(from.oriented);
     into.mask = into.mask.take().or(from.mask);
     into.polyline = into.polyline.take().or(from.polyline);
-    into.circle = into.circle.or(from.circle);
+    into.circle = into.circle.take().or(from.circle);
     into.polygons.extend(from.polygons);
     into.keypoints.extend(from.keypoints);
     for a in from.attributes {
@@ -148,6 +148,7 @@ pub fn merge_groups(items: Vec<(Option<i64>, Object)>) -> Vec<Object> {
             }
         }
     }
+    out.shrink_to_fit();
     out
 }
 

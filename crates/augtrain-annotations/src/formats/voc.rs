@@ -15,7 +15,7 @@ use super::common::{
     check_image_name, check_size, count_class_losses, num, number, unique_outputs, with_extension,
 };
 use super::xml::{Element, escape, parse};
-use super::{ReadOutput, WriteOutput};
+use super::{ReadOutput, Sink, WriteOutput};
 use crate::error::{AnnotationError, Result};
 use crate::loss::Losses;
 use crate::model::{BBox, Dataset, Image, Object};
@@ -122,6 +122,11 @@ fn object(path: &Path, el: &Element, k: usize, d: &mut Dataset) -> Result<Object
 
 /// Write one `Annotations/<image name>.xml` per image.
 pub fn write(d: &Dataset) -> Result<WriteOutput> {
+    super::in_memory(|sink| write_to(d, sink))
+}
+
+/// Write one `Annotations/<image name>.xml` per image into `sink`, one image at a time.
+pub fn write_to(d: &Dataset, sink: &mut dyn Sink) -> Result<Losses> {
     let mut out = WriteOutput::default();
     let name = |i: &Image| format!("Annotations/{}", with_extension(&i.file_name, "xml"));
     unique_outputs(
@@ -131,9 +136,9 @@ pub fn write(d: &Dataset) -> Result<WriteOutput> {
     count_class_losses(d, &mut out.losses);
     for image in &d.images {
         let xml = image_xml(d, image, &mut out.losses);
-        out.push(name(image), xml.into_bytes());
+        super::put(sink, &name(image), xml.as_bytes())?;
     }
-    Ok(out)
+    Ok(out.losses)
 }
 
 fn image_xml(d: &Dataset, image: &Image, losses: &mut Losses) -> String {

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::common::{
     check_size, num, number, points_from_flat, polygon, unique_outputs, with_extension,
 };
-use super::{ReadOptions, ReadOutput, WriteOutput};
+use super::{ReadOptions, ReadOutput, Sink, WriteOutput};
 use crate::error::{AnnotationError, Result};
 use crate::loss::Losses;
 use crate::model::{BBox, Class, Dataset, Image, Keypoint, KeypointSchema, Object, Origin, Point};
@@ -363,6 +363,11 @@ fn class_id(
 /// Write `data.yaml` and `labels/<image name>.txt` for every image (empty for images without
 /// objects, so they stay listed as background).
 pub fn write(d: &Dataset) -> Result<WriteOutput> {
+    super::in_memory(|sink| write_to(d, sink))
+}
+
+/// Write `data.yaml` and the label files into `sink`, one image at a time.
+pub fn write_to(d: &Dataset, sink: &mut dyn Sink) -> Result<Losses> {
     let mut out = WriteOutput::default();
     let label_name = |i: &Image| format!("labels/{}", with_extension(&i.file_name, "txt"));
     unique_outputs(
@@ -379,12 +384,12 @@ pub fn write(d: &Dataset) -> Result<WriteOutput> {
         .max()
         .unwrap_or(0);
     let yaml = data_yaml(d, k, &mut out.losses);
-    out.push("data.yaml", yaml.into_bytes());
+    super::put(sink, "data.yaml", yaml.as_bytes())?;
     for image in &d.images {
         let text = label_text(image, k, &mut out.losses)?;
-        out.push(label_name(image), text.into_bytes());
+        super::put(sink, &label_name(image), text.as_bytes())?;
     }
-    Ok(out)
+    Ok(out.losses)
 }
 
 fn data_yaml(d: &Dataset, k: usize, losses: &mut Losses) -> String {

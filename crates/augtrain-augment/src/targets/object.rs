@@ -126,7 +126,7 @@ fn transform_object(
     }
     if let Some(o_box) = &o.oriented {
         let mapped = f.oriented(o_box);
-        out.oriented = Some(mapped);
+        out.oriented = Some(Box::new(mapped));
         if extent.is_none() {
             extent = Some(polygon_extent(&mapped.corners(), frame));
         }
@@ -156,9 +156,11 @@ fn transform_object(
         .polyline
         .as_ref()
         .map(|l| l.iter().map(|p| f.point(*p)).collect());
-    out.circle = o.circle.map(|c| Circle {
-        centre: f.point(c.centre),
-        radius: f.radius(c.radius),
+    out.circle = o.circle.as_deref().map(|c| {
+        Box::new(Circle {
+            centre: f.point(c.centre),
+            radius: f.radius(c.radius),
+        })
     });
     out.keypoints = map_keypoints(o, frame, opts, schemas);
     Some(out)

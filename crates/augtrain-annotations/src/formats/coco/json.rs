@@ -329,7 +329,7 @@ fn segmentation_of<'a>(o: &'a Object, image: &Image, losses: &mut Losses) -> Seg
             .map(|p| p.points.iter().flat_map(|q| [q.x, q.y]).collect());
         return SegmentationOut::Polygons(flat.collect());
     }
-    match &o.mask {
+    match o.mask.as_deref() {
         None => SegmentationOut::Polygons(Vec::new()),
         Some(Mask::Rle(r)) => SegmentationOut::Rle {
             size: [r.height, r.width],
@@ -373,7 +373,7 @@ fn area_of(o: &Object, image: &Image) -> f64 {
             None => o.polygons.iter().map(|p| p.area()).sum(),
         };
     }
-    match &o.mask {
+    match o.mask.as_deref() {
         Some(Mask::Rle(r)) => return r.area() as f64,
         Some(Mask::RleString(r)) => {
             if let Ok(r) = r.decompress() {

@@ -16,7 +16,7 @@ use std::path::Path;
 use augtrain_data::util::fs::{IoError, open_regular};
 
 use super::common::{check_image_name, check_size, points_from_flat, polygon};
-use super::{ReadOutput, WriteOutput};
+use super::{ReadOutput, Sink, WriteOutput};
 use crate::error::{AnnotationError, Result};
 use crate::loss::Losses;
 use crate::model::{
@@ -157,7 +157,7 @@ fn check_mask_size(
     (w, h): (u32, u32),
     what: &dyn Fn() -> String,
 ) -> Result<()> {
-    let size = match &o.mask {
+    let size = match o.mask.as_deref() {
         Some(Mask::Rle(r)) => (r.width, r.height),
         Some(Mask::RleString(r)) => (r.width, r.height),
         _ => return Ok(()),
@@ -267,12 +267,13 @@ fn object_from(path: &Path, a: CocoAnnotation, what: &dyn Fn() -> String) -> Res
             }
         }
         Some(Segmentation::Rle { size, counts }) => {
-            o.mask = Some(mask_from(path, size, counts, what)?)
+            o.mask = Some(Box::new(mask_from(path, size, counts, what)?))
         }
     }
     if let Some(flat) = a.keypoints {
         o.keypoints = keypoints_from(path, &flat, what)?;
     }
+    o.shrink_to_fit();
     Ok(o)
 }
 
@@ -282,13 +283,13 @@ fn apply_attributes(o: &mut Object, a: Attributes) {
     o.flags.truncated = a.truncated.unwrap_or(false);
     o.z_order = a.z_order;
     if let (Some(angle), Some(b)) = (a.rotation.filter(|r| *r != 0.0), o.bbox) {
-        o.oriented = Some(OrientedBox {
+        o.oriented = Some(Box::new(OrientedBox {
             cx: b.x + b.width / 2.0,
             cy: b.y + b.height / 2.0,
             width: b.width,
             height: b.height,
             angle_deg: angle,
-        });
+        }));
         o.bbox = None;
     }
 }
@@ -368,8 +369,14 @@ fn keypoints_from(path: &Path, flat: &[f64], what: &dyn Fn() -> String) -> Resul
         .collect()
 }
 
-/// Write the data set as one COCO JSON file, `annotations.json`.
+/// Write the data set as one COCO JSON file, `annotations.json`, in memory.
 pub fn write(d: &Dataset) -> Result<WriteOutput> {
+    super::in_memory(|sink| write_to(d, sink))
+}
+
+/// Write the data set as one COCO JSON file, `annotations.json`, into `sink`: annotations are
+/// made and serialized one at a time, straight into the file.
+pub fn write_to(d: &Dataset, sink: &mut dyn Sink) -> Result<Losses> {
     let mut out = WriteOutput::default();
     let image_ids = ids(d.images.iter().map(|i| i.id));
     let class_ids = ids(d.classes.iter().map(|c| c.source_id));
@@ -410,15 +417,13 @@ pub fn write(d: &Dataset) -> Result<WriteOutput> {
             losses: Default::default(),
         },
     };
-    let bytes = serde_json::to_vec(&file).map_err(|e| AnnotationError::Unwritable {
-        format: "coco",
-        message: e.to_string(),
+    super::put_with(sink, "annotations.json", &mut |w| {
+        serde_json::to_writer(w, &file).map_err(std::io::Error::from)
     })?;
     for (what, n) in file.annotations.losses.take().iter() {
         out.losses.add_n(what, n);
     }
-    out.push("annotations.json", bytes);
-    Ok(out)
+    Ok(out.losses)
 }
 
 /// The source ids when all are present and distinct, else 1, 2, 3, ...

@@ -1,7 +1,7 @@
 //! File writes that never leave a half-written file: write to a temporary name in the same
 //! directory, flush to disk, then rename over the target.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// An I/O failure on a named file.
@@ -189,25 +189,33 @@ fn sync_directory(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The marker file inside a [`PartialDir`], locked while its owner works.
-pub const PARTIAL_MARKER: &str = ".augtrain-partial";
+/// The suffix of the lock file beside a [`PartialDir`]: `.<name>.partial-<pid>.lock`.
+pub const PARTIAL_LOCK_SUFFIX: &str = ".lock";
 
-/// What the marker says to a person who finds it.
-const MARKER_TEXT: &[u8] = b"augtrain writes this folder; it is deleted by augtrain once no process holds the lock on this file\n";
+/// What the lock file says to a person who finds it (also how a cleaner recognises ours).
+const LOCK_TEXT: &[u8] = b"augtrain is writing the folder of this name without '.lock'; augtrain deletes both once no process holds the lock on this file\n";
+
+/// How often [`PartialDir::create`] retries when a cleaner removed its new lock file before
+/// it could lock it.
+const LOCK_ATTEMPTS: usize = 3;
 
 /// A directory being written, to be moved into place whole ([`PartialDir::publish`]): the
-/// hidden sibling `.<name>.partial-<pid>` of the target `<name>`, holding a marker file
-/// ([`PARTIAL_MARKER`]) on which its owner keeps an exclusive lock (`flock`, released by the
-/// operating system however the process ends). Dropped unpublished (an error, a panic), it is
+/// hidden sibling `.<name>.partial-<pid>` of the target `<name>`, owned through the lock file
+/// `.<name>.partial-<pid>.lock` beside it, which bears our text and on which the owner keeps
+/// an exclusive lock (`flock`, released by the operating system however the process ends).
+/// The lock file exists before the directory and is removed after the directory is published
+/// or removed, so every moment a SIGKILL can hit leaves either nothing or a free lock file
+/// (with or without its directory). Dropped unpublished (an error, a panic), the directory is
 /// removed. After a SIGKILL it stays until the next [`PartialDir::create`] in the same folder,
-/// which removes it only if it still bears the marker and nobody holds its lock
-/// ([`remove_abandoned_partials`]). Nothing without our marker, or whose lock is held (a live
-/// process, on this machine or on another one where the file system passes locks on), is ever
-/// removed.
+/// which removes it only through a lock file of ours that nobody holds
+/// ([`remove_abandoned_partials`]). Nothing without our lock file, or whose lock is held (a
+/// live process, on this machine or on another one where the file system passes locks on), is
+/// ever removed.
 #[derive(Debug)]
 pub struct PartialDir {
     path: PathBuf,
-    marker: Option<std::fs::File>,
+    lock_path: PathBuf,
+    lock: Option<std::fs::File>,
 }
 
 impl PartialDir {
@@ -217,23 +225,15 @@ impl PartialDir {
         let (parent, name) = parent_and_name(out);
         remove_abandoned_partials(parent);
         let path = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        let lock_path = lock_path_of(&path);
+        let lock = take_new_lock(&lock_path).map_err(|e| IoError::new("write", &lock_path, e))?;
+        let mut dir = Self {
+            path: PathBuf::new(),
+            lock_path,
+            lock: Some(lock),
+        };
         std::fs::create_dir(&path).map_err(|e| IoError::new("create directory", &path, e))?;
-        let mut dir = Self { path, marker: None };
-        // Locked under another name, then renamed: a cleaner never sees an unlocked marker of
-        // a live process.
-        let (new, marker_path) = (
-            dir.path.join(format!("{PARTIAL_MARKER}.new")),
-            dir.path.join(PARTIAL_MARKER),
-        );
-        let marker = (|| {
-            let mut f = std::fs::File::create_new(&new)?;
-            f.lock()?;
-            f.write_all(MARKER_TEXT)?;
-            std::fs::rename(&new, &marker_path)?;
-            Ok(f)
-        })()
-        .map_err(|e| IoError::new("write", &marker_path, e))?;
-        dir.marker = Some(marker);
+        dir.path = path;
         Ok(dir)
     }
 
@@ -243,14 +243,11 @@ impl PartialDir {
     }
 
     /// Move the finished directory to `out` durably (as [`publish_dir`]: never replacing
-    /// anything there), its marker removed just before the rename so that the output holds
-    /// only what was written. On error the partial directory is removed.
+    /// anything there), then remove its lock file. On error the partial directory is removed.
     pub fn publish(mut self, out: &Path) -> std::io::Result<()> {
         sync_tree(&self.path)?;
-        std::fs::remove_file(self.path.join(PARTIAL_MARKER))?;
         rename_no_replace(&self.path, out)?;
-        // Published: nothing left to remove; the lock goes with the file handle.
-        self.marker = None;
+        // Published: nothing left to remove but the lock file (by `drop`).
         self.path = PathBuf::new();
         if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
             sync_directory(parent)?;
@@ -264,6 +261,52 @@ impl Drop for PartialDir {
         if !self.path.as_os_str().is_empty() {
             let _ = std::fs::remove_dir_all(&self.path);
         }
+        // Removed while still locked; the lock goes with the handle.
+        let _ = std::fs::remove_file(&self.lock_path);
+        self.lock = None;
+    }
+}
+
+/// The lock file of the partial directory `dir`.
+fn lock_path_of(dir: &Path) -> PathBuf {
+    let mut name = dir.as_os_str().to_owned();
+    name.push(PARTIAL_LOCK_SUFFIX);
+    PathBuf::from(name)
+}
+
+/// Create the lock file `path` (it must not exist), write our text and lock it. A cleaner may
+/// take and remove it in the moment before it is locked; then it is created again.
+fn take_new_lock(path: &Path) -> std::io::Result<std::fs::File> {
+    for _ in 0..LOCK_ATTEMPTS {
+        let mut file = std::fs::File::create_new(path)?;
+        if let Err(e) = file.write_all(LOCK_TEXT).and_then(|()| file.lock()) {
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
+        if is_same_file(&file, path) {
+            return Ok(file);
+        }
+    }
+    Err(std::io::Error::other(
+        "another process keeps removing this lock file; is another augtrain cleaning this folder?",
+    ))
+}
+
+/// Whether the open `file` is still the file at `path` (not removed or replaced since it was
+/// opened). Without inode numbers (not Unix) it is assumed to be.
+fn is_same_file(file: &std::fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::symlink_metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
     }
 }
 
@@ -280,33 +323,53 @@ fn parent_and_name(out: &Path) -> (&Path, String) {
     (parent, name)
 }
 
-/// Remove the abandoned partial directories in `parent`: a directory (not a link) named
-/// `.<name>.partial-<digits>` that holds our [`PARTIAL_MARKER`] (a regular file) whose lock can
-/// be taken, so that no process is writing it. Anything else is left alone, whatever its name.
+/// Remove the abandoned partial directories in `parent`: for each lock file
+/// `.<name>.partial-<digits>.lock` (a regular file, not a link) that bears our text and whose
+/// lock can be taken, so that no process is writing, the directory `.<name>.partial-<digits>`
+/// beside it (if it is a directory, not a link) and then the lock file. Anything else is left
+/// alone, whatever its name.
 pub fn remove_abandoned_partials(parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return;
     };
     for e in entries.filter_map(|e| e.ok()) {
         let file_name = e.file_name().to_string_lossy().into_owned();
-        let numbered = file_name.starts_with('.')
-            && file_name
-                .rsplit_once(".partial-")
-                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-        if !numbered || !e.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        let marker_path = e.path().join(PARTIAL_MARKER);
-        if !std::fs::symlink_metadata(&marker_path).is_ok_and(|m| m.is_file()) {
-            continue;
-        }
-        let Ok(marker) = std::fs::OpenOptions::new().write(true).open(&marker_path) else {
+        let Some(dir_name) = file_name.strip_suffix(PARTIAL_LOCK_SUFFIX) else {
             continue;
         };
-        if marker.try_lock().is_ok() {
-            let _ = std::fs::remove_dir_all(e.path());
+        let numbered = dir_name.starts_with('.')
+            && dir_name
+                .rsplit_once(".partial-")
+                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if numbered && e.file_type().is_ok_and(|t| t.is_file()) {
+            remove_if_abandoned(&e.path(), &parent.join(dir_name));
         }
     }
+}
+
+/// Remove the partial directory `dir` and its lock file `lock_path` if the lock file is ours
+/// and free; keep the lock taken until both are gone.
+fn remove_if_abandoned(lock_path: &Path, dir: &Path) {
+    let Ok(mut lock) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(lock_path)
+    else {
+        return;
+    };
+    let mut text = Vec::with_capacity(LOCK_TEXT.len() + 1);
+    let ours = (&mut lock)
+        .take(LOCK_TEXT.len() as u64 + 1)
+        .read_to_end(&mut text)
+        .is_ok()
+        && text == LOCK_TEXT;
+    if !ours || lock.try_lock().is_err() || !is_same_file(&lock, lock_path) {
+        return;
+    }
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let _ = std::fs::remove_file(lock_path);
 }
 
 /// Remove abandoned temporary files `.<name>.tmp-<digits>` (left by [`write_atomic`] when a
@@ -355,7 +418,6 @@ pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// Read a whole regular file of at most `max_bytes` bytes (see [`open_regular`]).
 pub fn read_limited(path: &Path, max_bytes: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
     let file = open_regular(path)?;
     let len = file.metadata()?.len();
     let too_big = |len: u64| {
@@ -523,41 +585,74 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("augtrain-stale-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
+        let lock = |d: &str| dir.join(format!("{d}{PARTIAL_LOCK_SUFFIX}"));
         // Names alone prove nothing: a user's files and folders that look like ours stay.
         std::fs::write(dir.join(".checkpoint.bin.tmp-4194305"), b"user").unwrap();
         std::fs::create_dir_all(dir.join(".out.partial-4194305")).unwrap();
         std::fs::write(dir.join(".out.partial-4194305/keep"), b"user").unwrap();
-        // Ours, abandoned (marker, lock free): removed by the next claim of the same target.
+        // A lock file of that name that is not ours (other text) does not make it ours.
+        std::fs::write(lock(".out.partial-4194305"), b"user").unwrap();
+        // Ours, abandoned (lock file with our text, free): removed by the next claim.
         let abandoned = dir.join(".out.partial-4194306");
         std::fs::create_dir_all(&abandoned).unwrap();
-        std::fs::write(abandoned.join(PARTIAL_MARKER), b"x").unwrap();
-        // Ours, of another target, abandoned too.
-        let other = dir.join(".other.partial-4194306");
-        std::fs::create_dir_all(&other).unwrap();
-        std::fs::write(other.join(PARTIAL_MARKER), b"x").unwrap();
-        // A marker that is a link is not ours.
+        std::fs::write(lock(".out.partial-4194306"), LOCK_TEXT).unwrap();
+        // Ours, of another target, killed after its publish rename: only the lock file left.
+        std::fs::write(lock(".other.partial-4194306"), LOCK_TEXT).unwrap();
+        // A lock file that is a link is not ours, nor is a directory that is a link.
         let linked = dir.join(".linked.partial-4194306");
         std::fs::create_dir_all(&linked).unwrap();
-        std::os::unix::fs::symlink(other.join(PARTIAL_MARKER), linked.join(PARTIAL_MARKER))
-            .unwrap();
+        std::os::unix::fs::symlink(
+            lock(".out.partial-4194306"),
+            lock(".linked.partial-4194306"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(&linked, dir.join(".via.partial-4194306")).unwrap();
+        std::fs::write(lock(".via.partial-4194306"), LOCK_TEXT).unwrap();
         let live = PartialDir::create(&dir.join("out")).unwrap();
-        assert!(!abandoned.exists() && !other.exists() && linked.exists());
+        assert!(!abandoned.exists() && !lock(".out.partial-4194306").exists());
+        assert!(!lock(".other.partial-4194306").exists());
+        assert!(linked.exists() && dir.join(".via.partial-4194306").exists());
+        assert!(!lock(".via.partial-4194306").exists());
         assert!(dir.join(".checkpoint.bin.tmp-4194305").exists());
         assert!(dir.join(".out.partial-4194305/keep").exists());
+        assert!(lock(".out.partial-4194305").exists());
         // A live one (its lock held) is never removed, even by a claim in this process.
         remove_abandoned_partials(&dir);
-        assert!(live.path().join(PARTIAL_MARKER).exists());
-        std::fs::write(live.path().join("a.csv"), b"1").unwrap();
         let partial = live.path().to_path_buf();
+        let live_lock = lock_path_of(&partial);
+        assert!(partial.is_dir() && live_lock.is_file());
+        std::fs::write(partial.join("a.csv"), b"1").unwrap();
         live.publish(&dir.join("out")).unwrap();
-        assert!(!partial.exists());
+        assert!(!partial.exists() && !live_lock.exists());
         assert_eq!(std::fs::read(dir.join("out/a.csv")).unwrap(), b"1");
-        assert!(!dir.join("out").join(PARTIAL_MARKER).exists());
-        // Dropped unpublished: removed.
+        assert_eq!(std::fs::read_dir(dir.join("out")).unwrap().count(), 1);
+        // Dropped unpublished: removed with its lock file.
         let dropped = PartialDir::create(&dir.join("out2")).unwrap();
         let p = dropped.path().to_path_buf();
         drop(dropped);
-        assert!(!p.exists());
+        assert!(!p.exists() && !lock_path_of(&p).exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_lock_file_counts_only_while_it_is_the_file_at_its_path() {
+        let dir = std::env::temp_dir().join(format!("augtrain-relock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(".x.partial-1.lock");
+        // The owner's handle no longer names the file at the path: it must not count as owned.
+        let stale = std::fs::File::create_new(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(!is_same_file(&stale, &path));
+        let owned = take_new_lock(&path).unwrap();
+        assert!(is_same_file(&owned, &path));
+        assert_eq!(std::fs::read(&path).unwrap(), LOCK_TEXT);
+        // Taken: a cleaner leaves it.
+        remove_abandoned_partials(&dir);
+        assert!(path.exists());
+        drop(owned);
+        remove_abandoned_partials(&dir);
+        assert!(!path.exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -1,7 +1,8 @@
 //! Launching the fused kernel ([`augtrain_augment::shader::AUGMENT_WGSL`], which lives beside
 //! its CPU twin in `augtrain-augment`) on burn's own wgpu device: the batch is uploaded once
 //! (packed four bytes per word), the kernel writes straight into the buffer of a new burn
-//! tensor, and the tensor goes to the model without a CPU round trip. Only the launch is here.
+//! tensor, and the tensor goes to the model without a CPU round trip. Only the launch is here;
+//! the buffer becomes a tensor of burn's fused backend through [`fused`].
 //!
 //! With label masks ([`GpuAugment::run_with_masks`]) the same dispatch also reads one `u8`
 //! label plane per sample and writes the warped labels into a new `i32` tensor (`n × h × w`),
@@ -13,7 +14,7 @@
 //! reuses its pipeline. The kernel runs unchecked (no naga bounds checks, no loop bounding):
 //! [`Variant::of_launch`] and the buffer checks here validate every index it reads.
 
-use burn::backend::wgpu::{CubeBackend, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
+use burn::backend::wgpu::{CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -29,6 +30,7 @@ use super::layout::{
     H_C, H_GATHER, H_GRID_X, H_IN_H, H_IN_W, H_MASK, H_MIX, H_N, H_OUT_H, H_OUT_W,
 };
 
+mod fused;
 mod resident;
 pub use resident::{ResidentImages, part_limit};
 
@@ -124,9 +126,8 @@ impl GpuAugment {
     pub fn new(device: &Device) -> Result<Self, AugmentError> {
         let inner = device.clone().inner();
         let probe = Tensor::<1>::zeros([1], &inner);
-        let template = probe
-            .try_into_primitive::<CubeBackend>()
-            .map_err(|e| AugmentError::Gpu(format!("the device is not a wgpu device ({e:?})")))?;
+        let template = fused::cube_tensor(probe)
+            .map_err(|e| AugmentError::Gpu(format!("the device is not a wgpu device ({e})")))?;
         let placeholder = || template.client.create_from_slice(&[0u8; 4]);
         let placeholders = [placeholder(), placeholder()];
         Ok(Self {
@@ -300,7 +301,7 @@ impl GpuAugment {
             DType::F32,
         );
         let labels = masks.map(|_| {
-            Tensor::<3, Int>::from_primitive::<CubeBackend>(CubeTensor::new_contiguous(
+            fused::int_tensor(CubeTensor::new_contiguous(
                 client.clone(),
                 self.template.device.clone(),
                 Shape::new([n, oh, ow]),
@@ -308,7 +309,7 @@ impl GpuAugment {
                 DType::I32,
             ))
         });
-        Ok((Tensor::<4>::from_primitive::<CubeBackend>(out), labels))
+        Ok((fused::float_tensor(out), labels))
     }
 
     /// Upload everything one launch on `images` (and `masks`) needs and allocate its outputs,

@@ -77,7 +77,8 @@ fn case_data(opts: &Options, case: &Case) -> crate::Result<Dataset> {
 }
 
 /// Train `case` for two epochs on `train` and return the second (the first compiles the
-/// kernels; this build runs burn without autotune, so nothing is tuned).
+/// kernels, burn's fusion among them; this build runs burn without autotune, so no kernel is
+/// chosen by timing).
 fn timed_epoch(
     case: &Case,
     train: &Dataset,

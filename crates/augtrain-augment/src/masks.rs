@@ -119,32 +119,123 @@ struct Plane<'a> {
     masks: &'a [&'a [u8]],
 }
 
+/// Output pixels per block of [`Plane::labels`]: a block whose mapped ends are both inside the
+/// input is gathered without the border rule.
+const BLOCK: usize = 32;
+
+/// One output row's inverse map in the kernel's fixed point: source position `u, v` of its
+/// first pixel, the steps `a, d` per pixel, `frac` fraction bits and the rounding `half`.
+#[derive(Clone, Copy)]
+struct RowMap {
+    u: i32,
+    v: i32,
+    a: i32,
+    d: i32,
+    frac: u32,
+    half: i32,
+}
+
+impl RowMap {
+    /// The map from output pixel `k` of this row on.
+    #[inline(always)]
+    fn skip(self, k: usize) -> Self {
+        let k = k as i32;
+        Self {
+            u: self.u.wrapping_add(self.a.wrapping_mul(k)),
+            v: self.v.wrapping_add(self.d.wrapping_mul(k)),
+            ..self
+        }
+    }
+
+    /// Whether pixels `0..len` all map inside a `iw × ih` input with no wrapping on the way:
+    /// both ends rounded in 64 bits stay in `i32` and inside, so every pixel between them (the
+    /// map is linear) does too, and its wrapping `i32` arithmetic equals the exact one.
+    #[inline(always)]
+    fn inside(self, len: usize, iw: i32, ih: i32) -> bool {
+        let last = len as i64 - 1;
+        let end = |p: i32, step: i32| {
+            (
+                p as i64 + self.half as i64,
+                p as i64 + step as i64 * last + self.half as i64,
+            )
+        };
+        let fits = |t: i64, n: i32| t >= 0 && t <= i32::MAX as i64 && (t >> self.frac) < n as i64;
+        let (u0, u1) = end(self.u, self.a);
+        let (v0, v1) = end(self.v, self.d);
+        fits(u0, iw) && fits(u1, iw) && fits(v0, ih) && fits(v1, ih)
+    }
+}
+
 impl Plane<'_> {
     /// Labels of sample `s` for output pixels `x0..x0 + row.len()` of row `yo`: nearest source
-    /// pixel through the fixed-point map (the kernel's `mask_label`).
+    /// pixel through the fixed-point map (the kernel's `mask_label`). Blocks of [`BLOCK`]
+    /// pixels that map wholly inside the input skip the border rule; the others take
+    /// [`Self::labels_with_border`]. Both give the kernel's labels bit for bit.
+    #[inline(always)]
     fn labels(&self, s: usize, yo: usize, x0: usize, row: &mut [u8]) {
+        let map = self.row_map(s, yo, x0);
+        let mask = self.masks[s];
+        for (k, block) in row.chunks_mut(BLOCK).enumerate() {
+            let m = map.skip(k * BLOCK);
+            if m.inside(block.len(), self.iw, self.ih) {
+                self.gather_inside(mask, m, block);
+            } else {
+                self.labels_with_border(mask, m, block);
+            }
+        }
+    }
+
+    /// The fixed-point map of output row `yo` of sample `s` from pixel `x0` on.
+    #[inline(always)]
+    fn row_map(&self, s: usize, yo: usize, x0: usize) -> RowMap {
         let w = |k: usize| self.params[s * self.stride + k] as i32;
         let (a, b, cc) = (w(P_AFFINE), w(P_AFFINE + 1), w(P_AFFINE + 2));
         let (d, e, f) = (w(P_AFFINE + 3), w(P_AFFINE + 4), w(P_AFFINE + 5));
         let frac = self.params[s * self.stride + P_FRAC];
-        let half = 1i32 << (frac - 1);
         let (x, y) = (x0 as i32, yo as i32);
         // Wrapping i32 sums, as the kernel's `a * xo + b * yo + c`.
-        let mut u = a
-            .wrapping_mul(x)
-            .wrapping_add(b.wrapping_mul(y))
-            .wrapping_add(cc);
-        let mut v = d
-            .wrapping_mul(x)
-            .wrapping_add(e.wrapping_mul(y))
-            .wrapping_add(f);
-        let mask = self.masks[s];
+        RowMap {
+            u: a.wrapping_mul(x)
+                .wrapping_add(b.wrapping_mul(y))
+                .wrapping_add(cc),
+            v: d.wrapping_mul(x)
+                .wrapping_add(e.wrapping_mul(y))
+                .wrapping_add(f),
+            a,
+            d,
+            frac,
+            half: 1i32 << (frac - 1),
+        }
+    }
+
+    /// [`Self::labels`] for a block known to map inside ([`RowMap::inside`]): the source
+    /// indices computed a block at a time (vector lanes), then read.
+    #[inline(always)]
+    fn gather_inside(&self, mask: &[u8], m: RowMap, out: &mut [u8]) {
+        let mut index = [0u32; BLOCK];
+        let iw = self.iw;
+        for (k, i) in index.iter_mut().enumerate() {
+            let k = k as i32;
+            // Exact for the block's pixels (no wrapping there, [`RowMap::inside`]); lanes past
+            // a short last block wrap and are not read.
+            let sx = m.u.wrapping_add(m.half).wrapping_add(m.a.wrapping_mul(k)) >> m.frac;
+            let sy = m.v.wrapping_add(m.half).wrapping_add(m.d.wrapping_mul(k)) >> m.frac;
+            *i = sy.wrapping_mul(iw).wrapping_add(sx) as u32;
+        }
+        for (o, &i) in out.iter_mut().zip(&index) {
+            *o = mask[i as usize];
+        }
+    }
+
+    /// [`Self::labels`] pixel by pixel with the border rule.
+    fn labels_with_border(&self, mask: &[u8], m: RowMap, row: &mut [u8]) {
+        let (mut u, mut v) = (m.u, m.v);
         for out in row.iter_mut() {
-            let sx = u.wrapping_add(half) >> frac;
-            let sy = v.wrapping_add(half) >> frac;
+            let sx = u.wrapping_add(m.half) >> m.frac;
+            let sy = v.wrapping_add(m.half) >> m.frac;
             *out = self.label(mask, sx, sy);
-            u = u.wrapping_add(a);
-            v = v.wrapping_add(d);
+            u = u.wrapping_add(m.a);
+            v = v.wrapping_add(m.d);
         }
     }
 
@@ -391,6 +482,78 @@ mod tests {
             warp_mask(&p, &read, &m, &mut b).unwrap();
             assert_eq!(a, b, "sample {id}");
         }
+    }
+
+    #[test]
+    fn blocks_inside_give_the_labels_of_the_pixel_by_pixel_rule() {
+        // Realistic maps (small steps, rows crossing the edges) and arbitrary words (steps near
+        // i32::MAX, positions that wrap): the blocked fast path of `labels` must equal the border
+        // rule applied to every pixel, for every border and row offset.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (iw, ih) = (37usize, 23usize);
+        let mask: Vec<u8> = (0..iw * ih).map(|i| (i * 31 % 251) as u8).collect();
+        let masks: [&[u8]; 1] = [&mask];
+        let mut fast_blocks = 0;
+        for case in 0..3000 {
+            let frac = 1 + (next() % 24) as u32;
+            let one = 1i64 << frac;
+            let word = |r: u64| -> i32 {
+                if case % 3 == 0 {
+                    r as i32
+                } else {
+                    // A step of -1..1 pixel, in fixed point.
+                    let t = (r % 1_000_000) as i64;
+                    (t * one / 500_000 - one) as i32
+                }
+            };
+            let mut params = [0u32; 16];
+            for k in 0..6 {
+                params[P_AFFINE + k] = word(next()) as u32;
+            }
+            if case % 3 != 0 {
+                // Rows start from -5..30 pixels and go 0.25 pixel down per row at most.
+                let offset = (next() % 35) as i64 * one - 5 * one;
+                params[P_AFFINE + 2] = offset as i32 as u32;
+                params[P_AFFINE + 5] = (offset / 2) as i32 as u32;
+                params[P_AFFINE + 1] = (params[P_AFFINE + 1] as i32 / 4) as u32;
+                params[P_AFFINE + 3] = (params[P_AFFINE + 3] as i32 / 8) as u32;
+                params[P_AFFINE + 4] = (params[P_AFFINE + 4] as i32 / 4) as u32;
+            }
+            params[P_FRAC] = frac;
+            let plane = Plane {
+                ih: ih as i32,
+                iw: iw as i32,
+                ow: 100,
+                border: (case % 3) as u32,
+                stride: 16,
+                params: &params,
+                masks: &masks,
+            };
+            let (yo, x0) = ((next() % 40) as usize, (next() % 7) as usize);
+            let mut fast = vec![0u8; 100 - x0];
+            plane.labels(0, yo, x0, &mut fast);
+            let mut slow = vec![0u8; 100 - x0];
+            plane.labels_with_border(&mask, plane.row_map(0, yo, x0), &mut slow);
+            assert_eq!(fast, slow, "case {case}");
+            let m = plane.row_map(0, yo, x0);
+            fast_blocks += (0..fast.len())
+                .step_by(BLOCK)
+                .filter(|&k| {
+                    m.skip(k)
+                        .inside(BLOCK.min(fast.len() - k), plane.iw, plane.ih)
+                })
+                .count();
+        }
+        assert!(
+            fast_blocks > 1000,
+            "the fast path ran in {fast_blocks} cases"
+        );
     }
 
     #[test]

@@ -303,7 +303,7 @@ impl EmbedCase {
 }
 
 /// The statistics of per-round values.
-fn stats(values: &[f64]) -> Stats {
+pub(super) fn stats(values: &[f64]) -> Stats {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let median = if v.len() % 2 == 1 {

@@ -18,6 +18,7 @@ pub mod ops;
 pub mod reference;
 pub mod rows;
 pub mod train;
+pub mod transfer;
 
 use std::time::Instant;
 
@@ -53,6 +54,11 @@ pub enum Suite {
     /// 32, and `embed` of hymenoptera end to end, alternated with `tools/torch_infer_bench.py`
     /// when `--reference PYTHON` is given (not part of `all`).
     Inference,
+    /// Transfer learning end to end: the pretrained EfficientNet-Lite0 fine-tuned on
+    /// hymenoptera by the whole `augtrain train` command (the default recipe and the PyTorch
+    /// tutorial's, head only and full), alternated seed by seed with
+    /// `tools/transfer_reference.py` when `--reference PYTHON` is given (not part of `all`).
+    Transfer,
     /// All of the above.
     All,
 }
@@ -485,6 +491,9 @@ fn run_suites(
     }
     if opts.suite == Suite::Inference {
         rows.extend(inference::run(opts, device, log)?)?;
+    }
+    if opts.suite == Suite::Transfer {
+        transfer::run(opts, device, rows, log)?;
     }
     if opts.suite == Suite::Knn {
         rows.extend(knn::run(opts, log)?)?;

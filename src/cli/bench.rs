@@ -21,7 +21,8 @@ use augtrain_run::config::DeviceChoice;
   augtrain bench ops --device cpu --filter lenet --json burn_ops.json
   augtrain bench train --device cpu --reference /path/to/venv/bin/python
   augtrain bench agreement --device cpu --reference /path/to/venv/bin/python
-  augtrain bench inference --device cpu --reference /path/to/venv/bin/python")]
+  augtrain bench inference --device cpu --reference /path/to/venv/bin/python
+  augtrain bench transfer --device cpu --filter \"default recipe\" --reference /path/to/venv/bin/python")]
 pub struct BenchArgs {
     /// Which suite to run.
     #[arg(value_enum, default_value = "all")]
@@ -61,14 +62,16 @@ pub struct BenchArgs {
     cases: PathBuf,
     /// Only the cases whose name contains this: ops suite (e.g. lenet), augment and gpu
     /// suites (e.g. hflip; `masks` runs the mask pairs alone), inference suite (e.g.
-    /// `resnet18 forward, batch 1`, `embed`).
+    /// `resnet18 forward, batch 1`, `embed`), transfer suite (`default recipe`, `tutorial,
+    /// full`, `tutorial, head`).
     #[arg(long, alias = "case", default_value = "")]
     filter: String,
     /// Train suite: also time PyTorch's same steps with this Python (one with torch, e.g.
     /// a venv's bin/python) right after augtrain's, and note the ratios; inference suite:
     /// alternate with tools/torch_infer_bench.py, three rounds; agreement suite:
-    /// time scikit-learn, krippendorff and crowd-kit on the same shape. Skipped with a
-    /// message when it cannot run.
+    /// time scikit-learn, krippendorff and crowd-kit on the same shape; transfer suite:
+    /// alternate each seed's run with tools/transfer_reference.py. Skipped with a message
+    /// when it cannot run.
     #[arg(long)]
     reference: Option<PathBuf>,
     /// Print only the final table.

@@ -101,6 +101,11 @@ impl TrainArgs {
         let mut c = c
             .with_overrides(self.keys.0.iter().cloned())
             .map_err(usage)?;
+        // Weights given here fine-tune with the pretrained recipe in the keys no flag sets
+        // (a --config file's or a resumed run's values stand).
+        if self.keys.has("model.pretrained") && self.resume.is_none() && self.config.is_none() {
+            c = c.with_pretrained_recipe(|key| self.keys.has(key));
+        }
         if let Some(p) = &self.data {
             c.data.path = Some(p.clone());
         }
@@ -247,6 +252,47 @@ mod tests {
         let c = parse(&["--devices", "0,1"]).unwrap().config().unwrap();
         assert_eq!((c.devices, c.device), (vec![0, 1], DeviceChoice::Gpu));
         assert!(parse(&["--devices", "0,1", "--device", "cpu"]).is_err());
+    }
+
+    #[test]
+    fn pretrained_weights_bring_the_fine_tuning_recipe_where_no_flag_sets_it() {
+        use augtrain_run::config::PretrainedRecipe;
+        let r = PretrainedRecipe::DEFAULT;
+        let c = parse(&["--model", "efficientnet-lite0", "--pretrained", "w.pth"])
+            .unwrap()
+            .config()
+            .unwrap();
+        assert_eq!((c.epochs, c.batch_size), (r.epochs, r.batch_size));
+        assert_eq!(c.lr(), r.sgd_lr);
+        assert_eq!(c.optimizer.backbone_lr_scale, r.backbone_lr_scale);
+        assert_eq!(c.schedule.kind, ScheduleKind::Cosine);
+        // Each flag given wins over the recipe; the others stay the recipe's.
+        let c = parse(&[
+            "--pretrained",
+            "w.pth",
+            "--epochs",
+            "3",
+            "--lr",
+            "0.02",
+            "--backbone-lr-scale",
+            "0.5",
+        ])
+        .unwrap()
+        .config()
+        .unwrap();
+        assert_eq!((c.epochs, c.batch_size, c.lr()), (3, r.batch_size, 0.02));
+        assert_eq!(c.optimizer.backbone_lr_scale, 0.5);
+        // Adam keeps its own default rate; without weights nothing changes.
+        let c = parse(&["--pretrained", "w.pth", "--optimizer", "adam"])
+            .unwrap()
+            .config()
+            .unwrap();
+        assert_eq!((c.lr(), c.epochs), (0.001, r.epochs));
+        let plain = parse(&["--model", "efficientnet-lite0"])
+            .unwrap()
+            .config()
+            .unwrap();
+        assert_eq!((plain.epochs, plain.batch_size), (10, 64));
     }
 
     #[test]

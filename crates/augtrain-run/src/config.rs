@@ -169,6 +169,35 @@ impl Default for ModelConfig {
     }
 }
 
+/// The fine-tuning recipe a run takes when it starts from pretrained weights given on the
+/// command line (`train --pretrained F`) and its flags leave these keys unset
+/// ([`TrainConfig::with_pretrained_recipe`]); the rest (SGD with momentum 0.9, cosine schedule,
+/// the architecture's transfer augmentation) are the usual defaults. Chosen on hymenoptera with
+/// the ImageNet EfficientNet-Lite0 against the PyTorch tutorial's recipe, three seeds each
+/// (BENCHMARKS.md, "The default recipe for pretrained weights").
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PretrainedRecipe {
+    /// Training epochs.
+    pub epochs: usize,
+    /// Images per training batch.
+    pub batch_size: usize,
+    /// Base learning rate with SGD (the head's; the backbone's is this times
+    /// `backbone_lr_scale`).
+    pub sgd_lr: f64,
+    /// The backbone's rate over the head's.
+    pub backbone_lr_scale: f64,
+}
+
+impl PretrainedRecipe {
+    /// The recipe `train --pretrained` uses.
+    pub const DEFAULT: Self = Self {
+        epochs: 6,
+        batch_size: 16,
+        sgd_lr: 0.001,
+        backbone_lr_scale: 1.0,
+    };
+}
+
 /// Optimizer family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -777,6 +806,26 @@ impl TrainConfig {
             ("--seed", a.seed.to_string(), b.seed.to_string()),
         ];
         pairs.into_iter().find(|(_, run, now)| run != now)
+    }
+
+    /// This config with the fine-tuning recipe of pretrained weights ([`PretrainedRecipe`]) in
+    /// each of its keys for which `given(key)` is false (keys as `augtrain config` names them).
+    /// The recipe's rate applies to SGD only; Adam and AdamW keep their default rate.
+    pub fn with_pretrained_recipe(mut self, given: impl Fn(&str) -> bool) -> Self {
+        let r = PretrainedRecipe::DEFAULT;
+        if !given("epochs") {
+            self.epochs = r.epochs;
+        }
+        if !given("batch_size") {
+            self.batch_size = r.batch_size;
+        }
+        if !given("optimizer.lr") && self.optimizer.kind == OptimizerKind::Sgd {
+            self.optimizer.lr = Some(r.sgd_lr);
+        }
+        if !given("optimizer.backbone_lr_scale") {
+            self.optimizer.backbone_lr_scale = r.backbone_lr_scale;
+        }
+        self
     }
 
     /// The base learning rate: the configured one, or the model's default for the optimizer

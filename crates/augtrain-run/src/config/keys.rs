@@ -124,12 +124,17 @@ pub const KEYS: &[Key] = &[
         parsed::<DeviceChoice>,
         "auto (a real GPU if present, else the CPU), gpu (software adapters too) or cpu.",
     ),
-    flag("epochs", "epochs", parsed::<usize>, "Training epochs."),
+    flag(
+        "epochs",
+        "epochs",
+        parsed::<usize>,
+        "Training epochs (with --pretrained given and no --epochs: the fine-tuning recipe's 6).",
+    ),
     flag(
         "batch_size",
         "batch-size",
         parsed::<usize>,
-        "Images per training batch.",
+        "Images per training batch (with --pretrained given and no --batch-size: the fine-tuning recipe's 16).",
     ),
     flag(
         "loss",
@@ -303,7 +308,7 @@ pub const KEYS: &[Key] = &[
             "optimizer.lr",
             "lr",
             parsed::<f64>,
-            "Base learning rate. Default: for sgd per model (mlp 0.02, cnn and resnet-small 0.05, resnet18/34/50 and efficientnet-lite0 0.01), for adam and adamw 0.001.",
+            "Base learning rate. Default: for sgd per model (mlp 0.02, cnn and resnet-small 0.05, resnet18/34/50 and efficientnet-lite0 0.01; with --pretrained the fine-tuning recipe's 0.001), for adam and adamw 0.001.",
         ),
         "0.05",
     ),
@@ -332,7 +337,7 @@ pub const KEYS: &[Key] = &[
         "optimizer.backbone_lr_scale",
         "backbone-lr-scale",
         parsed::<f64>,
-        "With model.pretrained and nothing frozen: the backbone learns at lr times this, the new head at lr.",
+        "With model.pretrained and nothing frozen: the backbone learns at lr times this, the new head at lr (with --pretrained given and no --backbone-lr-scale: the fine-tuning recipe's 1).",
     ),
     flag(
         "optimizer.clip_grad_norm",

@@ -61,6 +61,32 @@ struct Case {
     mode: &'static str,
 }
 
+impl Case {
+    /// augtrain's flags for this case; `quick`: one epoch (the tutorial's `--epochs 10`
+    /// replaced, as a flag given twice is an error).
+    fn flags(&self, quick: bool) -> Vec<&'static str> {
+        let mut flags = self.flags.clone();
+        if quick {
+            match flags.iter().position(|f| *f == "--epochs") {
+                Some(i) => flags[i + 1] = "1",
+                None => flags.extend(["--epochs", "1"]),
+            }
+        }
+        flags
+    }
+}
+
+/// The line of a failed command's standard error that says why: its first `error` line (a
+/// Python traceback's last line), else its last line.
+fn first_error(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines
+        .iter()
+        .find(|l| l.starts_with("error"))
+        .or(lines.last())
+        .map_or_else(|| "no message".to_string(), |l| l.trim().to_string())
+}
+
 fn cases() -> Vec<Case> {
     let tutorial = |extra: [&'static str; 2]| TUTORIAL.iter().copied().chain(extra).collect();
     vec![
@@ -222,17 +248,13 @@ fn run_ours(
         .args(["--seed", &seed.to_string(), "--quiet", "--name", &name])
         .arg("--runs-dir")
         .arg(&scratch.0)
-        .args(&case.flags);
-    if opts.quick {
-        cmd.args(["--epochs", "1"]);
-    }
+        .args(case.flags(opts.quick));
     let start = Instant::now();
     let out = cmd.output().map_err(|e| IoError::new("run", &exe, e))?;
     let wall = start.elapsed().as_secs_f64();
     let run = scratch.0.join(&name);
     if !out.status.success() {
-        let why = String::from_utf8_lossy(&out.stderr);
-        let why = why.lines().last().unwrap_or("no message").to_string();
+        let why = first_error(&String::from_utf8_lossy(&out.stderr));
         return Err(IoError::new(
             "train the transfer case into",
             &run,
@@ -345,8 +367,7 @@ fn run_torch(
         .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
     let wall = start.elapsed().as_secs_f64();
     if !out.status.success() {
-        let why = String::from_utf8_lossy(&out.stderr);
-        return Err(why.lines().last().unwrap_or("failed").to_string());
+        return Err(first_error(&String::from_utf8_lossy(&out.stderr)));
     }
     let bytes = std::fs::read(&json).map_err(|e| format!("{}: {e}", json.display()))?;
     let r: TorchRun = serde_json::from_slice(&bytes)
@@ -494,6 +515,26 @@ mod tests {
         );
         assert!(note.contains("augtrain 96.00 %, PyTorch 94.00 %"), "{note}");
         assert!(note.contains("by augtrain on 2 of 3 seeds"), "{note}");
+    }
+
+    #[test]
+    fn a_quick_run_trains_one_epoch_without_repeating_a_flag() {
+        for case in cases() {
+            let flags = case.flags(true);
+            let at: Vec<usize> = (0..flags.len())
+                .filter(|&i| flags[i] == "--epochs")
+                .collect();
+            assert_eq!(at.len(), 1, "{}: {flags:?}", case.name);
+            assert_eq!(flags[at[0] + 1], "1", "{}", case.name);
+            assert_eq!(case.flags(false), case.flags, "{}", case.name);
+        }
+        let clap = "error: the argument '--epochs <EPOCHS>' cannot be used multiple times\n\nUsage: augtrain train\n\nFor more information, try '--help'.\n";
+        assert!(first_error(clap).contains("cannot be used multiple times"));
+        assert_eq!(
+            first_error("Traceback\n  File x\nValueError: bad\n"),
+            "ValueError: bad"
+        );
+        assert_eq!(first_error(""), "no message");
     }
 
     #[test]

@@ -224,6 +224,27 @@ fn torch_forward(python: &Path, seconds: f64, opts: &Options) -> Result<Vec<Forw
     )
 }
 
+/// hymenoptera and the ImageNet EfficientNet-Lite0 weights under the data directory, or None
+/// (after saying on `log` that `case` is skipped) when either is absent.
+pub(super) fn hymenoptera_and_weights(
+    opts: &Options,
+    case: &str,
+    log: &dyn Fn(&str),
+) -> Option<(PathBuf, PathBuf)> {
+    let root = opts.data.as_ref()?;
+    let data = root.join("hymenoptera");
+    let weights = root.join("models/efficientnet-lite0-57934424.pth");
+    if !data.is_dir() || !weights.is_file() {
+        log(&format!(
+            "{case} skipped: {} or {} is missing",
+            data.display(),
+            weights.display()
+        ));
+        return None;
+    }
+    Some((data, weights))
+}
+
 /// The embed case's inputs: hymenoptera and the pretrained EfficientNet-Lite0 under the data
 /// directory, the model loaded once.
 struct EmbedCase {
@@ -239,19 +260,9 @@ impl EmbedCase {
         device: &ComputeDevice,
         log: &dyn Fn(&str),
     ) -> crate::Result<Option<Self>> {
-        let Some(root) = &opts.data else {
+        let Some((data, weights)) = hymenoptera_and_weights(opts, "embed case", log) else {
             return Ok(None);
         };
-        let data = root.join("hymenoptera");
-        let weights = root.join("models/efficientnet-lite0-57934424.pth");
-        if !data.is_dir() || !weights.is_file() {
-            log(&format!(
-                "embed case skipped: {} or {} is missing",
-                data.display(),
-                weights.display()
-            ));
-            return Ok(None);
-        }
         let inference = Inference::backbone(ModelKind::EfficientnetLite0, &weights, device)?;
         Ok(Some(Self {
             data,

@@ -194,17 +194,7 @@ fn each_case(
 }
 
 fn inputs(opts: &Options, log: &dyn Fn(&str)) -> Option<Inputs> {
-    let root = opts.data.as_ref()?;
-    let data = root.join("hymenoptera");
-    let weights = root.join("models/efficientnet-lite0-57934424.pth");
-    if !data.is_dir() || !weights.is_file() {
-        log(&format!(
-            "transfer skipped: {} or {} is missing",
-            data.display(),
-            weights.display()
-        ));
-        return None;
-    }
+    let (data, weights) = super::inference::hymenoptera_and_weights(opts, "transfer", log)?;
     Some(Inputs { data, weights })
 }
 
@@ -395,17 +385,6 @@ fn describe(o: &Outcome) -> String {
     )
 }
 
-fn single(seconds: f64) -> Stats {
-    Stats {
-        median: seconds,
-        min: seconds,
-        max: seconds,
-        spread: 0.0,
-        samples: 1,
-        calls_per_sample: 1,
-    }
-}
-
 /// One side's row: the whole run as one timed sample; images/s counts training images × epochs
 /// over the whole run.
 fn row(case: &str, seed: u64, engine: &str, o: &Outcome) -> Measurement {
@@ -415,7 +394,7 @@ fn row(case: &str, seed: u64, engine: &str, o: &Outcome) -> Measurement {
         name: format!("hymenoptera EfficientNet-Lite0, {case}, seed {seed}"),
         engine: engine.into(),
         batch: TRAIN_IMAGES * o.epochs,
-        stats: single(o.wall),
+        stats: Stats::single(o.wall),
         items_per_second: (TRAIN_IMAGES * o.epochs) as f64 / o.wall,
         bytes_per_second: None,
         ceiling_fraction: None,

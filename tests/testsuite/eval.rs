@@ -113,6 +113,58 @@ fn eval_on_the_runs_own_data_leaves_out_what_it_trained_on() {
     );
 }
 
+/// A folder with `train/` and `val/` but no `test/` (the layout of hymenoptera and of most
+/// tutorials) tests on its val split, so the run's `splits.csv` lists each val image twice, as
+/// val and as test. Both `eval` and `train --resume` refused their own run's record ("listed
+/// twice"); they now read it back: eval reproduces the run's test report on the val images, and
+/// a resumed run reaches the uninterrupted run's result.
+#[test]
+fn a_run_whose_val_split_is_also_its_test_split_is_evaluated_and_resumed() {
+    let root = scratch("eval-val-is-test");
+    let classes = ["blue", "green", "red"];
+    image_folder(&root.join("ds/train"), &classes, 12);
+    image_folder_from(&root.join("ds/val"), &classes, 12..16);
+    let runs = root.join("runs");
+    let train = |name: &str, epochs: u32| {
+        TrainArgs::new()
+            .device("cpu")
+            .data(&root.join("ds"))
+            .size("8x8")
+            .model("mlp")
+            .epochs(epochs)
+            .runs_dir(&runs)
+            .name(name)
+            .quiet()
+    };
+    train("straight", 2).run_ok();
+    train("split", 1).run_ok();
+    let run = runs.join("split");
+    let splits = std::fs::read_to_string(run.join("splits.csv")).unwrap();
+    assert!(
+        splits.contains("val/red/12.png,val,") && splits.contains("val/red/12.png,test,"),
+        "{splits}"
+    );
+    let out_json = root.join("eval.json");
+    ok(&augtrain(&[
+        "eval",
+        "--run",
+        run.to_str().unwrap(),
+        "--json",
+        out_json.to_str().unwrap(),
+        "--quiet",
+    ]));
+    let report = json(&run.join("report.json"));
+    let eval = json(&out_json);
+    assert_eq!(eval["samples"], 12, "{eval}");
+    assert_eq!(
+        eval["classification_report"],
+        report["classification_report"]
+    );
+    TrainArgs::new().resume(&run).epochs(2).quiet().run_ok();
+    let read = |n: &str| std::fs::read_to_string(runs.join(n).join("report.json")).unwrap();
+    assert_eq!(read("straight"), read("split"));
+}
+
 /// Loading image files and evaluating ran for up to 39 s without a sign of life: on a
 /// terminal (a pseudo-terminal from `script`) both now show a bar; with `--quiet` or output
 /// to a pipe, none.

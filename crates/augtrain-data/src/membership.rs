@@ -7,7 +7,7 @@
 //! as loaded (`u8` HWC, after the width, height and channels as three little-endian `u32`), so
 //! it survives a re-encode that changes no pixel and catches an edit that changes one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -104,8 +104,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Member>, DataError> {
             HEADER.join(",")
         )));
     }
-    let mut seen = HashMap::new();
-    let mut out = Vec::with_capacity(table.rows().len());
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut out: Vec<Member> = Vec::with_capacity(table.rows().len());
     for row in table.rows() {
         let f = &row.fields;
         let split = SplitName::parse(&f[1])
@@ -114,20 +114,35 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Member>, DataError> {
         if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(table.error(row, "the sha256 field is not 64 hex digits"));
         }
-        if f[0].is_empty() || seen.insert(f[0].clone(), ()).is_some() {
-            return Err(table.error(
-                row,
-                format!("path '{}' empty or listed twice", escape(&f[0])),
-            ));
-        }
-        out.push(Member {
+        let member = Member {
             key: f[0].clone(),
             split,
             label: f[2].clone(),
             sha256: sha.to_ascii_lowercase(),
-        });
+        };
+        let again = seen.insert(f[0].clone(), out.len());
+        if f[0].is_empty() || again.is_some_and(|first| !val_also_test(&out[first], &member)) {
+            return Err(table.error(
+                row,
+                format!(
+                    "path '{}' empty or listed twice (an image is listed once, or twice as val then test when the val split is also the test split)",
+                    escape(&f[0])
+                ),
+            ));
+        }
+        out.push(member);
     }
     Ok(out)
+}
+
+/// Whether `second` is the test row of an image `first` lists as a validation image: the record
+/// of a source without a test split, whose val split is also its test split (see
+/// [`crate::source`]).
+fn val_also_test(first: &Member, second: &Member) -> bool {
+    first.split == SplitName::Val
+        && second.split == SplitName::Test
+        && first.label == second.label
+        && first.sha256 == second.sha256
 }
 
 /// How the data differs from a run's recorded splits.
@@ -215,9 +230,15 @@ pub fn compare(data: &Dataset, recorded: &[Member]) -> (Vec<Option<SplitName>>, 
     let mut changes = Changes::default();
     for m in recorded {
         let Some(&i) = index.get(&m.key) else {
-            changes.gone.push(m.key.clone());
+            if m.split != SplitName::Test || !changes.gone.contains(&m.key) {
+                changes.gone.push(m.key.clone());
+            }
             continue;
         };
+        if listed[i] {
+            // The test row of a validation image: its split stays val (see `reapply`).
+            continue;
+        }
         listed[i] = true;
         if data.class_names[data.labels[i] as usize] != m.label {
             changes.relabelled.push(m.key.clone());
@@ -280,11 +301,17 @@ pub fn reapply(
             .filter(|&i| splits[i] == Some(want))
             .collect()
     };
-    let (train, val, test) = (
-        of(SplitName::Train),
-        of(SplitName::Val),
-        of(SplitName::Test),
-    );
+    // The test split: every image recorded as a test image, including validation images
+    // recorded as test images too (a source whose val split is also its test split).
+    let test_keys: HashSet<&str> = recorded
+        .iter()
+        .filter(|m| m.split == SplitName::Test)
+        .map(|m| m.key.as_str())
+        .collect();
+    let test: Vec<usize> = (0..data.len())
+        .filter(|&i| splits[i].is_some() && test_keys.contains(key(data, i).as_str()))
+        .collect();
+    let (train, val) = (of(SplitName::Train), of(SplitName::Val));
     let mut provenance = provenance.to_string();
     if !changes.new.is_empty() {
         provenance.push_str(&format!(
@@ -473,6 +500,80 @@ mod tests {
             seen_in_training(&other, &recorded()),
             [None, Some(SplitName::Train), Some(SplitName::Val), None]
         );
+    }
+
+    /// The record of a folder with train/ and val/ but no test/: its val split is also its
+    /// test split, so each val image is listed twice (val, then test).
+    fn recorded_val_also_test() -> Vec<Member> {
+        let ds = data(&ITEMS);
+        let splits = Splits {
+            name: "x".into(),
+            train: ds.subset(&[0, 1, 3, 4]),
+            val: ds.subset(&[2, 5]),
+            test: ds.subset(&[2, 5]),
+            provenance: String::new(),
+            report: LoadReport::default(),
+        };
+        record(&splits)
+    }
+
+    #[test]
+    fn a_val_split_that_is_also_the_test_split_is_read_back_and_reapplied() {
+        let members = recorded_val_also_test();
+        assert_eq!(members.len(), 8);
+        let text = to_csv(&members);
+        assert_eq!(parse(Path::new("splits.csv"), &text).unwrap(), members);
+        let s = reapply(
+            "x".into(),
+            whole(data(&ITEMS)),
+            &members,
+            &classes(),
+            "p",
+            false,
+        )
+        .unwrap();
+        assert_eq!(s.train.paths, ["a/0", "a/1", "b/0", "b/1"]);
+        assert_eq!(s.val.paths, ["a/2", "b/2"]);
+        assert_eq!(s.test.paths, ["a/2", "b/2"]);
+        // A gone image is named once, not once per row.
+        let e = reapply(
+            "x".into(),
+            whole(data(&ITEMS[..5])),
+            &members,
+            &classes(),
+            "p",
+            true,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("1 gone (removed, renamed or unusable) ('b/2')"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_path_listed_twice_otherwise_is_refused() {
+        let members = recorded_val_also_test();
+        let text = to_csv(&members);
+        let header = "path,split,label,sha256\n";
+        let val_row = text.lines().find(|l| l.starts_with("a/2,val,")).unwrap();
+        let sha = val_row.rsplit(',').next().unwrap();
+        for second in [
+            format!("a/2,train,a,{sha}"),
+            format!("a/2,val,a,{sha}"),
+            format!("a/2,test,b,{sha}"),
+            format!("a/2,test,a,{}", "0".repeat(64)),
+        ] {
+            let text = format!("{header}{val_row}\n{second}\n");
+            let e = parse(Path::new("splits.csv"), &text)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("listed twice"), "{second}: {e}");
+        }
+        // Test then val is not the order a record writes either.
+        let text = format!("{header}a/2,test,a,{sha}\n{val_row}\n");
+        assert!(parse(Path::new("splits.csv"), &text).is_err());
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! `augtrain eval`: reload a run's checkpoint and evaluate it.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use clap::Args;
 
 use crate::data::Dataset;
 use crate::data::files::SplitName;
-use crate::data::source::Whole;
+use crate::data::source::{self, Whole};
 
 use crate::data::membership::{self, Member};
 use crate::device;
@@ -140,8 +141,20 @@ fn own_test_split(
         return Ok(load.load(seed)?.test);
     };
     let source = load.source()?;
-    let whole = crate::data::source::load_whole(&source, load, seed)?;
     let classes = run.dataset()?.classes;
+    // Image files: only the recorded test images are decoded (and checked against the
+    // record); other sources load whole and are checked against the whole record.
+    let test: Vec<Member> = recorded
+        .iter()
+        .filter(|m| m.split == SplitName::Test)
+        .cloned()
+        .collect();
+    let keys: HashSet<&str> = test.iter().map(|m| m.key.as_str()).collect();
+    let (whole, recorded) =
+        match source::load_files_where(&source, load, &|rel| keys.contains(rel))? {
+            Some(whole) => (whole, &test[..]),
+            None => (source::load_whole(&source, load, seed)?, recorded),
+        };
     let splits = membership::reapply(source.name(), whole, recorded, &classes, "", true)?;
     Ok(splits.test)
 }

@@ -116,8 +116,8 @@ fn eval_on_the_runs_own_data_leaves_out_what_it_trained_on() {
 /// A folder with `train/` and `val/` but no `test/` (the layout of hymenoptera and of most
 /// tutorials) tests on its val split, so the run's `splits.csv` lists each val image twice, as
 /// val and as test. Both `eval` and `train --resume` refused their own run's record ("listed
-/// twice"); they now read it back: eval reproduces the run's test report on the val images, and
-/// a resumed run reaches the uninterrupted run's result.
+/// twice"); they now read it back: eval reproduces the run's test report on the val images
+/// (decoding only those), and a resumed run reaches the uninterrupted run's result.
 #[test]
 fn a_run_whose_val_split_is_also_its_test_split_is_evaluated_and_resumed() {
     let root = scratch("eval-val-is-test");
@@ -144,6 +144,10 @@ fn a_run_whose_val_split_is_also_its_test_split_is_evaluated_and_resumed() {
         splits.contains("val/red/12.png,val,") && splits.contains("val/red/12.png,test,"),
         "{splits}"
     );
+    // eval decodes the recorded test images only: a training image spoiled since is not read.
+    let spoiled = root.join("ds/train/red/0.png");
+    let saved = std::fs::read(&spoiled).unwrap();
+    std::fs::write(&spoiled, b"not a png").unwrap();
     let out_json = root.join("eval.json");
     ok(&augtrain(&[
         "eval",
@@ -153,6 +157,7 @@ fn a_run_whose_val_split_is_also_its_test_split_is_evaluated_and_resumed() {
         out_json.to_str().unwrap(),
         "--quiet",
     ]));
+    std::fs::write(&spoiled, saved).unwrap();
     let report = json(&run.join("report.json"));
     let eval = json(&out_json);
     assert_eq!(eval["samples"], 12, "{eval}");

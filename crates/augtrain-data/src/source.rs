@@ -194,8 +194,10 @@ pub fn load_whole(source: &DataSource, opts: &LoadOptions, seed: u64) -> Result<
             let (train, test) = cifar::load(dir, *v)?;
             two(train, test)
         }
-        DataSource::Folder(dir) => listed_files(dir, files::scan_folder(dir)?, opts)?,
-        DataSource::Manifest(path) => listed_files(path, files::read_manifest(path)?, opts)?,
+        DataSource::Folder(dir) => listed_files(dir, files::scan_folder(dir)?, opts, &|_| true)?,
+        DataSource::Manifest(path) => {
+            listed_files(path, files::read_manifest(path)?, opts, &|_| true)?
+        }
         DataSource::Pack(dir) => {
             let (data, splits, _) = pack::open(dir)?;
             Whole {
@@ -210,6 +212,26 @@ pub fn load_whole(source: &DataSource, opts: &LoadOptions, seed: u64) -> Result<
         Some(f) => apply_split_file(whole, f),
         None => Ok(whole),
     }
+}
+
+/// The image files of a folder or manifest source whose path relative to the dataset root
+/// `keep` accepts, loaded as [`load_whole`] loads them but without decoding the others (and
+/// without applying a split file); `None` for the other sources, whose samples are not files.
+pub fn load_files_where(
+    source: &DataSource,
+    opts: &LoadOptions,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Option<Whole>, DataError> {
+    let opts = LoadOptions {
+        split_file: None,
+        ..opts.clone()
+    };
+    match source {
+        DataSource::Folder(dir) => listed_files(dir, files::scan_folder(dir)?, &opts, keep),
+        DataSource::Manifest(path) => listed_files(path, files::read_manifest(path)?, &opts, keep),
+        _ => return Ok(None),
+    }
+    .map(Some)
 }
 
 /// Load `source` and split it three ways (see the module docs for the rules).
@@ -465,10 +487,13 @@ fn preview<S: AsRef<str>>(items: &[S]) -> String {
 
 /// Decode the files an image folder or a manifest (`source`) lists. A class of `opts.classes`
 /// that labels none of the files is [`DataError::ClassNotInData`].
+/// The listed files whose relative path `keep` accepts, loaded (a class of `opts.classes`
+/// that no listed file has is an error, whatever `keep` leaves).
 fn listed_files(
     source: &Path,
     (items, classes): (Vec<files::FileItem>, Vec<String>),
     opts: &LoadOptions,
+    keep: &dyn Fn(&str) -> bool,
 ) -> Result<Whole, DataError> {
     for class in opts.classes.iter().flatten() {
         if !items.iter().any(|item| item.label == *class) {
@@ -478,6 +503,8 @@ fn listed_files(
             });
         }
     }
+    let mut items = items;
+    items.retain(|item| keep(&item.rel));
     let (data, splits, report) =
         files::load_items(&items, &classes, opts.classes.as_deref(), opts)?;
     Ok(Whole {

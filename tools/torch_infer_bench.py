@@ -12,6 +12,13 @@ script once per round, alternating with its own runs):
            torch.inference_mode(), `features` (global average pool before `_fc`), L2 normalize,
            rows gathered in one array. Timed from creating the DataLoader to the last row (the
            model is loaded and warmed up on one batch of zeros before the clock starts).
+  eval     a trained model evaluated on an image folder (hymenoptera/val: 153 photos), end to
+           end as a user's evaluation script does it: the model exported by `augtrain
+           export-model` (--safetensors, EfficientNet-Lite0, loaded strictly), the folder through
+           the embed case's DataLoader and transform, the forward in eval mode under
+           torch.inference_mode(), then the mean cross-entropy, accuracy, scikit-learn's
+           classification_report and confusion_matrix. Timed from loading the weights to the
+           report (the interpreter's start and the imports are not timed).
   forward  the inference forward pass alone (eval mode, torch.inference_mode(), random input
            already in memory) of each of --models at each of --batches:
              cnn                 augtrain's LeNet-style CNN, 28x28x1, 10 classes
@@ -25,10 +32,13 @@ Threads: torch.set_num_threads(--threads) in the main process (default 2); DataL
 
 Run (from the repository root):
   /work/venv/bin/python tools/torch_infer_bench.py embed --data ../shared/data/hymenoptera --json e.json
+  /work/venv/bin/python tools/torch_infer_bench.py eval --data ../shared/data/hymenoptera/val \\
+      --safetensors RUN/model.safetensors
   /work/venv/bin/python tools/torch_infer_bench.py forward --models cnn,resnet18 --batches 1,32 --json f.json
 Flags: --threads (2), --json OUT; embed: --data DIR, --weights PTH, --batch (32), --workers (2),
 --save-npy OUT (the embeddings, rows in the order of the files sorted as augtrain sorts them:
-split folder, class, file name); forward: --models, --batches (1,32), --seconds (3), --seed (0).
+split folder, class, file name); eval: --data DIR, --safetensors F, --batch, --workers;
+forward: --models, --batches (1,32), --seconds (3), --seed (0).
 """
 import argparse
 import datetime
@@ -83,6 +93,43 @@ def embed(a):
              "workers": a.workers, "seconds": seconds}]
 
 
+def evaluate(a):
+    from safetensors.torch import load_file
+    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    tf = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224),
+                             transforms.ToTensor(),
+                             transforms.Normalize([127 / 255] * 3, [128 / 255] * 3)])
+    start = time.perf_counter()
+    state = load_file(str(a.safetensors))
+    model = EfficientNetLite0(state["_fc.weight"].shape[0])
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    ds = datasets.ImageFolder(str(a.data), transform=tf)
+    loader = DataLoader(ds, batch_size=a.batch, shuffle=False, num_workers=a.workers)
+    logits, labels = [], []
+    with torch.inference_mode():
+        for x, y in loader:
+            logits.append(model(x))
+            labels.append(y)
+    logits, labels = torch.cat(logits), torch.cat(labels)
+    loss = F.cross_entropy(logits, labels).item()
+    y_true, y_pred = labels.numpy(), logits.argmax(1).numpy()
+    accuracy = accuracy_score(y_true, y_pred)
+    report = classification_report(y_true, y_pred, target_names=ds.classes, digits=4,
+                                   zero_division=0)
+    confusion_matrix(y_true, y_pred)
+    seconds = time.perf_counter() - start
+    print(report, flush=True)
+    print(f"eval: {len(y_true)} images in {seconds:.2f} s ({len(y_true) / seconds:.1f} images/s), "
+          f"accuracy {accuracy:.4f}, loss {loss:.4f}, batch {a.batch}, {a.workers} workers",
+          flush=True)
+    return [{"case": "eval", "images": int(len(y_true)), "accuracy": float(accuracy),
+             "loss": loss, "batch": a.batch, "workers": a.workers, "seconds": seconds}]
+
+
 def make(name):
     """(model, input shape CHW)."""
     if name == "cnn":
@@ -122,7 +169,7 @@ def forward(a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("case", choices=["embed", "forward"])
+    ap.add_argument("case", choices=["embed", "eval", "forward"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--data", type=Path, default=PRETRAINED.parents[1] / "hymenoptera")
@@ -130,13 +177,14 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--save-npy", type=Path)
+    ap.add_argument("--safetensors", type=Path, help="eval: a model exported by augtrain")
     ap.add_argument("--models", default="cnn,resnet18,efficientnet-lite0")
     ap.add_argument("--batches", default="1,32")
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    rows = embed(a) if a.case == "embed" else forward(a)
+    rows = {"embed": embed, "eval": evaluate, "forward": forward}[a.case](a)
     if a.json:
         meta = {"tool": "tools/torch_infer_bench.py", "torch": torch.__version__,
                 "threads": torch.get_num_threads(), "machine": platform.machine(),

@@ -1,17 +1,22 @@
 //! Inference against PyTorch in the same run: the forward pass alone of the CNN (28×28×1),
 //! ResNet-18 and EfficientNet-Lite0 (224×224×3, 1000 classes) at batch 1 and 32, and `embed`
 //! of hymenoptera end to end (decode, resize, normalize, forward of the ImageNet-pretrained
-//! EfficientNet-Lite0, L2-normalized rows), each beside `tools/torch_infer_bench.py` doing the
-//! same. The two sides alternate for [`ROUNDS`] rounds (augtrain, then PyTorch, per round) so
+//! EfficientNet-Lite0, L2-normalized rows), and `eval` of a run end to end (the whole `augtrain
+//! eval --run R` command on a run of the pretrained EfficientNet-Lite0 trained on hymenoptera
+//! for the case, against PyTorch evaluating the run's exported weights on the same 153 photos
+//! with a DataLoader and scikit-learn's report), each beside `tools/torch_infer_bench.py` doing
+//! the same. The two sides alternate for [`ROUNDS`] rounds (augtrain, then PyTorch, per round) so
 //! that a change in the machine's load falls on both; each row reports the median over the
 //! rounds and their range, and notes the ratio.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::tensor::{Distribution, Tensor};
 use serde::Deserialize;
 
+use super::child::{self, Scratch};
 use super::{Measurement, Options, Stats, reference, time};
 use crate::data::source::load_whole;
 use crate::device::ComputeDevice;
@@ -19,6 +24,7 @@ use crate::model::Model;
 use crate::train::Inference;
 use crate::train::embed::embed;
 use crate::train::progress::{Reporter, Verbosity};
+use crate::util::fs::IoError;
 use augtrain_run::config::ModelKind;
 
 /// The PyTorch side, relative to the repository root.
@@ -53,6 +59,14 @@ struct EmbedRow {
     seconds: f64,
 }
 
+/// One row of the script's `eval` output.
+#[derive(Deserialize)]
+struct EvalRow {
+    images: usize,
+    accuracy: f64,
+    seconds: f64,
+}
+
 /// Seconds per call (or per run) of one case, one value per round, for each side.
 #[derive(Default)]
 struct Pairs {
@@ -82,6 +96,11 @@ pub fn run(
         .collect::<crate::Result<_>>()?;
     let embed_case = if opts.wants_case("embed") {
         EmbedCase::find(opts, device, log)?
+    } else {
+        None
+    };
+    let eval_case = if opts.wants_case(EVAL_CASE) {
+        EvalCase::find(opts, device, log)?
     } else {
         None
     };
@@ -145,6 +164,15 @@ pub fn run(
                     Err(why) => log(&format!("PyTorch embed skipped: {why}")),
                 }
             }
+        }
+        if let Some(e) = &eval_case {
+            let (images, s) = e.run_both(round, python.as_deref(), log)?;
+            if round == 0 {
+                cases.push((EVAL_CASE.into(), images, Pairs::default()));
+            }
+            let pairs = &mut cases.last_mut().expect("pushed").2;
+            pairs.ours.push(s.0);
+            pairs.torch.extend(s.1);
         }
     }
     Ok(cases
@@ -310,6 +338,142 @@ impl EmbedCase {
         rows.into_iter()
             .find(|r| r.images > 0)
             .ok_or_else(|| format!("{SCRIPT} embedded no images"))
+    }
+}
+
+/// The name of the eval case as `--filter` matches it and its row shows it.
+const EVAL_CASE: &str = "eval of a run, hymenoptera val end to end";
+
+/// The eval case: a run of the pretrained EfficientNet-Lite0 trained on hymenoptera (head only,
+/// one epoch) in a scratch directory, evaluated on its test split (the 153 `val/` photos) by
+/// the whole `augtrain eval --run R` command, and by PyTorch from the same weights (the run's
+/// `export-model` safetensors).
+struct EvalCase {
+    scratch: Scratch,
+    run: PathBuf,
+    model: PathBuf,
+    test: PathBuf,
+    device: &'static str,
+}
+
+impl EvalCase {
+    /// The case with its run trained and exported, or None (after saying why) when its data or
+    /// weights are absent.
+    fn find(
+        opts: &Options,
+        device: &ComputeDevice,
+        log: &dyn Fn(&str),
+    ) -> crate::Result<Option<Self>> {
+        let Some((data, weights)) = hymenoptera_and_weights(opts, "eval case", log) else {
+            return Ok(None);
+        };
+        let scratch = Scratch::new("eval")?;
+        let run = scratch.path().join("run");
+        let model = scratch.path().join("model.safetensors");
+        let device = if device.is_gpu() { "gpu" } else { "cpu" };
+        log("eval case: training the run it evaluates (head only, 1 epoch)");
+        let mut train: Vec<&OsStr> = ["train", "--data"].map(OsStr::new).to_vec();
+        train.push(data.as_os_str());
+        train.extend(["--model", "efficientnet-lite0", "--pretrained"].map(OsStr::new));
+        train.push(weights.as_os_str());
+        train.extend(["--freeze", "backbone", "--epochs", "1", "--device", device].map(OsStr::new));
+        train.extend(["--quiet", "--name", "run", "--runs-dir"].map(OsStr::new));
+        train.push(scratch.path().as_os_str());
+        child::augtrain(&train, "train the eval case's run into", &run)?;
+        let export = ["export-model", "--quiet", "--run"].map(OsStr::new);
+        let export = [
+            &export[..],
+            &[run.as_os_str(), "--out".as_ref(), model.as_os_str()],
+        ];
+        child::augtrain(&export.concat(), "export the eval case's model to", &model)?;
+        Ok(Some(Self {
+            scratch,
+            run,
+            model,
+            test: data.join("val"),
+            device,
+        }))
+    }
+
+    /// One round: augtrain's `eval` command, then PyTorch's when `python` is given; the images
+    /// and each side's seconds. A PyTorch failure is logged, not fatal; a disagreement of the
+    /// two accuracies (the same weights on the same photos) is logged.
+    fn run_both(
+        &self,
+        round: usize,
+        python: Option<&Path>,
+        log: &dyn Fn(&str),
+    ) -> crate::Result<(usize, (f64, Option<f64>))> {
+        let (images, accuracy, ours) = self.run_ours(round)?;
+        log(&format!(
+            "  augtrain eval: {images} images in {ours:.2} s, accuracy {accuracy:.4}"
+        ));
+        let Some(py) = python else {
+            return Ok((images, (ours, None)));
+        };
+        let theirs = match self.run_torch(py) {
+            Ok(row) if row.images == images => row,
+            Ok(row) => {
+                log(&format!(
+                    "PyTorch eval skipped: it evaluated {} images, augtrain {images}",
+                    row.images
+                ));
+                return Ok((images, (ours, None)));
+            }
+            Err(why) => {
+                log(&format!("PyTorch eval skipped: {why}"));
+                return Ok((images, (ours, None)));
+            }
+        };
+        log(&format!(
+            "  PyTorch eval: {images} images in {:.2} s, accuracy {:.4}{}",
+            theirs.seconds,
+            theirs.accuracy,
+            if (theirs.accuracy - accuracy).abs() > 1e-9 {
+                " (differs from augtrain's)"
+            } else {
+                ""
+            }
+        ));
+        Ok((images, (ours, Some(theirs.seconds))))
+    }
+
+    /// The whole `augtrain eval --run R --json F` command: images, accuracy and wall seconds.
+    fn run_ours(&self, round: usize) -> crate::Result<(usize, f64, f64)> {
+        let json = self.scratch.path().join(format!("eval-{round}.json"));
+        let args = ["eval", "--quiet", "--device", self.device, "--run"].map(OsStr::new);
+        let args = [
+            &args[..],
+            &[self.run.as_os_str(), "--json".as_ref(), json.as_os_str()],
+        ];
+        let wall = child::augtrain(&args.concat(), "evaluate the eval case's run", &self.run)?;
+        let read = |e: String| IoError::new("read", &json, std::io::Error::other(e));
+        let bytes = std::fs::read(&json).map_err(|e| read(e.to_string()))?;
+        let report: augtrain_run::records::TestReport =
+            serde_json::from_slice(&bytes).map_err(|e| read(e.to_string()))?;
+        Ok((report.samples as usize, report.accuracy, wall))
+    }
+
+    /// PyTorch's evaluation of the exported model on the same photos, one call of the script.
+    fn run_torch(&self, python: &Path) -> Result<EvalRow, String> {
+        let rows: Vec<EvalRow> = reference::run_rows(
+            python,
+            SCRIPT,
+            &[
+                "eval".into(),
+                "--data".into(),
+                self.test.display().to_string(),
+                "--safetensors".into(),
+                self.model.display().to_string(),
+                "--batch".into(),
+                EMBED_BATCH.to_string(),
+                "--workers".into(),
+                rayon::current_num_threads().to_string(),
+            ],
+        )?;
+        rows.into_iter()
+            .find(|r| r.images > 0)
+            .ok_or_else(|| format!("{SCRIPT} evaluated no images"))
     }
 }
 

@@ -7,6 +7,7 @@ pub mod agreement;
 pub mod audit;
 pub mod augment;
 pub mod ceiling;
+pub mod child;
 pub mod gpu;
 pub mod gpu_batch;
 pub mod gpu_timing;
@@ -51,8 +52,9 @@ pub enum Suite {
     /// needs a GPU; `--quick` for a smoke run on a software adapter).
     Gpu,
     /// Inference: the forward pass of the CNN, ResNet-18 and EfficientNet-Lite0 at batch 1 and
-    /// 32, and `embed` of hymenoptera end to end, alternated with `tools/torch_infer_bench.py`
-    /// when `--reference PYTHON` is given (not part of `all`).
+    /// 32, `embed` of hymenoptera and `eval` of a run on its 153 test photos end to end,
+    /// alternated with `tools/torch_infer_bench.py` when `--reference PYTHON` is given (not part
+    /// of `all`).
     Inference,
     /// Transfer learning end to end: the pretrained EfficientNet-Lite0 fine-tuned on
     /// hymenoptera by the whole `augtrain train` command (the default recipe and the PyTorch

@@ -18,12 +18,14 @@
 //! augtrain's: above 1 = augtrain faster), median and range. Three seeds (0, 1, 2); `--quick`
 //! runs seed 0 for one epoch, a check of the plumbing, not a figure.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use serde::Deserialize;
 
+use super::child::{self, Scratch, first_error};
 use super::{Measurement, Options, Stats};
 use crate::device::ComputeDevice;
 use crate::util::fs::IoError;
@@ -74,17 +76,6 @@ impl Case {
         }
         flags
     }
-}
-
-/// The line of a failed command's standard error that says why: its first `error` line (a
-/// Python traceback's last line), else its last line.
-fn first_error(stderr: &str) -> String {
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines
-        .iter()
-        .find(|l| l.starts_with("error"))
-        .or(lines.last())
-        .map_or_else(|| "no message".to_string(), |l| l.trim().to_string())
 }
 
 fn cases() -> Vec<Case> {
@@ -155,7 +146,7 @@ fn each_case(
     log: &dyn Fn(&str),
 ) -> crate::Result<()> {
     let seeds: &[u64] = if opts.quick { &[0] } else { &[0, 1, 2] };
-    let scratch = Scratch::new()?;
+    let scratch = Scratch::new("transfer")?;
     for case in cases().iter().filter(|c| opts.wants_case(c.name)) {
         let mut pairs = Vec::new();
         for &seed in seeds {
@@ -198,25 +189,6 @@ fn inputs(opts: &Options, log: &dyn Fn(&str)) -> Option<Inputs> {
     Some(Inputs { data, weights })
 }
 
-/// A directory of this process's own for the runs and the reference's JSON, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> crate::Result<Self> {
-        let dir =
-            std::env::temp_dir().join(format!("augtrain-bench-transfer-{}", std::process::id()));
-        // create_dir, not create_dir_all: a directory already there is not ours to remove.
-        std::fs::create_dir(&dir).map_err(|e| IoError::new("create directory", &dir, e))?;
-        Ok(Self(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// augtrain's side: the whole `augtrain train` command, timed from outside.
 fn run_ours(
     opts: &Options,
@@ -227,31 +199,22 @@ fn run_ours(
     scratch: &Scratch,
 ) -> crate::Result<Outcome> {
     let name = format!("{}-seed{seed}", case.name.replace([',', ' '], ""));
-    let exe = std::env::current_exe().map_err(|e| IoError::new("find", "augtrain's binary", e))?;
-    let mut cmd = Command::new(&exe);
-    cmd.arg("train")
-        .arg("--data")
-        .arg(&inputs.data)
-        .args(["--model", "efficientnet-lite0", "--pretrained"])
-        .arg(&inputs.weights)
-        .args(["--device", if device.is_gpu() { "gpu" } else { "cpu" }])
-        .args(["--seed", &seed.to_string(), "--quiet", "--name", &name])
-        .arg("--runs-dir")
-        .arg(&scratch.0)
-        .args(case.flags(opts.quick));
-    let start = Instant::now();
-    let out = cmd.output().map_err(|e| IoError::new("run", &exe, e))?;
-    let wall = start.elapsed().as_secs_f64();
-    let run = scratch.0.join(&name);
-    if !out.status.success() {
-        let why = first_error(&String::from_utf8_lossy(&out.stderr));
-        return Err(IoError::new(
-            "train the transfer case into",
-            &run,
-            std::io::Error::other(why),
-        )
-        .into());
-    }
+    let run = scratch.path().join(&name);
+    let seed = seed.to_string();
+    let mut args: Vec<&OsStr> = ["train", "--data"].map(OsStr::new).to_vec();
+    args.push(inputs.data.as_os_str());
+    args.extend(["--model", "efficientnet-lite0", "--pretrained"].map(OsStr::new));
+    args.push(inputs.weights.as_os_str());
+    let device = if device.is_gpu() { "gpu" } else { "cpu" };
+    args.extend(
+        [
+            "--device", device, "--seed", &seed, "--quiet", "--name", &name,
+        ]
+        .map(OsStr::new),
+    );
+    args.extend([OsStr::new("--runs-dir"), scratch.path().as_os_str()]);
+    args.extend(case.flags(opts.quick).into_iter().map(OsStr::new));
+    let wall = child::augtrain(&args, "train the transfer case into", &run)?;
     read_run(&run, wall).map_err(|e| IoError::new("read", &run, std::io::Error::other(e)).into())
 }
 
@@ -337,7 +300,9 @@ fn run_torch(
     if !Path::new(SCRIPT).is_file() {
         return Err(format!("{SCRIPT} not found (run from the repository root)"));
     }
-    let json = scratch.0.join(format!("torch-{}-{seed}.json", case.mode));
+    let json = scratch
+        .path()
+        .join(format!("torch-{}-{seed}.json", case.mode));
     let mut cmd = Command::new(python);
     cmd.arg(SCRIPT)
         .args(["--mode", case.mode, "--seed", &seed.to_string()])

@@ -219,7 +219,8 @@ impl Inference {
             &self.model,
             data,
             &self.aug,
-            self.cfg.eval_batch_size(),
+            self.cfg
+                .eval_batch_size(self.aug.output_shape().values(), !device.is_gpu()),
             &self.cfg,
             &device.device,
             keep_probabilities,

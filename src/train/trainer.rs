@@ -439,7 +439,7 @@ impl Trainer {
     pub fn check_batches(&self, largest_eval: usize) -> Result<(), TrainError> {
         let train = self.cfg.batch_size.min(self.train_set.len()).max(1);
         self.train_aug.check_batch(train)?;
-        let eval = self.cfg.eval_batch_size().min(largest_eval).max(1);
+        let eval = self.eval_batch_size().min(largest_eval).max(1);
         self.eval_aug.check_batch(eval)?;
         Ok(())
     }
@@ -613,6 +613,12 @@ impl Trainer {
             .map(|u| u.bytes_reserved)
     }
 
+    /// Images per evaluation batch on this trainer's device and model input.
+    fn eval_batch_size(&self) -> usize {
+        let input = self.eval_aug.output_shape().values();
+        self.cfg.eval_batch_size(input, !self.device.is_gpu())
+    }
+
     /// Evaluate the current model (validation mode, deterministic pipeline) on `data`;
     /// `progress` moves with every batch.
     pub fn evaluate(
@@ -625,7 +631,7 @@ impl Trainer {
             &self.model().valid(),
             data,
             &self.eval_aug,
-            self.cfg.eval_batch_size(),
+            self.eval_batch_size(),
             &self.cfg,
             &self.device.device,
             keep_probabilities,

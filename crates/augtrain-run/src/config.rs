@@ -343,6 +343,10 @@ pub enum AugmentConfig {
     },
 }
 
+/// Input values (width × height × channels) per evaluation batch on the CPU, at most: 2^21,
+/// 8 MiB of f32 input (see [`TrainConfig::eval_batch_size`]).
+pub const CPU_EVAL_BATCH_VALUES: usize = 1 << 21;
+
 /// Everything a training run needs, with defaults for `augtrain train` on the built-in data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -836,10 +840,21 @@ impl TrainConfig {
             .unwrap_or_else(|| self.model.kind.default_lr(self.optimizer.kind))
     }
 
-    /// Images per evaluation batch: the training batch size, at least 256 (evaluation keeps no
-    /// gradients, so larger batches are cheap).
-    pub fn eval_batch_size(&self) -> usize {
-        self.batch_size.max(256)
+    /// Images per evaluation batch for a model input of `input_values` values (width × height
+    /// × channels): the training batch size, at least 256 (evaluation keeps no gradients); on
+    /// the CPU (`cpu`) at most as many as hold [`CPU_EVAL_BATCH_VALUES`] input values (13 at
+    /// 224×224×3; small images keep 256), because there a batch whose activations outgrow the
+    /// caches is slower per image, not faster: `embed` of 153 photos with EfficientNet-Lite0
+    /// took 2.3–2.5 s at batch 4–8, 2.7 s at 32 and 3.5–3.6 s at 160 (BENCHMARKS.md).
+    pub fn eval_batch_size(&self, input_values: usize, cpu: bool) -> usize {
+        let batch = self.batch_size.max(256);
+        if cpu {
+            batch
+                .min(CPU_EVAL_BATCH_VALUES / input_values.max(1))
+                .max(1)
+        } else {
+            batch
+        }
     }
 }
 
@@ -950,6 +965,23 @@ mod tests {
                 .all(|v| e.contains(v)),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_cpu_evaluates_large_inputs_in_small_batches_and_small_ones_in_large_batches() {
+        let cfg = |batch_size| TrainConfig {
+            batch_size,
+            ..TrainConfig::default()
+        };
+        // 28×28 gray and 32×32 colour: the training batch, at least 256, on either device.
+        assert_eq!(cfg(64).eval_batch_size(28 * 28, true), 256);
+        assert_eq!(cfg(512).eval_batch_size(32 * 32 * 3, true), 512);
+        // 224×224×3 on the CPU: 13 images, whatever the training batch; on a GPU, 256.
+        assert_eq!(cfg(16).eval_batch_size(224 * 224 * 3, true), 13);
+        assert_eq!(cfg(64).eval_batch_size(224 * 224 * 3, true), 13);
+        assert_eq!(cfg(16).eval_batch_size(224 * 224 * 3, false), 256);
+        // Never below one image.
+        assert_eq!(cfg(16).eval_batch_size(4096 * 4096 * 3, true), 1);
     }
 
     #[test]

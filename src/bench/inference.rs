@@ -147,14 +147,7 @@ pub fn run(
                 "  augtrain embed: {images} images in {s:.2} s ({:.1} images/s)",
                 images as f64 / s
             ));
-            if round == 0 {
-                cases.push((
-                    "embed hymenoptera end to end".into(),
-                    images,
-                    Pairs::default(),
-                ));
-            }
-            let pairs = &mut cases.last_mut().expect("pushed").2;
+            let pairs = pairs_of(&mut cases, "embed hymenoptera end to end", images);
             pairs.ours.push(s);
             if let Some(py) = &python {
                 match e.run_torch(py) {
@@ -167,10 +160,7 @@ pub fn run(
         }
         if let Some(e) = &eval_case {
             let (images, s) = e.run_both(round, python.as_deref(), log)?;
-            if round == 0 {
-                cases.push((EVAL_CASE.into(), images, Pairs::default()));
-            }
-            let pairs = &mut cases.last_mut().expect("pushed").2;
+            let pairs = pairs_of(&mut cases, EVAL_CASE, images);
             pairs.ours.push(s.0);
             pairs.torch.extend(s.1);
         }
@@ -179,6 +169,24 @@ pub fn run(
         .into_iter()
         .flat_map(|(name, batch, pairs)| rows(&name, batch, engine, &pairs))
         .collect())
+}
+
+/// The values of the case named `name`, added (for `batch` images) on its first round. Each
+/// end-to-end case finds its own: taking the last case gave the embed case's later rounds to
+/// the eval case that follows it.
+fn pairs_of<'a>(
+    cases: &'a mut Vec<(String, usize, Pairs)>,
+    name: &str,
+    batch: usize,
+) -> &'a mut Pairs {
+    let i = match cases.iter().position(|c| c.0 == name) {
+        Some(i) => i,
+        None => {
+            cases.push((name.to_string(), batch, Pairs::default()));
+            cases.len() - 1
+        }
+    };
+    &mut cases[i].2
 }
 
 /// The name of a forward case as `--filter` matches it and its row shows it.
@@ -577,6 +585,26 @@ mod tests {
         assert!(note.contains("2.00x PyTorch"), "{note}");
         assert!(note.contains("1.00..3.00"), "{note}");
         assert!(note.contains("16.0..32.0"), "{note}");
+    }
+
+    #[test]
+    fn each_end_to_end_case_keeps_its_own_rounds() {
+        let mut cases = Vec::new();
+        for round in 0..3 {
+            pairs_of(&mut cases, "embed", 398).ours.push(round as f64);
+            pairs_of(&mut cases, "eval", 153)
+                .ours
+                .push(10.0 + round as f64);
+        }
+        assert_eq!(cases.len(), 2);
+        assert_eq!(
+            (cases[0].1, &cases[0].2.ours[..]),
+            (398, &[0.0, 1.0, 2.0][..])
+        );
+        assert_eq!(
+            (cases[1].1, &cases[1].2.ours[..]),
+            (153, &[10.0, 11.0, 12.0][..])
+        );
     }
 
     #[test]

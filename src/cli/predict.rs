@@ -133,6 +133,7 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
         on_error: args.on_error,
         ..inference.load_options()
     };
+    let batch_size = inference.eval_batch_size(&dev);
     let Inference {
         cfg,
         card,
@@ -147,7 +148,7 @@ pub fn run(args: PredictArgs) -> crate::Result<()> {
         &model,
         &images.data,
         &eval_aug,
-        256,
+        batch_size,
         &cfg,
         &dev.device,
         true,

@@ -207,6 +207,12 @@ impl Inference {
         })
     }
 
+    /// Images per evaluation batch of this model on `device` ([`TrainConfig::eval_batch_size`]).
+    pub fn eval_batch_size(&self, device: &ComputeDevice) -> usize {
+        self.cfg
+            .eval_batch_size(self.aug.output_shape().values(), !device.is_gpu())
+    }
+
     /// Evaluate on `data` (already labelled against the model's classes) on `device`.
     pub fn evaluate(
         &self,
@@ -219,8 +225,7 @@ impl Inference {
             &self.model,
             data,
             &self.aug,
-            self.cfg
-                .eval_batch_size(self.aug.output_shape().values(), !device.is_gpu()),
+            self.eval_batch_size(device),
             &self.cfg,
             &device.device,
             keep_probabilities,

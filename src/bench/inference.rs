@@ -94,7 +94,7 @@ pub fn run(
         })
         .map(|&kind| forward_model(kind, device).map(|(m, chw)| (kind, m, chw)))
         .collect::<crate::Result<_>>()?;
-    let embed_case = if opts.wants_case("embed") {
+    let embed_case = if opts.wants_case(EMBED_CASE) {
         EmbedCase::find(opts, device, log)?
     } else {
         None
@@ -147,7 +147,7 @@ pub fn run(
                 "  augtrain embed: {images} images in {s:.2} s ({:.1} images/s)",
                 images as f64 / s
             ));
-            let pairs = pairs_of(&mut cases, "embed hymenoptera end to end", images);
+            let pairs = pairs_of(&mut cases, EMBED_CASE, images);
             pairs.ours.push(s);
             if let Some(py) = &python {
                 match e.run_torch(py) {
@@ -348,6 +348,9 @@ impl EmbedCase {
             .ok_or_else(|| format!("{SCRIPT} embedded no images"))
     }
 }
+
+/// The name of the embed case as `--filter` matches it and its row shows it.
+const EMBED_CASE: &str = "embed hymenoptera end to end";
 
 /// The name of the eval case as `--filter` matches it and its row shows it.
 const EVAL_CASE: &str = "eval of a run, hymenoptera val end to end";

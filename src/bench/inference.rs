@@ -327,22 +327,8 @@ impl EmbedCase {
 
     /// PyTorch's embed of the same folder, one call of the script.
     fn run_torch(&self, python: &Path) -> Result<EmbedRow, String> {
-        let threads = rayon::current_num_threads().to_string();
-        let rows: Vec<EmbedRow> = reference::run_rows(
-            python,
-            SCRIPT,
-            &[
-                "embed".into(),
-                "--data".into(),
-                self.data.display().to_string(),
-                "--weights".into(),
-                self.weights.display().to_string(),
-                "--batch".into(),
-                EMBED_BATCH.to_string(),
-                "--workers".into(),
-                threads,
-            ],
-        )?;
+        let rows: Vec<EmbedRow> =
+            torch_folder_case(python, "embed", &self.data, ("--weights", &self.weights))?;
         rows.into_iter()
             .find(|r| r.images > 0)
             .ok_or_else(|| format!("{SCRIPT} embedded no images"))
@@ -467,25 +453,37 @@ impl EvalCase {
 
     /// PyTorch's evaluation of the exported model on the same photos, one call of the script.
     fn run_torch(&self, python: &Path) -> Result<EvalRow, String> {
-        let rows: Vec<EvalRow> = reference::run_rows(
-            python,
-            SCRIPT,
-            &[
-                "eval".into(),
-                "--data".into(),
-                self.test.display().to_string(),
-                "--safetensors".into(),
-                self.model.display().to_string(),
-                "--batch".into(),
-                EMBED_BATCH.to_string(),
-                "--workers".into(),
-                rayon::current_num_threads().to_string(),
-            ],
-        )?;
+        let rows: Vec<EvalRow> =
+            torch_folder_case(python, "eval", &self.test, ("--safetensors", &self.model))?;
         rows.into_iter()
             .find(|r| r.images > 0)
             .ok_or_else(|| format!("{SCRIPT} evaluated no images"))
     }
+}
+
+/// One call of the script's `case` over the image folder `data` with the model file `model`
+/// (its flag and path), in batches of [`EMBED_BATCH`] with a DataLoader worker per thread.
+fn torch_folder_case<T: serde::de::DeserializeOwned>(
+    python: &Path,
+    case: &str,
+    data: &Path,
+    model: (&str, &Path),
+) -> Result<Vec<T>, String> {
+    reference::run_rows(
+        python,
+        SCRIPT,
+        &[
+            case.into(),
+            "--data".into(),
+            data.display().to_string(),
+            model.0.into(),
+            model.1.display().to_string(),
+            "--batch".into(),
+            EMBED_BATCH.to_string(),
+            "--workers".into(),
+            rayon::current_num_threads().to_string(),
+        ],
+    )
 }
 
 /// The statistics of per-round values.

@@ -2,22 +2,26 @@
 
 use crate::support::*;
 
+/// `augtrain eval --run RUN --json OUT --quiet`, which must succeed; the JSON report.
+fn eval_json(run: &std::path::Path, out: &std::path::Path) -> serde_json::Value {
+    ok(&augtrain(&[
+        "eval",
+        "--run",
+        run.to_str().unwrap(),
+        "--json",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]));
+    json(out)
+}
+
 #[test]
 fn eval_reproduces_the_reported_test_metrics() {
     let runs = scratch("eval");
     TrainArgs::small().runs_dir(&runs).name("r").run_ok();
     let dir = runs.join("r");
-    let out_json = runs.join("eval.json");
-    ok(&augtrain(&[
-        "eval",
-        "--run",
-        dir.to_str().unwrap(),
-        "--json",
-        out_json.to_str().unwrap(),
-        "--quiet",
-    ]));
     let train = json(&dir.join("report.json"));
-    let eval = json(&out_json);
+    let eval = eval_json(&dir, &runs.join("eval.json"));
     assert_eq!(
         train["classification_report"],
         eval["classification_report"]
@@ -148,18 +152,9 @@ fn a_run_whose_val_split_is_also_its_test_split_is_evaluated_and_resumed() {
     let spoiled = root.join("ds/train/red/0.png");
     let saved = std::fs::read(&spoiled).unwrap();
     std::fs::write(&spoiled, b"not a png").unwrap();
-    let out_json = root.join("eval.json");
-    ok(&augtrain(&[
-        "eval",
-        "--run",
-        run.to_str().unwrap(),
-        "--json",
-        out_json.to_str().unwrap(),
-        "--quiet",
-    ]));
+    let eval = eval_json(&run, &root.join("eval.json"));
     std::fs::write(&spoiled, saved).unwrap();
     let report = json(&run.join("report.json"));
-    let eval = json(&out_json);
     assert_eq!(eval["samples"], 12, "{eval}");
     assert_eq!(
         eval["classification_report"],

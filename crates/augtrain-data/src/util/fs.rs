@@ -205,7 +205,7 @@ const LOCK_ATTEMPTS: usize = 3;
 /// an exclusive lock (`flock`, released by the operating system however the process ends).
 /// The lock file exists before the directory and is removed after the directory is published
 /// or removed, so every moment a SIGKILL can hit leaves either nothing or a free lock file
-/// (with or without its directory). Dropped unpublished (an error, a panic), the directory is
+/// (with or without its directory; cut short, before our whole text is written, without). Dropped unpublished (an error, a panic), the directory is
 /// removed. After a SIGKILL it stays until the next [`PartialDir::create`] in the same folder,
 /// which removes it only through a lock file of ours that nobody holds
 /// ([`remove_abandoned_partials`]). Nothing without our lock file, or whose lock is held (a
@@ -358,15 +358,18 @@ fn remove_if_abandoned(lock_path: &Path, dir: &Path) {
         return;
     };
     let mut text = Vec::with_capacity(LOCK_TEXT.len() + 1);
-    let ours = (&mut lock)
+    let read = (&mut lock)
         .take(LOCK_TEXT.len() as u64 + 1)
         .read_to_end(&mut text)
-        .is_ok()
-        && text == LOCK_TEXT;
-    if !ours || lock.try_lock().is_err() || !is_same_file(&lock, lock_path) {
+        .is_ok();
+    let ours = read && text == LOCK_TEXT;
+    // Our lock file cut short: its creator was killed while writing our text, so before it
+    // locked the file or made a directory; only the file itself goes, never a directory.
+    let cut_short = read && text.len() < LOCK_TEXT.len() && LOCK_TEXT.starts_with(&text);
+    if !(ours || cut_short) || lock.try_lock().is_err() || !is_same_file(&lock, lock_path) {
         return;
     }
-    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+    if ours && std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
         let _ = std::fs::remove_dir_all(dir);
     }
     let _ = std::fs::remove_file(lock_path);
@@ -598,6 +601,11 @@ mod tests {
         std::fs::write(lock(".out.partial-4194306"), LOCK_TEXT).unwrap();
         // Ours, of another target, killed after its publish rename: only the lock file left.
         std::fs::write(lock(".other.partial-4194306"), LOCK_TEXT).unwrap();
+        // Ours cut short (its creator killed while writing it, so before any directory): the
+        // lock file goes, a directory of that name stays.
+        std::fs::write(lock(".cut.partial-4194306"), b"").unwrap();
+        std::fs::write(lock(".half.partial-4194306"), &LOCK_TEXT[..20]).unwrap();
+        std::fs::create_dir_all(dir.join(".half.partial-4194306")).unwrap();
         // A lock file that is a link is not ours, nor is a directory that is a link.
         let linked = dir.join(".linked.partial-4194306");
         std::fs::create_dir_all(&linked).unwrap();
@@ -611,6 +619,9 @@ mod tests {
         let live = PartialDir::create(&dir.join("out")).unwrap();
         assert!(!abandoned.exists() && !lock(".out.partial-4194306").exists());
         assert!(!lock(".other.partial-4194306").exists());
+        assert!(!lock(".cut.partial-4194306").exists());
+        assert!(!lock(".half.partial-4194306").exists());
+        assert!(dir.join(".half.partial-4194306").is_dir());
         assert!(linked.exists() && dir.join(".via.partial-4194306").exists());
         assert!(!lock(".via.partial-4194306").exists());
         assert!(dir.join(".checkpoint.bin.tmp-4194305").exists());

@@ -27,7 +27,7 @@ use alloc::vec::Vec;
 use burn_backend::{DType, ops::ConvOptions};
 use burn_std::{Bytes, Shape, bf16, f16};
 
-use crate::ops::conv_depthwise;
+use crate::ops::{conv_depthwise, conv_winograd};
 use crate::ops::conv_weight_grad::{Elem, Geometry, im2col, im2col_rows};
 use crate::ops::module::{cast_from_f32, cast_to_f32};
 use crate::{FlexTensor, Layout};
@@ -125,10 +125,13 @@ fn native<T: Elem>(
     let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
     let bias = bias.map(|b| b.to_contiguous());
     let bias: Option<&[T]> = bias.as_ref().map(|b| b.storage());
+    let (xs, ws) = (x.storage(), weight.storage());
     let out = if conv_depthwise::applies(g) {
-        conv_depthwise::forward(g, x.storage(), weight.storage(), bias)
+        conv_depthwise::forward(g, xs, ws, bias)
+    } else if conv_winograd::applies(g) {
+        conv_winograd::forward(g, xs, ws, bias).unwrap_or_else(|| forward(g, xs, ws, bias))
     } else {
-        forward(g, x.storage(), weight.storage(), bias)
+        forward(g, xs, ws, bias)
     };
     let shape = Shape::from(vec![g.batch, g.c_out, g.oh, g.ow]);
     FlexTensor::new(
@@ -149,8 +152,8 @@ pub(crate) fn samples_per_gemm(g: &Geometry, workers: usize) -> usize {
         .max(1)
 }
 
-/// The NCHW output `[batch, c_out, oh, ow]`.
-fn forward<T: Elem>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<T> {
+/// The NCHW output `[batch, c_out, oh, ow]` through im2col and GEMM.
+pub(crate) fn forward<T: Elem>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<T> {
     let per_sample = g.c_out * g.out_plane();
     let mut out = vec![T::zero(); g.batch * per_sample];
     #[cfg(feature = "rayon")]

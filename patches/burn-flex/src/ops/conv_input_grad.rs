@@ -29,7 +29,7 @@ use burn_backend::ops::conv::calculate_padding_out;
 use burn_backend::ops::{ConvOptions, ConvTransposeOptions, ModuleOps};
 use burn_std::{Bytes, bf16, f16};
 
-use crate::ops::conv_depthwise;
+use crate::ops::{conv_depthwise, conv_winograd};
 use crate::ops::conv_forward::{Buffers, at_least, samples_per_gemm};
 use crate::ops::conv_weight_grad::{Elem, Geometry};
 use crate::ops::module::{cast_from_f32, cast_to_f32};
@@ -118,6 +118,16 @@ fn input_grad<T: Elem>(g: &Geometry, w: &[T], dy: &[T]) -> Vec<T> {
     if conv_depthwise::applies_to_input_grad(g, w) {
         return conv_depthwise::input_grad(g, w, dy);
     }
+    if conv_winograd::applies_to_input_grad(g)
+        && let Some(dx) = conv_winograd::input_grad(g, w, dy)
+    {
+        return dx;
+    }
+    gemm_input_grad(g, w, dy)
+}
+
+/// [`input_grad`] through the GEMM and col2im (any convolution but the depthwise ones).
+pub(crate) fn gemm_input_grad<T: Elem>(g: &Geometry, w: &[T], dy: &[T]) -> Vec<T> {
     let per_sample = g.c_in * g.h * g.w;
     let mut dx = vec![T::zero(); g.batch * per_sample];
     let backward_chunk = if g.cig == 1 && g.groups > 1 {

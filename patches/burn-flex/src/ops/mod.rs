@@ -104,6 +104,7 @@ mod conv_forward;
 mod conv_input_grad;
 pub mod conv_transpose;
 mod conv_weight_grad;
+mod conv_winograd;
 pub mod cumulative;
 pub mod deform_conv;
 pub mod expand;

@@ -152,6 +152,9 @@ fn conv_weight_gradient_equals_its_definition_for_every_option() {
         // the last tile partial; padding, stride, dilation and groups clipped per tile).
         (1, 8, 64, 64, 4, 3, 1, 1, 1, 1),
         (3, 16, 80, 72, 6, 3, 2, 2, 2, 2),
+        // 3×3 stride-1 layers wide enough for Winograd, padded and unpadded, odd planes.
+        (4, 32, 9, 9, 40, 3, 1, 1, 1, 1),
+        (8, 32, 10, 7, 32, 3, 1, 0, 1, 1),
     ];
     for (n, ci, h, w, co, k, stride, pad, dilation, groups) in cases {
         let x = hashed_tensor(1, [n, ci, h, w], &ad);
@@ -225,8 +228,11 @@ fn conv_forward_input_and_bias_gradients_equal_their_definition_for_every_option
     let ad = Device::flex().autodiff();
     // (n, ci, h, w, co, k, stride, pad, dilation, groups): LeNet's two layers (small), a
     // batch wide enough for the kernels' sample batching and parallel split, strided and
-    // padded, dilated, grouped, depthwise, pointwise, a ResNet-like stem.
+    // padded, dilated, grouped, depthwise, pointwise, a ResNet-like stem, and 3×3 stride-1
+    // layers wide enough for Winograd (padded and unpadded, odd planes).
     let cases = [
+        (4, 32, 9, 9, 40, 3, 1, 1, 1, 1),
+        (8, 32, 10, 7, 32, 3, 1, 0, 1, 1),
         (3, 1, 12, 12, 4, 5, 1, 0, 1, 1),
         (9, 6, 8, 8, 8, 5, 1, 0, 1, 1),
         (2, 3, 9, 11, 5, 3, 2, 1, 1, 1),

@@ -27,9 +27,9 @@ use alloc::vec::Vec;
 use burn_backend::{DType, ops::ConvOptions};
 use burn_std::{Bytes, Shape, bf16, f16};
 
-use crate::ops::{conv_depthwise, conv_winograd};
 use crate::ops::conv_weight_grad::{Elem, Geometry, im2col, im2col_rows};
 use crate::ops::module::{cast_from_f32, cast_to_f32};
+use crate::ops::{conv_depthwise, conv_winograd};
 use crate::{FlexTensor, Layout};
 
 /// Samples share a GEMM until its width (`B · oh · ow`) reaches this.

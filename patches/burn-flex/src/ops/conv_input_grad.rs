@@ -29,10 +29,10 @@ use burn_backend::ops::conv::calculate_padding_out;
 use burn_backend::ops::{ConvOptions, ConvTransposeOptions, ModuleOps};
 use burn_std::{Bytes, bf16, f16};
 
-use crate::ops::{conv_depthwise, conv_winograd};
 use crate::ops::conv_forward::{Buffers, at_least, samples_per_gemm};
 use crate::ops::conv_weight_grad::{Elem, Geometry};
 use crate::ops::module::{cast_from_f32, cast_to_f32};
+use crate::ops::{conv_depthwise, conv_winograd};
 use crate::{Flex, FlexTensor, Layout};
 
 /// `dL/dx` of [`ModuleOps::conv2d`](burn_backend::ops::ModuleOps::conv2d) for the forward's

@@ -37,6 +37,7 @@ use burn_backend::{DType, ops::ConvOptions};
 use burn_std::{Bytes, Shape, bf16, f16};
 
 use crate::ops::conv::valid_out_range;
+use crate::ops::conv_winograd;
 use crate::ops::module::{cast_from_f32, cast_to_f32};
 use crate::{FlexTensor, Layout};
 
@@ -198,6 +199,10 @@ fn native<T: Elem>(x: FlexTensor, dy: FlexTensor, g: Geometry, shape: Shape) -> 
         vec![T::zero(); g.len()]
     } else if g.cig == 1 && g.groups > 1 {
         per_channel(&g, xs, dys)
+    } else if conv_winograd::applies_to_weight_grad(&g)
+        && let Some(dw) = conv_winograd::weight_grad(&g, xs, dys)
+    {
+        dw
     } else {
         im2col_gemm(&g, xs, dys)
     };
@@ -215,7 +220,7 @@ const MAX_COLS: usize = 1 << 22;
 
 /// `dW` through GEMMs. Accumulates `dWᵀ` per group (`[cig·kh·kw, cog]`, column-major `dW`,
 /// the destination layout `gemm`'s kernels run fastest on here) and transposes at the end.
-fn im2col_gemm<T: Elem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
+pub(crate) fn im2col_gemm<T: Elem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
     let dwt = im2col_gemm_transposed(g, x, dy);
     let per_group = g.cig * g.taps();
     let mut dw = vec![T::zero(); g.len()];

@@ -46,14 +46,21 @@ const ELEMS: usize = TILE * TILE;
 /// Tiles the transforms handle at once (their vector lanes).
 const LANES: usize = 16;
 /// Channels (input and output) from which this path is used: below, the GEMMs are too thin to
-/// gain on the im2col path.
-const MIN_CHANNELS: usize = 16;
+/// gain on the im2col path (16-channel layers measured 0.78–1.30× it, 32-channel ones
+/// 1.02–1.80×).
+const MIN_CHANNELS: usize = 32;
 /// Tiles of a whole convolution from which this path is used: below, the kernel's transform
 /// (one per channel pair and call) costs more than the multiplications it saves.
 const MIN_TILES: usize = 64;
 /// Target size, in elements, of one element's transformed input block (`c_in × tiles`): the
 /// operand one GEMM reads.
-const BLOCK_ELEMS: usize = 1 << 15;
+const BLOCK_ELEMS: usize = 1 << 14;
+/// Fewest tiles per block of the weight gradient: the depth of its GEMMs.
+const GRADIENT_MIN_TILES: usize = 256;
+/// Most channel pairs for which the weight gradient takes this path: above, each worker's `M`
+/// (16 values per pair) and its blocks' transforms outgrow the caches, and ResNet-18's 512×512
+/// layer measured no faster than the im2col path (1.01×; its 256×256 layer 1.38×).
+const GRADIENT_MAX_PAIRS: usize = 256 * 256;
 
 /// Whether the forward convolution `g` takes this path: groups 1, a 3×3 kernel, stride and
 /// dilation 1, enough channels and tiles.
@@ -103,6 +110,215 @@ pub(crate) fn input_grad<T: Elem>(g: &Geometry, w: &[T], dy: &[T]) -> Option<Vec
     run(&plan, dy, &u, None)
 }
 
+/// Whether the weight gradient of `g` takes this path: the forward's conditions, and at most
+/// [`GRADIENT_MAX_PAIRS`] channel pairs.
+pub(crate) fn applies_to_weight_grad(g: &Geometry) -> bool {
+    applies(g) && g.c_in * g.c_out <= GRADIENT_MAX_PAIRS
+}
+
+/// The weight gradient `[c_out, c_in, 3, 3]` from `x` (NCHW) and `dy` (`[batch, c_out, oh,
+/// ow]`), or `None` if a value is not finite (see the module's note).
+///
+/// The forward's tile `y_t = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d_t B)] A` is bilinear in the kernel `g` and
+/// the input tile `d_t`, so the gradient of `Σ_t Σ dy_t ⊙ y_t` with respect to `g` is
+/// `Gᵀ [Σ_t (A dy_t Aᵀ) ⊙ (Bᵀ d_t B)] G` (`dy_t` the tile's 2×2 output gradient, zero past
+/// `oh`/`ow`): per element `e` of the 4×4 tile one GEMM `M_e [c_out, c_in] = Σ_t
+/// (A dy_t Aᵀ)_e · (Bᵀ d_t B)_eᵀ` over all tiles, then one 3×3 transform per channel pair.
+/// Tiles are split into blocks; each rayon worker accumulates a fixed share of the blocks
+/// into its own `M`, and the workers' `M` are added at the end.
+pub(crate) fn weight_grad<T: Elem>(g: &Geometry, x: &[T], dy: &[T]) -> Option<Vec<T>> {
+    let p = Plan::new(g.batch, [g.c_in, g.c_out], [g.h, g.w], [g.oh, g.ow], g.pad);
+    let tiles = p.tiles();
+    let len = ELEMS * p.c_dst * p.c_src;
+    #[cfg(feature = "rayon")]
+    let m = {
+        use rayon::prelude::*;
+        let threads = rayon::current_num_threads();
+        let per_block = p.gradient_block_tiles(threads);
+        let blocks = tiles.div_ceil(per_block);
+        if threads > 1 && blocks >= threads {
+            // Each worker a fixed, contiguous share of the blocks (the sums' order does not
+            // depend on scheduling), its own `M`; the shares added in order.
+            (0..threads)
+                .into_par_iter()
+                .map(|t| {
+                    let mut m = vec![T::zero(); len];
+                    let mut scratch = Scratch::default();
+                    for b in t * blocks / threads..(t + 1) * blocks / threads {
+                        let range = b * per_block..((b + 1) * per_block).min(tiles);
+                        let p1 = gemm::Parallelism::None;
+                        gradient_block(&p, x, dy, range, &mut scratch, &mut m, p1);
+                    }
+                    m
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .reduce(|mut a, b| {
+                    a.iter_mut().zip(b).for_each(|(a, b)| *a = *a + b);
+                    a
+                })
+                .unwrap_or_else(|| vec![T::zero(); len])
+        } else {
+            gradient_blocks(&p, x, dy, per_block.max(1), len)
+        }
+    };
+    #[cfg(not(feature = "rayon"))]
+    let m = gradient_blocks(&p, x, dy, p.gradient_block_tiles(1), len);
+    kernel_gradient(&m, p.c_dst, p.c_src)
+}
+
+/// [`weight_grad`]'s `M` on one thread (gemm's own threads inside), `per_block` tiles at a time.
+fn gradient_blocks<T: Elem>(p: &Plan, x: &[T], dy: &[T], per_block: usize, len: usize) -> Vec<T> {
+    let mut m = vec![T::zero(); len];
+    let mut scratch = Scratch::default();
+    let parallelism = gemm_parallelism();
+    for first in (0..p.tiles()).step_by(per_block) {
+        let range = first..(first + per_block).min(p.tiles());
+        gradient_block(p, x, dy, range, &mut scratch, &mut m, parallelism);
+    }
+    m
+}
+
+/// The tiles `range`: both transforms (the input's `[c_in][16][n]` as the forward's, the
+/// output gradient's `[16][n][c_out]`, the layout that makes it the GEMM's column-major left
+/// operand) and the 16 GEMMs added into `m` (`[16][c_in][c_out]`, `M_e` column-major).
+fn gradient_block<T: Elem>(
+    p: &Plan,
+    x: &[T],
+    dy: &[T],
+    range: Range<usize>,
+    scratch: &mut Scratch<T>,
+    m: &mut [T],
+    parallelism: gemm::Parallelism,
+) {
+    let n = range.len();
+    let stride = n + LANES;
+    let v = at_least(&mut scratch.v, p.c_src * ELEMS * stride);
+    let rows = at_least(&mut scratch.rows, 8 * row_width(p.tiles_w));
+    let w = at_least(&mut scratch.m, p.c_dst * ELEMS * stride);
+    for seg in segments(p, range) {
+        for ci in 0..p.c_src {
+            let plane = &x[(seg.sample * p.c_src + ci) * p.h * p.w..][..p.h * p.w];
+            let dst = &mut v[ci * ELEMS * stride..][..ELEMS * stride];
+            input_tiles(p, plane, &seg, rows, dst, stride);
+        }
+        let sample = &dy[seg.sample * p.c_dst * p.oh * p.ow..][..p.c_dst * p.oh * p.ow];
+        gradient_tiles(p, sample, &seg, w, stride);
+    }
+    let (c_out, c_in) = (p.c_dst, p.c_src);
+    assert!(m.len() >= ELEMS * c_out * c_in);
+    let row = (ELEMS * stride) as isize;
+    for e in 0..ELEMS {
+        // SAFETY: `m` (unique) holds `M_e [c_out, c_in]` column-major at `e·c_out·c_in`; `w`
+        // (`[16][stride][c_out]`) holds `W_e [c_out, n]` column-major at `e·stride·c_out`;
+        // `v` (`[c_in][16][stride]`) holds `V_eᵀ [n, c_in]` with unit row stride and columns
+        // `16·stride` apart (lengths from the buffers' sizes above).
+        unsafe {
+            gemm::gemm(
+                c_out,
+                c_in,
+                n,
+                m.as_mut_ptr().add(e * c_out * c_in),
+                c_out as isize,
+                1,
+                true,
+                w.as_ptr().add(e * stride * c_out),
+                c_out as isize,
+                1,
+                v.as_ptr().add(e * stride),
+                row,
+                1,
+                T::one(),
+                T::one(),
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+    }
+}
+
+/// `A dy_t Aᵀ` of one sample's output gradient (`[c_out, oh, ow]`) for the tiles of `seg` into
+/// `dst` (the block's `[16][n][c_out]`: element `e` of tile `t`, channel `co` at
+/// `(e·n + t)·c_out + co`), `A = [[1,0],[1,1],[1,−1],[0,−1]]`, `dy_t` the tile's 2×2 block
+/// (zero past `oh`/`ow`). [`LANES`] channels at a time, so that the stores are whole vectors
+/// (the last group overlaps the one before when `c_out` is not a multiple).
+#[allow(clippy::extra_unused_type_parameters)]
+#[cfg_attr(feature = "simd", macerator::with_simd)]
+fn gradient_tiles<#[cfg(feature = "simd")] S: macerator::Simd, T: Elem>(
+    p: &Plan,
+    dy: &[T],
+    seg: &Segment,
+    dst: &mut [T],
+    n: usize,
+) {
+    let (c_out, plane) = (p.c_dst, p.oh * p.ow);
+    let mut first = 0;
+    while first < c_out {
+        let c0 = first.min(c_out - LANES);
+        for j in 0..seg.len {
+            let (oh, ow) = (2 * seg.row, 2 * (seg.col + j));
+            let mut d = [[T::zero(); LANES]; 4];
+            for (k, dk) in d.iter_mut().enumerate() {
+                let (r, c) = (k / 2, k % 2);
+                if oh + r < p.oh && ow + c < p.ow {
+                    let at = (oh + r) * p.ow + ow + c;
+                    for (l, v) in dk.iter_mut().enumerate() {
+                        *v = dy[(c0 + l) * plane + at];
+                    }
+                }
+            }
+            let t = seg.local + j;
+            let mut out = [[T::zero(); LANES]; ELEMS];
+            for l in 0..LANES {
+                // A dy Aᵀ: rows [d0, d0 + d1, d0 − d1, −d1] of the columns, then the same on rows.
+                let by_a = |a: T, b: T| [a, a + b, a - b, T::zero() - b];
+                let columns = [by_a(d[0][l], d[2][l]), by_a(d[1][l], d[3][l])];
+                for r in 0..TILE {
+                    let line = by_a(columns[0][r], columns[1][r]);
+                    for (c, v) in line.into_iter().enumerate() {
+                        out[4 * r + c][l] = v;
+                    }
+                }
+            }
+            for (e, v) in out.iter().enumerate() {
+                dst[(e * n + t) * c_out + c0..][..LANES].copy_from_slice(v);
+            }
+        }
+        first = c0 + LANES;
+    }
+}
+
+/// `dW[co, ci] = Gᵀ M G` (3×3) from `m` (`[16][c_in][c_out]`), or `None` if a value is not
+/// finite.
+fn kernel_gradient<T: Elem>(m: &[T], c_out: usize, c_in: usize) -> Option<Vec<T>> {
+    let half = T::narrow(0.5);
+    let by_gt = |a: [T; 4]| {
+        [
+            a[0] + (a[1] + a[2]) * half,
+            (a[1] - a[2]) * half,
+            (a[1] + a[2]) * half + a[3],
+        ]
+    };
+    let mut dw = vec![T::zero(); c_out * c_in * 9];
+    let mut finite = T::zero();
+    for (pair, k) in dw.chunks_exact_mut(9).enumerate() {
+        let (co, ci) = (pair / c_in, pair % c_in);
+        let e = |r: usize, c: usize| m[(4 * r + c) * c_out * c_in + ci * c_out + co];
+        let columns: [[T; 3]; 4] =
+            core::array::from_fn(|c| by_gt([e(0, c), e(1, c), e(2, c), e(3, c)]));
+        for i in 0..3 {
+            let row = by_gt([columns[0][i], columns[1][i], columns[2][i], columns[3][i]]);
+            for (j, v) in row.into_iter().enumerate() {
+                k[3 * i + j] = v;
+                finite = finite + v * T::zero();
+            }
+        }
+    }
+    (finite == T::zero()).then_some(dw)
+}
+
 /// A stride-1 3×3 correlation of `src` (`[batch, c_src, h, w]`) into `dst`
 /// (`[batch, c_dst, oh, ow]`), `dst[oh, ow]` reading `src[oh − pad₀ + i, ow − pad₁ + j]`.
 #[derive(Clone, Copy, Debug)]
@@ -120,7 +336,13 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(batch: usize, [c_src, c_dst]: [usize; 2], [h, w]: [usize; 2], [oh, ow]: [usize; 2], pad: [usize; 2]) -> Self {
+    fn new(
+        batch: usize,
+        [c_src, c_dst]: [usize; 2],
+        [h, w]: [usize; 2],
+        [oh, ow]: [usize; 2],
+        pad: [usize; 2],
+    ) -> Self {
         Self {
             batch,
             c_src,
@@ -139,6 +361,15 @@ impl Plan {
         self.batch * self.tiles_h * self.tiles_w
     }
 
+    /// Tiles per block of the weight gradient: as [`Plan::block_tiles`], but at least
+    /// [`GRADIENT_MIN_TILES`] (each block's GEMMs read and write all of `M`).
+    fn gradient_block_tiles(&self, workers: usize) -> usize {
+        (BLOCK_ELEMS / self.c_src)
+            .max(GRADIENT_MIN_TILES)
+            .min(self.tiles().div_ceil(workers).next_multiple_of(LANES))
+            .max(1)
+    }
+
     /// Tiles per block: about [`BLOCK_ELEMS`] / `c_src`, at least a vector's worth, and small
     /// enough that every worker gets a block.
     fn block_tiles(&self, workers: usize) -> usize {
@@ -154,9 +385,17 @@ impl Plan {
 /// flipped (`g[i][j] = W[co, ci, 2 − i, 2 − j]`), rows the forward's input channels and
 /// columns its output channels. Rows are shared between rayon's workers.
 fn kernel_transform<T: Elem>(w: &[T], c_out: usize, c_in: usize, input_grad: bool) -> Vec<T> {
-    let (rows, cols) = if input_grad { (c_in, c_out) } else { (c_out, c_in) };
+    let (rows, cols) = if input_grad {
+        (c_in, c_out)
+    } else {
+        (c_out, c_in)
+    };
     let mut u = vec![T::zero(); rows * ELEMS * cols];
-    let shape = KernelShape { c_in, cols, input_grad };
+    let shape = KernelShape {
+        c_in,
+        cols,
+        input_grad,
+    };
     #[cfg(feature = "rayon")]
     if rayon::current_num_threads() > 1 && rows * cols >= 4096 {
         use rayon::prelude::*;
@@ -195,7 +434,11 @@ fn kernel_row<#[cfg(feature = "simd")] S: macerator::Simd, T: Elem>(
         let lanes = LANES.min(shape.cols - col);
         let mut g = [[T::zero(); LANES]; 9];
         for l in 0..lanes {
-            let (co, ci) = if shape.input_grad { (col + l, row) } else { (row, col + l) };
+            let (co, ci) = if shape.input_grad {
+                (col + l, row)
+            } else {
+                (row, col + l)
+            };
             let k = &w[(co * shape.c_in + ci) * 9..][..9];
             for (t, gt) in g.iter_mut().enumerate() {
                 gt[l] = k[if shape.input_grad { 8 - t } else { t }];
@@ -204,7 +447,8 @@ fn kernel_row<#[cfg(feature = "simd")] S: macerator::Simd, T: Elem>(
         let mut u = [[T::zero(); LANES]; ELEMS];
         for l in 0..LANES {
             // G g (4×3), then (G g) Gᵀ (4×4).
-            let cols: [[T; 4]; 3] = core::array::from_fn(|j| by_g(g[j][l], g[3 + j][l], g[6 + j][l]));
+            let cols: [[T; 4]; 3] =
+                core::array::from_fn(|j| by_g(g[j][l], g[3 + j][l], g[6 + j][l]));
             for i in 0..4 {
                 let out = by_g(cols[0][i], cols[1][i], cols[2][i]);
                 for (c, v) in out.into_iter().enumerate() {
@@ -498,13 +742,18 @@ fn transform_input<#[cfg(feature = "simd")] S: macerator::Simd, T: Elem>(
 ) {
     let mut j = 0;
     while j < len {
-        let row = |i: usize| -> &[T; LANES + 1] { rows[i * width + j..][..=LANES].try_into().unwrap() };
+        let row =
+            |i: usize| -> &[T; LANES + 1] { rows[i * width + j..][..=LANES].try_into().unwrap() };
         let [e0, o0, e1, o1, e2, o2, e3, o3] = core::array::from_fn(row);
         let (even, odd) = ([e0, e1, e2, e3], [o0, o1, o2, o3]);
         let mut v = [[T::zero(); LANES]; ELEMS];
         for l in 0..LANES {
             let d = |r: usize, c: usize| {
-                if c % 2 == 0 { even[r][l + c / 2] } else { odd[r][l + c / 2] }
+                if c % 2 == 0 {
+                    even[r][l + c / 2]
+                } else {
+                    odd[r][l + c / 2]
+                }
             };
             for c in 0..TILE {
                 let t0 = d(0, c) - d(2, c);
@@ -518,7 +767,12 @@ fn transform_input<#[cfg(feature = "simd")] S: macerator::Simd, T: Elem>(
                 v[12 + c][l] = t3;
             }
             for r in 0..TILE {
-                let t = [v[4 * r][l], v[4 * r + 1][l], v[4 * r + 2][l], v[4 * r + 3][l]];
+                let t = [
+                    v[4 * r][l],
+                    v[4 * r + 1][l],
+                    v[4 * r + 2][l],
+                    v[4 * r + 3][l],
+                ];
                 v[4 * r][l] = t[0] - t[2];
                 v[4 * r + 1][l] = t[1] + t[2];
                 v[4 * r + 2][l] = t[2] - t[1];
@@ -611,7 +865,9 @@ mod tests {
     use alloc::vec;
     use alloc::vec::Vec;
 
-    use super::{applies, applies_to_input_grad, forward, input_grad};
+    use super::{
+        applies, applies_to_input_grad, applies_to_weight_grad, forward, input_grad, weight_grad,
+    };
     use crate::ops::conv_weight_grad::Geometry;
     use crate::ops::conv_weight_grad::tests::{Case, values};
 
@@ -622,12 +878,20 @@ mod tests {
         Geometry::new(&x, &w, &dy, &case.options())
     }
 
-    /// Forward and input gradient by the definition, in f64, with `Σ |terms|` per element.
-    fn definition(case: &Case, x: &[f64], w: &[f64], dy: &[f64]) -> [(Vec<f64>, Vec<f64>); 2] {
+    /// Forward, input gradient and weight gradient by the definition, in f64, with `Σ |terms|`
+    /// per element.
+    fn definition(case: &Case, x: &[f64], w: &[f64], dy: &[f64]) -> [(Vec<f64>, Vec<f64>); 3] {
         let [oh, ow] = case.out();
         let (c_in, c_out, h, wd) = (case.c_in, case.c_out, case.h, case.w);
-        let mut y = (vec![0.0; case.n * c_out * oh * ow], vec![0.0; case.n * c_out * oh * ow]);
-        let mut dx = (vec![0.0; case.n * c_in * h * wd], vec![0.0; case.n * c_in * h * wd]);
+        let mut y = (
+            vec![0.0; case.n * c_out * oh * ow],
+            vec![0.0; case.n * c_out * oh * ow],
+        );
+        let mut dx = (
+            vec![0.0; case.n * c_in * h * wd],
+            vec![0.0; case.n * c_in * h * wd],
+        );
+        let mut dw = (vec![0.0; c_out * c_in * 9], vec![0.0; c_out * c_in * 9]);
         for n in 0..case.n {
             for co in 0..c_out {
                 for a in 0..oh {
@@ -642,7 +906,10 @@ mod tests {
                                         continue;
                                     }
                                     let xi = ((n * c_in + ci) * h + ih as usize) * wd + iw as usize;
-                                    let wv = w[((co * c_in + ci) * 3 + i) * 3 + j];
+                                    let wi = ((co * c_in + ci) * 3 + i) * 3 + j;
+                                    let wv = w[wi];
+                                    dw.0[wi] += dy[o] * x[xi];
+                                    dw.1[wi] += (dy[o] * x[xi]).abs();
                                     y.0[o] += wv * x[xi];
                                     y.1[o] += (wv * x[xi]).abs();
                                     dx.0[xi] += wv * dy[o];
@@ -654,7 +921,7 @@ mod tests {
                 }
             }
         }
-        [y, dx]
+        [y, dx, dw]
     }
 
     fn worst(got: &[f32], want: &(Vec<f64>, Vec<f64>)) -> f64 {
@@ -671,11 +938,11 @@ mod tests {
     fn matches_the_definition() {
         let mut checked = 0;
         for &(n, c_in, c_out, h, w) in &[
-            (4, 16, 16, 8, 8),
-            (4, 17, 19, 7, 9),
-            (2, 32, 16, 13, 11),
-            (8, 16, 24, 5, 6),
-            (2, 40, 20, 23, 17),
+            (4, 32, 32, 8, 8),
+            (4, 33, 35, 7, 9),
+            (2, 32, 48, 13, 11),
+            (8, 40, 32, 5, 6),
+            (2, 40, 36, 23, 17),
         ] {
             for &pad in &[(0, 0), (1, 1), (2, 2), (1, 0), (0, 2), (2, 1)] {
                 let case = Case {
@@ -696,7 +963,7 @@ mod tests {
                 let dy64 = values(case.dy_shape().iter().product(), 7);
                 let b64 = values(c_out, 8);
                 let f = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<_>>();
-                let [mut y, dx] = definition(&case, &x64, &w64, &dy64);
+                let [mut y, dx, dw] = definition(&case, &x64, &w64, &dy64);
                 for (o, v) in y.0.iter_mut().enumerate() {
                     let co = (o / (g.oh * g.ow)) % c_out;
                     *v += b64[co];
@@ -714,9 +981,15 @@ mod tests {
                     assert!(err < 1e-5, "{case:?}: input gradient {err:e}");
                     checked += 1;
                 }
+                if applies_to_weight_grad(&g) {
+                    let got = weight_grad(&g, &f(&x64), &f(&dy64)).unwrap();
+                    let err = worst(&got, &dw);
+                    assert!(err < 1e-5, "{case:?}: weight gradient {err:e}");
+                    checked += 1;
+                }
             }
         }
-        assert!(checked >= 50, "{checked}");
+        assert!(checked >= 75, "{checked}");
     }
 
     /// A non-finite value anywhere gives `None` (the caller's direct path decides the values);
@@ -725,8 +998,8 @@ mod tests {
     fn non_finite_values_fall_back_and_f64_is_exact_to_its_precision() {
         let case = Case {
             n: 4,
-            c_in: 16,
-            c_out: 16,
+            c_in: 32,
+            c_out: 32,
             h: 9,
             w: 9,
             k: [3, 3],
@@ -739,7 +1012,7 @@ mod tests {
         let mut x = values(case.x_shape().iter().product(), 1);
         let w = values(case.w_shape().iter().product(), 2);
         let dy = values(case.dy_shape().iter().product(), 3);
-        let [y, dx] = definition(&case, &x, &w, &dy);
+        let [y, dx, dw] = definition(&case, &x, &w, &dy);
         let rel = |got: &[f64], want: &(Vec<f64>, Vec<f64>)| {
             got.iter()
                 .zip(want.0.iter().zip(&want.1))
@@ -748,11 +1021,13 @@ mod tests {
         };
         assert!(rel(&forward(&g, &x, &w, None).unwrap(), &y) < 1e-13);
         assert!(rel(&input_grad(&g, &w, &dy).unwrap(), &dx) < 1e-13);
+        assert!(rel(&weight_grad(&g, &x, &dy).unwrap(), &dw) < 1e-13);
         x[200] = f64::INFINITY;
         assert!(forward(&g, &x, &w, None).is_none());
         let mut dy_nan = dy.clone();
         dy_nan[17] = f64::NAN;
         assert!(input_grad(&g, &w, &dy_nan).is_none());
+        assert!(weight_grad(&g, &x, &dy).is_none());
     }
 
     /// Winograd against the im2col GEMM paths on the 3×3 stride-1 layers of ResNet-18 and
@@ -762,7 +1037,7 @@ mod tests {
     #[test]
     #[ignore]
     fn timing() {
-        use crate::ops::{conv_forward, conv_input_grad};
+        use crate::ops::{conv_forward, conv_input_grad, conv_weight_grad};
         use std::time::Instant;
         let env = |k: &str| std::env::var(k).ok();
         let reps: usize = env("WINO_REPS").and_then(|v| v.parse().ok()).unwrap_or(5);
@@ -787,9 +1062,13 @@ mod tests {
                 })
                 .fold(f64::INFINITY, f64::min)
         };
-        std::println!("| case | uses | forward gemm ms | winograd ms | ratio | input grad gemm ms | winograd ms | ratio |");
-        std::println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-        let mut sums = [0.0f64; 4];
+        std::println!(
+            "| case | uses | forward gemm ms | winograd ms | ratio | input grad gemm ms | winograd ms | ratio | weight grad gemm ms | winograd ms | ratio |"
+        );
+        std::println!(
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
+        let mut sums = [0.0f64; 6];
         for (name, n, c, size, uses) in cases {
             if !name.contains(filter.as_str()) {
                 continue;
@@ -818,33 +1097,48 @@ mod tests {
                 if skip(which) { f64::NAN } else { min_ms(f) }
             };
             let t = [
-                time("gemm", &mut || drop(conv_forward::forward(&g, &x, &w, Some(&b)))),
+                time("gemm", &mut || {
+                    drop(conv_forward::forward(&g, &x, &w, Some(&b)))
+                }),
                 time("winograd", &mut || drop(forward(&g, &x, &w, Some(&b)))),
-                time("gemm", &mut || drop(conv_input_grad::gemm_input_grad(&g, &w, &dy))),
+                time("gemm", &mut || {
+                    drop(conv_input_grad::gemm_input_grad(&g, &w, &dy))
+                }),
                 time("winograd", &mut || drop(input_grad(&g, &w, &dy))),
+                time("gemm", &mut || {
+                    drop(conv_weight_grad::im2col_gemm(&g, &x, &dy))
+                }),
+                time("winograd", &mut || drop(weight_grad(&g, &x, &dy))),
             ];
             for (s, t) in sums.iter_mut().zip(t) {
                 *s += uses as f64 * t;
             }
+            let ratios = [t[0] / t[1], t[2] / t[3], t[4] / t[5]];
             std::println!(
-                "| {name} (batch {}) | {uses} | {:.2} | {:.2} | {:.2}x | {:.2} | {:.2} | {:.2}x |",
+                "| {name} (batch {}) | {uses} | {:.2} | {:.2} | {:.2}x | {:.2} | {:.2} | {:.2}x | {:.2} | {:.2} | {:.2}x |",
                 case.n,
                 t[0],
                 t[1],
-                t[0] / t[1],
+                ratios[0],
                 t[2],
                 t[3],
-                t[2] / t[3]
+                ratios[1],
+                t[4],
+                t[5],
+                ratios[2]
             );
         }
         std::println!(
-            "| sum (x uses) | | {:.2} | {:.2} | {:.2}x | {:.2} | {:.2} | {:.2}x |",
+            "| sum (x uses) | | {:.2} | {:.2} | {:.2}x | {:.2} | {:.2} | {:.2}x | {:.2} | {:.2} | {:.2}x |",
             sums[0],
             sums[1],
             sums[0] / sums[1],
             sums[2],
             sums[3],
-            sums[2] / sums[3]
+            sums[2] / sums[3],
+            sums[4],
+            sums[5],
+            sums[4] / sums[5]
         );
     }
 }

@@ -73,6 +73,7 @@ impl PoolIndex for i32 {
 /// Pooling geometry of one plane: sizes, and the clipped window of every output row and column
 /// as `(first input index, kernel offsets start..end)`.
 struct Windows {
+    in_h: usize,
     in_w: usize,
     out_h: usize,
     out_w: usize,
@@ -138,6 +139,7 @@ impl Windows {
         let pairs =
             full_pairs(&rows, kernel[0], dilation[0]) && full_pairs(&cols, kernel[1], dilation[1]);
         Self {
+            in_h: in_hw[0],
             in_w: in_hw[1],
             out_h: rows.len(),
             out_w: cols.len(),
@@ -189,32 +191,115 @@ impl Windows {
         }
     }
 
-    /// Pools one plane: `out[oh·out_w + ow]` and, if given, its index.
-    fn pool<T: PoolFloat, I: PoolIndex>(&self, x: &[T], out: &mut [T], mut idx: Option<&mut [I]>) {
-        if self.pairs {
-            return self.pool_pairs(x, out, idx);
-        }
+    /// Pools one plane separably (windows other than 2×2 pairs): each input row's maximum
+    /// over every output column's window (and its column) into `scratch`, then each output the
+    /// maximum over its window's rows of those. The same value and index as a row-major scan
+    /// of the window: within a row the first maximum is kept and a NaN replaces anything, and
+    /// a later row replaces the kept value only when it is larger or NaN, so the result is the
+    /// first maximum in row-major order or the last NaN; an empty window gives `-inf` and `-1`.
+    fn pool_separable<T: PoolFloat, I: PoolIndex>(
+        &self,
+        x: &[T],
+        out: &mut [T],
+        idx: Option<&mut [I]>,
+        scratch: &mut Scratch<T>,
+    ) {
         let [dh, dw] = self.dilation;
-        for (oh, &(ih0, r0, r1)) in self.rows.iter().enumerate() {
-            for (ow, &(iw0, c0, c1)) in self.cols.iter().enumerate() {
-                let (mut best, mut at) = (T::NEG_INF, -1i64);
-                for r in 0..r1.saturating_sub(r0) {
-                    let row = (ih0 + r * dh) * self.in_w;
-                    for c in 0..c1.saturating_sub(c0) {
-                        let pos = row + iw0 + c * dw;
-                        let v = x[pos];
-                        if at < 0 || v > best || v.nan() {
-                            best = v;
-                            at = pos as i64;
+        let ow_n = self.out_w;
+        let indexed = idx.is_some();
+        scratch.maxima.resize(self.in_h * ow_n, T::NEG_INF);
+        scratch
+            .columns
+            .resize(if indexed { self.in_h * ow_n } else { 0 }, 0);
+        for (ih, line) in x.chunks_exact(self.in_w).enumerate() {
+            let maxima = &mut scratch.maxima[ih * ow_n..][..ow_n];
+            for (o, &(iw0, c0, c1)) in self.cols.iter().enumerate() {
+                let count = c1.saturating_sub(c0);
+                let (mut best, mut at) = (T::NEG_INF, EMPTY);
+                if count > 0 {
+                    (best, at) = (line[iw0], iw0);
+                    for c in 1..count {
+                        let v = line[iw0 + c * dw];
+                        if wins(v, best) {
+                            (best, at) = (v, iw0 + c * dw);
                         }
                     }
                 }
-                let o = oh * self.out_w + ow;
-                out[o] = best;
-                if let Some(idx) = idx.as_deref_mut() {
-                    idx[o] = I::from_plane_offset(at);
+                maxima[o] = best;
+                if indexed {
+                    scratch.columns[ih * ow_n + o] = at;
                 }
             }
+        }
+        let (maxima, columns) = (&scratch.maxima, &scratch.columns);
+        match idx {
+            None => {
+                for (o, &(ih0, r0, r1)) in out.chunks_exact_mut(ow_n).zip(&self.rows) {
+                    o.fill(T::NEG_INF);
+                    for r in 0..r1.saturating_sub(r0) {
+                        let row = &maxima[(ih0 + r * dh) * ow_n..][..ow_n];
+                        if r == 0 {
+                            o.copy_from_slice(row);
+                            continue;
+                        }
+                        for (best, &v) in o.iter_mut().zip(row) {
+                            *best = if wins(v, *best) { v } else { *best };
+                        }
+                    }
+                }
+            }
+            Some(idx) => {
+                let rows = out.chunks_exact_mut(ow_n).zip(idx.chunks_exact_mut(ow_n));
+                for ((o, i), &(ih0, r0, r1)) in rows.zip(&self.rows) {
+                    for (ow, (o, i)) in o.iter_mut().zip(i.iter_mut()).enumerate() {
+                        let (mut best, mut at) = (T::NEG_INF, -1i64);
+                        for r in 0..r1.saturating_sub(r0) {
+                            let ih = ih0 + r * dh;
+                            let v = maxima[ih * ow_n + ow];
+                            let column = columns[ih * ow_n + ow];
+                            if column != EMPTY && (r == 0 || wins(v, best)) {
+                                (best, at) = (v, (ih * self.in_w + column) as i64);
+                            }
+                        }
+                        *o = best;
+                        *i = I::from_plane_offset(at);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Pools one plane: `out[oh·out_w + ow]` and, if given, its index.
+    fn pool<T: PoolFloat, I: PoolIndex>(
+        &self,
+        x: &[T],
+        out: &mut [T],
+        idx: Option<&mut [I]>,
+        scratch: &mut Scratch<T>,
+    ) {
+        if self.pairs {
+            self.pool_pairs(x, out, idx)
+        } else {
+            self.pool_separable(x, out, idx, scratch)
+        }
+    }
+}
+
+/// The column of an empty window in [`Scratch::columns`].
+const EMPTY: usize = usize::MAX;
+
+/// A worker's buffers for [`Windows::pool_separable`]: per input row and output column, the
+/// window's maximum and (when indices are asked for) its column.
+struct Scratch<T> {
+    maxima: Vec<T>,
+    columns: Vec<usize>,
+}
+
+impl<T> Default for Scratch<T> {
+    fn default() -> Self {
+        Self {
+            maxima: Vec::new(),
+            columns: Vec::new(),
         }
     }
 }
@@ -241,39 +326,40 @@ fn pool_planes<T: PoolFloat, I: PoolIndex>(
         use rayon::prelude::*;
         let block = planes_per_task(plane_in);
         let outs = out.par_chunks_mut(plane_out * block);
+        let start = |b: usize, p: usize| (b * block + p) * plane_in;
         match idx {
             Some(idx) => outs
                 .zip(idx.par_chunks_mut(plane_out * block))
                 .enumerate()
-                .for_each(|(b, (o, i))| {
-                    for (p, (o, i)) in o
-                        .chunks_mut(plane_out)
-                        .zip(i.chunks_mut(plane_out))
-                        .enumerate()
-                    {
-                        let start = (b * block + p) * plane_in;
-                        w.pool(&x[start..start + plane_in], o, Some(i));
+                .for_each_init(Scratch::default, |scratch, (b, (o, i))| {
+                    let planes = o.chunks_mut(plane_out).zip(i.chunks_mut(plane_out));
+                    for (p, (o, i)) in planes.enumerate() {
+                        let x = &x[start(b, p)..start(b, p) + plane_in];
+                        w.pool(x, o, Some(i), scratch);
                     }
                 }),
-            None => outs.enumerate().for_each(|(b, o)| {
-                for (p, o) in o.chunks_mut(plane_out).enumerate() {
-                    let start = (b * block + p) * plane_in;
-                    w.pool::<T, I>(&x[start..start + plane_in], o, None);
-                }
-            }),
+            None => outs
+                .enumerate()
+                .for_each_init(Scratch::default, |scratch, (b, o)| {
+                    for (p, o) in o.chunks_mut(plane_out).enumerate() {
+                        let x = &x[start(b, p)..start(b, p) + plane_in];
+                        w.pool::<T, I>(x, o, None, scratch);
+                    }
+                }),
         }
         return;
     }
     let planes = x.chunks(plane_in.max(1)).zip(out.chunks_mut(plane_out));
+    let mut scratch = Scratch::default();
     match idx {
         Some(idx) => {
             for ((xp, o), i) in planes.zip(idx.chunks_mut(plane_out)) {
-                w.pool(xp, o, Some(i));
+                w.pool(xp, o, Some(i), &mut scratch);
             }
         }
         None => {
             for (xp, o) in planes {
-                w.pool::<T, I>(xp, o, None);
+                w.pool::<T, I>(xp, o, None, &mut scratch);
             }
         }
     }

@@ -749,7 +749,7 @@ fn transform_input<#[cfg(feature = "simd")] S: macerator::Simd, T: Elem>(
         let mut v = [[T::zero(); LANES]; ELEMS];
         for l in 0..LANES {
             let d = |r: usize, c: usize| {
-                if c % 2 == 0 {
+                if c.is_multiple_of(2) {
                     even[r][l + c / 2]
                 } else {
                     odd[r][l + c / 2]
@@ -816,7 +816,7 @@ unsafe fn output_tiles<#[cfg(feature = "simd")] S: macerator::Simd, T: Elem>(
             core::array::from_fn(|e| m[e * n + seg.local + j..][..LANES].try_into().unwrap());
         let mut y = [[T::zero(); 2 * LANES]; 2];
         for l in 0..LANES {
-            for r in 0..2 {
+            for (r, yr) in y.iter_mut().enumerate() {
                 // Row r of Aᵀ M, then its two columns of (Aᵀ M) A.
                 let s = |c: usize| {
                     if r == 0 {
@@ -826,8 +826,8 @@ unsafe fn output_tiles<#[cfg(feature = "simd")] S: macerator::Simd, T: Elem>(
                     }
                 };
                 let (s0, s1, s2, s3) = (s(0), s(1), s(2), s(3));
-                y[r][2 * l] = s0 + s1 + s2 + bias;
-                y[r][2 * l + 1] = s1 - s2 - s3 + bias;
+                yr[2 * l] = s0 + s1 + s2 + bias;
+                yr[2 * l + 1] = s1 - s2 - s3 + bias;
             }
         }
         let count = (2 * lanes).min(p.ow - 2 * (seg.col + j));

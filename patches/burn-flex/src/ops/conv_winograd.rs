@@ -871,6 +871,23 @@ mod tests {
     use crate::ops::conv_weight_grad::Geometry;
     use crate::ops::conv_weight_grad::tests::{Case, values};
 
+    /// A 3×3 stride-1 convolution with padding 1 (output the input's size), `c` channels in
+    /// and out, `size × size` planes.
+    fn same_padded(n: usize, c: usize, size: usize) -> Case {
+        Case {
+            n,
+            c_in: c,
+            c_out: c,
+            h: size,
+            w: size,
+            k: [3, 3],
+            stride: [1, 1],
+            padding: [(1, 1), (1, 1)],
+            dilation: [1, 1],
+            groups: 1,
+        }
+    }
+
     fn geometry(case: &Case) -> Geometry {
         let x = burn_std::Shape::from(case.x_shape());
         let w = burn_std::Shape::from(case.w_shape());
@@ -996,18 +1013,7 @@ mod tests {
     /// f64 matches the definition to its own precision.
     #[test]
     fn non_finite_values_fall_back_and_f64_is_exact_to_its_precision() {
-        let case = Case {
-            n: 4,
-            c_in: 32,
-            c_out: 32,
-            h: 9,
-            w: 9,
-            k: [3, 3],
-            stride: [1, 1],
-            padding: [(1, 1), (1, 1)],
-            dilation: [1, 1],
-            groups: 1,
-        };
+        let case = same_padded(4, 32, 9);
         let g = geometry(&case);
         let mut x = values(case.x_shape().iter().product(), 1);
         let w = values(case.w_shape().iter().product(), 2);
@@ -1073,18 +1079,7 @@ mod tests {
             if !name.contains(filter.as_str()) {
                 continue;
             }
-            let case = Case {
-                n: batch.unwrap_or(n),
-                c_in: c,
-                c_out: c,
-                h: size,
-                w: size,
-                k: [3, 3],
-                stride: [1, 1],
-                padding: [(1, 1), (1, 1)],
-                dilation: [1, 1],
-                groups: 1,
-            };
+            let case = same_padded(batch.unwrap_or(n), c, size);
             let g = geometry(&case);
             let f = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect::<Vec<_>>();
             let x = f(values(case.x_shape().iter().product(), 1));
